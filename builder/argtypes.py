@@ -1,0 +1,69 @@
+"""The value types of layer arguments, by Keras argument name.
+
+Each type is a pydantic annotation (for validation and the JSON Schema) and
+the words an error message uses for it. An argument not listed takes any
+plain YAML value and is checked by Keras when the layer is built.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
+
+SIZE_LIMIT = 2**31 - 1
+PositiveInt = Annotated[StrictInt, Field(gt=0, le=SIZE_LIMIT)]
+NonNegativeInt = Annotated[StrictInt, Field(ge=0, le=SIZE_LIMIT)]
+Number = Union[StrictInt, StrictFloat]
+Sizes = Union[PositiveInt, Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]]
+Name = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-/]*$", max_length=200)]
+KerasObject = Union[StrictStr, Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)], None]
+
+# type key -> (annotation, what the message says was expected)
+TYPES: dict[str, tuple] = {
+    "positive_int": (PositiveInt, "a positive integer"),
+    "optional_positive_int": (Union[PositiveInt, None], "a positive integer or null"),
+    "sizes": (Sizes, "a positive integer or a list of 1 to 3 positive integers"),
+    "optional_sizes": (Union[Sizes, None], "a positive integer, a list of 1 to 3 positive integers, or null"),
+    "padding_mode": (Literal["valid", "same", "causal"], "one of 'valid', 'same', 'causal'"),
+    "padding_amount": (Union[NonNegativeInt, list[Union[NonNegativeInt, list[NonNegativeInt]]]],
+                       "a non-negative integer or a list of them (per axis, or [before, after] pairs)"),
+    "rate": (Annotated[Number, Field(ge=0, lt=1)], "a number from 0 up to (not including) 1"),
+    "number": (Number, "a number"),
+    "positive_number": (Annotated[Number, Field(gt=0)], "a positive number"),
+    "bool": (StrictBool, "true or false"),
+    "axis": (Union[StrictInt, list[StrictInt]], "an axis index or a list of them"),
+    "shape": (Annotated[list[Union[Annotated[StrictInt, Field(ge=-1, le=SIZE_LIMIT)], None]], Field(max_length=8)],
+              "a list of sizes (-1 or null for one inferred size)"),
+    "data_format": (Union[Literal["channels_last", "channels_first"], None],
+                    "'channels_last', 'channels_first' or null"),
+    "name": (Union[Name, None], "a name of letters, digits and _ . - /"),
+    "dtype": (Union[Literal["float16", "bfloat16", "float32", "float64", "int32", "int64", "mixed_float16",
+                            "mixed_bfloat16"], None], "a dtype name such as 'float32'"),
+    "keras_object": (KerasObject, "a name such as 'he_normal', or a one-key mapping {name: {arguments}}"),
+    "activation": (Union[StrictStr, None], "an activation name"),
+    "any": (Union[JsonValue, None], "a plain value"),
+}
+
+BY_NAME: dict[str, str] = {
+    "filters": "positive_int", "units": "positive_int", "groups": "positive_int",
+    "depth_multiplier": "positive_int", "pieces": "positive_int", "size": "sizes",
+    "kernel_size": "sizes", "strides": "optional_sizes", "pool_size": "sizes",
+    "dilation_rate": "sizes", "padding": "padding_mode", "rate": "rate",
+    "use_bias": "bool", "center": "bool", "scale": "bool", "keepdims": "bool", "trainable": "bool",
+    "renorm": "bool", "synchronized": "bool",
+    "epsilon": "positive_number", "momentum": "number", "alpha": "number", "beta": "number",
+    "bias": "number", "negative_slope": "number", "max_value": "number", "threshold": "number",
+    "axis": "axis", "target_shape": "shape", "shared_axes": "axis",
+    "data_format": "data_format", "name": "name", "dtype": "dtype", "activation": "activation",
+    "seed": "any", "lora_rank": "optional_positive_int",
+}
+for _prefix in ("kernel", "bias", "depthwise", "pointwise", "beta", "gamma", "alpha", "moving_mean",
+                "moving_variance", "activity", "embeddings", "recurrent"):
+    for _suffix in ("initializer", "regularizer", "constraint"):
+        BY_NAME[f"{_prefix}_{_suffix}"] = "keras_object"
+
+
+def type_of(layer_type, arg: str) -> str:
+    """The type key of `arg` on `layer_type` (a registry.LayerType)."""
+    return dict(layer_type.arg_types).get(arg) or BY_NAME.get(arg, "any")

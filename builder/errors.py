@@ -1,0 +1,113 @@
+"""SpecError and the helpers that give it a place: `at()` adds spec path
+segments as the walk unwinds, `in_source()` turns the path into file:line:col."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+
+
+class SpecError(Exception):
+    """A problem in a spec, with where it is and what was expected.
+
+    `path` is a tuple of keys and indices (`("layers", 3, "conv2d", "filters")`);
+    `file`, `line` and `col` (1-based) are filled in once the path meets the
+    document it belongs to. `via` lists the block instances the error was
+    reached through, outermost first, as (path, file, line) tuples.
+    """
+
+    def __init__(self, message: str, path=(), file=None, line=None, col=None):
+        super().__init__(message)
+        self.message = message
+        self.path = tuple(path)
+        self.file = file
+        self.line = line
+        self.col = col
+        self.via: list[tuple[str, str | None, int | None]] = []
+
+    def at(self, *keys) -> "SpecError":
+        """Put this error under `keys` (relative to where it is raised)."""
+        self.path = tuple(keys) + self.path
+        return self
+
+    @property
+    def located(self) -> bool:
+        return self.file is not None
+
+    def path_text(self) -> str:
+        return format_path(self.path)
+
+    def render(self) -> str:
+        """`FILE:LINE:COL: error: PATH: message`, the CLI's one-line form."""
+        text = f"{self.file}:{self.line or 1}:{self.col or 1}: " if self.file else ""
+        text += "error: "
+        if self.path:
+            text += f"{self.path_text()}: "
+        text += self.message
+        for path, file, line in self.via:
+            text += f" (in block instance {path} at {file}:{line})"
+        return text
+
+    def __str__(self) -> str:
+        return self.render() if (self.file or self.path) else self.message
+
+
+def format_path(path) -> str:
+    """('layers', 3, 'conv2d', 'filters') -> 'layers[3].conv2d.filters'."""
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        else:
+            text += f".{key}" if text else str(key)
+    return text
+
+
+@contextlib.contextmanager
+def at(*keys):
+    """Prefix the path of any SpecError raised inside with `keys`."""
+    try:
+        yield
+    except SpecError as err:
+        if not err.located:
+            err.path = tuple(keys) + err.path
+        raise
+
+
+@contextlib.contextmanager
+def in_source(source):
+    """Give an unlocated SpecError raised inside the file, line and column of
+    its path in `source` (a loader.Source)."""
+    try:
+        yield
+    except SpecError as err:
+        if not err.located:
+            err.file = source.file
+            err.line, err.col = source.position(err.path)
+        raise
+
+
+def suggest(name, known) -> str:
+    """' Did you mean 'x'?' for the closest known name, or ''."""
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def unknown(kind: str, name, known) -> SpecError:
+    """The standard error for a name that isn't one of `known`."""
+    known = sorted(known)
+    listing = ", ".join(known) if len(known) <= 40 else ", ".join(known[:40]) + ", ..."
+    return SpecError(f"unknown {kind} '{name}'.{suggest(name, known)} Known: {listing}.")
+
+
+def describe(value) -> str:
+    """A received value as the messages show it: `'abc' (a string)`."""
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping", type(None): "null"}
+    kind = kinds.get(type(value), type(value).__name__)
+    if value is None:
+        return "null"
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{shown} ({kind})"

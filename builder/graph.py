@@ -1,0 +1,428 @@
+"""Expanding a Spec into a flat graph of layer nodes, without Keras: entries,
+short forms, defaults, activations, references, blocks and repeats.
+
+Every check that needs no tensor shapes happens here, so `validate` catches
+it; graph building then only turns nodes into Keras layers.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+from . import registry, schema
+from .errors import SpecError, at, describe, format_path, in_source, suggest, unknown
+from .spec import REQUIRED, RESERVED, BlockDef, Spec
+
+MAX_REPEAT = 1000
+MAX_NODES = 100_000
+
+
+@dataclasses.dataclass
+class Node:
+    name: str                   # the Keras layer's name, unique in the model
+    type: registry.LayerType
+    args: dict                  # validated keyword arguments, name excluded
+    inputs: list                # names of nodes or model inputs
+    source: object              # loader.Source the entry is written in
+    path: tuple                 # the entry's path there
+    via: list                   # block instances it was reached through: (path text, file, line)
+
+    def error(self, message: str) -> SpecError:
+        err = SpecError(message, path=self.path, file=self.source.file)
+        err.line, err.col = self.source.position(self.path)
+        err.via = list(self.via)
+        return err
+
+
+@dataclasses.dataclass
+class Graph:
+    spec: Spec
+    nodes: list
+    output: str                 # the node (or input) the body ends in
+    head: Node | None           # the output Dense layer, or None
+
+
+class _Scope:
+    """Names visible to one list of entries (the spec's layers, or one block instance's)."""
+
+    def __init__(self, source, prefix, names, params, via, stack, entries_path, entries):
+        self.source = source
+        self.prefix = prefix              # prepended to the layer names made here
+        self.names = dict(names)          # reference name -> node (or input) name
+        self.params = params              # block parameter -> (value, source, path)
+        self.via = via
+        self.stack = stack                # block names being expanded, for cycles
+        self.last = next(iter(self.names.values()), None)
+        self.later = _later_names(entries, entries_path)
+
+    def full_name(self, name: str) -> str:
+        return f"{self.prefix}_{name}" if self.prefix else name
+
+
+def _later_names(entries, entries_path) -> dict:
+    """Name -> path of every entry that names itself, to tell 'defined later' from 'unknown'."""
+    later = {}
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict) and len(entry) == 1:
+            args = next(iter(entry.values()))
+            if isinstance(args, dict) and isinstance(args.get("name"), str):
+                later.setdefault(args["name"], entries_path + (i,))
+    return later
+
+
+class _Expander:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.nodes: list[Node] = []
+        self.taken: dict[str, tuple] = {}       # layer name -> where it was made
+        self.counters: dict[str, int] = {}
+
+    # --- names ---------------------------------------------------------------------
+
+    def auto_name(self, scope, base: str) -> str:
+        stem = scope.full_name(base)
+        count = self.counters.get(stem, 0)
+        self.counters[stem] = count + 1
+        name = stem if count == 0 else f"{stem}_{count}"
+        return name if name not in self.taken else self.auto_name(scope, base)
+
+    def claim(self, name: str, scope, path):
+        if name in self.taken:
+            file, line = self.taken[name]
+            raise SpecError(f"the layer name '{name}' is already used (at {file}:{line}); "
+                            "names must be unique in the model")
+        self.taken[name] = (scope.source.file, scope.source.position(path)[0])
+
+    # --- entries -------------------------------------------------------------------
+
+    def entries(self, scope: _Scope, entries: list, path: tuple) -> str:
+        with in_source(scope.source):
+            with at(*path):
+                if not isinstance(entries, list):
+                    raise SpecError(f"expected a list of entries, got {describe(entries)}")
+            for i, entry in enumerate(entries):
+                with at(*path, i):
+                    scope.last = self.entry(scope, entry, path + (i,))
+        return scope.last
+
+    def entry(self, scope, entry, path) -> str:
+        type_name, args = parse_entry(entry, self.spec.blocks)
+        with at(type_name):
+            args, origins = self.substitute(scope, args, path + (type_name,))
+            name = args.pop("name", None)
+            inputs = args.pop("inputs", None)
+            repeat = args.pop("repeat", 1)
+            vary = args.pop("vary", {})
+            with at("repeat"):
+                if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
+                    raise SpecError(f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, "
+                                    f"got {describe(repeat)}")
+            vary = _vary(vary, repeat)
+            if name is not None:
+                with at("name"):
+                    if not isinstance(name, str) or not name.replace("_", "a").isalnum():
+                        raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
+            sources = self.resolve_inputs(scope, inputs)
+        block = self.spec.blocks.get(type_name)
+        output = None
+        for k in range(1, repeat + 1):
+            args_k = {**args, **vary.get(k, {})}
+            origins_k = {**origins, **{key: (scope.source, path + (type_name, "vary", key)) for key in vary.get(k, {})}}
+            if repeat == 1:
+                name_k = name
+            elif name is None:
+                name_k = None
+            else:
+                name_k = f"{name}_block{k}" if block else f"{name}_{k}"
+            with at(type_name):
+                if block is not None:
+                    output = self.block(scope, block, args_k, origins_k, name_k, sources, path)
+                else:
+                    output = self.layer(scope, type_name, args_k, origins_k, name_k, sources, path)
+            sources = [output]
+        if name is not None:
+            scope.names[name] = output
+        return output
+
+    def substitute(self, scope, args, path):
+        """Replace `$param` values with the block's arguments; remember where each
+        argument came from so an error can point there."""
+        origins = {}
+
+        def walk(value, key):
+            if isinstance(value, str) and value.startswith("$"):
+                param = value[1:]
+                if scope.params is None:
+                    raise SpecError(f"'{value}' refers to a block parameter, but this entry is not inside a "
+                                    "block").at(key)
+                if param not in scope.params:
+                    raise unknown("block parameter", param, scope.params).at(key)
+                found, source, where = scope.params[param]
+                origins.setdefault(key, (source, where))
+                return copy.deepcopy(found)
+            if isinstance(value, list):
+                return [walk(item, key) for item in value]
+            if isinstance(value, dict):
+                return {k: walk(v, key) for k, v in value.items()}
+            return value
+
+        return {key: walk(value, key) for key, value in args.items()}, origins
+
+    def resolve_inputs(self, scope, inputs) -> list:
+        if inputs is None:
+            if scope.last is None:
+                raise SpecError("this entry has no input: name one with `inputs:`")
+            return [scope.last]
+        with at("inputs"):
+            names = [inputs] if isinstance(inputs, str) else inputs
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise SpecError(f"expected an entry name or a list of them, got {describe(inputs)}")
+            resolved = []
+            for reference in names:
+                if reference in scope.names:
+                    resolved.append(scope.names[reference])
+                elif reference in scope.later:
+                    line = scope.source.position(scope.later[reference])[0]
+                    raise SpecError(f"'{reference}' is defined later (line {line}); an entry can only use "
+                                    "entries above it")
+                else:
+                    known = [n for n in scope.names if n]
+                    raise SpecError(f"unknown reference '{reference}'.{suggest(reference, known)} "
+                                    f"Names defined above: {', '.join(known) or 'none'}.")
+            return resolved
+
+    # --- layers --------------------------------------------------------------------
+
+    def layer(self, scope, type_name, args, origins, name, sources, path) -> str:
+        if type_name == "activation" or type_name not in registry.LAYERS:
+            type_name, args = self.activation_entry(type_name, args, origins, scope, path)
+        layer_type = registry.get(type_name)
+        self.apply_defaults(layer_type, args, origins, path + (type_name,))
+        activation_entry = self.split_activation(layer_type, args, origins, scope, path)
+        self.check(layer_type, args, origins, scope, path)
+        if layer_type.kind == "merge" and len(sources) < 2:
+            raise SpecError(f"{type_name} merges several inputs; list them with `inputs: [a, b]`")
+        if layer_type.kind != "merge" and len(sources) > 1:
+            raise SpecError(f"{type_name} takes one input, got {len(sources)}; merge them first "
+                            "(add, concatenate, ...)").at("inputs")
+        full = scope.full_name(name) if name else self.auto_name(scope, type_name)
+        self.claim(full, scope, path)
+        output = self.add(Node(full, layer_type, args, list(sources), scope.source, path, scope.via))
+        if activation_entry is not None:
+            act_type, act_args = activation_entry
+            act_name = f"{full}_{act_type.name}"
+            self.claim(act_name, scope, path)
+            output = self.add(Node(act_name, act_type, act_args, [output], scope.source, path, scope.via))
+        return output
+
+    def add(self, node: Node) -> str:
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"the model would have more than {MAX_NODES:,} layers")
+        self.nodes.append(node)
+        return node.name
+
+    def apply_defaults(self, layer_type, args, origins, path):
+        for key, value in self.spec.defaults.items():
+            if key in args or key not in layer_type.args or key in layer_type.no_defaults:
+                continue
+            if key == "activation" and (layer_type.kind != "layer" or args.get("activation", 0) is None):
+                continue
+            args[key] = copy.deepcopy(value)
+            origins[key] = (self.spec.source, ("defaults", key))
+
+    def activation_entry(self, type_name, args, origins, scope, path):
+        """`- swish`, `- activation: swish` or `- activation: prelu` -> the layer type that does it."""
+        if type_name == "activation":
+            if "activation" not in args:
+                return type_name, args        # the schema check reports the missing argument
+            value = args.pop("activation")
+        else:
+            value = type_name
+        act_name, act_args = _activation_value(value)
+        if act_name in registry.LAYER_ACTIVATIONS:
+            return act_name, {**act_args, **args}
+        self.check_activation_name(act_name, act_args, origins, scope, path)
+        return "activation", {"activation": act_name, **args}
+
+    def check_activation_name(self, act_name, act_args, origins, scope, path):
+        if act_name not in registry.activation_names():
+            raise self.located(unknown("activation", act_name, registry.activation_names()
+                                       + list(registry.LAYER_ACTIVATIONS)).at("activation"),
+                               origins, "activation", scope, path)
+        if act_args:
+            raise SpecError(f"the activation '{act_name}' takes no arguments; for a parameterized one use "
+                            f"leaky_relu, prelu or maxout").at("activation")
+
+    def split_activation(self, layer_type, args, origins, scope, path):
+        """`activation: prelu` (or leaky_relu, maxout, or {name: args}) on a layer
+        becomes the layer without activation, then that activation's own layer."""
+        value = args.get("activation")
+        if value is None or layer_type.kind != "layer":
+            return None
+        act_name, act_args = _activation_value(value)
+        if act_name not in registry.LAYER_ACTIVATIONS:
+            self.check_activation_name(act_name, act_args, origins, scope, path)
+            args["activation"] = act_name
+            return None
+        act_type = registry.LAYERS[act_name]
+        with at("activation", act_name):
+            self.check(act_type, act_args, {}, scope, path)
+        args["activation"] = None
+        if act_name == "maxout":
+            pieces = act_args.get("pieces", act_type.args["pieces"]["default"])
+            width = layer_type.width
+            if width is None:
+                raise SpecError(f"maxout as the activation of {layer_type.name} needs a layer with units "
+                                "or filters; add a `- maxout` entry after it instead").at("activation")
+            if isinstance(args.get(width), int) and isinstance(pieces, int):
+                args[width] = args[width] * pieces     # k linear pieces per output unit
+        return act_type, act_args
+
+    def check(self, layer_type, args, origins, scope, path):
+        try:
+            schema.check_args(layer_type, args)
+        except SpecError as err:
+            raise self.located(err, origins, err.path[0] if err.path else None, scope, path) from None
+
+    def located(self, err, origins, arg, scope, path):
+        """Point an argument's error where the value was written: the entry, the
+        spec's defaults, or the block instance that passed it."""
+        if arg in origins:
+            source, where = origins[arg]
+            err.path = where
+            err.file = source.file
+            err.line, err.col = source.position(where)
+        return err
+
+    # --- blocks --------------------------------------------------------------------
+
+    def block(self, scope, block: BlockDef, args, origins, name, sources, path) -> str:
+        if block.name in scope.stack:
+            chain = " -> ".join((*scope.stack, block.name))
+            raise SpecError(f"block cycle: {chain}")
+        params = {}
+        for key, value in args.items():
+            if key not in block.params:
+                raise unknown(f"argument of block '{block.name}'", key, block.params).at(key)
+            source, where = origins.get(key, (scope.source, path + (block.name, key)))
+            params[key] = (value, source, where)
+        for key, default in block.params.items():
+            if key not in params:
+                if default == REQUIRED:
+                    raise SpecError(f"block '{block.name}' needs the argument '{key}'")
+                params[key] = (default, block.source, block.path + ("params", key))
+        if len(sources) != len(block.inputs):
+            raise SpecError(f"block '{block.name}' takes {len(block.inputs)} input(s) "
+                            f"({', '.join(block.inputs)}), got {len(sources)}")
+        instance = scope.full_name(name) if name else self.auto_name(scope, block.name)
+        line = scope.source.position(path)[0]
+        via = [*scope.via, (format_path(path), scope.source.file, line)]
+        inner = _Scope(block.source, instance, dict(zip(block.inputs, sources)), params, via,
+                       (*scope.stack, block.name), block.path + ("layers",), block.layers)
+        try:
+            output = self.entries(inner, block.layers, block.path + ("layers",))
+            if block.output is not None:
+                if block.output not in inner.names:
+                    raise SpecError(f"the block's output '{block.output}' names no entry of it"
+                                    f"{suggest(block.output, inner.names)}", path=block.path + ("output",),
+                                    file=block.source.file)
+                output = inner.names[block.output]
+        except SpecError as err:
+            if err.located and (path and (format_path(path), scope.source.file, line) not in err.via):
+                err.via.insert(len(scope.via), (format_path(path), scope.source.file, line))
+            raise
+        return output
+
+
+def parse_entry(entry, blocks):
+    """`- flatten`, `- dense: 120` or `- conv2d: {filters: 6, ...}` -> (type, args dict)."""
+    if isinstance(entry, str):
+        type_name, args = entry, None
+    elif isinstance(entry, dict) and len(entry) == 1:
+        type_name, args = next(iter(entry.items()))
+        type_name = str(type_name)
+    elif isinstance(entry, dict):
+        keys = ", ".join(map(str, entry))
+        raise SpecError(f"an entry is one `TYPE: ARGS` pair, got the keys {keys}; put name, inputs and the "
+                        "other arguments inside ARGS, e.g. `- conv2d: {filters: 8, kernel_size: 3, name: c1}`")
+    else:
+        raise SpecError(f"expected an entry such as `- dense: 64` or `- flatten`, got {describe(entry)}")
+    known = [*registry.LAYERS, *registry.activation_names(), *blocks]
+    if type_name not in known:
+        raise unknown("layer type", type_name, known).at(type_name)
+    if args is None:
+        return type_name, {}
+    if isinstance(args, dict):
+        return type_name, dict(args)
+    layer_type = registry.LAYERS.get(type_name)
+    if layer_type is None or layer_type.short is None:
+        raise SpecError(f"{type_name} has no short form; write its arguments as a mapping, "
+                        f"e.g. `- {type_name}: {{...}}`, got {describe(args)}").at(type_name)
+    return type_name, {layer_type.short: args}
+
+
+def _activation_value(value):
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, dict) and len(value) == 1:
+        name, args = next(iter(value.items()))
+        if args is None:
+            return name, {}
+        if isinstance(args, dict):
+            return name, dict(args)
+        layer_type = registry.LAYERS.get(name)
+        if layer_type is not None and layer_type.short:
+            return name, {layer_type.short: args}
+        return name, {"": args}
+    raise SpecError(f"expected an activation name such as 'relu', or {{leaky_relu: {{negative_slope: 0.1}}}}, "
+                    f"got {describe(value)}").at("activation")
+
+
+def _vary(vary, repeat) -> dict:
+    """`vary: {first: {...}, 3: {...}, last: {...}}` -> {repetition number: overrides}."""
+    with at("vary"):
+        if not isinstance(vary, dict):
+            raise SpecError(f"expected a mapping of repetitions (first, last or a number) to "
+                            f"argument overrides, got {describe(vary)}")
+        result = {}
+        for key, overrides in vary.items():
+            index = {"first": 1, "last": repeat}.get(key, key)
+            with at(key):
+                if not isinstance(index, int) or isinstance(index, bool) or not 1 <= index <= repeat:
+                    raise SpecError(f"expected first, last or a repetition from 1 to {repeat}, got {describe(key)}")
+                if not isinstance(overrides, dict):
+                    raise SpecError(f"expected argument overrides as a mapping, got {describe(overrides)}")
+                if set(overrides) & {"name", "inputs", "repeat", "vary"}:
+                    raise SpecError("vary changes arguments only, not name, inputs, repeat or vary")
+            result[index] = {**result.get(index, {}), **overrides}
+        return result
+
+
+def expand(spec: Spec) -> Graph:
+    """The spec's layers, blocks expanded, as a list of nodes in build order."""
+    expander = _Expander(spec)
+    names = {i.name: i.name for i in spec.inputs}
+    for i in spec.inputs:
+        expander.taken[i.name] = (spec.source.file, spec.source.position(i.path)[0])
+    scope = _Scope(spec.source, "", names, None, [], (), ("layers",), spec.layers)
+    output = expander.entries(scope, spec.layers, ("layers",))
+    head = None
+    if spec.output is not None:
+        head = _head(expander, spec, scope, output)
+    return Graph(spec, expander.nodes, output, head)
+
+
+def _head(expander, spec, scope, output) -> Node:
+    args = {k: v for k, v in spec.output.items() if k not in ("pool", "name")}
+    name = spec.output["name"]
+    origins = {key: (spec.source, ("output", key)) for key in args}
+    with in_source(spec.source), at("output"):
+        dense = registry.LAYERS["dense"]
+        expander.apply_defaults(dense, args, origins, ("output",))
+        activation_entry = expander.split_activation(dense, args, origins, scope, ("output",))
+        expander.check(dense, args, origins, scope, ("output",))
+        if activation_entry is not None:
+            raise SpecError("the output layer takes a plain activation (softmax, sigmoid, linear, ...)").at("activation")
+        expander.claim(name, scope, ("output",))
+    return Node(name, dense, args, [output], spec.source, ("output",), [])

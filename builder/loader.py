@@ -1,0 +1,254 @@
+"""Reading spec files: safe YAML to plain data, with the line and column of
+every key and item kept aside so errors can point at them.
+
+Only YAML's plain types are accepted (mapping, sequence, string, integer,
+float, boolean, null); any other tag is an error and nothing is constructed.
+Duplicate keys are errors (PyYAML would silently keep the last one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import yaml
+
+from .errors import SpecError, describe
+
+MAX_BYTES = 5 * 1024 * 1024     # a spec is a page or two; this is far past any real one
+MAX_VALUES = 200_000            # after alias expansion: stops "billion laughs"
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+
+
+class Source:
+    """One loaded YAML document: its data and where each path is in the file."""
+
+    def __init__(self, file: str, data, positions: dict):
+        self.file = file
+        self.data = data
+        self.positions = positions     # path tuple -> (line, col), 1-based
+
+    def position(self, path) -> tuple[int, int]:
+        path = tuple(path)
+        while path not in self.positions and path:
+            path = path[:-1]
+        return self.positions.get(path, (1, 1))
+
+    @property
+    def dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.file)) if os.path.exists(self.file) else os.getcwd()
+
+
+def load_file(path) -> Source:
+    """Read and parse a spec file. Raises SpecError for anything wrong with it."""
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise SpecError(f"the file is {size:,} bytes; a spec may be at most {MAX_BYTES:,} bytes",
+                            file=path, line=1, col=1)
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as err:
+        raise SpecError(f"cannot read the spec: {err.strerror or err}", file=path, line=1, col=1) from None
+    return load_bytes(raw, path)
+
+
+def load_bytes(raw: bytes, file: str = "<spec>") -> Source:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise SpecError(f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+                        file=file, line=line, col=col) from None
+    return load_text(text, file)
+
+
+def load_text(text: str, file: str = "<spec>") -> Source:
+    if len(text) > MAX_BYTES:
+        raise SpecError(f"the spec is {len(text):,} characters; at most {MAX_BYTES:,} are allowed",
+                        file=file, line=1, col=1)
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SpecError("the file holds NUL bytes; a spec is YAML text", file=file, line=line, col=1)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        raise _yaml_error(err, file, text) from None
+    except yaml.YAMLError as err:
+        raise SpecError(f"YAML error: {err}", file=file, line=1, col=1) from None
+    except RecursionError:
+        raise SpecError(f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)",
+                        file=file, line=1, col=1) from None
+    if node is None:
+        raise SpecError("the spec is empty; expected a mapping with name, input, layers and output",
+                        file=file, line=1, col=1)
+    positions: dict = {}
+    walker = _Walker(file, positions)
+    data = walker.value(node, ())
+    return Source(file, data, positions)
+
+
+def _yaml_error(err: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
+    mark = err.problem_mark or err.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = " ".join(part for part in (err.context, err.problem) if part) or str(err)
+    message = f"invalid YAML: {message}"
+    if "\t" in message or "'\\t'" in message:
+        message += "; YAML indents with spaces, never tabs"
+    return SpecError(message, file=file, line=line, col=col)
+
+
+class _Walker:
+    """Turns composed YAML nodes into dicts, lists and scalars."""
+
+    def __init__(self, file, positions):
+        self.file = file
+        self.positions = positions
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def error(self, message, node) -> SpecError:
+        return SpecError(message, file=self.file, line=node.start_mark.line + 1,
+                         col=node.start_mark.column + 1)
+
+    def value(self, node, path):
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self.error(f"the spec expands to more than {MAX_VALUES:,} values "
+                             "(an alias repeated too often?)", node)
+        if len(path) > MAX_DEPTH:
+            raise self.error(f"the spec is nested too deeply (more than {MAX_DEPTH} levels)", node)
+        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            self.check_tag(node, _TAG + "map")
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            self.check_tag(node, _TAG + "seq")
+            return [self.value(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def check_tag(self, node, expected):
+        if node.tag != expected:
+            raise self.error(f"the YAML tag '{node.tag}' is not allowed: specs hold plain data "
+                             "(mappings, lists, strings, numbers, booleans, null)", node)
+
+    def scalar(self, node):
+        if node.tag == _TAG + "timestamp":
+            return node.value            # a date-like string stays a string
+        if node.tag not in _SCALAR_TAGS:
+            self.check_tag(node, _TAG + "str")
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except ValueError as err:        # e.g. an integer with more digits than Python allows
+            raise self.error(f"cannot read the number {node.value[:40]!r}: {err}", node) from None
+
+    def mapping(self, node, path):
+        result: dict = {}
+        first_seen: dict = {}
+        merged: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                merged.update(self.merge_sources(value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.error("a mapping key must be a plain name, not a list or mapping", key_node)
+            key = self.scalar(key_node)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise self.error(f"a mapping key must be a name, got {describe(key)}", key_node)
+            if key in first_seen:
+                raise self.error(f"duplicate key '{key}' (first set at line {first_seen[key]}); "
+                                 "YAML would silently keep only the last value", key_node)
+            first_seen[key] = key_node.start_mark.line + 1
+            child = path + (key,)
+            self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = self.value(value_node, child)
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def merge_sources(self, node, path):
+        """YAML merge keys (`<<: *base`): the mapping(s) to fill in from."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict = {}
+        for source in reversed(sources):
+            if not isinstance(source, yaml.MappingNode):
+                raise self.error("'<<' merges mappings only", source)
+            merged.update(self.mapping(source, path))
+        return merged
+
+
+# --- overrides (--set PATH=VALUE) -------------------------------------------------
+
+_PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def parse_override_path(text: str) -> tuple:
+    """'layers.3.conv2d.filters' or 'layers[3].conv2d.filters' -> ('layers', 3, 'conv2d', 'filters')."""
+    parts = []
+    for piece in _PATH_PART.findall(text):
+        piece = piece.strip("[]")
+        parts.append(int(piece) if piece.isdigit() else piece)
+    if not parts or "".join(str(p) for p in parts) != re.sub(r"[.\[\]]", "", text):
+        raise SpecError(f"cannot read the override path {text!r}; write it as a.b.0.c")
+    return tuple(parts)
+
+
+def parse_override_value(text: str):
+    """An override's value as YAML would read it: '10' -> 10, 'none' -> 'none', '[1, 2]' -> [1, 2]."""
+    try:
+        return load_text(text, "<--set>").data
+    except SpecError as err:
+        if "empty" in err.message:
+            return None
+        raise SpecError(f"cannot read the value {text!r}: {err.message}") from None
+
+
+def apply_overrides(source: Source, overrides: dict) -> None:
+    """Set each dotted path in `source.data`. A missing final key in a mapping is
+    added; a path through something that isn't there is a SpecError."""
+    for raw_path, value in (overrides or {}).items():
+        path = parse_override_path(raw_path) if isinstance(raw_path, str) else tuple(raw_path)
+        where = source.position(path)
+        container = source.data
+        for depth, key in enumerate(path[:-1]):
+            if depth == 0 and isinstance(container, dict) and key not in container:
+                container[key] = {}      # e.g. --set training.epochs=5 on a spec without training
+            container = _step(container, key, path[: depth + 1], raw_path)
+        last = path[-1]
+        if isinstance(container, list):
+            if not isinstance(last, int) or not -len(container) <= last < len(container):
+                raise _bad_path(raw_path, path, f"index {last} is outside the list of {len(container)}")
+            container[last] = value
+        elif isinstance(container, dict):
+            container[last] = value
+        else:
+            raise _bad_path(raw_path, path, f"{format_parent(path)} is {describe(container)}, not a mapping")
+        source.positions[path] = where
+
+
+def _step(container, key, path, raw_path):
+    if isinstance(container, dict):
+        if key not in container:
+            known = ", ".join(map(str, container)) or "nothing"
+            raise _bad_path(raw_path, path, f"there is no '{key}' here (it holds: {known})")
+        return container[key]
+    if isinstance(container, list):
+        if not isinstance(key, int) or not -len(container) <= key < len(container):
+            raise _bad_path(raw_path, path, f"'{key}' is not an index of a list of {len(container)}")
+        return container[key]
+    raise _bad_path(raw_path, path, f"{format_parent(path)} is {describe(container)}, not a mapping or list")
+
+
+def format_parent(path) -> str:
+    from .errors import format_path
+    return format_path(path[:-1]) or "the spec"
+
+
+def _bad_path(raw_path, path, why) -> SpecError:
+    return SpecError(f"cannot set {raw_path!r}: {why}", path=path[:-1])

@@ -1,0 +1,161 @@
+"""The layer registry: every layer type a spec can name, and nothing else.
+
+It drives the validator, the builder, `cli.py layers`, the docs and the
+parametrized tests. Argument names and defaults are not written here: they
+come from the Keras classes' own signatures, read once into
+`keras_signatures.json` (regenerate with `python -m builder.signatures`; a
+test fails when it drifts from the installed Keras). Importing this module
+does not import Keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import json
+import os
+
+from .errors import SpecError, unknown
+
+SIGNATURES_FILE = os.path.join(os.path.dirname(__file__), "keras_signatures.json")
+
+# Arguments every Keras layer takes through **kwargs.
+BASE_ARGS = {"name": {"default": None}, "dtype": {"default": None}, "trainable": {"default": True}}
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerType:
+    name: str                       # what a spec writes: 'conv2d'
+    module: str                     # where the class lives: 'keras.layers'
+    cls_name: str                   # 'Conv2D'
+    short: str | None = None        # the argument a scalar sets: `- dense: 120`
+    kind: str = "layer"             # 'layer', 'merge' (several inputs) or 'activation'
+    width: str | None = None        # 'units'/'filters': what `activation: maxout` multiplies
+    no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
+    arg_types: tuple = ()           # (arg, type key) pairs that differ from argtypes.BY_NAME
+    signature: dict | None = None   # plug-ins: read at registration; built-ins: from the JSON
+
+    @property
+    def args(self) -> dict:
+        """Argument name -> {'default': ...} or {'required': True}."""
+        sig = self.signature if self.signature is not None else _signatures()["layers"][self.qualname]["args"]
+        return {**sig, **BASE_ARGS}
+
+    @property
+    def doc(self) -> str:
+        if self.signature is not None:
+            return self.signature_doc
+        return _signatures()["layers"][self.qualname]["doc"]
+
+    signature_doc: str = ""
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.cls_name}"
+
+    def keras_class(self):
+        return getattr(importlib.import_module(self.module), self.cls_name)
+
+
+LAYERS: dict[str, LayerType] = {}
+
+
+def add(layer_type: LayerType) -> LayerType:
+    if layer_type.name in LAYERS:
+        raise ValueError(f"layer type '{layer_type.name}' is already registered "
+                         f"(as {LAYERS[layer_type.name].qualname})")
+    LAYERS[layer_type.name] = layer_type
+    return layer_type
+
+
+def get(name: str) -> LayerType:
+    try:
+        return LAYERS[name]
+    except KeyError:
+        raise unknown("layer type", name, list(LAYERS) + activation_names()) from None
+
+
+@functools.cache
+def _signatures() -> dict:
+    with open(SIGNATURES_FILE, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def activation_names() -> list[str]:
+    """Every function of keras.activations, by name (from the checked-in JSON)."""
+    return _signatures()["activations"]
+
+
+def register_layer(cls, name: str | None = None, short: str | None = None,
+                   width: str | None = None, kind: str = "layer"):
+    """Make a Keras layer class usable in specs as `name` (default: its class
+    name in snake_case). Its arguments are read from its `__init__`. The class
+    is also registered for Keras serialization, so saved models reload."""
+    import keras
+
+    from .signatures import read_signature, snake_case
+
+    name = name or snake_case(cls.__name__)
+    package = "builder_plugins"
+    keras.saving.register_keras_serializable(package=package)(cls)
+    args, doc = read_signature(cls)
+    for arg in (short, width):
+        if arg is not None and arg not in args:
+            raise ValueError(f"{cls.__name__} has no argument '{arg}'")
+    return add(LayerType(name=name, module=cls.__module__, cls_name=cls.__name__, short=short,
+                         kind=kind, width=width, signature=args, signature_doc=doc))
+
+
+def _builtin(name, cls_name, module="keras.layers", **options):
+    add(LayerType(name=name, module=module, cls_name=cls_name, **options))
+
+
+# --- the built-in types -------------------------------------------------------------
+
+for _d in ("1d", "2d", "3d"):
+    D = _d.upper()
+    _builtin(f"conv{_d}", f"Conv{D}", short="filters", width="filters")
+    _builtin(f"conv{_d}_transpose", f"Conv{D}Transpose", short="filters", width="filters")
+    _builtin(f"max_pooling{_d}", f"MaxPooling{D}", short="pool_size")
+    _builtin(f"average_pooling{_d}", f"AveragePooling{D}", short="pool_size")
+    _builtin(f"global_max_pooling{_d}", f"GlobalMaxPooling{D}")
+    _builtin(f"global_average_pooling{_d}", f"GlobalAveragePooling{D}")
+    _builtin(f"zero_padding{_d}", f"ZeroPadding{D}", short="padding", no_defaults=frozenset({"padding"}),
+             arg_types=(("padding", "padding_amount"),))
+    _builtin(f"spatial_dropout{_d}", f"SpatialDropout{D}", short="rate")
+    _builtin(f"up_sampling{_d}", f"UpSampling{D}", short="size")
+for _d in ("1d", "2d"):
+    D = _d.upper()
+    _builtin(f"depthwise_conv{_d}", f"DepthwiseConv{D}", short="kernel_size")
+    _builtin(f"separable_conv{_d}", f"SeparableConv{D}", short="filters", width="filters")
+
+_builtin("dense", "Dense", short="units", width="units")
+_builtin("dropout", "Dropout", short="rate")
+_builtin("flatten", "Flatten")
+_builtin("reshape", "Reshape", short="target_shape")
+_builtin("batch_normalization", "BatchNormalization")
+_builtin("layer_normalization", "LayerNormalization")
+
+_builtin("activation", "Activation", short="activation", kind="activation",
+         no_defaults=frozenset({"activation"}))
+_builtin("relu", "ReLU", kind="activation")
+_builtin("leaky_relu", "LeakyReLU", short="negative_slope", kind="activation")
+_builtin("prelu", "PReLU", kind="activation")
+_builtin("elu", "ELU", short="alpha", kind="activation")
+_builtin("softmax", "Softmax", short="axis", kind="activation")
+_builtin("maxout", "Maxout", module="builder.layers", short="pieces", kind="activation")
+_builtin("lrn", "LocalResponseNormalization", module="builder.layers", short="size")
+
+for _merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
+    _builtin(_merge.lower(), _merge, kind="merge")
+_builtin("concatenate", "Concatenate", short="axis", kind="merge")
+
+# Activations with weights or parameters are layers of their own: `activation:
+# prelu` on a conv becomes the conv followed by a PReLU layer.
+LAYER_ACTIVATIONS = ("leaky_relu", "prelu", "maxout")
+
+
+def check_registered(name: str) -> None:
+    if name not in LAYERS:
+        raise SpecError(f"'{name}' is not a registered layer type")

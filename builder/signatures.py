@@ -1,0 +1,84 @@
+"""Reads layer signatures from the Keras classes into keras_signatures.json.
+
+    python -m builder.signatures          # rewrite the file
+    python -m builder.signatures --check  # exit 1 if it differs from installed Keras
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+
+from . import registry
+from .files import write_atomic
+
+_SKIPPED = {"self", "args", "kwargs"}
+
+
+def snake_case(name: str) -> str:
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name).lower()
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def read_signature(cls) -> tuple[dict, str]:
+    """(argument name -> {'default': v} or {'required': True}, first docstring line)."""
+    args = {}
+    for param in inspect.signature(cls.__init__).parameters.values():
+        if param.name in _SKIPPED or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.default is param.empty:
+            args[param.name] = {"required": True}
+        else:
+            args[param.name] = {"default": _jsonable(param.default)}
+    doc = " ".join((inspect.getdoc(cls) or "").strip().split("\n\n")[0].split())
+    return args, doc
+
+
+def generate() -> dict:
+    from .backend import keras
+    keras()
+    layers = {}
+    for layer_type in registry.LAYERS.values():
+        if layer_type.signature is None:
+            args, doc = read_signature(layer_type.keras_class())
+            layers[layer_type.qualname] = {"args": args, "doc": doc}
+    import keras.activations as activations
+    names = sorted(name for name, value in vars(activations).items()
+                   if callable(value) and not name.startswith("_")
+                   and name not in {"get", "serialize", "deserialize"})
+    return {"keras_version": keras().__version__, "activations": names,
+            "layers": dict(sorted(layers.items()))}
+
+
+def render(data: dict) -> str:
+    return json.dumps(data, indent=1, sort_keys=False) + "\n"
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    fresh = render(generate())
+    if "--check" in argv:
+        with open(registry.SIGNATURES_FILE, encoding="utf-8") as handle:
+            if handle.read() != fresh:
+                print(f"{registry.SIGNATURES_FILE} is stale: run python -m builder.signatures")
+                return 1
+        return 0
+    write_atomic(registry.SIGNATURES_FILE, fresh.encode())
+    print(f"wrote {registry.SIGNATURES_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
