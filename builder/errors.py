@@ -93,11 +93,11 @@ def suggest(name, known) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
-def unknown(kind: str, name, known) -> SpecError:
-    """The standard error for a name that isn't one of `known`."""
-    known = sorted(known)
+def unknown(kind: str, name, known, of: str = "") -> SpecError:
+    """The standard error for a name that isn't one of `known` (`of`: ' for conv2d')."""
+    known = sorted(set(map(str, known)))
     listing = ", ".join(known) if len(known) <= 40 else ", ".join(known[:40]) + ", ..."
-    return SpecError(f"unknown {kind} '{name}'.{suggest(name, known)} Known: {listing}.")
+    return SpecError(f"unknown {kind} '{name}'{of}.{suggest(name, known)} Known: {listing}.")
 
 
 def describe(value) -> str:

@@ -114,6 +114,11 @@ class _Expander:
             inputs = args.pop("inputs", None)
             repeat = args.pop("repeat", 1)
             vary = args.pop("vary", {})
+            when = args.pop("when", True)
+            with at("when"):
+                if not isinstance(when, bool):
+                    raise SpecError(f"expected true or false (often a block parameter such as $shortcut), "
+                                    f"got {describe(when)}")
             with at("repeat"):
                 if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
                     raise SpecError(f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, "
@@ -124,17 +129,19 @@ class _Expander:
                     if not isinstance(name, str) or not name.replace("_", "a").isalnum():
                         raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
             sources = self.resolve_inputs(scope, inputs)
+            if not when:           # a switched-off entry passes its input through
+                if len(sources) != 1:
+                    raise SpecError("an entry switched off with `when: false` must have exactly one input, "
+                                    "which it passes on").at("when")
+                if name is not None:
+                    scope.names[name] = sources[0]
+                return sources[0]
         block = self.spec.blocks.get(type_name)
         output = None
         for k in range(1, repeat + 1):
             args_k = {**args, **vary.get(k, {})}
             origins_k = {**origins, **{key: (scope.source, path + (type_name, "vary", key)) for key in vary.get(k, {})}}
-            if repeat == 1:
-                name_k = name
-            elif name is None:
-                name_k = None
-            else:
-                name_k = f"{name}_block{k}" if block else f"{name}_{k}"
+            name_k = name if repeat == 1 or name is None else f"{name}{k}"
             with at(type_name):
                 if block is not None:
                     output = self.block(scope, block, args_k, origins_k, name_k, sources, path)
@@ -195,10 +202,11 @@ class _Expander:
     # --- layers --------------------------------------------------------------------
 
     def layer(self, scope, type_name, args, origins, name, sources, path) -> str:
+        path = path + (type_name,)
         if type_name == "activation" or type_name not in registry.LAYERS:
             type_name, args = self.activation_entry(type_name, args, origins, scope, path)
         layer_type = registry.get(type_name)
-        self.apply_defaults(layer_type, args, origins, path + (type_name,))
+        self.apply_defaults(layer_type, args, origins, path)
         activation_entry = self.split_activation(layer_type, args, origins, scope, path)
         self.check(layer_type, args, origins, scope, path)
         if layer_type.kind == "merge" and len(sources) < 2:
@@ -304,7 +312,7 @@ class _Expander:
         params = {}
         for key, value in args.items():
             if key not in block.params:
-                raise unknown(f"argument of block '{block.name}'", key, block.params).at(key)
+                raise unknown("argument", key, block.params, of=f" for block '{block.name}'").at(key)
             source, where = origins.get(key, (scope.source, path + (block.name, key)))
             params[key] = (value, source, where)
         for key, default in block.params.items():
@@ -329,7 +337,8 @@ class _Expander:
                                     file=block.source.file)
                 output = inner.names[block.output]
         except SpecError as err:
-            if err.located and (path and (format_path(path), scope.source.file, line) not in err.via):
+            at_instance = (err.file, err.line) == (scope.source.file, line)
+            if err.located and not at_instance:
                 err.via.insert(len(scope.via), (format_path(path), scope.source.file, line))
             raise
         return output
@@ -393,8 +402,8 @@ def _vary(vary, repeat) -> dict:
                     raise SpecError(f"expected first, last or a repetition from 1 to {repeat}, got {describe(key)}")
                 if not isinstance(overrides, dict):
                     raise SpecError(f"expected argument overrides as a mapping, got {describe(overrides)}")
-                if set(overrides) & {"name", "inputs", "repeat", "vary"}:
-                    raise SpecError("vary changes arguments only, not name, inputs, repeat or vary")
+                if set(overrides) & {"name", "inputs", "repeat", "vary", "when"}:
+                    raise SpecError("vary changes arguments only, not name, inputs, repeat, vary or when")
             result[index] = {**result.get(index, {}), **overrides}
         return result
 

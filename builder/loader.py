@@ -99,8 +99,9 @@ def _yaml_error(err: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     message = " ".join(part for part in (err.context, err.problem) if part) or str(err)
     message = f"invalid YAML: {message}"
-    if "\t" in message or "'\\t'" in message:
-        message += "; YAML indents with spaces, never tabs"
+    lines = text.splitlines()
+    if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+        message += " (a tab: YAML indents with spaces, never tabs)"
     return SpecError(message, file=file, line=line, col=col)
 
 
@@ -162,9 +163,9 @@ class _Walker:
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 raise self.error(f"a mapping key must be a name, got {describe(key)}", key_node)
             if key in first_seen:
-                raise self.error(f"duplicate key '{key}' (first set at line {first_seen[key]}); "
+                raise self.error(f"duplicate key '{key}' (first set at {first_seen[key]}); "
                                  "YAML would silently keep only the last value", key_node)
-            first_seen[key] = key_node.start_mark.line + 1
+            first_seen[key] = f"{key_node.start_mark.line + 1}:{key_node.start_mark.column + 1}"
             child = path + (key,)
             self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = self.value(value_node, child)

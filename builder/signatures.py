@@ -46,6 +46,12 @@ def read_signature(cls) -> tuple[dict, str]:
     return args, doc
 
 
+def _usable_by_name(function) -> bool:
+    """An activation works as `activation: NAME` only if all it needs is its input."""
+    params = list(inspect.signature(function).parameters.values())[1:]
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+
+
 def generate() -> dict:
     from .backend import keras
     keras()
@@ -57,7 +63,7 @@ def generate() -> dict:
     import keras.activations as activations
     names = sorted(name for name, value in vars(activations).items()
                    if callable(value) and not name.startswith("_")
-                   and name not in {"get", "serialize", "deserialize"})
+                   and name not in {"get", "serialize", "deserialize"} and _usable_by_name(value))
     return {"keras_version": keras().__version__, "activations": names,
             "layers": dict(sorted(layers.items()))}
 

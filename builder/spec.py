@@ -245,4 +245,4 @@ def _block(name, definition, source) -> BlockDef:
 
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "output")
-RESERVED = ("name", "inputs", "repeat", "vary")
+RESERVED = ("name", "inputs", "repeat", "vary", "when")
