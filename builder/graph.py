@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-from . import registry, schema
+from . import activations, registry, schema
 from .errors import SpecError, at, describe, format_path, in_source, suggest, unknown
 from .spec import REQUIRED, RESERVED, BlockDef, Spec
 
@@ -247,20 +247,16 @@ class _Expander:
             value = args.pop("activation")
         else:
             value = type_name
-        act_name, act_args = _activation_value(value)
+        act_name, act_args = self.activation(value, origins, scope, path)
         if act_name in registry.LAYER_ACTIVATIONS:
             return act_name, {**act_args, **args}
-        self.check_activation_name(act_name, act_args, origins, scope, path)
         return "activation", {"activation": act_name, **args}
 
-    def check_activation_name(self, act_name, act_args, origins, scope, path):
-        if act_name not in registry.activation_names():
-            raise self.located(unknown("activation", act_name, registry.activation_names()
-                                       + list(registry.LAYER_ACTIVATIONS)).at("activation"),
-                               origins, "activation", scope, path)
-        if act_args:
-            raise SpecError(f"the activation '{act_name}' takes no arguments; for a parameterized one use "
-                            f"leaky_relu, prelu or maxout").at("activation")
+    def activation(self, value, origins, scope, path):
+        try:
+            return activations.parse(value)
+        except SpecError as err:
+            raise self.located(err.at("activation"), origins, "activation", scope, path) from None
 
     def split_activation(self, layer_type, args, origins, scope, path):
         """`activation: prelu` (or leaky_relu, maxout, or {name: args}) on a layer
@@ -268,14 +264,11 @@ class _Expander:
         value = args.get("activation")
         if value is None or layer_type.kind != "layer":
             return None
-        act_name, act_args = _activation_value(value)
+        act_name, act_args = self.activation(value, origins, scope, path)
         if act_name not in registry.LAYER_ACTIVATIONS:
-            self.check_activation_name(act_name, act_args, origins, scope, path)
             args["activation"] = act_name
             return None
         act_type = registry.LAYERS[act_name]
-        with at("activation", act_name):
-            self.check(act_type, act_args, {}, scope, path)
         args["activation"] = None
         if act_name == "maxout":
             pieces = act_args.get("pieces", act_type.args["pieces"]["default"])
@@ -283,7 +276,7 @@ class _Expander:
             if width is None:
                 raise SpecError(f"maxout as the activation of {layer_type.name} needs a layer with units "
                                 "or filters; add a `- maxout` entry after it instead").at("activation")
-            if isinstance(args.get(width), int) and isinstance(pieces, int):
+            if isinstance(args.get(width), int):
                 args[width] = args[width] * pieces     # k linear pieces per output unit
         return act_type, act_args
 
@@ -369,23 +362,6 @@ def parse_entry(entry, blocks):
         raise SpecError(f"{type_name} has no short form; write its arguments as a mapping, "
                         f"e.g. `- {type_name}: {{...}}`, got {describe(args)}").at(type_name)
     return type_name, {layer_type.short: args}
-
-
-def _activation_value(value):
-    if isinstance(value, str):
-        return value, {}
-    if isinstance(value, dict) and len(value) == 1:
-        name, args = next(iter(value.items()))
-        if args is None:
-            return name, {}
-        if isinstance(args, dict):
-            return name, dict(args)
-        layer_type = registry.LAYERS.get(name)
-        if layer_type is not None and layer_type.short:
-            return name, {layer_type.short: args}
-        return name, {"": args}
-    raise SpecError(f"expected an activation name such as 'relu', or {{leaky_relu: {{negative_slope: 0.1}}}}, "
-                    f"got {describe(value)}").at("activation")
 
 
 def _vary(vary, repeat) -> dict:

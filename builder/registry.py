@@ -16,7 +16,7 @@ import importlib
 import json
 import os
 
-from .errors import SpecError, unknown
+from .errors import unknown
 
 SIGNATURES_FILE = os.path.join(os.path.dirname(__file__), "keras_signatures.json")
 
@@ -24,7 +24,7 @@ SIGNATURES_FILE = os.path.join(os.path.dirname(__file__), "keras_signatures.json
 BASE_ARGS = {"name": {"default": None}, "dtype": {"default": None}, "trainable": {"default": True}}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)     # hashed by identity: schema caches per type
 class LayerType:
     name: str                       # what a spec writes: 'conv2d'
     module: str                     # where the class lives: 'keras.layers'
@@ -35,6 +35,7 @@ class LayerType:
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs that differ from argtypes.BY_NAME
     signature: dict | None = None   # plug-ins: read at registration; built-ins: from the JSON
+    plugin_class: type | None = None  # plug-ins: the class itself (it may live in no importable module)
 
     @property
     def args(self) -> dict:
@@ -55,6 +56,8 @@ class LayerType:
         return f"{self.module}.{self.cls_name}"
 
     def keras_class(self):
+        if self.plugin_class is not None:
+            return self.plugin_class
         return getattr(importlib.import_module(self.module), self.cls_name)
 
 
@@ -104,7 +107,7 @@ def register_layer(cls, name: str | None = None, short: str | None = None,
         if arg is not None and arg not in args:
             raise ValueError(f"{cls.__name__} has no argument '{arg}'")
     return add(LayerType(name=name, module=cls.__module__, cls_name=cls.__name__, short=short,
-                         kind=kind, width=width, signature=args, signature_doc=doc))
+                         kind=kind, width=width, signature=args, signature_doc=doc, plugin_class=cls))
 
 
 def _builtin(name, cls_name, module="keras.layers", **options):
@@ -155,7 +158,3 @@ _builtin("concatenate", "Concatenate", short="axis", kind="merge")
 # prelu` on a conv becomes the conv followed by a PReLU layer.
 LAYER_ACTIVATIONS = ("leaky_relu", "prelu", "maxout")
 
-
-def check_registered(name: str) -> None:
-    if name not in LAYERS:
-        raise SpecError(f"'{name}' is not a registered layer type")

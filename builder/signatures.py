@@ -47,9 +47,14 @@ def read_signature(cls) -> tuple[dict, str]:
 
 
 def _usable_by_name(function) -> bool:
-    """An activation works as `activation: NAME` only if all it needs is its input."""
+    """An activation works as `activation: NAME` only if all it needs is its
+    input and it keeps the input's shape (glu halves it, which Keras layers
+    don't expect of their activation)."""
     params = list(inspect.signature(function).parameters.values())[1:]
-    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+    if not all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return False
+    import numpy
+    return tuple(function(numpy.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)).shape) == (2, 4)
 
 
 def generate() -> dict:

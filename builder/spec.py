@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from . import loader, registry
+from . import activations, loader, registry
 from .errors import SpecError, at, describe, in_source, unknown
 
 SECTIONS = ("name", "description", "imports", "input", "inputs", "defaults", "blocks", "layers", "output")
@@ -132,6 +132,9 @@ def _defaults(defaults) -> dict:
         for key in defaults:
             if key not in accepted:
                 raise unknown("default (no layer type takes it)", key, accepted).at(key)
+        if "activation" in defaults:
+            with at("activation"):
+                activations.parse(defaults["activation"])
         return dict(defaults)
 
 

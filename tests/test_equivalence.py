@@ -1,0 +1,69 @@
+"""The ResNet-50 and VGG16 specs compute what keras.applications computes:
+same weighted layers in the same order (builder.weights.copy_weights pairs them
+by class and shape), and the same outputs once the reference's weights, with
+randomized batch-norm statistics, are copied in."""
+
+import numpy as np
+import pytest
+
+from conftest import spec_path
+
+
+def randomize(model, seed=0):
+    """Random weights everywhere, batch-norm moving statistics included, so a
+    misplaced or missing normalization changes the output."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = []
+        for w in layer.get_weights():
+            if layer.__class__.__name__ == "BatchNormalization":
+                weights.append(rng.uniform(0.5, 1.5, w.shape).astype(w.dtype))
+            else:
+                weights.append((rng.standard_normal(w.shape) * (1.0 / np.sqrt(max(1, w.size // w.shape[-1])))).astype(w.dtype))
+        if weights:
+            layer.set_weights(weights)
+
+
+def assert_same_function(reference, built, input_shape, atol=1e-5):
+    from builder.weights import copy_weights
+    randomize(reference)
+    copied = copy_weights(reference, built)
+    assert copied == len([l for l in reference.layers if l.weights])
+    x = np.random.default_rng(1).uniform(0, 1, (2, *input_shape)).astype("float32")
+    expected = reference.predict(x, verbose=0)
+    actual = built.predict(x, verbose=0)
+    np.testing.assert_allclose(actual, expected, atol=atol, rtol=0)
+    return expected
+
+
+def test_resnet50_matches_keras_applications():
+    import keras
+
+    import builder
+    reference = keras.applications.ResNet50(weights=None)
+    built = builder.build(spec_path("resnet50"))
+    assert [l.name for l in built.layers if l.weights] == [l.name for l in reference.layers if l.weights]
+    out = assert_same_function(reference, built, (224, 224, 3))
+    assert out.std() > 0          # not a degenerate (constant) output
+
+
+@pytest.mark.slow
+def test_vgg16_matches_keras_applications():
+    import keras
+
+    import builder
+    reference = keras.applications.VGG16(weights=None)
+    built = builder.build(spec_path("vgg16"))
+    assert [l.name for l in built.layers[1:]] == [l.name for l in reference.layers[1:]]
+    assert_same_function(reference, built, (224, 224, 3))
+
+
+def test_copy_weights_refuses_a_different_network():
+    import keras
+
+    import builder
+    from builder.weights import copy_weights
+    reference = keras.applications.ResNet50(weights=None)
+    built = builder.build(spec_path("resnet50"), overrides={"layers.7.bottleneck.out": 128})
+    with pytest.raises(ValueError, match="does not pair with"):
+        copy_weights(reference, built)

@@ -1,0 +1,96 @@
+"""Every registered layer type builds from a minimal example derived from the
+registry itself, and the checked-in signatures match the installed Keras."""
+
+import re
+
+import pytest
+
+from builder import argtypes, registry
+
+# A value for each required argument, by its type.
+REQUIRED_VALUES = {"positive_int": 4, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu"}
+
+
+def minimal_example(layer_type):
+    """(spec data, expected output rank) for one entry of `layer_type`."""
+    args = {}
+    for arg, info in layer_type.args.items():
+        if info.get("required"):
+            args[arg] = REQUIRED_VALUES[argtypes.type_of(layer_type, arg)]
+    found = re.search(r"([123])d", layer_type.name)
+    rank = int(found.group(1)) if found else 1
+    shape = [8] * rank + [4]
+    layers = []
+    if layer_type.kind == "merge":
+        layers = [{"dense": {"units": 4, "name": "a"}}, {"dense": {"units": 4, "name": "b", "inputs": "input"}}]
+        args["inputs"] = ["a", "b"]
+    layers.append({layer_type.name: args})
+    return {"name": "t", "input": shape, "layers": layers, "output": "none"}
+
+
+@pytest.mark.parametrize("name", sorted(registry.LAYERS))
+def test_every_layer_type_builds_from_a_minimal_example(name):
+    import builder
+    layer_type = registry.LAYERS[name]
+    model = builder.build(data=minimal_example(layer_type))
+    layer = model.layers[-1]
+    assert type(layer).__name__ == layer_type.cls_name
+    assert layer.name == name
+
+
+def test_signatures_file_matches_installed_keras():
+    from builder import signatures
+    with open(registry.SIGNATURES_FILE, encoding="utf-8") as handle:
+        assert handle.read() == signatures.render(signatures.generate()), \
+            "keras_signatures.json is stale: run python -m builder.signatures"
+
+
+def test_registering_a_duplicate_name_fails_loudly():
+    with pytest.raises(ValueError, match="already registered"):
+        registry.add(registry.LayerType(name="dense", module="keras.layers", cls_name="Dense"))
+
+
+def test_unknown_type_lists_known_ones():
+    with pytest.raises(builder_error()) as info:
+        registry.get("dnese")
+    assert "Did you mean 'dense'?" in info.value.message
+    assert "conv2d" in info.value.message
+
+
+def builder_error():
+    from builder import SpecError
+    return SpecError
+
+
+def test_register_layer_plugin(tmp_path):
+    import keras
+    import numpy as np
+
+    import builder
+
+    class Scale(keras.layers.Layer):
+        """Multiplies its input by a constant."""
+
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    builder.register_layer(Scale, short="factor")
+    try:
+        spec = {"name": "p", "input": [3], "layers": [{"scale": 3.0}], "output": "none"}
+        model = builder.build(data=spec)
+        np.testing.assert_allclose(model.predict(np.ones((1, 3)), verbose=0), 3.0)
+        with pytest.raises(builder.SpecError, match="unknown argument 'factr' for scale"):
+            builder.validate(data={**spec, "layers": [{"scale": {"factr": 1}}]})
+        path = tmp_path / "p.keras"
+        model.save(path)
+        reloaded = keras.saving.load_model(path, safe_mode=True)
+        np.testing.assert_allclose(reloaded.predict(np.ones((1, 3)), verbose=0), 3.0)
+    finally:
+        del registry.LAYERS["scale"]

@@ -1,0 +1,85 @@
+"""Every shipped spec validates, builds, and has its reference's parameter count."""
+
+import json
+
+import pytest
+
+from conftest import shipped_specs, spec_path
+
+# Published parameter counts: the papers' reference implementations
+# (Caffe's bvlc_alexnet and bvlc_googlenet) and keras.applications.
+PARAMS = {
+    "lenet5": 61_706,
+    "alexnet": 60_965_224,
+    "googlenet": 6_998_552,
+    "vgg16": 138_357_544,
+    "resnet50": 25_636_712,
+    "resnet101": 44_707_176,
+    "resnet152": 60_419_944,
+}
+# torchvision's resnet18/resnet34 count parameters() only, without batch-norm
+# running statistics: that is our trainable count.
+TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
+HEAVY = {"resnet101", "resnet152", "vgg16"}
+
+
+def test_every_shipped_spec_has_an_expected_count():
+    assert set(shipped_specs()) == set(PARAMS) | set(TRAINABLE)
+
+
+@pytest.mark.parametrize("name", shipped_specs())
+def test_shipped_spec_validates(cli, name):
+    code, out, err = cli("validate", spec_path(name))
+    assert (code, err) == (0, "")
+    assert out == f"{spec_path(name)}: ok\n"
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in shipped_specs()])
+def test_shipped_spec_builds_with_its_reference_count(cli, name):
+    code, out, err = cli("build", spec_path(name), "--json")
+    assert code == 0, err
+    facts = json.loads(out.strip().splitlines()[-1])
+    assert facts["name"] == name
+    if name in PARAMS:
+        assert facts["params"] == PARAMS[name]
+    else:
+        assert facts["trainable_params"] == TRAINABLE[name]
+    assert facts["output_shape"] == [None, 1000 if name != "lenet5" else 10]
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet"])
+def test_classifiers_end_in_softmax(name):
+    import builder
+    model = builder.build(spec_path(name))
+    last = model.layers[-1]
+    assert last.__class__.__name__ == "Dense"
+    assert last.activation.__name__ == "softmax"
+
+
+def test_lenet5_layout():
+    import builder
+    model = builder.build(spec_path("lenet5"))
+    shapes = {layer.name: tuple(layer.output.shape) for layer in model.layers}
+    assert shapes["c1"] == (None, 28, 28, 6)
+    assert shapes["s2"] == (None, 14, 14, 6)
+    assert shapes["c5"] == (None, 1, 1, 120)
+    assert shapes["predictions"] == (None, 10)
+    assert model.get_layer("c1").activation.__name__ == "tanh"
+    assert model.get_layer("s2").__class__.__name__ == "AveragePooling2D"
+
+
+def test_alexnet_groups_and_lrn():
+    import builder
+    model = builder.build(spec_path("alexnet"))
+    assert [model.get_layer(f"conv{i}").groups for i in range(1, 6)] == [1, 2, 1, 2, 2]
+    assert model.get_layer("conv1").output.shape == (None, 55, 55, 96)
+    assert model.get_layer("pool5").output.shape == (None, 6, 6, 256)
+    assert [l.name for l in model.layers if l.__class__.__name__ == "LocalResponseNormalization"] == \
+        ["norm1", "norm2"]
+
+
+@pytest.mark.parametrize("name, limit", [("googlenet", 80), ("resnet50", 80)])
+def test_spec_fits_on_one_screen(name, limit):
+    with open(spec_path(name)) as handle:
+        assert len(handle.read().splitlines()) <= limit
