@@ -1,0 +1,126 @@
+"""The commands as a user runs them."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import ROOT, run_cli_process, spec_path
+
+
+def last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_build_json_for_lenet5(cli):
+    code, out, err = cli("build", spec_path("lenet5"), "--json")
+    assert code == 0
+    facts = last_json(out)
+    assert facts == {"name": "lenet5", "params": 61706, "trainable_params": 61706, "layers": 8,
+                     "input_shape": [None, 32, 32, 1], "output_shape": [None, 10]}
+    assert "Total params: 61,706" in out          # the Keras summary comes first
+
+
+def test_set_overrides_a_value_before_validation(cli):
+    code, out, _ = cli("build", spec_path("lenet5"), "--json", "--set", "layers.0.conv2d.filters=12",
+                       "--set", "output.units=3")
+    assert code == 0
+    facts = last_json(out)
+    assert facts["output_shape"] == [None, 3]
+    # c1: 12 * (5*5*1) + 12 = 312; c3 sees 12 channels: 16 * (5*5*12) + 16 = 4816
+    assert facts["params"] == 61706 - 156 + 312 - 2416 + 4816 - 850 + 255
+
+
+def test_set_output_none_gives_a_headless_model(cli):
+    code, out, _ = cli("build", spec_path("lenet5"), "--json", "--set", "output=none")
+    assert last_json(out)["output_shape"] == [None, 84]
+
+
+def test_save_and_reload_in_safe_mode(cli, tmp_path):
+    import keras
+    import numpy as np
+    target = tmp_path / "lenet.keras"
+    code, out, err = cli("build", spec_path("lenet5"), "-o", target, "--set", "defaults.activation=prelu")
+    assert code == 0, err
+    assert f"saved {target}" in out
+    assert os.listdir(tmp_path) == ["lenet.keras"]          # no temporary left beside it
+    reloaded = keras.saving.load_model(target, safe_mode=True)
+    assert reloaded.count_params() == 68214                 # 61,706 + the PReLU slopes
+    assert reloaded.predict(np.zeros((1, 32, 32, 1)), verbose=0).shape == (1, 10)
+
+
+def test_saved_model_with_maxout_and_lrn_predicts_the_same(tmp_path, write_spec):
+    import keras
+    import numpy as np
+
+    import builder
+    path = write_spec("name: m\ninput: [12, 12, 3]\nlayers:\n"
+                      "  - conv2d: {filters: 8, kernel_size: 3, activation: {maxout: 2}}\n"
+                      "  - lrn: {size: 3}\n  - flatten\noutput: {units: 4}\n")
+    model = builder.build(path)
+    target = tmp_path / "m.keras"
+    model.save(target)
+    reloaded = keras.saving.load_model(target, safe_mode=True)
+    x = np.random.default_rng(0).standard_normal((3, 12, 12, 3)).astype("float32")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert {type(l).__name__ for l in reloaded.layers} >= {"Maxout", "LocalResponseNormalization"}
+
+
+def test_failed_build_leaves_no_file(cli, write_spec, tmp_path):
+    path = write_spec("name: t\ninput: [4, 4, 1]\nlayers:\n  - conv2d: {filters: 4, kernel_size: 9}\n"
+                      "output: {units: 2}\n")
+    target = tmp_path / "out" / "t.keras"
+    code, _, err = cli("build", path, "-o", target)
+    assert code == 1 and ":4:5: error:" in err
+    assert not target.exists()
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
+def test_output_must_be_a_keras_file(cli):
+    code, _, err = cli("build", spec_path("lenet5"), "-o", "model.h5")
+    assert code == 1
+    assert err == "error: -o takes a .keras file name, got 'model.h5'\n"
+
+
+def test_validate_reports_every_spec(cli, write_spec):
+    bad = write_spec("name: t\ninput: [4]\nlayers: [dense]\noutput: none\n")
+    code, out, err = cli("validate", spec_path("lenet5"), bad)
+    assert code == 1
+    assert out == f"{spec_path('lenet5')}: ok\n"
+    assert err.startswith(f"{bad}:3:10: error: layers[0].dense: dense needs 'units'")
+
+
+def test_validate_imports_neither_tensorflow_nor_keras():
+    code = ("import sys; from builder.cli import main; "
+            f"rc = main(['validate', {spec_path('alexnet')!r}, {spec_path('googlenet')!r}, {spec_path('resnet50')!r}]); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')); "
+            "print(rc, bad)")
+    import subprocess
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
+
+
+def test_build_keeps_tensorflow_start_up_noise_off_the_terminal():
+    result = run_cli_process("build", spec_path("lenet5"), "--json")
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert last_json(result.stdout)["params"] == 61706
+
+
+def test_layers_command_lists_types_and_arguments(cli):
+    code, out, _ = cli("layers")
+    from builder import registry
+    listed = {line.split()[0] for line in out.splitlines() if line and not line.startswith("Activations")}
+    assert set(registry.LAYERS) <= listed
+    code, out, _ = cli("layers", "conv2d")
+    assert code == 0
+    assert "kernel_size: a positive integer or a list of 1 to 3 positive integers; required" in out
+    assert "short form: `- conv2d: VALUE` sets filters" in out
+
+
+def test_help_names_every_command():
+    from builder.cli import COMMANDS
+    result = run_cli_process("--help")
+    for command in COMMANDS:
+        assert command in result.stdout

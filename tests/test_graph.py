@@ -1,0 +1,175 @@
+"""References, merges, blocks, repeat, vary, when and imports, on tiny inputs."""
+
+import pytest
+
+import builder
+from builder import SpecError
+
+
+def build(text, **kw):
+    return builder.build(text=text, **kw)
+
+
+def validate_error(text) -> str:
+    with pytest.raises(SpecError) as info:
+        builder.validate(text=text)
+    return info.value.render()
+
+
+def build_error(text) -> str:
+    with pytest.raises(SpecError) as info:
+        builder.build(text=text)
+    return info.value.render()
+
+
+RESIDUAL = """\
+name: r
+input: [8, 8, 4]
+blocks:
+  res:
+    params: {filters: required, strides: 1, project: false}
+    layers:
+      - conv2d: {filters: $filters, kernel_size: 1, strides: $strides, name: proj, when: $project}
+      - conv2d: {filters: $filters, kernel_size: 3, strides: $strides, padding: same, name: conv, inputs: input}
+      - add: {inputs: [proj, conv], name: add}
+layers:
+  - res: {name: stage, filters: 4, repeat: 3, vary: {first: {project: true, strides: 2}}}
+output: none
+"""
+
+
+def test_repeat_names_vary_and_when():
+    model = build(RESIDUAL)
+    names = [layer.name for layer in model.layers]
+    assert names == ["input", "stage1_proj", "stage1_conv", "stage1_add", "stage2_conv", "stage2_add",
+                     "stage3_conv", "stage3_add"]
+    assert model.get_layer("stage1_conv").strides == (2, 2)
+    assert model.get_layer("stage2_conv").strides == (1, 1)
+    assert model.output.shape == (None, 4, 4, 4)
+    # a switched-off entry passes its input on: stage2's add sums stage1's output and its conv
+    inbound = model.get_layer("stage2_add")._inbound_nodes[0].parent_nodes
+    assert [node.operation.name for node in inbound] == ["stage1_add", "stage2_conv"]
+
+
+def test_concatenate_branches_and_channel_count():
+    model = build("name: b\ninput: [8, 8, 3]\nlayers:\n"
+                  "  - conv2d: {filters: 4, kernel_size: 1, name: a}\n"
+                  "  - conv2d: {filters: 6, kernel_size: 3, padding: same, name: b, inputs: input}\n"
+                  "  - concatenate: {inputs: [a, b]}\noutput: {units: 2}\n")
+    assert model.get_layer("concatenate").output.shape == (None, 8, 8, 10)
+    assert model.get_layer("predictions_flatten").output.shape == (None, 640)
+
+
+def test_nested_blocks_prefix_names():
+    model = build("name: n\ninput: [4]\nblocks:\n"
+                  "  inner:\n    layers:\n      - dense: {units: 3, name: fc}\n"
+                  "  outer:\n    layers:\n      - inner: {name: a}\n      - inner: {name: b}\n"
+                  "layers:\n  - outer: {name: top}\n  - outer\noutput: none\n")
+    assert [l.name for l in model.layers[1:]] == ["top_a_fc", "top_b_fc", "outer_a_fc", "outer_b_fc"]
+
+
+def test_block_parameters_have_defaults_and_required_ones_are_checked():
+    text = ("name: p\ninput: [4]\nblocks:\n  fc:\n    params: {units: required, act: relu}\n"
+            "    layers:\n      - dense: {units: $units, activation: $act}\nlayers:\n  - fc: {units: 2}\noutput: none\n")
+    assert build(text).layers[-1].activation.__name__ == "relu"
+    assert validate_error(text.replace("{units: 2}", "{}")) == \
+        "<spec>:9:5: error: layers[0].fc: block 'fc' needs the argument 'units'"
+
+
+def test_the_issue_example_unknown_reference():
+    text = ("name: x\ninput: [8, 8, 3]\nlayers:\n"
+            "  - conv2d: {filters: 4, kernel_size: 3, name: a}\n"
+            "  - add: {inputs: [a, nowhere]}\noutput: {units: 2}\n")
+    assert validate_error(text) == ("<spec>:5:11: error: layers[1].add.inputs: unknown reference 'nowhere'. "
+                                    "Names defined above: input, a.")
+
+
+GRAPH_MISTAKES = {
+    "defined later": (
+        "name: x\ninput: [8]\nlayers:\n  - dense: {units: 4, name: a, inputs: b}\n  - dense: {units: 4, name: b}\n"
+        "output: none\n",
+        "<spec>:4:32: error: layers[0].dense.inputs: 'b' is defined later (line 5); an entry can only use "
+        "entries above it"),
+    "unknown block argument": (
+        "name: x\ninput: [8]\nblocks:\n  fc:\n    params: {units: 4}\n    layers: [{dense: $units}]\n"
+        "layers:\n  - fc: {unit: 3}\noutput: none\n",
+        "<spec>:8:10: error: layers[0].fc.unit: unknown argument 'unit' for block 'fc'. Did you mean 'units'? "
+        "Known: units."),
+    "block cycle": (
+        "name: x\ninput: [8]\nblocks:\n  a:\n    layers: [b]\n  b:\n    layers: [a]\nlayers:\n  - a\noutput: none\n",
+        "<spec>:7:14: error: blocks.b.layers[0].a: block cycle: a -> b -> a (in block instance layers[0] at <spec>:9)"
+        " (in block instance blocks.a.layers[0] at <spec>:5)"),
+    "merge needs two inputs": (
+        "name: x\ninput: [8]\nlayers:\n  - dense: 4\n  - add\noutput: none\n",
+        "<spec>:5:5: error: layers[1].add: add merges several inputs; list them with `inputs: [a, b]`"),
+    "duplicate layer name": (
+        "name: x\ninput: [8]\nlayers:\n  - dense: {units: 4, name: fc}\n  - dense: {units: 4, name: fc}\n"
+        "output: none\n",
+        "<spec>:5:5: error: layers[1].dense: the layer name 'fc' is already used (at <spec>:4); names must be "
+        "unique in the model"),
+    "parameter outside a block": (
+        "name: x\ninput: [8]\nlayers:\n  - dense: {units: $n}\noutput: none\n",
+        "<spec>:4:13: error: layers[0].dense.units: '$n' refers to a block parameter, but this entry is not "
+        "inside a block"),
+    "bad repeat": (
+        "name: x\ninput: [8]\nlayers:\n  - dense: {units: 4, repeat: 0}\noutput: none\n",
+        "<spec>:4:23: error: layers[0].dense.repeat: expected a whole number of repetitions from 1 to 1000, "
+        "got 0 (an integer)"),
+    "bad vary index": (
+        "name: x\ninput: [8]\nlayers:\n  - dense: {units: 4, repeat: 2, vary: {3: {units: 2}}}\noutput: none\n",
+        "<spec>:4:41: error: layers[0].dense.vary[3]: expected first, last or a repetition from 1 to 2, "
+        "got 3 (an integer)"),
+    "error inside a block names the instance": (
+        "name: x\ninput: [8]\nblocks:\n  fc:\n    layers:\n      - dense: {units: 4, use_bias: yes please}\n"
+        "layers:\n  - fc: {name: f}\noutput: none\n",
+        "<spec>:6:27: error: blocks.fc.layers[0].dense.use_bias: expected true or false, got 'yes please' "
+        "(a string) (in block instance layers[0] at <spec>:8)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GRAPH_MISTAKES))
+def test_graph_mistake(case):
+    text, expected = GRAPH_MISTAKES[case]
+    assert validate_error(text) == expected
+
+
+def test_merge_shape_mismatch_names_both_shapes():
+    text = ("name: x\ninput: [8, 8, 3]\nlayers:\n  - conv2d: {filters: 4, kernel_size: 3, name: a}\n"
+            "  - conv2d: {filters: 4, kernel_size: 1, name: b, inputs: input}\n  - add: {inputs: [a, b]}\n"
+            "output: none\n")
+    builder.validate(text=text)                  # shapes are only known when building
+    assert build_error(text).startswith(
+        "<spec>:6:5: error: layers[2].add: cannot add inputs of shapes (None, 6, 6, 4) from 'a', "
+        "(None, 8, 8, 4) from 'b': ")
+
+
+def test_block_argument_error_points_at_the_instance():
+    text = ("name: x\ninput: [8]\nblocks:\n  fc:\n    params: {units: 4}\n    layers: [{dense: $units}]\n"
+            "layers:\n  - fc: {units: -1}\noutput: none\n")
+    assert validate_error(text) == \
+        "<spec>:8:10: error: layers[0].fc.units: expected a positive integer, got -1 (an integer)"
+
+
+def test_imports_share_blocks_and_detect_cycles(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "fc.yaml").write_text("blocks:\n  fc:\n    params: {units: 4}\n    layers: [{dense: $units}]\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\nimports: [lib/fc.yaml]\ninput: [8]\nlayers:\n  - fc: {units: 3, name: f}\n"
+                    "output: none\n")
+    assert builder.build(spec).get_layer("f_dense").units == 3
+    (lib / "fc.yaml").write_text("imports: [../lib/fc.yaml]\nblocks: {}\n")
+    with pytest.raises(SpecError, match=r"import cycle: s.yaml -> fc.yaml -> fc.yaml"):
+        builder.validate(spec)
+    spec.write_text(spec.read_text().replace("lib/fc.yaml", "https://example.com/fc.yaml"))
+    with pytest.raises(SpecError, match="imports are relative file paths only"):
+        builder.validate(spec)
+
+
+def test_defaults_reach_into_blocks_but_not_zero_padding():
+    model = build("name: d\ninput: [6, 6, 2]\ndefaults: {activation: swish, padding: same}\nblocks:\n"
+                  "  b:\n    layers:\n      - conv2d: {filters: 2, kernel_size: 3}\n"
+                  "layers:\n  - b\n  - zero_padding2d: 1\noutput: none\n")
+    assert model.get_layer("b_conv2d").activation.__name__ in ("swish", "silu")   # Keras's alias
+    assert model.get_layer("b_conv2d").padding == "same"
+    assert model.output.shape == (None, 8, 8, 2)

@@ -1,0 +1,85 @@
+"""Reading YAML safely: plain data only, positions kept, hostile input refused fast."""
+
+import time
+
+import pytest
+
+from builder import SpecError, loader
+
+
+def load_error(text) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        loader.load_text(text, "s.yaml")
+    return info.value
+
+
+def test_positions_of_keys_and_items():
+    source = loader.load_text("name: t\nlayers:\n  - dense: {units: 3}\n  - flatten\n", "s.yaml")
+    assert source.data == {"name": "t", "layers": [{"dense": {"units": 3}}, "flatten"]}
+    assert source.position(("layers", 0, "dense", "units")) == (3, 13)
+    assert source.position(("layers", 1)) == (4, 5)
+    assert source.position(("layers", 1, "missing", "deeper")) == (4, 5)
+
+
+def test_alias_bomb_is_refused_quickly():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    started = time.perf_counter()
+    err = load_error("\n".join(lines) + "\n")
+    assert time.perf_counter() - started < 5
+    assert "expands to more than 200,000 values" in err.message
+
+
+def test_deep_nesting_is_refused():
+    err = load_error("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nested too deeply" in err.message
+
+
+def test_non_utf8_bytes_name_the_line():
+    with pytest.raises(SpecError) as info:
+        loader.load_bytes(b"name: t\ninput: [3]\nlayers: [\xff]\n", "s.yaml")
+    assert (info.value.line, info.value.col) == (3, 10)
+    assert "not UTF-8" in info.value.message
+
+
+def test_huge_integer_is_an_error_not_a_crash():
+    err = load_error("units: " + "9" * 5000 + "\n")
+    assert err.line == 1 and "cannot read the number" in err.message
+
+
+def test_oversized_file_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"# " + b"x" * (loader.MAX_BYTES + 10) + b"\n")
+    with pytest.raises(SpecError, match="a spec may be at most"):
+        loader.load_file(path)
+
+
+@pytest.mark.parametrize("tag", ["!!python/name:os.system", "!!binary aGVsbG8=", "!!set {a, b}", "!custom x"])
+def test_non_plain_tags_are_refused(tag):
+    err = load_error(f"value: {tag}\n")
+    assert "is not allowed: specs hold plain data" in err.message
+
+
+def test_merge_keys_and_aliases_are_plain_yaml():
+    source = loader.load_text("base: &b {filters: 4, kernel_size: 3}\nconv: {<<: *b, filters: 8}\n")
+    assert source.data["conv"] == {"filters": 8, "kernel_size": 3}
+
+
+def test_dates_stay_strings():
+    assert loader.load_text("when: 2024-01-01\n").data == {"when": "2024-01-01"}
+
+
+@pytest.mark.parametrize("path, parsed", [
+    ("layers.3.conv2d.filters", ("layers", 3, "conv2d", "filters")),
+    ("layers[3].conv2d.filters", ("layers", 3, "conv2d", "filters")),
+    ("defaults.activation", ("defaults", "activation")),
+])
+def test_override_paths(path, parsed):
+    assert loader.parse_override_path(path) == parsed
+
+
+@pytest.mark.parametrize("text, value", [("10", 10), ("none", "none"), ("[1, 2]", [1, 2]), ("0.5", 0.5),
+                                         ("prelu", "prelu"), ("", None)])
+def test_override_values_are_read_as_yaml(text, value):
+    assert loader.parse_override_value(text) == value
