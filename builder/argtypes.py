@@ -42,6 +42,10 @@ TYPES: dict[str, tuple] = {
                             "mixed_bfloat16"], None], "a dtype name such as 'float32'"),
     "keras_object": (KerasObject, "a name such as 'he_normal', or a one-key mapping {name: {arguments}}"),
     "activation": (Union[StrictStr, None], "an activation name"),
+    "entry": (Union[StrictStr, Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)], None],
+              "a layer entry such as {lstm: 64} or {gru: {units: 32}}"),
+    "merge_mode": (Union[Literal["concat", "sum", "mul", "ave"], None], "one of 'concat', 'sum', 'mul', 'ave' or null"),
+    "int": (StrictInt, "an integer"),
     "any": (Union[JsonValue, None], "a plain value"),
 }
 
@@ -57,6 +61,15 @@ BY_NAME: dict[str, str] = {
     "axis": "axis", "target_shape": "shape", "shared_axes": "axis",
     "data_format": "data_format", "name": "name", "dtype": "dtype", "activation": "activation",
     "seed": "any", "lora_rank": "optional_positive_int",
+    # sequences and attention
+    "input_dim": "positive_int", "output_dim": "positive_int", "num_heads": "positive_int",
+    "key_dim": "positive_int", "value_dim": "optional_positive_int", "intermediate_dim": "positive_int",
+    "sequence_length": "positive_int", "vocabulary_size": "positive_int", "embedding_dim": "positive_int",
+    "max_wavelength": "positive_number", "initializer": "keras_object", "index": "int", "mask_value": "number",
+    "dropout": "rate", "recurrent_dropout": "rate", "layer_norm_epsilon": "positive_number",
+    "return_sequences": "bool", "return_state": "bool", "go_backwards": "bool", "stateful": "bool",
+    "unroll": "bool", "mask_zero": "bool", "use_causal_mask": "bool", "normalize_first": "bool",
+    "use_scale": "bool", "reset_after": "bool", "unit_forget_bias": "bool", "merge_mode": "merge_mode",
 }
 for _prefix in ("kernel", "bias", "depthwise", "pointwise", "beta", "gamma", "alpha", "moving_mean",
                 "moving_variance", "activity", "embeddings", "recurrent"):

@@ -27,6 +27,8 @@ class Node:
     source: object              # loader.Source the entry is written in
     path: tuple                 # the entry's path there
     via: list                   # block instances it was reached through: (path text, file, line)
+    input_keys: list | None = None   # call keywords for `inputs: {query: a, ...}`, else positional
+    explicit: frozenset = frozenset()  # arguments the spec set itself (not from defaults)
 
     def error(self, message: str) -> SpecError:
         err = SpecError(message, path=self.path, file=self.source.file)
@@ -128,7 +130,7 @@ class _Expander:
                 with at("name"):
                     if not isinstance(name, str) or not name.replace("_", "a").isalnum():
                         raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
-            sources = self.resolve_inputs(scope, inputs)
+            sources, keys = self.resolve_inputs(scope, inputs)
             if not when:           # a switched-off entry passes its input through
                 if len(sources) != 1:
                     raise SpecError("an entry switched off with `when: false` must have exactly one input, "
@@ -144,10 +146,12 @@ class _Expander:
             name_k = name if repeat == 1 or name is None else f"{name}{k}"
             with at(type_name):
                 if block is not None:
+                    if keys is not None:
+                        raise SpecError("a block takes its inputs as a name or a list").at("inputs")
                     output = self.block(scope, block, args_k, origins_k, name_k, sources, path)
                 else:
-                    output = self.layer(scope, type_name, args_k, origins_k, name_k, sources, path)
-            sources = [output]
+                    output = self.layer(scope, type_name, args_k, origins_k, name_k, sources, keys, path)
+            sources = [output, *sources[1:]]     # repetitions chain the first input; others stay
         if name is not None:
             scope.names[name] = output
         return output
@@ -176,53 +180,91 @@ class _Expander:
 
         return {key: walk(value, key) for key, value in args.items()}, origins
 
-    def resolve_inputs(self, scope, inputs) -> list:
+    def resolve_inputs(self, scope, inputs) -> tuple[list, list | None]:
+        """The node names an entry takes, and the call keywords when `inputs`
+        is a mapping ({query: a, value: b, attention_mask: m})."""
         if inputs is None:
             if scope.last is None:
                 raise SpecError("this entry has no input: name one with `inputs:`")
-            return [scope.last]
+            return [scope.last], None
         with at("inputs"):
-            names = [inputs] if isinstance(inputs, str) else inputs
+            keys = None
+            if isinstance(inputs, dict):
+                keys, names = [str(k) for k in inputs], list(inputs.values())
+            else:
+                names = [inputs] if isinstance(inputs, str) else inputs
             if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-                raise SpecError(f"expected an entry name or a list of them, got {describe(inputs)}")
-            resolved = []
-            for reference in names:
-                if reference in scope.names:
-                    resolved.append(scope.names[reference])
-                elif reference in scope.later:
-                    line = scope.source.position(scope.later[reference])[0]
-                    raise SpecError(f"'{reference}' is defined later (line {line}); an entry can only use "
-                                    "entries above it")
-                else:
-                    known = [n for n in scope.names if n]
-                    raise SpecError(f"unknown reference '{reference}'.{suggest(reference, known)} "
-                                    f"Names defined above: {', '.join(known) or 'none'}.")
-            return resolved
+                raise SpecError(f"expected an entry name, a list of them, or a mapping of call arguments "
+                                f"to them, got {describe(inputs)}")
+            return [self.reference(scope, name) for name in names], keys
+
+    def reference(self, scope, reference: str) -> str:
+        """An entry name, or `name.K` for output K of a layer with several (an RNN's states)."""
+        base, dot, index = reference.partition(".")
+        if dot:
+            if not index.isdigit():
+                raise SpecError(f"'{reference}': after the dot comes an output number, e.g. {base}.1")
+            return f"{self.reference(scope, base)}.{index}"
+        if reference in scope.names:
+            return scope.names[reference]
+        if reference in scope.later:
+            line = scope.source.position(scope.later[reference])[0]
+            raise SpecError(f"'{reference}' is defined later (line {line}); an entry can only use "
+                            "entries above it")
+        known = [n for n in scope.names if n]
+        raise SpecError(f"unknown reference '{reference}'.{suggest(reference, known)} "
+                        f"Names defined above: {', '.join(known) or 'none'}.")
 
     # --- layers --------------------------------------------------------------------
 
-    def layer(self, scope, type_name, args, origins, name, sources, path) -> str:
+    def layer(self, scope, type_name, args, origins, name, sources, keys, path) -> str:
         path = path + (type_name,)
         if type_name == "activation" or type_name not in registry.LAYERS:
             type_name, args = self.activation_entry(type_name, args, origins, scope, path)
         layer_type = registry.get(type_name)
+        explicit = frozenset(args)
         self.apply_defaults(layer_type, args, origins, path)
         activation_entry = self.split_activation(layer_type, args, origins, scope, path)
         self.check(layer_type, args, origins, scope, path)
-        if layer_type.kind == "merge" and len(sources) < 2:
-            raise SpecError(f"{type_name} merges several inputs; list them with `inputs: [a, b]`")
-        if layer_type.kind != "merge" and len(sources) > 1:
-            raise SpecError(f"{type_name} takes one input, got {len(sources)}; merge them first "
-                            "(add, concatenate, ...)").at("inputs")
+        if layer_type.kind == "wrapper":
+            explicit = self.wrapped(layer_type, args, origins, scope, path)
+        _check_input_count(layer_type, sources, keys)
         full = scope.full_name(name) if name else self.auto_name(scope, type_name)
         self.claim(full, scope, path)
-        output = self.add(Node(full, layer_type, args, list(sources), scope.source, path, scope.via))
+        output = self.add(Node(full, layer_type, args, list(sources), scope.source, path, scope.via,
+                               keys, explicit))
         if activation_entry is not None:
             act_type, act_args = activation_entry
             act_name = f"{full}_{act_type.name}"
             self.claim(act_name, scope, path)
             output = self.add(Node(act_name, act_type, act_args, [output], scope.source, path, scope.via))
         return output
+
+    def wrapped(self, wrapper, args, origins, scope, path) -> frozenset:
+        """Check the entries a wrapper holds (`bidirectional: {layer: {lstm: 64}}`)
+        and store them normalized; returns the inner entry's own arguments."""
+        explicit = frozenset()
+        for key in ("layer", "backward_layer"):
+            if args.get(key) is None:
+                continue
+            with at(key):
+                inner_name, inner_args = parse_entry(args[key], {})
+                with at(inner_name):
+                    inner = registry.get(inner_name)
+                    if wrapper.name == "bidirectional" and inner.kind != "recurrent":
+                        raise SpecError(f"bidirectional wraps a recurrent layer (simple_rnn, lstm, gru), "
+                                        f"not {inner_name}")
+                    if inner.kind == "wrapper" or inner.kind == "merge":
+                        raise SpecError(f"{wrapper.name} cannot wrap {inner_name}")
+                    if key == "layer":
+                        explicit = frozenset(inner_args)
+                    self.apply_defaults(inner, inner_args, {}, path)
+                    if self.split_activation(inner, inner_args, {}, scope, path) is not None:
+                        raise SpecError("a wrapped layer takes a plain activation (relu, tanh, ...), not "
+                                        "leaky_relu, prelu or maxout").at("activation")
+                    schema.check_args(inner, inner_args)
+            args[key] = {inner_name: inner_args}
+        return explicit
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
@@ -337,6 +379,24 @@ class _Expander:
         return output
 
 
+def _check_input_count(layer_type, sources, keys):
+    count, kind = len(sources), layer_type.kind
+    tensors = layer_type.call_tensors
+    if keys is not None:
+        for key in keys:
+            if key not in tensors:
+                raise unknown("call input", key, tensors, of=f" for {layer_type.name}").at("inputs", key)
+        return
+    if kind == "merge" and count < 2:
+        raise SpecError(f"{layer_type.name} merges several inputs; list them with `inputs: [a, b]`")
+    if kind == "attention" and count > 3:
+        raise SpecError(f"{layer_type.name} takes [query, value] or [query, value, key], got {count} inputs")
+    if kind in ("layer", "activation") and count > len(tensors):
+        hint = "; merge them first (add, concatenate, ...)" if len(tensors) == 1 else ""
+        raise SpecError(f"{layer_type.name} takes at most {len(tensors)} input(s) "
+                        f"({', '.join(tensors)}), got {count}{hint}").at("inputs")
+
+
 def parse_entry(entry, blocks):
     """`- flatten`, `- dense: 120` or `- conv2d: {filters: 6, ...}` -> (type, args dict)."""
     if isinstance(entry, str):
@@ -392,6 +452,7 @@ def expand(spec: Spec) -> Graph:
         expander.taken[i.name] = (spec.source.file, spec.source.position(i.path)[0])
     scope = _Scope(spec.source, "", names, None, [], (), ("layers",), spec.layers)
     output = expander.entries(scope, spec.layers, ("layers",))
+    _return_sequences(expander.nodes)
     head = None
     if spec.output is not None:
         head = _head(expander, spec, scope, output)
@@ -411,3 +472,43 @@ def _head(expander, spec, scope, output) -> Node:
             raise SpecError("the output layer takes a plain activation (softmax, sigmoid, linear, ...)").at("activation")
         expander.claim(name, scope, ("output",))
     return Node(name, dense, args, [output], spec.source, ("output",), [])
+
+
+def _recurrent(node) -> dict | None:
+    """The recurrent layer's arguments if `node` is one, or wraps one."""
+    if node.type.kind == "recurrent":
+        return node.args
+    if node.type.kind == "wrapper":
+        (inner_name, inner_args), = node.args["layer"].items()
+        if registry.LAYERS[inner_name].kind == "recurrent":
+            return inner_args
+    return None
+
+
+def _takes_sequences(node) -> bool:
+    kind, name = node.type.kind, node.type.name
+    return (_recurrent(node) is not None or kind in ("attention", "wrapper") or "1d" in name
+            or name in ("multi_head_attention", "transformer_encoder", "select_step"))
+
+
+def _return_sequences(nodes):
+    """A recurrent layer that feeds a layer which needs a sequence (another RNN,
+    attention, a 1-D convolution, ...) returns its sequence unless the spec says
+    otherwise; if the spec says `return_sequences: false`, that's an error here
+    rather than a shape error from Keras later."""
+    by_name = {node.name: node for node in nodes}
+    for consumer in nodes:
+        if not _takes_sequences(consumer):
+            continue
+        for reference in consumer.inputs[:1]:
+            producer = by_name.get(reference)
+            args = _recurrent(producer) if producer is not None else None
+            if args is None:
+                continue
+            if "return_sequences" not in producer.explicit:
+                args["return_sequences"] = True
+            elif not args["return_sequences"]:
+                raise producer.error(
+                    f"'{producer.name}' returns only its last step (return_sequences: false), but "
+                    f"'{consumer.name}' ({consumer.type.name}) needs the whole sequence; set "
+                    "return_sequences: true, or leave it out and it is set for you")

@@ -71,3 +71,206 @@ class Maxout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pieces": self.pieces}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+def gelu_approximate(x):
+    """GELU with the tanh approximation, as BERT uses it."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class SelectStep(keras.layers.Layer):
+    """One step of a sequence: `index: 0` is the first token (BERT's [CLS]),
+    `index: -1` the last step. (batch, steps, features) -> (batch, features)."""
+
+    def __init__(self, index=0, **kwargs):
+        super().__init__(**kwargs)
+        self.index = index
+
+    def call(self, inputs):
+        return ops.take(inputs, self.index if self.index >= 0 else ops.shape(inputs)[1] + self.index, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class PositionEmbedding(keras.layers.Layer):
+    """Learned position embeddings for sequences up to `sequence_length` steps:
+    returns the embeddings of positions 0..steps-1, shaped like the input
+    (add them to the token embeddings with an `add` entry)."""
+
+    def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.sequence_length = sequence_length
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, input_shape):
+        self.position_embeddings = self.add_weight(
+            name="embeddings", shape=(self.sequence_length, input_shape[-1]), initializer=self.initializer)
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        embeddings = ops.slice(ops.convert_to_tensor(self.position_embeddings), (0, 0), (shape[-2], shape[-1]))
+        return ops.broadcast_to(embeddings, shape)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "sequence_length": self.sequence_length,
+                "initializer": keras.initializers.serialize(self.initializer)}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class SinePositionEncoding(keras.layers.Layer):
+    """Fixed sinusoidal position encodings (Vaswani et al., 2017), shaped like
+    the input: sin on even features, cos on odd ones."""
+
+    def __init__(self, max_wavelength=10000, **kwargs):
+        super().__init__(**kwargs)
+        self.max_wavelength = max_wavelength
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        steps, features = shape[-2], shape[-1]
+        positions = ops.cast(ops.arange(steps), self.compute_dtype)
+        index = ops.arange(features)
+        timescales = ops.power(ops.cast(1 / self.max_wavelength, self.compute_dtype),
+                               ops.cast(2 * (index // 2), self.compute_dtype) / ops.cast(features, self.compute_dtype))
+        angles = ops.expand_dims(positions, 1) * ops.expand_dims(timescales, 0)
+        encoding = ops.where(ops.expand_dims(index % 2 == 0, 0), ops.sin(angles), ops.cos(angles))
+        return ops.broadcast_to(encoding, shape)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_wavelength": self.max_wavelength}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Token embeddings plus learned position embeddings, for token-id inputs."""
+
+    def __init__(self, vocabulary_size, sequence_length, embedding_dim, mask_zero=False,
+                 embeddings_initializer="uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.sequence_length = sequence_length
+        self.embedding_dim = embedding_dim
+        self.mask_zero = mask_zero
+        self.embeddings_initializer = embeddings_initializer
+        self.token_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=mask_zero,
+                                                      embeddings_initializer=embeddings_initializer,
+                                                      name="token_embedding")
+        self.position_embedding = PositionEmbedding(sequence_length, initializer=embeddings_initializer,
+                                                    name="position_embedding")
+        self.supports_masking = mask_zero
+
+    def build(self, input_shape):
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build((*input_shape, self.embedding_dim))
+
+    def call(self, inputs):
+        tokens = self.token_embedding(inputs)
+        return tokens + self.position_embedding(tokens)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.token_embedding.compute_mask(inputs) if self.mask_zero else None
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.embedding_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "sequence_length": self.sequence_length, "embedding_dim": self.embedding_dim,
+                "mask_zero": self.mask_zero, "embeddings_initializer": self.embeddings_initializer}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class TransformerEncoder(keras.layers.Layer):
+    """A transformer encoder layer (Vaswani et al., 2017): self-attention and a
+    two-layer feed-forward network, each with dropout, a residual connection
+    and layer normalization — after each (post-norm, BERT) or before
+    (`normalize_first: true`, pre-norm). The attention's key size is the
+    input's features divided by `num_heads`. Call it with `inputs: [x,
+    padding_mask]` to ignore padded positions (mask of 1 for real tokens)."""
+
+    def __init__(self, num_heads, intermediate_dim, dropout=0.0, activation="relu", layer_norm_epsilon=1e-5,
+                 normalize_first=False, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.normalize_first = normalize_first
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def _initializers(self):
+        clone = keras.initializers.get
+        return {"kernel_initializer": clone(keras.initializers.serialize(self.kernel_initializer)),
+                "bias_initializer": clone(keras.initializers.serialize(self.bias_initializer))}
+
+    def build(self, input_shape):
+        # Sublayers are made in the same order as keras_hub's TransformerEncoder,
+        # so weights pair one for one (tests/test_sequences.py).
+        hidden = input_shape[-1]
+        if hidden % self.num_heads:
+            raise ValueError(f"the input's {hidden} features do not divide into {self.num_heads} heads")
+        self.attention = keras.layers.MultiHeadAttention(
+            self.num_heads, hidden // self.num_heads, dropout=self.dropout, name="self_attention_layer",
+            dtype=self.dtype_policy, **self._initializers())
+        self.attention.build(input_shape, input_shape)
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="self_attention_layer_norm", dtype=self.dtype_policy)
+        self.attention_norm.build(input_shape)
+        self.attention_dropout = keras.layers.Dropout(self.dropout, name="self_attention_dropout")
+        self.feedforward_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="feedforward_layer_norm", dtype=self.dtype_policy)
+        self.feedforward_norm.build(input_shape)
+        self.intermediate = keras.layers.Dense(self.intermediate_dim, activation=self.activation,
+                                               name="feedforward_intermediate_dense", dtype=self.dtype_policy,
+                                               **self._initializers())
+        self.intermediate.build(input_shape)
+        self.output_dense = keras.layers.Dense(hidden, name="feedforward_output_dense", dtype=self.dtype_policy,
+                                               **self._initializers())
+        self.output_dense.build((*input_shape[:-1], self.intermediate_dim))
+        self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
+
+    def call(self, inputs, padding_mask=None, mask=None, training=None):
+        mask = padding_mask if padding_mask is not None else mask
+        attention_mask = None if mask is None else ops.cast(ops.expand_dims(mask, axis=1), "int32")
+        x = inputs
+        residual = x
+        if self.normalize_first:
+            x = self.attention_norm(x)
+        x = self.attention(query=x, value=x, attention_mask=attention_mask, training=training)
+        x = self.attention_dropout(x, training=training) + residual
+        if not self.normalize_first:
+            x = self.attention_norm(x)
+        residual = x
+        if self.normalize_first:
+            x = self.feedforward_norm(x)
+        x = self.output_dense(self.intermediate(x))
+        x = self.feedforward_dropout(x, training=training) + residual
+        if not self.normalize_first:
+            x = self.feedforward_norm(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout, "activation": keras.activations.serialize(self.activation),
+                "layer_norm_epsilon": self.layer_norm_epsilon, "normalize_first": self.normalize_first,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}

@@ -6,6 +6,7 @@ entry that made the layer."""
 from __future__ import annotations
 
 from . import graph as graph_module
+from . import registry
 from .backend import keras as _keras
 from .spec import Spec
 
@@ -21,26 +22,73 @@ def build_model(spec_or_graph):
     for item in spec.inputs:
         tensors[item.name] = keras.Input(shape=item.shape, dtype=item.dtype, name=item.name)
     for node in graph.nodes:
-        tensors[node.name] = _apply(keras, node, [tensors[name] for name in node.inputs], node.inputs)
-    output = tensors[graph.output]
+        tensors[node.name] = _apply(keras, node, [_tensor(tensors, name) for name in node.inputs], node.inputs)
+    output = _tensor(tensors, graph.output)
     if graph.head is not None:
         output = _head(keras, graph.head, output, spec.output["pool"])
     inputs = [tensors[item.name] for item in spec.inputs]
     return keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=output, name=spec.name)
 
 
+def _tensor(tensors, reference):
+    """`name` or `name.K`: a layer with several outputs (an RNN with
+    return_state) gives its first for a plain reference."""
+    base, _, index = reference.partition(".")
+    value = tensors[base]
+    if isinstance(value, (list, tuple)):
+        return value[int(index or 0)]
+    if index not in ("", "0"):
+        raise KeyError(reference)
+    return value
+
+
+def _construct(keras, layer_type, args, name):
+    """The Keras layer for validated spec arguments (call options left out)."""
+    kwargs = {}
+    for key, value in args.items():
+        if key in layer_type.call_options:
+            continue
+        if key in ("layer", "backward_layer") and layer_type.kind == "wrapper" and value is not None:
+            (inner_name, inner_args), = value.items()
+            value = _construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}")
+        elif key == "activation" and value in registry.EXTRA_ACTIVATIONS:
+            value = getattr(custom_layers(), value)
+        kwargs[key] = _keras_object(keras, key, value)
+    return layer_type.keras_class()(name=name, **kwargs)
+
+
+def custom_layers():
+    import builder.layers
+    return builder.layers
+
+
 def make_layer(keras, node):
     try:
-        kwargs = {key: _keras_object(keras, key, value) for key, value in node.args.items()}
-        return node.type.keras_class()(name=node.name, **kwargs)
+        return _construct(keras, node.type, node.args, node.name)
     except Exception as err:          # noqa: BLE001 - any Keras complaint is a spec error here
         raise node.error(f"Keras rejected the arguments of {node.type.name}: {_first_line(err)}") from None
+
+
+def _call(layer, node, inputs):
+    options = {key: node.args[key] for key in node.type.call_options if key in node.args}
+    kind = node.type.kind
+    if node.input_keys is not None:
+        return layer(**dict(zip(node.input_keys, inputs)), **options)
+    if kind == "merge":
+        return layer(inputs, **options)
+    if kind == "attention":
+        return layer(inputs if len(inputs) > 1 else inputs * 2, **options)
+    if kind in ("recurrent", "wrapper") and len(inputs) > 1:
+        return layer(inputs[0], initial_state=inputs[1:], **options)
+    if node.type.name == "multi_head_attention" and len(inputs) == 1:
+        return layer(inputs[0], inputs[0], **options)        # self-attention
+    return layer(*inputs, **options)
 
 
 def _apply(keras, node, inputs, input_names):
     layer = make_layer(keras, node)
     try:
-        return layer(inputs if node.type.kind == "merge" else inputs[0])
+        return _call(layer, node, inputs)
     except Exception as err:          # noqa: BLE001
         shapes = ", ".join(f"{_shape(t)} from '{name}'" for t, name in zip(inputs, input_names))
         if node.type.kind == "merge":

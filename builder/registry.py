@@ -30,26 +30,37 @@ class LayerType:
     module: str                     # where the class lives: 'keras.layers'
     cls_name: str                   # 'Conv2D'
     short: str | None = None        # the argument a scalar sets: `- dense: 120`
-    kind: str = "layer"             # 'layer', 'merge' (several inputs) or 'activation'
+    kind: str = "layer"             # how it is called; see KINDS
     width: str | None = None        # 'units'/'filters': what `activation: maxout` multiplies
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs that differ from argtypes.BY_NAME
-    signature: dict | None = None   # plug-ins: read at registration; built-ins: from the JSON
+    signature: dict | None = None   # plug-ins: read at registration; built-ins: from the JSON file
     plugin_class: type | None = None  # plug-ins: the class itself (it may live in no importable module)
 
     @property
     def args(self) -> dict:
-        """Argument name -> {'default': ...} or {'required': True}."""
-        sig = self.signature if self.signature is not None else _signatures()["layers"][self.qualname]["args"]
-        return {**sig, **BASE_ARGS}
+        """Argument name -> {'default': ...} or {'required': True}: the
+        constructor's arguments, then the call's options (use_causal_mask, ...)."""
+        return {**self._entry["args"], **BASE_ARGS, **self.call_options}
+
+    @property
+    def call_tensors(self) -> list:
+        """The call's tensor arguments, in order: what `inputs:` fills."""
+        return self._entry.get("call", {}).get("tensors", ["inputs"])
+
+    @property
+    def call_options(self) -> dict:
+        return self._entry.get("call", {}).get("options", {})
+
+    @property
+    def _entry(self) -> dict:
+        if self.signature is not None:
+            return self.signature
+        return _signatures()["layers"][self.qualname]
 
     @property
     def doc(self) -> str:
-        if self.signature is not None:
-            return self.signature_doc
-        return _signatures()["layers"][self.qualname]["doc"]
-
-    signature_doc: str = ""
+        return self._entry["doc"]
 
     @property
     def qualname(self) -> str:
@@ -62,6 +73,15 @@ class LayerType:
 
 
 LAYERS: dict[str, LayerType] = {}
+
+KINDS = {
+    "layer": "one input; more inputs fill the call's further tensor arguments in order",
+    "merge": "a list of two or more inputs",
+    "attention": "a list [query, value] or [query, value, key]; one input attends to itself",
+    "recurrent": "a sequence; further inputs are the initial state",
+    "wrapper": "wraps the layer entry in its `layer` argument",
+    "activation": "one input, an activation function or layer",
+}
 
 
 def add(layer_type: LayerType) -> LayerType:
@@ -102,12 +122,14 @@ def register_layer(cls, name: str | None = None, short: str | None = None,
     name = name or snake_case(cls.__name__)
     package = "builder_plugins"
     keras.saving.register_keras_serializable(package=package)(cls)
-    args, doc = read_signature(cls)
+    signature = read_signature(cls)
     for arg in (short, width):
-        if arg is not None and arg not in args:
+        if arg is not None and arg not in signature["args"]:
             raise ValueError(f"{cls.__name__} has no argument '{arg}'")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     return add(LayerType(name=name, module=cls.__module__, cls_name=cls.__name__, short=short,
-                         kind=kind, width=width, signature=args, signature_doc=doc, plugin_class=cls))
+                         kind=kind, width=width, signature=signature, plugin_class=cls))
 
 
 def _builtin(name, cls_name, module="keras.layers", **options):
@@ -150,6 +172,27 @@ _builtin("softmax", "Softmax", short="axis", kind="activation")
 _builtin("maxout", "Maxout", module="builder.layers", short="pieces", kind="activation")
 _builtin("lrn", "LocalResponseNormalization", module="builder.layers", short="size")
 
+# Sequences
+_builtin("embedding", "Embedding")
+_builtin("masking", "Masking", short="mask_value")
+_RECURRENT = dict(short="units", kind="recurrent", no_defaults=frozenset({"activation", "recurrent_activation"}))
+_builtin("simple_rnn", "SimpleRNN", **_RECURRENT)
+_builtin("lstm", "LSTM", **_RECURRENT)
+_builtin("gru", "GRU", **_RECURRENT)
+_builtin("bidirectional", "Bidirectional", short="layer", kind="wrapper",
+         arg_types=(("layer", "entry"), ("backward_layer", "entry")))
+_builtin("time_distributed", "TimeDistributed", short="layer", kind="wrapper", arg_types=(("layer", "entry"),))
+_builtin("select_step", "SelectStep", module="builder.layers", short="index")
+
+# Attention and transformers
+_builtin("multi_head_attention", "MultiHeadAttention")
+_builtin("attention", "Attention", kind="attention")
+_builtin("additive_attention", "AdditiveAttention", kind="attention")
+_builtin("position_embedding", "PositionEmbedding", module="builder.layers", short="sequence_length")
+_builtin("sine_position_encoding", "SinePositionEncoding", module="builder.layers")
+_builtin("token_and_position_embedding", "TokenAndPositionEmbedding", module="builder.layers")
+_builtin("transformer_encoder", "TransformerEncoder", module="builder.layers")
+
 for _merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
     _builtin(_merge.lower(), _merge, kind="merge")
 _builtin("concatenate", "Concatenate", short="axis", kind="merge")
@@ -157,4 +200,6 @@ _builtin("concatenate", "Concatenate", short="axis", kind="merge")
 # Activations with weights or parameters are layers of their own: `activation:
 # prelu` on a conv becomes the conv followed by a PReLU layer.
 LAYER_ACTIVATIONS = ("leaky_relu", "prelu", "maxout")
+# Activation functions builder adds to keras.activations' (builder/layers.py).
+EXTRA_ACTIVATIONS = ("gelu_approximate",)
 

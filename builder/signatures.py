@@ -32,18 +32,33 @@ def _jsonable(value):
         return repr(value)
 
 
-def read_signature(cls) -> tuple[dict, str]:
-    """(argument name -> {'default': v} or {'required': True}, first docstring line)."""
+_NOT_TENSORS = {"training", "mask", "return_attention_scores", "return_state"}
+
+
+def read_signature(cls) -> dict:
+    """{'args': {name: {'default': v} or {'required': True}}, 'call': {'tensors':
+    [...], 'options': {...}}, 'doc': first paragraph of the docstring}."""
     args = {}
-    for param in inspect.signature(cls.__init__).parameters.values():
-        if param.name in _SKIPPED or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
+    for param in _params(cls.__init__):
         if param.default is param.empty:
             args[param.name] = {"required": True}
         else:
             args[param.name] = {"default": _jsonable(param.default)}
+    tensors, options = [], {}
+    for param in _params(cls.call):
+        if param.name in _NOT_TENSORS:
+            continue
+        if isinstance(param.default, bool):
+            options[param.name] = {"default": param.default}     # e.g. use_causal_mask
+        else:
+            tensors.append(param.name)
     doc = " ".join((inspect.getdoc(cls) or "").strip().split("\n\n")[0].split())
-    return args, doc
+    return {"args": args, "call": {"tensors": tensors, "options": options}, "doc": doc}
+
+
+def _params(function):
+    return [p for p in inspect.signature(function).parameters.values()
+            if p.name not in _SKIPPED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def _usable_by_name(function) -> bool:
@@ -63,12 +78,12 @@ def generate() -> dict:
     layers = {}
     for layer_type in registry.LAYERS.values():
         if layer_type.signature is None:
-            args, doc = read_signature(layer_type.keras_class())
-            layers[layer_type.qualname] = {"args": args, "doc": doc}
+            layers[layer_type.qualname] = read_signature(layer_type.keras_class())
     import keras.activations as activations
     names = sorted(name for name, value in vars(activations).items()
                    if callable(value) and not name.startswith("_")
                    and name not in {"get", "serialize", "deserialize"} and _usable_by_name(value))
+    names += registry.EXTRA_ACTIVATIONS
     return {"keras_version": keras().__version__, "activations": names,
             "layers": dict(sorted(layers.items()))}
 

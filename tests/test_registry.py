@@ -8,7 +8,8 @@ import pytest
 from builder import argtypes, registry
 
 # A value for each required argument, by its type.
-REQUIRED_VALUES = {"positive_int": 4, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu"}
+REQUIRED_VALUES = {"positive_int": 8, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu",
+                   "entry": {"lstm": 4}}
 
 
 def minimal_example(layer_type):
@@ -17,12 +18,14 @@ def minimal_example(layer_type):
     for arg, info in layer_type.args.items():
         if info.get("required"):
             args[arg] = REQUIRED_VALUES[argtypes.type_of(layer_type, arg)]
+    if layer_type.name == "time_distributed":
+        args["layer"] = {"dense": 4}          # applied to each step
     found = re.search(r"([123])d", layer_type.name)
     rank = int(found.group(1)) if found else 1
-    shape = [8] * rank + [4]
+    shape = [8] * rank + [8]
     layers = []
     if layer_type.kind == "merge":
-        layers = [{"dense": {"units": 4, "name": "a"}}, {"dense": {"units": 4, "name": "b", "inputs": "input"}}]
+        layers = [{"dense": {"units": 8, "name": "a"}}, {"dense": {"units": 8, "name": "b", "inputs": "input"}}]
         args["inputs"] = ["a", "b"]
     layers.append({layer_type.name: args})
     return {"name": "t", "input": shape, "layers": layers, "output": "none"}

@@ -16,11 +16,23 @@ PARAMS = {
     "resnet50": 25_636_712,
     "resnet101": 44_707_176,
     "resnet152": 60_419_944,
+    # keras_hub BertBackbone's count plus the 2-class head on the pooled output
+    "bert_base": 109_482_240 + 768 * 2 + 2,
+    "bert_tiny": 4_385_920 + 128 * 2 + 2,
+    # counted by hand from the layer formulas:
+    # embedding 20000*128 + bidirectional LSTM 2*4*(64*(128+64)+64) + head 128*2+2
+    "lstm_text": 20000 * 128 + 2 * 4 * (64 * (128 + 64) + 64) + 128 * 2 + 2,
+    # GRU (reset_after) 3*(32*(6+32) + 2*32) + dense 32*16+16 + head 16+1
+    "gru_timeseries": 3 * (32 * (6 + 32) + 2 * 32) + 32 * 16 + 16 + 16 + 1,
+    # LSTMs 4*(64*(16+64)+64) + 2 * 4*(64*(64+64)+64) + head 64*5+5
+    "stacked_lstm": 4 * (64 * (16 + 64) + 64) + 2 * 4 * (64 * (64 + 64) + 64) + 64 * 5 + 5,
 }
 # torchvision's resnet18/resnet34 count parameters() only, without batch-norm
 # running statistics: that is our trainable count.
 TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
-HEAVY = {"resnet101", "resnet152", "vgg16"}
+HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base"}
+OUTPUTS = {"lenet5": [None, 10], "bert_base": [None, 2], "bert_tiny": [None, 2], "lstm_text": [None, 2],
+           "gru_timeseries": [None, 1], "stacked_lstm": [None, 5]}
 
 
 def test_every_shipped_spec_has_an_expected_count():
@@ -45,10 +57,10 @@ def test_shipped_spec_builds_with_its_reference_count(cli, name):
         assert facts["params"] == PARAMS[name]
     else:
         assert facts["trainable_params"] == TRAINABLE[name]
-    assert facts["output_shape"] == [None, 1000 if name != "lenet5" else 10]
+    assert facts["output_shape"] == OUTPUTS.get(name, [None, 1000])
 
 
-@pytest.mark.parametrize("name", ["lenet5", "alexnet"])
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "lstm_text", "bert_tiny"])
 def test_classifiers_end_in_softmax(name):
     import builder
     model = builder.build(spec_path(name))
