@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
 from . import loader
@@ -34,10 +35,60 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("specs", nargs="+", metavar="SPEC")
     _add_set(validate)
 
+    train = commands.add_parser("train", help="train a spec on data; write a run folder",
+                                description="Train SPEC on DATA and write model.keras, the best checkpoint, "
+                                            "history, TensorBoard logs and metrics.json to --out.")
+    train.add_argument("spec", metavar="SPEC")
+    _add_training_options(train)
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its last completed epoch")
+    _add_set(train)
+
+    sweep = commands.add_parser("sweep", help="train variants of a spec and compare them in one table",
+                                description="Train one variant per value of each swept --set "
+                                            "(PATH=V1,V2,...) and print validation accuracy, parameters and "
+                                            "seconds per epoch side by side.")
+    sweep.add_argument("spec", metavar="SPEC")
+    _add_training_options(sweep)
+    _add_set(sweep)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on data",
+                                   description="Evaluate MODEL.keras on the test split of DATA (the split "
+                                               "its training run used, from run.json beside it).")
+    evaluate.add_argument("model", metavar="MODEL.keras")
+    evaluate.add_argument("--data", required=True, metavar="DATA")
+    evaluate.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
+
+    predict = commands.add_parser("predict", help="predict with a saved model; CSV out",
+                                  description="Predict every example of DATA with MODEL.keras and write CSV "
+                                              "rows (index, prediction, probability, label).")
+    predict.add_argument("model", metavar="MODEL.keras")
+    predict.add_argument("--data", required=True, metavar="DATA")
+    predict.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
+    predict.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
+
     layers = commands.add_parser("layers", help="list the layer types a spec can use, with their arguments",
                                  description="List every registered layer type, or one type's arguments.")
     layers.add_argument("type", nargs="?", metavar="TYPE")
     return parser
+
+
+def _add_training_options(parser):
+    parser.add_argument("--data", required=True, metavar="DATA",
+                        help="'digits' (built in), a .npz (x, y) or .csv file, or a folder of class sub-folders "
+                             "(images or .txt)")
+    parser.add_argument("--out", metavar="DIR", help="the run folder (default: runs/SPEC_NAME)")
+    parser.add_argument("--epochs", type=int, metavar="N", help="override training.epochs")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="override training.batch_size")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="cpu: train on the CPU even where a GPU exists; auto (default): GPUs when present")
+    parser.add_argument("--distribute", choices=("none", "mirrored", "multi-worker"), default="none",
+                        help="mirrored: all local GPUs (or CPU devices); multi-worker: the cluster in TF_CONFIG")
+    parser.add_argument("--cpu-devices", type=int, metavar="N",
+                        help="split the CPU into N logical devices (to try --distribute mirrored without GPUs)")
+    parser.add_argument("--mixed-precision", action="store_true", help="float16 compute on GPUs")
+    parser.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file (default: 'label' "
+                                                          "or the last column)")
 
 
 def _add_set(parser):
@@ -133,7 +184,105 @@ def cmd_layers(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "validate": cmd_validate, "layers": cmd_layers}
+def _positive(value, flag):
+    if value is not None and value < 1:
+        raise SpecError(f"{flag} must be a positive integer, got {value}")
+
+
+def cmd_train(args) -> int:
+    from . import load_spec, training
+    _positive(args.epochs, "--epochs")
+    _positive(args.batch_size, "--batch-size")
+    training.configure_devices(args.device, args.cpu_devices)
+    spec = load_spec(args.spec, overrides=_training_overrides(args, parse_overrides(args.overrides)))
+    out = args.out or os.path.join("runs", spec.name)
+    metrics = training.train(spec, args.data, out, epochs=args.epochs, batch_size=args.batch_size,
+                             resume=args.resume, distribute=args.distribute,
+                             mixed_precision=args.mixed_precision, label=args.label)
+    print(json.dumps(metrics))
+    if args.distribute != "multi-worker" or training.is_chief():
+        print(f"wrote {out}/model.keras, metrics.json, history.csv, history.json, logs/")
+    return 0
+
+
+def _training_overrides(args, overrides):
+    if args.mixed_precision:
+        overrides.setdefault("output.dtype", "float32")     # softmax in float32 under mixed precision
+    return overrides
+
+
+def cmd_sweep(args) -> int:
+    import itertools
+    import tempfile
+
+    from . import load_spec, training
+    training.configure_devices(args.device, args.cpu_devices)
+    fixed, swept = {}, {}
+    for item in args.overrides:
+        path, sep, value = item.partition("=")
+        if not sep:
+            raise SpecError(f"--set takes PATH=VALUE, got {item!r}")
+        if "," in value and not value.lstrip().startswith(("[", "{")):
+            swept[path.strip()] = [v.strip() for v in value.split(",")]
+        else:
+            fixed[path.strip()] = loader.parse_override_value(value)
+    if not swept:
+        raise SpecError("sweep needs at least one --set PATH=V1,V2,... with several values")
+    variants = [dict(zip(swept, values)) for values in itertools.product(*swept.values())]
+    specs = []
+    for variant in variants:        # check every variant before training any
+        overrides = {**fixed, **{k: loader.parse_override_value(v) for k, v in variant.items()}}
+        specs.append(load_spec(args.spec, overrides=_training_overrides(args, overrides)))
+    base = args.out or tempfile.mkdtemp(prefix="sweep-")
+    rows = []
+    for variant, spec in zip(variants, specs):
+        label = ",".join(f"{v}" for v in variant.values())
+        print(f"\n=== {label}", flush=True)
+        metrics = training.train(spec, args.data, os.path.join(base, label.replace("/", "_")), epochs=args.epochs,
+                                 batch_size=args.batch_size, distribute=args.distribute,
+                                 mixed_precision=args.mixed_precision, verbose=2, label=args.label)
+        per_epoch = metrics["seconds"] / max(1, metrics["epochs"])
+        accuracy = metrics.get("val_accuracy", metrics.get("test_accuracy"))
+        rows.append((label, accuracy, metrics.get("test_accuracy"), metrics["params"], per_epoch))
+    if not args.out:
+        import shutil
+        shutil.rmtree(base, ignore_errors=True)
+    swept_names = ", ".join(swept)
+    print(f"\n| {swept_names} | val accuracy | test accuracy | parameters | seconds / epoch |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, accuracy, test, params, per_epoch in rows:
+        show = (lambda v: "n/a" if v is None else f"{v:.4f}")
+        print(f"| {label} | {show(accuracy)} | {show(test)} | {params:,} | {per_epoch:.2f} |")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import training
+    print(json.dumps(training.evaluate(args.model, args.data, label=args.label)))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import csv
+    import io
+
+    from . import training
+    rows, header = training.predict(args.model, args.data, label=args.label)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    if args.output:
+        from .files import write_atomic
+        write_atomic(args.output, text.getvalue().encode())
+        print(f"wrote {len(rows)} predictions to {args.output}")
+    else:
+        sys.stdout.write(text.getvalue())
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "validate": cmd_validate, "train": cmd_train, "sweep": cmd_sweep,
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "layers": cmd_layers}
 
 
 if __name__ == "__main__":

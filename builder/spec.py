@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from . import activations, loader, registry
+from . import activations, loader, registry, training_spec
 from .errors import SpecError, at, describe, in_source, unknown
 
-SECTIONS = ("name", "description", "imports", "input", "inputs", "defaults", "blocks", "layers", "output")
+SECTIONS = ("name", "description", "imports", "input", "inputs", "defaults", "blocks", "layers", "output",
+            "training")
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "bool", "string")
 REQUIRED = "required"      # a block parameter without a default
 MAX_IMPORT_DEPTH = 16
@@ -44,6 +45,7 @@ class Spec:
     layers: list
     output: dict | None    # the head's Dense arguments plus 'pool', or None for `output: none`
     source: loader.Source
+    training: training_spec.Training
 
 
 def parse(source: loader.Source) -> Spec:
@@ -72,7 +74,9 @@ def parse(source: loader.Source) -> Spec:
             if not isinstance(layers, list) or not layers:
                 raise SpecError(f"expected a non-empty list of layer entries, got {describe(layers)}")
         output = _output(data)
-        return Spec(name, description, inputs, defaults, blocks, layers, output, source)
+        with at("training"):
+            training = training_spec.parse(data.get("training"))
+        return Spec(name, description, inputs, defaults, blocks, layers, output, source, training)
 
 
 def _inputs(data) -> list[InputDef]:

@@ -1,0 +1,104 @@
+"""Feeding data.Split arrays to Keras. The seam between TensorFlow and the
+rest: with TensorFlow installed, a tf.data pipeline (decode, rescale, cache,
+shuffle, batch, augment, prefetch) that keeps the accelerator busy; without
+it (Keras on JAX or PyTorch alone), a keras.utils.PyDataset of NumPy batches."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import numpy as np
+
+from .backend import keras as _keras
+
+
+def has_tf_data() -> bool:
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def augmentation_layers(preprocessing):
+    keras = _keras()
+    layers = []
+    for item in preprocessing.augmentation:
+        name, args = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+        cls = getattr(keras.layers, "".join(part.capitalize() for part in name.split("_")))
+        layers.append(cls(**(args or {})))
+    return layers
+
+
+def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, shuffle=True):
+    """A batched dataset of (x, y) for `split`."""
+    rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
+    augment = augmentation_layers(preprocessing) if training else []
+    if has_tf_data():
+        return _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
+    return _ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
+
+
+def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed):
+    import tensorflow as tf
+    ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
+    if data.images_from_files:
+        channels = shape[-1]
+
+        def decode(path, label):
+            image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+            return tf.image.resize(image, shape[:2]), label
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    if rescale is not None:
+        ds = ds.map(lambda x, y: (tf.cast(x, "float32") * rescale, y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.cache()                      # decoded once; later epochs read memory
+    if shuffle:
+        ds = ds.shuffle(len(split.y), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augment:
+        def apply(x, y):
+            for layer in augment:
+                x = layer(x, training=True)
+            return x, y
+        ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+class _ArrayBatches:
+    """NumPy batches for Keras without TensorFlow (a keras.utils.PyDataset)."""
+
+    def __new__(cls, split, data, shape, batch_size, shuffle, rescale, augment, seed):
+        keras = _keras()
+
+        class ArrayBatches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__()
+                self.x = _load_images(split.x, shape) if data.images_from_files else split.x
+                if rescale is not None:
+                    self.x = self.x.astype("float32") * rescale
+                self.y = split.y
+                self.rng = np.random.default_rng(seed)
+                self.order = np.arange(len(self.y))
+                self.on_epoch_end()
+
+            def __len__(self):
+                return math.ceil(len(self.y) / batch_size)
+
+            def __getitem__(self, index):
+                chosen = self.order[index * batch_size:(index + 1) * batch_size]
+                x = self.x[chosen]
+                for layer in augment:
+                    x = np.asarray(layer(x, training=True))
+                return x, self.y[chosen]
+
+            def on_epoch_end(self):
+                if shuffle:
+                    self.rng.shuffle(self.order)
+
+        return ArrayBatches()
+
+
+def _load_images(paths, shape):
+    keras = _keras()
+    mode = "grayscale" if shape[-1] == 1 else "rgb"
+    return np.stack([keras.utils.img_to_array(keras.utils.load_img(p, color_mode=mode, target_size=shape[:2]))
+                     for p in paths])
