@@ -58,12 +58,12 @@ def device_line(strategy) -> str:
     gpus = tf.config.list_logical_devices("GPU")
     if strategy is not None:
         replicas = strategy.num_replicas_in_sync
-        kind = type(strategy).__name__
-        if kind.startswith("MultiWorker"):
-            workers = len(json.loads(os.environ["TF_CONFIG"])["cluster"].get("worker", []))
-            return f"Training with {kind} on {workers} workers, {replicas} replicas in all"
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
+            workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+            return f"Training with MultiWorkerMirroredStrategy on {workers} workers, {replicas} replicas in all"
         devices = strategy.extended.worker_devices
-        return f"Training with {kind} on {replicas} replicas: {', '.join(devices)}"
+        return f"Training with {type(strategy).__name__} on {replicas} replicas: {', '.join(devices)}"
     if gpus:
         return f"Training on {len(gpus)} GPU(s): {', '.join(g.name for g in gpus)}"
     return "Training on the CPU"
@@ -275,7 +275,7 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
             loop.fit(train_ds, val_ds, epochs, initial_epoch, callbacks)
         else:
             model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                      callbacks=callbacks, verbose=verbose)
+                      callbacks=callbacks, verbose=verbose, shuffle=False)    # the pipeline shuffles
     seconds = time.perf_counter() - started
     history = callbacks[0].history
     completed = history[-1]["epoch"] if history else initial_epoch

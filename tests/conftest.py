@@ -22,6 +22,7 @@ def cli(capsys):
     from builder.cli import main
 
     def run(*args):
+        capsys.readouterr()              # drop what the test printed before
         code = main([str(a) for a in args])
         out, err = capsys.readouterr()
         return code, out, err

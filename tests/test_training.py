@@ -1,0 +1,256 @@
+"""Training from a spec: the run folder, resume after SIGKILL, determinism,
+every data format, distribution over two logical CPUs and over two workers."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import builder
+from builder import SpecError, training
+from conftest import ROOT, run_cli_process, spec_path
+
+TINY = """\
+name: tiny
+input: [8, 8, 1]
+layers:
+  - conv2d: {filters: 4, kernel_size: 3, activation: relu}
+  - flatten
+output: {units: 10}
+training:
+  epochs: 2
+  batch_size: 64
+"""
+
+
+def train_tiny(tmp_path, data="digits", text=TINY, **kw):
+    spec = builder.load_spec(text=text)
+    out = str(tmp_path / "run")
+    return training.train(spec, data, out, verbose=0, **kw), out
+
+
+def test_run_folder_holds_everything(tmp_path):
+    metrics, out = train_tiny(tmp_path)
+    files = set(os.listdir(out))
+    assert {"model.keras", "metrics.json", "history.csv", "history.json", "run.json", "logs", "checkpoint"} <= files
+    assert {"last.keras", "best.keras", "state.json"} <= set(os.listdir(os.path.join(out, "checkpoint")))
+    events = [f for _, _, names in os.walk(os.path.join(out, "logs")) for f in names if "tfevents" in f]
+    assert events
+    written = json.load(open(os.path.join(out, "metrics.json")))
+    assert written == json.loads(json.dumps(metrics))
+    assert set(written) >= {"test_accuracy", "test_loss", "epochs", "seconds", "samples_per_second"}
+    assert written["epochs"] == 2
+    history = json.load(open(os.path.join(out, "history.json")))
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert len(open(os.path.join(out, "history.csv")).read().splitlines()) == 3
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+def test_same_seed_same_result(tmp_path):
+    first, out1 = train_tiny(tmp_path / "a")
+    second, out2 = train_tiny(tmp_path / "b")
+    assert first["test_loss"] == second["test_loss"]
+    import keras
+    a = keras.saving.load_model(os.path.join(out1, "model.keras"))
+    b = keras.saving.load_model(os.path.join(out2, "model.keras"))
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_same_seed_same_initial_weights():
+    import keras
+    weights = []
+    for _ in range(2):
+        keras.utils.set_random_seed(7)
+        weights.append(builder.build(spec_path("lenet5")).get_weights())
+    for x, y in zip(*weights):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    train_tiny(tmp_path)
+    with pytest.raises(SpecError, match="already holds a run; continue it with --resume"):
+        train_tiny(tmp_path)
+
+
+def test_training_section_is_validated():
+    with pytest.raises(SpecError) as info:
+        builder.load_spec(text=TINY + "  optimiser: sgd\n")
+    assert info.value.render() == (
+        "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
+        "'optimizer'? Known: batch_size, callbacks, epochs, loss, metrics, monitor, optimizer, preprocessing, "
+        "seed, shuffle, shuffle, test_split, validation_split.".replace("shuffle, shuffle", "shuffle"))
+
+
+def test_optimizer_schedule_and_callbacks(tmp_path):
+    text = TINY + ("  optimizer: {sgd: {learning_rate: {exponential_decay: {initial_learning_rate: 0.1, "
+                   "decay_steps: 10, decay_rate: 0.5}}, momentum: 0.9}}\n"
+                   "  callbacks: [{early_stopping: {patience: 1, monitor: val_loss}}, reduce_lr_on_plateau]\n")
+    metrics, out = train_tiny(tmp_path, text=text)
+    assert metrics["epochs"] <= 2
+
+
+def test_evaluate_and_predict_a_saved_run(tmp_path, cli):
+    metrics, out = train_tiny(tmp_path)
+    code, stdout, err = cli("evaluate", os.path.join(out, "model.keras"), "--data", "digits")
+    assert code == 0, err
+    evaluated = json.loads(stdout)
+    assert evaluated["examples"] == 270
+    assert evaluated["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    code, stdout, _ = cli("predict", os.path.join(out, "model.keras"), "--data", "digits")
+    rows = stdout.splitlines()
+    assert rows[0] == "index,predicted,probability,label"
+    assert len(rows) == 1 + 1797
+    from sklearn.datasets import load_digits
+    assert [int(r.split(",")[3]) for r in rows[1:]] == load_digits().target.tolist()   # file order
+
+
+def test_npz_and_csv_data(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    text = "name: t\ninput: [4]\nlayers: [{dense: 8}]\noutput: {units: 2}\ntraining: {epochs: 1}\n"
+    metrics, _ = train_tiny(tmp_path / "npz", data=str(tmp_path / "d.npz"), text=text)
+    assert 0 <= metrics["test_accuracy"] <= 1
+    with open(tmp_path / "d.csv", "w") as handle:
+        handle.write("a,b,c,d,label\n")
+        for row, label in zip(x, y):
+            handle.write(",".join(f"{v:.5f}" for v in row) + f",{'yes' if label else 'no'}\n")
+    metrics, _ = train_tiny(tmp_path / "csv", data=str(tmp_path / "d.csv"), text=text)
+    assert metrics["epochs"] == 1
+
+
+def test_image_folder_data(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for label, value in (("dark", 40), ("light", 210)):
+        os.makedirs(tmp_path / "images" / label)
+        for i in range(12):
+            pixels = np.clip(rng.normal(value, 20, (10, 12, 3)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / "images" / label / f"{i}.png")
+    text = ("name: t\ninput: [8, 8, 3]\nlayers: [flatten, {dense: 8}]\noutput: {units: 2}\n"
+            "training: {epochs: 3, batch_size: 4, preprocessing: {augmentation: [{random_flip: {mode: horizontal}}]}}\n")
+    metrics, out = train_tiny(tmp_path, data=str(tmp_path / "images"), text=text)
+    assert metrics["epochs"] == 3
+    assert json.load(open(os.path.join(out, "run.json")))["data"].endswith("images")
+
+
+def test_text_data_saves_its_vocabulary(tmp_path, cli):
+    rows = [("a great film", "pos"), ("great acting and a great story", "pos"), ("dull and long", "neg"),
+            ("a dull story", "neg")] * 10
+    with open(tmp_path / "t.csv", "w") as handle:
+        handle.write("text,label\n" + "".join(f"{t},{l}\n" for t, l in rows))
+    text = ("name: t\ninput: {shape: [6], dtype: int32}\nlayers:\n  - embedding: {input_dim: 50, output_dim: 4}\n"
+            "  - lstm: 4\noutput: {units: 2}\ntraining: {epochs: 1}\n")
+    metrics, out = train_tiny(tmp_path, data=str(tmp_path / "t.csv"), text=text)
+    vocabulary = json.load(open(os.path.join(out, "vocabulary.json")))
+    assert vocabulary[:2] == ["", "[UNK]"] and "great" in vocabulary
+    code, stdout, _ = cli("predict", os.path.join(out, "model.keras"), "--data", tmp_path / "t.csv")
+    assert code == 0 and len(stdout.splitlines()) == 41
+
+
+def test_bad_data_is_a_clear_error(tmp_path, cli):
+    code, _, err = cli("train", spec_path("lenet5"), "--data", tmp_path / "nothing.npz", "--out", tmp_path / "r")
+    assert code == 1
+    assert "no such file or folder (or use the built-in 'digits')" in err
+
+
+def test_sweep_prints_one_table(cli, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.replace("activation: relu", "activation: tanh") + "defaults: {activation: relu}\n")
+    code, out, err = cli("sweep", path, "--data", "digits", "--epochs", "1",
+                         "--set", "defaults.activation=relu,prelu", "--out", tmp_path / "sweep")
+    assert code == 0, err
+    table = out[out.index("| defaults.activation"):].splitlines()
+    assert table[0] == "| defaults.activation | val accuracy | test accuracy | parameters | seconds / epoch |"
+    assert [row.split("|")[1].strip() for row in table[2:]] == ["relu", "prelu"]
+    assert sorted(os.listdir(tmp_path / "sweep")) == ["prelu", "relu"]
+
+
+def test_gpu_device_without_a_gpu_is_an_error():
+    result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--device", "gpu", "--out", "/tmp/x")
+    assert result.returncode == 1
+    assert result.stderr == "error: --device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)\n"
+
+
+def test_mirrored_on_two_logical_cpus(tmp_path):
+    result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1", "--out",
+                             tmp_path / "run", "--distribute", "mirrored", "--cpu-devices", "2", "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Training with MirroredStrategy on 2 replicas: /job:localhost/replica:0/task:0/device:CPU:0, " \
+           "/job:localhost/replica:0/task:0/device:CPU:1" in result.stdout
+    assert json.load(open(tmp_path / "run" / "metrics.json"))["epochs"] == 1
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_on_loopback(tmp_path):
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    workers = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "cli.py"), "train", spec_path("lenet5"), "--data", "digits",
+             "--epochs", "2", "--out", str(tmp_path / "run"), "--distribute", "multi-worker", "--device", "cpu"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT))
+    outputs = [w.communicate(timeout=600) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    assert "Training with MultiWorkerMirroredStrategy on 2 workers, 2 replicas in all" in outputs[0][0]
+    metrics = [json.loads(line) for out, _ in outputs for line in out.splitlines() if line.startswith("{")]
+    assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"]    # one model, trained together
+    assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint", "history.csv", "history.json", "logs",
+                                                    "metrics.json", "model.keras", "run.json"]
+
+
+def test_resume_after_sigkill_continues_from_the_last_epoch(tmp_path):
+    out = tmp_path / "run"
+    args = [sys.executable, os.path.join(ROOT, "cli.py"), "train", spec_path("lenet5"), "--data", "digits",
+            "--epochs", "6", "--out", str(out)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    state = out / "checkpoint" / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if state.exists() and json.loads(state.read_text())["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads(state.read_text())["epoch"]
+    assert 2 <= done < 6
+    assert not (out / "model.keras").exists()        # no model.keras until the run finishes
+    result = subprocess.run(args + ["--resume"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("Epoch ")]
+    assert epochs[0] == f"{done + 1}/6"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 6
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.slow
+def test_lenet5_reaches_96_percent_on_digits(tmp_path):
+    result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--out", tmp_path / "run",
+                             timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs"] == 20
+    assert metrics["test_accuracy"] >= 0.96
+    evaluated = run_cli_process("evaluate", tmp_path / "run" / "model.keras", "--data", "digits")
+    assert json.loads(evaluated.stdout)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
