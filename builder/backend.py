@@ -1,5 +1,6 @@
-"""The one place Keras is imported from, with TensorFlow's C++ start-up log
-lines (oneDNN, CUDA stubs, absl) kept off the user's terminal."""
+"""The one place Keras (and, for data and training, TensorFlow) is imported
+from, with TensorFlow's C++ start-up log lines (oneDNN, CUDA stubs, absl)
+kept off the user's terminal."""
 
 from __future__ import annotations
 
@@ -9,24 +10,45 @@ import tempfile
 
 
 def keras():
-    """Import and return keras; on failure, replay what the import printed."""
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
+    """Import and return keras, and register builder's own layers."""
+    if "keras" not in sys.modules or "builder.layers" not in sys.modules:
+        _quietly(_import_keras)
+    return sys.modules["keras"]
+
+
+def tensorflow():
+    """Import and return tensorflow (data pipelines and tf.distribute only)."""
+    if "tensorflow" not in sys.modules:
+        _quietly(_import_tensorflow)
+    return sys.modules["tensorflow"]
+
+
+def _import_keras():
+    import keras as module
+
+    import builder.layers  # noqa: F401  (registers the custom layers)
+    if module.backend.backend() == "tensorflow":
+        _import_tensorflow()
+
+
+def _import_tensorflow():
+    import tensorflow as module
+    module.config.list_physical_devices()     # device discovery logs too (cuInit on GPU-less hosts)
+
+
+def _quietly(function):
+    """Run `function` with file descriptor 2 sent to a temporary file; if it
+    fails, replay what it printed."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryFile() as captured:
         try:
             saved = os.dup(2)
         except OSError:          # no real stderr (embedded interpreters): nothing to hide
-            import keras as module
-            return module
+            return function()
         sys.stderr.flush()
         os.dup2(captured.fileno(), 2)
         try:
-            import keras as module
-            import builder.layers  # noqa: F401  (registers the custom layers)
-            if module.backend.backend() == "tensorflow":
-                import tensorflow   # device discovery logs too (cuInit on GPU-less hosts)
-                tensorflow.config.list_physical_devices()
+            return function()
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)
@@ -35,4 +57,3 @@ def keras():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-    return module

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .backend import keras as _keras
+from .backend import tensorflow as _tensorflow
 
 
 def has_tf_data() -> bool:
@@ -37,7 +38,7 @@ def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, sh
 
 
 def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed):
-    import tensorflow as tf
+    tf = _tensorflow()
     ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
     if data.images_from_files:
         channels = shape[-1]

@@ -15,6 +15,7 @@ import time
 from . import data as data_module
 from . import graph, pipeline
 from .backend import keras as _keras
+from .backend import tensorflow as _tensorflow
 from .errors import SpecError
 from .files import atomic_path, write_atomic
 
@@ -36,7 +37,7 @@ def configure_devices(device="auto", cpu_devices=None):
     keras = _keras()
     if keras.backend.backend() != "tensorflow":
         return
-    import tensorflow as tf
+    tf = _tensorflow()
     try:
         if device == "cpu":
             tf.config.set_visible_devices([], "GPU")
@@ -54,7 +55,7 @@ def device_line(strategy) -> str:
     keras = _keras()
     if keras.backend.backend() != "tensorflow":
         return f"Training on {keras.backend.backend()} backend devices"
-    import tensorflow as tf
+    tf = _tensorflow()
     gpus = tf.config.list_logical_devices("GPU")
     if strategy is not None:
         replicas = strategy.num_replicas_in_sync
@@ -76,7 +77,7 @@ def make_strategy(distribute):
         return None
     if _keras().backend.backend() != "tensorflow":
         raise SpecError("--distribute uses tf.distribute and needs the TensorFlow backend")
-    import tensorflow as tf
+    tf = _tensorflow()
     if distribute == "mirrored":
         devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
                   [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -228,9 +229,11 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
 
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
+    if pipeline.has_tf_data():
+        _tensorflow()         # set_random_seed seeds TensorFlow too; import it quietly first
     keras.utils.set_random_seed(config.seed)
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        tf = _tensorflow()
         tf.config.experimental.enable_op_determinism()
 
     vocabulary = data_module.load_vocabulary(os.path.join(run_dir, "model.keras")) if resume else None
@@ -314,7 +317,7 @@ class _MultiWorkerLoop:
     history, TensorBoard) see the same epoch logs as under fit()."""
 
     def __init__(self, model, spec, strategy):
-        import tensorflow as tf
+        tf = _tensorflow()
         keras = _keras()
         self.tf, self.model, self.strategy = tf, model, strategy
         self.task = task_of(spec)
