@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from . import graph, loader, spec as _spec
+from . import extends, graph, loader, spec as _spec
 from .errors import SpecError
 from .registry import LAYERS, register_layer
 
@@ -24,9 +24,9 @@ def load_spec(path=None, *, text=None, data=None, overrides=None) -> _spec.Spec:
     if sum(x is not None for x in (path, text, data)) != 1:
         raise TypeError("load_spec takes exactly one of path, text= or data=")
     if path is not None:
-        source = loader.load_file(path)
+        source = extends.resolve(loader.load_file(path))
     elif text is not None:
-        source = loader.load_text(text)
+        source = extends.resolve(loader.load_text(text))
     else:
         source = loader.Source("<data>", data, {})
     if overrides:

@@ -82,7 +82,7 @@ def in_source(source):
         yield
     except SpecError as err:
         if not err.located:
-            err.file = source.file
+            err.file = source.file_of(err.path)
             err.line, err.col = source.position(err.path)
         raise
 

@@ -31,12 +31,32 @@ class Source:
         self.file = file
         self.data = data
         self.positions = positions     # path tuple -> (line, col), 1-based
+        self.files: dict = {}          # path tuple -> file, for parts taken from another file (extends)
 
     def position(self, path) -> tuple[int, int]:
-        path = tuple(path)
-        while path not in self.positions and path:
-            path = path[:-1]
+        path = self._nearest(path, self.positions)
         return self.positions.get(path, (1, 1))
+
+    def file_of(self, path) -> str:
+        return self.files.get(self._nearest(path, self.files), self.file)
+
+    @staticmethod
+    def _nearest(path, table):
+        path = tuple(path)
+        while path not in table and path:
+            path = path[:-1]
+        return path
+
+    def borrow(self, other: "Source", prefix: tuple, as_path: tuple | None = None) -> None:
+        """Take `other`'s positions under `prefix` (placed at `as_path`)."""
+        target = prefix if as_path is None else as_path
+        for path, where in other.positions.items():
+            if path[: len(prefix)] == prefix:
+                self.positions[target + path[len(prefix):]] = where
+        self.files[target] = other.file_of(prefix)
+        for path, file in other.files.items():
+            if path[: len(prefix)] == prefix and len(path) > len(prefix):
+                self.files[target + path[len(prefix):]] = file
 
     @property
     def dir(self) -> str:
@@ -146,8 +166,9 @@ class _Walker:
             self.check_tag(node, _TAG + "str")
         try:
             return self.constructor.construct_object(node, deep=True)
-        except ValueError as err:        # e.g. an integer with more digits than Python allows
-            raise self.error(f"cannot read the number {node.value[:40]!r}: {err}", node) from None
+        except ValueError:               # an integer with more digits than Python reads
+            raise self.error(f"cannot read the number {node.value[:20]}... ({len(node.value):,} characters); "
+                             "no size in a spec needs more than 10 digits", node) from None
 
     def mapping(self, node, path):
         result: dict = {}

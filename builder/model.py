@@ -5,6 +5,8 @@ entry that made the layer."""
 
 from __future__ import annotations
 
+import re
+
 from . import graph as graph_module
 from . import registry
 from .backend import keras as _keras
@@ -130,6 +132,12 @@ def _shape(tensor):
 
 
 def _first_line(err: Exception) -> str:
-    text = str(err).strip().split("\n")[0] or type(err).__name__
+    """The line of a Keras error that says what's wrong (Keras wraps errors
+    raised in call() in 'Exception encountered when calling X.call().')."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).split("\n")]
+    lines = [line for line in lines if line]
+    if lines and lines[0].startswith("Exception encountered when calling") and len(lines) > 1:
+        lines = lines[1:]
+    text = lines[0] if lines else type(err).__name__
     return text if len(text) <= 400 else text[:397] + "..."
 

@@ -51,7 +51,10 @@ def _message(layer_type, args, error) -> SpecError:
         example = f"{layer_type.name}: {{{arg}: ...}}"
         return SpecError(f"{layer_type.name} needs '{arg}' ({_expected(layer_type, arg)}); "
                          f"write e.g. `{example}`", path=())
-    return SpecError(f"expected {_expected(layer_type, arg)}, got {describe(args.get(arg))}", path=(arg,))
+    limit = ""
+    if error["type"] == "less_than_equal":
+        limit = f" no larger than {error['ctx']['le']:,}"
+    return SpecError(f"expected {_expected(layer_type, arg)}{limit}, got {describe(args.get(arg))}", path=(arg,))
 
 
 def _expected(layer_type, arg) -> str:
