@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
     predict.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
 
+    schema = commands.add_parser("schema", help="print the JSON Schema of the spec language (for editors)",
+                                 description="Print the spec language's JSON Schema (draft 2020-12), generated "
+                                             "from the registry and the validator's own definitions.")
+    schema.add_argument("-o", "--output", metavar="FILE.json", help="write here (atomically) instead of stdout")
+
     layers = commands.add_parser("layers", help="list the layer types a spec can use, with their arguments",
                                  description="List every registered layer type, or one type's arguments.")
     layers.add_argument("type", nargs="?", metavar="TYPE")
@@ -122,13 +127,27 @@ def cmd_validate(args) -> int:
     failed = 0
     for path in args.specs:
         try:
-            validate(path, overrides=overrides)
+            kind = _validate_one(validate, path, overrides)
         except SpecError as err:
             print(err.render(), file=sys.stderr)
             failed += 1
         else:
-            print(f"{path}: ok")
+            print(f"{path}: ok{kind}")
     return 1 if failed else 0
+
+
+def _validate_one(validate, path, overrides) -> str:
+    """Validate a spec, or the blocks of a block library (a file with only
+    description, imports and blocks)."""
+    from . import spec
+    from .errors import in_source
+    source = loader.load_file(path)
+    if isinstance(source.data, dict) and source.data and set(source.data) <= {"description", "imports", "blocks"}:
+        with in_source(source):
+            blocks = spec.library_blocks(source)
+        return f" (block library: {', '.join(blocks)})"
+    validate(path, overrides=overrides)
+    return ""
 
 
 def cmd_build(args) -> int:
@@ -281,8 +300,19 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_schema(args) -> int:
+    from . import spec_schema
+    text = spec_schema.render()
+    if args.output:
+        from .files import write_atomic
+        write_atomic(args.output, text.encode())
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 COMMANDS = {"build": cmd_build, "validate": cmd_validate, "train": cmd_train, "sweep": cmd_sweep,
-            "evaluate": cmd_evaluate, "predict": cmd_predict, "layers": cmd_layers}
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "schema": cmd_schema, "layers": cmd_layers}
 
 
 if __name__ == "__main__":

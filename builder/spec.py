@@ -166,6 +166,11 @@ def _output(data) -> dict | None:
 HEAD_POOLS = ("flatten", "global_average", "global_max", "none")
 
 
+def library_blocks(source) -> dict:
+    """The blocks a block library defines (and imports), checked."""
+    return _blocks(source, stack=(os.path.abspath(source.file),))
+
+
 def _blocks(source, stack) -> dict:
     data = source.data
     blocks: dict = {}

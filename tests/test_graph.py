@@ -1,5 +1,7 @@
 """References, merges, blocks, repeat, vary, when and imports, on tiny inputs."""
 
+import os
+
 import pytest
 
 import builder
@@ -173,3 +175,40 @@ def test_defaults_reach_into_blocks_but_not_zero_padding():
     assert model.get_layer("b_conv2d").activation.__name__ in ("swish", "silu")   # Keras's alias
     assert model.get_layer("b_conv2d").padding == "same"
     assert model.output.shape == (None, 8, 8, 2)
+
+
+def test_extends_replaces_sections_and_sets_paths(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("name: base\ninput: [8]\nlayers:\n  - dense: {units: 4, name: a}\n  - dense: {units: 4, name: b}\n"
+                    "output: {units: 3}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\nname: child\noutput: {units: 5}\nset:\n  layers.1.dense.units: 6\n")
+    model = builder.build(child)
+    assert model.name == "child"
+    assert model.get_layer("b").units == 6
+    assert model.output.shape == (None, 5)
+
+
+def test_extends_errors_point_into_the_right_file(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("name: base\ninput: [8]\nlayers:\n  - dense: {units: 4, use_bias: maybe}\noutput: none\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\nname: child\n")
+    with pytest.raises(SpecError) as info:
+        builder.validate(child)
+    assert (os.path.abspath(info.value.file), info.value.line) == (str(base), 4)
+    child.write_text("extends: base.yaml\nset:\n  layers.0.dense.unitz: 3\n")
+    with pytest.raises(SpecError) as info:
+        builder.validate(child)
+    assert (info.value.file, info.value.line) == (str(child), 3)
+    assert "unknown argument 'unitz' for dense. Did you mean 'units'?" in info.value.message
+    child.write_text("extends: base.yaml\nset:\n  layers.5.dense.units: 3\n")
+    with pytest.raises(SpecError, match=r"cannot set 'layers.5.dense.units': '5' is not an index of a list of 1"):
+        builder.validate(child)
+
+
+def test_resnet101_extends_resnet50_with_the_keras_layer_count():
+    from conftest import spec_path
+    graph = builder.validate(spec_path("resnet101"))
+    names = [node.name for node in graph.nodes]
+    assert "conv4_block23_out" in names and "conv4_block24_out" not in names
