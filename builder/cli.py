@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 from . import loader
 from .errors import SpecError
@@ -67,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
     predict.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
 
+    export = commands.add_parser("export", help="export a spec or a saved model: keras, savedmodel, onnx, tflite",
+                                 description="Build SPEC (or load MODEL.keras) and export it with Keras's and "
+                                             "TensorFlow's own exporters.")
+    export.add_argument("source", metavar="SPEC_OR_MODEL")
+    export.add_argument("--format", required=True, choices=("keras", "savedmodel", "onnx", "tflite"))
+    export.add_argument("-o", "--output", required=True, metavar="PATH")
+    _add_set(export)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec language (for editors)",
                                  description="Print the spec language's JSON Schema (draft 2020-12), generated "
                                              "from the registry and the validator's own definitions.")
@@ -114,6 +123,8 @@ def parse_overrides(items) -> dict:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    for category in (FutureWarning, DeprecationWarning):     # library internals, not the user's business
+        warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
     try:
         return COMMANDS[args.command](args)
     except SpecError as err:
@@ -157,14 +168,33 @@ def cmd_build(args) -> int:
     spec = load_spec(args.spec, overrides=parse_overrides(args.overrides))
     model = build_model(spec)
     model.summary()
+    from .cost import model_macs
+    macs = model_macs(model)
+    _print_macs(macs)
     if args.output:
         from .files import atomic_path
         with atomic_path(args.output, suffix=".keras") as temporary:
             model.save(temporary)
         print(f"saved {args.output}")
     if args.json:
-        print(json.dumps(model_facts(model)))
+        facts = model_facts(model)
+        facts["macs"] = sum(m for _, _, m in macs)
+        facts["macs_by_layer"] = {name: m for name, _, m in macs if m}
+        print(json.dumps(facts))
     return 0
+
+
+def _print_macs(macs):
+    counted = [(name, kind, m) for name, kind, m in macs if m]
+    total = sum(m for _, _, m in counted)
+    if not total:
+        print("\nMultiply-accumulates per example: none counted (no convolution, dense, recurrent or attention layer)")
+        return
+    width = max([len(name) for name, _, _ in counted] + [5])
+    print(f"\nMultiply-accumulates per example (convolutions, dense, recurrent, attention):")
+    for name, kind, m in counted:
+        print(f"  {name:<{width}}  {kind:<22} {m:>16,}  {m / total:6.1%}")
+    print(f"  {'total':<{width}}  {'':<22} {total:>16,}  ({total / 1e9:.3f} G)")
 
 
 def model_facts(model) -> dict:
@@ -300,6 +330,13 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import export
+    model = export.load_model_or_spec(args.source, overrides=parse_overrides(args.overrides))
+    print(f"wrote {export.export(model, args.format, args.output)} ({args.format})")
+    return 0
+
+
 def cmd_schema(args) -> int:
     from . import spec_schema
     text = spec_schema.render()
@@ -312,7 +349,8 @@ def cmd_schema(args) -> int:
 
 
 COMMANDS = {"build": cmd_build, "validate": cmd_validate, "train": cmd_train, "sweep": cmd_sweep,
-            "evaluate": cmd_evaluate, "predict": cmd_predict, "schema": cmd_schema, "layers": cmd_layers}
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "schema": cmd_schema,
+            "layers": cmd_layers}
 
 
 if __name__ == "__main__":

@@ -17,8 +17,11 @@ def test_build_json_for_lenet5(cli):
     code, out, err = cli("build", spec_path("lenet5"), "--json")
     assert code == 0
     facts = last_json(out)
+    # MACs by hand: c1 28*28*6 outputs x 5*5*1, c3 10*10*16 x 5*5*6, c5 120 x 5*5*16, f6 120*84, output 84*10
+    macs = {"c1": 28 * 28 * 6 * 25, "c3": 10 * 10 * 16 * 150, "c5": 120 * 400, "f6": 120 * 84, "predictions": 840}
     assert facts == {"name": "lenet5", "params": 61706, "trainable_params": 61706, "layers": 8,
-                     "input_shape": [None, 32, 32, 1], "output_shape": [None, 10]}
+                     "input_shape": [None, 32, 32, 1], "output_shape": [None, 10],
+                     "macs": sum(macs.values()), "macs_by_layer": macs}
     assert "Total params: 61,706" in out          # the Keras summary comes first
 
 

@@ -1,0 +1,65 @@
+"""`export`: a spec or a saved model to a deployment format, through Keras's
+and TensorFlow's own exporters. Every output appears atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from .backend import keras as _keras
+from .errors import SpecError
+from .files import atomic_path
+
+FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tflite"}
+_KERAS_FORMAT = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
+
+
+def load_model_or_spec(path, overrides=None):
+    """A .keras file, or a spec to build."""
+    if str(path).endswith(".keras"):
+        from .training import load_trained
+        return load_trained(path)
+    from . import build
+    return build(path, overrides=overrides)
+
+
+def example_inputs(model, batch=2):
+    """Zeros shaped for the model's inputs (a size that varies becomes 8);
+    exporters trace the model once with them."""
+    def zeros(tensor):
+        shape = [batch] + [8 if d is None else d for d in tensor.shape[1:]]
+        return np.zeros(shape, dtype=tensor.dtype)
+    inputs = [zeros(t) for t in model.inputs]
+    return inputs[0] if len(inputs) == 1 else inputs
+
+
+def export(model, fmt: str, path: str) -> str:
+    if fmt not in FORMATS:
+        raise SpecError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    suffix = FORMATS[fmt]
+    if suffix and not path.endswith(suffix):
+        raise SpecError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
+    if fmt == "keras":
+        with atomic_path(path, suffix=".keras") as temporary:
+            model.save(temporary)
+        return path
+    model.predict(example_inputs(model), verbose=0)      # exporters need a model that has been called
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    try:
+        target = os.path.join(staging, os.path.basename(path))
+        try:
+            model.export(target, format=_KERAS_FORMAT[fmt], verbose=False)
+        except Exception as err:          # noqa: BLE001 - the exporter's complaint, shown to the user
+            message = str(err).strip().split("\n")[0]
+            raise SpecError(f"the {fmt} exporter failed: {message}") from None
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path

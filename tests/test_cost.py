@@ -1,0 +1,41 @@
+"""MACs from shapes, cross-checked against counts published with the models."""
+
+import pytest
+
+import builder
+from builder import cost
+from conftest import spec_path
+
+# Multiply-adds per image as the papers give them (and as tools such as
+# torchvision's model tables report them).
+PUBLISHED = {
+    "resnet50": (3.8e9, 0.03),      # He et al. 2016, table 1: 3.8 x 10^9 FLOPs (multiply-adds)
+    "googlenet": (1.5e9, 0.06),     # Szegedy et al. 2015: "1.5 billion multiply-adds"
+    "vgg16": (15.5e9, 0.01),        # 15.5 G multiply-adds (torchvision's table: 15.47 GFLOPS)
+    "alexnet": (0.72e9, 0.02),      # two-GPU AlexNet with grouped convolutions
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_totals_match_published_counts(name):
+    expected, tolerance = PUBLISHED[name]
+    total = sum(m for _, _, m in cost.model_macs(builder.build(spec_path(name))))
+    assert abs(total - expected) / expected <= tolerance, f"{total:,}"
+
+
+def test_grouped_convolution_halves_the_work():
+    plain = builder.build(text="name: a\ninput: [8, 8, 4]\nlayers: [{conv2d: {filters: 8, kernel_size: 3}}]\n"
+                               "output: none\n")
+    grouped = builder.build(text="name: b\ninput: [8, 8, 4]\nlayers: [{conv2d: {filters: 8, kernel_size: 3, "
+                                 "groups: 2}}]\noutput: none\n")
+    assert cost.model_macs(plain)[0][2] == 6 * 6 * 8 * 9 * 4
+    assert cost.model_macs(grouped)[0][2] == 6 * 6 * 8 * 9 * 4 // 2
+
+
+def test_recurrent_and_attention_counts():
+    model = builder.build(text="name: r\ninput: [10, 3]\nlayers:\n  - lstm: {units: 4, name: l}\n"
+                               "  - multi_head_attention: {num_heads: 2, key_dim: 5, name: a}\noutput: none\n")
+    rows = dict((name, m) for name, _, m in cost.model_macs(model))
+    assert rows["l"] == 10 * 4 * (3 + 4) * 4
+    # q, k, v projections 3 x 10*4*2*5, scores and weighted sum 2*10*10*(5+5), output 10*2*5*4
+    assert rows["a"] == 3 * 10 * 4 * 10 + 2 * 10 * 10 * 10 + 10 * 10 * 4
