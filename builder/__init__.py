@@ -14,7 +14,7 @@ from . import extends, graph, loader, spec as _spec
 from .errors import SpecError
 from .registry import LAYERS, register_layer
 
-__all__ = ["SpecError", "build", "build_model", "load_spec", "register_layer", "validate", "LAYERS"]
+__all__ = ["SpecError", "build", "build_model", "load_spec", "register_layer", "to_spec", "validate", "LAYERS"]
 __version__ = "0.1.0"
 
 
@@ -51,3 +51,10 @@ def build(path=None, *, text=None, data=None, overrides=None):
     """Load, check and build a spec into a keras.Model."""
     return build_model(load_spec(os.fspath(path) if path is not None else None,
                                  text=text, data=data, overrides=overrides))
+
+
+def to_spec(model, name=None) -> str:
+    """A readable YAML spec of a Sequential or Functional Keras model of
+    registered layers, which builds back into the same network."""
+    from .importer import to_spec as _to_spec
+    return _to_spec(model, name)

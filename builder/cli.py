@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="PATH")
     _add_set(export)
 
+    importing = commands.add_parser("import", help="turn a saved Keras model into a spec",
+                                    description="Write the spec of MODEL.keras (a Sequential or Functional "
+                                                "model of registered layers); it builds back into the same "
+                                                "network.")
+    importing.add_argument("model", metavar="MODEL.keras")
+    importing.add_argument("-o", "--output", required=True, metavar="SPEC.yaml")
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec language (for editors)",
                                  description="Print the spec language's JSON Schema (draft 2020-12), generated "
                                              "from the registry and the validator's own definitions.")
@@ -337,6 +344,20 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from . import importer, training
+    from .files import write_atomic
+    model = training.load_trained(args.model)
+    relative = os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "spec.schema.json"),
+                               os.path.dirname(os.path.abspath(args.output)))
+    header = (f"# yaml-language-server: $schema={relative}\n"
+              f"# Imported from {os.path.basename(args.model)} by `cli.py import`.")
+    text = importer.to_spec(model, header=header)
+    write_atomic(args.output, text.encode())
+    print(f"wrote {args.output} ({len(text.splitlines())} lines)")
+    return 0
+
+
 def cmd_schema(args) -> int:
     from . import spec_schema
     text = spec_schema.render()
@@ -349,7 +370,7 @@ def cmd_schema(args) -> int:
 
 
 COMMANDS = {"build": cmd_build, "validate": cmd_validate, "train": cmd_train, "sweep": cmd_sweep,
-            "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "schema": cmd_schema,
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "import": cmd_import, "schema": cmd_schema,
             "layers": cmd_layers}
 
 

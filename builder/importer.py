@@ -1,0 +1,245 @@
+"""Keras to spec: `builder.to_spec(model)` and `cli.py import MODEL.keras`.
+
+Reads a Sequential or Functional model of registered layers through its
+public config (`model.get_config()`): Keras argument names, values left out
+where they equal the layer's defaults, branches and merges as `inputs:`
+references, and a final Dense layer as the spec's `output`. The spec builds
+back into the same network: same layers, names, order and parameters.
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from . import argtypes, registry
+from .backend import keras as _keras
+from .errors import SpecError
+
+_DROPPED = {"name", "trainable", "dtype"}
+_SIZE_TYPES = {"sizes", "optional_sizes"}
+
+
+def _type_for(class_name, module):
+    for layer_type in registry.LAYERS.values():
+        if layer_type.cls_name == class_name and (module in (None, layer_type.module) or
+                                                  module.split(".")[0] == layer_type.module.split(".")[0]):
+            return layer_type
+    return None
+
+
+def _snake(name):
+    from .signatures import snake_case
+    return snake_case(name)
+
+
+def _object(value, kind):
+    """A serialized Keras initializer/regularizer/constraint/activation -> the spec's form."""
+    if not isinstance(value, dict) or "class_name" not in value:
+        return value
+    keras = _keras()
+    name = value["class_name"]
+    if value.get("registered_name", "") and ">" in str(value.get("registered_name")):
+        name = value["registered_name"].split(">", 1)[1]
+    if kind == "activation":
+        return _snake(name) if name[:1].isupper() else name
+    snake = _snake(name)
+    config = dict(value.get("config") or {})
+    module = {"initializer": keras.initializers, "regularizer": keras.regularizers,
+              "constraint": keras.constraints}[kind]
+    try:
+        default = module.get(snake).get_config()
+    except Exception:                 # noqa: BLE001 - a class with required arguments
+        default = {}
+    changed = {k: v for k, v in config.items() if default.get(k, object()) != v}
+    return {snake: changed} if changed else snake
+
+
+def _simplify(layer_type, arg, value):
+    kind = arg.rsplit("_", 1)[-1]
+    if kind in ("initializer", "regularizer", "constraint"):
+        return _object(value, kind)
+    if arg == "activation":
+        return _object(value, "activation")
+    if isinstance(value, (list, tuple)):
+        value = [list(v) if isinstance(v, tuple) else v for v in value]
+        if argtypes.type_of(layer_type, arg) in _SIZE_TYPES and value and all(v == value[0] for v in value) \
+                and not isinstance(value[0], list):
+            return value[0]
+    return value
+
+
+def _args(layer_type, config):
+    """The config's arguments, less those equal to the signature's defaults."""
+    args = {}
+    for key, value in config.items():
+        if key in _DROPPED or key not in layer_type.args:
+            continue
+        info = layer_type.args[key]
+        if key in ("layer", "backward_layer") and layer_type.kind == "wrapper" and isinstance(value, dict):
+            inner = _type_for(value["class_name"], value.get("module"))
+            if inner is None:
+                raise SpecError(f"{layer_type.name} wraps a {value['class_name']}, which has no spec type")
+            args[key] = {inner.name: _args(inner, value["config"])}
+            continue
+        simplified = _simplify(layer_type, key, value)
+        if not info.get("required") and _is_default(layer_type, key, simplified, info.get("default")):
+            continue
+        args[key] = simplified
+    return args
+
+
+def _is_default(layer_type, key, value, default):
+    if key == "data_format" and value == "channels_last" and default is None:
+        return True                    # Keras writes the resolved default
+    if key == "activation" and value == "linear" and default is None:
+        return True
+    default = _simplify(layer_type, key, default)
+    if isinstance(value, str) and isinstance(default, str):
+        return _snake(value) == _snake(default)
+    return value == default
+
+
+def _references(node):
+    """(positional references, keyword references, other keyword values) of an inbound node."""
+    def ref(item):
+        if isinstance(item, dict) and item.get("class_name") == "__keras_tensor__":
+            name, _, index = item["config"]["keras_history"]
+            return name if index == 0 else f"{name}.{index}"
+        return None
+
+    positional = []
+    for arg in node.get("args", []):
+        items = arg if isinstance(arg, list) else [arg]
+        for item in items:
+            found = ref(item)
+            if found is None:
+                raise SpecError(f"a layer call passes a non-tensor positional argument ({json.dumps(item)[:80]})")
+            positional.append(found)
+    keywords, options = {}, {}
+    for key, value in node.get("kwargs", {}).items():
+        found = ref(value)
+        if key == "mask":
+            continue                 # Keras recomputes masks from the layers that make them
+        if found is not None:
+            keywords[key] = found
+        elif value is not None and key not in ("training", "mask"):
+            options[key] = value
+    return positional, keywords, options
+
+
+def to_spec(model, name=None, header="") -> str:
+    """A readable YAML spec of a Sequential or Functional `model`."""
+    return to_yaml(to_spec_data(model, name), header)
+
+
+def to_spec_data(model, name=None) -> dict:
+    """The spec (plain data) of a Sequential or Functional `model`."""
+    keras = _keras()
+    if isinstance(model, keras.Sequential):
+        model = keras.Model(model.inputs, model.outputs, name=model.name)
+    config = model.get_config()
+    outputs = config["output_layers"]          # [name, node, tensor], or a list of them
+    if outputs and isinstance(outputs[0], list):
+        if len(outputs) != 1:
+            raise SpecError(f"to_spec reads models with one output; this one has {len(outputs)}")
+        outputs = outputs[0]
+    output_name = outputs[0]
+    layers = config["layers"]
+    inputs = [l for l in layers if l["class_name"] == "InputLayer"]
+    spec: dict = {"name": name or config["name"]}
+    input_specs = {}
+    for item in inputs:
+        shape = list(item["config"]["batch_shape"][1:])
+        dtype = item["config"].get("dtype", "float32")
+        dtype = dtype.get("config", {}).get("name", "float32") if isinstance(dtype, dict) else dtype
+        entry = {"shape": shape}
+        if dtype != "float32":
+            entry["dtype"] = dtype
+        input_specs[item["name"]] = entry
+    if len(inputs) == 1:
+        (input_name, entry), = input_specs.items()
+        spec["input"] = entry["shape"] if input_name == "input" and len(entry) == 1 else {**entry, "name": input_name}
+    else:
+        spec["inputs"] = input_specs
+    entries, previous = [], inputs[0]["name"] if len(inputs) == 1 else None
+    mask_makers = _mask_makers(layers)
+    for item in layers:
+        if item["class_name"] == "InputLayer" or item["name"] in mask_makers:
+            continue
+        layer_type = _type_for(item["class_name"], item.get("module"))
+        if layer_type is None:
+            raise SpecError(f"layer '{item['name']}' is a {item['class_name']}, which has no spec type; "
+                            "register it with builder.register_layer(...)")
+        if len(item["inbound_nodes"]) != 1:
+            raise SpecError(f"layer '{item['name']}' is called {len(item['inbound_nodes'])} times; specs hold "
+                            "layers called once")
+        positional, keywords, options = _references(item["inbound_nodes"][0])
+        args = _args(layer_type, item["config"])
+        args.update({k: v for k, v in options.items() if k in layer_type.call_options})
+        args["name"] = item["name"]
+        if keywords:
+            names = layer_type.call_tensors
+            args["inputs"] = {**{names[i]: r for i, r in enumerate(positional)}, **keywords}
+        elif positional != [previous]:
+            args["inputs"] = positional[0] if len(positional) == 1 else positional
+        entries.append({layer_type.name: args})
+        previous = item["name"]
+    if not entries or next(iter(entries[-1].values()))["name"] != output_name:
+        raise SpecError(f"the model's output '{output_name}' is not its last layer")
+    spec["layers"] = entries
+    spec["output"] = _head(model, entries)
+    if not spec["layers"]:
+        raise SpecError("the model has no layers besides its output")
+    return spec
+
+
+def _mask_makers(layers) -> set:
+    """Operations whose outputs only ever feed `mask=` arguments (Keras records
+    the mask an Embedding(mask_zero=True) computes); a spec needs none of them."""
+    uses: dict = {}
+    for item in layers:
+        for node in item["inbound_nodes"]:
+            for key, value in [(None, a) for a in node.get("args", [])] + list(node.get("kwargs", {}).items()):
+                for tensor in value if isinstance(value, list) else [value]:
+                    if isinstance(tensor, dict) and tensor.get("class_name") == "__keras_tensor__":
+                        uses.setdefault(tensor["config"]["keras_history"][0], set()).add(key)
+    return {name for name, keys in uses.items() if keys == {"mask"}}
+
+
+def _head(model, entries):
+    """The last entry becomes `output:` when it is a Dense layer on flat features."""
+    (type_name, args), = entries[-1].items()
+    if type_name != "dense" or "inputs" in args or len(entries) < 2:
+        return "none"
+    dense_input = model.get_layer(args["name"]).input
+    if len(dense_input.shape) != 2:
+        return "none"
+    entries.pop()
+    head = {k: v for k, v in args.items() if k != "name"}
+    head["activation"] = head.get("activation", "linear")
+    if head["activation"] == "softmax":
+        del head["activation"]
+    if args["name"] != "predictions":
+        head["name"] = args["name"]
+    return head
+
+
+def to_yaml(spec: dict, header: str = "") -> str:
+    """A readable YAML text of a spec: one line per entry."""
+    def flow(value):
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**9, sort_keys=False).strip()
+        return text[:-3].strip() if text.endswith("\n...") else text     # a bare scalar ends the document
+
+    lines = [header.rstrip()] if header else []
+    lines.append(f"name: {flow(spec['name'])}")
+    for key in ("input", "inputs"):
+        if key in spec:
+            lines.append(f"{key}: {flow(spec[key])}")
+    lines.append("layers:")
+    for entry in spec["layers"]:
+        (type_name, args), = entry.items()
+        lines.append(f"  - {type_name}: {flow(args)}" if args else f"  - {type_name}")
+    lines.append(f"output: {flow(spec['output'])}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,121 @@
+"""Ways out (export formats) and back in (Keras models to specs)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import builder
+from builder.weights import copy_weights
+from conftest import spec_path
+
+
+def test_onnx_export_predicts_what_keras_predicts(cli, tmp_path):
+    import onnxruntime
+    target = tmp_path / "lenet.onnx"
+    code, out, err = cli("export", spec_path("lenet5"), "--format", "onnx", "-o", target)
+    assert code == 0, err
+    assert out.strip() == f"wrote {target} (onnx)"
+    # the exported file holds the spec's model: rebuild it with the same seed to compare
+    from builder.backend import keras
+    session = onnxruntime.InferenceSession(str(target))
+    x = np.random.default_rng(0).standard_normal((3, 32, 32, 1)).astype("float32")
+    onnx_out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert onnx_out.shape == (3, 10)
+    np.testing.assert_allclose(onnx_out.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_export_of_a_saved_model_matches_it(cli, tmp_path):
+    import onnxruntime
+    model = builder.build(spec_path("lenet5"), overrides={"defaults.activation": "maxout"})
+    model.save(tmp_path / "m.keras")
+    code, _, err = cli("export", tmp_path / "m.keras", "--format", "onnx", "-o", tmp_path / "m.onnx")
+    assert code == 0, err
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    x = np.random.default_rng(1).standard_normal((2, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0],
+                               model.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt, name", [("savedmodel", "sm"), ("tflite", "m.tflite"), ("keras", "m.keras")])
+def test_other_formats_write_their_files(cli, tmp_path, fmt, name):
+    code, _, err = cli("export", spec_path("lenet5"), "--format", fmt, "-o", tmp_path / name)
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == [name]                 # nothing half-written beside it
+    if fmt == "savedmodel":
+        assert "saved_model.pb" in os.listdir(tmp_path / name)
+    else:
+        assert (tmp_path / name).stat().st_size > 100_000
+
+
+def test_export_format_and_suffix_must_agree(cli, tmp_path):
+    code, _, err = cli("export", spec_path("lenet5"), "--format", "onnx", "-o", tmp_path / "m.tflite")
+    assert code == 1
+    assert err == f"error: a onnx export is written to a .onnx file, got '{tmp_path / 'm.tflite'}'\n"
+
+
+def round_trip(cli, tmp_path, model, atol=1e-4):
+    """Save, import with the CLI, build the spec back, copy weights, compare."""
+    model.save(tmp_path / "model.keras")
+    code, out, err = cli("import", tmp_path / "model.keras", "-o", tmp_path / "spec.yaml")
+    assert code == 0, err
+    built = builder.build(tmp_path / "spec.yaml")
+    assert built.count_params() == model.count_params()
+    def names(m):
+        return [layer.name for layer in m.layers if type(layer).__name__ != "InputLayer"]
+    assert names(built) == names(model)
+    copy_weights(model, built)
+    tensor = model.inputs[0]
+    shape = (2, *[6 if d is None else d for d in tensor.shape[1:]])
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 100, shape).astype(tensor.dtype) if "int" in str(tensor.dtype) else \
+        rng.uniform(0, 1, shape).astype("float32")
+    # different graphs of the same layers: float summation order may differ slightly
+    np.testing.assert_allclose(built.predict(x, verbose=0), model.predict(x, verbose=0), atol=atol)
+    return (tmp_path / "spec.yaml").read_text()
+
+
+def test_import_mobilenet_v2(cli, tmp_path):
+    from builder.backend import keras
+    text = round_trip(cli, tmp_path, keras().applications.MobileNetV2(weights=None, input_shape=(96, 96, 3),
+                                                                    alpha=0.35))
+    assert "  - relu: {max_value: 6.0, name: Conv1_relu}" in text           # defaults left out
+    assert "  - add: {name: block_2_add, inputs: [block_1_project_BN, block_2_project_BN]}" in text
+    assert "output: {units: 1000}" in text
+
+
+def test_import_densenet121_branches_become_references(cli, tmp_path):
+    from builder.backend import keras
+    text = round_trip(cli, tmp_path, keras().applications.DenseNet121(weights=None, input_shape=(64, 64, 3)))
+    assert "  - concatenate: {axis: 3, name: conv2_block1_concat, inputs: [pool1, conv2_block1_2_conv]}" in text
+
+
+@pytest.mark.slow
+def test_import_resnet50(cli, tmp_path):
+    from builder.backend import keras
+    round_trip(cli, tmp_path, keras().applications.ResNet50(weights=None))
+
+
+def test_import_sequential_and_the_shipped_specs_round_trip(cli, tmp_path):
+    from builder.backend import keras
+    k = keras()
+    sequential = k.Sequential([k.Input((12,)), k.layers.Dense(8, activation="relu", name="hidden"),
+                               k.layers.Dropout(0.2, name="drop"), k.layers.Dense(3, activation="sigmoid", name="out")])
+    (tmp_path / "seq").mkdir()
+    text = round_trip(cli, tmp_path / "seq", sequential)
+    assert text.endswith("output: {units: 3, activation: sigmoid, name: out}\n")
+    for name in ("googlenet", "alexnet", "lstm_text"):
+        folder = tmp_path / name
+        folder.mkdir()
+        round_trip(cli, folder, builder.build(spec_path(name)))
+
+
+def test_unregistered_layers_are_named(cli, tmp_path):
+    from builder.backend import keras
+    k = keras()
+    model = k.Sequential([k.Input((4, 4, 3)), k.layers.Rescaling(1 / 255), k.layers.Flatten()])
+    model.save(tmp_path / "m.keras")
+    code, _, err = cli("import", tmp_path / "m.keras", "-o", tmp_path / "s.yaml")
+    assert code == 1
+    assert "is a Rescaling, which has no spec type; register it with builder.register_layer(...)" in err
+    assert not (tmp_path / "s.yaml").exists()
