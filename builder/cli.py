@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="PATH")
     _add_set(export)
 
+    plot = commands.add_parser("plot", help="draw a spec: layer names and output shapes (PNG or SVG)",
+                               description="Draw SPEC with Keras's plot_model (needs pydot and Graphviz's dot).")
+    plot.add_argument("spec", metavar="SPEC")
+    plot.add_argument("-o", "--output", required=True, metavar="FILE.png|FILE.svg")
+    plot.add_argument("--collapse-blocks", action="store_true", help="draw each block instance as one node")
+    _add_set(plot)
+
     importing = commands.add_parser("import", help="turn a saved Keras model into a spec",
                                     description="Write the spec of MODEL.keras (a Sequential or Functional "
                                                 "model of registered layers); it builds back into the same "
@@ -344,6 +351,13 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    from . import load_spec, plot
+    spec = load_spec(args.spec, overrides=parse_overrides(args.overrides))
+    print(f"wrote {plot.plot(spec, args.output, collapse_blocks=args.collapse_blocks)}")
+    return 0
+
+
 def cmd_import(args) -> int:
     from . import importer, training
     from .files import write_atomic
@@ -370,7 +384,7 @@ def cmd_schema(args) -> int:
 
 
 COMMANDS = {"build": cmd_build, "validate": cmd_validate, "train": cmd_train, "sweep": cmd_sweep,
-            "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "import": cmd_import, "schema": cmd_schema,
+            "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export, "plot": cmd_plot, "import": cmd_import, "schema": cmd_schema,
             "layers": cmd_layers}
 
 

@@ -15,16 +15,24 @@ def atomic_path(path, suffix=""):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix + ".tmp" if not suffix else suffix,
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix or ".tmp",
                                          dir=directory)
     os.close(handle)
     try:
         yield temporary
+        if os.path.isfile(temporary):
+            os.chmod(temporary, 0o666 & ~_umask())      # mkstemp makes 0600; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path, data: bytes) -> None:

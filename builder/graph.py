@@ -29,6 +29,7 @@ class Node:
     via: list                   # block instances it was reached through: (path text, file, line)
     input_keys: list | None = None   # call keywords for `inputs: {query: a, ...}`, else positional
     explicit: frozenset = frozenset()  # arguments the spec set itself (not from defaults)
+    group: str | None = None         # the top-level block instance it belongs to (for diagrams)
 
     def error(self, message: str) -> SpecError:
         err = SpecError(message, path=self.path, file=self.source.file)
@@ -57,6 +58,7 @@ class _Scope:
         self.stack = stack                # block names being expanded, for cycles
         self.last = next(iter(self.names.values()), None)
         self.later = _later_names(entries, entries_path)
+        self.group = None                 # the outermost block instance, for diagrams
 
     def full_name(self, name: str) -> str:
         return f"{self.prefix}_{name}" if self.prefix else name
@@ -232,12 +234,13 @@ class _Expander:
         full = scope.full_name(name) if name else self.auto_name(scope, type_name)
         self.claim(full, scope, path)
         output = self.add(Node(full, layer_type, args, list(sources), scope.source, path, scope.via,
-                               keys, explicit))
+                               keys, explicit, scope.group))
         if activation_entry is not None:
             act_type, act_args = activation_entry
             act_name = f"{full}_{act_type.name}"
             self.claim(act_name, scope, path)
-            output = self.add(Node(act_name, act_type, act_args, [output], scope.source, path, scope.via))
+            output = self.add(Node(act_name, act_type, act_args, [output], scope.source, path, scope.via,
+                                   group=scope.group))
         return output
 
     def wrapped(self, wrapper, args, origins, scope, path) -> frozenset:
@@ -363,6 +366,7 @@ class _Expander:
         via = [*scope.via, (format_path(path), scope.source.file, line)]
         inner = _Scope(block.source, instance, dict(zip(block.inputs, sources)), params, via,
                        (*scope.stack, block.name), block.path + ("layers",), block.layers)
+        inner.group = scope.group or f"{instance}\n({block.name} block)"
         try:
             output = self.entries(inner, block.layers, block.path + ("layers",))
             if block.output is not None:

@@ -1,0 +1,83 @@
+"""`plot`: a diagram of a spec with layer names and output shapes, through
+Keras's plot_model (pydot and Graphviz's `dot`), or with each block
+instance drawn as one node."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from .errors import SpecError
+from .files import atomic_path
+
+FORMATS = (".png", ".svg")
+
+
+def _check_tools():
+    try:
+        import pydot  # noqa: F401
+    except ImportError:
+        raise SpecError("plot needs pydot: pip install pydot (or the project's [plot] extra)") from None
+    if shutil.which("dot") is None:
+        raise SpecError("plot needs Graphviz's `dot` program: apt-get install graphviz, brew install graphviz, "
+                        "or see https://graphviz.org/download/")
+
+
+def plot(spec, path, collapse_blocks=False) -> str:
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in FORMATS:
+        raise SpecError(f"-o takes a .png or .svg file, got {path!r}")
+    _check_tools()
+    from . import graph as graph_module
+    from .model import build_model
+    graph = graph_module.expand(spec)
+    model = build_model(graph)
+    with atomic_path(path, suffix=extension) as temporary:
+        if collapse_blocks:
+            _collapsed(graph, model).write(temporary, format=extension[1:])
+        else:
+            from .backend import keras
+            keras().utils.plot_model(model, to_file=temporary, show_shapes=True, show_layer_names=True,
+                                     show_layer_activations=True, dpi=96)
+    return path
+
+
+def _shape(layer):
+    output = layer.output
+    shapes = output if isinstance(output, (list, tuple)) else [output]
+    return ", ".join("(" + ", ".join("None" if d is None else str(d) for d in t.shape) + ")" for t in shapes)
+
+
+def _collapsed(graph, model):
+    """A pydot graph: one box per layer outside blocks, one per block instance."""
+    import pydot
+    dot = pydot.Dot(graph_type="digraph", rankdir="TB", fontname="Helvetica")
+    dot.set_node_defaults(shape="record", fontname="Helvetica", fontsize="10")
+    box_of, last_of = {}, {}
+    for item in graph.spec.inputs:
+        box_of[item.name] = item.name
+        dot.add_node(pydot.Node(item.name, label=f"{item.name}\\n(input)\\n{_shape(model.get_layer(item.name))}"))
+    for node in graph.nodes:
+        box = node.group or node.name
+        box_of[node.name] = box
+        last_of[box] = node.name
+    nodes = list(graph.nodes) + ([graph.head] if graph.head is not None else [])
+    if graph.head is not None:
+        box_of[graph.head.name] = last_of[graph.head.name] = graph.head.name
+    drawn, edges = set(), set()
+    for node in nodes:
+        box = box_of[node.name]
+        if box not in drawn:
+            drawn.add(box)
+            label = box.replace("\n", "\\n") if node.group else f"{node.name}\\n({node.type.cls_name})"
+            dot.add_node(pydot.Node(_id(box), label=f"{label}\\n{_shape(model.get_layer(last_of[box]))}"))
+        for reference in node.inputs:
+            source = box_of[reference.partition(".")[0]]
+            if source != box and (source, box) not in edges:
+                edges.add((source, box))
+                dot.add_edge(pydot.Edge(_id(source), _id(box)))
+    return dot
+
+
+def _id(box):
+    return '"' + box.split("\n")[0] + '"'

@@ -1,0 +1,36 @@
+"""Diagrams of specs (Keras's plot_model through pydot and Graphviz)."""
+
+import shutil
+
+import pytest
+
+from conftest import spec_path
+
+# Graphviz is a system program, not a Python package: CI installs it (.ci/run);
+# elsewhere these tests say they were skipped rather than fail.
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+@needs_dot
+def test_plot_googlenet_png(cli, tmp_path):
+    target = tmp_path / "g.png"
+    code, out, err = cli("plot", spec_path("googlenet"), "-o", target)
+    assert code == 0, err
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_dot
+def test_collapsed_blocks_are_one_node_each(cli, tmp_path):
+    target = tmp_path / "g.svg"
+    code, _, err = cli("plot", spec_path("googlenet"), "-o", target, "--collapse-blocks")
+    assert code == 0, err
+    svg = target.read_text()
+    assert svg.count("(inception block)") == 9
+    assert "inception_3a_3x3_reduce" not in svg
+    assert "(None, 7, 7, 1024)" in svg
+
+
+def test_plot_needs_a_picture_file(cli, tmp_path):
+    code, _, err = cli("plot", spec_path("lenet5"), "-o", tmp_path / "g.pdf")
+    assert code == 1
+    assert err == f"error: -o takes a .png or .svg file, got '{tmp_path / 'g.pdf'}'\n"
