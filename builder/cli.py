@@ -205,7 +205,7 @@ def _print_macs(macs):
         print("\nMultiply-accumulates per example: none counted (no convolution, dense, recurrent or attention layer)")
         return
     width = max([len(name) for name, _, _ in counted] + [5])
-    print(f"\nMultiply-accumulates per example (convolutions, dense, recurrent, attention):")
+    print("\nMultiply-accumulates per example (convolutions, dense, recurrent, attention):")
     for name, kind, m in counted:
         print(f"  {name:<{width}}  {kind:<22} {m:>16,}  {m / total:6.1%}")
     print(f"  {'total':<{width}}  {'':<22} {total:>16,}  ({total / 1e9:.3f} G)")

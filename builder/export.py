@@ -9,7 +9,6 @@ import tempfile
 
 import numpy as np
 
-from .backend import keras as _keras
 from .errors import SpecError
 from .files import atomic_path
 

@@ -12,7 +12,7 @@ import dataclasses
 
 from . import activations, registry, schema
 from .errors import SpecError, at, describe, format_path, in_source, suggest, unknown
-from .spec import REQUIRED, RESERVED, BlockDef, Spec
+from .spec import REQUIRED, BlockDef, Spec
 
 MAX_REPEAT = 1000
 MAX_NODES = 100_000
