@@ -118,6 +118,9 @@ def _yaml_error(err: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     mark = err.problem_mark or err.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     message = " ".join(part for part in (err.context, err.problem) if part) or str(err)
+    if "maximum nesting depth" in message:        # libyaml's own limit, newer PyYAML builds
+        return SpecError(f"the spec is nested too deeply (more than {MAX_DEPTH} levels)", file=file,
+                         line=line, col=col)
     message = f"invalid YAML: {message}"
     lines = text.splitlines()
     if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
