@@ -56,16 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on data",
                                    description="Evaluate MODEL.keras on the test split of DATA (the split "
                                                "its training run used, from run.json beside it).")
-    evaluate.add_argument("model", metavar="MODEL.keras")
-    evaluate.add_argument("--data", required=True, metavar="DATA")
-    evaluate.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
+    _add_saved_model_options(evaluate)
 
     predict = commands.add_parser("predict", help="predict with a saved model; CSV out",
                                   description="Predict every example of DATA with MODEL.keras and write CSV "
                                               "rows (index, prediction, probability, label).")
-    predict.add_argument("model", metavar="MODEL.keras")
-    predict.add_argument("--data", required=True, metavar="DATA")
-    predict.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
+    _add_saved_model_options(predict)
     predict.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
 
     export = commands.add_parser("export", help="export a spec or a saved model: keras, savedmodel, onnx, tflite",
@@ -99,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
                                  description="List every registered layer type, or one type's arguments.")
     layers.add_argument("type", nargs="?", metavar="TYPE")
     return parser
+
+
+def _add_saved_model_options(parser):
+    parser.add_argument("model", metavar="MODEL.keras")
+    parser.add_argument("--data", required=True, metavar="DATA")
+    parser.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
 
 
 def _add_training_options(parser):

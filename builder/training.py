@@ -183,10 +183,8 @@ def _checkpoint_callback():
                 self.model.save(temporary)
             if improved:
                 self.best = value
-                shutil.copyfile(os.path.join(self.directory, "last.keras"),
-                                os.path.join(self.directory, ".best.keras.tmp"))
-                os.replace(os.path.join(self.directory, ".best.keras.tmp"),
-                           os.path.join(self.directory, "best.keras"))
+                with atomic_path(os.path.join(self.directory, "best.keras"), suffix=".keras") as temporary:
+                    shutil.copyfile(os.path.join(self.directory, "last.keras"), temporary)
             write_atomic(os.path.join(self.directory, "state.json"), json.dumps(
                 {"epoch": epoch + 1, "monitor": self.monitor, "best": self.best, "history": self.history},
                 indent=1).encode())
@@ -194,9 +192,9 @@ def _checkpoint_callback():
     return EpochCheckpoint
 
 
-def _max_tokens(spec):
+def _max_tokens(expanded):
     """The first embedding's vocabulary size, to cap a text vectorizer's."""
-    for node in graph.expand(spec).nodes:
+    for node in expanded.nodes:
         for key in ("input_dim", "vocabulary_size"):
             if node.type.name in ("embedding", "token_and_position_embedding") and key in node.args:
                 return node.args[key]
@@ -236,13 +234,14 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
         tf = _tensorflow()
         tf.config.experimental.enable_op_determinism()
 
+    expanded = graph.expand(spec)          # once: for the vocabulary size and the model
     vocabulary = data_module.load_vocabulary(os.path.join(run_dir, "model.keras")) if resume else None
     item = spec.inputs[0] if len(spec.inputs) == 1 else None
     if item is None:
         raise SpecError(f"training from --data needs a spec with one input; this one has {len(spec.inputs)}")
     data = data_module.load(data_arg, item.shape, item.dtype, validation_split=config.validation_split,
                             test_split=config.test_split, seed=config.seed, vocabulary=vocabulary,
-                            max_tokens=_max_tokens(spec), label=label)
+                            max_tokens=_max_tokens(expanded), label=label)
     if data.vocabulary is not None and chief:
         data_module.save_vocabulary(os.path.join(run_dir, "vocabulary.json"), data.vocabulary)
 
@@ -252,7 +251,7 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
             model = keras.saving.load_model(os.path.join(checkpoint_dir, "last.keras"))
         else:
             from .model import build_model
-            model = build_model(spec)
+            model = build_model(expanded)
             compile_model(model, spec)
     print(device_line(strategy), flush=True)
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
@@ -412,6 +411,7 @@ def load_trained(model_path):
 
 
 def _data_for(model, model_path, data_arg, whole, label=None):
+    """(data, input shape, preprocessing, batch size, run settings) for a saved model."""
     settings = _run_settings(model_path)
     shape = tuple(model.inputs[0].shape[1:])
     dtype = model.inputs[0].dtype
@@ -421,14 +421,14 @@ def _data_for(model, model_path, data_arg, whole, label=None):
                             seed=settings.get("seed", 0), vocabulary=data_module.load_vocabulary(model_path),
                             label=label or settings.get("label"))
     preprocessing = Preprocessing(rescale=settings.get("rescale"))
-    return data, shape, preprocessing, settings.get("batch_size", 32)
+    return data, shape, preprocessing, settings.get("batch_size", 32), settings
 
 
 def evaluate(model_path, data_arg, label=None) -> dict:
     """Metrics of a saved model on the data's test split (the same split as its
     training run, read from run.json beside it), or on all of it if it has none."""
     model = load_trained(model_path)
-    data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=False, label=label)
+    data, shape, preprocessing, batch_size, _ = _data_for(model, model_path, data_arg, whole=False, label=label)
     split = data.test or data.train
     ds = pipeline.dataset(split, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)
     results = model.evaluate(ds, return_dict=True, verbose=0)
@@ -439,8 +439,8 @@ def predict(model_path, data_arg, label=None):
     """(rows, header): one row per example of the whole data, in file order."""
     import numpy as np
     model = load_trained(model_path)
-    data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
-    order = np.argsort(np.random.default_rng(_run_settings(model_path).get("seed", 0)).permutation(len(data.train.y)))
+    data, shape, preprocessing, batch_size, settings = _data_for(model, model_path, data_arg, whole=True, label=label)
+    order = np.argsort(np.random.default_rng(settings.get("seed", 0)).permutation(len(data.train.y)))
     ds = pipeline.dataset(data.train, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)
     outputs = np.asarray(model.predict(ds, verbose=0))[order]
     truth = data.train.y[order]
