@@ -3,37 +3,43 @@
     import builder
     model = builder.build("specs/lenet5.yaml", overrides={"defaults.activation": "prelu"})
 
-Loading and validating a spec does not import Keras; building does.
+The stages, each a sub-package: `spec` (reading, includes, overrides, the
+language's models, graph expansion; no Keras), `keras` (the layer registry,
+custom layers, model assembly, costs), `train` (data, batching, the training
+run, evaluation, sweeps) and `io` (export, import, plots, the JSON Schema,
+generated docs). Loading and validating a spec does not import Keras; building does.
 """
 
 from __future__ import annotations
 
 import os
 
-from . import extends, graph, loader, spec as _spec
-from .errors import SpecError
-from .registry import LAYERS, register_layer
+from .errors import BuilderError, SpecError
+from .keras.registry import LAYERS, register_layer
+from .spec import graph, includes, language, overrides as _overrides, reader
 
-__all__ = ["SpecError", "build", "build_model", "load_spec", "register_layer", "to_spec", "validate", "LAYERS"]
+__all__ = ["BuilderError", "SpecError", "build", "build_model", "describe", "load_spec", "register_layer", "sweep",
+           "to_spec", "validate", "LAYERS"]
 __version__ = "0.1.0"
 
 
-def load_spec(path=None, *, text=None, data=None, overrides=None) -> _spec.Spec:
+def load_spec(path=None, *, text=None, data=None, overrides=None) -> language.Spec:
     """Read a spec from a file `path`, YAML `text` or plain `data`, apply
     `overrides` ({'dotted.path': value}) and check its top level."""
     if sum(x is not None for x in (path, text, data)) != 1:
         raise TypeError("load_spec takes exactly one of path, text= or data=")
+    files = includes.Includes()
     if path is not None:
-        source = extends.resolve(loader.load_file(path))
+        source = files.load(path)
     elif text is not None:
-        source = extends.resolve(loader.load_text(text))
+        source = files.extend(reader.load_text(text))
     else:
-        source = loader.Source("<data>", data, {})
+        source = reader.Source("<data>", data, {})
     if overrides:
         from .errors import in_source
         with in_source(source):
-            loader.apply_overrides(source, overrides)
-    return _spec.parse(source)
+            _overrides.apply_overrides(source, overrides)
+    return language.parse(source, files)
 
 
 def validate(path=None, *, text=None, data=None, overrides=None) -> graph.Graph:
@@ -42,8 +48,8 @@ def validate(path=None, *, text=None, data=None, overrides=None) -> graph.Graph:
 
 
 def build_model(spec):
-    """A keras.Model from a loaded Spec."""
-    from .model import build_model as _build_model
+    """A keras.Model from a loaded Spec (or an expanded graph)."""
+    from .keras.assemble import build_model as _build_model
     return _build_model(spec)
 
 
@@ -53,8 +59,22 @@ def build(path=None, *, text=None, data=None, overrides=None):
                                  text=text, data=data, overrides=overrides))
 
 
+def describe(model) -> dict:
+    """A built model's facts: name, params, trainable_params, layers, input and
+    output shapes, and its multiply-accumulates (total and by layer)."""
+    from .keras.describe import facts
+    return facts(model)
+
+
+def sweep(path, data, swept, *, fixed=None, out=None, **options):
+    """Train one variant of the spec per combination of `swept` values
+    ({'dotted.path': [v1, v2, ...]}); return the comparison rows (train.sweep)."""
+    from .train.sweep import sweep as _sweep
+    return _sweep(path, data, swept, fixed=fixed, out=out, **options)
+
+
 def to_spec(model, name=None) -> str:
     """A readable YAML spec of a Sequential or Functional Keras model of
     registered layers, which builds back into the same network."""
-    from .importer import to_spec as _to_spec
+    from .io.keras_import import to_spec as _to_spec
     return _to_spec(model, name)

@@ -11,7 +11,7 @@ import tempfile
 
 def keras():
     """Import and return keras, and register builder's own layers."""
-    if "keras" not in sys.modules or "builder.layers" not in sys.modules:
+    if "keras" not in sys.modules or "builder.keras.layers" not in sys.modules:
         _quietly(_import_keras)
     return sys.modules["keras"]
 
@@ -26,7 +26,7 @@ def tensorflow():
 def _import_keras():
     import keras as module
 
-    import builder.layers  # noqa: F401  (registers the custom layers)
+    import builder.keras.layers  # noqa: F401  (registers the custom layers)
     if module.backend.backend() == "tensorflow":
         _import_tensorflow()
 

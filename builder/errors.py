@@ -1,5 +1,7 @@
-"""SpecError and the helpers that give it a place: `at()` adds spec path
-segments as the walk unwinds, `in_source()` turns the path into file:line:col."""
+"""The errors builder raises, and the helpers that give a SpecError its place:
+`at()` adds spec path segments as the walk unwinds, `in_source()` hands the
+path to the document it belongs to (reader.Source.locate), which turns it into
+file:line:col. The CLI prints any BuilderError as one line."""
 
 from __future__ import annotations
 
@@ -7,7 +9,14 @@ import contextlib
 import difflib
 
 
-class SpecError(Exception):
+class BuilderError(Exception):
+    """A failure the user can act on: the CLI prints it as one line and exits 1."""
+
+    def render(self) -> str:
+        return f"error: {self}"
+
+
+class SpecError(BuilderError):
     """A problem in a spec, with where it is and what was expected.
 
     `path` is a tuple of keys and indices (`("layers", 3, "conv2d", "filters")`);
@@ -77,13 +86,12 @@ def at(*keys):
 @contextlib.contextmanager
 def in_source(source):
     """Give an unlocated SpecError raised inside the file, line and column of
-    its path in `source` (a loader.Source)."""
+    its path in `source` (a reader.Source)."""
     try:
         yield
     except SpecError as err:
         if not err.located:
-            err.file = source.file_of(err.path)
-            err.line, err.col = source.position(err.path)
+            source.locate(err)
         raise
 
 

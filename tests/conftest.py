@@ -6,6 +6,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = os.path.join(ROOT, "specs")
+if ROOT not in sys.path:          # tools/ (the generators) is imported by the freshness tests
+    sys.path.insert(0, ROOT)
 
 
 def spec_path(name: str) -> str:

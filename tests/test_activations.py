@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import builder
-from builder import registry
+from builder.keras import registry
 
 ALL = registry.activation_names() + list(registry.LAYER_ACTIVATIONS)
 

@@ -8,7 +8,7 @@ import sys
 
 
 import builder
-from builder import pipeline, training
+from builder.train import batching, run
 from conftest import ROOT, run_cli_process, spec_path
 
 JAX_SCRIPT = """
@@ -44,21 +44,21 @@ def test_train_under_jax(tmp_path):
 
 
 def test_numpy_input_path_trains_without_tf_data(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "has_tf_data", lambda: False)
+    monkeypatch.setattr(batching, "has_tf_data", lambda: False)
     spec = builder.load_spec(text="name: t\ninput: [8, 8, 1]\nlayers: [flatten, {dense: 16}]\noutput: {units: 10}\n"
                                   "training: {epochs: 2, preprocessing: {augmentation: [{random_flip: "
                                   "{mode: horizontal}}]}}\n")
-    batches = pipeline.dataset(*_digits_split(), (8, 8, 1), 32, training=True,
+    batches = batching.dataset(*_digits_split(), (8, 8, 1), 32, training=True,
                                preprocessing=spec.training.preprocessing, seed=0)
     assert type(batches).__name__ == "ArrayBatches"
     x, y = batches[0]
     assert x.shape == (32, 8, 8, 1) and float(x.max()) <= 1.0
-    metrics = training.train(spec, "digits", str(tmp_path / "run"), verbose=0)
+    metrics = run.train(spec, "digits", str(tmp_path / "run"), verbose=0)
     assert metrics["epochs"] == 2 and metrics["test_accuracy"] > 0.3
     assert not (tmp_path / "run" / "logs").exists()          # TensorBoard needs TensorFlow
 
 
 def _digits_split():
-    from builder import data
+    from builder.train import data
     loaded = data.load("digits", (8, 8, 1), "float32", validation_split=0, test_split=0, seed=0)
     return loaded.train, loaded

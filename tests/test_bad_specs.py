@@ -13,6 +13,7 @@ import yaml
 
 import builder
 from builder import SpecError
+from builder.spec import reader
 from conftest import ROOT, spec_path
 
 CORPUS = os.path.join(ROOT, "tests", "bad_specs")
@@ -86,8 +87,8 @@ ODD_VALUES = [None, -1, 0, 1, 3, 2.5, 1e30, float("nan"), "x", "$filters", "same
 
 
 def seed_data():
-    seeds = [builder.loader.load_file(spec_path(name)).data for name in SEEDS]
-    return seeds + [builder.loader.load_text(TINY_GRAPH).data]
+    seeds = [reader.load_file(spec_path(name)).data for name in SEEDS]
+    return seeds + [reader.load_text(TINY_GRAPH).data]
 
 
 def places(value, path=()):

@@ -3,7 +3,7 @@
 import pytest
 
 import builder
-from builder import cost
+from builder.keras import describe
 from conftest import spec_path
 
 # Multiply-adds per image as the papers give them (and as tools such as
@@ -19,7 +19,7 @@ PUBLISHED = {
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_totals_match_published_counts(name):
     expected, tolerance = PUBLISHED[name]
-    total = sum(m for _, _, m in cost.model_macs(builder.build(spec_path(name))))
+    total = sum(m for _, _, m in describe.layer_macs(builder.build(spec_path(name))))
     assert abs(total - expected) / expected <= tolerance, f"{total:,}"
 
 
@@ -28,14 +28,14 @@ def test_grouped_convolution_halves_the_work():
                                "output: none\n")
     grouped = builder.build(text="name: b\ninput: [8, 8, 4]\nlayers: [{conv2d: {filters: 8, kernel_size: 3, "
                                  "groups: 2}}]\noutput: none\n")
-    assert cost.model_macs(plain)[0][2] == 6 * 6 * 8 * 9 * 4
-    assert cost.model_macs(grouped)[0][2] == 6 * 6 * 8 * 9 * 4 // 2
+    assert describe.layer_macs(plain)[0][2] == 6 * 6 * 8 * 9 * 4
+    assert describe.layer_macs(grouped)[0][2] == 6 * 6 * 8 * 9 * 4 // 2
 
 
 def test_recurrent_and_attention_counts():
     model = builder.build(text="name: r\ninput: [10, 3]\nlayers:\n  - lstm: {units: 4, name: l}\n"
                                "  - multi_head_attention: {num_heads: 2, key_dim: 5, name: a}\noutput: none\n")
-    rows = dict((name, m) for name, _, m in cost.model_macs(model))
+    rows = dict((name, m) for name, _, m in describe.layer_macs(model))
     assert rows["l"] == 10 * 4 * (3 + 4) * 4
     # q, k, v projections 3 x 10*4*2*5, scores and weighted sum 2*10*10*(5+5), output 10*2*5*4
     assert rows["a"] == 3 * 10 * 4 * 10 + 2 * 10 * 10 * 10 + 10 * 10 * 4

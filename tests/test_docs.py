@@ -14,9 +14,9 @@ SPEC_DOC = open(os.path.join(ROOT, "docs", "spec.md"), encoding="utf-8").read()
 
 
 def test_layer_reference_is_generated_from_the_registry():
-    from builder import docs
-    with open(docs.TARGET, encoding="utf-8") as handle:
-        assert handle.read() == docs.render(), "docs/layers.md is stale: run python -m builder.docs"
+    from builder.io import layer_docs
+    with open(layer_docs.TARGET, encoding="utf-8") as handle:
+        assert handle.read() == layer_docs.render(), "docs/layers.md is stale: run python tools/regenerate.py"
 
 
 def test_every_command_is_in_the_readme():
@@ -47,7 +47,7 @@ def test_readme_json_example_is_what_build_prints(cli):
 
 
 def test_lenet_in_the_readme_is_the_shipped_spec():
-    from builder import loader
+    from builder.spec import reader as loader
     shown = README.split("```yaml", 1)[1].split("```", 1)[0]
     shipped = loader.load_file(os.path.join(ROOT, "specs", "lenet5.yaml")).data
     data = loader.load_text(shown).data
@@ -60,7 +60,7 @@ def yaml_examples(text):
 
 @pytest.mark.parametrize("index", range(len(yaml_examples(SPEC_DOC))))
 def test_spec_doc_examples_are_valid_yaml(index):
-    from builder import loader
+    from builder.spec import reader as loader
     snippet = yaml_examples(SPEC_DOC)[index].replace("\n      ...\n", "\n")
     if all(line.lstrip().startswith("#") for line in snippet.strip().splitlines()):
         return                              # a comment alone (the editor modeline)

@@ -1,5 +1,5 @@
 """The ResNet-50 and VGG16 specs compute what keras.applications computes:
-same weighted layers in the same order (builder.weights.copy_weights pairs them
+same weighted layers in the same order (weights.copy_weights pairs them
 by class and shape), and the same outputs once the reference's weights, with
 randomized batch-norm statistics, are copied in."""
 
@@ -25,7 +25,7 @@ def randomize(model, seed=0):
 
 
 def assert_same_function(reference, built, input_shape, atol=1e-5):
-    from builder.weights import copy_weights
+    from weights import copy_weights
     randomize(reference)
     copied = copy_weights(reference, built)
     assert copied == len([l for l in reference.layers if l.weights])
@@ -62,7 +62,7 @@ def test_copy_weights_refuses_a_different_network():
     import keras
 
     import builder
-    from builder.weights import copy_weights
+    from weights import copy_weights
     reference = keras.applications.ResNet50(weights=None)
     built = builder.build(spec_path("resnet50"), overrides={"layers.7.bottleneck.out": 128})
     with pytest.raises(ValueError, match="does not pair with"):

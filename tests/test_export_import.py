@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import builder
-from builder.weights import copy_weights
+from weights import copy_weights
 from conftest import spec_path
 
 

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from builder import SpecError, loader
+from builder import SpecError
+from builder.spec import overrides, reader as loader
 
 
 def load_error(text) -> SpecError:
@@ -76,10 +77,10 @@ def test_dates_stay_strings():
     ("defaults.activation", ("defaults", "activation")),
 ])
 def test_override_paths(path, parsed):
-    assert loader.parse_override_path(path) == parsed
+    assert overrides.parse_override_path(path) == parsed
 
 
 @pytest.mark.parametrize("text, value", [("10", 10), ("none", "none"), ("[1, 2]", [1, 2]), ("0.5", 0.5),
                                          ("prelu", "prelu"), ("", None)])
 def test_override_values_are_read_as_yaml(text, value):
-    assert loader.parse_override_value(text) == value
+    assert overrides.parse_override_value(text) == value

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from builder import argtypes, registry
+from builder.keras import registry
 
 # A value for each required argument, by its type.
 REQUIRED_VALUES = {"positive_int": 8, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu",
@@ -17,7 +17,7 @@ def minimal_example(layer_type):
     args = {}
     for arg, info in layer_type.args.items():
         if info.get("required"):
-            args[arg] = REQUIRED_VALUES[argtypes.type_of(layer_type, arg)]
+            args[arg] = REQUIRED_VALUES[layer_type.arg_type(arg)]
     if layer_type.name == "time_distributed":
         args["layer"] = {"dense": 4}          # applied to each step
     found = re.search(r"([123])d", layer_type.name)
@@ -41,11 +41,15 @@ def test_every_layer_type_builds_from_a_minimal_example(name):
     assert layer.name == name
 
 
-def test_signatures_file_matches_installed_keras():
-    from builder import signatures
-    with open(registry.SIGNATURES_FILE, encoding="utf-8") as handle:
-        assert handle.read() == signatures.render(signatures.generate()), \
-            "keras_signatures.json is stale: run python -m builder.signatures"
+def test_generated_files_match_installed_keras_and_the_registry():
+    import json
+
+    from builder.keras import signatures
+    from tools import regenerate
+    with open(signatures.FILE, encoding="utf-8") as handle:
+        assert json.loads(handle.read()) == json.loads(json.dumps(regenerate.signature_table())), \
+            "builder/keras/signatures.json is stale: run python tools/regenerate.py"
+    assert regenerate.main(["--check"]) == 0
 
 
 def test_registering_a_duplicate_name_fails_loudly():

@@ -7,7 +7,8 @@ import os
 import jsonschema
 import pytest
 
-from builder import loader, spec_schema
+from builder.io import json_schema as spec_schema
+from builder.spec import reader as loader
 from conftest import ROOT
 
 SCHEMA_FILE = os.path.join(ROOT, "spec.schema.json")
@@ -26,7 +27,7 @@ def test_checked_in_schema_is_what_cli_schema_prints(cli):
     code, out, _ = cli("schema")
     assert code == 0
     assert open(SCHEMA_FILE).read() == out == spec_schema.render(), \
-        "spec.schema.json is stale: run python cli.py schema -o spec.schema.json"
+        "spec.schema.json is stale: run python tools/regenerate.py"
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: os.path.relpath(p, ROOT))

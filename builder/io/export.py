@@ -9,8 +9,8 @@ import tempfile
 
 import numpy as np
 
-from .errors import SpecError
-from .files import atomic_path
+from ..errors import SpecError
+from ..files import atomic_path
 
 FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tflite"}
 _KERAS_FORMAT = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
@@ -19,9 +19,9 @@ _KERAS_FORMAT = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "lite
 def load_model_or_spec(path, overrides=None):
     """A .keras file, or a spec to build."""
     if str(path).endswith(".keras"):
-        from .training import load_trained
+        from ..train.saved import load_trained
         return load_trained(path)
-    from . import build
+    from .. import build
     return build(path, overrides=overrides)
 
 

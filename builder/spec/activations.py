@@ -5,8 +5,9 @@ their own: `leaky_relu`, `prelu`, `maxout`, bare or as `{maxout: 3}` /
 
 from __future__ import annotations
 
-from . import registry, schema
-from .errors import SpecError, describe, unknown
+from ..keras import registry
+from . import arguments
+from ..errors import SpecError, describe, unknown
 
 
 def parse(value) -> tuple[str, dict]:
@@ -27,7 +28,7 @@ def parse(value) -> tuple[str, dict]:
                         f"{{leaky_relu: {{negative_slope: 0.1}}}}, got {describe(value)}")
     if name in registry.LAYER_ACTIVATIONS:
         try:
-            schema.check_args(registry.LAYERS[name], args)
+            arguments.check_args(registry.LAYERS[name], args)
         except SpecError as err:
             raise err.at(name) if isinstance(value, dict) else err
         return name, dict(args)

@@ -13,25 +13,14 @@ import json
 
 import yaml
 
-from . import argtypes, registry
-from .backend import keras as _keras
-from .errors import SpecError
+from ..backend import keras as _keras
+from ..errors import SpecError
+from ..keras import registry
+from ..keras.signatures import snake_case
 
 _DROPPED = {"name", "trainable", "dtype"}
 _SIZE_TYPES = {"sizes", "optional_sizes"}
 
-
-def _type_for(class_name, module):
-    for layer_type in registry.LAYERS.values():
-        if layer_type.cls_name == class_name and (module in (None, layer_type.module) or
-                                                  module.split(".")[0] == layer_type.module.split(".")[0]):
-            return layer_type
-    return None
-
-
-def _snake(name):
-    from .signatures import snake_case
-    return snake_case(name)
 
 
 def _object(value, kind):
@@ -43,8 +32,8 @@ def _object(value, kind):
     if value.get("registered_name", "") and ">" in str(value.get("registered_name")):
         name = value["registered_name"].split(">", 1)[1]
     if kind == "activation":
-        return _snake(name) if name[:1].isupper() else name
-    snake = _snake(name)
+        return snake_case(name) if name[:1].isupper() else name
+    snake = snake_case(name)
     config = dict(value.get("config") or {})
     module = {"initializer": keras.initializers, "regularizer": keras.regularizers,
               "constraint": keras.constraints}[kind]
@@ -64,7 +53,7 @@ def _simplify(layer_type, arg, value):
         return _object(value, "activation")
     if isinstance(value, (list, tuple)):
         value = [list(v) if isinstance(v, tuple) else v for v in value]
-        if argtypes.type_of(layer_type, arg) in _SIZE_TYPES and value and all(v == value[0] for v in value) \
+        if layer_type.arg_type(arg) in _SIZE_TYPES and value and all(v == value[0] for v in value) \
                 and not isinstance(value[0], list):
             return value[0]
     return value
@@ -77,8 +66,8 @@ def _args(layer_type, config):
         if key in _DROPPED or key not in layer_type.args:
             continue
         info = layer_type.args[key]
-        if key in ("layer", "backward_layer") and layer_type.kind == "wrapper" and isinstance(value, dict):
-            inner = _type_for(value["class_name"], value.get("module"))
+        if layer_type.arg_type(key) == "entry" and isinstance(value, dict):
+            inner = registry.for_config(value["class_name"], value.get("module"))
             if inner is None:
                 raise SpecError(f"{layer_type.name} wraps a {value['class_name']}, which has no spec type")
             args[key] = {inner.name: _args(inner, value["config"])}
@@ -97,7 +86,7 @@ def _is_default(layer_type, key, value, default):
         return True
     default = _simplify(layer_type, key, default)
     if isinstance(value, str) and isinstance(default, str):
-        return _snake(value) == _snake(default)
+        return snake_case(value) == snake_case(default)
     return value == default
 
 
@@ -168,7 +157,7 @@ def to_spec_data(model, name=None) -> dict:
     for item in layers:
         if item["class_name"] == "InputLayer" or item["name"] in mask_makers:
             continue
-        layer_type = _type_for(item["class_name"], item.get("module"))
+        layer_type = registry.for_config(item["class_name"], item.get("module"))
         if layer_type is None:
             raise SpecError(f"layer '{item['name']}' is a {item['class_name']}, which has no spec type; "
                             "register it with builder.register_layer(...)")
@@ -211,7 +200,7 @@ def _mask_makers(layers) -> set:
 def _head(model, entries):
     """The last entry becomes `output:` when it is a Dense layer on flat features."""
     (type_name, args), = entries[-1].items()
-    if type_name != "dense" or "inputs" in args or len(entries) < 2:
+    if type_name != registry.HEAD or "inputs" in args or len(entries) < 2:
         return "none"
     dense_input = model.get_layer(args["name"]).input
     if len(dense_input.shape) != 2:

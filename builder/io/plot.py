@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from .errors import SpecError
-from .files import atomic_path
+from ..errors import SpecError
+from ..files import atomic_path
 
 FORMATS = (".png", ".svg")
 
@@ -28,15 +28,15 @@ def plot(spec, path, collapse_blocks=False) -> str:
     if extension not in FORMATS:
         raise SpecError(f"-o takes a .png or .svg file, got {path!r}")
     _check_tools()
-    from . import graph as graph_module
-    from .model import build_model
+    from ..keras.assemble import build_model
+    from ..spec import graph as graph_module
     graph = graph_module.expand(spec)
     model = build_model(graph)
     with atomic_path(path, suffix=extension) as temporary:
         if collapse_blocks:
             _collapsed(graph, model).write(temporary, format=extension[1:])
         else:
-            from .backend import keras
+            from ..backend import keras
             keras().utils.plot_model(model, to_file=temporary, show_shapes=True, show_layer_names=True,
                                      show_layer_activations=True, dpi=96)
     return path

@@ -1,11 +1,16 @@
-"""The value types of layer arguments, by Keras argument name.
+"""The value types of layer arguments.
 
 Each type is a pydantic annotation (for validation and the JSON Schema) and
-the words an error message uses for it. An argument not listed takes any
-plain YAML value and is checked by Keras when the layer is built.
+the words an error message uses for it. `resolve` gives one argument of one
+layer class its type, from what its Keras signature says (the default's type,
+or the type words of its docstring) refined by the conventional meaning of
+its name (`filters` is a positive integer); an argument with nothing to go
+by takes any plain YAML value and is checked by Keras when the layer is built.
 """
 
 from __future__ import annotations
+
+import re
 
 from typing import Annotated, Literal, Union
 
@@ -77,6 +82,41 @@ for _prefix in ("kernel", "bias", "depthwise", "pointwise", "beta", "gamma", "al
         BY_NAME[f"{_prefix}_{_suffix}"] = "keras_object"
 
 
-def type_of(layer_type, arg: str) -> str:
-    """The type key of `arg` on `layer_type` (a registry.LayerType)."""
-    return dict(layer_type.arg_types).get(arg) or BY_NAME.get(arg, "any")
+# The plain YAML kinds of value each type accepts, to tell whether a name's
+# conventional type fits what a signature says (BatchNormalization's `scale`
+# is a bool, Rescaling's a float).
+_ACCEPTS = {
+    "positive_int": {int}, "optional_positive_int": {int, None}, "sizes": {int, list},
+    "optional_sizes": {int, list, None}, "padding_mode": {str}, "padding_amount": {int, list},
+    "rate": {int, float}, "number": {int, float}, "positive_number": {int, float}, "bool": {bool},
+    "axis": {int, list}, "shape": {list}, "data_format": {str, None}, "name": {str, None},
+    "dtype": {str, None}, "keras_object": {str, dict, None}, "activation": {str, None},
+    "entry": {str, dict, None}, "merge_mode": {str, None}, "int": {int},
+    "any": {bool, int, float, str, list, dict, None},
+}
+# What a kind of value alone says the type is, where the name says nothing.
+_BY_KIND = {bool: "bool", int: "int", float: "number"}
+_DOC_WORDS = ((r"\bbool(ean)?\b", bool), (r"\bfloats?\b", float), (r"\bint(eger)?s?\b", int),
+              (r"\bstr(ing)?\b", str), (r"\b(tuple|list)\b", list))
+
+
+def resolve(arg: str, info: dict) -> str:
+    """The type key of argument `arg`, whose signature entry is `info`
+    ({'default': v} or {'required': True}, and 'doc': its docstring's type
+    words, which speak for a required argument, having no default to go by)."""
+    evidence = _evidence(info)
+    named = BY_NAME.get(arg)
+    if named is not None and (not evidence or evidence & _ACCEPTS[named]):
+        return named
+    if len(evidence) == 1:
+        return _BY_KIND.get(next(iter(evidence)), "any")
+    return "any"
+
+
+def _evidence(info: dict) -> set:
+    """The kinds of value a signature entry says an argument takes."""
+    if not info.get("required"):
+        default = info.get("default")          # None says nothing: any optional argument may be null
+        return set() if default is None else {list if isinstance(default, list) else type(default)}
+    words = info.get("doc", "")
+    return {kind for pattern, kind in _DOC_WORDS if re.search(pattern, words)}

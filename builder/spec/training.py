@@ -1,14 +1,15 @@
-"""The `training:` section of a spec: its schema and defaults. No Keras here;
-builder/training.py turns it into an optimizer, loss, callbacks and a fit."""
+"""The `training:` section of a spec: its model and defaults. No Keras here;
+builder/train/ turns it into an optimizer, loss, callbacks and a fit."""
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import Field, JsonValue, StrictBool, StrictInt, StrictStr, field_validator
 
+from ..errors import SpecError, unknown
 from .argtypes import Number
-from .errors import SpecError, describe, suggest
+from .validation import SpecModel, spec_check
 
 # {name: {arguments}} or a bare name: optimizers, schedules, callbacks, augmentations
 Named = Union[StrictStr, Annotated[dict[StrictStr, Union[dict[StrictStr, JsonValue], None]],
@@ -17,20 +18,43 @@ Named = Union[StrictStr, Annotated[dict[StrictStr, Union[dict[StrictStr, JsonVal
 CALLBACKS = ("early_stopping", "reduce_lr_on_plateau", "terminate_on_nan")
 AUGMENTATIONS = ("random_flip", "random_rotation", "random_zoom", "random_translation", "random_contrast",
                  "random_brightness", "random_crop")
+MONITOR_MODES = ("auto", "min", "max")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+def named(value) -> tuple[str, dict]:
+    """`adam` or `{adam: {learning_rate: 0.01}}` -> ('adam', {...})."""
+    if isinstance(value, str):
+        return value, {}
+    name, args = next(iter(value.items()))
+    return name, dict(args or {})
 
 
-class Preprocessing(_Strict):
+def _check_names(items, known, kind, note=""):
+    for i, item in enumerate(items):
+        name = named(item)[0]
+        if name not in known:
+            raise SpecError(unknown(kind, name, known).message + note, path=(i,))
+    return items
+
+
+class Preprocessing(SpecModel):
+    UNKNOWN: ClassVar[str] = "training setting"
+
     rescale: Union[Number, None] = Field(None, description="multiply inputs by this (e.g. 1/255); "
                                                            "null: the data source's own default")
     augmentation: list[Named] = Field(default_factory=list, description="Keras random_* layers applied while "
                                                                         "training, e.g. {random_flip: {mode: horizontal}}")
 
+    @field_validator("augmentation")
+    @classmethod
+    @spec_check
+    def _known_augmentations(cls, value):
+        return _check_names(value, AUGMENTATIONS, "augmentation")
 
-class Training(_Strict):
+
+class Training(SpecModel):
+    UNKNOWN: ClassVar[str] = "training setting"
+
     optimizer: Named = Field("adam", description="a Keras optimizer name, or {name: {arguments}}; "
                                                  "learning_rate may be a schedule {name: {arguments}}")
     loss: Union[StrictStr, None] = Field(None, description="a Keras loss name; default from the output layer: "
@@ -48,58 +72,15 @@ class Training(_Strict):
                                                                      "terminate_on_nan, each with Keras's arguments")
     seed: StrictInt = Field(0, description="an integer seed")
     shuffle: StrictBool = Field(True, description="true or false")
-    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing, description="a mapping")
     monitor: StrictStr = Field("val_loss", description="the metric the best checkpoint is chosen by")
+    mode: Literal[MONITOR_MODES] = Field("auto", description="whether the best checkpoint has the lowest (min) or "
+                                                             "highest (max) monitor value; auto: the metric's own "
+                                                             "direction, as Keras knows it")
 
-
-def parse(data) -> Training:
-    """Validate a `training:` mapping (None for the defaults)."""
-    try:
-        config = Training.model_validate(data if data is not None else {})
-    except ValidationError as err:
-        raise _error(err, data) from None
-    for i, callback in enumerate(config.callbacks):
-        name = callback if isinstance(callback, str) else next(iter(callback))
-        if name not in CALLBACKS:
-            raise SpecError(f"unknown callback '{name}'.{suggest(name, CALLBACKS)} Known: {', '.join(CALLBACKS)}. "
-                            "(Checkpoints, history, TensorBoard logs and resuming are always on.)",
-                            path=("callbacks", i))
-    for i, layer in enumerate(config.preprocessing.augmentation):
-        name = layer if isinstance(layer, str) else next(iter(layer))
-        if name not in AUGMENTATIONS:
-            raise SpecError(f"unknown augmentation '{name}'.{suggest(name, AUGMENTATIONS)} "
-                            f"Known: {', '.join(AUGMENTATIONS)}.", path=("preprocessing", "augmentation", i))
-    return config
-
-
-def _error(err: ValidationError, data) -> SpecError:
-    error = err.errors()[0]
-    path = tuple(error["loc"])
-    if error["type"] == "extra_forbidden":
-        known = _fields_at(path[:-1])
-        return SpecError(f"unknown training setting '{path[-1]}'.{suggest(path[-1], known)} "
-                         f"Known: {', '.join(known)}.", path=path)
-    if error["type"] == "model_type":
-        return SpecError(f"expected a mapping, got {describe(error['input'])}", path=path)
-    field = _field(path)
-    expected = field.description if field is not None and field.description else error["msg"].lower()
-    return SpecError(f"expected {expected}, got {describe(error['input'])}", path=path)
-
-
-def _fields_at(path):
-    model = Training
-    for key in path:
-        annotation = model.model_fields[key].annotation
-        model = annotation
-    return sorted(model.model_fields)
-
-
-def _field(path):
-    model, field = Training, None
-    for key in path:
-        if not isinstance(key, str) or not hasattr(model, "model_fields") or key not in model.model_fields:
-            break
-        field = model.model_fields[key]
-        model = field.annotation
-    return field
-
+    @field_validator("callbacks")
+    @classmethod
+    @spec_check
+    def _known_callbacks(cls, value):
+        return _check_names(value, CALLBACKS, "callback",
+                            " (Checkpoints, history, TensorBoard logs and resuming are always on.)")

@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from .errors import SpecError, describe
+from ..errors import SpecError, describe
 
 MAX_BYTES = 5 * 1024 * 1024     # a spec is a page or two; this is far past any real one
 MAX_VALUES = 200_000            # after alias expansion: stops "billion laughs"
@@ -39,6 +39,15 @@ class Source:
 
     def file_of(self, path) -> str:
         return self.files.get(self._nearest(path, self.files), self.file)
+
+    def locate(self, err, path=None):
+        """Place `err` at `path` (default: its own path) in this document: the
+        file it came from (extends borrows parts of other files), line and column."""
+        if path is not None:
+            err.path = tuple(path)
+        err.file = self.file_of(err.path)
+        err.line, err.col = self.position(err.path)
+        return err
 
     @staticmethod
     def _nearest(path, table):
@@ -206,74 +215,3 @@ class _Walker:
                 raise self.error("'<<' merges mappings only", source)
             merged.update(self.mapping(source, path))
         return merged
-
-
-# --- overrides (--set PATH=VALUE) -------------------------------------------------
-
-_PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
-
-
-def parse_override_path(text: str) -> tuple:
-    """'layers.3.conv2d.filters' or 'layers[3].conv2d.filters' -> ('layers', 3, 'conv2d', 'filters')."""
-    parts = []
-    for piece in _PATH_PART.findall(text):
-        piece = piece.strip("[]")
-        parts.append(int(piece) if piece.isdigit() else piece)
-    if not parts or "".join(str(p) for p in parts) != re.sub(r"[.\[\]]", "", text):
-        raise SpecError(f"cannot read the override path {text!r}; write it as a.b.0.c")
-    return tuple(parts)
-
-
-def parse_override_value(text: str):
-    """An override's value as YAML would read it: '10' -> 10, 'none' -> 'none', '[1, 2]' -> [1, 2]."""
-    try:
-        return load_text(text, "<--set>").data
-    except SpecError as err:
-        if "empty" in err.message:
-            return None
-        raise SpecError(f"cannot read the value {text!r}: {err.message}") from None
-
-
-def apply_overrides(source: Source, overrides: dict) -> None:
-    """Set each dotted path in `source.data`. A missing final key in a mapping is
-    added; a path through something that isn't there is a SpecError."""
-    for raw_path, value in (overrides or {}).items():
-        path = parse_override_path(raw_path) if isinstance(raw_path, str) else tuple(raw_path)
-        where = source.position(path)
-        container = source.data
-        for depth, key in enumerate(path[:-1]):
-            if depth == 0 and isinstance(container, dict) and key not in container:
-                container[key] = {}      # e.g. --set training.epochs=5 on a spec without training
-            container = _step(container, key, path[: depth + 1], raw_path)
-        last = path[-1]
-        if isinstance(container, list):
-            if not isinstance(last, int) or not -len(container) <= last < len(container):
-                raise _bad_path(raw_path, path, f"index {last} is outside the list of {len(container)}")
-            container[last] = value
-        elif isinstance(container, dict):
-            container[last] = value
-        else:
-            raise _bad_path(raw_path, path, f"{format_parent(path)} is {describe(container)}, not a mapping")
-        source.positions[path] = where
-
-
-def _step(container, key, path, raw_path):
-    if isinstance(container, dict):
-        if key not in container:
-            known = ", ".join(map(str, container)) or "nothing"
-            raise _bad_path(raw_path, path, f"there is no '{key}' here (it holds: {known})")
-        return container[key]
-    if isinstance(container, list):
-        if not isinstance(key, int) or not -len(container) <= key < len(container):
-            raise _bad_path(raw_path, path, f"'{key}' is not an index of a list of {len(container)}")
-        return container[key]
-    raise _bad_path(raw_path, path, f"{format_parent(path)} is {describe(container)}, not a mapping or list")
-
-
-def format_parent(path) -> str:
-    from .errors import format_path
-    return format_path(path[:-1]) or "the spec"
-
-
-def _bad_path(raw_path, path, why) -> SpecError:
-    return SpecError(f"cannot set {raw_path!r}: {why}", path=path[:-1])

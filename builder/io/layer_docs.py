@@ -1,21 +1,21 @@
-"""Writes docs/layers.md from the registry: `python -m builder.docs`
-(`--check` exits 1 when the file is stale; a test runs it)."""
+"""docs/layers.md, rendered from the registry (written by `python
+tools/regenerate.py`; a test fails while the file is stale)."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 
-from . import argtypes, registry
-from .files import write_atomic
+from ..keras import registry
+from ..spec.arguments import expected
 
-TARGET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "layers.md")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET = os.path.join(ROOT, "docs", "layers.md")
 
 
 def render() -> str:
     lines = ["# Layer types", "",
-             "Generated from the layer registry by `python -m builder.docs`; do not edit.",
+             "Generated from the layer registry by `python tools/regenerate.py`; do not edit.",
              "`python cli.py layers TYPE` prints the same for one type. Every type also takes",
              "`name`, `dtype` and `trainable`, and the entry keys `inputs`, `repeat`, `vary` and `when`",
              "([spec.md](spec.md)).", "",
@@ -32,25 +32,6 @@ def render() -> str:
             if arg in registry.BASE_ARGS:
                 continue
             default = "**required**" if info.get("required") else f"`{json.dumps(info.get('default'))}`"
-            text = argtypes.TYPES[argtypes.type_of(layer_type, arg)][1]
-            lines.append(f"| `{arg}` | {text} | {default} |")
+            lines.append(f"| `{arg}` | {expected(layer_type, arg)} | {default} |")
         lines.append("")
     return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    text = render()
-    if "--check" in argv:
-        with open(TARGET, encoding="utf-8") as handle:
-            if handle.read() != text:
-                print(f"{TARGET} is stale: run python -m builder.docs")
-                return 1
-        return 0
-    write_atomic(TARGET, text.encode())
-    print(f"wrote {TARGET}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,8 +2,8 @@
 files, CSV files, image folders and text (CSV or folder).
 
 Everything becomes NumPy arrays shaped for the spec's input, split into
-train / validation / test with the spec's seed; pipeline.py feeds them to
-Keras (tf.data where TensorFlow is there, NumPy batches otherwise). Image
+train / validation / test with the spec's seed, each example keeping its
+original position (`Split.index`); batching.py feeds them to Keras (tf.data where TensorFlow is there, NumPy batches otherwise). Image
 folders are decoded lazily by TensorFlow and never held in memory at once.
 """
 
@@ -16,7 +16,8 @@ import os
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
+from ..files import write_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -25,6 +26,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 class Split:
     x: object                     # np.ndarray, or a list of file paths for image folders
     y: np.ndarray
+    index: np.ndarray             # each example's position in the source (file row, folder order)
 
 
 @dataclasses.dataclass
@@ -89,7 +91,7 @@ def _npz(path, shape, validation_split, test_split, seed):
         test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= set(arrays.files) else None
     x = _fit_array(x, shape, path)
     if test is not None:
-        test = Split(_fit_array(test[0], shape, path), test[1])
+        test = Split(_fit_array(test[0], shape, path), test[1], np.arange(len(test[1])))
     names = [str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None
     return _split(path, x, y, test, names, None, validation_split, test_split, seed)
 
@@ -195,7 +197,7 @@ def _fit_images(images, shape, name):
         else:
             raise SpecError(f"{name}: the images have {images.shape[-1]} channels, the spec's input {channels}")
     if images.shape[1:3] != (height, width):
-        from .backend import keras
+        from ..backend import keras
         images = np.asarray(keras().ops.image.resize(images, (height, width), interpolation="bilinear"))
     return images.astype("float32")
 
@@ -211,21 +213,25 @@ def _fit_array(x, shape, name):
 
 def _split(name, x, y, test, names, rescale, validation_split, test_split, seed) -> Data:
     order = np.random.default_rng(seed).permutation(len(y))
-    x, y = x[order], y[order]
+    rest = Split(x[order], y[order], order)
     if test is None and test_split > 0:
-        count = max(1, int(round(len(y) * test_split)))
-        test, x, y = Split(x[:count], y[:count]), x[count:], y[count:]
+        test, rest = _take(rest, test_split)
     validation = None
     if validation_split > 0:
-        count = max(1, int(round(len(y) * validation_split)))
-        validation, x, y = Split(x[:count], y[:count]), x[count:], y[count:]
-    if len(y) == 0:
+        validation, rest = _take(rest, validation_split)
+    if len(rest.y) == 0:
         raise SpecError(f"{name}: no training examples are left after the validation and test splits")
-    return Data(name, Split(x, y), validation, test, names, rescale)
+    return Data(name, rest, validation, test, names, rescale)
+
+
+def _take(split: Split, fraction: float) -> tuple[Split, Split]:
+    """The first `fraction` of `split` (at least one example), and the rest."""
+    count = max(1, int(round(len(split.y) * fraction)))
+    return (Split(split.x[:count], split.y[:count], split.index[:count]),
+            Split(split.x[count:], split.y[count:], split.index[count:]))
 
 
 def save_vocabulary(path, vocabulary):
-    from .files import write_atomic
     write_atomic(path, json.dumps(vocabulary).encode())
 
 

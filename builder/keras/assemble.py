@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
-from . import graph as graph_module
+from ..backend import keras as _keras
+from ..spec import graph as graph_module
+from ..spec.language import Spec
 from . import registry
-from .backend import keras as _keras
-from .spec import Spec
 
 _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints"}
 
@@ -50,7 +50,7 @@ def _construct(keras, layer_type, args, name):
     for key, value in args.items():
         if key in layer_type.call_options:
             continue
-        if key in ("layer", "backward_layer") and layer_type.kind == "wrapper" and value is not None:
+        if layer_type.arg_type(key) == "entry" and value is not None:
             (inner_name, inner_args), = value.items()
             value = _construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}")
         elif key == "activation" and value in registry.EXTRA_ACTIVATIONS:
@@ -60,8 +60,8 @@ def _construct(keras, layer_type, args, name):
 
 
 def custom_layers():
-    import builder.layers
-    return builder.layers
+    from . import layers
+    return layers
 
 
 def make_layer(keras, node):
@@ -72,17 +72,18 @@ def make_layer(keras, node):
 
 
 def _call(layer, node, inputs):
+    """Call `layer` as its registry entry says (registry.CALLS)."""
     options = {key: node.args[key] for key in node.type.call_options if key in node.args}
-    kind = node.type.kind
+    call = node.type.call
     if node.input_keys is not None:
         return layer(**dict(zip(node.input_keys, inputs)), **options)
-    if kind == "merge":
+    if call == "list":
         return layer(inputs, **options)
-    if kind == "attention":
+    if call == "query_value_list":
         return layer(inputs if len(inputs) > 1 else inputs * 2, **options)
-    if kind in ("recurrent", "wrapper") and len(inputs) > 1:
+    if call == "initial_state" and len(inputs) > 1:
         return layer(inputs[0], initial_state=inputs[1:], **options)
-    if node.type.name == "multi_head_attention" and len(inputs) == 1:
+    if call == "query_value" and len(inputs) == 1:
         return layer(inputs[0], inputs[0], **options)        # self-attention
     return layer(*inputs, **options)
 
@@ -104,13 +105,9 @@ def _head(keras, node, output, pool):
     """The output Dense layer; a body that ends in more than (batch, features)
     is first flattened or pooled, as `output.pool` says."""
     rank = len(output.shape)
-    if rank > 2 and pool != "none":
-        if pool == "flatten":
-            layer = keras.layers.Flatten
-        else:
-            kind = "Average" if pool == "global_average" else "Max"
-            layer = getattr(keras.layers, f"Global{kind}Pooling{min(rank - 2, 3)}D")
-        output = layer(name=f"{node.name}_{pool}")(output)
+    if rank > 2 and registry.HEAD_POOLS[pool] is not None:
+        pooling = registry.LAYERS[registry.HEAD_POOLS[pool].format(d=min(rank - 2, 3))]
+        output = pooling.keras_class()(name=f"{node.name}_{pool}")(output)
     return _apply(keras, node, [output], ["the last layer"])
 
 

@@ -1,4 +1,4 @@
-"""Feeding data.Split arrays to Keras. The seam between TensorFlow and the
+"""Batching: feeding data.Split arrays to Keras. The seam between TensorFlow and the
 rest: with TensorFlow installed, a tf.data pipeline (decode, rescale, cache,
 shuffle, batch, augment, prefetch) that keeps the accelerator busy; without
 it (Keras on JAX or PyTorch alone), a keras.utils.PyDataset of NumPy batches."""
@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 
-from .backend import keras as _keras
-from .backend import tensorflow as _tensorflow
+from ..backend import keras as _keras
+from ..backend import tensorflow as _tensorflow
+
+keras = _keras()
 
 
 def has_tf_data() -> bool:
@@ -19,7 +21,6 @@ def has_tf_data() -> bool:
 
 
 def augmentation_layers(preprocessing):
-    keras = _keras()
     layers = []
     for item in preprocessing.augmentation:
         name, args = (item, {}) if isinstance(item, str) else next(iter(item.items()))
@@ -34,7 +35,7 @@ def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, sh
     augment = augmentation_layers(preprocessing) if training else []
     if has_tf_data():
         return _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
-    return _ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
+    return ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
 
 
 def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed):
@@ -64,42 +65,36 @@ def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed)
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-class _ArrayBatches:
-    """NumPy batches for Keras without TensorFlow (a keras.utils.PyDataset)."""
+class ArrayBatches(keras.utils.PyDataset):
+    """NumPy batches for Keras without TensorFlow."""
 
-    def __new__(cls, split, data, shape, batch_size, shuffle, rescale, augment, seed):
-        keras = _keras()
+    def __init__(self, split, data, shape, batch_size, shuffle, rescale, augment, seed):
+        super().__init__()
+        self.x = _load_images(split.x, shape) if data.images_from_files else split.x
+        if rescale is not None:
+            self.x = self.x.astype("float32") * rescale
+        self.y = split.y
+        self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(len(self.y))
+        self.on_epoch_end()
 
-        class ArrayBatches(keras.utils.PyDataset):
-            def __init__(self):
-                super().__init__()
-                self.x = _load_images(split.x, shape) if data.images_from_files else split.x
-                if rescale is not None:
-                    self.x = self.x.astype("float32") * rescale
-                self.y = split.y
-                self.rng = np.random.default_rng(seed)
-                self.order = np.arange(len(self.y))
-                self.on_epoch_end()
+    def __len__(self):
+        return math.ceil(len(self.y) / self.batch_size)
 
-            def __len__(self):
-                return math.ceil(len(self.y) / batch_size)
+    def __getitem__(self, index):
+        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        x = self.x[chosen]
+        for layer in self.augment:
+            x = np.asarray(layer(x, training=True))
+        return x, self.y[chosen]
 
-            def __getitem__(self, index):
-                chosen = self.order[index * batch_size:(index + 1) * batch_size]
-                x = self.x[chosen]
-                for layer in augment:
-                    x = np.asarray(layer(x, training=True))
-                return x, self.y[chosen]
-
-            def on_epoch_end(self):
-                if shuffle:
-                    self.rng.shuffle(self.order)
-
-        return ArrayBatches()
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.rng.shuffle(self.order)
 
 
 def _load_images(paths, shape):
-    keras = _keras()
     mode = "grayscale" if shape[-1] == 1 else "rgb"
     return np.stack([keras.utils.img_to_array(keras.utils.load_img(p, color_mode=mode, target_size=shape[:2]))
                      for p in paths])

@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-from . import activations, registry, schema
-from .errors import SpecError, at, describe, format_path, in_source, suggest, unknown
-from .spec import REQUIRED, BlockDef, Spec
+from ..errors import SpecError, at, describe, format_path, in_source, suggest, unknown
+from ..keras import registry
+from . import activations, arguments
+from .language import REQUIRED, RESERVED, BlockDef, Spec
 
 MAX_REPEAT = 1000
 MAX_NODES = 100_000
@@ -24,7 +25,7 @@ class Node:
     type: registry.LayerType
     args: dict                  # validated keyword arguments, name excluded
     inputs: list                # names of nodes or model inputs
-    source: object              # loader.Source the entry is written in
+    source: object              # reader.Source the entry is written in
     path: tuple                 # the entry's path there
     via: list                   # block instances it was reached through: (path text, file, line)
     input_keys: list | None = None   # call keywords for `inputs: {query: a, ...}`, else positional
@@ -32,8 +33,7 @@ class Node:
     group: str | None = None         # the top-level block instance it belongs to (for diagrams)
 
     def error(self, message: str) -> SpecError:
-        err = SpecError(message, path=self.path, file=self.source.file)
-        err.line, err.col = self.source.position(self.path)
+        err = self.source.locate(SpecError(message), self.path)
         err.via = list(self.via)
         return err
 
@@ -221,7 +221,7 @@ class _Expander:
 
     def layer(self, scope, type_name, args, origins, name, sources, keys, path) -> str:
         path = path + (type_name,)
-        if type_name == "activation" or type_name not in registry.LAYERS:
+        if type_name not in registry.LAYERS or registry.LAYERS[type_name].applies_activation:
             type_name, args = self.activation_entry(type_name, args, origins, scope, path)
         layer_type = registry.get(type_name)
         explicit = frozenset(args)
@@ -247,25 +247,23 @@ class _Expander:
         """Check the entries a wrapper holds (`bidirectional: {layer: {lstm: 64}}`)
         and store them normalized; returns the inner entry's own arguments."""
         explicit = frozenset()
-        for key in ("layer", "backward_layer"):
+        entry_args = [arg for arg in wrapper.args if wrapper.arg_type(arg) == "entry"]
+        for key in entry_args:
             if args.get(key) is None:
                 continue
             with at(key):
                 inner_name, inner_args = parse_entry(args[key], {})
                 with at(inner_name):
                     inner = registry.get(inner_name)
-                    if wrapper.name == "bidirectional" and inner.kind != "recurrent":
-                        raise SpecError(f"bidirectional wraps a recurrent layer (simple_rnn, lstm, gru), "
-                                        f"not {inner_name}")
-                    if inner.kind == "wrapper" or inner.kind == "merge":
-                        raise SpecError(f"{wrapper.name} cannot wrap {inner_name}")
-                    if key == "layer":
+                    if inner.kind not in wrapper.wraps:
+                        raise SpecError(_cannot_wrap(wrapper, inner_name))
+                    if key == entry_args[0]:        # the wrapped layer; others are alternatives
                         explicit = frozenset(inner_args)
                     self.apply_defaults(inner, inner_args, {}, path)
                     if self.split_activation(inner, inner_args, {}, scope, path) is not None:
                         raise SpecError("a wrapped layer takes a plain activation (relu, tanh, ...), not "
                                         "leaky_relu, prelu or maxout").at("activation")
-                    schema.check_args(inner, inner_args)
+                    arguments.check_args(inner, inner_args)
             args[key] = {inner_name: inner_args}
         return explicit
 
@@ -286,7 +284,7 @@ class _Expander:
 
     def activation_entry(self, type_name, args, origins, scope, path):
         """`- swish`, `- activation: swish` or `- activation: prelu` -> the layer type that does it."""
-        if type_name == "activation":
+        if type_name in registry.LAYERS:           # the type that applies a named activation
             if "activation" not in args:
                 return type_name, args        # the schema check reports the missing argument
             value = args.pop("activation")
@@ -295,7 +293,7 @@ class _Expander:
         act_name, act_args = self.activation(value, origins, scope, path)
         if act_name in registry.LAYER_ACTIVATIONS:
             return act_name, {**act_args, **args}
-        return "activation", {"activation": act_name, **args}
+        return _activation_type(), {"activation": act_name, **args}
 
     def activation(self, value, origins, scope, path):
         try:
@@ -315,19 +313,19 @@ class _Expander:
             return None
         act_type = registry.LAYERS[act_name]
         args["activation"] = None
-        if act_name == "maxout":
-            pieces = act_args.get("pieces", act_type.args["pieces"]["default"])
+        if act_type.widens:
+            factor = act_args.get(act_type.widens, act_type.args[act_type.widens]["default"])
             width = layer_type.width
             if width is None:
-                raise SpecError(f"maxout as the activation of {layer_type.name} needs a layer with units "
-                                "or filters; add a `- maxout` entry after it instead").at("activation")
+                raise SpecError(f"{act_name} as the activation of {layer_type.name} needs a layer with units "
+                                f"or filters; add a `- {act_name}` entry after it instead").at("activation")
             if isinstance(args.get(width), int):
-                args[width] = args[width] * pieces     # k linear pieces per output unit
+                args[width] = args[width] * factor     # maxout: k linear pieces per output unit
         return act_type, act_args
 
     def check(self, layer_type, args, origins, scope, path):
         try:
-            schema.check_args(layer_type, args)
+            arguments.check_args(layer_type, args)
         except SpecError as err:
             raise self.located(err, origins, err.path[0] if err.path else None, scope, path) from None
 
@@ -336,9 +334,7 @@ class _Expander:
         spec's defaults, or the block instance that passed it."""
         if arg in origins:
             source, where = origins[arg]
-            err.path = where
-            err.file = source.file
-            err.line, err.col = source.position(where)
+            source.locate(err, where)
         return err
 
     # --- blocks --------------------------------------------------------------------
@@ -401,6 +397,18 @@ def _check_input_count(layer_type, sources, keys):
                         f"({', '.join(tensors)}), got {count}{hint}").at("inputs")
 
 
+def _activation_type() -> str:
+    """The layer type that applies an activation function by name."""
+    return next(name for name, t in registry.LAYERS.items() if t.applies_activation)
+
+
+def _cannot_wrap(wrapper, inner_name) -> str:
+    if len(wrapper.wraps) == 1:
+        kind = wrapper.wraps[0]
+        return f"{wrapper.name} wraps a {kind} layer ({', '.join(registry.of_kind(kind))}), not {inner_name}"
+    return f"{wrapper.name} cannot wrap {inner_name}"
+
+
 def parse_entry(entry, blocks):
     """`- flatten`, `- dense: 120` or `- conv2d: {filters: 6, ...}` -> (type, args dict)."""
     if isinstance(entry, str):
@@ -442,7 +450,7 @@ def _vary(vary, repeat) -> dict:
                     raise SpecError(f"expected first, last or a repetition from 1 to {repeat}, got {describe(key)}")
                 if not isinstance(overrides, dict):
                     raise SpecError(f"expected argument overrides as a mapping, got {describe(overrides)}")
-                if set(overrides) & {"name", "inputs", "repeat", "vary", "when"}:
+                if set(overrides) & set(RESERVED):
                     raise SpecError("vary changes arguments only, not name, inputs, repeat, vary or when")
             result[index] = {**result.get(index, {}), **overrides}
         return result
@@ -468,7 +476,7 @@ def _head(expander, spec, scope, output) -> Node:
     name = spec.output["name"]
     origins = {key: (spec.source, ("output", key)) for key in args}
     with in_source(spec.source), at("output"):
-        dense = registry.LAYERS["dense"]
+        dense = registry.LAYERS[registry.HEAD]
         expander.apply_defaults(dense, args, origins, ("output",))
         activation_entry = expander.split_activation(dense, args, origins, scope, ("output",))
         expander.check(dense, args, origins, scope, ("output",))
@@ -489,12 +497,6 @@ def _recurrent(node) -> dict | None:
     return None
 
 
-def _takes_sequences(node) -> bool:
-    kind, name = node.type.kind, node.type.name
-    return (_recurrent(node) is not None or kind in ("attention", "wrapper") or "1d" in name
-            or name in ("multi_head_attention", "transformer_encoder", "select_step"))
-
-
 def _return_sequences(nodes):
     """A recurrent layer that feeds a layer which needs a sequence (another RNN,
     attention, a 1-D convolution, ...) returns its sequence unless the spec says
@@ -502,7 +504,7 @@ def _return_sequences(nodes):
     rather than a shape error from Keras later."""
     by_name = {node.name: node for node in nodes}
     for consumer in nodes:
-        if not _takes_sequences(consumer):
+        if not consumer.type.takes_sequence:
             continue
         for reference in consumer.inputs[:1]:
             producer = by_name.get(reference)

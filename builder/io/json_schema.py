@@ -1,0 +1,140 @@
+"""The spec language as a JSON Schema (draft 2020-12), for editors.
+
+Generated from the definitions the validator uses — the language's pydantic
+models (builder/spec/language.py, training.py) for the sections, the
+registry's argument models for every entry — never kept by hand. `python
+cli.py schema` prints it; `spec.schema.json` at the top of the repository is
+this output, checked in (`python tools/regenerate.py` rewrites it; a test
+fails when it is stale). The schema is a little looser than `validate`: it
+cannot know which block names a spec defines, arguments may be `$param`
+strings anywhere, and an extending spec may leave out any section.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+from ..keras import registry
+from ..spec import arguments, language
+
+TARGET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                      "spec.schema.json")
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+PARAMETER = {"type": "string", "pattern": r"^\$[A-Za-z_][A-Za-z0-9_]*$", "description": "a block parameter"}
+
+
+def _ref(name):
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _layer_args(layer_type) -> dict:
+    generated = arguments.args_model(layer_type).model_json_schema()
+    properties = {}
+    for arg, prop in generated.get("properties", {}).items():
+        prop.pop("title", None)
+        kind = layer_type.arg_type(arg)
+        if kind == "activation":
+            prop = {**_ref("activation"), "description": prop.get("description", "")}
+        elif kind == "entry":
+            prop = {"anyOf": [_ref("entry"), {"type": "null"}], "description": prop.get("description", "")}
+        properties[arg] = {"anyOf": [prop, PARAMETER]}
+    properties.update(_entry_keys())
+    result = {"type": "object", "description": layer_type.doc, "properties": properties,
+              "additionalProperties": False}
+    return result, generated.get("$defs", {})
+
+
+def _entry_keys() -> dict:
+    names = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[0-9]+)?$"}
+    forms = {
+        "name": {"type": "string"},
+        "inputs": {"anyOf": [names, {"type": "array", "items": names, "minItems": 1},
+                             {"type": "object", "additionalProperties": names}]},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, PARAMETER]},
+        "vary": {"type": "object", "additionalProperties": {"type": "object"}},
+        "when": {"anyOf": [{"type": "boolean"}, PARAMETER]},
+    }
+    return {key: {**forms[key], "description": text} for key, text in language.ENTRY_KEYS.items()}
+
+
+def _scalar_schema(layer_type):
+    annotation_type = layer_type.arg_type(layer_type.short)
+    model = arguments.args_model(layer_type).model_json_schema()
+    prop = copy.deepcopy(model["properties"][layer_type.short])
+    prop.pop("title", None)
+    prop.pop("default", None)
+    if annotation_type == "entry":
+        return _ref("entry")
+    if annotation_type == "activation":
+        return _ref("activation")
+    return prop
+
+
+def generate() -> dict:
+    defs: dict = {}
+    entry_properties = {}
+    for name, layer_type in sorted(registry.LAYERS.items()):
+        args, extra_defs = _layer_args(layer_type)
+        defs.update(extra_defs)
+        defs[f"args_{name}"] = args
+        forms = [_ref(f"args_{name}"), {"type": "null"}]
+        if layer_type.short:
+            forms.append(_scalar_schema(layer_type))
+        entry_properties[name] = {"anyOf": forms, "description": layer_type.doc}
+    activations = registry.activation_names()
+    for name in activations:
+        entry_properties.setdefault(name, {"anyOf": [{"type": "null"}, {"type": "object", "properties":
+                                                                        _entry_keys(), "additionalProperties": False}],
+                                           "description": f"the {name} activation"})
+    defs["entry"] = {
+        "anyOf": [
+            {"type": "string", "description": "a layer type, activation or block without arguments"},
+            {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": entry_properties,
+             "additionalProperties": {"type": ["object", "null"], "description": "a block instance"}},
+        ]}
+    defs["entries"] = {"type": "array", "items": _ref("entry"), "minItems": 1}
+    layer_activations = {}
+    for name in registry.LAYER_ACTIVATIONS:
+        forms = [{"type": "null"}, _ref(f"args_{name}")]
+        if registry.LAYERS[name].short:
+            forms.append(_scalar_schema(registry.LAYERS[name]))
+        layer_activations[name] = {"anyOf": forms}
+    defs["activation"] = {"anyOf": [
+        {"enum": activations + list(registry.LAYER_ACTIVATIONS)},
+        {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": layer_activations,
+         "additionalProperties": False},
+        {"type": "null"}, PARAMETER],
+        "description": "an activation name, or {leaky_relu|prelu|maxout: arguments}"}
+    document = language.SpecFile.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(document.pop("$defs"))
+    dense_args = {k: v for k, v in defs[f"args_{registry.HEAD}"]["properties"].items()
+                  if k not in language.ENTRY_KEYS}
+    defs["Output"]["properties"] = {**dense_args, **defs["Output"]["properties"],
+                                    "activation": _ref("activation")}
+    defs["Output"]["additionalProperties"] = False
+    properties = document["properties"]
+    accepted = sorted({arg for t in registry.LAYERS.values() for arg in t.args} - set(registry.BASE_ARGS))
+    properties["defaults"] = {**properties["defaults"], "propertyNames": {"enum": accepted},
+                              "properties": {"activation": _ref("activation")}}
+    # No section is required: a spec with `extends` may take any of them from its base.
+    return {"$schema": DRAFT, "$id": "spec.schema.json", "title": "keras-spec-builder spec",
+            "description": "A YAML spec for builder (docs/spec.md).", "type": "object",
+            "properties": _untitled(properties), "additionalProperties": False, "$defs": _untitled(defs)}
+
+
+def _untitled(value):
+    """The schema without pydantic's generated titles (editors show the
+    descriptions), and with layer entries referring to their definition."""
+    if isinstance(value, dict):
+        if value.get(language.ENTRY_MARK):
+            return _ref("entry")
+        return {k: _untitled(v) for k, v in value.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(value, list):
+        return [_untitled(v) for v in value]
+    return value
+
+
+def render() -> str:
+    return json.dumps(generate(), indent=1, sort_keys=False) + "\n"

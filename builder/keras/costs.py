@@ -1,0 +1,95 @@
+"""Multiply-accumulate operations (MACs) per layer, from shapes alone.
+
+Counted: the multiplications of convolutions, dense layers, recurrent
+layers and attention (one MAC per multiply-add, per example). Not counted:
+element-wise work (activations, normalization, pooling, additions), which
+is small beside them and which papers and tools leave out too.
+
+Each formula takes (layer, inputs, outputs, macs_of): the Keras layer, its
+input and output tensors, and the function that counts another layer (for
+wrappers). The registry says which formula a layer type uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _prod(values):
+    return math.prod(int(v) for v in values if v is not None)
+
+
+def _shape(tensor):
+    return tuple(tensor.shape[1:])
+
+
+def conv(layer, inputs, outputs, macs_of):
+    config = layer.get_config()
+    in_channels = _shape(inputs[0])[-1]
+    return _prod(_shape(outputs[0])) * _prod(config["kernel_size"]) * in_channels // config["groups"]
+
+
+def conv_transpose(layer, inputs, outputs, macs_of):
+    config = layer.get_config()
+    return _prod(_shape(inputs[0])) * _prod(config["kernel_size"]) * config["filters"]
+
+
+def depthwise_conv(layer, inputs, outputs, macs_of):
+    return _prod(_shape(outputs[0])) * _prod(layer.get_config()["kernel_size"])
+
+
+def separable_conv(layer, inputs, outputs, macs_of):
+    config = layer.get_config()
+    positions = _prod(_shape(outputs[0])[:-1])
+    channels = _shape(inputs[0])[-1] * config["depth_multiplier"]
+    return positions * channels * _prod(config["kernel_size"]) + positions * channels * config["filters"]
+
+
+def dense(layer, inputs, outputs, macs_of):
+    shape = _shape(inputs[0])
+    return _prod(shape[:-1]) * shape[-1] * layer.get_config()["units"]
+
+
+def recurrent(layer, inputs, outputs, macs_of, *, gates):
+    steps, features = _shape(inputs[0])[0] or 1, _shape(inputs[0])[-1]
+    units = layer.get_config()["units"]
+    return steps * gates * (features + units) * units
+
+
+def bidirectional(layer, inputs, outputs, macs_of):
+    return 2 * macs_of(layer.forward_layer, inputs, outputs)
+
+
+def time_distributed(layer, inputs, outputs, macs_of):
+    steps = _shape(inputs[0])[0] or 1
+    return steps * macs_of(layer.layer, [_Step(inputs[0])], [_Step(outputs[0])])
+
+
+def multi_head_attention(layer, inputs, outputs, macs_of):
+    config = layer.get_config()
+    query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
+    key = _shape(inputs[2]) if len(inputs) > 2 else value
+    heads, key_dim = config["num_heads"], config["key_dim"]
+    value_dim = config["value_dim"] or key_dim
+    t, s = _prod(query[:-1]), _prod(value[:-1])
+    projections = t * query[-1] * heads * key_dim + s * key[-1] * heads * key_dim + s * value[-1] * heads * value_dim
+    attention = heads * t * s * (key_dim + value_dim)
+    return projections + attention + t * heads * value_dim * query[-1]
+
+
+def dot_attention(layer, inputs, outputs, macs_of):
+    query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
+    return 2 * _prod(query[:-1]) * _prod(value[:-1]) * query[-1]
+
+
+def transformer_encoder(layer, inputs, outputs, macs_of):
+    steps, hidden = _prod(_shape(inputs[0])[:-1]), _shape(inputs[0])[-1]
+    attention = 4 * steps * hidden * hidden + 2 * steps * steps * hidden
+    return attention + 2 * steps * hidden * layer.get_config()["intermediate_dim"]
+
+
+class _Step:
+    """A tensor's shape without the time axis (for TimeDistributed)."""
+
+    def __init__(self, tensor):
+        self.shape = (tensor.shape[0], *tensor.shape[2:])

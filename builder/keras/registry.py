@@ -1,0 +1,268 @@
+"""The layer registry: every layer type a spec can name, and everything the
+rest of builder needs to know about one.
+
+It drives the validator, the model assembly, the MACs count, training's
+vocabulary sizing, `cli.py layers`, the docs, the JSON Schema and the
+parametrized tests; no other module tests a layer's name or class. Argument
+names and defaults are not written here: they come from the Keras classes'
+own signatures (signatures.py). Importing this module does not import Keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+
+from ..errors import SpecError, unknown
+from ..spec import argtypes
+from . import costs, signatures
+
+# Arguments every Keras layer takes through **kwargs.
+BASE_ARGS = {"name": {"default": None}, "dtype": {"default": None}, "trainable": {"default": True}}
+
+KINDS = {
+    "layer": "one input; more inputs fill the call's further tensor arguments in order",
+    "merge": "a list of two or more inputs",
+    "attention": "a list [query, value] or [query, value, key]; one input attends to itself",
+    "recurrent": "a sequence; further inputs are the initial state",
+    "wrapper": "wraps the layer entry in its `layer` argument",
+    "activation": "one input, an activation function or layer",
+}
+
+# How a layer is called with the tensors its entry's `inputs` name.
+CALLS = {
+    "positional": "layer(a, b, ...)",
+    "list": "layer([a, b, ...])",
+    "query_value_list": "layer([query, value(, key)]); one input is both",
+    "query_value": "layer(query, value, ...); one input is both",
+    "initial_state": "layer(sequence, initial_state=[...])",
+}
+_CALL_OF_KIND = {"merge": "list", "attention": "query_value_list", "recurrent": "initial_state",
+                 "wrapper": "initial_state"}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)     # hashed by identity: argument models are cached per type
+class LayerType:
+    name: str                       # what a spec writes: 'conv2d'
+    module: str                     # where the class lives: 'keras.layers'
+    cls_name: str                   # 'Conv2D'
+    short: str | None = None        # the argument a scalar sets: `- dense: 120`
+    kind: str = "layer"             # what its entry may be; see KINDS
+    call: str | None = None         # how it is called; see CALLS (default: from kind)
+    width: str | None = None        # 'units'/'filters': what `activation: maxout` multiplies
+    widens: str | None = None       # as a layer's activation, multiplies its width by this argument (maxout)
+    takes_sequence: bool | None = None   # needs (batch, steps, features): a recurrent layer before it
+    #                                      returns its sequence (default: recurrent, attention, wrapper kinds)
+    wraps: tuple = ()               # wrapper kinds: the kinds of entry it may hold
+    applies_activation: bool = False   # `- activation: NAME`: a layer activation (prelu) becomes that layer
+    vocabulary: str | None = None   # the argument that holds a vocabulary size (embeddings)
+    macs: object = None             # costs formula: (layer, inputs, outputs, macs_of) -> MACs; None: not counted
+    no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
+    arg_types: tuple = ()           # (arg, type key) pairs where the signature and name say too little
+    signature: dict | None = None   # plug-ins: read at registration; built-ins: signatures.json
+    plugin_class: type | None = None  # plug-ins: the class itself (it may live in no importable module)
+
+    def __post_init__(self):
+        if self.call is None:
+            object.__setattr__(self, "call", _CALL_OF_KIND.get(self.kind, "positional"))
+        if self.takes_sequence is None:
+            object.__setattr__(self, "takes_sequence", self.kind in ("recurrent", "attention", "wrapper"))
+
+    @property
+    def args(self) -> dict:
+        """Argument name -> {'default': ...} or {'required': True}: the
+        constructor's arguments, then the call's options (use_causal_mask, ...)."""
+        return {**self._entry["args"], **BASE_ARGS, **self.call_options}
+
+    @functools.cached_property
+    def arg_type_keys(self) -> dict:
+        """Argument name -> its argtypes.TYPES key."""
+        explicit = dict(self.arg_types)
+        return {arg: explicit.get(arg) or argtypes.resolve(arg, info) for arg, info in self.args.items()}
+
+    def arg_type(self, arg: str) -> str:
+        return self.arg_type_keys.get(arg, "any")
+
+    @property
+    def call_tensors(self) -> list:
+        """The call's tensor arguments, in order: what `inputs:` fills."""
+        return self._entry.get("call", {}).get("tensors", ["inputs"])
+
+    @property
+    def call_options(self) -> dict:
+        return self._entry.get("call", {}).get("options", {})
+
+    @property
+    def _entry(self) -> dict:
+        if self.signature is not None:
+            return self.signature
+        return signatures.of(self.qualname, self.name)
+
+    @property
+    def doc(self) -> str:
+        return self._entry["doc"]
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.cls_name}"
+
+    def keras_class(self):
+        if self.plugin_class is not None:
+            return self.plugin_class
+        return getattr(importlib.import_module(self.module), self.cls_name)
+
+
+LAYERS: dict[str, LayerType] = {}
+
+
+def add(layer_type: LayerType) -> LayerType:
+    if layer_type.name in LAYERS:
+        raise ValueError(f"layer type '{layer_type.name}' is already registered "
+                         f"(as {LAYERS[layer_type.name].qualname})")
+    LAYERS[layer_type.name] = layer_type
+    return layer_type
+
+
+def get(name: str) -> LayerType:
+    if name in LAYERS:
+        return LAYERS[name]
+    if name in activation_names():
+        raise SpecError(f"'{name}' is an activation function, not a layer type; write `activation: {name}` "
+                        f"on a layer, or the entry `- {name}`")
+    raise unknown("layer type", name, list(LAYERS) + activation_names())
+
+
+def for_layer(layer) -> LayerType | None:
+    """The registered type of a Keras layer object, or None."""
+    for layer_type in LAYERS.values():
+        if type(layer) is layer_type.keras_class():
+            return layer_type
+    return None
+
+
+def for_config(class_name: str, module: str | None) -> LayerType | None:
+    """The registered type of a serialized layer ({'class_name', 'module'})."""
+    for layer_type in LAYERS.values():
+        if layer_type.cls_name == class_name and (module in (None, layer_type.module) or
+                                                  module.split(".")[0] == layer_type.module.split(".")[0]):
+            return layer_type
+    return None
+
+
+def of_kind(kind: str) -> list[str]:
+    return [name for name, layer_type in LAYERS.items() if layer_type.kind == kind]
+
+
+def activation_names() -> list[str]:
+    """Every function of keras.activations usable by name (from signatures.json)."""
+    return signatures.table()["activations"]
+
+
+def register_layer(cls, name: str | None = None, short: str | None = None,
+                   width: str | None = None, kind: str = "layer"):
+    """Make a Keras layer class usable in specs as `name` (default: its class
+    name in snake_case). Its arguments, and their types, are read from its own
+    `__init__` and docstring. The class is also registered for Keras
+    serialization (unless Keras knows it already), so saved models reload."""
+    import keras
+
+    name = name or signatures.snake_case(cls.__name__)
+    if keras.saving.get_registered_name(cls) == cls.__name__ and not cls.__module__.startswith("keras."):
+        keras.saving.register_keras_serializable(package="builder_plugins")(cls)
+    signature = signatures.read_signature(cls)
+    for arg in (short, width):
+        if arg is not None and arg not in signature["args"]:
+            raise ValueError(f"{cls.__name__} has no argument '{arg}'")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return add(LayerType(name=name, module=cls.__module__, cls_name=cls.__name__, short=short,
+                         kind=kind, width=width, signature=signature, plugin_class=cls))
+
+
+def _builtin(name, cls_name, module="keras.layers", **options):
+    add(LayerType(name=name, module=module, cls_name=cls_name, **options))
+
+
+# --- the built-in types -------------------------------------------------------------
+
+_CUSTOM = "builder.keras.layers"
+
+for _d in ("1d", "2d", "3d"):
+    D = _d.upper()
+    _seq = _d == "1d"
+    _builtin(f"conv{_d}", f"Conv{D}", short="filters", width="filters", takes_sequence=_seq, macs=costs.conv)
+    _builtin(f"conv{_d}_transpose", f"Conv{D}Transpose", short="filters", width="filters", takes_sequence=_seq,
+             macs=costs.conv_transpose)
+    _builtin(f"max_pooling{_d}", f"MaxPooling{D}", short="pool_size", takes_sequence=_seq)
+    _builtin(f"average_pooling{_d}", f"AveragePooling{D}", short="pool_size", takes_sequence=_seq)
+    _builtin(f"global_max_pooling{_d}", f"GlobalMaxPooling{D}", takes_sequence=_seq)
+    _builtin(f"global_average_pooling{_d}", f"GlobalAveragePooling{D}", takes_sequence=_seq)
+    _builtin(f"zero_padding{_d}", f"ZeroPadding{D}", short="padding", no_defaults=frozenset({"padding"}),
+             arg_types=(("padding", "padding_amount"),), takes_sequence=_seq)
+    _builtin(f"spatial_dropout{_d}", f"SpatialDropout{D}", short="rate", takes_sequence=_seq)
+    _builtin(f"up_sampling{_d}", f"UpSampling{D}", short="size", takes_sequence=_seq)
+for _d in ("1d", "2d"):
+    D = _d.upper()
+    _seq = _d == "1d"
+    _builtin(f"depthwise_conv{_d}", f"DepthwiseConv{D}", short="kernel_size", takes_sequence=_seq,
+             macs=costs.depthwise_conv)
+    _builtin(f"separable_conv{_d}", f"SeparableConv{D}", short="filters", width="filters", takes_sequence=_seq,
+             macs=costs.separable_conv)
+
+_builtin("dense", "Dense", short="units", width="units", macs=costs.dense)
+_builtin("dropout", "Dropout", short="rate")
+_builtin("flatten", "Flatten")
+_builtin("reshape", "Reshape", short="target_shape")
+_builtin("batch_normalization", "BatchNormalization")
+_builtin("layer_normalization", "LayerNormalization")
+
+_builtin("activation", "Activation", short="activation", kind="activation", applies_activation=True,
+         no_defaults=frozenset({"activation"}))
+_builtin("relu", "ReLU", kind="activation")
+_builtin("leaky_relu", "LeakyReLU", short="negative_slope", kind="activation")
+_builtin("prelu", "PReLU", kind="activation")
+_builtin("elu", "ELU", short="alpha", kind="activation")
+_builtin("softmax", "Softmax", short="axis", kind="activation")
+_builtin("maxout", "Maxout", module=_CUSTOM, short="pieces", kind="activation", widens="pieces")
+_builtin("lrn", "LocalResponseNormalization", module=_CUSTOM, short="size")
+
+# Sequences
+_builtin("embedding", "Embedding", vocabulary="input_dim")
+_builtin("masking", "Masking", short="mask_value")
+_RECURRENT = dict(short="units", kind="recurrent", no_defaults=frozenset({"activation", "recurrent_activation"}))
+_builtin("simple_rnn", "SimpleRNN", macs=functools.partial(costs.recurrent, gates=1), **_RECURRENT)
+_builtin("lstm", "LSTM", macs=functools.partial(costs.recurrent, gates=4), **_RECURRENT)
+_builtin("gru", "GRU", macs=functools.partial(costs.recurrent, gates=3), **_RECURRENT)
+_builtin("bidirectional", "Bidirectional", short="layer", kind="wrapper", wraps=("recurrent",),
+         arg_types=(("layer", "entry"), ("backward_layer", "entry")), macs=costs.bidirectional)
+_builtin("time_distributed", "TimeDistributed", short="layer", kind="wrapper",
+         wraps=("layer", "recurrent", "attention", "activation"), arg_types=(("layer", "entry"),),
+         macs=costs.time_distributed)
+_builtin("select_step", "SelectStep", module=_CUSTOM, short="index", takes_sequence=True)
+
+# Attention and transformers
+_builtin("multi_head_attention", "MultiHeadAttention", call="query_value", takes_sequence=True,
+         macs=costs.multi_head_attention)
+_builtin("attention", "Attention", kind="attention", macs=costs.dot_attention)
+_builtin("additive_attention", "AdditiveAttention", kind="attention", macs=costs.dot_attention)
+_builtin("position_embedding", "PositionEmbedding", module=_CUSTOM, short="sequence_length")
+_builtin("sine_position_encoding", "SinePositionEncoding", module=_CUSTOM)
+_builtin("token_and_position_embedding", "TokenAndPositionEmbedding", module=_CUSTOM,
+         vocabulary="vocabulary_size")
+_builtin("transformer_encoder", "TransformerEncoder", module=_CUSTOM, takes_sequence=True,
+         macs=costs.transformer_encoder)
+
+for _merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
+    _builtin(_merge.lower(), _merge, kind="merge")
+_builtin("concatenate", "Concatenate", short="axis", kind="merge")
+
+# Activations with weights or parameters are layers of their own: `activation:
+# prelu` on a conv becomes the conv followed by a PReLU layer.
+LAYER_ACTIVATIONS = ("leaky_relu", "prelu", "maxout")
+# Activation functions builder adds to keras.activations' (layers.py).
+EXTRA_ACTIVATIONS = ("gelu_approximate",)
+# The type the spec's `output:` makes, and the poolings it may put before it.
+HEAD = "dense"
+HEAD_POOLS = {"flatten": "flatten", "global_average": "global_average_pooling{d}d",
+              "global_max": "global_max_pooling{d}d", "none": None}

@@ -1,0 +1,109 @@
+"""The files a spec brings in: `extends: base.yaml` (a spec built on another:
+the child's top-level keys replace the base's, then `set:` changes values
+anywhere by dotted path, as `--set` does) and `imports:` (block libraries).
+
+One mechanism serves both: the same path rules (relative .yaml paths only),
+the same cycle and depth checks, and each file read once per run however
+often it is included. Errors in included parts point into their own files.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+from ..errors import SpecError, describe, in_source
+from . import overrides, reader
+
+MAX_DEPTH = 16
+# key -> (what the messages call following it, what they call a loop of it)
+_KEYS = {"extends": ("extend", "extends cycle", "extends nests"), "imports": ("import", "import cycle", "imports nest")}
+
+
+class Includes:
+    """The files one run reads: each loaded once, and each block library parsed once."""
+
+    def __init__(self):
+        self.sources: dict[str, reader.Source] = {}
+        self.libraries: dict[str, dict] = {}
+        self.ancestors: dict[str, tuple] = {}     # file -> the files that brought it in, outermost first
+
+    def load(self, path) -> reader.Source:
+        """A spec file and whatever it extends, merged."""
+        return self.extend(self._read(os.fspath(path)))
+
+    def include(self, source: reader.Source, relative, key: str) -> reader.Source:
+        """The file `relative` (the value of `key` in `source`), checked and read."""
+        verb, cycle, nests = _KEYS[key]
+        if not isinstance(relative, str) or not relative.endswith((".yaml", ".yml")):
+            raise SpecError(f"expected a relative path to a .yaml file, got {describe(relative)}")
+        if "://" in relative or os.path.isabs(relative):
+            raise SpecError(f"{key} are relative file paths only, got {relative!r}")
+        path = os.path.normpath(os.path.join(source.dir, relative))
+        here = os.path.abspath(source.file)
+        stack = (*self.ancestors.get(here, ()), here)
+        if path in stack:
+            chain = " -> ".join(os.path.basename(p) for p in (*stack, path))
+            raise SpecError(f"{cycle}: {chain}")
+        if len(stack) > MAX_DEPTH:
+            raise SpecError(f"{nests} more than {MAX_DEPTH} files deep")
+        if not os.path.isfile(path):
+            raise SpecError(f"cannot {verb} {relative!r}: no such file ({path})")
+        self.ancestors.setdefault(path, stack)
+        shown = os.path.relpath(path)
+        return self._read(path if shown.startswith("..") else shown)
+
+    def library(self, source: reader.Source, parse) -> dict:
+        """The blocks of an imported library, parsed by `parse(source, includes)` once."""
+        key = os.path.abspath(source.file)
+        if key not in self.libraries:
+            self.libraries[key] = parse(source, self)
+        return self.libraries[key]
+
+    def _read(self, path) -> reader.Source:
+        key = os.path.abspath(path)
+        if key not in self.sources:
+            self.sources[key] = reader.load_file(path)
+        return self.sources[key]
+
+    def extend(self, source: reader.Source) -> reader.Source:
+        data = source.data
+        if not isinstance(data, dict) or "extends" not in data:
+            if isinstance(data, dict) and "set" in data:
+                raise source.locate(SpecError("'set' changes an extended spec; it needs 'extends: base.yaml' "
+                                              "beside it"), ("set",))
+            return source
+        with in_source(source):
+            try:
+                base_source = self.include(source, data["extends"], "extends")
+            except SpecError as err:
+                raise err.at("extends") from None
+            changes = data.get("set", {})
+            if not isinstance(changes, dict):
+                raise SpecError(f"expected a mapping of dotted paths to values, got {describe(changes)}", path=("set",))
+        return _merge(self.extend(base_source), source, changes)
+
+
+def _merge(base: reader.Source, child: reader.Source, changes: dict) -> reader.Source:
+    merged = reader.Source(child.file, {}, {})
+    for key, value in base.data.items():
+        if key not in child.data:
+            merged.data[key] = copy.deepcopy(_rebase(key, value, base.file, child.file))
+            merged.borrow(base, (key,))
+    for key, value in child.data.items():
+        if key not in ("extends", "set"):
+            merged.data[key] = copy.deepcopy(value)
+            merged.borrow(child, (key,))
+    for key in changes:
+        merged.borrow(child, ("set", key), as_path=overrides.parse_override_path(str(key)))
+    with in_source(merged):
+        overrides.apply_overrides(merged, changes)
+    return merged
+
+
+def _rebase(key, value, base_file, child_file):
+    """Inherited `imports` stay relative to the base file's folder."""
+    if key != "imports" or not isinstance(value, list):
+        return value
+    base_dir, child_dir = os.path.dirname(os.path.abspath(base_file)), os.path.dirname(os.path.abspath(child_file))
+    return [os.path.relpath(os.path.join(base_dir, p), child_dir) if isinstance(p, str) else p for p in value]

@@ -1,0 +1,275 @@
+"""The spec language's top level, defined once as pydantic models: the
+sections, inputs, output, blocks, block libraries and entry keys. They check
+specs here and become the JSON Schema (builder/io/json_schema.py). `parse`
+gathers a checked document into a Spec; layer entries are expanded by graph.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+
+from pydantic import BeforeValidator, Field, StrictInt, StrictStr, WithJsonSchema, field_validator, model_validator
+
+from ..errors import SpecError, at, describe, in_source, unknown
+from ..keras import registry
+from . import activations
+from .argtypes import SIZE_LIMIT
+from .reader import Source
+from .training import Training
+from .validation import SpecModel, spec_check, validate
+
+INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "bool", "string")
+REQUIRED = "required"      # a block parameter without a default
+# The keys every entry may hold besides its layer's arguments.
+ENTRY_KEYS = {
+    "name": "the layer's name, and the handle other entries use",
+    "inputs": "entries (or inputs) to take instead of the previous entry",
+    "repeat": "chain the entry this many times",
+    "vary": "argument changes for some repetitions: first, last or a number",
+    "when": "false: pass the input through",
+}
+RESERVED = tuple(ENTRY_KEYS)
+HEAD_POOLS = tuple(registry.HEAD_POOLS)
+
+Size = Annotated[StrictInt, Field(gt=0, le=SIZE_LIMIT)]
+# A layer entry: checked entry by entry when the graph is expanded (graph.py);
+# its JSON Schema, one form per registered layer type, is put in this mark's place.
+ENTRY_MARK = "x-spec-entry"
+Entry = Annotated[Any, WithJsonSchema({ENTRY_MARK: True})]
+
+
+class Input(SpecModel):
+    EXPECTED: ClassVar[str] = "a shape such as [32, 32, 3] or a mapping {shape, dtype, name}"
+    UNKNOWN: ClassVar[str] = "input key"
+    MISSING: ClassVar[dict] = {"shape": "the input needs a 'shape', e.g. [32, 32, 3] (null for a variable size)"}
+    CHOICES: ClassVar[dict] = {"dtype": "input dtype"}
+
+    shape: Annotated[list[Optional[Size]], Field(min_length=1)] = Field(
+        description="a list of positive sizes (null for a variable size)")
+    dtype: Literal[INPUT_DTYPES] = Field("float32", description="the input's dtype")
+    name: Optional[Annotated[StrictStr, Field(min_length=1)]] = Field(None, description="a name")
+
+
+def _shape_alone(value):
+    return {"shape": value} if isinstance(value, list) else value
+
+
+InputForm = Annotated[Input, BeforeValidator(_shape_alone, json_schema_input_type=Union[list[Optional[Size]], Input])]
+
+
+class Output(SpecModel):
+    """The head: Dense arguments (checked with the dense layer's own), plus how
+    a body that ends in more than (batch, features) is reduced first."""
+    model_config = {**SpecModel.model_config, "extra": "allow"}
+    CHOICES: ClassVar[dict] = {"pool": "output pool"}
+
+    pool: Literal[HEAD_POOLS] = Field("flatten", description="how to reduce a body that ends in more than "
+                                                             "(batch, features) before the output layer")
+    name: StrictStr = Field("predictions", description="the output layer's name")
+    activation: Any = Field("softmax", description="the output layer's activation")
+
+
+def _output_shorthand(value):
+    if value is None or value == "none":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"units": value}
+    return value
+
+
+OutputForm = Annotated[Optional[Output], BeforeValidator(
+    _output_shorthand, json_schema_input_type=Union[Literal["none"], None, Size, Output])]
+
+
+class Block(SpecModel):
+    EXPECTED: ClassVar[str] = "a block definition {params, layers}"
+    UNKNOWN: ClassVar[str] = "block key"
+    MISSING: ClassVar[dict] = {"layers": "a block needs a non-empty list of layers, got null"}
+
+    description: StrictStr = Field("", description="a string")
+    params: dict[StrictStr, Any] = Field(
+        default_factory=dict, description="a mapping of parameter names to defaults ('required' for none)")
+    inputs: Annotated[list[StrictStr], Field(min_length=1), BeforeValidator(
+        lambda v: [v] if isinstance(v, str) else v, json_schema_input_type=Union[StrictStr, list[StrictStr]])] = \
+        Field(["input"], description="the names of the block's inputs")
+    layers: Annotated[list[Entry], Field(min_length=1)] = Field(description="a non-empty list of layers")
+    output: Optional[StrictStr] = Field(None, description="the name of the entry whose output the block returns")
+
+    @field_validator("params")
+    @classmethod
+    @spec_check
+    def _not_reserved(cls, params):
+        for param in params:
+            if param in RESERVED:
+                raise SpecError(f"'{param}' is reserved for every entry; choose another parameter name", path=(param,))
+        return params
+
+
+Blocks = dict[StrictStr, Block]
+
+
+class _WithBlocks(SpecModel):
+    """What a spec and a block library share: blocks, and the libraries they import."""
+
+    description: StrictStr = Field("", description="a string")
+    imports: list[Annotated[Any, WithJsonSchema({"type": "string"})]] = Field(
+        default_factory=list, description="a list of relative paths to YAML files")
+    blocks: Blocks = Field(default_factory=dict, description="a mapping of block names to definitions")
+
+
+class Library(_WithBlocks):
+    """A block library: a file of blocks that specs import."""
+
+    @classmethod
+    def unknown_message(cls, key) -> str:
+        return f"a block library holds only 'blocks', 'imports' and 'description', not '{key}'"
+
+
+class Document(_WithBlocks):
+    """A whole spec, after `extends` and `set` are applied."""
+    UNKNOWN: ClassVar[str] = "top-level key"
+    MISSING: ClassVar[dict] = {
+        "layers": "the spec has no 'layers'; add a list of entries such as `- dense: 64`",
+        "output": "the spec has no 'output'; write `output: {units: N}` for a softmax classifier over N classes, "
+                  "or `output: none` for a model without a head"}
+
+    name: Optional[Annotated[StrictStr, Field(min_length=1)]] = Field(
+        None, description="the model's name as a string")
+    input: Optional[InputForm] = Field(None, description=Input.EXPECTED)
+    inputs: Optional[Annotated[dict[StrictStr, InputForm], Field(min_length=1)]] = Field(
+        None, description="a mapping of input names to shapes")
+    defaults: dict[StrictStr, Any] = Field(default_factory=dict,
+                                                 description="a mapping of argument names to values")
+    layers: Annotated[list[Entry], Field(min_length=1)] = Field(description="a non-empty list of layer entries")
+    output: OutputForm = Field(description="{units: N, ...} or none")
+    training: Training = Field(default_factory=Training, description="a mapping")
+
+    @model_validator(mode="before")
+    @classmethod
+    @spec_check
+    def _a_mapping(cls, data):
+        if not isinstance(data, dict):
+            raise SpecError(f"a spec is a mapping with name, input, layers and output; got {describe(data)}")
+        return data
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    @spec_check
+    def _named_by_key(cls, inputs):
+        for key, value in (inputs or {}).items() if isinstance(inputs, dict) else ():
+            if isinstance(value, dict) and "name" in value:
+                raise SpecError("a named input takes its name from its key", path=(key, "name"))
+        return inputs
+
+    @field_validator("defaults")
+    @classmethod
+    @spec_check
+    def _defaults_some_layer_takes(cls, defaults):
+        accepted = {arg for layer_type in registry.LAYERS.values() for arg in layer_type.args}
+        accepted -= set(registry.BASE_ARGS)
+        for key in defaults:
+            if key not in accepted:
+                raise unknown("default (no layer type takes it)", key, accepted).at(key)
+        if "activation" in defaults:
+            with at("activation"):
+                activations.parse(defaults["activation"])
+        return defaults
+
+    @model_validator(mode="after")
+    @spec_check
+    def _one_input_section(self):
+        if (self.input is None) == (self.inputs is None):
+            raise SpecError("a spec needs exactly one of 'input' (one input, e.g. `input: [32, 32, 1]`) "
+                            "or 'inputs' (a mapping of named inputs)")
+        return self
+
+
+INCLUDE_KEYS = {"extends": "a spec this one builds on (relative path)",
+                "set": "dotted path -> value, applied to the extended spec"}
+
+
+class SpecFile(Document):
+    """A spec file as written: a Document, perhaps built on another by `extends` and `set`."""
+
+    extends: Optional[StrictStr] = Field(None, description=INCLUDE_KEYS["extends"])
+    set: dict[StrictStr, Any] = Field(default_factory=dict, description=INCLUDE_KEYS["set"])
+
+
+# --- the parsed spec ----------------------------------------------------------------
+
+@dataclasses.dataclass
+class InputDef:
+    name: str
+    shape: tuple
+    dtype: str
+    path: tuple
+
+
+@dataclasses.dataclass
+class BlockDef:
+    name: str
+    params: dict           # name -> default value, or REQUIRED
+    inputs: list           # the names the block's inputs go by inside it
+    layers: list
+    output: str | None
+    source: Source
+    path: tuple            # ('blocks', name) in its source
+
+
+@dataclasses.dataclass
+class Spec:
+    name: str
+    description: str
+    inputs: list
+    defaults: dict
+    blocks: dict
+    layers: list
+    output: dict | None    # the head's Dense arguments plus 'pool', or None for `output: none`
+    source: Source
+    training: Training
+
+
+def parse(source: Source, includes) -> Spec:
+    """The Spec of a document whose `extends` is resolved; `includes` (an
+    includes.Includes) reads the block libraries it imports."""
+    with in_source(source):
+        document = validate(Document, source.data)
+        name = document.name or os.path.splitext(os.path.basename(source.file))[0]
+        blocks = library_blocks(source, includes, document)
+    if document.input is not None:
+        inputs = [_input(document.input, "input", ("input",))]
+    else:
+        inputs = [_input(value, key, ("inputs", key)) for key, value in document.inputs.items()]
+    output = document.output.model_dump() if document.output is not None else None
+    return Spec(name, document.description, inputs, dict(document.defaults), blocks, document.layers, output,
+                source, document.training)
+
+
+def _input(model: Input, default_name, path) -> InputDef:
+    return InputDef(model.name or default_name, tuple(model.shape), model.dtype, path)
+
+
+def library_blocks(source: Source, includes, library: _WithBlocks | None = None) -> dict:
+    """The blocks `source` defines and imports, checked; imported libraries are read through `includes`."""
+    with in_source(source):
+        library = library or validate(Library, source.data)
+        blocks: dict = {}
+        for i, relative in enumerate(library.imports):
+            with at("imports", i):
+                imported = includes.include(source, relative, "imports")
+                for name, block in includes.library(imported, library_blocks).items():
+                    if name in blocks:
+                        raise SpecError(f"block '{name}' is defined twice: in {blocks[name].source.file} "
+                                        f"and {block.source.file}")
+                    blocks[name] = block
+        for name, block in library.blocks.items():
+            with at("blocks", name):
+                if name in blocks:
+                    raise SpecError(f"block '{name}' is already imported from {blocks[name].source.file}")
+                if name in registry.LAYERS or name in registry.activation_names():
+                    raise SpecError(f"block name '{name}' is already a layer type; choose another name")
+                blocks[name] = BlockDef(name, dict(block.params), list(block.inputs), block.layers, block.output,
+                                        source, ("blocks", name))
+    return blocks

@@ -1,0 +1,89 @@
+"""Overrides: `--set PATH=VALUE` on the command line, `set:` in an extending
+spec, `overrides=` in Python. One parser for all three."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import SpecError, describe, format_path
+from .reader import Source, load_text
+
+_PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def parse_override_path(text: str) -> tuple:
+    """'layers.3.conv2d.filters' or 'layers[3].conv2d.filters' -> ('layers', 3, 'conv2d', 'filters')."""
+    parts = []
+    for piece in _PATH_PART.findall(text):
+        piece = piece.strip("[]")
+        parts.append(int(piece) if piece.isdigit() else piece)
+    if not parts or "".join(str(p) for p in parts) != re.sub(r"[.\[\]]", "", text):
+        raise SpecError(f"cannot read the override path {text!r}; write it as a.b.0.c")
+    return tuple(parts)
+
+
+def parse_override_value(text: str):
+    """An override's value as YAML would read it: '10' -> 10, 'none' -> 'none', '[1, 2]' -> [1, 2]."""
+    try:
+        return load_text(text, "<--set>").data
+    except SpecError as err:
+        if "empty" in err.message:
+            return None
+        raise SpecError(f"cannot read the value {text!r}: {err.message}") from None
+
+
+def split_assignment(item: str) -> tuple[str, str]:
+    """'PATH=VALUE' -> ('PATH', 'VALUE'), the value still text."""
+    path, sep, value = item.partition("=")
+    if not sep or not path.strip():
+        raise SpecError(f"--set takes PATH=VALUE, got {item!r}")
+    return path.strip(), value
+
+
+def parse_assignments(items) -> dict:
+    """['PATH=VALUE', ...] -> {'PATH': value read as YAML}."""
+    return {path: parse_override_value(value) for path, value in map(split_assignment, items)}
+
+
+def apply_overrides(source: Source, overrides: dict) -> None:
+    """Set each dotted path in `source.data`. A missing final key in a mapping is
+    added; a path through something that isn't there is a SpecError."""
+    for raw_path, value in (overrides or {}).items():
+        path = parse_override_path(raw_path) if isinstance(raw_path, str) else tuple(raw_path)
+        where = source.position(path)
+        container = source.data
+        for depth, key in enumerate(path[:-1]):
+            if depth == 0 and isinstance(container, dict) and key not in container:
+                container[key] = {}      # e.g. --set training.epochs=5 on a spec without training
+            container = _step(container, key, path[: depth + 1], raw_path)
+        last = path[-1]
+        if isinstance(container, list):
+            if not isinstance(last, int) or not -len(container) <= last < len(container):
+                raise _bad_path(raw_path, path, f"index {last} is outside the list of {len(container)}")
+            container[last] = value
+        elif isinstance(container, dict):
+            container[last] = value
+        else:
+            raise _bad_path(raw_path, path, f"{format_parent(path)} is {describe(container)}, not a mapping")
+        source.positions[path] = where
+
+
+def _step(container, key, path, raw_path):
+    if isinstance(container, dict):
+        if key not in container:
+            known = ", ".join(map(str, container)) or "nothing"
+            raise _bad_path(raw_path, path, f"there is no '{key}' here (it holds: {known})")
+        return container[key]
+    if isinstance(container, list):
+        if not isinstance(key, int) or not -len(container) <= key < len(container):
+            raise _bad_path(raw_path, path, f"'{key}' is not an index of a list of {len(container)}")
+        return container[key]
+    raise _bad_path(raw_path, path, f"{format_parent(path)} is {describe(container)}, not a mapping or list")
+
+
+def format_parent(path) -> str:
+    return format_path(path[:-1]) or "the spec"
+
+
+def _bad_path(raw_path, path, why) -> SpecError:
+    return SpecError(f"cannot set {raw_path!r}: {why}", path=path[:-1])

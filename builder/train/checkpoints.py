@@ -1,0 +1,57 @@
+"""The checkpoints of a run, written after every epoch: `last.keras` (the
+model with its optimizer state), `best.keras` (the best so far by the
+monitored metric, in the direction Keras gives that metric or the spec's
+`mode`), and `state.json` (epochs done, best value, history): what
+`--resume` continues from. Each file is replaced atomically, so a kill at
+any moment leaves a whole one."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..backend import keras as _keras
+from ..files import atomic_path, write_atomic
+
+keras = _keras()
+
+STATE = "state.json"
+_STAGED_BEST = ".best.staged.keras"     # Keras's ModelCheckpoint writes here; renamed into place whole
+
+
+def callbacks(directory, monitor, mode, state) -> list:
+    """The checkpoint callbacks for a run folder's `checkpoint/` directory,
+    continuing `state` ({'epoch', 'best', 'history'})."""
+    best = keras.callbacks.ModelCheckpoint(os.path.join(directory, _STAGED_BEST), monitor=monitor, mode=mode,
+                                           save_best_only=True, initial_value_threshold=state["best"])
+    return [best, EpochCheckpoint(directory, monitor, state["history"], best)]
+
+
+def read_state(directory) -> dict:
+    with open(os.path.join(directory, STATE), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch (and after Keras's ModelCheckpoint has judged it):
+    `last.keras`, the staged best model moved into `best.keras`, and `state.json`."""
+
+    def __init__(self, directory, monitor, history, best_checkpoint):
+        super().__init__()
+        self.directory = directory
+        self.monitor = monitor
+        self.history = history
+        self.best_checkpoint = best_checkpoint
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        self.history.append({"epoch": epoch + 1, **logs})
+        with atomic_path(os.path.join(self.directory, "last.keras"), suffix=".keras") as temporary:
+            self.model.save(temporary)
+        staged = os.path.join(self.directory, _STAGED_BEST)
+        if os.path.exists(staged):
+            os.replace(staged, os.path.join(self.directory, "best.keras"))
+        best = self.best_checkpoint.best
+        write_atomic(os.path.join(self.directory, STATE), json.dumps(
+            {"epoch": epoch + 1, "monitor": self.monitor, "best": None if best is None else float(best),
+             "history": self.history}, indent=1).encode())

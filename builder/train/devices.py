@@ -1,0 +1,92 @@
+"""Devices and tf.distribute strategies: which processors train. The
+TensorFlow seam of training (on JAX or PyTorch there is nothing to choose
+here beyond hiding GPUs)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from ..backend import keras as _keras
+from ..backend import tensorflow as _tensorflow
+from ..errors import SpecError
+
+DEVICES = ("auto", "cpu", "gpu")
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
+
+
+def configure_devices(device="auto", cpu_devices=None):
+    """Choose devices before TensorFlow starts. `cpu` hides every GPU, `gpu`
+    insists on one; `cpu_devices` splits the CPU into that many logical
+    devices (to try `--distribute mirrored` without GPUs)."""
+    if device not in DEVICES:
+        raise SpecError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"      # every backend honours this at start-up
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    keras = _keras()
+    if keras.backend.backend() != "tensorflow":
+        return
+    tf = _tensorflow()
+    try:
+        if device == "cpu":
+            tf.config.set_visible_devices([], "GPU")
+        if cpu_devices and cpu_devices > 1:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+    except RuntimeError as err:       # TensorFlow already started in this process
+        raise SpecError(f"cannot change devices now: {err}") from None
+    if device == "gpu" and not tf.config.list_physical_devices("GPU"):
+        raise SpecError("--device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)")
+
+
+def device_line(strategy) -> str:
+    """'Training on ...': which devices train."""
+    keras = _keras()
+    if keras.backend.backend() != "tensorflow":
+        return f"Training on {keras.backend.backend()} backend devices"
+    tf = _tensorflow()
+    gpus = tf.config.list_logical_devices("GPU")
+    if strategy is not None:
+        replicas = strategy.num_replicas_in_sync
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
+            workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+            return f"Training with MultiWorkerMirroredStrategy on {workers} workers, {replicas} replicas in all"
+        devices = strategy.extended.worker_devices
+        return f"Training with {type(strategy).__name__} on {replicas} replicas: {', '.join(devices)}"
+    if gpus:
+        return f"Training on {len(gpus)} GPU(s): {', '.join(g.name for g in gpus)}"
+    return "Training on the CPU"
+
+
+def make_strategy(distribute):
+    if distribute not in DISTRIBUTE:
+        raise SpecError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {distribute!r}")
+    if distribute == "none":
+        return None
+    if _keras().backend.backend() != "tensorflow":
+        raise SpecError("--distribute uses tf.distribute and needs the TensorFlow backend")
+    tf = _tensorflow()
+    if distribute == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+                  [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if "TF_CONFIG" not in os.environ:
+        raise SpecError("--distribute multi-worker reads the cluster from the TF_CONFIG environment "
+                        "variable, which is not set (docs/training.md shows one)")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_chief() -> bool:
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task = config.get("task", {})
+    return task.get("type", "worker") == "chief" or (task.get("type", "worker") == "worker"
+                                                       and task.get("index", 0) == 0
+                                                       and "chief" not in config.get("cluster", {}))
+
+
+def strategy_scope(strategy):
+    """The strategy's scope, or a scope that does nothing without one."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()

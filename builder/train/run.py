@@ -1,0 +1,191 @@
+"""Training a spec, as a sequence of named steps, each on one screen:
+
+    run folder -> data -> model -> fit -> report
+
+`train()` strings them together. Devices are chosen beforehand
+(devices.configure_devices), since TensorFlow fixes them when it starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+from ..backend import keras as _keras
+from ..backend import tensorflow as _tensorflow
+from ..errors import SpecError
+from ..files import atomic_path, write_atomic
+from ..keras.assemble import build_model
+from ..spec import graph
+from . import batching, checkpoints
+from . import data as data_module
+from .compile import compile_model, make_callbacks
+from .devices import device_line, is_chief, make_strategy, strategy_scope
+from .multiworker import MultiWorkerLoop
+
+
+@dataclasses.dataclass
+class RunFolder:
+    path: str               # what the user named (--out)
+    dir: str                # where this process writes: the run folder, or a worker's own on non-chief workers
+    chief: bool
+    state: dict             # {'epoch', 'best', 'history'}: empty for a new run, read from the checkpoint to resume
+
+    @property
+    def checkpoints(self) -> str:
+        return os.path.join(self.dir, "checkpoint")
+
+
+def open_run_folder(out, resume, distribute) -> RunFolder:
+    """Step 1: the run folder, new or (with `resume`) one that holds a checkpoint."""
+    chief = is_chief() if distribute == "multi-worker" else True
+    run_dir = out if chief else os.path.join(out, f".worker-{json.loads(os.environ['TF_CONFIG'])['task']['index']}")
+    folder = RunFolder(out, run_dir, chief, {"epoch": 0, "history": [], "best": None})
+    os.makedirs(folder.checkpoints, exist_ok=True)
+    has_state = os.path.exists(os.path.join(folder.checkpoints, checkpoints.STATE))
+    if not resume and has_state:
+        raise SpecError(f"{out} already holds a run; continue it with --resume or choose another --out")
+    if resume:
+        if not has_state:
+            raise SpecError(f"--resume: {out} holds no checkpoint to resume from")
+        folder.state = checkpoints.read_state(folder.checkpoints)
+    return folder
+
+
+def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
+    """Step 2: the data, split and shaped for the spec's one input."""
+    if len(spec.inputs) != 1:
+        raise SpecError(f"training from --data needs a spec with one input; this one has {len(spec.inputs)}")
+    item, config = spec.inputs[0], spec.training
+    vocabulary = data_module.load_vocabulary(os.path.join(folder.dir, "model.keras")) if resume else None
+    sizes = [node.args[node.type.vocabulary] for node in expanded.nodes
+             if node.type.vocabulary and node.type.vocabulary in node.args]
+    data = data_module.load(data_arg, item.shape, item.dtype, validation_split=config.validation_split,
+                            test_split=config.test_split, seed=config.seed, vocabulary=vocabulary,
+                            max_tokens=sizes[0] if sizes else None, label=label)
+    if data.vocabulary is not None and folder.chief:
+        data_module.save_vocabulary(os.path.join(folder.dir, "vocabulary.json"), data.vocabulary)
+    return data
+
+
+def make_model(spec, expanded, folder: RunFolder, strategy):
+    """Step 3: the compiled model: built from the spec, or the last checkpoint's to resume."""
+    last = os.path.join(folder.checkpoints, "last.keras")
+    with strategy_scope(strategy):
+        if folder.state["epoch"] and os.path.exists(last):
+            return _keras().saving.load_model(last)
+        model = build_model(expanded)
+        compile_model(model, spec)
+        return model
+
+
+@dataclasses.dataclass
+class Fitted:
+    history: list           # one dict of logs per epoch, the resumed run's earlier epochs included
+    first_epoch: int        # where this process started
+    seconds: float
+
+
+def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute, strategy, verbose) -> Fitted:
+    """Step 4: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
+    keras, config = _keras(), spec.training
+    make = dict(data=data, shape=spec.inputs[0].shape, batch_size=batch_size, preprocessing=config.preprocessing,
+                seed=config.seed)
+    train_ds = batching.dataset(data.train, training=True, shuffle=config.shuffle, **make)
+    val_ds = batching.dataset(data.validation, training=False, **make) if data.validation else None
+    monitor = config.monitor if val_ds is not None or not config.monitor.startswith("val_") else "loss"
+    state = folder.state
+    callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state),
+                 keras.callbacks.CSVLogger(os.path.join(folder.dir, "history.csv"), append=state["epoch"] > 0),
+                 *make_callbacks(config)]
+    if batching.has_tf_data():
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(folder.dir, "logs")))
+    started = time.perf_counter()
+    if state["epoch"] < epochs:
+        if distribute == "multi-worker":
+            MultiWorkerLoop(model, spec, strategy).fit(train_ds, val_ds, epochs, state["epoch"], callbacks)
+        else:
+            model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
+                      callbacks=callbacks, verbose=verbose, shuffle=False)    # the pipeline shuffles
+    return Fitted(state["history"], state["epoch"], time.perf_counter() - started)
+
+
+def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, batch_size, distribute,
+           strategy, label) -> dict:
+    """Step 5: test metrics, then model.keras, history, run.json and metrics.json in the run folder."""
+    history, config = fitted.history, spec.training
+    completed = history[-1]["epoch"] if history else fitted.first_epoch
+    trained = len(data.train.y) * (completed - fitted.first_epoch)
+    metrics = {"data": data_module.describe_source(data_arg), "epochs": completed,
+               "seconds": round(fitted.seconds, 3),
+               "samples_per_second": round(trained / fitted.seconds, 1) if fitted.seconds > 0 and trained else None,
+               "params": int(model.count_params())}
+    if data.test is not None:
+        test_ds = batching.dataset(data.test, data, spec.inputs[0].shape, batch_size, training=False,
+                                   preprocessing=config.preprocessing, seed=config.seed)
+        results = MultiWorkerLoop(model, spec, strategy).evaluate(test_ds) if distribute == "multi-worker" \
+            else model.evaluate(test_ds, return_dict=True, verbose=0)
+        metrics.update({f"test_{name}": float(value) for name, value in results.items()})
+    if history:
+        metrics.update({k: v for k, v in history[-1].items() if k.startswith("val_")})
+    if not folder.chief:
+        shutil.rmtree(folder.dir, ignore_errors=True)
+        return metrics
+    with atomic_path(os.path.join(folder.dir, "model.keras"), suffix=".keras") as temporary:
+        model.save(temporary)
+    write_atomic(os.path.join(folder.dir, "history.json"), json.dumps(history, indent=1).encode())
+    write_atomic(os.path.join(folder.dir, "run.json"), json.dumps(
+        {"spec": spec.source.file, "name": spec.name, "data": data_arg, "seed": config.seed,
+         "validation_split": config.validation_split, "test_split": config.test_split,
+         "batch_size": batch_size, "rescale": config.preprocessing.rescale, "label": label}, indent=1).encode())
+    write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(metrics, indent=1).encode())
+    return metrics
+
+
+def seed_everything(seed):
+    """Same seed, same weights and same batches: Keras's seed, and TensorFlow's
+    deterministic kernels where TensorFlow runs."""
+    keras = _keras()
+    if batching.has_tf_data():
+        _tensorflow()         # set_random_seed seeds TensorFlow too; import it quietly first
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        _tensorflow().config.experimental.enable_op_determinism()
+
+
+def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, distribute="none",
+          mixed_precision=False, verbose="auto", label=None) -> dict:
+    """Train `spec` (a loaded Spec) on `data_arg`; write the run folder `out`;
+    return the metrics written to metrics.json."""
+    epochs = epochs or spec.training.epochs
+    batch_size = batch_size or spec.training.batch_size
+    strategy = make_strategy(distribute)
+    folder = open_run_folder(out, resume, distribute)
+    if mixed_precision:
+        _keras().mixed_precision.set_global_policy("mixed_float16")
+    seed_everything(spec.training.seed)
+    expanded = graph.expand(spec)
+    data = load_data(spec, expanded, data_arg, folder, resume, label)
+    model = make_model(spec, expanded, folder, strategy)
+    print(device_line(strategy), flush=True)
+    print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
+          f"{len(data.validation.y) if data.validation else 0} validation, "
+          f"{len(data.test.y) if data.test else 0} test examples", flush=True)
+    fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
+                 strategy=strategy, verbose=verbose)
+    return report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
+                  strategy=strategy, label=label)
+
+
+
+def load_for_training(path, overrides, mixed_precision=False):
+    """The spec to train: under mixed precision the output layer stays float32
+    (a float16 softmax loses too much), unless the spec says otherwise."""
+    from .. import load_spec
+    overrides = dict(overrides)
+    if mixed_precision:
+        overrides.setdefault("output.dtype", "float32")
+    return load_spec(path, overrides=overrides)
