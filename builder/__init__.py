@@ -12,39 +12,13 @@ generated docs). Loading and validating a spec does not import Keras; building d
 
 from __future__ import annotations
 
-import os
-
 from .errors import BuilderError, SpecError
 from .keras.registry import LAYERS, register_layer
-from .spec import graph, includes, language, overrides as _overrides, reader
+from .spec.load import load_spec, validate
 
 __all__ = ["BuilderError", "SpecError", "build", "build_model", "describe", "load_spec", "register_layer", "sweep",
            "to_spec", "validate", "LAYERS"]
 __version__ = "0.1.0"
-
-
-def load_spec(path=None, *, text=None, data=None, overrides=None) -> language.Spec:
-    """Read a spec from a file `path`, YAML `text` or plain `data`, apply
-    `overrides` ({'dotted.path': value}) and check its top level."""
-    if sum(x is not None for x in (path, text, data)) != 1:
-        raise TypeError("load_spec takes exactly one of path, text= or data=")
-    files = includes.Includes()
-    if path is not None:
-        source = files.load(path)
-    elif text is not None:
-        source = files.extend(reader.load_text(text))
-    else:
-        source = reader.Source("<data>", data, {})
-    if overrides:
-        from .errors import in_source
-        with in_source(source):
-            _overrides.apply_overrides(source, overrides)
-    return language.parse(source, files)
-
-
-def validate(path=None, *, text=None, data=None, overrides=None) -> graph.Graph:
-    """Check a spec completely short of building it (no Keras import); return its graph."""
-    return graph.expand(load_spec(path, text=text, data=data, overrides=overrides))
 
 
 def build_model(spec):
@@ -55,8 +29,8 @@ def build_model(spec):
 
 def build(path=None, *, text=None, data=None, overrides=None):
     """Load, check and build a spec into a keras.Model."""
-    return build_model(load_spec(os.fspath(path) if path is not None else None,
-                                 text=text, data=data, overrides=overrides))
+    from .keras.assemble import build
+    return build(path, text=text, data=data, overrides=overrides)
 
 
 def describe(model) -> dict:

@@ -35,29 +35,17 @@ def main(argv=None) -> int:
 # --- the commands ------------------------------------------------------------------------
 
 def cmd_validate(args) -> int:
-    from . import validate
-    from .spec import includes, language, reader
+    from .spec.load import check_file
     failed = 0
     for path in args.specs:
         try:
-            source = reader.load_file(path)
-            if _is_library(source.data):
-                blocks = language.library_blocks(source, includes.Includes())
-                print(f"{path}: ok (block library: {', '.join(blocks)})")
-                continue
-            validate(path, overrides=_overrides(args))
+            checked = check_file(path, overrides=_overrides(args))
         except SpecError as err:
             print(err.render(), file=sys.stderr)
             failed += 1
         else:
-            print(f"{path}: ok")
+            print(f"{path}: ok" + (f" (block library: {', '.join(checked)})" if isinstance(checked, dict) else ""))
     return 1 if failed else 0
-
-
-def _is_library(data) -> bool:
-    """A file of blocks only (description, imports, blocks), rather than a spec."""
-    from .spec.language import Library
-    return isinstance(data, dict) and bool(data) and set(data) <= set(Library.model_fields)
 
 
 def cmd_build(args) -> int:

@@ -126,3 +126,12 @@ def test_help_names_every_command():
     result = run_cli_process("--help")
     for command in COMMANDS:
         assert command in result.stdout
+
+
+def test_bad_flags_are_usage_errors_not_spec_errors():
+    result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--epochs", "0")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == ("cli.py train: error: argument --epochs: expected a positive "
+                                              "integer, got 0")
+    result = run_cli_process("export", spec_path("lenet5"), "--format", "h5", "-o", "x.h5")
+    assert result.returncode == 2 and "invalid choice: 'h5'" in result.stderr

@@ -10,7 +10,6 @@ import pytest
 from conftest import ROOT, shipped_specs
 
 README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-SPEC_DOC = open(os.path.join(ROOT, "docs", "spec.md"), encoding="utf-8").read()
 
 
 def test_layer_reference_is_generated_from_the_registry():
@@ -54,19 +53,46 @@ def test_lenet_in_the_readme_is_the_shipped_spec():
     assert {k: v for k, v in shipped.items() if k != "description"} == data
 
 
-def yaml_examples(text):
-    return re.findall(r"```yaml\n(.*?)```", text, re.S)
+DOCS = ["README.md", *sorted(os.path.join("docs", f) for f in os.listdir(os.path.join(ROOT, "docs"))
+                              if f.endswith(".md"))]
 
 
-@pytest.mark.parametrize("index", range(len(yaml_examples(SPEC_DOC))))
-def test_spec_doc_examples_are_valid_yaml(index):
-    from builder.spec import reader as loader
-    snippet = yaml_examples(SPEC_DOC)[index].replace("\n      ...\n", "\n")
+def yaml_examples(text, fragments=False):
+    """The ```yaml blocks of a Markdown text: whole specs, or (`fragments`) the
+    ones marked ```yaml fragment (a part of a spec, shown on its own)."""
+    return [body for kind, body in re.findall(r"```yaml( fragment)?\n(.*?)```", text, re.S)
+            if bool(kind) == fragments]
+
+
+def _examples(fragments):
+    return [(doc, i) for doc in DOCS
+            for i in range(len(yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read(), fragments)))]
+
+
+@pytest.mark.parametrize("doc, index", _examples(fragments=True))
+def test_doc_fragments_are_valid_yaml(doc, index):
+    from builder.spec import reader
+    snippet = yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read(), True)[index]
+    snippet = snippet.replace("\n      ...\n", "\n")
     if all(line.lstrip().startswith("#") for line in snippet.strip().splitlines()):
         return                              # a comment alone (the editor modeline)
-    loader.load_text(snippet, "docs/spec.md")
+    reader.load_text(snippet, doc)
 
 
-def test_spec_doc_first_example_validates():
+@pytest.mark.parametrize("doc, index", _examples(fragments=False))
+def test_doc_examples_validate_and_build(doc, index, monkeypatch):
+    """A whole spec in the docs builds. One that names its file in its first
+    line (`# specs/resnet101.yaml`) is that file; others read includes from the doc's folder."""
     import builder
-    builder.validate(text=yaml_examples(SPEC_DOC)[0])
+    text = yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read())[index]
+    named = re.match(r"# (\S+\.yaml)\n", text)
+    if named and os.path.exists(os.path.join(ROOT, named.group(1))):
+        from builder.spec import reader
+        shipped = reader.load_file(os.path.join(ROOT, named.group(1))).data
+        assert {k: v for k, v in shipped.items() if k != "description"} == reader.load_text(text).data
+        monkeypatch.chdir(os.path.dirname(os.path.join(ROOT, named.group(1))))
+    else:
+        monkeypatch.chdir(os.path.dirname(os.path.join(ROOT, doc)))
+    builder.validate(text=text)
+    model = builder.build(text=text)
+    assert model.count_params() > 0

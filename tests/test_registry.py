@@ -101,3 +101,42 @@ def test_register_layer_plugin(tmp_path):
         np.testing.assert_allclose(reloaded.predict(np.ones((1, 3)), verbose=0), 3.0)
     finally:
         del registry.LAYERS["scale"]
+
+
+def test_a_keras_builtin_registers_with_its_own_argument_types():
+    import keras
+    import numpy as np
+
+    import builder
+    builder.register_layer(keras.layers.Rescaling)
+    try:
+        layer_type = registry.LAYERS["rescaling"]
+        assert layer_type.arg_type("scale") == "number"          # not batch normalization's boolean `scale`
+        assert registry.LAYERS["batch_normalization"].arg_type("scale") == "bool"
+        spec = {"name": "r", "input": [4], "layers": [{"rescaling": {"scale": 0.5, "offset": 1.0}}], "output": "none"}
+        model = builder.build(data=spec)
+        np.testing.assert_allclose(model.predict(np.full((1, 4), 2.0), verbose=0), 2.0)
+        with pytest.raises(builder.SpecError, match=r"scale: expected a number, got 'half' \(a string\)"):
+            builder.validate(data={**spec, "layers": [{"rescaling": {"scale": "half"}}]})
+    finally:
+        del registry.LAYERS["rescaling"]
+
+
+def test_a_missing_generated_signature_names_the_command_that_makes_it(cli, write_spec):
+    registry.add(registry.LayerType(name="rescaling", module="keras.layers", cls_name="Rescaling"))
+    try:
+        path = write_spec("name: t\ninput: [4]\ndefaults: {activation: relu}\nlayers: [dense: 3]\noutput: none\n")
+        code, out, err = cli("validate", path)
+        assert code == 1
+        assert err == ("error: no signature for keras.layers.Rescaling (layer type 'rescaling') in "
+                       f"{registry.signatures.FILE}; regenerate it with `python tools/regenerate.py`\n")
+    finally:
+        del registry.LAYERS["rescaling"]
+
+
+def test_an_activation_named_as_a_layer_type_says_what_it_is(cli):
+    code, out, _ = cli("layers", "swish")
+    assert code == 0
+    assert out.startswith("swish: an activation function; use it as `activation: swish`")
+    with pytest.raises(builder_error(), match="'swish' is an activation function, not a layer type"):
+        registry.get("swish")

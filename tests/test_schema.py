@@ -54,8 +54,20 @@ def test_shipped_spec_carries_the_modeline_and_fits_the_schema(path, validator):
     ({"my_block": {"width": 3}}, True),
 ])
 def test_schema_judges_entries_like_the_validator(validator, entry, valid):
+    import builder
     document = {"name": "x", "input": [8, 8, 3], "layers": [entry], "output": {"units": 2}}
     assert validator.is_valid(document) == valid
+    # The validator sees the entry where its block and parameter exist (the schema cannot know them).
+    in_a_block = {**document, "layers": [{"wrap": {}}], "blocks": {
+        "my_block": {"params": {"width": 1}, "layers": ["flatten"]},
+        "wrap": {"params": {"filters": 4}, "layers": [entry]}}}
+    assert validator.is_valid(in_a_block) == valid
+    try:
+        builder.validate(data=in_a_block)
+    except builder.SpecError:
+        assert not valid
+    else:
+        assert valid
 
 
 def test_schema_rejects_unknown_sections_and_training_settings(validator):

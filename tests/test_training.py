@@ -95,6 +95,11 @@ def test_optimizer_schedule_and_callbacks(tmp_path):
                    "  callbacks: [{early_stopping: {patience: 1, monitor: val_loss}}, reduce_lr_on_plateau]\n")
     metrics, out = train_tiny(tmp_path, text=text)
     assert metrics["epochs"] <= 2
+    from builder.backend import keras
+    optimizer = keras().saving.load_model(os.path.join(out, "model.keras")).optimizer
+    steps = int(optimizer.iterations)
+    assert steps > 10            # decayed: 0.1 * 0.5 ** (steps / 10), far from the constant 0.1
+    assert float(optimizer.learning_rate) == pytest.approx(0.1 * 0.5 ** (steps / 10), rel=1e-5)
 
 
 def test_evaluate_and_predict_a_saved_run(tmp_path, cli):
@@ -255,3 +260,26 @@ def test_lenet5_reaches_96_percent_on_digits(tmp_path):
     assert metrics["test_accuracy"] >= 0.96
     evaluated = run_cli_process("evaluate", tmp_path / "run" / "model.keras", "--data", "digits")
     assert json.loads(evaluated.stdout)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("mode, pick", [("auto", max), ("max", max), ("min", min)])
+def test_best_checkpoint_follows_the_metric_direction_keras_gives(tmp_path, mode, pick):
+    """AUC should go up, which its name does not say: Keras's own direction
+    for the metric (or an explicit mode) chooses best.keras."""
+    from builder.backend import keras
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.normal(size=400) > 0).astype("int64")
+    np.savez(tmp_path / "binary.npz", x=x, y=y)
+    text = ("name: b\ninput: [6]\nlayers: [dense: 8]\noutput: {units: 1, activation: sigmoid}\n"
+            f"training: {{epochs: 4, metrics: [auc], monitor: val_auc, mode: {mode}, "
+            "optimizer: {sgd: {learning_rate: 0.02}}}\n")
+    metrics, out = train_tiny(tmp_path, data=str(tmp_path / "binary.npz"), text=text)
+    state = json.load(open(os.path.join(out, "checkpoint", "state.json")))
+    values = [epoch["val_auc"] for epoch in state["history"]]
+    assert len(set(values)) > 1
+    assert state["best"] == pytest.approx(pick(values))
+    best = keras().saving.load_model(os.path.join(out, "checkpoint", "best.keras"))
+    last = keras().saving.load_model(os.path.join(out, "checkpoint", "last.keras"))
+    same = all(np.array_equal(a, b) for a, b in zip(best.get_weights(), last.get_weights()))
+    assert same == (values.index(pick(values)) == len(values) - 1)

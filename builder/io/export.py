@@ -21,7 +21,7 @@ def load_model_or_spec(path, overrides=None):
     if str(path).endswith(".keras"):
         from ..train.saved import load_trained
         return load_trained(path)
-    from .. import build
+    from ..keras.assemble import build
     return build(path, overrides=overrides)
 
 

@@ -8,6 +8,7 @@ import os
 
 from ..keras import registry
 from ..spec.arguments import expected
+from ..spec.language import ENTRY_KEYS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = os.path.join(ROOT, "docs", "layers.md")
@@ -17,7 +18,8 @@ def render() -> str:
     lines = ["# Layer types", "",
              "Generated from the layer registry by `python tools/regenerate.py`; do not edit.",
              "`python cli.py layers TYPE` prints the same for one type. Every type also takes",
-             "`name`, `dtype` and `trainable`, and the entry keys `inputs`, `repeat`, `vary` and `when`",
+             "`name`, `dtype` and `trainable`, and the entry keys "
+             + ", ".join(f"`{key}`" for key in ENTRY_KEYS if key != "name"),
              "([spec.md](spec.md)).", "",
              "| type | Keras class | short form sets | what it does |", "| --- | --- | --- | --- |"]
     for name, layer_type in sorted(registry.LAYERS.items()):

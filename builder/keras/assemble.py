@@ -5,14 +5,22 @@ entry that made the layer."""
 
 from __future__ import annotations
 
+import os
 import re
 
 from ..backend import keras as _keras
 from ..spec import graph as graph_module
 from ..spec.language import Spec
+from ..spec.load import load_spec
 from . import registry
 
 _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints"}
+
+
+def build(path=None, *, text=None, data=None, overrides=None):
+    """Load, check and build a spec (a file, YAML text or plain data) into a keras.Model."""
+    return build_model(load_spec(os.fspath(path) if path is not None else None,
+                                 text=text, data=data, overrides=overrides))
 
 
 def build_model(spec_or_graph):

@@ -367,9 +367,9 @@ class _Expander:
             output = self.entries(inner, block.layers, block.path + ("layers",))
             if block.output is not None:
                 if block.output not in inner.names:
-                    raise SpecError(f"the block's output '{block.output}' names no entry of it"
-                                    f"{suggest(block.output, inner.names)}", path=block.path + ("output",),
-                                    file=block.source.file)
+                    raise block.source.locate(SpecError(f"the block's output '{block.output}' names no entry of it"
+                                                        f"{suggest(block.output, inner.names)}"),
+                                              block.path + ("output",))
                 output = inner.names[block.output]
         except SpecError as err:
             at_instance = (err.file, err.line) == (scope.source.file, line)

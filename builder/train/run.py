@@ -20,6 +20,7 @@ from ..errors import SpecError
 from ..files import atomic_path, write_atomic
 from ..keras.assemble import build_model
 from ..spec import graph
+from ..spec.load import load_spec
 from . import batching, checkpoints
 from . import data as data_module
 from .compile import compile_model, make_callbacks
@@ -184,7 +185,6 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
 def load_for_training(path, overrides, mixed_precision=False):
     """The spec to train: under mixed precision the output layer stays float32
     (a float16 softmax loses too much), unless the spec says otherwise."""
-    from .. import load_spec
     overrides = dict(overrides)
     if mixed_precision:
         overrides.setdefault("output.dtype", "float32")

@@ -1,0 +1,41 @@
+"""Loading a spec: reading its file (or text, or data), the files it extends
+and imports, the overrides, then the checks of the language's models; and
+validation, which expands the graph too. No Keras here."""
+
+from __future__ import annotations
+
+from ..errors import in_source
+from . import graph, includes, language, overrides as overrides_module, reader
+
+
+def load_spec(path=None, *, text=None, data=None, overrides=None) -> language.Spec:
+    """Read a spec from a file `path`, YAML `text` or plain `data`, apply
+    `overrides` ({'dotted.path': value}) and check its top level."""
+    if sum(x is not None for x in (path, text, data)) != 1:
+        raise TypeError("load_spec takes exactly one of path, text= or data=")
+    files = includes.Includes()
+    if path is not None:
+        source = files.load(path)
+    elif text is not None:
+        source = files.extend(reader.load_text(text))
+    else:
+        source = reader.Source("<data>", data, {})
+    if overrides:
+        with in_source(source):
+            overrides_module.apply_overrides(source, overrides)
+    return language.parse(source, files)
+
+
+def check_file(path, overrides=None) -> dict | graph.Graph:
+    """Validate a spec file, or a block library (a file of description,
+    imports and blocks only): the spec's graph, or the library's blocks."""
+    source = reader.load_file(path)
+    data = source.data
+    if isinstance(data, dict) and data and set(data) <= set(language.Library.model_fields):
+        return language.library_blocks(source, includes.Includes())
+    return validate(path, overrides=overrides)
+
+
+def validate(path=None, *, text=None, data=None, overrides=None) -> graph.Graph:
+    """Check a spec completely short of building it (no Keras import); return its graph."""
+    return graph.expand(load_spec(path, text=text, data=data, overrides=overrides))
