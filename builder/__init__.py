@@ -27,10 +27,10 @@ def build_model(spec):
     return _build_model(spec)
 
 
-def build(path=None, *, text=None, data=None, overrides=None):
+def build(path=None, *, text=None, data=None, overrides=None, limits=None):
     """Load, check and build a spec into a keras.Model."""
     from .keras.assemble import build
-    return build(path, text=text, data=data, overrides=overrides)
+    return build(path, text=text, data=data, overrides=overrides, limits=limits)
 
 
 def describe(model) -> dict:

@@ -1,35 +1,80 @@
 """The command line: `python cli.py COMMAND ...` (or `keras-builder COMMAND ...`).
 
 A thin layer over the library: each command parses its flags and calls one
-library function. A bad flag is a usage error (argparse's message, exit 2);
-the library raises BuilderError (a SpecError for a spec), printed as one
-line — `FILE:LINE:COL: error: PATH: message` — with exit 1. Any other
-exception is a bug and keeps its traceback.
+library function. A bad flag is a usage error (argparse's message, exit 2).
+Every failure is one line on stderr and a non-zero exit: the library's
+BuilderError (a SpecError reads `FILE:LINE:COL: error: PATH: message`), a
+file that cannot be read or written, running out of memory, Ctrl-C (exit
+130), a closed pipe. `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
+import shlex
 import sys
 import warnings
 
-from .errors import BuilderError, SpecError
+from .errors import BuilderError, SpecError, is_out_of_memory
+from .files import check_output
 from .spec import overrides as overrides_module
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
-    for category in (FutureWarning, DeprecationWarning):     # library internals, not the user's business
+    for category in (FutureWarning, DeprecationWarning, UserWarning):     # library internals, not the user's business
         warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
     try:
         return COMMANDS[args.command].run(args)
-    except BuilderError as err:
-        print(err.render(), file=sys.stderr)
-        return 1
+    except BaseException as err:             # noqa: BLE001 - every failure is one line, unless --debug
+        if args.debug or isinstance(err, SystemExit):
+            raise
+        code, line = failure(err, argv)
+        if line:
+            with contextlib.suppress(OSError):
+                print(line, file=sys.stderr, flush=True)
+        return code
+
+
+def failure(err: BaseException, argv) -> tuple[int, str]:
+    """(exit status, the one line on stderr) for a failure."""
+    from .train.interrupt import TrainingStopped
+    if isinstance(err, TrainingStopped) and err.epoch > 1:
+        return err.exit_code, f"{err.render()}; resume with: {_resume_command(argv, err.out)}"
+    if isinstance(err, TrainingStopped):
+        return err.exit_code, f"{err.render()}; no epoch was completed: train again without --resume"
+    if isinstance(err, BuilderError):
+        return 1, err.render()
+    if isinstance(err, KeyboardInterrupt):
+        return 130, "error: interrupted"
+    if isinstance(err, BrokenPipeError):             # `cli.py layers | head`: the reader has gone
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141, ""
+    if is_out_of_memory(err):
+        return 1, "error: out of memory: the model or a batch does not fit (try a smaller model or batch size)"
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        return 1, f"error: {where}{err.strerror or err}"
+    first = (str(err).strip().splitlines() or [""])[0][:300]
+    return 1, f"error: internal error ({type(err).__name__}: {first}); run again with --debug for the traceback"
+
+
+def _resume_command(argv, out) -> str:
+    args = list(argv)
+    if "--out" not in args:
+        args += ["--out", out]
+    if "--resume" not in args:
+        args.append("--resume")
+    program = os.path.basename(sys.argv[0])
+    command = [program] if program == "keras-builder" else ["python", sys.argv[0] or "cli.py"]
+    return " ".join(shlex.quote(a) for a in [*command, *args])
 
 
 # --- the commands ------------------------------------------------------------------------
@@ -39,7 +84,7 @@ def cmd_validate(args) -> int:
     failed = 0
     for path in args.specs:
         try:
-            checked = check_file(path, overrides=_overrides(args))
+            checked = check_file(path, overrides=_overrides(args), limits=_limits(args))
         except SpecError as err:
             print(err.render(), file=sys.stderr)
             failed += 1
@@ -53,12 +98,14 @@ def cmd_build(args) -> int:
     from .keras.describe import macs_table
     if args.output and not args.output.endswith(".keras"):
         raise BuilderError(f"-o takes a .keras file name, got {args.output!r}")
-    model = build(args.spec, overrides=_overrides(args))
+    if args.output:
+        check_output(args.output, args.overwrite)
+    model = build(args.spec, overrides=_overrides(args), limits=_limits(args))
     model.summary()
     print("\n" + macs_table(model))
     if args.output:
         from .io.export import export
-        export(model, "keras", args.output)
+        export(model, "keras", args.output, overwrite=args.overwrite)
         print(f"saved {args.output}")
     if args.json:
         print(json.dumps(describe(model)))
@@ -92,7 +139,7 @@ def cmd_layers(args) -> int:
 def cmd_train(args) -> int:
     from .train import devices, run
     devices.configure_devices(args.device, args.cpu_devices)
-    spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision)
+    spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or os.path.join("runs", spec.name)
     metrics = run.train(spec, args.data, out, epochs=args.epochs, batch_size=args.batch_size, resume=args.resume,
                         distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label)
@@ -116,7 +163,7 @@ def cmd_sweep(args) -> int:
         raise BuilderError("sweep needs at least one --set PATH=V1,V2,... with several values")
     rows = sweep.sweep(args.spec, args.data, swept, fixed=fixed, out=args.out, epochs=args.epochs,
                        batch_size=args.batch_size, distribute=args.distribute,
-                       mixed_precision=args.mixed_precision, label=args.label)
+                       mixed_precision=args.mixed_precision, label=args.label, limits=_limits(args))
     print("\n" + sweep.table(rows, swept))
     return 0
 
@@ -129,6 +176,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .train import saved
+    if args.output:
+        check_output(args.output, args.overwrite)
     rows, header = saved.predict(args.model, args.data, label=args.label)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -136,7 +185,7 @@ def cmd_predict(args) -> int:
     writer.writerows(rows)
     if args.output:
         from .files import write_atomic
-        write_atomic(args.output, text.getvalue().encode())
+        write_atomic(args.output, text.getvalue().encode(), overwrite=args.overwrite)
         print(f"wrote {len(rows)} predictions to {args.output}")
     else:
         sys.stdout.write(text.getvalue())
@@ -145,16 +194,18 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .io import export
-    model = export.load_model_or_spec(args.source, overrides=_overrides(args))
-    print(f"wrote {export.export(model, args.format, args.output)} ({args.format})")
+    check_output(args.output, args.overwrite)
+    model = export.load_model_or_spec(args.source, overrides=_overrides(args), limits=_limits(args))
+    print(f"wrote {export.export(model, args.format, args.output, overwrite=args.overwrite)} ({args.format})")
     return 0
 
 
 def cmd_plot(args) -> int:
     from . import load_spec
     from .io import plot
-    spec = load_spec(args.spec, overrides=_overrides(args))
-    print(f"wrote {plot.plot(spec, args.output, collapse_blocks=args.collapse_blocks)}")
+    check_output(args.output, args.overwrite)
+    spec = load_spec(args.spec, overrides=_overrides(args), limits=_limits(args))
+    print(f"wrote {plot.plot(spec, args.output, collapse_blocks=args.collapse_blocks, overwrite=args.overwrite)}")
     return 0
 
 
@@ -162,12 +213,13 @@ def cmd_import(args) -> int:
     from .files import write_atomic
     from .io import json_schema, keras_import
     from .train.saved import load_trained
+    check_output(args.output, args.overwrite)
     model = load_trained(args.model)
     relative = os.path.relpath(json_schema.TARGET, os.path.dirname(os.path.abspath(args.output)))
     header = (f"# yaml-language-server: $schema={relative}\n"
               f"# Imported from {os.path.basename(args.model)} by `cli.py import`.")
     text = keras_import.to_spec(model, header=header)
-    write_atomic(args.output, text.encode())
+    write_atomic(args.output, text.encode(), overwrite=args.overwrite)
     print(f"wrote {args.output} ({len(text.splitlines())} lines)")
     return 0
 
@@ -177,7 +229,7 @@ def cmd_schema(args) -> int:
     text = json_schema.render()
     if args.output:
         from .files import write_atomic
-        write_atomic(args.output, text.encode())
+        write_atomic(args.output, text.encode(), overwrite=args.overwrite)
     else:
         sys.stdout.write(text)
     return 0
@@ -185,6 +237,10 @@ def cmd_schema(args) -> int:
 
 def _overrides(args) -> dict:
     return overrides_module.parse_assignments(args.overrides)
+
+
+def _limits(args) -> dict:
+    return {"max_params": args.max_params, "max_activation": args.max_activation}
 
 
 # --- flags -------------------------------------------------------------------------------
@@ -199,10 +255,20 @@ def _positive(text) -> int:
     return value
 
 
+def _overwrite_flag(parser):
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the output if it exists (only it: nothing beside it is touched)")
+
+
 def _set_flag(parser):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                         help="override a value before validation, e.g. --set defaults.activation=prelu "
                              "or --set layers.3.conv2d.filters=128 (VALUE is read as YAML)")
+    parser.add_argument("--max-params", type=_positive, metavar="N",
+                        help="refuse models with more weights than this (default: 1,000,000,000)")
+    parser.add_argument("--max-activation", type=_positive, metavar="N",
+                        help="refuse inputs and layer outputs with more values per example than this "
+                             "(default: 1,000,000,000)")
 
 
 def _saved_model_flags(parser):
@@ -235,6 +301,7 @@ def _training_flags(parser):
 def _build_flags(parser):
     parser.add_argument("spec", metavar="SPEC", help="a YAML spec file")
     parser.add_argument("-o", "--output", metavar="OUT.keras", help="save the model here (written atomically)")
+    _overwrite_flag(parser)
     parser.add_argument("--json", action="store_true", help="end with one JSON line: name, params, "
                         "trainable_params, layers, input_shape, output_shape, macs, macs_by_layer")
     _set_flag(parser)
@@ -253,6 +320,7 @@ def _train_flags(parser):
 def _predict_flags(parser):
     _saved_model_flags(parser)
     parser.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
+    _overwrite_flag(parser)
 
 
 def _export_flags(parser):
@@ -260,12 +328,14 @@ def _export_flags(parser):
     parser.add_argument("source", metavar="SPEC_OR_MODEL")
     parser.add_argument("--format", required=True, choices=tuple(FORMATS))
     parser.add_argument("-o", "--output", required=True, metavar="PATH")
+    _overwrite_flag(parser)
     _set_flag(parser)
 
 
 def _plot_flags(parser):
     parser.add_argument("spec", metavar="SPEC")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.png|FILE.svg")
+    _overwrite_flag(parser)
     parser.add_argument("--collapse-blocks", action="store_true", help="draw each block instance as one node")
     _set_flag(parser)
 
@@ -273,10 +343,12 @@ def _plot_flags(parser):
 def _import_flags(parser):
     parser.add_argument("model", metavar="MODEL.keras")
     parser.add_argument("-o", "--output", required=True, metavar="SPEC.yaml")
+    _overwrite_flag(parser)
 
 
 def _schema_flags(parser):
     parser.add_argument("-o", "--output", metavar="FILE.json", help="write here (atomically) instead of stdout")
+    _overwrite_flag(parser)
 
 
 def _layers_flags(parser):
@@ -323,9 +395,13 @@ COMMANDS = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cli.py", description="Build Keras models from YAML specs.")
+    parser.add_argument("--debug", action="store_true", help="show a failure's traceback instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
-        command.flags(commands.add_parser(name, help=command.help, description=command.description))
+        sub = commands.add_parser(name, help=command.help, description=command.description)
+        command.flags(sub)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show a failure's traceback instead of one line")
     return parser
 
 

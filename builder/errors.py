@@ -61,6 +61,15 @@ class SpecError(BuilderError):
         return self.render() if (self.file or self.path) else self.message
 
 
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether `err` says memory ran out: Python's MemoryError, or a backend's
+    allocator (TensorFlow's ResourceExhaustedError, XLA's RESOURCE_EXHAUSTED)."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err)[:4000]
+    return "OOM when allocating" in text or "RESOURCE_EXHAUSTED" in text or "ResourceExhausted" in text
+
+
 def format_path(path) -> str:
     """('layers', 3, 'conv2d', 'filters') -> 'layers[3].conv2d.filters'."""
     text = ""

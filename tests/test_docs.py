@@ -77,6 +77,9 @@ def test_doc_fragments_are_valid_yaml(doc, index):
     if all(line.lstrip().startswith("#") for line in snippet.strip().splitlines()):
         return                              # a comment alone (the editor modeline)
     reader.load_text(snippet, doc)
+    if snippet.startswith("training:"):            # a training section: it validates in a spec
+        import builder
+        builder.validate(text="name: t\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 10}\n" + snippet)
 
 
 @pytest.mark.parametrize("doc, index", _examples(fragments=False))

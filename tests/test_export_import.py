@@ -135,3 +135,22 @@ def test_models_saved_before_the_package_was_reorganized_still_load():
         "Maxout", "LocalResponseNormalization", "PositionEmbedding", "TransformerEncoder", "SinePositionEncoding",
         "SelectStep"}
     np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], atol=1e-5)
+
+
+def test_import_renames_layers_a_spec_cannot_name():
+    """Keras allows `a.b`, `a-b` and `sum>1` as layer names; the spec says `a_b`, `a_b_`, `sum_1`, and builds the
+    same network."""
+    from builder.backend import keras
+    keras = keras()
+    tokens = keras.Input((4,), name="in.put")
+    a = keras.layers.Dense(3, name="a.b")(tokens)
+    b = keras.layers.Dense(3, name="a-b")(tokens)
+    total = keras.layers.Add(name="sum>1")([a, b])
+    model = keras.Model(tokens, keras.layers.Dense(2, activation="softmax", name="out")(total), name="my>model")
+    text = builder.to_spec(model)
+    assert "inputs: [a_b, a_b_]" in text and "name: sum_1" in text and text.startswith("name: my_model\n")
+    rebuilt = builder.build(text=text)
+    assert rebuilt.count_params() == model.count_params()
+    copy_weights(model, rebuilt)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -92,7 +92,7 @@ def test_training_section_is_validated():
 def test_optimizer_schedule_and_callbacks(tmp_path):
     text = TINY + ("  optimizer: {sgd: {learning_rate: {exponential_decay: {initial_learning_rate: 0.1, "
                    "decay_steps: 10, decay_rate: 0.5}}, momentum: 0.9}}\n"
-                   "  callbacks: [{early_stopping: {patience: 1, monitor: val_loss}}, reduce_lr_on_plateau]\n")
+                   "  callbacks: [{early_stopping: {patience: 1, monitor: val_loss}}, terminate_on_nan]\n")
     metrics, out = train_tiny(tmp_path, text=text)
     assert metrics["epochs"] <= 2
     from builder.backend import keras
@@ -283,3 +283,22 @@ def test_best_checkpoint_follows_the_metric_direction_keras_gives(tmp_path, mode
     last = keras().saving.load_model(os.path.join(out, "checkpoint", "last.keras"))
     same = all(np.array_equal(a, b) for a, b in zip(best.get_weights(), last.get_weights()))
     assert same == (values.index(pick(values)) == len(values) - 1)
+
+
+def test_a_schedule_with_a_plateau_callback_is_refused_at_validate():
+    """Both set the learning rate; Keras would fail at the first plateau, mid-training."""
+    text = TINY + ("  optimizer: {sgd: {learning_rate: {exponential_decay: {initial_learning_rate: 0.1, "
+                   "decay_steps: 10, decay_rate: 0.5}}}}\n  callbacks: [reduce_lr_on_plateau]\n")
+    with pytest.raises(SpecError) as info:
+        builder.validate(text=text)
+    assert info.value.render() == ("<spec>:11:15: error: training.callbacks[0]: reduce_lr_on_plateau changes the "
+                                   "learning rate, which the optimizer's schedule (exponential_decay) already sets; "
+                                   "keep one of them")
+
+
+def test_the_training_example_in_the_docs_trains(tmp_path):
+    doc = open(os.path.join(ROOT, "docs", "training.md"), encoding="utf-8").read()
+    section = doc.split("```yaml fragment\n", 1)[1].split("```", 1)[0]
+    text = "name: docs\ninput: [8, 8, 1]\nlayers: [flatten, dense: 16]\noutput: {units: 10}\n" + section
+    metrics, _ = train_tiny(tmp_path, text=text, epochs=1)
+    assert metrics["epochs"] == 1 and 0 <= metrics["test_accuracy"] <= 1

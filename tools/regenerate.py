@@ -45,7 +45,50 @@ def signature_table() -> dict:
                    if callable(value) and not name.startswith("_")
                    and name not in {"get", "serialize", "deserialize"} and _usable_by_name(value))
     return {"keras_version": keras().__version__, "activations": names + list(registry.EXTRA_ACTIVATIONS),
-            "layers": dict(sorted(layers.items()))}
+            "layers": dict(sorted(layers.items())), "training": training_table()}
+
+
+def _accepted_names(module, getter, names) -> list:
+    """The names `getter` (keras.losses.get, ...) resolves, among `names` and their snake_case forms."""
+    accepted = set()
+    for name in names:
+        for candidate in (name, signatures.snake_case(name)):
+            try:
+                getter(candidate)
+            except Exception:         # noqa: BLE001 - not a name Keras resolves
+                continue
+            accepted.add(candidate)
+    return sorted(accepted)
+
+
+def _init_args(cls) -> dict:
+    return {arg: {k: v for k, v in info.items() if k != "doc"} for arg, info in signatures.read_arguments(cls).items()}
+
+
+def training_table() -> dict:
+    """What a `training:` section may name: optimizers, schedules, losses, metrics, callbacks, with arguments."""
+    import keras
+
+    from builder.spec import training
+    optimizers = {}
+    for name, cls in vars(keras.optimizers).items():
+        if inspect.isclass(cls) and issubclass(cls, keras.optimizers.Optimizer):
+            try:
+                keras.optimizers.get({"class_name": name.lower(), "config": {}})
+            except Exception:         # noqa: BLE001 - needs arguments no spec gives (a wrapper of another)
+                continue
+            optimizers[name.lower()] = _init_args(cls)
+    schedules = {signatures.snake_case(name): _init_args(cls) for name, cls in vars(keras.optimizers.schedules).items()
+                 if inspect.isclass(cls) and cls is not keras.optimizers.schedules.LearningRateSchedule}
+    public = lambda module: [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]  # noqa: E731
+    bases = {"Loss", "Metric", "loss", "metric", "Reduction"}
+    callbacks = {name: _init_args(getattr(keras.callbacks, cls)) for name, cls in training.CALLBACK_CLASSES.items()}
+    return {"optimizers": dict(sorted(optimizers.items())), "schedules": dict(sorted(schedules.items())),
+            "losses": [n for n in _accepted_names(keras.losses, keras.losses.get, public(keras.losses))
+                       if n not in bases],
+            "metrics": sorted(set(_accepted_names(keras.metrics, keras.metrics.get, public(keras.metrics)))
+                              - bases | {"accuracy", "acc", "crossentropy", "ce"}),
+            "callbacks": callbacks}
 
 
 def _others() -> dict:

@@ -3,26 +3,22 @@ and TensorFlow's own exporters. Every output appears atomically."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
 import numpy as np
 
 from ..errors import SpecError
-from ..files import atomic_path
+from ..files import check_output, publish
 
 FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tflite"}
 _KERAS_FORMAT = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 
 
-def load_model_or_spec(path, overrides=None):
+def load_model_or_spec(path, overrides=None, limits=None):
     """A .keras file, or a spec to build."""
     if str(path).endswith(".keras"):
         from ..train.saved import load_trained
         return load_trained(path)
     from ..keras.assemble import build
-    return build(path, overrides=overrides)
+    return build(path, overrides=overrides, limits=limits)
 
 
 def example_inputs(model, batch=2):
@@ -35,30 +31,24 @@ def example_inputs(model, batch=2):
     return inputs[0] if len(inputs) == 1 else inputs
 
 
-def export(model, fmt: str, path: str) -> str:
+def export(model, fmt: str, path: str, *, overwrite=False) -> str:
+    """Write `model` to `path` in format `fmt`; an existing `path` is refused
+    unless `overwrite`, and then only it is replaced."""
     if fmt not in FORMATS:
         raise SpecError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     suffix = FORMATS[fmt]
     if suffix and not path.endswith(suffix):
         raise SpecError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
-    if fmt == "keras":
-        with atomic_path(path, suffix=".keras") as temporary:
-            model.save(temporary)
-        return path
-    model.predict(example_inputs(model), verbose=0)      # exporters need a model that has been called
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        target = os.path.join(staging, os.path.basename(path))
+    check_output(path, overwrite)
+    if fmt != "keras":
+        model.predict(example_inputs(model), verbose=0)      # exporters need a model that has been called
+    with publish(path, overwrite=overwrite, suffix=suffix) as staging:
+        if fmt == "keras":
+            model.save(staging)
+            return path
         try:
-            model.export(target, format=_KERAS_FORMAT[fmt], verbose=False)
+            model.export(staging, format=_KERAS_FORMAT[fmt], verbose=False)
         except Exception as err:          # noqa: BLE001 - the exporter's complaint, shown to the user
             message = str(err).strip().split("\n")[0]
             raise SpecError(f"the {fmt} exporter failed: {message}") from None
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        os.replace(target, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return path

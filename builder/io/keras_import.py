@@ -10,6 +10,7 @@ back into the same network: same layers, names, order and parameters.
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 
@@ -128,7 +129,7 @@ def to_spec_data(model, name=None) -> dict:
     keras = _keras()
     if isinstance(model, keras.Sequential):
         model = keras.Model(model.inputs, model.outputs, name=model.name)
-    config = model.get_config()
+    config, original = _valid_names(model.get_config())
     outputs = config["output_layers"]          # [name, node, tensor], or a list of them
     if outputs and isinstance(outputs[0], list):
         if len(outputs) != 1:
@@ -137,7 +138,7 @@ def to_spec_data(model, name=None) -> dict:
     output_name = outputs[0]
     layers = config["layers"]
     inputs = [l for l in layers if l["class_name"] == "InputLayer"]
-    spec: dict = {"name": name or config["name"]}
+    spec: dict = {"name": name or re.sub(r"[^A-Za-z0-9_.\-]", "_", config["name"]).lstrip(".-") or "model"}
     input_specs = {}
     for item in inputs:
         shape = list(item["config"]["batch_shape"][1:])
@@ -178,10 +179,48 @@ def to_spec_data(model, name=None) -> dict:
     if not entries or next(iter(entries[-1].values()))["name"] != output_name:
         raise SpecError(f"the model's output '{output_name}' is not its last layer")
     spec["layers"] = entries
-    spec["output"] = _head(model, entries)
+    spec["output"] = _head(model, entries, original)
     if not spec["layers"]:
         raise SpecError("the model has no layers besides its output")
     return spec
+
+
+def _valid_names(config) -> tuple[dict, dict]:
+    """The config with every layer named as a spec entry may be (letters,
+    digits and _; `a b` becomes `a_b`), and new name -> the model's own."""
+    config = json.loads(json.dumps(config))
+    renamed, taken = {}, set()
+    for item in config["layers"]:
+        name = item["name"]
+        new = re.sub(r"[^A-Za-z0-9_]", "_", name) or "layer"
+        while new != name and (new in taken or new in {i["name"] for i in config["layers"]}):
+            new += "_"
+        renamed[name] = new
+        taken.add(new)
+
+    def rename(value):
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                history = value["config"]["keras_history"]
+                history[0] = renamed.get(history[0], history[0])
+            return {k: rename(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        return value
+
+    for item in config["layers"]:
+        item["name"] = renamed[item["name"]]
+        item["inbound_nodes"] = rename(item["inbound_nodes"])
+    for key in ("input_layers", "output_layers"):
+        config[key] = _rename_ends(config[key], renamed)
+    return config, {new: old for old, new in renamed.items() if new != old}
+
+
+def _rename_ends(ends, renamed):
+    """[name, node, tensor] or a list of them, renamed."""
+    if ends and isinstance(ends[0], list):
+        return [_rename_ends(end, renamed) for end in ends]
+    return [renamed.get(ends[0], ends[0]), *ends[1:]] if ends else ends
 
 
 def _mask_makers(layers) -> set:
@@ -197,12 +236,12 @@ def _mask_makers(layers) -> set:
     return {name for name, keys in uses.items() if keys == {"mask"}}
 
 
-def _head(model, entries):
+def _head(model, entries, original):
     """The last entry becomes `output:` when it is a Dense layer on flat features."""
     (type_name, args), = entries[-1].items()
     if type_name != registry.HEAD or "inputs" in args or len(entries) < 2:
         return "none"
-    dense_input = model.get_layer(args["name"]).input
+    dense_input = model.get_layer(original.get(args["name"], args["name"])).input
     if len(dense_input.shape) != 2:
         return "none"
     entries.pop()

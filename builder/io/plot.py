@@ -8,7 +8,7 @@ import os
 import shutil
 
 from ..errors import SpecError
-from ..files import atomic_path
+from ..files import publish
 
 FORMATS = (".png", ".svg")
 
@@ -23,7 +23,7 @@ def _check_tools():
                         "or see https://graphviz.org/download/")
 
 
-def plot(spec, path, collapse_blocks=False) -> str:
+def plot(spec, path, collapse_blocks=False, overwrite=False) -> str:
     extension = os.path.splitext(path)[1].lower()
     if extension not in FORMATS:
         raise SpecError(f"-o takes a .png or .svg file, got {path!r}")
@@ -32,7 +32,7 @@ def plot(spec, path, collapse_blocks=False) -> str:
     from ..spec import graph as graph_module
     graph = graph_module.expand(spec)
     model = build_model(graph)
-    with atomic_path(path, suffix=extension) as temporary:
+    with publish(path, overwrite=overwrite, suffix=extension) as temporary:
         if collapse_blocks:
             _collapsed(graph, model).write(temporary, format=extension[1:])
         else:

@@ -9,6 +9,7 @@ import os
 import re
 
 from ..backend import keras as _keras
+from ..errors import is_out_of_memory
 from ..spec import graph as graph_module
 from ..spec.language import Spec
 from ..spec.load import load_spec
@@ -17,10 +18,10 @@ from . import registry
 _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints"}
 
 
-def build(path=None, *, text=None, data=None, overrides=None):
+def build(path=None, *, text=None, data=None, overrides=None, limits=None):
     """Load, check and build a spec (a file, YAML text or plain data) into a keras.Model."""
     return build_model(load_spec(os.fspath(path) if path is not None else None,
-                                 text=text, data=data, overrides=overrides))
+                                 text=text, data=data, overrides=overrides, limits=limits))
 
 
 def build_model(spec_or_graph):
@@ -76,6 +77,8 @@ def make_layer(keras, node):
     try:
         return _construct(keras, node.type, node.args, node.name)
     except Exception as err:          # noqa: BLE001 - any Keras complaint is a spec error here
+        if is_out_of_memory(err):
+            raise
         raise node.error(f"Keras rejected the arguments of {node.type.name}: {_first_line(err)}") from None
 
 
@@ -101,6 +104,8 @@ def _apply(keras, node, inputs, input_names):
     try:
         return _call(layer, node, inputs)
     except Exception as err:          # noqa: BLE001
+        if is_out_of_memory(err):      # the model is too large, not wrongly shaped
+            raise
         shapes = ", ".join(f"{_shape(t)} from '{name}'" for t, name in zip(inputs, input_names))
         if node.type.kind == "merge":
             message = f"cannot {node.type.name} inputs of shapes {shapes}: {_first_line(err)}"

@@ -7,7 +7,8 @@ is small beside them and which papers and tools leave out too.
 
 Each formula takes (layer, inputs, outputs, macs_of): the Keras layer, its
 input and output tensors, and the function that counts another layer (for
-wrappers). The registry says which formula a layer type uses.
+wrappers). The registry says which formula a layer type uses. Below them,
+lower bounds of weights from arguments alone, for the size budget.
 """
 
 from __future__ import annotations
@@ -86,6 +87,42 @@ def transformer_encoder(layer, inputs, outputs, macs_of):
     steps, hidden = _prod(_shape(inputs[0])[:-1]), _shape(inputs[0])[-1]
     attention = 4 * steps * hidden * hidden + 2 * steps * steps * hidden
     return attention + 2 * steps * hidden * layer.get_config()["intermediate_dim"]
+
+
+# Lower bounds of a layer's weights from its arguments alone (its input has at
+# least one feature): what `validate` can say of a model's size without Keras.
+
+def least_dense(args, least_of):
+    return args["units"]
+
+
+def least_conv(args, least_of):
+    kernel = args.get("kernel_size", 1)
+    return args.get("filters", 1) * _prod(kernel if isinstance(kernel, list) else [kernel])
+
+
+def least_embedding(args, least_of):
+    return args["input_dim"] * args["output_dim"]
+
+
+def least_token_embedding(args, least_of):
+    return (args["vocabulary_size"] + args["sequence_length"]) * args["embedding_dim"]
+
+
+def least_recurrent(args, least_of, *, gates):
+    return gates * args["units"] * args["units"]
+
+
+def least_attention(args, least_of):
+    return 3 * args["num_heads"] * args["key_dim"]
+
+
+def least_transformer(args, least_of):
+    return 2 * args["intermediate_dim"]
+
+
+def least_wrapped(args, least_of, *, copies):
+    return copies * least_of(args["layer"])
 
 
 class _Step:

@@ -58,6 +58,8 @@ class LayerType:
     applies_activation: bool = False   # `- activation: NAME`: a layer activation (prelu) becomes that layer
     vocabulary: str | None = None   # the argument that holds a vocabulary size (embeddings)
     macs: object = None             # costs formula: (layer, inputs, outputs, macs_of) -> MACs; None: not counted
+    min_weights: object = None      # (args) -> a number of weights it has at least, whatever its input
+    #                                 (the size budget at `validate`; costs.py); None: no bound
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs where the signature and name say too little
     signature: dict | None = None   # plug-ins: read at registration; built-ins: signatures.json
@@ -191,9 +193,10 @@ _CUSTOM = "builder.keras.layers"
 for _d in ("1d", "2d", "3d"):
     D = _d.upper()
     _seq = _d == "1d"
-    _builtin(f"conv{_d}", f"Conv{D}", short="filters", width="filters", takes_sequence=_seq, macs=costs.conv)
+    _builtin(f"conv{_d}", f"Conv{D}", short="filters", width="filters", takes_sequence=_seq, macs=costs.conv,
+             min_weights=costs.least_conv)
     _builtin(f"conv{_d}_transpose", f"Conv{D}Transpose", short="filters", width="filters", takes_sequence=_seq,
-             macs=costs.conv_transpose)
+             macs=costs.conv_transpose, min_weights=costs.least_conv)
     _builtin(f"max_pooling{_d}", f"MaxPooling{D}", short="pool_size", takes_sequence=_seq)
     _builtin(f"average_pooling{_d}", f"AveragePooling{D}", short="pool_size", takes_sequence=_seq)
     _builtin(f"global_max_pooling{_d}", f"GlobalMaxPooling{D}", takes_sequence=_seq)
@@ -206,11 +209,11 @@ for _d in ("1d", "2d"):
     D = _d.upper()
     _seq = _d == "1d"
     _builtin(f"depthwise_conv{_d}", f"DepthwiseConv{D}", short="kernel_size", takes_sequence=_seq,
-             macs=costs.depthwise_conv)
+             macs=costs.depthwise_conv, min_weights=costs.least_conv)
     _builtin(f"separable_conv{_d}", f"SeparableConv{D}", short="filters", width="filters", takes_sequence=_seq,
-             macs=costs.separable_conv)
+             macs=costs.separable_conv, min_weights=costs.least_conv)
 
-_builtin("dense", "Dense", short="units", width="units", macs=costs.dense)
+_builtin("dense", "Dense", short="units", width="units", macs=costs.dense, min_weights=costs.least_dense)
 _builtin("dropout", "Dropout", short="rate")
 _builtin("flatten", "Flatten")
 _builtin("reshape", "Reshape", short="target_shape")
@@ -228,30 +231,31 @@ _builtin("maxout", "Maxout", module=_CUSTOM, short="pieces", kind="activation", 
 _builtin("lrn", "LocalResponseNormalization", module=_CUSTOM, short="size")
 
 # Sequences
-_builtin("embedding", "Embedding", vocabulary="input_dim")
+_builtin("embedding", "Embedding", vocabulary="input_dim", min_weights=costs.least_embedding)
 _builtin("masking", "Masking", short="mask_value")
 _RECURRENT = dict(short="units", kind="recurrent", no_defaults=frozenset({"activation", "recurrent_activation"}))
-_builtin("simple_rnn", "SimpleRNN", macs=functools.partial(costs.recurrent, gates=1), **_RECURRENT)
-_builtin("lstm", "LSTM", macs=functools.partial(costs.recurrent, gates=4), **_RECURRENT)
-_builtin("gru", "GRU", macs=functools.partial(costs.recurrent, gates=3), **_RECURRENT)
+for _name, _cls, _gates in (("simple_rnn", "SimpleRNN", 1), ("lstm", "LSTM", 4), ("gru", "GRU", 3)):
+    _builtin(_name, _cls, macs=functools.partial(costs.recurrent, gates=_gates),
+             min_weights=functools.partial(costs.least_recurrent, gates=_gates), **_RECURRENT)
 _builtin("bidirectional", "Bidirectional", short="layer", kind="wrapper", wraps=("recurrent",),
-         arg_types=(("layer", "entry"), ("backward_layer", "entry")), macs=costs.bidirectional)
+         arg_types=(("layer", "entry"), ("backward_layer", "entry")), macs=costs.bidirectional,
+         min_weights=functools.partial(costs.least_wrapped, copies=2))
 _builtin("time_distributed", "TimeDistributed", short="layer", kind="wrapper",
          wraps=("layer", "recurrent", "attention", "activation"), arg_types=(("layer", "entry"),),
-         macs=costs.time_distributed)
+         macs=costs.time_distributed, min_weights=functools.partial(costs.least_wrapped, copies=1))
 _builtin("select_step", "SelectStep", module=_CUSTOM, short="index", takes_sequence=True)
 
 # Attention and transformers
 _builtin("multi_head_attention", "MultiHeadAttention", call="query_value", takes_sequence=True,
-         macs=costs.multi_head_attention)
+         macs=costs.multi_head_attention, min_weights=costs.least_attention)
 _builtin("attention", "Attention", kind="attention", macs=costs.dot_attention)
 _builtin("additive_attention", "AdditiveAttention", kind="attention", macs=costs.dot_attention)
 _builtin("position_embedding", "PositionEmbedding", module=_CUSTOM, short="sequence_length")
 _builtin("sine_position_encoding", "SinePositionEncoding", module=_CUSTOM)
 _builtin("token_and_position_embedding", "TokenAndPositionEmbedding", module=_CUSTOM,
-         vocabulary="vocabulary_size")
+         vocabulary="vocabulary_size", min_weights=costs.least_token_embedding)
 _builtin("transformer_encoder", "TransformerEncoder", module=_CUSTOM, takes_sequence=True,
-         macs=costs.transformer_encoder)
+         macs=costs.transformer_encoder, min_weights=costs.least_transformer)
 
 for _merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
     _builtin(_merge.lower(), _merge, kind="merge")

@@ -48,13 +48,6 @@ def read_signature(cls) -> dict:
     """{'args': {name: {'default': v} or {'required': True}, plus 'doc': the
     type words of its docstring entry}, 'call': {'tensors': [...], 'options':
     {...}}, 'doc': the first paragraph of the class docstring}."""
-    documented = _documented_types(inspect.getdoc(cls) or "")
-    args = {}
-    for param in _params(cls.__init__):
-        info = {"required": True} if param.default is param.empty else {"default": _jsonable(param.default)}
-        if param.name in documented:
-            info["doc"] = documented[param.name]
-        args[param.name] = info
     tensors, options = [], {}
     for param in _params(cls.call):
         if param.name in _NOT_TENSORS:
@@ -64,7 +57,19 @@ def read_signature(cls) -> dict:
         else:
             tensors.append(param.name)
     doc = " ".join((inspect.getdoc(cls) or "").strip().split("\n\n")[0].split())
-    return {"args": args, "call": {"tensors": tensors, "options": options}, "doc": doc}
+    return {"args": read_arguments(cls), "call": {"tensors": tensors, "options": options}, "doc": doc}
+
+
+def read_arguments(cls) -> dict:
+    """A class's constructor arguments: {name: {'default': v} or {'required': True}, and 'doc'}."""
+    documented = _documented_types(inspect.getdoc(cls) or "")
+    args = {}
+    for param in _params(cls.__init__):
+        info = {"required": True} if param.default is param.empty else {"default": _jsonable(param.default)}
+        if param.name in documented:
+            info["doc"] = documented[param.name]
+        args[param.name] = info
+    return args
 
 
 _ARG_LINE = re.compile(r"^\s{2,}(\w+): ([^.,:]{1,60})")

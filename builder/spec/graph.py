@@ -12,7 +12,7 @@ import dataclasses
 
 from ..errors import SpecError, at, describe, format_path, in_source, suggest, unknown
 from ..keras import registry
-from . import activations, arguments
+from . import activations, arguments, budget
 from .language import REQUIRED, RESERVED, BlockDef, Spec
 
 MAX_REPEAT = 1000
@@ -468,7 +468,9 @@ def expand(spec: Spec) -> Graph:
     head = None
     if spec.output is not None:
         head = _head(expander, spec, scope, output)
-    return Graph(spec, expander.nodes, output, head)
+    graph = Graph(spec, expander.nodes, output, head)
+    budget.check(graph, **spec.limits)
+    return graph
 
 
 def _head(expander, spec, scope, output) -> Node:

@@ -13,9 +13,12 @@ import copy
 import os
 
 from ..errors import SpecError, describe, in_source
+from ..files import not_regular
 from . import overrides, reader
 
 MAX_DEPTH = 16
+MAX_FILES = 200                  # files one spec may bring in, however they are included
+MAX_BYTES = 20 * 1024 * 1024     # and their bytes together
 # key -> (what the messages call following it, what they call a loop of it)
 _KEYS = {"extends": ("extend", "extends cycle", "extends nests"), "imports": ("import", "import cycle", "imports nest")}
 
@@ -27,6 +30,7 @@ class Includes:
         self.sources: dict[str, reader.Source] = {}
         self.libraries: dict[str, dict] = {}
         self.ancestors: dict[str, tuple] = {}     # file -> the files that brought it in, outermost first
+        self.bytes = 0                            # read so far
 
     def load(self, path) -> reader.Source:
         """A spec file and whatever it extends, merged."""
@@ -47,7 +51,10 @@ class Includes:
             raise SpecError(f"{cycle}: {chain}")
         if len(stack) > MAX_DEPTH:
             raise SpecError(f"{nests} more than {MAX_DEPTH} files deep")
-        if not os.path.isfile(path):
+        what = not_regular(path)
+        if what:
+            raise SpecError(f"cannot {verb} {relative!r}: it is {what}, not a file ({path})")
+        if not os.path.exists(path):
             raise SpecError(f"cannot {verb} {relative!r}: no such file ({path})")
         self.ancestors.setdefault(path, stack)
         shown = os.path.relpath(path)
@@ -63,6 +70,11 @@ class Includes:
     def _read(self, path) -> reader.Source:
         key = os.path.abspath(path)
         if key not in self.sources:
+            if len(self.sources) >= MAX_FILES:
+                raise SpecError(f"the spec brings in more than {MAX_FILES} files (extends and imports)")
+            self.bytes += os.path.getsize(path)
+            if self.bytes > MAX_BYTES:
+                raise SpecError(f"the spec and the files it brings in hold more than {MAX_BYTES:,} bytes")
             self.sources[key] = reader.load_file(path)
         return self.sources[key]
 
@@ -76,6 +88,9 @@ class Includes:
         with in_source(source):
             try:
                 base_source = self.include(source, data["extends"], "extends")
+                if not isinstance(base_source.data, dict):
+                    raise SpecError(f"cannot extend {data['extends']!r}: it holds {describe(base_source.data)}, "
+                                    "not a spec (a mapping with name, input, layers and output)")
             except SpecError as err:
                 raise err.at("extends") from None
             changes = data.get("set", {})

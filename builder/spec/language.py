@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BeforeValidator, Field, StrictInt, StrictStr, WithJsonSchema, field_validator, model_validator
@@ -34,6 +35,8 @@ RESERVED = tuple(ENTRY_KEYS)
 HEAD_POOLS = tuple(registry.HEAD_POOLS)
 
 Size = Annotated[StrictInt, Field(gt=0, le=SIZE_LIMIT)]
+# A model's name is a label, never a path: no '/', and no leading '.' ('..').
+ModelName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=100)]
 # A layer entry: checked entry by entry when the graph is expanded (graph.py);
 # its JSON Schema, one form per registered layer type, is put in this mark's place.
 ENTRY_MARK = "x-spec-entry"
@@ -135,8 +138,8 @@ class Document(_WithBlocks):
         "output": "the spec has no 'output'; write `output: {units: N}` for a softmax classifier over N classes, "
                   "or `output: none` for a model without a head"}
 
-    name: Optional[Annotated[StrictStr, Field(min_length=1)]] = Field(
-        None, description="the model's name as a string")
+    name: Optional[ModelName] = Field(None, description="the model's name, of letters, digits and _ . - "
+                                                        "(it also names the run folder, runs/NAME)")
     input: Optional[InputForm] = Field(None, description=Input.EXPECTED)
     inputs: Optional[Annotated[dict[StrictStr, InputForm], Field(min_length=1)]] = Field(
         None, description="a mapping of input names to shapes")
@@ -229,6 +232,7 @@ class Spec:
     output: dict | None    # the head's Dense arguments plus 'pool', or None for `output: none`
     source: Source
     training: Training
+    limits: dict = dataclasses.field(default_factory=dict)   # budget.check's: max_params, max_activation
 
 
 def parse(source: Source, includes) -> Spec:
@@ -236,7 +240,7 @@ def parse(source: Source, includes) -> Spec:
     includes.Includes) reads the block libraries it imports."""
     with in_source(source):
         document = validate(Document, source.data)
-        name = document.name or os.path.splitext(os.path.basename(source.file))[0]
+        name = document.name or _name_from(source.file)
         blocks = library_blocks(source, includes, document)
     if document.input is not None:
         inputs = [_input(document.input, "input", ("input",))]
@@ -245,6 +249,12 @@ def parse(source: Source, includes) -> Spec:
     output = document.output.model_dump() if document.output is not None else None
     return Spec(name, document.description, inputs, dict(document.defaults), blocks, document.layers, output,
                 source, document.training)
+
+
+def _name_from(file) -> str:
+    """A spec without `name` is named after its file, as a valid name."""
+    stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", os.path.splitext(os.path.basename(file))[0]).lstrip(".-")
+    return stem[:100] or "model"
 
 
 def _input(model: Input, default_name, path) -> InputDef:
@@ -260,6 +270,8 @@ def library_blocks(source: Source, includes, library: _WithBlocks | None = None)
             with at("imports", i):
                 imported = includes.include(source, relative, "imports")
                 for name, block in includes.library(imported, library_blocks).items():
+                    if blocks.get(name) is block:
+                        continue                     # the same library, imported again
                     if name in blocks:
                         raise SpecError(f"block '{name}' is defined twice: in {blocks[name].source.file} "
                                         f"and {block.source.file}")

@@ -8,9 +8,10 @@ from ..errors import in_source
 from . import graph, includes, language, overrides as overrides_module, reader
 
 
-def load_spec(path=None, *, text=None, data=None, overrides=None) -> language.Spec:
+def load_spec(path=None, *, text=None, data=None, overrides=None, limits=None) -> language.Spec:
     """Read a spec from a file `path`, YAML `text` or plain `data`, apply
-    `overrides` ({'dotted.path': value}) and check its top level."""
+    `overrides` ({'dotted.path': value}) and check its top level. `limits`
+    ({'max_params': N, 'max_activation': N}) raise the size budget."""
     if sum(x is not None for x in (path, text, data)) != 1:
         raise TypeError("load_spec takes exactly one of path, text= or data=")
     files = includes.Includes()
@@ -23,19 +24,21 @@ def load_spec(path=None, *, text=None, data=None, overrides=None) -> language.Sp
     if overrides:
         with in_source(source):
             overrides_module.apply_overrides(source, overrides)
-    return language.parse(source, files)
+    spec = language.parse(source, files)
+    spec.limits = {k: v for k, v in (limits or {}).items() if v is not None}
+    return spec
 
 
-def check_file(path, overrides=None) -> dict | graph.Graph:
+def check_file(path, overrides=None, limits=None) -> dict | graph.Graph:
     """Validate a spec file, or a block library (a file of description,
     imports and blocks only): the spec's graph, or the library's blocks."""
     source = reader.load_file(path)
     data = source.data
     if isinstance(data, dict) and data and set(data) <= set(language.Library.model_fields):
         return language.library_blocks(source, includes.Includes())
-    return validate(path, overrides=overrides)
+    return validate(path, overrides=overrides, limits=limits)
 
 
-def validate(path=None, *, text=None, data=None, overrides=None) -> graph.Graph:
+def validate(path=None, *, text=None, data=None, overrides=None, limits=None) -> graph.Graph:
     """Check a spec completely short of building it (no Keras import); return its graph."""
-    return graph.expand(load_spec(path, text=text, data=data, overrides=overrides))
+    return graph.expand(load_spec(path, text=text, data=data, overrides=overrides, limits=limits))

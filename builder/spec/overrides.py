@@ -13,6 +13,8 @@ _PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
 
 def parse_override_path(text: str) -> tuple:
     """'layers.3.conv2d.filters' or 'layers[3].conv2d.filters' -> ('layers', 3, 'conv2d', 'filters')."""
+    if not text or text.startswith(".") or text.endswith(".") or ".." in text:
+        raise SpecError(f"cannot read the override path {text!r}: a segment is empty; write it as a.b.0.c")
     parts = []
     for piece in _PATH_PART.findall(text):
         piece = piece.strip("[]")

@@ -14,6 +14,7 @@ import re
 import yaml
 
 from ..errors import SpecError, describe
+from ..files import not_regular, read_bounded
 
 MAX_BYTES = 5 * 1024 * 1024     # a spec is a page or two; this is far past any real one
 MAX_VALUES = 200_000            # after alias expansion: stops "billion laughs"
@@ -75,15 +76,19 @@ class Source:
 def load_file(path) -> Source:
     """Read and parse a spec file. Raises SpecError for anything wrong with it."""
     path = os.fspath(path)
+    what = not_regular(path)
+    if what:
+        raise SpecError(f"cannot read the spec: it is {what}, not a file", file=path, line=1, col=1)
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
             raise SpecError(f"the file is {size:,} bytes; a spec may be at most {MAX_BYTES:,} bytes",
                             file=path, line=1, col=1)
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_bounded(path, MAX_BYTES)
     except OSError as err:
         raise SpecError(f"cannot read the spec: {err.strerror or err}", file=path, line=1, col=1) from None
+    except ValueError as err:
+        raise SpecError(f"cannot read the spec: {err}", file=path, line=1, col=1) from None
     return load_bytes(raw, path)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import Field, JsonValue, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import Field, JsonValue, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
-from ..errors import SpecError, unknown
+from ..errors import SpecError, suggest, unknown
+from ..keras import signatures
 from .argtypes import Number
 from .validation import SpecModel, spec_check
 
@@ -15,7 +16,11 @@ from .validation import SpecModel, spec_check
 Named = Union[StrictStr, Annotated[dict[StrictStr, Union[dict[StrictStr, JsonValue], None]],
                                    Field(min_length=1, max_length=1)]]
 
-CALLBACKS = ("early_stopping", "reduce_lr_on_plateau", "terminate_on_nan")
+# The callbacks a spec names, and their Keras classes; checkpoints, history,
+# TensorBoard logs and resuming are always on.
+CALLBACK_CLASSES = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
+                    "terminate_on_nan": "TerminateOnNaN"}
+CALLBACKS = tuple(CALLBACK_CLASSES)
 AUGMENTATIONS = ("random_flip", "random_rotation", "random_zoom", "random_translation", "random_contrast",
                  "random_brightness", "random_crop")
 MONITOR_MODES = ("auto", "min", "max")
@@ -27,6 +32,35 @@ def named(value) -> tuple[str, dict]:
         return value, {}
     name, args = next(iter(value.items()))
     return name, dict(args or {})
+
+
+def _keras_names(kind: str):
+    """What Keras accepts for `kind` (optimizers, schedules, losses, metrics, callbacks), from signatures.json."""
+    return signatures.table()["training"][kind]
+
+
+def _check_arguments(kind, name, args, known: dict):
+    """`args` of the named Keras object are among its constructor's, and its required ones are given."""
+    for arg in args:
+        if arg not in known:
+            raise SpecError(f"unknown argument '{arg}' for {kind} {name}.{suggest(arg, known)} "
+                            f"It takes: {', '.join(sorted(known))}.", path=(arg,))
+    missing = [arg for arg, info in known.items() if info.get("required") and arg not in args]
+    if missing:
+        raise SpecError(f"{kind} {name} needs {', '.join(repr(m) for m in missing)}")
+
+
+def _check_named(value, kind, table_key):
+    """`name` or `{name: {arguments}}` against Keras's own list and signatures."""
+    name, args = named(value)
+    table = _keras_names(table_key)
+    if name not in table:
+        raise SpecError(unknown(kind, name, table).message)
+    try:
+        _check_arguments(kind, name, args, table[name])
+    except SpecError as err:
+        raise err.at(name) if isinstance(value, dict) else err
+    return name, args
 
 
 def _check_names(items, known, kind, note=""):
@@ -53,6 +87,8 @@ class Preprocessing(SpecModel):
 
 
 class Training(SpecModel):
+    """The training section. Names and arguments of Keras objects are checked
+    against the installed Keras (signatures.json), so `validate` finds them."""
     UNKNOWN: ClassVar[str] = "training setting"
 
     optimizer: Named = Field("adam", description="a Keras optimizer name, or {name: {arguments}}; "
@@ -82,5 +118,52 @@ class Training(SpecModel):
     @classmethod
     @spec_check
     def _known_callbacks(cls, value):
-        return _check_names(value, CALLBACKS, "callback",
-                            " (Checkpoints, history, TensorBoard logs and resuming are always on.)")
+        _check_names(value, CALLBACKS, "callback", " (Checkpoints, history, TensorBoard logs and resuming are always on.)")
+        for i, item in enumerate(value):
+            name, args = named(item)
+            try:
+                _check_arguments("callback", name, args, _keras_names("callbacks")[name])
+            except SpecError as err:
+                raise err.at(i, name) from None
+        return value
+
+    @field_validator("optimizer")
+    @classmethod
+    @spec_check
+    def _known_optimizer(cls, value):
+        name, args = _check_named(value, "optimizer", "optimizers")
+        if isinstance(args.get("learning_rate"), (str, dict)):
+            try:
+                _check_named(args["learning_rate"], "learning-rate schedule", "schedules")
+            except SpecError as err:
+                raise err.at(name, "learning_rate") from None
+        return value
+
+    @field_validator("loss")
+    @classmethod
+    @spec_check
+    def _known_loss(cls, value):
+        if value is not None and value not in _keras_names("losses"):
+            raise SpecError(unknown("loss", value, _keras_names("losses")).message)
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    @spec_check
+    def _known_metrics(cls, value):
+        for i, metric in enumerate(value or ()):
+            if metric not in _keras_names("metrics"):
+                raise SpecError(unknown("metric", metric, _keras_names("metrics")).message, path=(i,))
+        return value
+
+    @model_validator(mode="after")
+    @spec_check
+    def _one_learning_rate_driver(self):
+        name, args = named(self.optimizer)
+        if isinstance(args.get("learning_rate"), (str, dict)):
+            for i, item in enumerate(self.callbacks):
+                if named(item)[0] == "reduce_lr_on_plateau":
+                    raise SpecError(f"reduce_lr_on_plateau changes the learning rate, which the optimizer's "
+                                    f"schedule ({named(args['learning_rate'])[0]}) already sets; keep one of them",
+                                    path=("callbacks", i))
+        return self

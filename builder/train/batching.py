@@ -94,6 +94,14 @@ class ArrayBatches(keras.utils.PyDataset):
             self.rng.shuffle(self.order)
 
 
+def decode_image_file(path, channels):
+    """One image file decoded (TensorFlow's decoder where the pipeline uses it, Keras's otherwise)."""
+    if has_tf_data():
+        tf = _tensorflow()
+        return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+    return keras.utils.img_to_array(keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb"))
+
+
 def _load_images(paths, shape):
     mode = "grayscale" if shape[-1] == 1 else "rgb"
     return np.stack([keras.utils.img_to_array(keras.utils.load_img(p, color_mode=mode, target_size=shape[:2]))

@@ -19,12 +19,15 @@ STATE = "state.json"
 _STAGED_BEST = ".best.staged.keras"     # Keras's ModelCheckpoint writes here; renamed into place whole
 
 
-def callbacks(directory, monitor, mode, state) -> list:
+def callbacks(directory, monitor, mode, state, identity) -> list:
     """The checkpoint callbacks for a run folder's `checkpoint/` directory,
-    continuing `state` ({'epoch', 'best', 'history'})."""
-    best = keras.callbacks.ModelCheckpoint(os.path.join(directory, _STAGED_BEST), monitor=monitor, mode=mode,
+    continuing `state` ({'epoch', 'best', 'history'}) of the run `identity` names."""
+    staged = os.path.join(directory, _STAGED_BEST)
+    if os.path.exists(staged):
+        os.remove(staged)             # judged in an epoch that never completed
+    best = keras.callbacks.ModelCheckpoint(staged, monitor=monitor, mode=mode,
                                            save_best_only=True, initial_value_threshold=state["best"])
-    return [best, EpochCheckpoint(directory, monitor, state["history"], best)]
+    return [best, EpochCheckpoint(directory, monitor, state["history"], best, identity)]
 
 
 def read_state(directory) -> dict:
@@ -36,22 +39,28 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """After every epoch (and after Keras's ModelCheckpoint has judged it):
     `last.keras`, the staged best model moved into `best.keras`, and `state.json`."""
 
-    def __init__(self, directory, monitor, history, best_checkpoint):
+    def __init__(self, directory, monitor, history, best_checkpoint, identity):
         super().__init__()
+        self.identity = identity
         self.directory = directory
         self.monitor = monitor
         self.history = history
         self.best_checkpoint = best_checkpoint
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        self.history.append({"epoch": epoch + 1, **logs})
-        with atomic_path(os.path.join(self.directory, "last.keras"), suffix=".keras") as temporary:
-            self.model.save(temporary)
+        record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         staged = os.path.join(self.directory, _STAGED_BEST)
-        if os.path.exists(staged):
-            os.replace(staged, os.path.join(self.directory, "best.keras"))
-        best = self.best_checkpoint.best
-        write_atomic(os.path.join(self.directory, STATE), json.dumps(
-            {"epoch": epoch + 1, "monitor": self.monitor, "best": None if best is None else float(best),
-             "history": self.history}, indent=1).encode())
+        try:
+            with atomic_path(os.path.join(self.directory, "last.keras"), suffix=".keras") as temporary:
+                self.model.save(temporary)
+            if os.path.exists(staged):
+                os.replace(staged, os.path.join(self.directory, "best.keras"))
+            best = self.best_checkpoint.best
+            write_atomic(os.path.join(self.directory, STATE), json.dumps(
+                {"epoch": epoch + 1, "monitor": self.monitor, "best": None if best is None else float(best),
+                 "identity": self.identity, "history": [*self.history, record]}, indent=1).encode())
+        except BaseException:
+            if os.path.exists(staged):
+                os.remove(staged)
+            raise
+        self.history.append(record)      # the epoch counts once its files are all written

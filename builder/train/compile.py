@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from ..backend import keras as _keras
 from ..errors import SpecError
-from ..spec.training import named
+from ..spec.training import CALLBACK_CLASSES, named
 
 DEFAULT_LOSS = {"classifier": "sparse_categorical_crossentropy", "binary": "binary_crossentropy",
                 "regression": "mean_squared_error"}
 DEFAULT_METRICS = {"classifier": ["accuracy"], "binary": ["accuracy"], "regression": ["mae"]}
-CALLBACK_CLASSES = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
-                    "terminate_on_nan": "TerminateOnNaN"}
 
 
 def make_optimizer(config):

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import os
+import re
+import zipfile
 
 import numpy as np
 
 from ..errors import SpecError
-from ..files import write_atomic
+from ..files import not_regular, read_bounded, write_atomic
+from .checks import DataError, check_finite
+
+MAX_FILE_BYTES = 4 * 1024 ** 3       # one CSV or text file read whole
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -61,6 +67,9 @@ def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: fl
         return _split("digits", x, y, None, names, rescale, validation_split, test_split, seed)
     if not os.path.exists(data_arg):
         raise SpecError(f"--data {data_arg!r}: no such file or folder (or use the built-in 'digits')")
+    what = not_regular(data_arg)
+    if what and what != "a folder":
+        raise DataError(data_arg, f"it is {what}, not a data file or folder")
     if os.path.isdir(data_arg):
         return _folder(data_arg, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens)
     if data_arg.endswith(".npz"):
@@ -82,29 +91,54 @@ def _digits(shape):
 
 
 def _npz(path, shape, validation_split, test_split, seed):
-    with np.load(path, allow_pickle=False) as arrays:
-        missing = {"x", "y"} - set(arrays.files)
-        if missing:
-            raise SpecError(f"{path}: a .npz needs arrays 'x' and 'y' (and optionally 'x_test', 'y_test'); "
-                            f"it has {', '.join(arrays.files) or 'none'}")
-        x, y = arrays["x"], arrays["y"]
-        test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= set(arrays.files) else None
+    x, y, test = _read_npz(path)
     x = _fit_array(x, shape, path)
+    check_finite(path, x)
     if test is not None:
         test = Split(_fit_array(test[0], shape, path), test[1], np.arange(len(test[1])))
-    names = [str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None
+        check_finite(path, test.x, "x_test")
+    names = None
+    if y.dtype.kind in "US":                      # class names
+        y, names = _labels([str(v) for v in y])
+    elif np.issubdtype(y.dtype, np.integer):
+        names = [str(c) for c in np.unique(y)]
     return _split(path, x, y, test, names, None, validation_split, test_split, seed)
 
 
+def _read_npz(path):
+    """x, y and the optional (x_test, y_test) of a .npz file, their lengths checked."""
+    if not zipfile.is_zipfile(path):
+        raise DataError(path, "not a .npz file (a .npz is a zip archive of arrays x and y, as numpy.savez writes)")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = {"x", "y"} - set(arrays.files)
+            if missing:
+                raise DataError(path, f"a .npz needs arrays 'x' and 'y' (and optionally 'x_test', 'y_test'); "
+                                f"it has {', '.join(arrays.files) or 'none'}")
+            x, y = arrays["x"], arrays["y"]
+            if len({"x_test", "y_test"} & set(arrays.files)) == 1:
+                raise DataError(path, "a held-out test set needs both x_test and y_test; it has only "
+                                      f"{'x_test' if 'x_test' in arrays.files else 'y_test'}")
+            test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= set(arrays.files) else None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as err:
+        reason = "it holds Python objects (pickled), which are never loaded" if "pickle" in str(err) else str(err)
+        raise DataError(path, f"not a readable .npz file: {reason}") from None
+    pairs = [(x, y, "x and y")] + ([(test[0], test[1], "x_test and y_test")] if test else [])
+    for a, b, names in pairs:
+        if a.dtype.kind not in "biuf" or b.dtype == object:
+            raise DataError(path, f"{names.split(' and ')[0]} must be a numeric array, not {a.dtype}")
+        if len(a) != len(b):
+            raise DataError(path, f"{names} differ in length: {len(a)} examples against {len(b)} labels")
+    if len(y) == 0:
+        raise DataError(path, "x and y hold no examples")
+    return x, y, test
+
+
 def _csv(path, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens, label):
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    if len(rows) < 2:
-        raise SpecError(f"{path}: expected a header row and at least one data row")
-    header, rows = rows[0], rows[1:]
+    header, rows, lines = _read_csv(path)
     label = label or ("label" if "label" in header else header[-1])
     if label not in header:
-        raise SpecError(f"{path}: no column '{label}' (columns: {', '.join(header)})")
+        raise DataError(path, f"no column '{label}' (columns: {', '.join(header)})")
     column = header.index(label)
     labels = [row[column] for row in rows]
     y, names = _labels(labels)
@@ -112,45 +146,114 @@ def _csv(path, shape, dtype, validation_split, test_split, seed, vocabulary, max
         texts = [row[header.index("text")] for row in rows]
         return _text(path, texts, y, names, shape, dtype, validation_split, test_split, seed, vocabulary,
                      max_tokens)
-    try:
-        x = np.array([[float(v) for i, v in enumerate(row) if i != column] for row in rows], dtype="float32")
-    except ValueError as err:
-        raise SpecError(f"{path}: feature columns must be numbers ({err})") from None
+    x = np.zeros((len(rows), len(header) - 1), dtype="float32")
+    for r, (row, line) in enumerate(zip(rows, lines)):
+        for c, value in enumerate(v for i, v in enumerate(row) if i != column):
+            try:
+                x[r, c] = float(value)
+            except ValueError:
+                feature = [h for i, h in enumerate(header) if i != column][c]
+                raise DataError(path, f"column '{feature}' holds {value!r}, not a number; feature columns "
+                                      "must be numbers", line) from None
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise DataError(path, "a feature is NaN or infinite; clean or drop that row", lines[int(np.argmax(bad))])
     return _split(path, _fit_array(x, shape, path), y, None, names, None, validation_split, test_split, seed)
 
 
+def _read_csv(path):
+    """(header, rows, line numbers) of a UTF-8 CSV file; blank lines are skipped, a ragged row is refused."""
+    raw = read_bounded_data(path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not UTF-8 text (byte 0x{raw[err.start]:02x})", raw.count(b"\n", 0, err.start) + 1)
+    parsed = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1)
+              if any(cell.strip() for cell in row)]
+    if len(parsed) < 2:
+        raise DataError(path, "expected a header row and at least one data row")
+    (_, header), rest = parsed[0], parsed[1:]
+    if len(header) == 1 and any(sep in header[0] for sep in "\t;|"):
+        raise DataError(path, f"the header is one column ({header[0]!r}); a CSV file separates its columns with "
+                              "commas", parsed[0][0])
+    for number, row in rest:
+        if len(row) != len(header):
+            raise DataError(path, f"{len(row)} fields, but the header has {len(header)}", number)
+    return header, [row for _, row in rest], [number for number, _ in rest]
+
+
 def _folder(path, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
-    classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
-    if not classes:
-        raise SpecError(f"{path}: expected one sub-folder per class")
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        folder = os.path.join(path, name)
-        for file in sorted(os.listdir(folder)):
-            files.append(os.path.join(folder, file))
-            labels.append(index)
-    y = np.array(labels, dtype="int64")
+    classes, files, y = _class_files(path)
     if all(f.lower().endswith(".txt") for f in files):
-        texts = [open(f, encoding="utf-8").read() for f in files]
+        texts = [_read_text(f) for f in files]
         return _text(path, texts, y, classes, shape, dtype, validation_split, test_split, seed, vocabulary,
                      max_tokens)
     images = [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
     if len(images) != len(files):
-        raise SpecError(f"{path}: sub-folders hold images ({', '.join(IMAGE_SUFFIXES)}) or .txt files, "
+        raise DataError(path, f"sub-folders hold images ({', '.join(IMAGE_SUFFIXES)}) or .txt files, "
                         f"not both or others")
     if len(shape) != 3 or shape[-1] not in (1, 3) or None in shape:
-        raise SpecError(f"{path}: an image folder needs an input of shape [height, width, 1 or 3], "
+        raise DataError(path, f"an image folder needs an input of shape [height, width, 1 or 3], "
                         f"the spec has {list(shape)}")
+    for file in images:
+        _check_image(file, shape[-1])
     data = _split(path, np.array(files), y, None, classes, 1.0 / 255.0, validation_split, test_split, seed)
     data.images_from_files = True
     return data
+
+
+def _class_files(path):
+    """(class names, files, labels) of a folder with one sub-folder per class."""
+    classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))
+    if not classes:
+        raise DataError(path, "expected one sub-folder per class")
+    files, labels = [], []
+    for index, name in enumerate(classes):
+        folder = os.path.join(path, name)
+        found = sorted(f for f in os.listdir(folder) if not f.startswith("."))     # .DS_Store, .gitkeep
+        if not found:
+            raise DataError(folder, f"the class folder '{name}' is empty; every class needs examples")
+        for file in found:
+            what = not_regular(os.path.join(folder, file))
+            if what:
+                raise DataError(os.path.join(folder, file), f"it is {what}; a class folder holds image or .txt files")
+            files.append(os.path.join(folder, file))
+            labels.append(index)
+    return classes, files, np.array(labels, dtype="int64")
+
+
+def _read_text(file) -> str:
+    raw = read_bounded_data(file)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(file, f"not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+                        raw.count(b"\n", 0, err.start) + 1) from None
+
+
+def _check_image(file, channels):
+    """Decode one image now, so a broken file is named before training, not met mid-epoch."""
+    from .batching import decode_image_file
+    try:
+        decode_image_file(file, channels)
+    except Exception as err:          # noqa: BLE001 - any decoder's complaint means the same here
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        first = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", first).strip()[:200]      # TensorFlow's op decorations
+        raise DataError(file, f"cannot decode the image ({first})") from None
+
+
+def read_bounded_data(path) -> bytes:
+    try:
+        return read_bounded(path, MAX_FILE_BYTES)
+    except ValueError as err:
+        raise DataError(path, str(err)) from None
 
 
 def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
     """Token ids from texts: lower-cased words, ids by training-set frequency
     (0 padding, 1 out-of-vocabulary), padded or cut to the input's length."""
     if dtype not in ("int32", "int64"):
-        raise SpecError(f"{name}: text data needs an integer token input, e.g. "
+        raise DataError(name, f"text data needs an integer token input, e.g. "
                         "`input: {shape: [200], dtype: int32}`")
     length = shape[0] if shape[0] is not None else max(len(_words(t)) for t in texts)
     data = _split(name, np.array(texts, dtype=object), y, None, classes, None, validation_split, test_split, seed)
@@ -188,14 +291,14 @@ def _labels(values):
 def _fit_images(images, shape, name):
     """Resize (N, h, w, c) images to the spec's [H, W, C]."""
     if len(shape) != 3 or None in shape:
-        raise SpecError(f"{name}: image data needs an input of shape [height, width, channels], "
+        raise DataError(name, f"image data needs an input of shape [height, width, channels], "
                         f"the spec has {list(shape)}")
     height, width, channels = shape
     if images.shape[-1] != channels:
         if images.shape[-1] == 1:
             images = np.repeat(images, channels, axis=-1)
         else:
-            raise SpecError(f"{name}: the images have {images.shape[-1]} channels, the spec's input {channels}")
+            raise DataError(name, f"the images have {images.shape[-1]} channels, the spec's input {channels}")
     if images.shape[1:3] != (height, width):
         from ..backend import keras
         images = np.asarray(keras().ops.image.resize(images, (height, width), interpolation="bilinear"))
@@ -207,7 +310,7 @@ def _fit_array(x, shape, name):
         return x
     if x.ndim == 4 and len(shape) == 3 or x.ndim == 3 and len(shape) == 3:
         return _fit_images(x[..., None] if x.ndim == 3 else x, shape, name)
-    raise SpecError(f"{name}: x has shape {list(x.shape)}, which does not fit the spec's input "
+    raise DataError(name, f"x has shape {list(x.shape)}, which does not fit the spec's input "
                     f"{list(shape)} (plus the batch axis)")
 
 
@@ -220,7 +323,7 @@ def _split(name, x, y, test, names, rescale, validation_split, test_split, seed)
     if validation_split > 0:
         validation, rest = _take(rest, validation_split)
     if len(rest.y) == 0:
-        raise SpecError(f"{name}: no training examples are left after the validation and test splits")
+        raise DataError(name, "no training examples are left after the validation and test splits")
     return Data(name, rest, validation, test, names, rescale)
 
 

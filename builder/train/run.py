@@ -22,38 +22,21 @@ from ..keras.assemble import build_model
 from ..spec import graph
 from ..spec.load import load_spec
 from . import batching, checkpoints
+from . import folder as folder_module
 from . import data as data_module
-from .compile import compile_model, make_callbacks
+from .checks import check_labels
+from .compile import compile_model, make_callbacks, task_of
+from .interrupt import stopped
 from .devices import device_line, is_chief, make_strategy, strategy_scope
+from .folder import RunFolder
 from .multiworker import MultiWorkerLoop
 
 
-@dataclasses.dataclass
-class RunFolder:
-    path: str               # what the user named (--out)
-    dir: str                # where this process writes: the run folder, or a worker's own on non-chief workers
-    chief: bool
-    state: dict             # {'epoch', 'best', 'history'}: empty for a new run, read from the checkpoint to resume
-
-    @property
-    def checkpoints(self) -> str:
-        return os.path.join(self.dir, "checkpoint")
-
-
-def open_run_folder(out, resume, distribute) -> RunFolder:
-    """Step 1: the run folder, new or (with `resume`) one that holds a checkpoint."""
+def run_folder(out, distribute, run_identity) -> RunFolder:
+    """Step 1: the run folder (a worker's own, on workers other than the chief)."""
     chief = is_chief() if distribute == "multi-worker" else True
     run_dir = out if chief else os.path.join(out, f".worker-{json.loads(os.environ['TF_CONFIG'])['task']['index']}")
-    folder = RunFolder(out, run_dir, chief, {"epoch": 0, "history": [], "best": None})
-    os.makedirs(folder.checkpoints, exist_ok=True)
-    has_state = os.path.exists(os.path.join(folder.checkpoints, checkpoints.STATE))
-    if not resume and has_state:
-        raise SpecError(f"{out} already holds a run; continue it with --resume or choose another --out")
-    if resume:
-        if not has_state:
-            raise SpecError(f"--resume: {out} holds no checkpoint to resume from")
-        folder.state = checkpoints.read_state(folder.checkpoints)
-    return folder
+    return RunFolder(out, run_dir, chief, run_identity, {"epoch": 0, "history": [], "best": None})
 
 
 def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
@@ -67,6 +50,7 @@ def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
     data = data_module.load(data_arg, item.shape, item.dtype, validation_split=config.validation_split,
                             test_split=config.test_split, seed=config.seed, vocabulary=vocabulary,
                             max_tokens=sizes[0] if sizes else None, label=label)
+    check_labels(data, task_of(spec), spec.output.get("units") if spec.output else None)
     if data.vocabulary is not None and folder.chief:
         data_module.save_vocabulary(os.path.join(folder.dir, "vocabulary.json"), data.vocabulary)
     return data
@@ -99,18 +83,24 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
     val_ds = batching.dataset(data.validation, training=False, **make) if data.validation else None
     monitor = config.monitor if val_ds is not None or not config.monitor.startswith("val_") else "loss"
     state = folder.state
-    callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state),
+    callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity),
                  keras.callbacks.CSVLogger(os.path.join(folder.dir, "history.csv"), append=state["epoch"] > 0),
                  *make_callbacks(config)]
     if batching.has_tf_data():
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(folder.dir, "logs")))
     started = time.perf_counter()
-    if state["epoch"] < epochs:
-        if distribute == "multi-worker":
+    try:
+        if state["epoch"] < epochs and distribute == "multi-worker":
             MultiWorkerLoop(model, spec, strategy).fit(train_ds, val_ds, epochs, state["epoch"], callbacks)
-        else:
+        elif state["epoch"] < epochs:
             model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
                       callbacks=callbacks, verbose=verbose, shuffle=False)    # the pipeline shuffles
+    except (KeyboardInterrupt, OSError) as err:
+        done = state["history"][-1]["epoch"] if state["history"] else state["epoch"]
+        stop = stopped(err, done + 1, folder.path)
+        if stop is None:
+            raise
+        raise stop from None
     return Fitted(state["history"], state["epoch"], time.perf_counter() - started)
 
 
@@ -164,7 +154,16 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
     epochs = epochs or spec.training.epochs
     batch_size = batch_size or spec.training.batch_size
     strategy = make_strategy(distribute)
-    folder = open_run_folder(out, resume, distribute)
+    folder = run_folder(out, distribute, folder_module.identity(spec, data_arg))
+    with folder_module.locked(folder):
+        folder_module.check_run_folder(folder, resume)
+        return _train(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
+                      distribute=distribute, strategy=strategy, mixed_precision=mixed_precision, verbose=verbose,
+                      label=label)
+
+
+def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, mixed_precision,
+           verbose, label) -> dict:
     if mixed_precision:
         _keras().mixed_precision.set_global_policy("mixed_float16")
     seed_everything(spec.training.seed)
@@ -182,10 +181,10 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
 
 
 
-def load_for_training(path, overrides, mixed_precision=False):
+def load_for_training(path, overrides, mixed_precision=False, limits=None):
     """The spec to train: under mixed precision the output layer stays float32
     (a float16 softmax loses too much), unless the spec says otherwise."""
     overrides = dict(overrides)
     if mixed_precision:
         overrides.setdefault("output.dtype", "float32")
-    return load_spec(path, overrides=overrides)
+    return load_spec(path, overrides=overrides, limits=limits)

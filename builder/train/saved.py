@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
 from ..backend import keras as _keras
 from ..errors import SpecError
+from ..files import not_regular
+from .checks import DataError, check_labels
+from .compile import DEFAULT_LOSS, DEFAULT_METRICS
 from ..spec.training import Preprocessing
 from . import batching
 from . import data as data_module
@@ -28,10 +32,51 @@ def load_trained(model_path):
     keras = _keras()
     if not os.path.exists(model_path):
         raise SpecError(f"{model_path}: no such model file")
+    what = not_regular(model_path)
+    if what:
+        raise DataError(model_path, f"it is {what}, not a .keras file")
+    if not zipfile.is_zipfile(model_path):
+        raise DataError(model_path, "not a .keras file: it is not a zip archive (truncated or corrupt?)")
     try:
         return keras.saving.load_model(model_path, safe_mode=True)
     except Exception as err:          # noqa: BLE001 - a bad file is the user's input, not a bug
-        raise SpecError(f"{model_path}: cannot load the model: {str(err).splitlines()[0]}") from None
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        raise DataError(model_path, f"cannot load the model: {first}") from None
+
+
+def task_of_model(model) -> tuple[str, int]:
+    """('classifier', 'binary' or 'regression', output units) from the model's
+    output: several units, a classifier; one sigmoid unit, a binary one."""
+    keras = _keras()
+    units = model.outputs[0].shape[-1] or 1
+    if units > 1:
+        return "classifier", units
+    if getattr(model.layers[-1], "activation", None) is keras.activations.sigmoid:
+        return "binary", units
+    return "regression", units
+
+
+def compile_for_its_task(model):
+    """Compile a loaded model with the loss and metrics its task needs,
+    whatever it was saved with (or without)."""
+    keras = _keras()
+    task, _ = task_of_model(model)
+    if task == "classifier":
+        probabilities = getattr(model.layers[-1], "activation", None) is keras.activations.softmax
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities),
+                      metrics=["accuracy"])
+    else:
+        model.compile(loss=DEFAULT_LOSS[task], metrics=DEFAULT_METRICS[task])
+    return model
+
+
+def _check_classes(model, data, model_path):
+    task, units = task_of_model(model)
+    classes = data.num_classes
+    if task == "classifier" and classes and classes > units:
+        raise DataError(model_path, f"the model predicts {units} classes, but {data.name} has {classes} "
+                                    f"({', '.join(map(str, data.class_names[:12]))}{', ...' if classes > 12 else ''})")
+    check_labels(data, task, units)
 
 
 def _data_for(model, model_path, data_arg, whole, label=None):
@@ -43,13 +88,14 @@ def _data_for(model, model_path, data_arg, whole, label=None):
                             test_split=0 if whole else settings.get("test_split", 0.15),
                             seed=settings.get("seed", 0), vocabulary=data_module.load_vocabulary(model_path),
                             label=label or settings.get("label"))
+    _check_classes(model, data, model_path)
     return data, shape, Preprocessing(rescale=settings.get("rescale")), settings.get("batch_size", 32)
 
 
 def evaluate(model_path, data_arg, label=None) -> dict:
     """Metrics of a saved model on the data's test split (the same split as its
     training run), or on all of it if it has none."""
-    model = load_trained(model_path)
+    model = compile_for_its_task(load_trained(model_path))
     data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=False, label=label)
     split = data.test or data.train
     ds = batching.dataset(split, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)

@@ -13,13 +13,14 @@ import yaml
 from .run import load_for_training, train
 
 
-def sweep(path, data, swept: dict, *, fixed=None, out=None, mixed_precision=False, **options) -> list[dict]:
+def sweep(path, data, swept: dict, *, fixed=None, out=None, mixed_precision=False, limits=None,
+          **options) -> list[dict]:
     """Train a variant per combination of `swept` ({'dotted.path': [v1, v2]})
     with `fixed` overrides, into `out/LABEL` (a temporary folder, removed
     afterwards, without `out`). Every variant is checked before any trains.
     Returns one row per variant: label, val_accuracy, test_accuracy, params, seconds_per_epoch."""
     variants = [dict(zip(swept, values)) for values in itertools.product(*swept.values())]
-    specs = [load_for_training(path, {**(fixed or {}), **variant}, mixed_precision) for variant in variants]
+    specs = [load_for_training(path, {**(fixed or {}), **variant}, mixed_precision, limits) for variant in variants]
     base = out or tempfile.mkdtemp(prefix="sweep-")
     rows = []
     try:

@@ -1,0 +1,147 @@
+"""The run folder: one training run's files, held by one process at a time
+(a lock with its PID), and able to resume only the run it holds: the same
+spec (after `extends` and `--set`), the same data, a whole checkpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+
+from ..errors import SpecError
+from . import checkpoints
+
+LOCK = ".lock"
+
+
+class RunFolderError(SpecError):
+    """A run folder that cannot be used as asked (a SpecError without a place, as other settings are)."""
+
+
+@dataclasses.dataclass
+class RunFolder:
+    path: str               # what the user named (--out)
+    dir: str                # where this process writes: the run folder, or a worker's own on non-chief workers
+    chief: bool
+    identity: dict          # fingerprints of the spec and the data this run trains
+    state: dict             # {'epoch', 'best', 'history'}: empty for a new run, read from the checkpoint to resume
+
+    @property
+    def checkpoints(self) -> str:
+        return os.path.join(self.dir, "checkpoint")
+
+
+def identity(spec, data_arg) -> dict:
+    """Fingerprints of what a run trains: the resolved spec (epochs aside: a
+    resumed run may be given more) and the data."""
+    data = json.loads(json.dumps(spec.source.data, default=str))
+    if isinstance(data.get("training"), dict):
+        data["training"].pop("epochs", None)
+    return {"spec": _digest(json.dumps(data, sort_keys=True).encode()), "data": data_fingerprint(data_arg)}
+
+
+def data_fingerprint(data_arg) -> str:
+    """The data's name plus, for a file, its bytes' digest; for a folder, its files' names and sizes."""
+    digest = hashlib.sha256(str(data_arg).encode())
+    if os.path.isfile(data_arg):
+        with open(data_arg, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    elif os.path.isdir(data_arg):
+        for folder, dirs, files in sorted(os.walk(data_arg)):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                digest.update(f"{os.path.relpath(path, data_arg)}:{os.path.getsize(path)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def locked(folder: RunFolder):
+    """Hold the run folder for this process; a second run on it is refused with the first one's PID."""
+    os.makedirs(folder.checkpoints, exist_ok=True)
+    path = os.path.join(folder.dir, LOCK)
+    for _ in range(2):
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            holder = _holder(path)
+            if holder is not None:
+                raise RunFolderError(f"{folder.path} is in use by another training run (PID {holder}); wait for "
+                                     "it to finish, or choose another --out") from None
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)                  # left by a run that was killed
+    else:
+        raise RunFolderError(f"{folder.path}: cannot take the run folder's lock {path}")
+    try:
+        os.write(handle, str(os.getpid()).encode())
+        os.close(handle)
+        yield folder
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+def _holder(path) -> int | None:
+    """The PID of the live process holding the lock at `path`, or None."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pid = int(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def check_run_folder(folder: RunFolder, resume) -> RunFolder:
+    """A new run folder, or (with `resume`) the one holding this very run's
+    checkpoint, whose state it loads. Call it holding the lock."""
+    out = folder.path
+    state_path = os.path.join(folder.checkpoints, checkpoints.STATE)
+    if not resume:
+        if os.path.exists(state_path):
+            raise RunFolderError(f"{out} already holds a run; continue it with --resume or choose another --out")
+        return folder
+    if not os.path.exists(state_path):
+        raise RunFolderError(f"--resume: {out} holds no checkpoint to resume from (no epoch was completed)")
+    folder.state = _read_state(state_path, out)
+    _check_same_run(folder, out)
+    if not os.path.exists(os.path.join(folder.checkpoints, "last.keras")):
+        raise RunFolderError(f"--resume: {out}/checkpoint/last.keras is missing, so epoch {folder.state['epoch']} "
+                             "cannot be continued; train again into another --out")
+    return folder
+
+
+def _read_state(path, out) -> dict:
+    try:
+        state = checkpoints.read_state(os.path.dirname(path))
+        if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) \
+                or not isinstance(state.get("history"), list):
+            raise ValueError("it lacks the epoch or the history")
+        state.setdefault("best", None)
+        return state
+    except (OSError, ValueError) as err:
+        raise RunFolderError(f"--resume: {out}/checkpoint/state.json is unreadable ({err}); the run cannot be "
+                             "continued: train again into another --out") from None
+
+
+def _check_same_run(folder: RunFolder, out):
+    recorded = folder.state.get("identity", {})
+    for key, what in (("spec", "the spec (after extends and --set)"), ("data", "the data")):
+        if recorded.get(key) != folder.identity[key]:
+            raise RunFolderError(f"--resume: {what} differs from what {out} was started with; resume with the "
+                                 "same spec and data, or train into another --out")

@@ -1,0 +1,31 @@
+"""A training run that stops before its last epoch — Ctrl-C, a full disk —
+stops with its last completed epoch checkpointed (atomically), which is where
+`--resume` continues."""
+
+from __future__ import annotations
+
+import errno
+
+from ..errors import BuilderError
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class TrainingStopped(BuilderError):
+    """Training stopped at `epoch`; `out` is the run folder to resume."""
+
+    def __init__(self, reason: str, epoch: int, out: str, exit_code: int):
+        super().__init__(f"{reason} at epoch {epoch}")
+        self.epoch = epoch
+        self.out = out
+        self.exit_code = exit_code
+
+
+def stopped(err: BaseException, epoch: int, out: str) -> TrainingStopped | None:
+    """The TrainingStopped that `err`, raised while training, means, or None for other failures."""
+    if isinstance(err, KeyboardInterrupt):
+        return TrainingStopped("interrupted", epoch, out, 130)
+    if isinstance(err, OSError) and err.errno in DISK_FULL:
+        where = f" writing {err.filename}" if err.filename else ""
+        return TrainingStopped(f"the disk is full ({err.strerror}{where}); free some space. Stopped", epoch, out, 1)
+    return None

@@ -1,0 +1,161 @@
+"""Bad data is one line and exit 1, found before training starts, with
+nothing written beside the named output: the corpus in tests/bad_data/
+(remade by `python tests/bad_data/make.py`), and cases made here that a
+repository can't hold (FIFOs, devices, broken saved models and run folders)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT, spec_path
+
+CORPUS = os.path.join(ROOT, "tests", "bad_data")
+EXPECTED = yaml.safe_load(open(os.path.join(ROOT, "tests", "bad_data_expected.yaml"), encoding="utf-8"))
+SPECS = {
+    "vec4": "name: vec4\ninput: [4]\nlayers: [dense: 8]\noutput: {units: 3}\ntraining: {epochs: 1}\n",
+    "vec2": "name: vec2\ninput: [2]\nlayers: [dense: 8]\noutput: {units: 3}\ntraining: {epochs: 1}\n",
+    "img": "name: img\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 2}\ntraining: {epochs: 1}\n",
+    "text": ("name: text\ninput: {shape: [6], dtype: int32}\nlayers: [{embedding: {input_dim: 50, output_dim: 4}}, "
+             "flatten]\noutput: {units: 2}\ntraining: {epochs: 1}\n"),
+}
+
+
+def snapshot(folder) -> dict:
+    """Every file under `folder` with its size and modification time."""
+    found = {}
+    for here, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(here, name)
+            found[os.path.relpath(path, folder)] = (os.path.getsize(path), os.path.getmtime(path))
+    return found
+
+
+def test_the_corpus_is_complete():
+    cases = sorted(f for f in os.listdir(CORPUS) if f != "make.py" and not f.startswith("__"))
+    assert cases == sorted(EXPECTED)
+    assert len(cases) + len(MADE_HERE) + len(SAVED_MODELS) >= 40
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_bad_data_is_one_line_before_training(case, cli, tmp_path, monkeypatch):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPECS[EXPECTED[case]["spec"]])
+    before = snapshot(CORPUS)
+    monkeypatch.chdir(CORPUS)
+    code, out, err = cli("train", spec, "--data", case, "--out", tmp_path / "run")
+    assert (code, err) == (1, EXPECTED[case]["error"] + "\n")
+    assert "Epoch 1" not in out
+    assert snapshot(CORPUS) == before
+    assert not [f for f in snapshot(tmp_path / "run") if f.endswith((".keras", ".json"))]
+
+
+# --- cases made here ---------------------------------------------------------------------------
+
+def _fifo(tmp_path):
+    os.mkfifo(tmp_path / "data.csv")
+    return "data.csv", "data.csv: error: it is a FIFO (named pipe), not a data file or folder"
+
+
+def _device(tmp_path):
+    os.symlink("/dev/zero", tmp_path / "zero.csv")
+    return "zero.csv", "zero.csv: error: it is a character device, not a data file or folder"
+
+
+def _no_label_column(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,label\n" + "1,2,0\n" * 30)
+    return "d.csv --label kind", "d.csv: error: no column 'kind' (columns: a, b, label)"
+
+
+MADE_HERE = {"fifo": _fifo, "device": _device, "no_label_column": _no_label_column}
+
+
+@pytest.mark.parametrize("case", sorted(MADE_HERE))
+def test_special_data_files_are_refused(case, cli, tmp_path, monkeypatch):
+    data, expected = MADE_HERE[case](tmp_path)
+    (tmp_path / "spec.yaml").write_text(SPECS["vec2"])
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("train", "spec.yaml", "--data", *data.split(), "--out", "run")
+    assert (code, err) == (1, expected + "\n")
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """A good 5-class model on 8x8 images, and broken .keras files made from it."""
+    import builder
+    folder = tmp_path_factory.mktemp("models")
+    model = builder.build(text="name: five\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 5}\n")
+    model.save(folder / "five.keras")
+    whole = (folder / "five.keras").read_bytes()
+    (folder / "truncated.keras").write_bytes(whole[: len(whole) // 2])
+    (folder / "text.keras").write_text("not a model\n")
+    (folder / "empty.keras").write_bytes(b"")
+    os.mkdir(folder / "folder.keras")
+    return folder
+
+
+SAVED_MODELS = [
+    ("truncated.keras", "evaluate", "not a .keras file: it is not a zip archive (truncated or corrupt?)"),
+    ("text.keras", "predict", "not a .keras file: it is not a zip archive (truncated or corrupt?)"),
+    ("empty.keras", "evaluate", "not a .keras file: it is not a zip archive (truncated or corrupt?)"),
+    ("folder.keras", "predict", "it is a folder, not a .keras file"),
+    ("five.keras", "predict", "the model predicts 5 classes, but digits has 10 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"),
+    ("five.keras", "evaluate", "the model predicts 5 classes, but digits has 10 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"),
+]
+
+
+@pytest.mark.parametrize("name, command, expected", SAVED_MODELS)
+def test_broken_or_mismatched_saved_models(saved_models, cli, name, command, expected):
+    code, out, err = cli(command, saved_models / name, "--data", "digits")
+    assert (code, out) == (1, "")
+    assert err == f"{saved_models / name}: error: {expected}\n"
+
+
+def test_evaluate_compiles_any_keras_classifier_itself(cli, tmp_path):
+    """A plain Keras model, compiled with metrics=['accuracy'] or not at all, evaluates."""
+    from builder.backend import keras
+    keras = keras()
+    for compiled in (True, False):
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+        if compiled:
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.save(tmp_path / "m.keras")
+        code, out, err = cli("evaluate", tmp_path / "m.keras", "--data", "digits")
+        assert code == 0, err
+        result = json.loads(out)
+        assert set(result) == {"examples", "test_accuracy", "test_loss"} and 0 <= result["test_accuracy"] <= 1
+
+
+def test_resume_refuses_a_corrupt_state_or_a_missing_checkpoint(cli, tmp_path):
+    run = tmp_path / "run"
+    args = ("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1", "--out", run)
+    code, _, err = cli(*args)
+    assert code == 0, err
+    state = run / "checkpoint" / "state.json"
+    good = state.read_text()
+    state.write_text(good[: len(good) // 2])
+    code, _, err = cli(*args, "--resume")
+    assert code == 1 and err.startswith(f"error: --resume: {run}/checkpoint/state.json is unreadable (")
+    state.write_text(good)
+    os.remove(run / "checkpoint" / "last.keras")
+    code, _, err = cli(*args, "--resume")
+    assert (code, err) == (1, f"error: --resume: {run}/checkpoint/last.keras is missing, so epoch 1 cannot be "
+                              "continued; train again into another --out\n")
+
+
+def test_resume_refuses_another_spec_or_other_data(cli, tmp_path):
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1", "--out", run)
+    assert code == 0, err
+    code, _, err = cli("train", spec_path("lenet5"), "--data", "digits", "--epochs", "2", "--out", run, "--resume",
+                       "--set", "layers.0.conv2d.filters=8")
+    assert (code, err) == (1, f"error: --resume: the spec (after extends and --set) differs from what {run} was "
+                              "started with; resume with the same spec and data, or train into another --out\n")
+    x = np.random.default_rng(0).normal(size=(40, 32, 32, 1)).astype("float32")
+    np.savez(tmp_path / "other.npz", x=x, y=np.arange(40) % 10)
+    code, _, err = cli("train", spec_path("lenet5"), "--data", tmp_path / "other.npz", "--epochs", "2", "--out", run,
+                       "--resume")
+    assert (code, err) == (1, f"error: --resume: the data differs from what {run} was started with; resume with "
+                              "the same spec and data, or train into another --out\n")

@@ -1,0 +1,49 @@
+"""The size budget: absurd sizes are refused by `validate` (no Keras) at
+their line; the bound it uses never exceeds a real model's weights."""
+
+import pytest
+
+import builder
+from builder.spec import budget
+from conftest import shipped_specs, spec_path
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: t\ninput: [4]\nlayers:\n  - dense: 8\n  - dense: 2000000000\noutput: none\n",
+     "<spec>:5:5: error: layers[1].dense: 'dense_1' makes at least 2,000,000,000 values per example, more than the "
+     "limit of 1,000,000,000; --max-activation N raises it"),
+    ("name: t\ninput: [100000, 100000]\nlayers: [flatten, dense: 10]\noutput: none\n",
+     "<spec>:2:1: error: input.shape: the input 'input' holds 10,000,000,000 values per example, more than the "
+     "limit of 1,000,000,000; --max-activation N raises it"),
+    ("name: t\ninput: {shape: [8], dtype: int32}\nlayers:\n  - embedding: {input_dim: 1000000, output_dim: 2000}\n"
+     "output: none\n",
+     "<spec>:4:5: error: layers[0].embedding: the model has at least 2,000,000,000 weights up to 'embedding' "
+     "(2,000,000,000 of them there), more than the limit of 1,000,000,000; --max-params N raises it"),
+])
+def test_absurd_sizes_are_refused_at_validate(text, expected):
+    with pytest.raises(builder.SpecError) as info:
+        builder.validate(text=text)
+    assert info.value.render() == expected
+
+
+def test_the_limits_can_be_raised():
+    text = "name: t\ninput: [4]\nlayers: [dense: 8, dense: 1200000000]\noutput: none\n"
+    with pytest.raises(builder.SpecError, match="--max-params N raises it"):
+        builder.validate(text=text, limits={"max_activation": 2_000_000_000})
+    builder.validate(text=text, limits={"max_params": 20_000_000_000, "max_activation": 2_000_000_000})
+
+
+def test_validate_refuses_with_the_line_and_the_cli_flag_raises_it(cli, write_spec):
+    path = write_spec("name: t\ninput: [4]\nlayers: [dense: 8, dense: 1200000000]\noutput: none\n")
+    code, _, err = cli("validate", path)
+    assert code == 1 and err.startswith(f"{path}:3:") and "--max-activation N raises it" in err
+    code, out, err = cli("validate", path, "--max-activation", "2000000000", "--max-params", "20000000000")
+    assert (code, out, err) == (0, f"{path}: ok\n", "")
+
+
+@pytest.mark.parametrize("name", [n for n in shipped_specs() if n not in ("vgg16", "bert_base", "resnet152")])
+def test_the_bound_never_exceeds_a_real_model(name):
+    graph = builder.validate(spec_path(name))
+    least = sum(budget.least_weights(node.type, node.args)
+                for node in [*graph.nodes, *([graph.head] if graph.head else [])])
+    assert 0 < least <= builder.build_model(graph).count_params()
