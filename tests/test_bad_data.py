@@ -159,3 +159,40 @@ def test_resume_refuses_another_spec_or_other_data(cli, tmp_path):
                        "--resume")
     assert (code, err) == (1, f"error: --resume: the data differs from what {run} was started with; resume with "
                               "the same spec and data, or train into another --out\n")
+
+
+def test_out_must_be_a_new_folder_or_a_run_folder(cli, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("months of work")
+    code, _, err = cli("train", spec_path("lenet5"), "--data", "digits", "--out", tmp_path / "mine")
+    assert (code, err) == (1, f"error: --out {tmp_path / 'mine'} holds other files (thesis.tex); name a new or "
+                              "empty folder for the run\n")
+    (tmp_path / "file").write_text("x")
+    code, _, err = cli("train", spec_path("lenet5"), "--data", "digits", "--out", tmp_path / "file")
+    assert (code, err) == (1, f"error: --out {tmp_path / 'file'} is a file, not a folder; name a new folder for "
+                              "the run\n")
+    assert os.listdir(tmp_path / "mine") == ["thesis.tex"] and (tmp_path / "file").read_text() == "x"
+
+
+def test_a_diverged_loss_is_null_in_metrics_json(tmp_path):
+    """JSON has no NaN: metrics.json stays readable and says which values diverged."""
+    import builder
+    from builder.train import run
+    x = np.full((60, 4), 1e30, dtype="float32")
+    np.savez(tmp_path / "huge.npz", x=x, y=np.arange(60) % 3)
+    spec = builder.load_spec(text=SPECS["vec4"].replace("training: {epochs: 1}",
+                                                        "training: {epochs: 1, optimizer: {sgd: {learning_rate: 1.0e+10}}}"))
+    metrics = run.train(spec, str(tmp_path / "huge.npz"), str(tmp_path / "run"), verbose=0)
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "test_loss" in written["diverged"] and written["test_loss"] is None
+    assert metrics["test_loss"] != metrics["test_loss"]          # NaN in Python, null in the file
+
+
+def test_staging_left_by_a_killed_process_is_removed_by_the_next_write(cli, tmp_path):
+    stale = tmp_path / ".m.keras.999999999.0a0a0a0a.builder-staging.keras"    # a PID no process has
+    stale.write_text("half a model")
+    mine = tmp_path / ".m.keras.notes"
+    mine.write_text("not staging")
+    code, _, err = cli("build", spec_path("lenet5"), "-o", tmp_path / "m.keras")
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == [".m.keras.notes", "m.keras"]

@@ -14,6 +14,9 @@ from ..errors import SpecError
 from . import checkpoints
 
 LOCK = ".lock"
+# What a run folder holds; anything else means --out names a folder of the user's.
+RUN_ENTRIES = {"checkpoint", "logs", "history.csv", "history.json", "metrics.json", "run.json", "model.keras",
+               "vocabulary.json", LOCK}
 
 
 class RunFolderError(SpecError):
@@ -65,6 +68,7 @@ def _digest(data: bytes) -> str:
 @contextlib.contextmanager
 def locked(folder: RunFolder):
     """Hold the run folder for this process; a second run on it is refused with the first one's PID."""
+    _check_is_a_run_folder(folder.path)
     os.makedirs(folder.checkpoints, exist_ok=True)
     path = os.path.join(folder.dir, LOCK)
     for _ in range(2):
@@ -87,6 +91,18 @@ def locked(folder: RunFolder):
     finally:
         with contextlib.suppress(OSError):
             os.remove(path)
+
+
+def _check_is_a_run_folder(out):
+    """--out is new, or a run folder: never a file, nor a folder of other things that a run would overwrite."""
+    if not os.path.lexists(out):
+        return
+    if not os.path.isdir(out):
+        raise RunFolderError(f"--out {out} is a file, not a folder; name a new folder for the run")
+    others = sorted(e for e in os.listdir(out) if e not in RUN_ENTRIES and not e.startswith((".worker-", ".")))
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise RunFolderError(f"--out {out} holds other files ({shown}); name a new or empty folder for the run")
 
 
 def _holder(path) -> int | None:

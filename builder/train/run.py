@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import time
@@ -132,8 +133,17 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
         {"spec": spec.source.file, "name": spec.name, "data": data_arg, "seed": config.seed,
          "validation_split": config.validation_split, "test_split": config.test_split,
          "batch_size": batch_size, "rescale": config.preprocessing.rescale, "label": label}, indent=1).encode())
-    write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(metrics, indent=1).encode())
+    write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
     return metrics
+
+
+def _finite(metrics: dict) -> dict:
+    """JSON has no NaN: a loss that diverged is written as null (and says so)."""
+    diverged = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+    cleaned = {k: (None if k in diverged else v) for k, v in metrics.items()}
+    if diverged:
+        cleaned["diverged"] = diverged
+    return cleaned
 
 
 def seed_everything(seed):
