@@ -115,8 +115,7 @@ def generate() -> dict:
                                     "activation": _ref("activation")}
     defs["Output"]["additionalProperties"] = False
     properties = document["properties"]
-    accepted = sorted({arg for t in registry.LAYERS.values() for arg in t.args} - set(registry.BASE_ARGS))
-    properties["defaults"] = {**properties["defaults"], "propertyNames": {"enum": accepted},
+    properties["defaults"] = {**properties["defaults"], "propertyNames": {"enum": sorted(registry.default_args())},
                               "properties": {"activation": _ref("activation")}}
     # No section is required: a spec with `extends` may take any of them from its base.
     return {"$schema": DRAFT, "$id": "spec.schema.json", "title": "keras-spec-builder spec",

@@ -152,6 +152,11 @@ def for_config(class_name: str, module: str | None) -> LayerType | None:
     return None
 
 
+def default_args() -> set[str]:
+    """The arguments `defaults:` may set: those some layer type takes, besides name, dtype and trainable."""
+    return {arg for layer_type in LAYERS.values() for arg in layer_type.args} - set(BASE_ARGS)
+
+
 def of_kind(kind: str) -> list[str]:
     return [name for name, layer_type in LAYERS.items() if layer_type.kind == kind]
 

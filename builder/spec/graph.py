@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 
 from ..errors import SpecError, at, describe, format_path, in_source, suggest, unknown
 from ..keras import registry
@@ -130,7 +131,7 @@ class _Expander:
             vary = _vary(vary, repeat)
             if name is not None:
                 with at("name"):
-                    if not isinstance(name, str) or not name.replace("_", "a").isalnum():
+                    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
                         raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
             sources, keys = self.resolve_inputs(scope, inputs)
             if not when:           # a switched-off entry passes its input through

@@ -170,8 +170,7 @@ class Document(_WithBlocks):
     @classmethod
     @spec_check
     def _defaults_some_layer_takes(cls, defaults):
-        accepted = {arg for layer_type in registry.LAYERS.values() for arg in layer_type.args}
-        accepted -= set(registry.BASE_ARGS)
+        accepted = registry.default_args()
         for key in defaults:
             if key not in accepted:
                 raise unknown("default (no layer type takes it)", key, accepted).at(key)
