@@ -9,7 +9,6 @@ Duplicate keys are errors (PyYAML would silently keep the last one).
 from __future__ import annotations
 
 import os
-import re
 
 import yaml
 

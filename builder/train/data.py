@@ -253,8 +253,7 @@ def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, s
     """Token ids from texts: lower-cased words, ids by training-set frequency
     (0 padding, 1 out-of-vocabulary), padded or cut to the input's length."""
     if dtype not in ("int32", "int64"):
-        raise DataError(name, f"text data needs an integer token input, e.g. "
-                        "`input: {shape: [200], dtype: int32}`")
+        raise DataError(name, "text data needs an integer token input, e.g. `input: {shape: [200], dtype: int32}`")
     length = shape[0] if shape[0] is not None else max(len(_words(t)) for t in texts)
     data = _split(name, np.array(texts, dtype=object), y, None, classes, None, validation_split, test_split, seed)
     if vocabulary is None:
