@@ -27,10 +27,12 @@ def build_model(spec):
     return _build_model(spec)
 
 
-def build(path=None, *, text=None, data=None, overrides=None, limits=None):
-    """Load, check and build a spec into a keras.Model."""
+def build(path=None, *, text=None, data=None, overrides=None, limits=None, weights=None):
+    """Load, check and build a spec into a keras.Model. It starts from the
+    spec's `weights:`, or from `weights` (a .keras or .weights.h5 file, or
+    {'path': ..., 'skip_mismatch': True}) where given."""
     from .keras.assemble import build
-    return build(path, text=text, data=data, overrides=overrides, limits=limits)
+    return build(path, text=text, data=data, overrides=overrides, limits=limits, weights=weights)
 
 
 def describe(model) -> dict:

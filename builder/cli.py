@@ -94,13 +94,15 @@ def cmd_validate(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from . import build, describe
+    from . import describe
+    from .keras.assemble import build
     from .keras.describe import macs_table
     if args.output and not args.output.endswith(".keras"):
         raise BuilderError(f"-o takes a .keras file name, got {args.output!r}")
     if args.output:
         check_output(args.output, args.overwrite)
-    model = build(args.spec, overrides=_overrides(args), limits=_limits(args))
+    model = build(args.spec, overrides=_overrides(args), limits=_limits(args), weights=args.weights,
+                  report=_print_lines)
     model.summary()
     print("\n" + macs_table(model))
     if args.output:
@@ -142,7 +144,8 @@ def cmd_train(args) -> int:
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or os.path.join("runs", spec.name)
     metrics = run.train(spec, args.data, out, epochs=args.epochs, batch_size=args.batch_size, resume=args.resume,
-                        distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label)
+                        distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label,
+                        weights=args.weights)
     print(json.dumps(metrics))
     if args.distribute != "multi-worker" or devices.is_chief():
         print(f"wrote {out}/model.keras, metrics.json, history.csv, history.json, logs/")
@@ -195,7 +198,8 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     from .io import export
     check_output(args.output, args.overwrite)
-    model = export.load_model_or_spec(args.source, overrides=_overrides(args), limits=_limits(args))
+    model = export.load_model_or_spec(args.source, overrides=_overrides(args), limits=_limits(args),
+                                      weights=args.weights, report=_print_lines)
     print(f"wrote {export.export(model, args.format, args.output, overwrite=args.overwrite)} ({args.format})")
     return 0
 
@@ -239,6 +243,10 @@ def _overrides(args) -> dict:
     return overrides_module.parse_assignments(args.overrides)
 
 
+def _print_lines(lines):
+    print("\n".join(lines), flush=True)
+
+
 def _limits(args) -> dict:
     return {"max_params": args.max_params, "max_activation": args.max_activation}
 
@@ -253,6 +261,11 @@ def _positive(text) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _weights_flag(parser):
+    parser.add_argument("--weights", metavar="FILE", help="start from these weights (.keras: layers matched by "
+                        "name; .weights.h5: in order), instead of the spec's `weights:`")
 
 
 def _overwrite_flag(parser):
@@ -302,6 +315,7 @@ def _build_flags(parser):
     parser.add_argument("spec", metavar="SPEC", help="a YAML spec file")
     parser.add_argument("-o", "--output", metavar="OUT.keras", help="save the model here (written atomically)")
     _overwrite_flag(parser)
+    _weights_flag(parser)
     parser.add_argument("--json", action="store_true", help="end with one JSON line: name, params, "
                         "trainable_params, layers, input_shape, output_shape, macs, macs_by_layer")
     _set_flag(parser)
@@ -314,6 +328,7 @@ def _validate_flags(parser):
 
 def _train_flags(parser):
     _training_flags(parser)
+    _weights_flag(parser)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
 
 
@@ -329,6 +344,7 @@ def _export_flags(parser):
     parser.add_argument("--format", required=True, choices=tuple(FORMATS))
     parser.add_argument("-o", "--output", required=True, metavar="PATH")
     _overwrite_flag(parser)
+    _weights_flag(parser)
     _set_flag(parser)
 
 

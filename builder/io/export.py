@@ -12,13 +12,13 @@ FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tfl
 _KERAS_FORMAT = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
 
 
-def load_model_or_spec(path, overrides=None, limits=None):
+def load_model_or_spec(path, overrides=None, limits=None, weights=None, report=None):
     """A .keras file, or a spec to build."""
     if str(path).endswith(".keras"):
         from ..train.saved import load_trained
         return load_trained(path)
     from ..keras.assemble import build
-    return build(path, overrides=overrides, limits=limits)
+    return build(path, overrides=overrides, limits=limits, weights=weights, report=report)
 
 
 def example_inputs(model, batch=2):

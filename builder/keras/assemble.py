@@ -14,14 +14,22 @@ from ..spec import graph as graph_module
 from ..spec.language import Spec
 from ..spec.load import load_spec
 from . import registry
+from . import weights as starting_weights
 
 _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints"}
 
 
-def build(path=None, *, text=None, data=None, overrides=None, limits=None):
-    """Load, check and build a spec (a file, YAML text or plain data) into a keras.Model."""
-    return build_model(load_spec(os.fspath(path) if path is not None else None,
-                                 text=text, data=data, overrides=overrides, limits=limits))
+def build(path=None, *, text=None, data=None, overrides=None, limits=None, weights=None, report=None):
+    """Load, check and build a spec (a file, YAML text or plain data) into a
+    keras.Model, with its starting weights (the spec's `weights`, or `weights`);
+    `report(lines)` is told what was loaded."""
+    spec = load_spec(os.fspath(path) if path is not None else None, text=text, data=data, overrides=overrides,
+                     limits=limits)
+    model = build_model(spec)
+    loaded = starting_weights.start(model, spec, weights)
+    if loaded is not None and report is not None:
+        report(loaded.lines())
+    return model
 
 
 def build_model(spec_or_graph):

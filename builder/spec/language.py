@@ -11,7 +11,8 @@ import os
 import re
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Field, StrictInt, StrictStr, WithJsonSchema, field_validator, model_validator
+from pydantic import (BeforeValidator, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema, field_validator,
+                      model_validator)
 
 from ..errors import SpecError, at, describe, in_source, unknown
 from ..keras import registry
@@ -86,6 +87,20 @@ OutputForm = Annotated[Optional[Output], BeforeValidator(
     _output_shorthand, json_schema_input_type=Union[Literal["none"], None, Size, Output])]
 
 
+class Weights(SpecModel):
+    """Where a model's starting weights come from."""
+    EXPECTED: ClassVar[str] = "a path to a .keras or .weights.h5 file, or {path: FILE, skip_mismatch: true}"
+    MISSING: ClassVar[dict] = {"path": "weights needs a 'path' to a .keras or .weights.h5 file"}
+
+    path: StrictStr = Field(description="a .keras or .weights.h5 file, relative to the spec's folder")
+    skip_mismatch: StrictBool = Field(False, description="true: load the layers that fit and report the others "
+                                                         "(a new head); false: any mismatch is an error")
+
+
+WeightsForm = Annotated[Optional[Weights], BeforeValidator(
+    lambda v: {"path": v} if isinstance(v, str) else v, json_schema_input_type=Union[StrictStr, Weights, None])]
+
+
 class Block(SpecModel):
     EXPECTED: ClassVar[str] = "a block definition {params, layers}"
     UNKNOWN: ClassVar[str] = "block key"
@@ -147,6 +162,7 @@ class Document(_WithBlocks):
                                                  description="a mapping of argument names to values")
     layers: Annotated[list[Entry], Field(min_length=1)] = Field(description="a non-empty list of layer entries")
     output: OutputForm = Field(description="{units: N, ...} or none")
+    weights: WeightsForm = Field(None, description=Weights.EXPECTED)
     training: Training = Field(default_factory=Training, description="a mapping")
 
     @model_validator(mode="before")
@@ -232,6 +248,7 @@ class Spec:
     source: Source
     training: Training
     limits: dict = dataclasses.field(default_factory=dict)   # budget.check's: max_params, max_activation
+    weights: dict | None = None    # {'path': the file, found from the folder of the spec that names it, 'skip_mismatch'}
 
 
 def parse(source: Source, includes) -> Spec:
@@ -246,8 +263,13 @@ def parse(source: Source, includes) -> Spec:
     else:
         inputs = [_input(value, key, ("inputs", key)) for key, value in document.inputs.items()]
     output = document.output.model_dump() if document.output is not None else None
-    return Spec(name, document.description, inputs, dict(document.defaults), blocks, document.layers, output,
+    spec = Spec(name, document.description, inputs, dict(document.defaults), blocks, document.layers, output,
                 source, document.training)
+    if document.weights is not None:
+        folder = os.path.dirname(os.path.abspath(source.file_of(("weights",))))
+        spec.weights = {"path": os.path.join(folder, document.weights.path),
+                        "skip_mismatch": document.weights.skip_mismatch}
+    return spec
 
 
 def _name_from(file) -> str:

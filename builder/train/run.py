@@ -19,6 +19,7 @@ from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
 from ..errors import SpecError
 from ..files import atomic_path, write_atomic
+from ..keras import weights as starting_weights
 from ..keras.assemble import build_model
 from ..spec import graph
 from ..spec.load import load_spec
@@ -57,13 +58,17 @@ def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
     return data
 
 
-def make_model(spec, expanded, folder: RunFolder, strategy):
-    """Step 3: the compiled model: built from the spec, or the last checkpoint's to resume."""
+def make_model(spec, expanded, folder: RunFolder, strategy, weights=None):
+    """Step 3: the compiled model: built from the spec (from its starting
+    weights, if any), or the last checkpoint's to resume."""
     last = os.path.join(folder.checkpoints, "last.keras")
     with strategy_scope(strategy):
         if folder.state["epoch"] and os.path.exists(last):
             return _keras().saving.load_model(last)
         model = build_model(expanded)
+        loaded = starting_weights.start(model, spec, weights)
+        if loaded is not None:
+            print("\n".join(loaded.lines()), flush=True)
         compile_model(model, spec)
         return model
 
@@ -158,7 +163,7 @@ def seed_everything(seed):
 
 
 def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, distribute="none",
-          mixed_precision=False, verbose="auto", label=None) -> dict:
+          mixed_precision=False, verbose="auto", label=None, weights=None) -> dict:
     """Train `spec` (a loaded Spec) on `data_arg`; write the run folder `out`;
     return the metrics written to metrics.json."""
     epochs = epochs or spec.training.epochs
@@ -169,17 +174,17 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
         folder_module.check_run_folder(folder, resume)
         return _train(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
                       distribute=distribute, strategy=strategy, mixed_precision=mixed_precision, verbose=verbose,
-                      label=label)
+                      label=label, weights=weights)
 
 
 def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, mixed_precision,
-           verbose, label) -> dict:
+           verbose, label, weights) -> dict:
     if mixed_precision:
         _keras().mixed_precision.set_global_policy("mixed_float16")
     seed_everything(spec.training.seed)
     expanded = graph.expand(spec)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
-    model = make_model(spec, expanded, folder, strategy)
+    model = make_model(spec, expanded, folder, strategy, weights)
     print(device_line(strategy), flush=True)
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
           f"{len(data.validation.y) if data.validation else 0} validation, "

@@ -1,0 +1,136 @@
+"""Starting weights for a built model: from a `.keras` file, layers matched by
+name; from a `.weights.h5` file (which Keras keys by layer class and order,
+not by name), the layers with weights paired in order. Strict by default:
+a layer missing on either side, or of other shapes, is one error listing them;
+with `skip_mismatch` what fits is loaded and the rest reported."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zipfile
+
+from ..backend import keras as _keras
+from ..errors import BuilderError
+from ..files import not_regular
+
+_SHOWN = 4      # names listed per kind of mismatch, then a count
+
+
+class WeightsError(BuilderError):
+    """Weights that cannot be read, or do not fit the model."""
+
+
+@dataclasses.dataclass
+class Report:
+    path: str
+    loaded: list                # layer names
+    skipped: list               # (layer name, why)
+
+    def lines(self) -> list[str]:
+        lines = [f"Weights: {len(self.loaded)} layers from {self.path}"]
+        if self.skipped:
+            lines.append("  skipped (kept their fresh weights, or not in the model): " + ", ".join(
+                f"{name} ({why})" for name, why in self.skipped))
+        return lines
+
+
+def load(model, path, skip_mismatch=False) -> Report:
+    """Load `path` into `model`; a Report of what was loaded and skipped."""
+    source = _read(path)
+    pairs, skipped = _pair(model, source, by_name=not path.endswith(".weights.h5"))
+    if skipped and not skip_mismatch:
+        raise WeightsError(f"{path}: the weights do not fit the model: {_listing(skipped)}; load what fits with "
+                           f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`")
+    for layer, arrays in pairs:
+        layer.set_weights(arrays)
+    return Report(path, [layer.name for layer, _ in pairs], skipped)
+
+
+def _read(path) -> list[tuple[str, list]]:
+    """(layer name or key, weight arrays) for every layer with weights in the file, in order."""
+    if not os.path.exists(path):
+        raise WeightsError(f"{path}: no such weights file")
+    what = not_regular(path)
+    if what:
+        raise WeightsError(f"{path}: it is {what}, not a weights file")
+    if path.endswith(".weights.h5"):
+        return _read_h5(path)
+    if not path.endswith(".keras") or not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path}: expected a .keras model or a .weights.h5 file")
+    try:
+        saved = _keras().saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:          # noqa: BLE001 - a bad file is the user's input, not a bug
+        raise WeightsError(f"{path}: cannot read the model: {(str(err).strip().splitlines() or [''])[0][:300]}") \
+            from None
+    return [(layer.name, layer.get_weights()) for layer in saved.layers if layer.weights]
+
+
+def _read_h5(path) -> list[tuple[str, list]]:
+    import h5py
+    try:
+        with h5py.File(path, "r") as handle:
+            layers = handle.get("layers")
+            if layers is None:
+                raise WeightsError(f"{path}: not a Keras .weights.h5 file (no 'layers' group)")
+            return [(key, _arrays(layers[key])) for key in layers if _arrays(layers[key])]
+    except OSError as err:
+        raise WeightsError(f"{path}: cannot read the weights: {err}") from None
+
+
+def _arrays(group) -> list:
+    """A layer's variables in the order Keras stores them (vars/0, vars/1, ...; nested layers after)."""
+    found = []
+    variables = group.get("vars")
+    if variables is not None:
+        found += [variables[str(i)][()] for i in range(len(variables))]
+    for key in group:
+        if key != "vars" and hasattr(group[key], "keys"):
+            found += _arrays(group[key])
+    return found
+
+
+def _pair(model, source, by_name) -> tuple[list, list]:
+    """(layer, arrays) pairs that fit, and (name, why) for what does not: by
+    layer name, or (a .weights.h5) the layers with weights in order."""
+    targets = [layer for layer in model.layers if layer.weights]
+    if by_name:
+        named = dict(source)
+        matched = [(layer, named.get(layer.name)) for layer in targets]
+        names = {layer.name for layer in targets}
+        extra = [(name, "not in the model") for name, _ in source if name not in names]
+    else:
+        matched = [(layer, source[i][1] if i < len(source) else None) for i, layer in enumerate(targets)]
+        extra = [(f"{key} (number {i + 1} in the file)", "not in the model") for i, (key, _) in
+                 enumerate(source) if i >= len(targets)]
+    pairs, skipped = [], []
+    for layer, arrays in matched:
+        mine = [tuple(w.shape) for w in layer.weights]
+        if arrays is None:
+            skipped.append((layer.name, "not in the file"))
+        elif [tuple(a.shape) for a in arrays] != mine:
+            skipped.append((layer.name, f"shapes {_shapes(mine)} in the model, {_shapes(a.shape for a in arrays)} "
+                                        "in the file"))
+        else:
+            pairs.append((layer, arrays))
+    return pairs, skipped + extra
+
+
+def _shapes(shapes) -> str:
+    return " ".join(str(list(shape)) for shape in shapes)
+
+
+def _listing(skipped) -> str:
+    shown = "; ".join(f"{name} ({why})" for name, why in skipped[:_SHOWN])
+    return shown + (f"; and {len(skipped) - _SHOWN} more" if len(skipped) > _SHOWN else "")
+
+
+def start(model, spec, weights=None) -> Report | None:
+    """Load the spec's starting weights into `model` (`weights`, a path or
+    {path, skip_mismatch}, replaces the spec's own); None when there are none."""
+    if isinstance(weights, (str, os.PathLike)):
+        weights = {"path": os.fspath(weights), "skip_mismatch": False}
+    weights = weights or spec.weights
+    if not weights:
+        return None
+    return load(model, weights["path"], skip_mismatch=weights.get("skip_mismatch", False))

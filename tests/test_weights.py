@@ -1,0 +1,95 @@
+"""Starting weights: `weights:` in a spec, `--weights` on the command line,
+`builder.build(..., weights=)`; strict unless skip_mismatch."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import builder
+from conftest import spec_path
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """LeNet-5 with seeded random weights, saved both ways, and its predictions."""
+    from builder.backend import keras
+    folder = tmp_path_factory.mktemp("weights")
+    keras().utils.set_random_seed(1)
+    model = builder.build(spec_path("lenet5"))
+    model.save(folder / "lenet.keras")
+    model.save_weights(folder / "lenet.weights.h5")
+    x = np.random.default_rng(0).normal(size=(3, 32, 32, 1)).astype("float32")
+    return folder, model, x
+
+
+@pytest.mark.parametrize("file", ["lenet.keras", "lenet.weights.h5"])
+def test_a_model_built_with_weights_predicts_what_saved_them(saved, file):
+    folder, model, x = saved
+    rebuilt = builder.build(spec_path("lenet5"), weights=str(folder / file))
+    np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_resnet18_from_its_own_weights(tmp_path):
+    from builder.backend import keras
+    keras().utils.set_random_seed(3)
+    model = builder.build(spec_path("resnet18"))
+    model.save(tmp_path / "r.keras")
+    x = np.random.default_rng(1).normal(size=(2, 224, 224, 3)).astype("float32")
+    rebuilt = builder.build(spec_path("resnet18"), weights=str(tmp_path / "r.keras"))
+    np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_mismatch_is_one_error_listing_it(saved, cli):
+    folder, _, _ = saved
+    with pytest.raises(builder.BuilderError) as info:
+        builder.build(spec_path("lenet5"), overrides={"output.units": 5}, weights=str(folder / "lenet.keras"))
+    expected = (f"{folder / 'lenet.keras'}: the weights do not fit the model: predictions (shapes [84, 5] [5] in the "
+                "model, [84, 10] [10] in the file); load what fits with `weights: {path: lenet.keras, "
+                "skip_mismatch: true}`")
+    assert str(info.value) == expected
+    code, out, err = cli("build", spec_path("lenet5"), "--set", "output.units=5", "--weights", folder / "lenet.keras")
+    assert (code, out, err) == (1, "", f"error: {expected}\n")
+
+
+def test_skip_mismatch_loads_what_fits_and_reports_the_rest(saved, cli, tmp_path):
+    folder, model, _ = saved
+    relative = os.path.relpath(spec_path("lenet5"), tmp_path)
+    (tmp_path / "head5.yaml").write_text(f"extends: {relative}\nname: head5\noutput: {{units: 5}}\n"
+                                         "weights: {path: lenet.keras, skip_mismatch: true}\n")
+    os.symlink(folder / "lenet.keras", tmp_path / "lenet.keras")      # found beside the spec that names it
+    code, out, err = cli("build", tmp_path / "head5.yaml")
+    assert code == 0, err
+    assert out.startswith(f"Weights: 4 layers from {tmp_path / 'lenet.keras'}\n  skipped (kept their fresh "
+                          "weights, or not in the model): predictions (shapes [84, 5] [5] in the model, [84, 10] "
+                          "[10] in the file)\n")
+    rebuilt = builder.build(tmp_path / "head5.yaml")
+    for name in ("c1", "c3", "c5", "f6"):
+        for a, b in zip(rebuilt.get_layer(name).get_weights(), model.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: None, "no such weights file"),
+    (lambda p: p.write_text("not a model"), "expected a .keras model or a .weights.h5 file"),
+    (lambda p: os.mkdir(p), "it is a folder, not a weights file"),
+])
+def test_unreadable_weights_are_one_line(cli, tmp_path, make, expected):
+    path = tmp_path / "w.keras"
+    make(path)
+    code, _, err = cli("build", spec_path("lenet5"), "--weights", path)
+    assert (code, err) == (1, f"error: {path}: {expected}\n")
+
+
+def test_training_starts_from_the_weights(saved, tmp_path, cli):
+    """With a learning rate of 0, the trained model is the weights file's."""
+    folder, model, x = saved
+    code, out, err = cli("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1", "--out", tmp_path / "run",
+                         "--weights", folder / "lenet.keras", "--set", "training.optimizer={sgd: {learning_rate: 0.0}}")
+    assert code == 0, err
+    assert f"Weights: 5 layers from {folder / 'lenet.keras'}" in out
+    from builder.backend import keras
+    trained = keras().saving.load_model(tmp_path / "run" / "model.keras")
+    np.testing.assert_allclose(trained.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert json.load(open(tmp_path / "run" / "metrics.json"))["epochs"] == 1
