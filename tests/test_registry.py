@@ -9,7 +9,7 @@ from builder.keras import registry
 
 # A value for each required argument, by its type.
 REQUIRED_VALUES = {"positive_int": 8, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu",
-                   "entry": {"lstm": 4}}
+                   "entry": {"lstm": 4}, "application": "MobileNetV2"}
 
 
 def minimal_example(layer_type):
@@ -23,6 +23,8 @@ def minimal_example(layer_type):
     found = re.search(r"([123])d", layer_type.name)
     rank = int(found.group(1)) if found else 1
     shape = [8] * rank + [8]
+    if layer_type.arg_type(layer_type.short or "") == "application":
+        shape = [32, 32, 3]                   # the smallest image keras.applications networks take
     layers = []
     if layer_type.kind == "merge":
         layers = [{"dense": {"units": 8, "name": "a"}}, {"dense": {"units": 8, "name": "b", "inputs": "input"}}]

@@ -45,7 +45,8 @@ def signature_table() -> dict:
                    if callable(value) and not name.startswith("_")
                    and name not in {"get", "serialize", "deserialize"} and _usable_by_name(value))
     return {"keras_version": keras().__version__, "activations": names + list(registry.EXTRA_ACTIVATIONS),
-            "layers": dict(sorted(layers.items())), "training": training_table()}
+            "layers": dict(sorted(layers.items())), "training": training_table(),
+            "applications": application_table()}
 
 
 def _accepted_names(module, getter, names) -> list:
@@ -89,6 +90,13 @@ def training_table() -> dict:
             "metrics": sorted(set(_accepted_names(keras.metrics, keras.metrics.get, public(keras.metrics)))
                               - bases | {"accuracy", "acc", "crossentropy", "ce"}),
             "callbacks": callbacks}
+
+
+def application_table() -> dict:
+    """keras.applications network name -> its keyword arguments."""
+    import keras
+    return {name: signatures.read_function_arguments(function) for name, function in sorted(vars(keras.applications).items())
+            if callable(function) and name[:1].isupper()}
 
 
 def _others() -> dict:

@@ -66,6 +66,16 @@ def time_distributed(layer, inputs, outputs, macs_of):
     return steps * macs_of(layer.layer, [_Step(inputs[0])], [_Step(outputs[0])])
 
 
+def nested(layer, inputs, outputs, macs_of):
+    """A network used as a layer: the sum of its own layers' MACs."""
+    total = 0
+    for inner in layer.network.layers:
+        ins = inner.input if isinstance(inner.input, (list, tuple)) else [inner.input]
+        outs = inner.output if isinstance(inner.output, (list, tuple)) else [inner.output]
+        total += macs_of(inner, list(ins), list(outs))
+    return total
+
+
 def multi_head_attention(layer, inputs, outputs, macs_of):
     config = layer.get_config()
     query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])

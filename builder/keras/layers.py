@@ -274,3 +274,38 @@ class TransformerEncoder(keras.layers.Layer):
                 "layer_norm_epsilon": self.layer_norm_epsilon, "normalize_first": self.normalize_first,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class KerasApplication(keras.layers.Layer):
+    """A keras.applications network (ResNet50, MobileNetV2, EfficientNetB0, ...)
+    as one layer: a backbone, made for the input it is given, with its
+    pretrained `weights` ('imagenet', a local weights file, or null for random
+    ones). Other arguments of the application (alpha, classes, ...) go in
+    `arguments`."""
+
+    def __init__(self, model, weights=None, include_top=False, pooling=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.weights_source = weights
+        self.include_top = include_top
+        self.pooling = pooling
+        self.arguments = dict(arguments or {})
+
+    def build(self, input_shape):
+        make = getattr(keras.applications, self.model)
+        self.network = make(input_shape=tuple(input_shape[1:]), weights=self.weights_source,
+                            include_top=self.include_top, pooling=self.pooling, **self.arguments)
+
+    def call(self, inputs, training=None):
+        return self.network(inputs, training=training)
+
+    def compute_output_shape(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+        return self.network.compute_output_shape(input_shape)
+
+    def get_config(self):
+        # A saved model holds the weights: reloading it must not fetch them again.
+        return {**super().get_config(), "model": self.model, "weights": None, "include_top": self.include_top,
+                "pooling": self.pooling, "arguments": self.arguments}

@@ -16,7 +16,7 @@ import importlib
 
 from ..errors import SpecError, unknown
 from ..spec import argtypes
-from . import costs, signatures
+from . import applications, costs, signatures
 
 # Arguments every Keras layer takes through **kwargs.
 BASE_ARGS = {"name": {"default": None}, "dtype": {"default": None}, "trainable": {"default": True}}
@@ -60,6 +60,7 @@ class LayerType:
     macs: object = None             # costs formula: (layer, inputs, outputs, macs_of) -> MACs; None: not counted
     min_weights: object = None      # (args) -> a number of weights it has at least, whatever its input
     #                                 (the size budget at `validate`; costs.py); None: no bound
+    check: object = None            # (args) -> None, raising SpecError: rules across arguments
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs where the signature and name say too little
     signature: dict | None = None   # plug-ins: read at registration; built-ins: signatures.json
@@ -249,6 +250,10 @@ _builtin("time_distributed", "TimeDistributed", short="layer", kind="wrapper",
          wraps=("layer", "recurrent", "attention", "activation"), arg_types=(("layer", "entry"),),
          macs=costs.time_distributed, min_weights=functools.partial(costs.least_wrapped, copies=1))
 _builtin("select_step", "SelectStep", module=_CUSTOM, short="index", takes_sequence=True)
+
+# Pretrained networks
+_builtin("keras_application", "KerasApplication", module=_CUSTOM, short="model", macs=costs.nested,
+         check=applications.check, arg_types=(("model", "application"),))
 
 # Attention and transformers
 _builtin("multi_head_attention", "MultiHeadAttention", call="query_value", takes_sequence=True,

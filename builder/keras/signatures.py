@@ -60,6 +60,12 @@ def read_signature(cls) -> dict:
     return {"args": read_arguments(cls), "call": {"tensors": tensors, "options": options}, "doc": doc}
 
 
+def read_function_arguments(function) -> dict:
+    """A function's keyword arguments: {name: {'default': v} or {'required': True}}."""
+    return {p.name: ({"required": True} if p.default is p.empty else {"default": _jsonable(p.default)})
+            for p in _params(function)}
+
+
 def read_arguments(cls) -> dict:
     """A class's constructor arguments: {name: {'default': v} or {'required': True}, and 'doc'}."""
     documented = _documented_types(inspect.getdoc(cls) or "")

@@ -14,7 +14,10 @@ import re
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from ..keras import applications
+from .validation import spec_check
 
 SIZE_LIMIT = 2**31 - 1
 PositiveInt = Annotated[StrictInt, Field(gt=0, le=SIZE_LIMIT)]
@@ -23,6 +26,12 @@ Number = Union[StrictInt, StrictFloat]
 Sizes = Union[PositiveInt, Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]]
 Name = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-/]*$", max_length=200)]
 KerasObject = Union[StrictStr, Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)], None]
+
+@spec_check
+def _an_application(name: str) -> str:
+    applications.check_name(name)
+    return name
+
 
 # type key -> (annotation, what the message says was expected)
 TYPES: dict[str, tuple] = {
@@ -51,6 +60,8 @@ TYPES: dict[str, tuple] = {
               "a layer entry such as {lstm: 64} or {gru: {units: 32}}"),
     "merge_mode": (Union[Literal["concat", "sum", "mul", "ave"], None], "one of 'concat', 'sum', 'mul', 'ave' or null"),
     "int": (StrictInt, "an integer"),
+    "application": (Annotated[StrictStr, AfterValidator(_an_application)], "the name of a keras.applications "
+                                                                             "network, such as 'ResNet50'"),
     "any": (Union[JsonValue, None], "a plain value"),
 }
 
@@ -91,7 +102,7 @@ _ACCEPTS = {
     "rate": {int, float}, "number": {int, float}, "positive_number": {int, float}, "bool": {bool},
     "axis": {int, list}, "shape": {list}, "data_format": {str, None}, "name": {str, None},
     "dtype": {str, None}, "keras_object": {str, dict, None}, "activation": {str, None},
-    "entry": {str, dict, None}, "merge_mode": {str, None}, "int": {int},
+    "entry": {str, dict, None}, "merge_mode": {str, None}, "int": {int}, "application": {str},
     "any": {bool, int, float, str, list, dict, None},
 }
 # What a kind of value alone says the type is, where the name says nothing.

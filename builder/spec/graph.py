@@ -327,6 +327,8 @@ class _Expander:
     def check(self, layer_type, args, origins, scope, path):
         try:
             arguments.check_args(layer_type, args)
+            if layer_type.check is not None:
+                layer_type.check(args)
         except SpecError as err:
             raise self.located(err, origins, err.path[0] if err.path else None, scope, path) from None
 
