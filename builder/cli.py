@@ -181,7 +181,7 @@ def cmd_predict(args) -> int:
     from .train import saved
     if args.output:
         check_output(args.output, args.overwrite)
-    rows, header = saved.predict(args.model, args.data, label=args.label)
+    rows, header = saved.predict(args.model, args.data, label=args.label, top_k=args.top_k)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
@@ -334,6 +334,8 @@ def _train_flags(parser):
 
 def _predict_flags(parser):
     _saved_model_flags(parser)
+    parser.add_argument("--top-k", type=_positive, default=1, metavar="K",
+                        help="the K most probable classes of each example, each with its probability")
     parser.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
     _overwrite_flag(parser)
 
@@ -392,8 +394,9 @@ COMMANDS = {
                         "Evaluate MODEL.keras on the test split of DATA (the split its training run used, from "
                         "run.json beside it)."),
     "predict": Command(cmd_predict, _predict_flags, "predict with a saved model; CSV out",
-                       "Predict every example of DATA with MODEL.keras and write CSV rows (index, prediction, "
-                       "probability, label)."),
+                       "Predict every example of DATA with MODEL.keras and write CSV rows: the example (its "
+                       "row, or its file for new data: an image or text file, a folder of them, a CSV of "
+                       "features), the predicted class and its probability, and the label where DATA has one."),
     "export": Command(cmd_export, _export_flags, "export a spec or a saved model: keras, savedmodel, onnx, tflite",
                       "Build SPEC (or load MODEL.keras) and export it with Keras's and TensorFlow's own exporters."),
     "plot": Command(cmd_plot, _plot_flags, "draw a spec: layer names and output shapes (PNG or SVG)",

@@ -263,13 +263,18 @@ def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, s
                 counts[word] = counts.get(word, 0) + 1
         vocabulary = ["", "[UNK]"] + sorted(counts, key=lambda w: (-counts[w], w))
         vocabulary = vocabulary[:max_tokens]      # ids must stay below the embedding's input_dim
-    index = {word: i for i, word in enumerate(vocabulary)}
     for split in (data.train, data.validation, data.test):
         if split is not None:
-            split.x = np.array([[index.get(w, 1) for w in _words(t)][:length] + [0] * max(0, length - len(_words(t)))
-                                for t in split.x], dtype=dtype)
+            split.x = encode(split.x, vocabulary, length, dtype)
     data.vocabulary = vocabulary
     return data
+
+
+def encode(texts, vocabulary, length, dtype) -> np.ndarray:
+    """Token ids of `texts`, padded with 0 or cut to `length`; 1 for words outside `vocabulary`."""
+    index = {word: i for i, word in enumerate(vocabulary)}
+    rows = [[index.get(w, 1) for w in _words(t)][:length] for t in texts]
+    return np.array([row + [0] * (length - len(row)) for row in rows], dtype=dtype)
 
 
 def _words(text):

@@ -134,6 +134,8 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
     with atomic_path(os.path.join(folder.dir, "model.keras"), suffix=".keras") as temporary:
         model.save(temporary)
     write_atomic(os.path.join(folder.dir, "history.json"), json.dumps(history, indent=1).encode())
+    if data.class_names:                  # predict names its classes with them
+        write_atomic(os.path.join(folder.dir, "classes.json"), json.dumps(data.class_names).encode())
     write_atomic(os.path.join(folder.dir, "run.json"), json.dumps(
         {"spec": spec.source.file, "name": spec.name, "data": data_arg, "seed": config.seed,
          "validation_split": config.validation_split, "test_split": config.test_split,

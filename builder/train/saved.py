@@ -15,7 +15,7 @@ from ..files import not_regular
 from .checks import DataError, check_labels
 from .compile import DEFAULT_LOSS, DEFAULT_METRICS
 from ..spec.training import Preprocessing
-from . import batching
+from . import batching, unlabeled
 from . import data as data_module
 
 
@@ -103,19 +103,60 @@ def evaluate(model_path, data_arg, label=None) -> dict:
     return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
 
-def predict(model_path, data_arg, label=None):
-    """(rows, header): one row per example of the whole data, in file order."""
+def predict(model_path, data_arg, label=None, top_k=1):
+    """(rows, header): one row per example, in the order of the file or folder.
+    Labeled data keeps its label column; new data without labels (a file, a
+    flat folder, a CSV of features) is named by file or line. Classes are
+    named as the training data named them (classes.json beside the model)."""
     model = load_trained(model_path)
-    data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
+    shape = tuple(model.inputs[0].shape[1:])
+    settings = run_settings(model_path)
+    if unlabeled.is_unlabeled(data_arg, shape):
+        data, names = unlabeled.load(data_arg, shape, model.inputs[0].dtype, data_module.load_vocabulary(model_path))
+        preprocessing, batch_size = Preprocessing(rescale=settings.get("rescale")), settings.get("batch_size", 32)
+        truth, first = None, ("input",)
+    else:
+        data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
+        names, truth, first = None, data.train.y, ("index",)
     order = np.argsort(data.train.index)             # back to the order of the file or folder
     ds = batching.dataset(data.train, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)
     outputs = np.asarray(model.predict(ds, verbose=0))[order]
-    truth = data.train.y[order]
+    names = names if names is not None else [str(i) for i in range(len(outputs))]
+    classes = saved_classes(model_path) or data.class_names
+    truth = truth[order] if truth is not None else None
+    return _rows(outputs, names, classes, truth, top_k), _header(first, outputs, truth, top_k)
+
+
+def saved_classes(model_path) -> list | None:
+    """The class names saved beside a trained model (classes.json), or None."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "classes.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    return None
+
+
+def _header(first, outputs, truth, top_k) -> tuple:
     if outputs.ndim == 2 and outputs.shape[1] > 1:
-        names = data.class_names or [str(i) for i in range(outputs.shape[1])]
-        best = outputs.argmax(axis=1)
-        rows = [(i, names[b] if b < len(names) else b, f"{outputs[i, b]:.6f}", names[t] if t < len(names) else t)
-                for i, (b, t) in enumerate(zip(best, truth))]
-        return rows, ("index", "predicted", "probability", "label")
-    values = outputs.reshape(len(outputs), -1)[:, 0]
-    return [(i, f"{v:.6f}", t) for i, (v, t) in enumerate(zip(values, truth))], ("index", "prediction", "label")
+        ranked = [("predicted", "probability")] + [(f"predicted_{k}", f"probability_{k}") for k in range(2, top_k + 1)]
+        columns = tuple(c for pair in ranked for c in pair)
+    else:
+        columns = ("prediction",)
+    return (*first, *columns, *(("label",) if truth is not None else ()))
+
+
+def _rows(outputs, names, classes, truth, top_k) -> list:
+    rows = []
+    for i, output in enumerate(outputs):
+        if output.ndim == 1 and output.shape[0] > 1:
+            best = np.argsort(-output, kind="stable")[:top_k]
+            cells = [c for b in best for c in (_class(classes, b), f"{output[b]:.6f}")]
+        else:
+            cells = [f"{float(np.ravel(output)[0]):.6f}"]
+        label = [_class(classes, truth[i]) if classes else truth[i]] if truth is not None else []
+        rows.append((names[i], *cells, *label))
+    return rows
+
+
+def _class(classes, index):
+    return classes[index] if classes and index < len(classes) else int(index)

@@ -1,0 +1,77 @@
+"""New data without labels, for `predict`: one image or text file, a flat
+folder of them, a CSV of feature columns only, or a .npz with `x` alone.
+Each example keeps a name for the output: its file name, or its row."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import data as data_module
+from .checks import DataError, check_finite
+
+
+def is_unlabeled(data_arg, input_shape) -> bool:
+    """Whether `data_arg` holds examples without labels for a model with this input."""
+    if data_arg == "digits" or not os.path.exists(data_arg):
+        return False
+    if os.path.isfile(data_arg):
+        if data_arg.lower().endswith((*data_module.IMAGE_SUFFIXES, ".txt")):
+            return True
+        if data_arg.endswith(".npz"):
+            with np.load(data_arg, allow_pickle=False) as arrays:
+                return "y" not in arrays.files
+        if data_arg.endswith(".csv"):
+            header = data_module._read_csv(data_arg)[0]
+            return "label" not in header and len(input_shape) == 1 and len(header) == input_shape[0]
+        return False
+    entries = [e for e in os.listdir(data_arg) if not e.startswith(".")]
+    return bool(entries) and not any(os.path.isdir(os.path.join(data_arg, e)) for e in entries)
+
+
+def load(data_arg, shape, dtype, vocabulary) -> tuple[data_module.Data, list]:
+    """(Data whose train split holds every example, the examples' names)."""
+    shape = tuple(shape)
+    if os.path.isdir(data_arg):
+        files = sorted(os.path.join(data_arg, e) for e in os.listdir(data_arg) if not e.startswith("."))
+        return _files(data_arg, files, shape, dtype, vocabulary)
+    if data_arg.lower().endswith((*data_module.IMAGE_SUFFIXES, ".txt")):
+        return _files(data_arg, [data_arg], shape, dtype, vocabulary)
+    if data_arg.endswith(".npz"):
+        with np.load(data_arg, allow_pickle=False) as arrays:
+            x = arrays["x"]
+        x = data_module._fit_array(x, shape, data_arg)
+        check_finite(data_arg, x)
+        return _whole(data_arg, x), [str(i) for i in range(len(x))]
+    header, rows, lines = data_module._read_csv(data_arg)
+    try:
+        x = np.array([[float(v) for v in row] for row in rows], dtype="float32")
+    except ValueError:
+        raise DataError(data_arg, "feature columns must be numbers") from None
+    check_finite(data_arg, x)
+    return _whole(data_arg, data_module._fit_array(x, shape, data_arg)), [str(line) for line in lines]
+
+
+def _files(name, files, shape, dtype, vocabulary):
+    """Images or .txt files, all of one kind."""
+    if files and all(f.lower().endswith(".txt") for f in files):
+        if vocabulary is None:
+            raise DataError(name, "text to predict needs the vocabulary its model was trained with "
+                                  "(vocabulary.json beside the model)")
+        texts = [data_module._read_text(f) for f in files]
+        length = shape[0] if shape[0] is not None else max(len(data_module._words(t)) for t in texts)
+        return _whole(name, data_module.encode(texts, vocabulary, length, dtype)), [os.path.basename(f) for f in files]
+    if not files or not all(f.lower().endswith(data_module.IMAGE_SUFFIXES) for f in files):
+        raise DataError(name, f"expected image files ({', '.join(data_module.IMAGE_SUFFIXES)}) or .txt files, "
+                              "all of one kind")
+    for file in files:
+        data_module._check_image(file, shape[-1])
+    data = _whole(name, np.array(files), rescale=1.0 / 255.0)
+    data.images_from_files = True
+    return data, [os.path.basename(f) for f in files]
+
+
+def _whole(name, x, rescale=None) -> data_module.Data:
+    split = data_module.Split(x, np.zeros(len(x), dtype="int64"), np.arange(len(x)))
+    return data_module.Data(name, split, None, None, None, rescale)

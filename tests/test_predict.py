@@ -1,0 +1,83 @@
+"""`predict` on new data without labels: a file, a flat folder, a CSV of
+features, a .npz of x alone; rows named by file or line, classes by name."""
+
+import csv
+import io
+import os
+
+import numpy as np
+import pytest
+
+
+IMAGES = "name: shades\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 2}\n" \
+         "training: {epochs: 150, optimizer: {adam: {learning_rate: 0.05}}, test_split: 0, validation_split: 0}\n"
+
+
+def rows(text):
+    return list(csv.reader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model telling dark ('night') from light ('day') 8x8 images, trained on a class folder."""
+    from PIL import Image
+
+    import builder
+    from builder.train import run
+    folder = tmp_path_factory.mktemp("predict")
+    rng = np.random.default_rng(0)
+    for name, level in (("night", 30), ("day", 220)):
+        os.makedirs(folder / "train" / name)
+        for i in range(12):
+            pixels = np.clip(rng.normal(level, 20, (8, 8)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(folder / "train" / name / f"{i}.png")
+    os.makedirs(folder / "new")
+    for name, level in (("a.png", 20), ("b.png", 240), ("c.png", 35)):
+        Image.fromarray(np.full((8, 8), level, "uint8")).save(folder / "new" / name)
+    run.train(builder.load_spec(text=IMAGES), str(folder / "train"), str(folder / "run"), verbose=0)
+    return folder
+
+
+def test_a_folder_of_new_images_gets_one_named_row_per_file(trained, cli):
+    code, out, err = cli("predict", trained / "run" / "model.keras", "--data", trained / "new")
+    assert code == 0, err
+    table = rows(out)
+    assert table[0] == ["input", "predicted", "probability"]
+    assert [(r[0], r[1]) for r in table[1:]] == [("a.png", "night"), ("b.png", "day"), ("c.png", "night")]
+    assert all(0.5 < float(r[2]) <= 1 for r in table[1:])
+
+
+def test_one_image_with_its_top_classes(trained, cli):
+    code, out, err = cli("predict", trained / "run" / "model.keras", "--data", trained / "new" / "b.png",
+                         "--top-k", "2")
+    assert code == 0, err
+    header, row = rows(out)
+    assert header == ["input", "predicted", "probability", "predicted_2", "probability_2"]
+    assert row[0] == "b.png" and row[1] == "day" and row[3] == "night"
+    assert float(row[2]) + float(row[4]) == pytest.approx(1, abs=1e-5)
+
+
+def test_features_without_labels_csv_and_npz(cli, tmp_path):
+    import builder
+    from builder.train import run
+    x = np.random.default_rng(0).normal(size=(60, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    spec = builder.load_spec(text="name: v\ninput: [3]\nlayers: [dense: 8]\noutput: {units: 2}\ntraining: {epochs: 2}\n")
+    run.train(spec, str(tmp_path / "train.npz"), str(tmp_path / "run"), verbose=0)
+    (tmp_path / "new.csv").write_text("a,b,c\n1.5,0,0\n\n-2,0.5,1\n")
+    code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "new.csv")
+    assert code == 0, err
+    assert [r[0] for r in rows(out)] == ["input", "2", "4"]          # the examples' lines in the file
+    np.savez(tmp_path / "new.npz", x=x[:5])
+    code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "new.npz")
+    assert code == 0, err
+    assert [r[0] for r in rows(out)] == ["input", "0", "1", "2", "3", "4"]
+    assert {r[1] for r in rows(out)[1:]} <= {"0", "1"}
+
+
+def test_a_broken_new_image_is_one_line(trained, cli, tmp_path):
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    code, out, err = cli("predict", trained / "run" / "model.keras", "--data", tmp_path / "x.png")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{tmp_path / 'x.png'}: error: cannot decode the image")
