@@ -9,7 +9,7 @@ from builder.keras import registry
 
 # A value for each required argument, by its type.
 REQUIRED_VALUES = {"positive_int": 8, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu",
-                   "entry": {"lstm": 4}, "application": "MobileNetV2"}
+                   "entry": {"lstm": 4}, "application": "MobileNetV2", "number": 0.5}
 
 
 def minimal_example(layer_type):
@@ -110,30 +110,31 @@ def test_a_keras_builtin_registers_with_its_own_argument_types():
     import numpy as np
 
     import builder
-    builder.register_layer(keras.layers.Rescaling)
+    builder.register_layer(keras.layers.Rescaling, name="scale_shift")     # as a plug-in would
     try:
-        layer_type = registry.LAYERS["rescaling"]
+        layer_type = registry.LAYERS["scale_shift"]
         assert layer_type.arg_type("scale") == "number"          # not batch normalization's boolean `scale`
         assert registry.LAYERS["batch_normalization"].arg_type("scale") == "bool"
-        spec = {"name": "r", "input": [4], "layers": [{"rescaling": {"scale": 0.5, "offset": 1.0}}], "output": "none"}
+        spec = {"name": "r", "input": [4], "layers": [{"scale_shift": {"scale": 0.5, "offset": 1.0}}],
+                "output": "none"}
         model = builder.build(data=spec)
         np.testing.assert_allclose(model.predict(np.full((1, 4), 2.0), verbose=0), 2.0)
         with pytest.raises(builder.SpecError, match=r"scale: expected a number, got 'half' \(a string\)"):
-            builder.validate(data={**spec, "layers": [{"rescaling": {"scale": "half"}}]})
+            builder.validate(data={**spec, "layers": [{"scale_shift": {"scale": "half"}}]})
     finally:
-        del registry.LAYERS["rescaling"]
+        del registry.LAYERS["scale_shift"]
 
 
 def test_a_missing_generated_signature_names_the_command_that_makes_it(cli, write_spec):
-    registry.add(registry.LayerType(name="rescaling", module="keras.layers", cls_name="Rescaling"))
+    registry.add(registry.LayerType(name="gaussian_noise", module="keras.layers", cls_name="GaussianNoise"))
     try:
         path = write_spec("name: t\ninput: [4]\ndefaults: {activation: relu}\nlayers: [dense: 3]\noutput: none\n")
         code, out, err = cli("validate", path)
         assert code == 1
-        assert err == ("error: no signature for keras.layers.Rescaling (layer type 'rescaling') in "
+        assert err == ("error: no signature for keras.layers.GaussianNoise (layer type 'gaussian_noise') in "
                        f"{registry.signatures.FILE}; regenerate it with `python tools/regenerate.py`\n")
     finally:
-        del registry.LAYERS["rescaling"]
+        del registry.LAYERS["gaussian_noise"]
 
 
 def test_an_activation_named_as_a_layer_type_says_what_it_is(cli):

@@ -302,3 +302,47 @@ def test_the_training_example_in_the_docs_trains(tmp_path):
     text = "name: docs\ninput: [8, 8, 1]\nlayers: [flatten, dense: 16]\noutput: {units: 10}\n" + section
     metrics, _ = train_tiny(tmp_path, text=text, epochs=1)
     assert metrics["epochs"] == 1 and 0 <= metrics["test_accuracy"] <= 1
+
+
+def _images(folder, rng):
+    from PIL import Image
+    for name, level in (("night", 30), ("day", 220)):
+        os.makedirs(folder / name)
+        for i in range(10):
+            Image.fromarray(np.clip(rng.normal(level, 20, (8, 8)), 0, 255).astype("uint8")).save(folder / name / f"{i}.png")
+
+
+def test_a_model_that_rescales_itself_takes_raw_pixels_and_exports_so(tmp_path, cli):
+    """The pipeline leaves 0-255 values to the model's own rescaling layer;
+    the ONNX export, fed raw pixels, agrees with Keras on raw pixels."""
+    import onnxruntime
+    _images(tmp_path / "images", np.random.default_rng(0))
+    text = ("name: raw\ninput: [8, 8, 1]\nlayers:\n  - rescaling: {scale: 0.00392156862745098}\n  - flatten\n"
+            "output: {units: 2}\ntraining: {epochs: 2}\n")
+    metrics, out = train_tiny(tmp_path, data=str(tmp_path / "images"), text=text)
+    assert json.load(open(os.path.join(out, "run.json")))["rescale"] == 1.0        # nothing scaled twice
+    code, _, err = cli("export", os.path.join(out, "model.keras"), "--format", "onnx", "-o", tmp_path / "raw.onnx")
+    assert code == 0, err
+    from builder.backend import keras
+    model = keras().saving.load_model(os.path.join(out, "model.keras"))
+    raw = np.random.default_rng(1).uniform(0, 255, size=(4, 8, 8, 1)).astype("float32")
+    session = onnxruntime.InferenceSession(str(tmp_path / "raw.onnx"))
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: raw})[0],
+                               model.predict(raw, verbose=0), atol=1e-5)
+
+
+def test_normalization_adapts_to_the_training_data_as_keras_does(tmp_path):
+    from builder.backend import keras
+    from builder.train import data as data_module
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(200, 3)) * [1, 10, 100] + [0, 5, -50]).astype("float32")
+    np.savez(tmp_path / "d.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
+    text = ("name: norm\ninput: [3]\nlayers:\n  - normalization: {adapt: true, name: norm}\n  - dense: 4\n"
+            "output: {units: 2}\ntraining: {epochs: 1}\n")
+    metrics, out = train_tiny(tmp_path, data=str(tmp_path / "d.npz"), text=text)
+    split = data_module.load(str(tmp_path / "d.npz"), (3,), "float32", validation_split=0.1, test_split=0.15, seed=0)
+    reference = keras().layers.Normalization()
+    reference.adapt(split.train.x)
+    adapted = keras().saving.load_model(os.path.join(out, "model.keras")).get_layer("norm")
+    np.testing.assert_allclose(np.ravel(adapted.mean), np.ravel(reference.mean), rtol=1e-5)
+    np.testing.assert_allclose(np.ravel(adapted.variance), np.ravel(reference.variance), rtol=1e-5)

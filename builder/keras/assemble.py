@@ -65,7 +65,7 @@ def _construct(keras, layer_type, args, name):
     """The Keras layer for validated spec arguments (call options left out)."""
     kwargs = {}
     for key, value in args.items():
-        if key in layer_type.call_options:
+        if key in layer_type.call_options or key in layer_type.builder_options:
             continue
         if layer_type.arg_type(key) == "entry" and value is not None:
             (inner_name, inner_args), = value.items()

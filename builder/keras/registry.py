@@ -61,6 +61,8 @@ class LayerType:
     min_weights: object = None      # (args) -> a number of weights it has at least, whatever its input
     #                                 (the size budget at `validate`; costs.py); None: no bound
     check: object = None            # (args) -> None, raising SpecError: rules across arguments
+    adapts: bool = False            # takes `adapt: true`: its state is learned from the training data before fitting
+    rescales: bool = False          # scales raw input itself: the data pipeline then leaves values as they are
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs where the signature and name say too little
     signature: dict | None = None   # plug-ins: read at registration; built-ins: signatures.json
@@ -76,7 +78,12 @@ class LayerType:
     def args(self) -> dict:
         """Argument name -> {'default': ...} or {'required': True}: the
         constructor's arguments, then the call's options (use_causal_mask, ...)."""
-        return {**self._entry["args"], **BASE_ARGS, **self.call_options}
+        return {**self._entry["args"], **BASE_ARGS, **self.call_options, **self.builder_options}
+
+    @property
+    def builder_options(self) -> dict:
+        """Arguments builder handles itself, not passed to the Keras class."""
+        return {"adapt": {"default": False}} if self.adapts else {}
 
     @functools.cached_property
     def arg_type_keys(self) -> dict:
@@ -250,6 +257,12 @@ _builtin("time_distributed", "TimeDistributed", short="layer", kind="wrapper",
          wraps=("layer", "recurrent", "attention", "activation"), arg_types=(("layer", "entry"),),
          macs=costs.time_distributed, min_weights=functools.partial(costs.least_wrapped, copies=1))
 _builtin("select_step", "SelectStep", module=_CUSTOM, short="index", takes_sequence=True)
+
+# Preprocessing inside the model, so saved and exported models take raw input
+_builtin("rescaling", "Rescaling", short="scale", rescales=True)
+_builtin("normalization", "Normalization", adapts=True)
+_builtin("resizing", "Resizing")
+_builtin("center_crop", "CenterCrop")
 
 # Pretrained networks
 _builtin("keras_application", "KerasApplication", module=_CUSTOM, short="model", macs=costs.nested,

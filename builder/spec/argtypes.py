@@ -80,7 +80,7 @@ BY_NAME: dict[str, str] = {
     # sequences and attention
     "input_dim": "positive_int", "output_dim": "positive_int", "num_heads": "positive_int",
     "key_dim": "positive_int", "value_dim": "optional_positive_int", "intermediate_dim": "positive_int",
-    "sequence_length": "positive_int", "vocabulary_size": "positive_int", "embedding_dim": "positive_int",
+    "sequence_length": "positive_int", "height": "positive_int", "width": "positive_int", "vocabulary_size": "positive_int", "embedding_dim": "positive_int",
     "max_wavelength": "positive_number", "initializer": "keras_object", "index": "int", "mask_value": "number",
     "dropout": "rate", "recurrent_dropout": "rate", "layer_norm_epsilon": "positive_number",
     "return_sequences": "bool", "return_state": "bool", "go_backwards": "bool", "stateful": "bool",

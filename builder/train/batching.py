@@ -30,7 +30,8 @@ def augmentation_layers(preprocessing):
 
 
 def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, shuffle=True):
-    """A batched dataset of (x, y) for `split`."""
+    """A batched dataset of (x, y) for `split`. The data source's own scaling
+    (`data.rescale`: 1/255 for images) applies unless `preprocessing.rescale` says otherwise."""
     rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
     augment = augmentation_layers(preprocessing) if training else []
     if has_tf_data():

@@ -53,14 +53,17 @@ def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
                             test_split=config.test_split, seed=config.seed, vocabulary=vocabulary,
                             max_tokens=sizes[0] if sizes else None, label=label)
     check_labels(data, task_of(spec), spec.output.get("units") if spec.output else None)
+    if any(node.type.rescales for node in expanded.nodes):
+        data.rescale = None                   # the model scales its raw input itself
     if data.vocabulary is not None and folder.chief:
         data_module.save_vocabulary(os.path.join(folder.dir, "vocabulary.json"), data.vocabulary)
     return data
 
 
-def make_model(spec, expanded, folder: RunFolder, strategy, weights=None):
+def make_model(spec, expanded, folder: RunFolder, strategy, weights=None, *, data, batch_size):
     """Step 3: the compiled model: built from the spec (from its starting
-    weights, if any), or the last checkpoint's to resume."""
+    weights, if any; its `adapt: true` layers adapted to the data), or the
+    last checkpoint's to resume."""
     last = os.path.join(folder.checkpoints, "last.keras")
     with strategy_scope(strategy):
         if folder.state["epoch"] and os.path.exists(last):
@@ -69,6 +72,7 @@ def make_model(spec, expanded, folder: RunFolder, strategy, weights=None):
         loaded = starting_weights.start(model, spec, weights)
         if loaded is not None:
             print("\n".join(loaded.lines()), flush=True)
+        adapt_layers(model, expanded, data, spec, batch_size)
         compile_model(model, spec)
         return model
 
@@ -139,9 +143,29 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
     write_atomic(os.path.join(folder.dir, "run.json"), json.dumps(
         {"spec": spec.source.file, "name": spec.name, "data": data_arg, "seed": config.seed,
          "validation_split": config.validation_split, "test_split": config.test_split,
-         "batch_size": batch_size, "rescale": config.preprocessing.rescale, "label": label}, indent=1).encode())
+         "batch_size": batch_size, "rescale": _scaling(config, data), "label": label}, indent=1).encode())
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
     return metrics
+
+
+def _scaling(config, data) -> float:
+    """The factor the pipeline applied to the inputs (1.0: none), for evaluate and predict to apply the same."""
+    factor = config.preprocessing.rescale if config.preprocessing.rescale is not None else data.rescale
+    return 1.0 if factor is None else factor
+
+
+def adapt_layers(model, expanded, data, spec, batch_size):
+    """Layers with `adapt: true` (normalization) learn their state from the
+    training inputs as they reach them, before fitting."""
+    keras = _keras()
+    for node in expanded.nodes:
+        if node.type.adapts and node.args.get("adapt"):
+            layer = model.get_layer(node.name)
+            inputs = batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
+                                      preprocessing=spec.training.preprocessing, seed=0)
+            values = keras.Model(model.inputs, layer.input).predict(inputs, verbose=0)
+            layer.adapt(values)
+            print(f"Adapted {node.type.name} '{node.name}' to the {len(values)} training examples", flush=True)
 
 
 def _finite(metrics: dict) -> dict:
@@ -186,7 +210,7 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     seed_everything(spec.training.seed)
     expanded = graph.expand(spec)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
-    model = make_model(spec, expanded, folder, strategy, weights)
+    model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size)
     print(device_line(strategy), flush=True)
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
           f"{len(data.validation.y) if data.validation else 0} validation, "
@@ -195,7 +219,6 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
                  strategy=strategy, verbose=verbose)
     return report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
                   strategy=strategy, label=label)
-
 
 
 def load_for_training(path, overrides, mixed_precision=False, limits=None):
