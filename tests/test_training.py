@@ -85,7 +85,7 @@ def test_training_section_is_validated():
         builder.load_spec(text=TINY + "  optimiser: sgd\n")
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
-        "'optimizer'? Known: batch_size, callbacks, epochs, loss, metrics, mode, monitor, optimizer, preprocessing, "
+        "'optimizer'? Known: batch_size, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, preprocessing, "
         "seed, shuffle, shuffle, test_split, validation_split.".replace("shuffle, shuffle", "shuffle"))
 
 

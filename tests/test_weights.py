@@ -93,3 +93,44 @@ def test_training_starts_from_the_weights(saved, tmp_path, cli):
     trained = keras().saving.load_model(tmp_path / "run" / "model.keras")
     np.testing.assert_allclose(trained.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     assert json.load(open(tmp_path / "run" / "metrics.json"))["epochs"] == 1
+
+
+PHASES = """
+weights: {path: WEIGHTS}
+training:
+  phases:
+    - {epochs: 2, trainable: [predictions]}
+    - {epochs: 1, trainable: all, optimizer: {adam: {learning_rate: 1.0e-4}}}
+"""
+
+
+def test_two_phases_train_the_head_then_everything(saved, tmp_path, cli):
+    folder, model, _ = saved
+    text = open(spec_path("lenet5")).read().split("training:")[0] + PHASES.replace("WEIGHTS", str(folder / "lenet.keras"))
+    (tmp_path / "tune.yaml").write_text(text)
+    code, out, err = cli("train", tmp_path / "tune.yaml", "--data", "digits", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "Phase 1: epochs 1-2, training predictions" in out and "Phase 2: epochs 3-3, training all layers" in out
+    from builder.backend import keras
+    after_phase_1 = keras().saving.load_model(tmp_path / "run" / "checkpoint" / "phase-1.keras")
+    final = keras().saving.load_model(tmp_path / "run" / "model.keras")
+    for name in ("c1", "c3", "c5", "f6"):                 # frozen in phase 1, fine-tuned in phase 2
+        for start, frozen, tuned in zip(model.get_layer(name).get_weights(), after_phase_1.get_layer(name).get_weights(),
+                                        final.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(frozen, start)
+            assert not np.array_equal(tuned, start)
+    assert not np.array_equal(after_phase_1.get_layer("predictions").get_weights()[0],
+                              model.get_layer("predictions").get_weights()[0])
+    assert [row["epoch"] for row in json.load(open(tmp_path / "run" / "history.json"))] == [1, 2, 3]
+    assert len(open(tmp_path / "run" / "history.csv").read().splitlines()) == 1 + 3
+
+
+def test_a_phase_pattern_that_names_no_layer_is_an_error_at_its_line(tmp_path, cli):
+    text = open(spec_path("lenet5")).read().split("training:")[0] + \
+        "training:\n  phases:\n    - {epochs: 1, trainable: [predictons]}\n"
+    (tmp_path / "bad.yaml").write_text(text)
+    code, _, err = cli("train", tmp_path / "bad.yaml", "--data", "digits", "--out", tmp_path / "run")
+    line = text.splitlines().index("    - {epochs: 1, trainable: [predictons]}") + 1
+    assert code == 1
+    assert err.startswith(f"{tmp_path / 'bad.yaml'}:{line}:31: error: training.phases[0].trainable[0]: 'predictons' "
+                          "names no layer of the model. Did you mean 'predictions'?")

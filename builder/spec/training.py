@@ -86,6 +86,24 @@ class Preprocessing(SpecModel):
         return _check_names(value, AUGMENTATIONS, "augmentation")
 
 
+class Phase(SpecModel):
+    """One phase of a fine-tuning run: which layers train, for how many epochs, with which optimizer."""
+    UNKNOWN: ClassVar[str] = "phase setting"
+    MISSING: ClassVar[dict] = {"epochs": "a phase needs its number of epochs, e.g. `{epochs: 3, trainable: all}`"}
+
+    epochs: Annotated[StrictInt, Field(gt=0, le=100_000)] = Field(description="a positive number of epochs")
+    trainable: Union[Literal["all"], Annotated[list[StrictStr], Field(min_length=1)]] = Field(
+        "all", description="all, or a list of layer names and name patterns (conv5_*) that train; the others "
+                           "are frozen (batch normalization in them runs in inference mode)")
+    optimizer: Union[Named, None] = Field(None, description="this phase's optimizer (default: training.optimizer)")
+
+    @field_validator("optimizer")
+    @classmethod
+    @spec_check
+    def _known_optimizer(cls, value):
+        return value if value is None else Training._known_optimizer(value)
+
+
 class Training(SpecModel):
     """The training section. Names and arguments of Keras objects are checked
     against the installed Keras (signatures.json), so `validate` finds them."""
@@ -110,6 +128,8 @@ class Training(SpecModel):
     shuffle: StrictBool = Field(True, description="true or false")
     preprocessing: Preprocessing = Field(default_factory=Preprocessing, description="a mapping")
     monitor: StrictStr = Field("val_loss", description="the metric the best checkpoint is chosen by")
+    phases: Union[Annotated[list[Phase], Field(min_length=1)], None] = Field(
+        None, description="train in phases (freeze, then fine-tune): their epochs replace `epochs`")
     mode: Literal[MONITOR_MODES] = Field("auto", description="whether the best checkpoint has the lowest (min) or "
                                                              "highest (max) monitor value; auto: the metric's own "
                                                              "direction, as Keras knows it")

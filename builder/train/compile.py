@@ -38,10 +38,11 @@ def task_of(spec) -> str:
     return "regression"
 
 
-def compile_model(model, spec):
+def compile_model(model, spec, optimizer=None):
+    """Compile for the spec's task; `optimizer` (a spec value) replaces the training section's."""
     config = spec.training
     task = task_of(spec)
-    model.compile(optimizer=make_optimizer(config.optimizer), loss=config.loss or DEFAULT_LOSS[task],
+    model.compile(optimizer=make_optimizer(optimizer or config.optimizer), loss=config.loss or DEFAULT_LOSS[task],
                   metrics=config.metrics if config.metrics is not None else DEFAULT_METRICS[task])
 
 

@@ -23,7 +23,7 @@ from ..keras import weights as starting_weights
 from ..keras.assemble import build_model
 from ..spec import graph
 from ..spec.load import load_spec
-from . import batching, checkpoints
+from . import batching, checkpoints, phases
 from . import folder as folder_module
 from . import data as data_module
 from .checks import check_labels
@@ -93,25 +93,50 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
     val_ds = batching.dataset(data.validation, training=False, **make) if data.validation else None
     monitor = config.monitor if val_ds is not None or not config.monitor.startswith("val_") else "loss"
     state = folder.state
+    history_csv = os.path.join(folder.dir, "history.csv")
+    if not state["epoch"] and os.path.exists(history_csv):
+        os.remove(history_csv)                # left by a run killed in its first epoch
     callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity),
-                 keras.callbacks.CSVLogger(os.path.join(folder.dir, "history.csv"), append=state["epoch"] > 0),
-                 *make_callbacks(config)]
+                 keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config)]
     if batching.has_tf_data():
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(folder.dir, "logs")))
     started = time.perf_counter()
     try:
-        if state["epoch"] < epochs and distribute == "multi-worker":
-            MultiWorkerLoop(model, spec, strategy).fit(train_ds, val_ds, epochs, state["epoch"], callbacks)
-        elif state["epoch"] < epochs:
-            model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
-                      callbacks=callbacks, verbose=verbose, shuffle=False)    # the pipeline shuffles
+        for phase in phases.plan(spec, epochs):
+            _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, distribute=distribute,
+                       strategy=strategy, verbose=verbose)
+            if model.stop_training:
+                break
     except (KeyboardInterrupt, OSError) as err:
-        done = state["history"][-1]["epoch"] if state["history"] else state["epoch"]
-        stop = stopped(err, done + 1, folder.path)
+        stop = stopped(err, _done(state) + 1, folder.path)
         if stop is None:
             raise
         raise stop from None
     return Fitted(state["history"], state["epoch"], time.perf_counter() - started)
+
+
+def _done(state) -> int:
+    return state["history"][-1]["epoch"] if state["history"] else state["epoch"]
+
+
+def _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, *, distribute, strategy, verbose):
+    """One phase's epochs; entered afresh unless the run resumes in its middle
+    (then the checkpoint holds its trainable layers and optimizer state)."""
+    done = _done(state)
+    if done >= phase.end:
+        return
+    if spec.training.phases and done <= phase.start:
+        phases.enter(model, spec, phase)
+        print(f"Phase {phase.number}: epochs {phase.start + 1}-{phase.end}, training "
+              f"{'all layers' if phase.trainable == 'all' else ', '.join(phase.trainable)}", flush=True)
+    if distribute == "multi-worker":
+        MultiWorkerLoop(model, spec, strategy).fit(train_ds, val_ds, phase.end, done, callbacks)
+    else:
+        model.fit(train_ds, validation_data=val_ds, epochs=phase.end, initial_epoch=done, callbacks=callbacks,
+                  verbose=verbose, shuffle=False)    # the pipeline shuffles
+    if phase.number < len(spec.training.phases or ()):
+        with atomic_path(os.path.join(folder.checkpoints, f"phase-{phase.number}.keras"), suffix=".keras") as path:
+            model.save(path)
 
 
 def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, batch_size, distribute,
@@ -192,7 +217,10 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
           mixed_precision=False, verbose="auto", label=None, weights=None) -> dict:
     """Train `spec` (a loaded Spec) on `data_arg`; write the run folder `out`;
     return the metrics written to metrics.json."""
-    epochs = epochs or spec.training.epochs
+    if spec.training.phases and epochs:
+        raise SpecError("--epochs: the spec trains in phases, whose epochs set the run's length; change "
+                        "training.phases instead")
+    epochs = epochs or (phases.plan(spec, 0)[-1].end if spec.training.phases else spec.training.epochs)
     batch_size = batch_size or spec.training.batch_size
     strategy = make_strategy(distribute)
     folder = run_folder(out, distribute, folder_module.identity(spec, data_arg))
@@ -211,6 +239,7 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     expanded = graph.expand(spec)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
     model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size)
+    phases.check_patterns(spec, model)
     print(device_line(strategy), flush=True)
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
           f"{len(data.validation.y) if data.validation else 0} validation, "
