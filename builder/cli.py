@@ -21,7 +21,7 @@ import sys
 import warnings
 
 from .errors import BuilderError, SpecError, is_out_of_memory
-from .files import check_output
+from .files import check_output, target_of
 from .spec import overrides as overrides_module
 
 
@@ -60,7 +60,7 @@ def failure(err: BaseException, argv) -> tuple[int, str]:
     if is_out_of_memory(err):
         return 1, "error: out of memory: the model or a batch does not fit (try a smaller model or batch size)"
     if isinstance(err, OSError):
-        where = f"{err.filename}: " if err.filename else ""
+        where = f"{target_of(err.filename)}: " if err.filename else ""
         return 1, f"error: {where}{err.strerror or err}"
     first = (str(err).strip().splitlines() or [""])[0][:300]
     return 1, f"error: internal error ({type(err).__name__}: {first}); run again with --debug for the traceback"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -45,6 +46,13 @@ def publish(path, *, overwrite=False, suffix=""):
         _swap(staging, target)
     finally:
         _remove(staging)
+
+
+def target_of(path) -> str:
+    """The file a staging path stands for (for messages); other paths unchanged."""
+    folder, name = os.path.split(os.fspath(path))
+    match = re.fullmatch(r"\.(.+)\.\d+\.[0-9a-f]+" + re.escape(_STAGING) + r".*", name)
+    return os.path.join(folder, match.group(1)) if match else os.fspath(path)
 
 
 def atomic_path(path, suffix=""):

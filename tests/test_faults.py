@@ -57,6 +57,8 @@ def test_outputs_that_cannot_be_written_are_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     code, _, err = cli_in(tmp_path, "build", spec_path("lenet5"), "-o", "file/model.keras")
     assert code == 1 and one_line(err) == f"error: cannot write file/model.keras: {tmp_path / 'file'} is a file, not a folder"
+    code, _, err = cli_in(tmp_path, "schema", "-o", "/proc/no-such-dir/schema.json")
+    assert code == 1 and one_line(err) == "error: /proc/no-such-dir: No such file or directory"
     (tmp_path / "m.keras").mkdir()
     code, _, err = cli_in(tmp_path, "build", spec_path("lenet5"), "-o", "m.keras")
     assert code == 1 and one_line(err) == ("error: m.keras already exists; choose another name, or pass --overwrite "

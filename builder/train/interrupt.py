@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import BuilderError
+from ..files import target_of
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -26,6 +27,6 @@ def stopped(err: BaseException, epoch: int, out: str) -> TrainingStopped | None:
     if isinstance(err, KeyboardInterrupt):
         return TrainingStopped("interrupted", epoch, out, 130)
     if isinstance(err, OSError) and err.errno in DISK_FULL:
-        where = f" writing {err.filename}" if err.filename else ""
+        where = f" writing {target_of(err.filename)}" if err.filename else ""
         return TrainingStopped(f"the disk is full ({err.strerror}{where}); free some space. Stopped", epoch, out, 1)
     return None
