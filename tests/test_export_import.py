@@ -116,11 +116,11 @@ def test_import_sequential_and_the_shipped_specs_round_trip(cli, tmp_path):
 def test_unregistered_layers_are_named(cli, tmp_path):
     from builder.backend import keras
     k = keras()
-    model = k.Sequential([k.Input((4, 4, 3)), k.layers.Rescaling(1 / 255), k.layers.Flatten()])
+    model = k.Sequential([k.Input((4, 4, 3)), k.layers.GaussianNoise(0.1), k.layers.Flatten()])
     model.save(tmp_path / "m.keras")
     code, _, err = cli("import", tmp_path / "m.keras", "-o", tmp_path / "s.yaml")
     assert code == 1
-    assert "is a Rescaling, which has no spec type; register it with builder.register_layer(...)" in err
+    assert "is a GaussianNoise, which has no spec type; register it with builder.register_layer(...)" in err
     assert not (tmp_path / "s.yaml").exists()
 
 
@@ -154,3 +154,14 @@ def test_import_renames_layers_a_spec_cannot_name():
     copy_weights(model, rebuilt)
     x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_model_that_rescales_its_input_imports_and_builds_back(cli, tmp_path):
+    from builder.backend import keras
+    k = keras()
+    model = k.Sequential([k.Input((4, 4, 3)), k.layers.Rescaling(1 / 255), k.layers.Flatten(), k.layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    code, _, err = cli("import", tmp_path / "m.keras", "-o", tmp_path / "s.yaml")
+    assert code == 0, err
+    assert "rescaling: {scale: 0.00392156862745098" in (tmp_path / "s.yaml").read_text()
+    assert builder.build(tmp_path / "s.yaml").count_params() == model.count_params()
