@@ -221,8 +221,8 @@ def test_multi_worker_on_loopback(tmp_path):
     assert "Training with MultiWorkerMirroredStrategy on 2 workers, 2 replicas in all" in outputs[0][0]
     metrics = [json.loads(line) for out, _ in outputs for line in out.splitlines() if line.startswith("{")]
     assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"]    # one model, trained together
-    assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint", "history.csv", "history.json", "logs",
-                                                    "metrics.json", "model.keras", "run.json"]
+    assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint", "classes.json", "history.csv", "history.json",
+                                                    "logs", "metrics.json", "model.keras", "run.json"]
 
 
 def test_resume_after_sigkill_continues_from_the_last_epoch(tmp_path):
