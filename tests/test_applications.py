@@ -49,3 +49,12 @@ def test_local_weights_load_and_the_model_reloads_in_safe_mode(tmp_path):
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_missing_local_weights_file_is_one_line_at_the_entry(cli, tmp_path):
+    (tmp_path / "app.yaml").write_text(MOBILENET.replace("[224, 224, 3]", "[32, 32, 3]")
+                                       .replace("weights: null", "weights: nothere.h5"))
+    code, out, err = cli("build", tmp_path / "app.yaml")
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith(f"{tmp_path / 'app.yaml'}:4:5: error: layers[0].keras_application: ")
+    assert "Received `weights=nothere.h5`" in err

@@ -134,3 +134,12 @@ def test_a_phase_pattern_that_names_no_layer_is_an_error_at_its_line(tmp_path, c
     assert code == 1
     assert err.startswith(f"{tmp_path / 'bad.yaml'}:{line}:31: error: training.phases[0].trainable[0]: 'predictons' "
                           "names no layer of the model. Did you mean 'predictions'?")
+
+
+def test_epochs_cannot_override_phases(tmp_path, cli):
+    text = open(spec_path("lenet5")).read().split("training:")[0] + \
+        "training:\n  phases:\n    - {epochs: 1, trainable: all}\n"
+    (tmp_path / "p.yaml").write_text(text)
+    code, _, err = cli("train", tmp_path / "p.yaml", "--data", "digits", "--epochs", "3", "--out", tmp_path / "run")
+    assert (code, err) == (1, "error: --epochs: the spec trains in phases, whose epochs set the run's length; change "
+                              "training.phases instead\n")
