@@ -150,11 +150,12 @@ def _remove_stale_staging(parent, name):
         for entry in os.listdir(parent):
             if entry.startswith(prefix) and _STAGING in entry:
                 pid = entry[len(prefix):].split(".", 1)[0]
-                if pid.isdigit() and not _alive(int(pid)):
+                if pid.isdigit() and not process_alive(int(pid)):
                     _remove(os.path.join(parent, entry))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this PID runs (staging files and run-folder locks name their writer)."""
     if pid == os.getpid():
         return True
     try:

@@ -69,6 +69,11 @@ def test_features_without_labels_csv_and_npz(cli, tmp_path):
     code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "new.csv")
     assert code == 0, err
     assert [r[0] for r in rows(out)] == ["input", "2", "4"]          # the examples' lines in the file
+    (tmp_path / "words.csv").write_text("a,b,c\n1.5,0,0\n-2,half,1\n")
+    code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "words.csv")
+    assert (code, out) == (1, "")
+    assert err == (f"{tmp_path / 'words.csv'}:3: error: column 'b' holds 'half', not a number; feature columns "
+                   "must be numbers\n")
     np.savez(tmp_path / "new.npz", x=x[:5])
     code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "new.npz")
     assert code == 0, err

@@ -68,12 +68,14 @@ def time_distributed(layer, inputs, outputs, macs_of):
 
 def nested(layer, inputs, outputs, macs_of):
     """A network used as a layer: the sum of its own layers' MACs."""
-    total = 0
-    for inner in layer.network.layers:
-        ins = inner.input if isinstance(inner.input, (list, tuple)) else [inner.input]
-        outs = inner.output if isinstance(inner.output, (list, tuple)) else [inner.output]
-        total += macs_of(inner, list(ins), list(outs))
-    return total
+    return sum(macs_of(inner, *tensors(inner)) for inner in layer.network.layers)
+
+
+def tensors(layer) -> tuple[list, list]:
+    """A called layer's input and output tensors, as lists."""
+    def listed(value):
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+    return listed(layer.input), listed(layer.output)
 
 
 def multi_head_attention(layer, inputs, outputs, macs_of):

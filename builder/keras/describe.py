@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..backend import keras
-from . import registry
+from . import costs, registry
 
 
 def layer_macs(model) -> list[tuple[str, str, int]]:
@@ -28,9 +28,7 @@ def layer_macs(model) -> list[tuple[str, str, int]]:
     for layer in model.layers:
         if isinstance(layer, input_layer):
             continue
-        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
-        outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
-        rows.append((layer.name, type(layer).__name__, macs_of(layer, list(inputs), list(outputs))))
+        rows.append((layer.name, type(layer).__name__, macs_of(layer, *costs.tensors(layer))))
     return rows
 
 

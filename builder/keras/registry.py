@@ -143,14 +143,6 @@ def get(name: str) -> LayerType:
     raise unknown("layer type", name, list(LAYERS) + activation_names())
 
 
-def for_layer(layer) -> LayerType | None:
-    """The registered type of a Keras layer object, or None."""
-    for layer_type in LAYERS.values():
-        if type(layer) is layer_type.keras_class():
-            return layer_type
-    return None
-
-
 def for_config(class_name: str, module: str | None) -> LayerType | None:
     """The registered type of a serialized layer ({'class_name', 'module'})."""
     for layer_type in LAYERS.values():

@@ -146,19 +146,25 @@ def _csv(path, shape, dtype, validation_split, test_split, seed, vocabulary, max
         texts = [row[header.index("text")] for row in rows]
         return _text(path, texts, y, names, shape, dtype, validation_split, test_split, seed, vocabulary,
                      max_tokens)
-    x = np.zeros((len(rows), len(header) - 1), dtype="float32")
+    x = features(path, header, rows, lines, label_column=column)
+    return _split(path, _fit_array(x, shape, path), y, None, names, None, validation_split, test_split, seed)
+
+
+def features(path, header, rows, lines, label_column=None) -> np.ndarray:
+    """The CSV's feature columns (all but `label_column`) as finite float32 numbers, or a DataError at the line."""
+    columns = [i for i in range(len(header)) if i != label_column]
+    x = np.zeros((len(rows), len(columns)), dtype="float32")
     for r, (row, line) in enumerate(zip(rows, lines)):
-        for c, value in enumerate(v for i, v in enumerate(row) if i != column):
+        for c, i in enumerate(columns):
             try:
-                x[r, c] = float(value)
+                x[r, c] = float(row[i])
             except ValueError:
-                feature = [h for i, h in enumerate(header) if i != column][c]
-                raise DataError(path, f"column '{feature}' holds {value!r}, not a number; feature columns "
+                raise DataError(path, f"column '{header[i]}' holds {row[i]!r}, not a number; feature columns "
                                       "must be numbers", line) from None
     bad = ~np.isfinite(x).all(axis=1)
     if bad.any():
         raise DataError(path, "a feature is NaN or infinite; clean or drop that row", lines[int(np.argmax(bad))])
-    return _split(path, _fit_array(x, shape, path), y, None, names, None, validation_split, test_split, seed)
+    return x
 
 
 def _read_csv(path):
@@ -342,9 +348,15 @@ def save_vocabulary(path, vocabulary):
     write_atomic(path, json.dumps(vocabulary).encode())
 
 
-def load_vocabulary(model_path):
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "vocabulary.json")
+def read_beside(model_path, name):
+    """A JSON file its training run wrote beside `model_path` (run.json,
+    vocabulary.json, classes.json), or None where there is none."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), name)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     return None
+
+
+def load_vocabulary(model_path):
+    return read_beside(model_path, "vocabulary.json")

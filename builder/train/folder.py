@@ -11,6 +11,7 @@ import json
 import os
 
 from ..errors import SpecError
+from ..files import process_alive
 from . import checkpoints
 
 LOCK = ".lock"
@@ -112,14 +113,8 @@ def _holder(path) -> int | None:
             pid = int(handle.read().strip() or 0)
     except (OSError, ValueError):
         return None
-    if pid <= 0 or pid == os.getpid():
+    if pid <= 0 or pid == os.getpid() or not process_alive(pid):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
     return pid
 
 

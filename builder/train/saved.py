@@ -3,7 +3,6 @@ training run used (read from run.json beside it)."""
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 
@@ -21,11 +20,7 @@ from . import data as data_module
 
 def run_settings(model_path) -> dict:
     """The run.json of the run that wrote `model_path`, or {}."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "run.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    return {}
+    return data_module.read_beside(model_path, "run.json") or {}
 
 
 def load_trained(model_path):
@@ -129,11 +124,7 @@ def predict(model_path, data_arg, label=None, top_k=1):
 
 def saved_classes(model_path) -> list | None:
     """The class names saved beside a trained model (classes.json), or None."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "classes.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    return None
+    return data_module.read_beside(model_path, "classes.json")
 
 
 def _header(first, outputs, truth, top_k) -> tuple:

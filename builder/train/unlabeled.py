@@ -45,11 +45,7 @@ def load(data_arg, shape, dtype, vocabulary) -> tuple[data_module.Data, list]:
         check_finite(data_arg, x)
         return _whole(data_arg, x), [str(i) for i in range(len(x))]
     header, rows, lines = data_module._read_csv(data_arg)
-    try:
-        x = np.array([[float(v) for v in row] for row in rows], dtype="float32")
-    except ValueError:
-        raise DataError(data_arg, "feature columns must be numbers") from None
-    check_finite(data_arg, x)
+    x = data_module.features(data_arg, header, rows, lines)
     return _whole(data_arg, data_module._fit_array(x, shape, data_arg)), [str(line) for line in lines]
 
 
