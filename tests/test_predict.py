@@ -74,6 +74,10 @@ def test_features_without_labels_csv_and_npz(cli, tmp_path):
     assert (code, out) == (1, "")
     assert err == (f"{tmp_path / 'words.csv'}:3: error: column 'b' holds 'half', not a number; feature columns "
                    "must be numbers\n")
+    np.savez(tmp_path / "pickled.npz", x=np.array([{"a": 1}] * 3, dtype=object))
+    code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "pickled.npz")
+    assert (code, out, err) == (1, "", f"{tmp_path / 'pickled.npz'}: error: not a readable .npz file: it holds "
+                                       "Python objects (pickled), which are never loaded\n")
     np.savez(tmp_path / "new.npz", x=x[:5])
     code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "new.npz")
     assert code == 0, err

@@ -105,24 +105,29 @@ def _npz(path, shape, validation_split, test_split, seed):
     return _split(path, x, y, test, names, None, validation_split, test_split, seed)
 
 
-def _read_npz(path):
-    """x, y and the optional (x_test, y_test) of a .npz file, their lengths checked."""
+def read_npz_arrays(path, needed=("x", "y")) -> dict:
+    """The arrays of a .npz file, which must hold `needed`; never unpickles."""
     if not zipfile.is_zipfile(path):
         raise DataError(path, "not a .npz file (a .npz is a zip archive of arrays x and y, as numpy.savez writes)")
     try:
         with np.load(path, allow_pickle=False) as arrays:
-            missing = {"x", "y"} - set(arrays.files)
-            if missing:
-                raise DataError(path, f"a .npz needs arrays 'x' and 'y' (and optionally 'x_test', 'y_test'); "
-                                f"it has {', '.join(arrays.files) or 'none'}")
-            x, y = arrays["x"], arrays["y"]
-            if len({"x_test", "y_test"} & set(arrays.files)) == 1:
-                raise DataError(path, "a held-out test set needs both x_test and y_test; it has only "
-                                      f"{'x_test' if 'x_test' in arrays.files else 'y_test'}")
-            test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= set(arrays.files) else None
+            if set(needed) - set(arrays.files):
+                raise DataError(path, f"a .npz needs arrays {' and '.join(repr(n) for n in needed)} (and "
+                                      f"optionally 'x_test', 'y_test'); it has {', '.join(arrays.files) or 'none'}")
+            return {name: arrays[name] for name in arrays.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as err:
         reason = "it holds Python objects (pickled), which are never loaded" if "pickle" in str(err) else str(err)
         raise DataError(path, f"not a readable .npz file: {reason}") from None
+
+
+def _read_npz(path):
+    """x, y and the optional (x_test, y_test) of a .npz file, their lengths checked."""
+    arrays = read_npz_arrays(path)
+    x, y = arrays["x"], arrays["y"]
+    if len({"x_test", "y_test"} & set(arrays)) == 1:
+        raise DataError(path, "a held-out test set needs both x_test and y_test; it has only "
+                              f"{'x_test' if 'x_test' in arrays else 'y_test'}")
+    test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= set(arrays) else None
     pairs = [(x, y, "x and y")] + ([(test[0], test[1], "x_test and y_test")] if test else [])
     for a, b, names in pairs:
         if a.dtype.kind not in "biuf" or b.dtype == object:
