@@ -73,7 +73,8 @@ def _read_h5(path) -> list[tuple[str, list]]:
             layers = handle.get("layers")
             if layers is None:
                 raise WeightsError(f"{path}: not a Keras .weights.h5 file (no 'layers' group)")
-            return [(key, _arrays(layers[key])) for key in layers if _arrays(layers[key])]
+            found = [(key, _arrays(layers[key])) for key in layers]
+            return [(key, arrays) for key, arrays in found if arrays]
     except OSError as err:
         raise WeightsError(f"{path}: cannot read the weights: {err}") from None
 
