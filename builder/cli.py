@@ -214,17 +214,19 @@ def cmd_plot(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .files import write_atomic
     from .io import json_schema, keras_import
     from .train.saved import load_trained
-    check_output(args.output, args.overwrite)
+    weights = None if args.no_weights else keras_import.weights_path_of(args.output)
+    for target in (args.output, weights):
+        if target is not None:
+            check_output(target, args.overwrite)
     model = load_trained(args.model)
     relative = os.path.relpath(json_schema.TARGET, os.path.dirname(os.path.abspath(args.output)))
     header = (f"# yaml-language-server: $schema={relative}\n"
               f"# Imported from {os.path.basename(args.model)} by `cli.py import`.")
-    text = keras_import.to_spec(model, header=header)
-    write_atomic(args.output, text.encode(), overwrite=args.overwrite)
-    print(f"wrote {args.output} ({len(text.splitlines())} lines)")
+    text = keras_import.import_model(model, args.output, weights, compact=not args.flat,
+                                     overwrite=args.overwrite, header=header)
+    print(f"wrote {args.output} ({len(text.splitlines())} lines)" + (f" and {weights}" if weights else ""))
     return 0
 
 
@@ -361,6 +363,10 @@ def _plot_flags(parser):
 def _import_flags(parser):
     parser.add_argument("model", metavar="MODEL.keras")
     parser.add_argument("-o", "--output", required=True, metavar="SPEC.yaml")
+    parser.add_argument("--no-weights", action="store_true",
+                        help="write the spec only (by default also SPEC.weights.h5, which the spec names)")
+    parser.add_argument("--flat", action="store_true",
+                        help="one entry per layer: no blocks, repeats or defaults")
     _overwrite_flag(parser)
 
 
@@ -402,8 +408,9 @@ COMMANDS = {
     "plot": Command(cmd_plot, _plot_flags, "draw a spec: layer names and output shapes (PNG or SVG)",
                     "Draw SPEC with Keras's plot_model (needs pydot and Graphviz's dot)."),
     "import": Command(cmd_import, _import_flags, "turn a saved Keras model into a spec",
-                      "Write the spec of MODEL.keras (a Sequential or Functional model of registered layers); it "
-                      "builds back into the same network."),
+                      "Write the spec of MODEL.keras (a Sequential or Functional model of registered layers), in "
+                      "blocks, repeats and defaults where the model repeats itself, and its weights beside it "
+                      "(SPEC.weights.h5, named by the spec): building the spec gives the same network and outputs."),
     "schema": Command(cmd_schema, _schema_flags, "print the JSON Schema of the spec language (for editors)",
                       "Print the spec language's JSON Schema (draft 2020-12), generated from the language's "
                       "models and the registry."),

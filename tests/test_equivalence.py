@@ -1,4 +1,4 @@
-"""The ResNet-50 and VGG16 specs compute what keras.applications computes:
+"""The ResNet-50, VGG16 and EfficientNet-B0 specs compute what keras.applications computes:
 same weighted layers in the same order (weights.copy_weights pairs them
 by class and shape), and the same outputs once the reference's weights, with
 randomized batch-norm statistics, are copied in."""
@@ -18,8 +18,10 @@ def randomize(model, seed=0):
         for w in layer.get_weights():
             if layer.__class__.__name__ == "BatchNormalization":
                 weights.append(rng.uniform(0.5, 1.5, w.shape).astype(w.dtype))
-            else:
+            elif w.ndim:
                 weights.append((rng.standard_normal(w.shape) * (1.0 / np.sqrt(max(1, w.size // w.shape[-1])))).astype(w.dtype))
+            else:                 # a scalar (Normalization's count)
+                weights.append(w)
         if weights:
             layer.set_weights(weights)
 
@@ -67,3 +69,24 @@ def test_copy_weights_refuses_a_different_network():
     built = builder.build(spec_path("resnet50"), overrides={"layers.7.bottleneck.out": 128})
     with pytest.raises(ValueError, match="does not pair with"):
         copy_weights(reference, built)
+
+
+def test_efficientnet_b0_matches_keras_applications():
+    """Raw pixels in, its own rescaling and normalization; logits compared."""
+    import keras
+
+    import builder
+    reference = keras.applications.EfficientNetB0(weights=None, classifier_activation=None)
+    built = builder.build(spec_path("efficientnet_b0"), overrides={"output.activation": "linear"})
+    assert built.count_params() == reference.count_params() == 5_330_571
+    assert [l.name for l in built.layers[1:]] == [l.name for l in reference.layers[1:]]
+    randomize(reference)
+    normalization = reference.get_layer("normalization")
+    normalization.set_weights([np.array([124.0, 116.0, 104.0]), np.array([3400.0, 3200.0, 3300.0]),
+                               *normalization.get_weights()[2:]])
+    from weights import copy_weights
+    copy_weights(reference, built)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
+    expected = reference.predict(x, verbose=0)
+    assert expected.std() > 0.1
+    np.testing.assert_allclose(built.predict(x, verbose=0), expected, atol=1e-4 * np.abs(expected).max(), rtol=0)

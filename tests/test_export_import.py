@@ -1,9 +1,12 @@
 """Ways out (export formats) and back in (Keras models to specs)."""
 
+import json
 import os
 
+import jsonschema
 import numpy as np
 import pytest
+import yaml
 
 import builder
 from weights import copy_weights
@@ -57,17 +60,28 @@ def test_export_format_and_suffix_must_agree(cli, tmp_path):
     assert err == f"error: a onnx export is written to a .onnx file, got '{tmp_path / 'm.tflite'}'\n"
 
 
-def round_trip(cli, tmp_path, model, atol=1e-4):
-    """Save, import with the CLI, build the spec back, copy weights, compare."""
+def round_trip(cli, tmp_path, model, atol=1e-4, *flags, same_names=True):
+    """Save, import with the CLI (spec and weights), build the spec, compare
+    its outputs with the model's."""
     model.save(tmp_path / "model.keras")
-    code, out, err = cli("import", tmp_path / "model.keras", "-o", tmp_path / "spec.yaml")
+    spec, weights = tmp_path / "spec.yaml", tmp_path / "spec.weights.h5"
+    code, out, err = cli("import", tmp_path / "model.keras", "-o", spec, *flags)
     assert code == 0, err
-    built = builder.build(tmp_path / "spec.yaml")
+    text = spec.read_text()
+    schema = json.load(open(os.path.join(ROOT, "spec.schema.json")))
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text)))
+    assert not errors, errors[0].message[:300]                       # what editors will see
+    assert out == f"wrote {spec} ({len(text.splitlines())} lines)" + \
+        ("" if "--no-weights" in flags else f" and {weights}") + "\n"
+    built = builder.build(spec)                           # loads spec.weights.h5, which the spec names
     assert built.count_params() == model.count_params()
+
     def names(m):
-        return [layer.name for layer in m.layers if type(layer).__name__ != "InputLayer"]
-    assert names(built) == names(model)
-    copy_weights(model, built)
+        return sorted(layer.name for layer in m.layers if type(layer).__name__ != "InputLayer")
+    if same_names:
+        assert names(built) == names(model)
+    if "--no-weights" in flags:
+        copy_weights(model, built)
     tensor = model.inputs[0]
     shape = (2, *[6 if d is None else d for d in tensor.shape[1:]])
     rng = np.random.default_rng(0)
@@ -75,28 +89,67 @@ def round_trip(cli, tmp_path, model, atol=1e-4):
         rng.uniform(0, 1, shape).astype("float32")
     # different graphs of the same layers: float summation order may differ slightly
     np.testing.assert_allclose(built.predict(x, verbose=0), model.predict(x, verbose=0), atol=atol)
-    return (tmp_path / "spec.yaml").read_text()
+    return text
 
 
-def test_import_mobilenet_v2(cli, tmp_path):
+def test_import_mobilenet_v2_in_blocks_with_its_weights(cli, tmp_path):
     from builder.backend import keras
     text = round_trip(cli, tmp_path, keras().applications.MobileNetV2(weights=None, input_shape=(96, 96, 3),
                                                                     alpha=0.35))
-    assert "  - relu: {max_value: 6.0, name: Conv1_relu}" in text           # defaults left out
+    assert "\nweights: spec.weights.h5\n" in text
+    assert "\ndefaults:\n  use_bias: false\n  momentum: 0.999\n  padding: same\n  max_value: 6.0\n" in text
+    assert "  - relu: {name: Conv1_relu}" in text                          # max_value from defaults
+    # the inverted residual block with its optional expansion and padding; the one with a residual add
+    assert "      - conv2d: {filters: $expand_filters, name: expand, when: $with_expand}" in text
+    assert "      - zero_padding2d: {padding: [[0, 1], [0, 1]], name: pad, when: $with_pad}" in text
+    assert "      - add: {name: add, inputs: [input, project_BN]}" in text
+    assert "  - block: {name: expanded_conv, with_expand: false, with_pad: false, padding: same, strides: 1}" \
+        in text
+    assert "output: {units: 1000, use_bias: true}" in text                  # defaults.use_bias is false
+    assert len(text.splitlines()) <= 100
+
+
+def test_import_flat_writes_one_entry_per_layer(cli, tmp_path):
+    from builder.backend import keras
+    text = round_trip(cli, tmp_path, keras().applications.MobileNetV2(weights=None, input_shape=(96, 96, 3),
+                                                                    alpha=0.35), 1e-4, "--flat", "--no-weights")
+    assert "  - relu: {max_value: 6.0, name: Conv1_relu}" in text           # Keras defaults left out
     assert "  - add: {name: block_2_add, inputs: [block_1_project_BN, block_2_project_BN]}" in text
-    assert "output: {units: 1000}" in text
+    assert "blocks:" not in text and "weights:" not in text
+    assert not (tmp_path / "spec.weights.h5").exists()
 
 
-def test_import_densenet121_branches_become_references(cli, tmp_path):
+def test_import_densenet121_repeats_its_blocks(cli, tmp_path):
     from builder.backend import keras
     text = round_trip(cli, tmp_path, keras().applications.DenseNet121(weights=None, input_shape=(64, 64, 3)))
-    assert "  - concatenate: {axis: 3, name: conv2_block1_concat, inputs: [pool1, conv2_block1_2_conv]}" in text
+    assert "      - concatenate: {name: concat, inputs: [input, 2_conv]}" in text
+    for stage, repeat in (2, 6), (3, 12), (4, 24), (5, 16):
+        assert f"  - conv_block: {{name: conv{stage}_block, repeat: {repeat}}}" in text
+    assert len(text.splitlines()) <= 90
 
 
 @pytest.mark.slow
-def test_import_resnet50(cli, tmp_path):
+@pytest.mark.parametrize("name, most_lines", [("ResNet50", 60), ("InceptionV3", 170), ("EfficientNetB0", None)])
+def test_import_applications_in_few_lines(cli, tmp_path, name, most_lines):
     from builder.backend import keras
-    round_trip(cli, tmp_path, keras().applications.ResNet50(weights=None))
+    model = getattr(keras().applications, name)(weights=None)
+    text = round_trip(cli, tmp_path, model, 1e-4, same_names=name != "InceptionV3")
+    if most_lines:
+        assert len(text.splitlines()) <= most_lines
+    if name == "ResNet50":
+        assert "  - conv_block: {name: conv4_block, repeat: 6, vary: {first: {strides: 2, with_0_conv: true}}}" \
+            in text
+
+
+def test_import_refuses_to_replace_the_weights_file(cli, tmp_path):
+    from builder.backend import keras
+    k = keras()
+    k.Sequential([k.Input((3,)), k.layers.Dense(2)]).save(tmp_path / "m.keras")
+    (tmp_path / "s.weights.h5").write_text("mine")
+    code, out, err = cli("import", tmp_path / "m.keras", "-o", tmp_path / "s.yaml")
+    assert code == 1 and out == ""
+    assert err == f"error: {tmp_path / 's.weights.h5'} already exists; choose another name, or pass --overwrite to replace it\n"
+    assert (tmp_path / "s.weights.h5").read_text() == "mine" and not (tmp_path / "s.yaml").exists()
 
 
 def test_import_sequential_and_the_shipped_specs_round_trip(cli, tmp_path):

@@ -53,6 +53,32 @@ def test_repeat_names_vary_and_when():
     assert [node.operation.name for node in inbound] == ["stage1_add", "stage2_conv"]
 
 
+def test_a_switched_off_merge_passes_its_first_input():
+    text = """\
+name: m
+input: [8, 8, 4]
+blocks:
+  mb:
+    params: {filters: 4, residual: true}
+    layers:
+      - conv2d: {filters: $filters, kernel_size: 1, name: conv}
+      - dropout: {rate: 0.1, name: drop, when: $residual}
+      - add: {inputs: [drop, input], name: add, when: $residual}
+layers:
+  - mb: {name: a, filters: 6, residual: false}     # 4 -> 6 channels: no residual possible
+  - mb: {name: b, filters: 6}
+output: none
+"""
+    model = build(text)
+    assert [layer.name for layer in model.layers[1:]] == ["a_conv", "b_conv", "b_drop", "b_add"]
+    inbound = model.get_layer("b_conv")._inbound_nodes[0].parent_nodes
+    assert [node.operation.name for node in inbound] == ["a_conv"]
+    assert "exactly one input, which it passes on (a merge passes its first)" in build_error(
+        text.replace("- dropout: {rate: 0.1, name: drop, when: $residual}",
+                     "- multi_head_attention: {num_heads: 1, key_dim: 2, inputs: [conv, conv], name: drop, "
+                     "when: $residual}"))
+
+
 def test_concatenate_branches_and_channel_count():
     model = build("name: b\ninput: [8, 8, 3]\nlayers:\n"
                   "  - conv2d: {filters: 4, kernel_size: 1, name: a}\n"

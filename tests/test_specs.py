@@ -16,6 +16,7 @@ PARAMS = {
     "resnet50": 25_636_712,
     "resnet101": 44_707_176,
     "resnet152": 60_419_944,
+    "efficientnet_b0": 5_330_571,
     # keras_hub BertBackbone's count plus the 2-class head on the pooled output
     "bert_base": 109_482_240 + 768 * 2 + 2,
     "bert_tiny": 4_385_920 + 128 * 2 + 2,

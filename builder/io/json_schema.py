@@ -22,7 +22,7 @@ from ..spec import arguments, language
 TARGET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                       "spec.schema.json")
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-PARAMETER = {"type": "string", "pattern": r"^\$[A-Za-z_][A-Za-z0-9_]*$", "description": "a block parameter"}
+PARAMETER = {"type": "string", "pattern": r"^\$[A-Za-z0-9_]+$", "description": "a block parameter"}
 
 
 def _ref(name):
@@ -39,11 +39,25 @@ def _layer_args(layer_type) -> dict:
             prop = {**_ref("activation"), "description": prop.get("description", "")}
         elif kind == "entry":
             prop = {"anyOf": [_ref("entry"), {"type": "null"}], "description": prop.get("description", "")}
-        properties[arg] = {"anyOf": [prop, PARAMETER]}
+        properties[arg] = {"anyOf": [_items_may_be_parameters(prop), PARAMETER]}
     properties.update(_entry_keys())
     result = {"type": "object", "description": layer_type.doc, "properties": properties,
               "additionalProperties": False}
     return result, generated.get("$defs", {})
+
+
+def _items_may_be_parameters(schema):
+    """A list argument's items may be block parameters too (`target_shape: [1, 1, $filters]`)."""
+    if isinstance(schema, list):
+        return [_items_may_be_parameters(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    found = {key: _items_may_be_parameters(value) for key, value in schema.items()}
+    if isinstance(found.get("items"), dict):
+        found["items"] = {"anyOf": [found["items"], PARAMETER]}
+    if isinstance(found.get("prefixItems"), list):
+        found["prefixItems"] = [{"anyOf": [item, PARAMETER]} for item in found["prefixItems"]]
+    return found
 
 
 def _entry_keys() -> dict:

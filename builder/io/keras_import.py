@@ -10,6 +10,7 @@ back into the same network: same layers, names, order and parameters.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import yaml
@@ -18,6 +19,7 @@ from ..backend import keras as _keras
 from ..errors import SpecError
 from ..keras import registry
 from ..keras.signatures import snake_case
+from .compact import compact as compact_spec
 
 _DROPPED = {"name", "trainable", "dtype"}
 _SIZE_TYPES = {"sizes", "optional_sizes"}
@@ -119,13 +121,85 @@ def _references(node):
     return positional, keywords, options
 
 
-def to_spec(model, name=None, header="") -> str:
-    """A readable YAML spec of a Sequential or Functional `model`."""
-    return to_yaml(to_spec_data(model, name), header)
+def to_spec(model, name=None, header="", compact=True) -> str:
+    """A readable YAML spec of a Sequential or Functional `model`: in blocks,
+    repeats and defaults where the model repeats itself (`compact`), else one
+    entry per layer."""
+    spec = to_spec_data(model, name)
+    return to_yaml(compact_spec(spec)[0] if compact else spec, header)
 
 
 def to_spec_data(model, name=None) -> dict:
-    """The spec (plain data) of a Sequential or Functional `model`."""
+    """The spec (plain data) of a Sequential or Functional `model`, one entry per layer."""
+    return _flat_spec(model, name)[0]
+
+
+def import_model(model, spec_path, weights_path=None, *, compact=True, overwrite=False, header="") -> str:
+    """Write the spec of `model` to `spec_path`, and its weights to
+    `weights_path` (a .weights.h5 file the spec names, relative to it), so that
+    building the spec gives the model back: same layers, same outputs. Returns the spec's text."""
+    from ..files import publish, write_atomic
+    spec, original = _flat_spec(model)
+    renamed = {}
+    if compact:
+        spec, renamed = compact_spec(spec)
+    if weights_path is None:
+        text = to_yaml(spec, header)
+        write_atomic(spec_path, text.encode(), overwrite=overwrite)
+        return text
+    built = _build_back(spec)
+    for new_name, old_name in _layer_pairs(model, original, renamed):
+        built.get_layer(new_name).set_weights(model.get_layer(old_name).get_weights())
+    _same_outputs(model, built)
+    relative = os.path.relpath(os.path.abspath(weights_path), os.path.dirname(os.path.abspath(spec_path)))
+    text = to_yaml({**spec, "weights": relative}, header)
+    with publish(weights_path, overwrite=overwrite, suffix=".weights.h5") as staging:
+        built.save_weights(staging)
+        write_atomic(spec_path, text.encode(), overwrite=overwrite)
+    return text
+
+
+def weights_path_of(spec_path) -> str:
+    """spec.yaml -> spec.weights.h5, beside it."""
+    base = os.fspath(spec_path)
+    for suffix in (".yaml", ".yml"):
+        if base.endswith(suffix):
+            base = base[:-len(suffix)]
+    return base + ".weights.h5"
+
+
+def _build_back(spec):
+    from ..keras.assemble import build
+    return build(data=spec)
+
+
+def _layer_pairs(model, original, renamed):
+    """(name in the spec's model, name in `model`) of every layer with weights."""
+    flat_names = {old: new for new, old in original.items()}
+    for layer in model.layers:
+        if layer.weights:
+            flat = flat_names.get(layer.name, layer.name)
+            yield renamed.get(flat, flat), layer.name
+
+
+def _same_outputs(model, built):
+    """The spec's model computes what `model` computes (on inputs it accepts)."""
+    import numpy as np
+    feeds = []
+    for tensor in model.inputs:
+        shape = (2, *[6 if d is None else d for d in tensor.shape[1:]])
+        kind = np.dtype(str(tensor.dtype).replace("bfloat16", "float32"))
+        feeds.append(np.ones(shape, kind) if kind.kind in "iub" else
+                     np.random.default_rng(0).uniform(0, 1, shape).astype(kind))
+    feeds = feeds[0] if len(feeds) == 1 else feeds
+    expected, got = model.predict(feeds, verbose=0), built.predict(feeds, verbose=0)
+    for a, b in zip(expected if isinstance(expected, list) else [expected], got if isinstance(got, list) else [got]):
+        if a.shape != b.shape or not np.allclose(a, b, atol=1e-4, rtol=1e-3):
+            raise SpecError("the imported spec does not compute what the model computes; please report this "
+                            "(cli.py import --flat writes one entry per layer)")
+
+
+def _flat_spec(model, name=None) -> tuple[dict, dict]:
     keras = _keras()
     if isinstance(model, keras.Sequential):
         model = keras.Model(model.inputs, model.outputs, name=model.name)
@@ -182,7 +256,7 @@ def to_spec_data(model, name=None) -> dict:
     spec["output"] = _head(model, entries, original)
     if not spec["layers"]:
         raise SpecError("the model has no layers besides its output")
-    return spec
+    return spec, original
 
 
 def _valid_names(config) -> tuple[dict, dict]:
@@ -260,14 +334,28 @@ def to_yaml(spec: dict, header: str = "") -> str:
         text = yaml.safe_dump(value, default_flow_style=True, width=10**9, sort_keys=False).strip()
         return text[:-3].strip() if text.endswith("\n...") else text     # a bare scalar ends the document
 
+    def entries(items, indent):
+        for entry in items:
+            (type_name, args), = entry.items()
+            lines.append(f"{indent}- {type_name}: {flow(args)}" if args else f"{indent}- {type_name}")
+
     lines = [header.rstrip()] if header else []
     lines.append(f"name: {flow(spec['name'])}")
-    for key in ("input", "inputs"):
+    for key in ("input", "inputs", "weights"):
         if key in spec:
             lines.append(f"{key}: {flow(spec[key])}")
+    if spec.get("defaults"):
+        lines.append("defaults:")
+        lines.extend(f"  {key}: {flow(value)}" for key, value in spec["defaults"].items())
+    if spec.get("blocks"):
+        lines.append("blocks:")
+        for block_name, block in spec["blocks"].items():
+            lines.append(f"  {block_name}:")
+            if block.get("params"):
+                lines.append(f"    params: {flow(block['params'])}")
+            lines.append("    layers:")
+            entries(block["layers"], "      ")
     lines.append("layers:")
-    for entry in spec["layers"]:
-        (type_name, args), = entry.items()
-        lines.append(f"  - {type_name}: {flow(args)}" if args else f"  - {type_name}")
+    entries(spec["layers"], "  ")
     lines.append(f"output: {flow(spec['output'])}")
     return "\n".join(lines) + "\n"

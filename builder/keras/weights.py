@@ -1,6 +1,6 @@
 """Starting weights for a built model: from a `.keras` file, layers matched by
-name; from a `.weights.h5` file (which Keras keys by layer class and order,
-not by name), the layers with weights paired in order. Strict by default:
+name; from a `.weights.h5` file, by the keys Keras stores there (the layer's
+class and its number among the model's layers of that class, not its name). Strict by default:
 a layer missing on either side, or of other shapes, is one error listing them;
 with `skip_mismatch` what fits is loaded and the rest reported."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import zipfile
 
 from ..backend import keras as _keras
@@ -42,9 +43,25 @@ def load(model, path, skip_mismatch=False) -> Report:
     if skipped and not skip_mismatch:
         raise WeightsError(f"{path}: the weights do not fit the model: {_listing(skipped)}; load what fits with "
                            f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`")
-    for layer, arrays in pairs:
-        layer.set_weights(arrays)
+    if path.endswith(".weights.h5"):
+        _load_h5(model, path)
+    else:
+        for layer, arrays in pairs:
+            layer.set_weights(arrays)
     return Report(path, [layer.name for layer, _ in pairs], skipped)
+
+
+def _load_h5(model, path):
+    """Keras's own loader puts the arrays of nested layers (a bidirectional
+    LSTM's two directions) where they belong; the pairing checked they fit."""
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")       # what it skips, the report says
+            model.load_weights(path, skip_mismatch=True)
+    except Exception as err:          # noqa: BLE001 - a bad file is the user's input, not a bug
+        raise WeightsError(f"{path}: cannot read the weights: {(str(err).strip().splitlines() or [''])[0][:300]}") \
+            from None
 
 
 def _read(path) -> list[tuple[str, list]]:
@@ -73,7 +90,7 @@ def _read_h5(path) -> list[tuple[str, list]]:
             layers = handle.get("layers")
             if layers is None:
                 raise WeightsError(f"{path}: not a Keras .weights.h5 file (no 'layers' group)")
-            found = [(key, _arrays(layers[key])) for key in layers]
+            found = [(key, _arrays(layers[key])) for key in _natural(layers)]
             return [(key, arrays) for key, arrays in found if arrays]
     except OSError as err:
         raise WeightsError(f"{path}: cannot read the weights: {err}") from None
@@ -85,31 +102,51 @@ def _arrays(group) -> list:
     variables = group.get("vars")
     if variables is not None:
         found += [variables[str(i)][()] for i in range(len(variables))]
-    for key in group:
+    for key in _natural(group):
         if key != "vars" and hasattr(group[key], "keys"):
             found += _arrays(group[key])
     return found
 
 
+def _natural(group) -> list:
+    """conv2d, conv2d_1, conv2d_2, ..., conv2d_10 (h5py lists keys alphabetically)."""
+    def order(key):
+        base, _, number = key.rpartition("_")
+        return (base, int(number)) if number.isdigit() and base else (key, -1)
+    return sorted(group, key=order)
+
+
+def h5_keys(model) -> dict:
+    """id(layer) -> the key Keras stores its weights under in a .weights.h5
+    file: its class in snake case, numbered among the model's layers of that
+    class (saving_lib's container naming, which does not use layer names)."""
+    keys, used = {}, {}
+    for layer in model.layers:
+        name = re.sub(r"\W+", "", type(layer).__name__)
+        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+        name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+        used[name] = used.get(name, -1) + 1
+        keys[id(layer)] = name if used[name] == 0 else f"{name}_{used[name]}"
+    return keys
+
+
 def _pair(model, source, by_name) -> tuple[list, list]:
     """(layer, arrays) pairs that fit, and (name, why) for what does not: by
-    layer name, or (a .weights.h5) the layers with weights in order."""
+    layer name, or (a .weights.h5) by Keras's keys."""
     targets = [layer for layer in model.layers if layer.weights]
-    if by_name:
-        named = dict(source)
-        matched = [(layer, named.get(layer.name)) for layer in targets]
-        names = {layer.name for layer in targets}
-        extra = [(name, "not in the model") for name, _ in source if name not in names]
-    else:
-        matched = [(layer, source[i][1] if i < len(source) else None) for i, layer in enumerate(targets)]
-        extra = [(f"{key} (number {i + 1} in the file)", "not in the model") for i, (key, _) in
-                 enumerate(source) if i >= len(targets)]
+    keys = {id(layer): layer.name for layer in targets} if by_name else h5_keys(model)
+    named = dict(source)
+    matched = [(layer, named.get(keys[id(layer)])) for layer in targets]
+    mine = {keys[id(layer)] for layer in targets}
+    extra = [(name if by_name else f"{name} (a key in the file)", "not in the model")
+             for name, _ in source if name not in mine]
     pairs, skipped = [], []
     for layer, arrays in matched:
         mine = [tuple(w.shape) for w in layer.weights]
+        theirs = [tuple(a.shape) for a in arrays] if arrays is not None else None
         if arrays is None:
             skipped.append((layer.name, "not in the file"))
-        elif [tuple(a.shape) for a in arrays] != mine:
+        elif (theirs != mine) if by_name else (sorted(theirs) != sorted(mine)):   # h5: nested layers by key
             skipped.append((layer.name, f"shapes {_shapes(mine)} in the model, {_shapes(a.shape for a in arrays)} "
                                         "in the file"))
         else:

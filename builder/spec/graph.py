@@ -134,10 +134,11 @@ class _Expander:
                     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
                         raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
             sources, keys = self.resolve_inputs(scope, inputs)
-            if not when:           # a switched-off entry passes its input through
-                if len(sources) != 1:
+            if not when:           # a switched-off entry passes its (first) input through
+                merge = type_name in registry.LAYERS and registry.LAYERS[type_name].kind == "merge"
+                if len(sources) != 1 and not merge:
                     raise SpecError("an entry switched off with `when: false` must have exactly one input, "
-                                    "which it passes on").at("when")
+                                    "which it passes on (a merge passes its first)").at("when")
                 if name is not None:
                     scope.names[name] = sources[0]
                 return sources[0]
