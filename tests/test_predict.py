@@ -90,3 +90,52 @@ def test_a_broken_new_image_is_one_line(trained, cli, tmp_path):
     code, out, err = cli("predict", trained / "run" / "model.keras", "--data", tmp_path / "x.png")
     assert (code, out) == (1, "")
     assert err.startswith(f"{tmp_path / 'x.png'}: error: cannot decode the image")
+
+
+TEXT = """\
+name: reviews
+input: {shape: [1], dtype: string}
+layers:
+  - text_vectorization: {max_tokens: 20, output_sequence_length: 6, adapt: true, name: vectorize}
+  - embedding: {input_dim: 20, output_dim: 8}
+  - global_average_pooling1d
+output: {units: 2}
+training: {epochs: 60, optimizer: {adam: {learning_rate: 0.05}}, test_split: 0, validation_split: 0}
+"""
+
+
+def test_a_model_that_vectorizes_its_own_text_takes_raw_strings(cli, tmp_path):
+    """`text_vectorization` learns its vocabulary from the training texts; the
+    saved model, predict and a SavedModel export take raw strings."""
+    import builder
+    from builder.backend import keras
+    from builder.train import run
+    for label, words in (("good", ["great", "fine", "lovely"]), ("bad", ["awful", "poor", "dull"])):
+        os.makedirs(tmp_path / "train" / label)
+        for i in range(8):
+            text = f"The film was {words[i % 3]}, truly {words[(i + 1) % 3]}!"
+            (tmp_path / "train" / label / f"{i}.txt").write_text(text)
+    os.makedirs(tmp_path / "new")
+    (tmp_path / "new" / "x.txt").write_text("Lovely and great")
+    (tmp_path / "new" / "y.txt").write_text("dull, POOR")
+    run.train(builder.load_spec(text=TEXT), str(tmp_path / "train"), str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run" / "vocabulary.json").exists()          # the model holds its vocabulary
+    model = keras().saving.load_model(tmp_path / "run" / "model.keras")
+    vocabulary = model.get_layer("vectorize").get_vocabulary()
+    assert vocabulary[:2] == ["", "[UNK]"] and {"great", "awful", "the", "film"} <= set(vocabulary)
+    import tensorflow as tf
+    probabilities = model.predict(tf.constant([["so lovely"], ["so dull"]]), verbose=0)
+    assert probabilities[0].argmax() != probabilities[1].argmax()
+    code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "new")
+    assert code == 0, err
+    assert [(r[0], r[1]) for r in rows(out)[1:]] == [("x.txt", "good"), ("y.txt", "bad")]
+    code, _, err = cli("export", tmp_path / "run" / "model.keras", "--format", "savedmodel", "-o", tmp_path / "sm")
+    assert code == 0, err
+    code, _, err = cli("export", tmp_path / "run" / "model.keras", "--format", "onnx", "-o", tmp_path / "m.onnx")
+    assert (code, err) == (1, "error: ONNX cannot hold this model's text processing (tf2onnx converts no string "
+                              "ops): a model that takes raw strings exports as keras, savedmodel or tflite (run "
+                              "with the TensorFlow Lite Flex delegate)\n")
+    assert not (tmp_path / "m.onnx").exists()
+    exported = tf.saved_model.load(str(tmp_path / "sm"))
+    served = exported.serve(tf.constant([["so lovely"], ["so dull"]]))
+    np.testing.assert_allclose(np.asarray(served), probabilities, atol=1e-5)

@@ -26,6 +26,9 @@ def example_inputs(model, batch=2):
     exporters trace the model once with them."""
     def zeros(tensor):
         shape = [batch] + [8 if d is None else d for d in tensor.shape[1:]]
+        if tensor.dtype == "string":          # raw text: Keras takes strings as tensors, not NumPy objects
+            import tensorflow as tf
+            return tf.fill(shape, "")
         return np.zeros(shape, dtype=tensor.dtype)
     inputs = [zeros(t) for t in model.inputs]
     return inputs[0] if len(inputs) == 1 else inputs
@@ -40,6 +43,10 @@ def export(model, fmt: str, path: str, *, overwrite=False) -> str:
     if suffix and not path.endswith(suffix):
         raise SpecError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
     check_output(path, overwrite)
+    if fmt == "onnx" and any(tensor.dtype == "string" for tensor in model.inputs):
+        raise SpecError("ONNX cannot hold this model's text processing (tf2onnx converts no string ops): a model "
+                        "that takes raw strings exports as keras, savedmodel or tflite (run with the TensorFlow "
+                        "Lite Flex delegate)")
     if fmt != "keras":
         model.predict(example_inputs(model), verbose=0)      # exporters need a model that has been called
     with publish(path, overwrite=overwrite, suffix=suffix) as staging:

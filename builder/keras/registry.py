@@ -255,6 +255,11 @@ _builtin("rescaling", "Rescaling", short="scale", rescales=True)
 _builtin("normalization", "Normalization", adapts=True)
 _builtin("resizing", "Resizing")
 _builtin("center_crop", "CenterCrop")
+_builtin("text_vectorization", "TextVectorization", adapts=True, arg_types=(
+    ("max_tokens", "optional_positive_int"), ("standardize", "text_standardize"), ("split", "text_split"),
+    ("ngrams", "optional_positive_int"), ("output_mode", "text_output_mode"),
+    ("output_sequence_length", "optional_positive_int"), ("vocabulary", "strings"), ("idf_weights", "numbers"),
+    ("encoding", "string")))
 
 # Pretrained networks
 _builtin("keras_application", "KerasApplication", module=_CUSTOM, short="model", macs=costs.nested,

@@ -63,6 +63,15 @@ TYPES: dict[str, tuple] = {
     "application": (Annotated[StrictStr, AfterValidator(_an_application)], "the name of a keras.applications "
                                                                              "network, such as 'ResNet50'"),
     "any": (Union[JsonValue, None], "a plain value"),
+    # text_vectorization: the named behaviours only (Keras also takes callables, which a spec cannot hold)
+    "text_standardize": (Union[Literal["lower_and_strip_punctuation", "lower", "strip_punctuation"], None],
+                         "one of 'lower_and_strip_punctuation', 'lower', 'strip_punctuation' or null"),
+    "text_split": (Union[Literal["whitespace", "character"], None], "one of 'whitespace', 'character' or null"),
+    "text_output_mode": (Literal["int", "multi_hot", "count", "tf_idf"],
+                         "one of 'int', 'multi_hot', 'count', 'tf_idf'"),
+    "strings": (Union[list[StrictStr], None], "a list of strings (the vocabulary itself, not a file) or null"),
+    "numbers": (Union[list[Number], None], "a list of numbers or null"),
+    "string": (StrictStr, "a string"),
 }
 
 BY_NAME: dict[str, str] = {
@@ -104,6 +113,8 @@ _ACCEPTS = {
     "dtype": {str, None}, "keras_object": {str, dict, None}, "activation": {str, None},
     "entry": {str, dict, None}, "merge_mode": {str, None}, "int": {int}, "application": {str},
     "any": {bool, int, float, str, list, dict, None},
+    "text_standardize": {str, None}, "text_split": {str, None}, "text_output_mode": {str},
+    "strings": {list, None}, "numbers": {list, None}, "string": {str},
 }
 # What a kind of value alone says the type is, where the name says nothing.
 _BY_KIND = {bool: "bool", int: "int", float: "number"}

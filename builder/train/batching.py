@@ -33,6 +33,8 @@ def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, sh
     """A batched dataset of (x, y) for `split`. The data source's own scaling
     (`data.rescale`: 1/255 for images) applies unless `preprocessing.rescale` says otherwise."""
     rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
+    if getattr(split.x, "dtype", None) == object and not data.images_from_files:
+        rescale = None                # raw strings, for a model that vectorizes its text itself
     augment = augmentation_layers(preprocessing) if training else []
     if has_tf_data():
         return _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)

@@ -263,8 +263,12 @@ def read_bounded_data(path) -> bytes:
 def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
     """Token ids from texts: lower-cased words, ids by training-set frequency
     (0 padding, 1 out-of-vocabulary), padded or cut to the input's length."""
+    if dtype == "string":             # raw strings for the model's own text_vectorization
+        return _split(name, raw_texts(name, texts, shape), y, None, classes, None, validation_split, test_split,
+                      seed)
     if dtype not in ("int32", "int64"):
-        raise DataError(name, "text data needs an integer token input, e.g. `input: {shape: [200], dtype: int32}`")
+        raise DataError(name, "text data needs an integer token input, e.g. `input: {shape: [200], dtype: int32}`, "
+                              "or a string input for a model that vectorizes its text itself")
     length = shape[0] if shape[0] is not None else max(len(_words(t)) for t in texts)
     data = _split(name, np.array(texts, dtype=object), y, None, classes, None, validation_split, test_split, seed)
     if vocabulary is None:
@@ -279,6 +283,14 @@ def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, s
             split.x = encode(split.x, vocabulary, length, dtype)
     data.vocabulary = vocabulary
     return data
+
+
+def raw_texts(name, texts, shape) -> np.ndarray:
+    """Texts as the string input takes them: one string per example (`shape: []`) or a column of one (`[1]`)."""
+    if tuple(shape) not in ((), (1,)):
+        raise DataError(name, f"a string input takes one text per example: shape [] or [1], not {list(shape)}")
+    x = np.array(texts, dtype=object)
+    return x.reshape(-1, *shape)
 
 
 def encode(texts, vocabulary, length, dtype) -> np.ndarray:

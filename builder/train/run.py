@@ -186,9 +186,12 @@ def adapt_layers(model, expanded, data, spec, batch_size):
     for node in expanded.nodes:
         if node.type.adapts and node.args.get("adapt"):
             layer = model.get_layer(node.name)
-            inputs = batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
-                                      preprocessing=spec.training.preprocessing, seed=0)
-            values = keras.Model(model.inputs, layer.input).predict(inputs, verbose=0)
+            if any(layer.input is tensor for tensor in model.inputs):
+                values = data.train.x         # the raw input itself (texts for a text_vectorization)
+            else:
+                inputs = batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
+                                          preprocessing=spec.training.preprocessing, seed=0)
+                values = keras.Model(model.inputs, layer.input).predict(inputs, verbose=0)
             layer.adapt(values)
             print(f"Adapted {node.type.name} '{node.name}' to the {len(values)} training examples", flush=True)
 

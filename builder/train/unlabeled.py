@@ -53,12 +53,15 @@ def load(data_arg, shape, dtype, vocabulary) -> tuple[data_module.Data, list]:
 def _files(name, files, shape, dtype, vocabulary):
     """Images or .txt files, all of one kind."""
     if files and all(f.lower().endswith(".txt") for f in files):
+        names = [os.path.basename(f) for f in files]
+        if dtype == "string":          # the model vectorizes its text itself
+            return _whole(name, data_module.raw_texts(name, [data_module._read_text(f) for f in files], shape)), names
         if vocabulary is None:
             raise DataError(name, "text to predict needs the vocabulary its model was trained with "
                                   "(vocabulary.json beside the model)")
         texts = [data_module._read_text(f) for f in files]
         length = shape[0] if shape[0] is not None else max(len(data_module._words(t)) for t in texts)
-        return _whole(name, data_module.encode(texts, vocabulary, length, dtype)), [os.path.basename(f) for f in files]
+        return _whole(name, data_module.encode(texts, vocabulary, length, dtype)), names
     if not files or not all(f.lower().endswith(data_module.IMAGE_SUFFIXES) for f in files):
         raise DataError(name, f"expected image files ({', '.join(data_module.IMAGE_SUFFIXES)}) or .txt files, "
                               "all of one kind")
