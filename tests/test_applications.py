@@ -58,3 +58,62 @@ def test_a_missing_local_weights_file_is_one_line_at_the_entry(cli, tmp_path):
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith(f"{tmp_path / 'app.yaml'}:4:5: error: layers[0].keras_application: ")
     assert "Received `weights=nothere.h5`" in err
+
+
+HUB = """\
+name: hub_classifier
+inputs:
+  token_ids: {shape: [null], dtype: int32}
+  segment_ids: {shape: [null], dtype: int32}
+  padding_mask: {shape: [null], dtype: int32}
+layers:
+  - keras_hub: {preset: PRESET, output: pooled_output, name: bert,
+                inputs: {token_ids: token_ids, segment_ids: segment_ids, padding_mask: padding_mask}}
+output: {units: 3}
+"""
+
+
+def test_a_keras_hub_backbone_from_a_local_preset(tmp_path):
+    """A preset folder the test writes (KerasHub's own save_to_preset): the
+    backbone's weights load, the entry computes what the backbone computes,
+    and the saved model reloads in safe mode with the preset gone."""
+    import shutil
+
+    import keras_hub
+    from builder.backend import keras
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
+                                             intermediate_dim=16, max_sequence_length=12)
+    backbone.save_to_preset(str(tmp_path / "preset"))
+    text = HUB.replace("PRESET", str(tmp_path / "preset"))
+    model = builder.build(text=text)
+    assert model.count_params() == backbone.count_params() + 8 * 3 + 3
+    rng = np.random.default_rng(0)
+    feed = {"token_ids": rng.integers(1, 50, (2, 7)).astype("int32"),
+            "segment_ids": np.zeros((2, 7), "int32"), "padding_mask": np.ones((2, 7), "int32")}
+    pooled = builder.build(text=text.replace("output: {units: 3}", "output: none")).predict(feed, verbose=0)
+    np.testing.assert_allclose(pooled, backbone.predict(feed, verbose=0)["pooled_output"], atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    shutil.rmtree(tmp_path / "preset")
+    reloaded = keras().saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(feed, verbose=0), model.predict(feed, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ("bert_tiny_en_uncase", "unknown KerasHub preset 'bert_tiny_en_uncase'. Did you mean 'bert_tiny_en_uncased'?"),
+    ("./no_such_preset", "'./no_such_preset' is not a KerasHub preset folder (no config.json in it)"),
+])
+def test_keras_hub_presets_are_checked_at_validate_without_downloading(preset, expected):
+    with pytest.raises(builder.SpecError) as info:
+        builder.validate(text=HUB.replace("PRESET", preset))
+    assert expected in info.value.render()
+    assert info.value.render().startswith("<spec>:7:")
+
+
+def test_a_keras_hub_backbone_with_several_outputs_needs_one_chosen(tmp_path):
+    import keras_hub
+    keras_hub.models.BertBackbone(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+                                  max_sequence_length=12).save_to_preset(str(tmp_path / "preset"))
+    with pytest.raises(builder.SpecError) as info:
+        builder.build(text=HUB.replace("PRESET", str(tmp_path / "preset")).replace("output: pooled_output, ", ""))
+    assert "the backbone has the outputs sequence_output, pooled_output: choose one with `output:`" \
+        in info.value.render()

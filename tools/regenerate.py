@@ -46,7 +46,7 @@ def signature_table() -> dict:
                    and name not in {"get", "serialize", "deserialize"} and _usable_by_name(value))
     return {"keras_version": keras().__version__, "activations": names + list(registry.EXTRA_ACTIVATIONS),
             "layers": dict(sorted(layers.items())), "training": training_table(),
-            "applications": application_table()}
+            "applications": application_table(), "hub_presets": hub_presets()}
 
 
 def _accepted_names(module, getter, names) -> list:
@@ -97,6 +97,15 @@ def application_table() -> dict:
     import keras
     return {name: signatures.read_function_arguments(function) for name, function in sorted(vars(keras.applications).items())
             if callable(function) and name[:1].isupper()}
+
+
+def hub_presets() -> list:
+    """The KerasHub backbone presets (names only; nothing is downloaded), where keras_hub is installed."""
+    try:
+        import keras_hub
+    except ImportError:
+        return []
+    return sorted(keras_hub.models.Backbone.presets)
 
 
 def _others() -> dict:

@@ -1,6 +1,7 @@
-"""keras.applications networks as spec entries: their names and arguments,
-read from the installed Keras into signatures.json (no Keras import here),
-so `validate` checks them and nothing is downloaded before `build`."""
+"""keras.applications networks and KerasHub backbones as spec entries: their
+names and arguments, read from the installed Keras (and KerasHub) into
+signatures.json (no Keras import here), so `validate` checks them and nothing
+is downloaded before `build`."""
 
 from __future__ import annotations
 
@@ -28,3 +29,28 @@ def check(args: dict) -> None:
         if key not in known:
             raise SpecError(f"unknown argument '{key}' for {args['model']}.{suggest(key, known)} "
                             f"It takes: {', '.join(sorted(known))}.", path=("arguments", key))
+
+
+def hub_presets() -> list:
+    """The KerasHub backbone presets known when signatures.json was made (empty without keras_hub)."""
+    return signatures.table().get("hub_presets", [])
+
+
+def check_preset_name(preset: str) -> None:
+    """A known preset name, a kaggle:// or hf:// handle, or a local preset folder (a path)."""
+    if "://" in preset or "/" in preset or preset.startswith(".") or "\\" in preset:
+        return
+    if preset not in hub_presets():
+        raise SpecError(f"unknown KerasHub preset '{preset}'.{suggest(preset, hub_presets())} A preset is a name "
+                        "KerasHub knows (python -c 'import keras_hub; print(list(keras_hub.models.Backbone.presets))'), "
+                        "a kaggle:// or hf:// handle, or a local folder (./my_preset)")
+
+
+def check_preset(args: dict) -> None:
+    """A local preset folder exists and holds a preset (config.json), so a
+    typo is found at `validate`, not after a download attempt."""
+    preset = args.get("preset")
+    if isinstance(preset, str) and "://" not in preset and ("/" in preset or preset.startswith(".")):
+        import os
+        if not os.path.isfile(os.path.join(preset, "config.json")):
+            raise SpecError(f"'{preset}' is not a KerasHub preset folder (no config.json in it)", path=("preset",))

@@ -95,6 +95,8 @@ def _call(layer, node, inputs):
     options = {key: node.args[key] for key in node.type.call_options if key in node.args}
     call = node.type.call
     if node.input_keys is not None:
+        if call == "dict":             # a network with named inputs (a KerasHub backbone)
+            return layer(dict(zip(node.input_keys, inputs)), **options)
         return layer(**dict(zip(node.input_keys, inputs)), **options)
     if call == "list":
         return layer(inputs, **options)

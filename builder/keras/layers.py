@@ -309,3 +309,54 @@ class KerasApplication(keras.layers.Layer):
         # A saved model holds the weights: reloading it must not fetch them again.
         return {**super().get_config(), "model": self.model, "weights": None, "include_top": self.include_top,
                 "pooling": self.pooling, "arguments": self.arguments}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class KerasHubBackbone(keras.layers.Layer):
+    """A KerasHub backbone (`keras_hub.models.Backbone.from_preset`) as one
+    layer: a preset name, a `kaggle://` or `hf://` handle, or a local preset
+    folder, with its pretrained weights unless `load_weights` is false. A
+    backbone with several inputs takes them by name (a mapping); one with
+    several outputs gives the one named by `output`. A saved model holds the
+    backbone's own config, so it reloads without the preset."""
+
+    RELOAD_ONLY = ("backbone",)
+
+    def __init__(self, preset, load_weights=True, output=None, arguments=None, backbone=None, **kwargs):
+        super().__init__(**kwargs)
+        self.preset = preset
+        self.load_weights = load_weights
+        self.selected = output
+        self.arguments = dict(arguments or {})
+        self.backbone_config = backbone
+
+    def build(self, input_shape):
+        try:
+            import keras_hub
+        except ImportError:
+            raise ValueError("a keras_hub entry needs KerasHub: pip install keras-hub") from None
+        if self.backbone_config is not None:
+            self.network = keras.saving.deserialize_keras_object(self.backbone_config)
+        else:
+            self.network = keras_hub.models.Backbone.from_preset(self.preset, load_weights=self.load_weights,
+                                                                 **self.arguments)
+        names = sorted(i.name for i in self.network.inputs)
+        if isinstance(input_shape, dict) and sorted(input_shape) != names:
+            raise ValueError(f"the backbone takes the inputs {', '.join(names)}; got {', '.join(sorted(input_shape))}")
+        outputs = self.network.output
+        if isinstance(outputs, dict) and self.selected not in outputs:
+            raise ValueError(f"the backbone has the outputs {', '.join(outputs)}: choose one with `output:`")
+
+    def call(self, inputs, training=None):
+        outputs = self.network(inputs, training=training)
+        return outputs[self.selected] if isinstance(outputs, dict) else outputs
+
+    def get_config(self):
+        # A saved model holds the weights, and here the backbone's config: reloading fetches nothing.
+        return {**super().get_config(), "preset": self.preset, "load_weights": False, "output": self.selected,
+                "arguments": self.arguments, "backbone": keras.saving.serialize_keras_object(self.network)}
+
+    @classmethod
+    def from_config(cls, config):
+        import keras_hub  # noqa: F401 - registers the backbone classes the config names
+        return cls(**config)

@@ -37,6 +37,7 @@ CALLS = {
     "query_value_list": "layer([query, value(, key)]); one input is both",
     "query_value": "layer(query, value, ...); one input is both",
     "initial_state": "layer(sequence, initial_state=[...])",
+    "dict": "layer(a), or layer({name: a, ...}) with inputs given as a mapping",
 }
 _CALL_OF_KIND = {"merge": "list", "attention": "query_value_list", "recurrent": "initial_state",
                  "wrapper": "initial_state"}
@@ -262,6 +263,9 @@ _builtin("text_vectorization", "TextVectorization", adapts=True, arg_types=(
     ("encoding", "string")))
 
 # Pretrained networks
+_builtin("keras_hub", "KerasHubBackbone", module=_CUSTOM, short="preset", call="dict", macs=costs.nested,
+         check=applications.check_preset, arg_types=(("preset", "hub_preset"), ("load_weights", "bool"),
+                                                     ("output", "optional_string"), ("arguments", "mapping")))
 _builtin("keras_application", "KerasApplication", module=_CUSTOM, short="model", macs=costs.nested,
          check=applications.check, arg_types=(("model", "application"),))
 

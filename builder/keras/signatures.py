@@ -71,6 +71,8 @@ def read_arguments(cls) -> dict:
     documented = _documented_types(inspect.getdoc(cls) or "")
     args = {}
     for param in _params(cls.__init__):
+        if param.name in getattr(cls, "RELOAD_ONLY", ()):
+            continue                   # what a saved model's config carries, not a spec argument
         info = {"required": True} if param.default is param.empty else {"default": _jsonable(param.default)}
         if param.name in documented:
             info["doc"] = documented[param.name]

@@ -33,6 +33,12 @@ def _an_application(name: str) -> str:
     return name
 
 
+@spec_check
+def _a_preset(preset: str) -> str:
+    applications.check_preset_name(preset)
+    return preset
+
+
 # type key -> (annotation, what the message says was expected)
 TYPES: dict[str, tuple] = {
     "positive_int": (PositiveInt, "a positive integer"),
@@ -72,6 +78,10 @@ TYPES: dict[str, tuple] = {
     "strings": (Union[list[StrictStr], None], "a list of strings (the vocabulary itself, not a file) or null"),
     "numbers": (Union[list[Number], None], "a list of numbers or null"),
     "string": (StrictStr, "a string"),
+    "optional_string": (Union[StrictStr, None], "a string or null"),
+    "mapping": (Union[dict[StrictStr, JsonValue], None], "a mapping of names to values, or null"),
+    "hub_preset": (Annotated[StrictStr, AfterValidator(_a_preset)], "a KerasHub preset name such as "
+                   "'bert_tiny_en_uncased', a kaggle:// or hf:// handle, or a local preset folder"),
 }
 
 BY_NAME: dict[str, str] = {
@@ -115,6 +125,7 @@ _ACCEPTS = {
     "any": {bool, int, float, str, list, dict, None},
     "text_standardize": {str, None}, "text_split": {str, None}, "text_output_mode": {str},
     "strings": {list, None}, "numbers": {list, None}, "string": {str},
+    "optional_string": {str, None}, "mapping": {dict, None}, "hub_preset": {str},
 }
 # What a kind of value alone says the type is, where the name says nothing.
 _BY_KIND = {bool: "bool", int: "int", float: "number"}

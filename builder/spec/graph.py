@@ -387,6 +387,8 @@ def _check_input_count(layer_type, sources, keys):
     count, kind = len(sources), layer_type.kind
     tensors = layer_type.call_tensors
     if keys is not None:
+        if layer_type.call == "dict":
+            return                     # the network's own input names, checked when it is built
         for key in keys:
             if key not in tensors:
                 raise unknown("call input", key, tensors, of=f" for {layer_type.name}").at("inputs", key)
