@@ -267,7 +267,7 @@ def _positive(text) -> int:
 
 def _weights_flag(parser):
     parser.add_argument("--weights", metavar="FILE", help="start from these weights (.keras: layers matched by "
-                        "name; .weights.h5: in order), instead of the spec's `weights:`")
+                        "name; .weights.h5: by Keras's keys, class and number), instead of the spec's `weights:`")
 
 
 def _overwrite_flag(parser):

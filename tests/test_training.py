@@ -314,7 +314,7 @@ def _images(folder, rng):
 
 def test_a_model_that_rescales_itself_takes_raw_pixels_and_exports_so(tmp_path, cli):
     """The pipeline leaves 0-255 values to the model's own rescaling layer;
-    the ONNX export, fed raw pixels, agrees with Keras on raw pixels."""
+    the ONNX and TFLite exports, fed raw pixels, agree with Keras on raw pixels."""
     import onnxruntime
     _images(tmp_path / "images", np.random.default_rng(0))
     text = ("name: raw\ninput: [8, 8, 1]\nlayers:\n  - rescaling: {scale: 0.00392156862745098}\n  - flatten\n"
@@ -327,8 +327,18 @@ def test_a_model_that_rescales_itself_takes_raw_pixels_and_exports_so(tmp_path, 
     model = keras().saving.load_model(os.path.join(out, "model.keras"))
     raw = np.random.default_rng(1).uniform(0, 255, size=(4, 8, 8, 1)).astype("float32")
     session = onnxruntime.InferenceSession(str(tmp_path / "raw.onnx"))
-    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: raw})[0],
-                               model.predict(raw, verbose=0), atol=1e-5)
+    expected = model.predict(raw, verbose=0)
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: raw})[0], expected, atol=1e-5)
+    code, _, err = cli("export", os.path.join(out, "model.keras"), "--format", "tflite", "-o", tmp_path / "raw.tflite")
+    assert code == 0, err
+    import tensorflow as tf
+    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "raw.tflite"))
+    given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(given["index"], raw.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(given["index"], raw)
+    interpreter.invoke()
+    np.testing.assert_allclose(interpreter.get_tensor(taken["index"]), expected, atol=1e-5)
 
 
 def test_normalization_adapts_to_the_training_data_as_keras_does(tmp_path):
