@@ -18,6 +18,7 @@ import dataclasses
 import re
 
 from ..keras import registry
+from .keras_values import simplify
 
 MIN_CHAIN_REPEATS = 3          # a chain of layers becomes a block when it occurs this often
 _SHORT = {"conv1d": "conv", "conv2d": "conv", "conv3d": "conv", "depthwise_conv2d": "dwconv",
@@ -376,32 +377,48 @@ def _common_prefix(names) -> str:
 # --- blocks, parameters, repeats ----------------------------------------------------------
 
 def _name_blocks(blocks, used):
-    """conv2_block1, conv3_block2, ... -> `conv_block`: the instances' names without numbers."""
+    """conv2_block1, block2a, ... -> `conv_block`, `block`: the instances'
+    names without their numbers; a second block of that name is told apart by
+    a layer only it has (`block_with_add`)."""
+    first_of: dict = {}
     for block in blocks:
         stems = collections.Counter(
-            "_".join(t for t in (re.sub(r"[0-9]+", "", token) for token in inst.name.split("_")) if t)
+            "_".join(t for t in (re.match(r"[A-Za-z]*", token).group() for token in inst.name.split("_")) if t)
             for inst in block.instances)
         base = stems.most_common(1)[0][0] or "block"
-        if block.entries and all(inst.members[0].origin == inst.name for inst in block.instances):
+        if all(inst.members[0].origin == inst.name for inst in block.instances):
             base = "_".join(local for local, _, _ in block.entries)      # a chain named by its layers
-        name, k = base, 1
-        while name in used or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-            k += 1
-            name = f"{base}_{k}" if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", base) else f"block_{k}"
+        if base in first_of:
+            others = {local for local, _, _ in first_of[base].entries}
+            own = next((local for local, _, _ in block.entries if local not in others), None)
+            name = f"{base}_with_{own}" if own else base
+        else:
+            first_of[base] = block
+            name = base
+        name, k = _free(name, used)
         used.add(name)
         block.name = name
         for inst in block.instances:
             inst.type = name
 
 
+def _free(name, used) -> tuple[str, int]:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+        name = "block_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    candidate, k = name, 1
+    while candidate in used:
+        k += 1
+        candidate = f"{name}_{k}"
+    return candidate, k
+
+
 _ABSENT = object()
 
 
 def _default_of(type_name, key):
-    from .keras_import import _simplify
     layer_type = registry.get(type_name)
     info = layer_type.args.get(key, {})
-    return _ABSENT if info.get("required") else _simplify(layer_type, key, info.get("default"))
+    return _ABSENT if info.get("required") else simplify(layer_type, key, info.get("default"))
 
 
 def _key(value) -> str:

@@ -20,46 +20,10 @@ from ..errors import SpecError
 from ..keras import registry
 from ..keras.signatures import snake_case
 from .compact import compact as compact_spec
+from .keras_values import simplify
 
 _DROPPED = {"name", "trainable", "dtype"}
-_SIZE_TYPES = {"sizes", "optional_sizes"}
 
-
-
-def _object(value, kind):
-    """A serialized Keras initializer/regularizer/constraint/activation -> the spec's form."""
-    if not isinstance(value, dict) or "class_name" not in value:
-        return value
-    keras = _keras()
-    name = value["class_name"]
-    if value.get("registered_name", "") and ">" in str(value.get("registered_name")):
-        name = value["registered_name"].split(">", 1)[1]
-    if kind == "activation":
-        return snake_case(name) if name[:1].isupper() else name
-    snake = snake_case(name)
-    config = dict(value.get("config") or {})
-    module = {"initializer": keras.initializers, "regularizer": keras.regularizers,
-              "constraint": keras.constraints}[kind]
-    try:
-        default = module.get(snake).get_config()
-    except Exception:                 # noqa: BLE001 - a class with required arguments
-        default = {}
-    changed = {k: v for k, v in config.items() if default.get(k, object()) != v}
-    return {snake: changed} if changed else snake
-
-
-def _simplify(layer_type, arg, value):
-    kind = arg.rsplit("_", 1)[-1]
-    if kind in ("initializer", "regularizer", "constraint"):
-        return _object(value, kind)
-    if arg == "activation":
-        return _object(value, "activation")
-    if isinstance(value, (list, tuple)):
-        value = [list(v) if isinstance(v, tuple) else v for v in value]
-        if layer_type.arg_type(arg) in _SIZE_TYPES and value and all(v == value[0] for v in value) \
-                and not isinstance(value[0], list):
-            return value[0]
-    return value
 
 
 def _args(layer_type, config):
@@ -75,7 +39,7 @@ def _args(layer_type, config):
                 raise SpecError(f"{layer_type.name} wraps a {value['class_name']}, which has no spec type")
             args[key] = {inner.name: _args(inner, value["config"])}
             continue
-        simplified = _simplify(layer_type, key, value)
+        simplified = simplify(layer_type, key, value)
         if not info.get("required") and _is_default(layer_type, key, simplified, info.get("default")):
             continue
         args[key] = simplified
@@ -87,7 +51,7 @@ def _is_default(layer_type, key, value, default):
         return True                    # Keras writes the resolved default
     if key == "activation" and value == "linear" and default is None:
         return True
-    default = _simplify(layer_type, key, default)
+    default = simplify(layer_type, key, default)
     if isinstance(value, str) and isinstance(default, str):
         return snake_case(value) == snake_case(default)
     return value == default
