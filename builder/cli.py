@@ -173,7 +173,8 @@ def cmd_sweep(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .train import saved
-    print(json.dumps(saved.evaluate(args.model, args.data, label=args.label)))
+    print(json.dumps(saved.evaluate(args.model, args.data, label=args.label, weights=args.weights,
+                                    report=_print_lines)))
     return 0
 
 
@@ -292,6 +293,12 @@ def _saved_model_flags(parser):
     parser.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
 
 
+def _evaluate_flags(parser):
+    _saved_model_flags(parser)
+    parser.add_argument("--weights", metavar="FILE", help="evaluate with these weights (a checkpoint's .keras or a "
+                        ".weights.h5 of the same network) instead of the model's own")
+
+
 def _training_flags(parser):
     from .train.devices import DEVICES, DISTRIBUTE
     parser.add_argument("spec", metavar="SPEC")
@@ -396,7 +403,7 @@ COMMANDS = {
     "sweep": Command(cmd_sweep, _training_flags, "train variants of a spec and compare them in one table",
                      "Train one variant per value of each swept --set (PATH=V1,V2,...) and print validation "
                      "accuracy, parameters and seconds per epoch side by side."),
-    "evaluate": Command(cmd_evaluate, _saved_model_flags, "evaluate a saved model on data",
+    "evaluate": Command(cmd_evaluate, _evaluate_flags, "evaluate a saved model on data",
                         "Evaluate MODEL.keras on the test split of DATA (the split its training run used, from "
                         "run.json beside it)."),
     "predict": Command(cmd_predict, _predict_flags, "predict with a saved model; CSV out",

@@ -9,7 +9,8 @@ from builder.keras import registry
 
 # A value for each required argument, by its type.
 REQUIRED_VALUES = {"positive_int": 8, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu",
-                   "entry": {"lstm": 4}, "application": "MobileNetV2", "number": 0.5}
+                   "entry": {"lstm": 4}, "application": "MobileNetV2", "number": 0.5,
+                   "hub_preset": "set by the test"}
 
 
 def minimal_example(layer_type):
@@ -33,11 +34,31 @@ def minimal_example(layer_type):
     return {"name": "t", "input": shape, "layers": layers, "output": "none"}
 
 
+@pytest.fixture(scope="module")
+def hub_preset(tmp_path_factory):
+    """A tiny KerasHub preset folder (a BERT backbone), written here: nothing is downloaded."""
+    import keras_hub
+    folder = tmp_path_factory.mktemp("hub") / "tiny_bert"
+    keras_hub.models.BertBackbone(vocabulary_size=20, num_layers=1, num_heads=1, hidden_dim=4, intermediate_dim=8,
+                                  max_sequence_length=8).save_to_preset(str(folder))
+    return str(folder)
+
+
+def hub_example(name, preset):
+    names = ("token_ids", "segment_ids", "padding_mask")
+    return {"name": "t", "inputs": {n: {"shape": [None], "dtype": "int32"} for n in names},
+            "layers": [{name: {"preset": preset, "output": "pooled_output", "inputs": {n: n for n in names}}}],
+            "output": "none"}
+
+
 @pytest.mark.parametrize("name", sorted(registry.LAYERS))
-def test_every_layer_type_builds_from_a_minimal_example(name):
+def test_every_layer_type_builds_from_a_minimal_example(name, request):
     import builder
     layer_type = registry.LAYERS[name]
-    model = builder.build(data=minimal_example(layer_type))
+    example = minimal_example(layer_type)
+    if layer_type.arg_type(layer_type.short or "") == "hub_preset":
+        example = hub_example(name, request.getfixturevalue("hub_preset"))
+    model = builder.build(data=example)
     layer = model.layers[-1]
     assert type(layer).__name__ == layer_type.cls_name
     assert layer.name == name

@@ -109,6 +109,20 @@ def test_evaluate_and_predict_a_saved_run(tmp_path, cli):
     evaluated = json.loads(stdout)
     assert evaluated["examples"] == 270
     assert evaluated["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    # --weights: the same network with other weights (here a fresh, untrained one saved as .weights.h5)
+    untrained = builder.build(text=TINY)
+    untrained.save_weights(tmp_path / "fresh.weights.h5")
+    code, stdout, err = cli("evaluate", os.path.join(out, "model.keras"), "--data", "digits",
+                            "--weights", tmp_path / "fresh.weights.h5")
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0].startswith("Weights: ") and lines[0].endswith(f"layers from {tmp_path / 'fresh.weights.h5'}")
+    assert json.loads(lines[-1])["test_accuracy"] < evaluated["test_accuracy"] - 0.3
+    builder.build(text=TINY, overrides={"output.units": 3}).save_weights(tmp_path / "other.weights.h5")
+    code, stdout, err = cli("evaluate", os.path.join(out, "model.keras"), "--data", "digits",
+                            "--weights", tmp_path / "other.weights.h5")
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith(f"error: {tmp_path / 'other.weights.h5'}: the weights do not fit the model: predictions")
     code, stdout, _ = cli("predict", os.path.join(out, "model.keras"), "--data", "digits")
     rows = stdout.splitlines()
     assert rows[0] == "index,predicted,probability,label"

@@ -87,10 +87,17 @@ def _data_for(model, model_path, data_arg, whole, label=None):
     return data, shape, Preprocessing(rescale=settings.get("rescale")), settings.get("batch_size", 32)
 
 
-def evaluate(model_path, data_arg, label=None) -> dict:
+def evaluate(model_path, data_arg, label=None, weights=None, report=None) -> dict:
     """Metrics of a saved model on the data's test split (the same split as its
-    training run), or on all of it if it has none."""
-    model = compile_for_its_task(load_trained(model_path))
+    training run), or on all of it if it has none; with `weights` (a .keras or
+    .weights.h5 file of the same network, strictly matched) in place of its own."""
+    model = load_trained(model_path)
+    if weights is not None:
+        from ..keras import weights as starting_weights
+        loaded = starting_weights.load(model, os.fspath(weights))
+        if report is not None:
+            report(loaded.lines())
+    model = compile_for_its_task(model)
     data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=False, label=label)
     split = data.test or data.train
     ds = batching.dataset(split, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)
