@@ -117,6 +117,12 @@ def cmd_build(args) -> int:
 def cmd_layers(args) -> int:
     from .keras import registry
     from .spec.arguments import expected
+    if args.excluded:
+        width = max(len(name) for name in registry.EXCLUDED)
+        print("keras.layers classes a spec does not name, and why:")
+        for name, why in sorted(registry.EXCLUDED.items()):
+            print(f"  {name:<{width}}  {why}")
+        return 0
     if args.type is None:
         width = max(len(name) for name in registry.LAYERS)
         for name, layer_type in sorted(registry.LAYERS.items()):
@@ -135,6 +141,10 @@ def cmd_layers(args) -> int:
     for arg, info in layer_type.args.items():
         default = "required" if info.get("required") else f"default {json.dumps(info.get('default'))}"
         print(f"    {arg}: {expected(layer_type, arg)}; {default}")
+    if layer_type.example:
+        example = layer_type.example
+        print(f"  example: input {json.dumps(example.get('input', example.get('inputs')))}, "
+              f"`- {layer_type.name}: {json.dumps(example.get('args', {}))}`")
     return 0
 
 
@@ -384,6 +394,8 @@ def _schema_flags(parser):
 
 def _layers_flags(parser):
     parser.add_argument("type", nargs="?", metavar="TYPE")
+    parser.add_argument("--excluded", action="store_true",
+                        help="list the keras.layers classes a spec cannot name, with the reason for each")
 
 
 class Command:

@@ -169,11 +169,17 @@ def test_import_sequential_and_the_shipped_specs_round_trip(cli, tmp_path):
 def test_unregistered_layers_are_named(cli, tmp_path):
     from builder.backend import keras
     k = keras()
-    model = k.Sequential([k.Input((4, 4, 3)), k.layers.GaussianNoise(0.1), k.layers.Flatten()])
+
+    @k.saving.register_keras_serializable(package="test_import")
+    class Doubling(k.layers.Layer):
+        def call(self, x):
+            return x * 2
+
+    model = k.Sequential([k.Input((4, 4, 3)), Doubling(), k.layers.Flatten()])
     model.save(tmp_path / "m.keras")
     code, _, err = cli("import", tmp_path / "m.keras", "-o", tmp_path / "s.yaml")
     assert code == 1
-    assert "is a GaussianNoise, which has no spec type; register it with builder.register_layer(...)" in err
+    assert "is a Doubling, which has no spec type; register it with builder.register_layer(...)" in err
     assert not (tmp_path / "s.yaml").exists()
 
 

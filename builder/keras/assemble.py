@@ -70,6 +70,9 @@ def _construct(keras, layer_type, args, name):
         if layer_type.arg_type(key) == "entry" and value is not None:
             (inner_name, inner_args), = value.items()
             value = _construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}")
+        elif layer_type.arg_type(key) == "entries" and value is not None:
+            value = [_construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}_{i}")
+                     for i, item in enumerate(value) for inner_name, inner_args in item.items()]
         elif key == "activation" and value in registry.EXTRA_ACTIVATIONS:
             value = getattr(custom_layers(), value)
         kwargs[key] = _keras_object(keras, key, value)

@@ -28,6 +28,7 @@ KINDS = {
     "recurrent": "a sequence; further inputs are the initial state",
     "wrapper": "wraps the layer entry in its `layer` argument",
     "activation": "one input, an activation function or layer",
+    "cell": "an RNN cell: only inside `rnn: {cell: ...}` or `stacked_rnn_cells: {cells: [...]}`",
 }
 
 # How a layer is called with the tensors its entry's `inputs` name.
@@ -66,6 +67,9 @@ class LayerType:
     rescales: bool = False          # scales raw input itself: the data pipeline then leaves values as they are
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs where the signature and name say too little
+    requires: tuple | None = None   # (module, pip package) it needs beyond Keras: checked at `validate`
+    example: dict | None = None     # {input, args}: a model it makes sense in, where the generic one does not
+    #                                 (the parametrized tests, docs/layers.md)
     signature: dict | None = None   # plug-ins: read at registration; built-ins: signatures.json
     plugin_class: type | None = None  # plug-ins: the class itself (it may live in no importable module)
 
@@ -263,7 +267,9 @@ _builtin("text_vectorization", "TextVectorization", adapts=True, arg_types=(
     ("encoding", "string")))
 
 # Pretrained networks
+_NEEDS_HUB = ("keras_hub", "keras-hub")
 _builtin("keras_hub", "KerasHubBackbone", module=_CUSTOM, short="preset", call="dict", macs=costs.nested,
+         requires=_NEEDS_HUB,
          check=applications.check_preset, arg_types=(("preset", "hub_preset"), ("load_weights", "bool"),
                                                      ("output", "optional_string"), ("arguments", "mapping")))
 _builtin("keras_application", "KerasApplication", module=_CUSTOM, short="model", macs=costs.nested,
@@ -285,6 +291,132 @@ for _merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
     _builtin(_merge.lower(), _merge, kind="merge")
 _builtin("concatenate", "Concatenate", short="axis", kind="merge")
 
+# --- the rest of keras.layers -------------------------------------------------------------
+
+_IMAGE = [8, 8, 3]
+_PIXELS = {"value_range": [0, 255]}
+for _d in ("1d", "2d", "3d"):
+    D = _d.upper()
+    _seq = _d == "1d"
+    _builtin(f"cropping{_d}", f"Cropping{D}", short="cropping", arg_types=(("cropping", "padding_amount"),),
+             takes_sequence=_seq, example={"args": {"cropping": 1}})
+    for _kind in ("average", "max"):
+        _builtin(f"adaptive_{_kind}_pooling{_d}", f"Adaptive{_kind.title()}Pooling{D}", short="output_size",
+                 arg_types=(("output_size", "sizes"),), takes_sequence=_seq)
+    _builtin(f"conv_lstm{_d}", f"ConvLSTM{D}", width="filters", macs=None,
+             example={"input": [3] + [6] * int(_d[0]) + [2], "args": {"filters": 4, "kernel_size": 3}},
+             **{**_RECURRENT, "short": "filters"})
+
+_builtin("identity", "Identity")
+_builtin("permute", "Permute", short="dims", arg_types=(("dims", "axis"),), example={"input": [4, 6],
+                                                                                    "args": {"dims": [2, 1]}})
+_builtin("repeat_vector", "RepeatVector", short="n", arg_types=(("n", "positive_int"),),
+         example={"input": [8], "args": {"n": 3}})
+_builtin("einsum_dense", "EinsumDense", arg_types=(("equation", "string"), ("output_shape", "optional_sizes"),
+                                                  ("bias_axes", "optional_string")),
+         example={"input": [8], "args": {"equation": "ab,bc->ac", "output_shape": 4, "bias_axes": "c"}})
+_builtin("activity_regularization", "ActivityRegularization")
+_builtin("gaussian_noise", "GaussianNoise", short="stddev", arg_types=(("stddev", "number"),))
+_builtin("gaussian_dropout", "GaussianDropout", short="rate")
+_builtin("alpha_dropout", "AlphaDropout", short="rate")
+_builtin("unit_normalization", "UnitNormalization")
+_builtin("group_normalization", "GroupNormalization", short="groups", example={"args": {"groups": 2}})
+_builtin("rms_normalization", "RMSNormalization")
+_builtin("spectral_normalization", "SpectralNormalization", short="layer", wraps=("layer",),
+         arg_types=(("layer", "entry"),), example={"args": {"layer": {"dense": 4}}})
+_builtin("reversible_embedding", "ReversibleEmbedding", vocabulary="input_dim", min_weights=costs.least_embedding,
+         example={"input": {"shape": [5], "dtype": "int32"}, "args": {"input_dim": 10, "output_dim": 4}})
+_builtin("dot", "Dot", short="axes", kind="merge", arg_types=(("axes", "axis"),), example={"args": {"axes": 1}})
+_builtin("grouped_query_attention", "GroupQueryAttention", call="query_value", takes_sequence=True,
+         example={"input": [5, 8], "args": {"head_dim": 4, "num_query_heads": 2, "num_key_value_heads": 1}})
+
+# Recurrent layers from cells
+_builtin("rnn", "RNN", short="cell", kind="recurrent", wraps=("cell",), arg_types=(("cell", "entry"),),
+         example={"input": [5, 3], "args": {"cell": {"lstm_cell": 4}}})
+for _name, _cls in (("simple_rnn_cell", "SimpleRNNCell"), ("lstm_cell", "LSTMCell"), ("gru_cell", "GRUCell")):
+    _builtin(_name, _cls, short="units", kind="cell")
+_builtin("stacked_rnn_cells", "StackedRNNCells", short="cells", kind="cell", wraps=("cell",),
+         arg_types=(("cells", "entries"),), example={"args": {"cells": [{"lstm_cell": 4}, {"gru_cell": 4}]}})
+
+# Lookups, hashing and encodings: tabular and text preprocessing inside the model
+_builtin("string_lookup", "StringLookup", adapts=True, arg_types=(("vocabulary", "strings"),),
+         example={"input": {"shape": [1], "dtype": "string"}, "args": {"vocabulary": ["a", "b"]}})
+_builtin("integer_lookup", "IntegerLookup", adapts=True, arg_types=(("vocabulary", "numbers"),),
+         example={"input": {"shape": [1], "dtype": "int64"}, "args": {"vocabulary": [3, 5]}})
+_builtin("discretization", "Discretization", adapts=True, arg_types=(("bin_boundaries", "numbers"),
+                                                                    ("num_bins", "optional_positive_int")),
+         example={"input": [3], "args": {"bin_boundaries": [0.0, 1.0]}})
+_builtin("hashing", "Hashing", short="num_bins", example={"input": {"shape": [1], "dtype": "string"},
+                                                          "args": {"num_bins": 4}})
+_builtin("hashed_crossing", "HashedCrossing", short="num_bins", kind="merge", call="list",
+         example={"inputs": {"a": {"shape": [1], "dtype": "int64"}, "b": {"shape": [1], "dtype": "int64"}},
+                  "args": {"num_bins": 4, "inputs": ["a", "b"]}})
+_builtin("category_encoding", "CategoryEncoding", example={"input": {"shape": [2], "dtype": "int32"},
+                                                           "args": {"num_tokens": 4, "output_mode": "multi_hot"}})
+
+# Audio
+_builtin("mel_spectrogram", "MelSpectrogram", example={"input": [2048], "args": {"fft_length": 256,
+                                                                               "sequence_length": 128}})
+_builtin("stft_spectrogram", "STFTSpectrogram", example={"input": [2048, 1], "args": {"frame_length": 128}})
+
+# Image augmentation: active in training only, as Keras makes them (the identity at inference)
+for _name, _cls, _args in (
+        ("random_flip", "RandomFlip", {}), ("random_rotation", "RandomRotation", {"factor": 0.1}),
+        ("random_zoom", "RandomZoom", {"height_factor": 0.1}),
+        ("random_translation", "RandomTranslation", {"height_factor": 0.1, "width_factor": 0.1}),
+        ("random_crop", "RandomCrop", {"height": 6, "width": 6}),
+        ("random_contrast", "RandomContrast", {"factor": 0.2}),
+        ("random_brightness", "RandomBrightness", {"factor": 0.2, **_PIXELS}),
+        ("random_color_degeneration", "RandomColorDegeneration", {"factor": 0.2, **_PIXELS}),
+        ("random_color_jitter", "RandomColorJitter", {"brightness_factor": 0.2, **_PIXELS}),
+        ("random_elastic_transform", "RandomElasticTransform", _PIXELS),
+        ("random_erasing", "RandomErasing", _PIXELS),
+        ("random_gaussian_blur", "RandomGaussianBlur", _PIXELS),
+        ("random_grayscale", "RandomGrayscale", {}),
+        ("random_hue", "RandomHue", {"factor": 0.2, **_PIXELS}),
+        ("random_invert", "RandomInvert", _PIXELS),
+        ("random_perspective", "RandomPerspective", {}),
+        ("random_posterization", "RandomPosterization", {"factor": 4, **_PIXELS}),
+        ("random_saturation", "RandomSaturation", {"factor": 0.2, **_PIXELS}),
+        ("random_sharpness", "RandomSharpness", {"factor": 0.2, **_PIXELS}),
+        ("random_shear", "RandomShear", {"x_factor": 0.1}),
+        ("rand_augment", "RandAugment", _PIXELS), ("aug_mix", "AugMix", _PIXELS),
+        ("auto_contrast", "AutoContrast", _PIXELS),
+        ("solarization", "Solarization", _PIXELS),
+        ("contrast_limited_adaptive_histogram_equalization", "ContrastLimitedAdaptiveHistogramEqualization",
+         _PIXELS),
+        ("cut_mix", "CutMix", {}), ("mix_up", "MixUp", {})):
+    _builtin(_name, _cls, example={"input": _IMAGE, "args": _args})
+
+# KerasHub's modeling layers, where keras_hub is installed (`pip install keras-hub`)
+_HUB = "keras_hub.layers"
+_SEQ = [5, 8]
+for _name, _cls, _options in (
+        ("hub_transformer_encoder", "TransformerEncoder",
+         dict(takes_sequence=True, example={"input": _SEQ, "args": {"intermediate_dim": 16, "num_heads": 2}})),
+        ("hub_transformer_decoder", "TransformerDecoder",
+         dict(takes_sequence=True, example={"input": _SEQ, "args": {"intermediate_dim": 16, "num_heads": 2}})),
+        ("hub_fnet_encoder", "FNetEncoder",
+         dict(takes_sequence=True, example={"input": _SEQ, "args": {"intermediate_dim": 16}})),
+        ("hub_cached_multi_head_attention", "CachedMultiHeadAttention",
+         dict(call="query_value", takes_sequence=True, example={"input": _SEQ, "args": {"num_heads": 2,
+                                                                                       "key_dim": 4}})),
+        ("hub_rotary_embedding", "RotaryEmbedding", dict(takes_sequence=True, example={"input": _SEQ})),
+        ("hub_sine_position_encoding", "SinePositionEncoding", dict(takes_sequence=True, example={"input": _SEQ})),
+        ("hub_position_embedding", "PositionEmbedding",
+         dict(short="sequence_length", takes_sequence=True, example={"input": _SEQ, "args": {"sequence_length": 5}})),
+        ("hub_token_and_position_embedding", "TokenAndPositionEmbedding",
+         dict(vocabulary="vocabulary_size", example={"input": {"shape": [5], "dtype": "int32"}, "args": {
+             "vocabulary_size": 10, "sequence_length": 5, "embedding_dim": 4}})),
+        ("hub_reversible_embedding", "ReversibleEmbedding",
+         dict(vocabulary="input_dim", example={"input": {"shape": [5], "dtype": "int32"},
+                                               "args": {"input_dim": 10, "output_dim": 4}})),
+        ("hub_masked_lm_head", "MaskedLMHead",
+         dict(example={"inputs": {"x": {"shape": _SEQ}, "positions": {"shape": [2], "dtype": "int32"}},
+                       "args": {"vocabulary_size": 10, "inputs": ["x", "positions"]}})),
+        ("hub_alibi_bias", "AlibiBias", dict(example={"input": [2, 5, 5]}))):
+    _builtin(_name, _cls, module=_HUB, requires=_NEEDS_HUB, **_options)
+
 # Activations with weights or parameters are layers of their own: `activation:
 # prelu` on a conv becomes the conv followed by a PReLU layer.
 LAYER_ACTIVATIONS = ("leaky_relu", "prelu", "maxout")
@@ -294,3 +426,21 @@ EXTRA_ACTIVATIONS = ("gelu_approximate",)
 HEAD = "dense"
 HEAD_POOLS = {"flatten": "flatten", "global_average": "global_average_pooling{d}d",
               "global_max": "global_max_pooling{d}d", "none": None}
+
+# keras.layers classes a spec does not name, and why (`cli.py layers --excluded`);
+# a test fails when Keras ships a class that is neither registered nor here.
+EXCLUDED = {
+    "Layer": "the base class of all layers, not a layer itself",
+    "Wrapper": "the base class of wrappers (bidirectional, time_distributed, spectral_normalization are registered)",
+    "InputLayer": "a spec's `input:` / `inputs:` makes the model's inputs",
+    "Lambda": "runs Python code; specs are data (register a layer class from Python instead)",
+    "TorchModuleWrapper": "wraps a PyTorch module: code, not data",
+    "JaxLayer": "wraps a JAX function: code, not data",
+    "FlaxLayer": "wraps a Flax module: code, not data",
+    "TFSMLayer": "loads a TensorFlow SavedModel from a path at run time; use keras_application or keras_hub entries, "
+                 "or `weights:`",
+    "Pipeline": "a list of layers: a spec's `layers:` (or a block) is that list",
+    "MaxNumBoundingBoxes": "pads bounding-box annotations, which spec data does not carry",
+    "Equalization": "returns its input tensor itself outside training, so Keras cannot place it in a model "
+                    "(it would silently drop out); equalize in the data pipeline",
+}

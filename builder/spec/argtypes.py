@@ -79,6 +79,9 @@ TYPES: dict[str, tuple] = {
     "numbers": (Union[list[Number], None], "a list of numbers or null"),
     "string": (StrictStr, "a string"),
     "optional_string": (Union[StrictStr, None], "a string or null"),
+    "entries": (Union[Annotated[list[Union[StrictStr, Annotated[dict[StrictStr, JsonValue],
+                                                                Field(min_length=1, max_length=1)]]],
+                                Field(min_length=1)], None], "a list of entries such as [{lstm_cell: 8}, {gru_cell: 8}]"),
     "mapping": (Union[dict[StrictStr, JsonValue], None], "a mapping of names to values, or null"),
     "hub_preset": (Annotated[StrictStr, AfterValidator(_a_preset)], "a KerasHub preset name such as "
                    "'bert_tiny_en_uncased', a kaggle:// or hf:// handle, or a local preset folder"),
@@ -125,7 +128,7 @@ _ACCEPTS = {
     "any": {bool, int, float, str, list, dict, None},
     "text_standardize": {str, None}, "text_split": {str, None}, "text_output_mode": {str},
     "strings": {list, None}, "numbers": {list, None}, "string": {str},
-    "optional_string": {str, None}, "mapping": {dict, None}, "hub_preset": {str},
+    "optional_string": {str, None}, "mapping": {dict, None}, "hub_preset": {str}, "entries": {list, None},
 }
 # What a kind of value alone says the type is, where the name says nothing.
 _BY_KIND = {bool: "bool", int: "int", float: "number"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.util
 import re
 
 from ..errors import SpecError, at, describe, format_path, in_source, suggest, unknown
@@ -226,11 +227,17 @@ class _Expander:
         if type_name not in registry.LAYERS or registry.LAYERS[type_name].applies_activation:
             type_name, args = self.activation_entry(type_name, args, origins, scope, path)
         layer_type = registry.get(type_name)
+        if layer_type.requires and importlib.util.find_spec(layer_type.requires[0]) is None:
+            raise SpecError(f"{type_name} comes from {layer_type.requires[1]}, which is not installed: "
+                            f"pip install {layer_type.requires[1]}")
+        if layer_type.kind == "cell":
+            raise SpecError(f"{type_name} is an RNN cell: it goes inside an rnn entry, "
+                            f"`rnn: {{cell: {{{type_name}: ...}}}}`")
         explicit = frozenset(args)
         self.apply_defaults(layer_type, args, origins, path)
         activation_entry = self.split_activation(layer_type, args, origins, scope, path)
         self.check(layer_type, args, origins, scope, path)
-        if layer_type.kind == "wrapper":
+        if layer_type.wraps:
             explicit = self.wrapped(layer_type, args, origins, scope, path)
         _check_input_count(layer_type, sources, keys)
         full = scope.full_name(name) if name else self.auto_name(scope, type_name)
@@ -246,28 +253,40 @@ class _Expander:
         return output
 
     def wrapped(self, wrapper, args, origins, scope, path) -> frozenset:
-        """Check the entries a wrapper holds (`bidirectional: {layer: {lstm: 64}}`)
-        and store them normalized; returns the inner entry's own arguments."""
-        explicit = frozenset()
-        entry_args = [arg for arg in wrapper.args if wrapper.arg_type(arg) == "entry"]
-        for key in entry_args:
+        """Check the entries a layer holds (`bidirectional: {layer: {lstm: 64}}`,
+        `rnn: {cell: {lstm_cell: 8}}`, `stacked_rnn_cells: {cells: [...]}`) and
+        store them normalized; returns the first held entry's own arguments."""
+        explicit = None
+        for key in [arg for arg in wrapper.args if wrapper.arg_type(arg) in ("entry", "entries")]:
             if args.get(key) is None:
                 continue
             with at(key):
-                inner_name, inner_args = parse_entry(args[key], {})
-                with at(inner_name):
-                    inner = registry.get(inner_name)
-                    if inner.kind not in wrapper.wraps:
-                        raise SpecError(_cannot_wrap(wrapper, inner_name))
-                    if key == entry_args[0]:        # the wrapped layer; others are alternatives
-                        explicit = frozenset(inner_args)
-                    self.apply_defaults(inner, inner_args, {}, path)
-                    if self.split_activation(inner, inner_args, {}, scope, path) is not None:
-                        raise SpecError("a wrapped layer takes a plain activation (relu, tanh, ...), not "
-                                        "leaky_relu, prelu or maxout").at("activation")
-                    arguments.check_args(inner, inner_args)
-            args[key] = {inner_name: inner_args}
-        return explicit
+                many = wrapper.arg_type(key) == "entries"
+                held = []
+                for i, entry in enumerate(args[key] if many else [args[key]]):
+                    with at(*((i,) if many else ())):
+                        inner_name, inner_args, own = self.held_entry(wrapper, entry, scope, path)
+                        held.append({inner_name: inner_args})
+                        if explicit is None:
+                            explicit = own
+            args[key] = held if many else held[0]
+        return explicit or frozenset()
+
+    def held_entry(self, wrapper, entry, scope, path):
+        inner_name, inner_args = parse_entry(entry, {})
+        with at(inner_name):
+            inner = registry.get(inner_name)
+            if inner.kind not in wrapper.wraps:
+                raise SpecError(_cannot_wrap(wrapper, inner_name))
+            explicit = frozenset(inner_args)
+            self.apply_defaults(inner, inner_args, {}, path)
+            if self.split_activation(inner, inner_args, {}, scope, path) is not None:
+                raise SpecError("a wrapped layer takes a plain activation (relu, tanh, ...), not "
+                                "leaky_relu, prelu or maxout").at("activation")
+            arguments.check_args(inner, inner_args)
+            if inner.wraps:
+                self.wrapped(inner, inner_args, {}, scope, path)
+        return inner_name, inner_args, explicit
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
