@@ -39,3 +39,17 @@ def test_recurrent_and_attention_counts():
     assert rows["l"] == 10 * 4 * (3 + 4) * 4
     # q, k, v projections 3 x 10*4*2*5, scores and weighted sum 2*10*10*(5+5), output 10*2*5*4
     assert rows["a"] == 3 * 10 * 4 * 10 + 2 * 10 * 10 * 10 + 10 * 10 * 4
+
+
+@pytest.mark.parametrize("entry, shape, expected", [
+    # 4 steps x 4 gates x 8x8 positions x 3x3 kernel x (2 inputs + 4 state channels) x 4 filters
+    ("conv_lstm2d: {filters: 4, kernel_size: 3, padding: same}", [4, 8, 8, 2], 4 * 4 * 64 * 9 * (2 + 4) * 4),
+    # query projection 6x8 -> 4 heads x 4; key and value 6x8 -> 2 heads x 4 each; scores and mix; output
+    ("grouped_query_attention: {head_dim: 4, num_query_heads: 4, num_key_value_heads: 2}", [6, 8],
+     6 * 8 * 16 + 6 * 16 * 8 + 2 * 4 * 6 * 6 * 4 + 6 * 16 * 8),
+    ('einsum_dense: {equation: "abc,cd->abd", output_shape: [null, 6]}', [5, 8], 5 * 8 * 6),
+    ("spectral_normalization: {layer: {dense: 5}}", [8], 8 * 5),
+])
+def test_newer_layers_count_their_work(entry, shape, expected):
+    model = builder.build(text=f"name: m\ninput: {shape}\nlayers:\n  - {entry}\noutput: none\n")
+    assert describe.facts(model)["macs"] == expected

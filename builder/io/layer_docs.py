@@ -36,4 +36,14 @@ def render() -> str:
             default = "**required**" if info.get("required") else f"`{json.dumps(info.get('default'))}`"
             lines.append(f"| `{arg}` | {expected(layer_type, arg)} | {default} |")
         lines.append("")
-    return "\n".join(lines)
+        if layer_type.requires:
+            lines += [f"Needs `{layer_type.requires[1]}` (`pip install {layer_type.requires[1]}`).", ""]
+        if layer_type.example:
+            example = layer_type.example
+            shape = json.dumps(example.get("input", example.get("inputs")))
+            lines += [f"Example (on input `{shape}`): `- {name}: {json.dumps(example.get('args', {}))}`", ""]
+    lines += ["## Not available", "",
+              "The `keras.layers` classes a spec does not name (`python cli.py layers --excluded`):", "",
+              "| class | why |", "| --- | --- |"]
+    lines += [f"| `{cls}` | {why} |" for cls, why in sorted(registry.EXCLUDED.items())]
+    return "\n".join(lines) + "\n"

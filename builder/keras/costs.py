@@ -57,6 +57,36 @@ def recurrent(layer, inputs, outputs, macs_of, *, gates):
     return steps * gates * (features + units) * units
 
 
+def conv_recurrent(layer, inputs, outputs, macs_of):
+    """ConvLSTM: four gates, each a convolution of the step's input and of the
+    previous state, at every output position of every step."""
+    config = layer.get_config()
+    shape = _shape(inputs[0])
+    steps, channels = shape[0] or 1, shape[-1]
+    state = layer.cell.compute_output_shape((None, *shape[1:]))[0] if hasattr(layer, "cell") else None
+    positions = _prod(state[1:-1]) if state else _prod(_shape(outputs[0])[-len(shape) + 2:-1])
+    kernel = _prod(config["kernel_size"])
+    return steps * 4 * positions * kernel * (channels + config["filters"]) * config["filters"]
+
+
+def einsum_dense(layer, inputs, outputs, macs_of):
+    """One multiply-add per kernel weight at each input position the kernel
+    does not contract (the input's axes whose sizes the kernel lacks)."""
+    kernel = list(layer.kernel.shape)
+    positions = 1
+    for size in _shape(inputs[0]):
+        if size in kernel:
+            kernel.remove(size)
+        elif size is not None:
+            positions *= int(size)
+    return _prod(layer.kernel.shape) * positions
+
+
+def wrapped_layer(layer, inputs, outputs, macs_of):
+    """A wrapper that changes a layer's weights, not its work (spectral normalization)."""
+    return macs_of(layer.layer, inputs, outputs)
+
+
 def bidirectional(layer, inputs, outputs, macs_of):
     return 2 * macs_of(layer.forward_layer, inputs, outputs)
 
@@ -88,6 +118,17 @@ def multi_head_attention(layer, inputs, outputs, macs_of):
     projections = t * query[-1] * heads * key_dim + s * key[-1] * heads * key_dim + s * value[-1] * heads * value_dim
     attention = heads * t * s * (key_dim + value_dim)
     return projections + attention + t * heads * value_dim * query[-1]
+
+
+def grouped_query_attention(layer, inputs, outputs, macs_of):
+    """Query projections for every query head, key and value projections for the shared heads."""
+    config = layer.get_config()
+    query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
+    key = _shape(inputs[2]) if len(inputs) > 2 else value
+    q_heads, kv_heads, dim = config["num_query_heads"], config["num_key_value_heads"], config["head_dim"]
+    t, s = _prod(query[:-1]), _prod(value[:-1])
+    projections = t * query[-1] * q_heads * dim + s * (key[-1] + value[-1]) * kv_heads * dim
+    return projections + 2 * q_heads * t * s * dim + t * q_heads * dim * query[-1]
 
 
 def dot_attention(layer, inputs, outputs, macs_of):

@@ -79,6 +79,13 @@ TYPES: dict[str, tuple] = {
     "numbers": (Union[list[Number], None], "a list of numbers or null"),
     "string": (StrictStr, "a string"),
     "optional_string": (Union[StrictStr, None], "a string or null"),
+    "value_range": (Annotated[list[Number], Field(min_length=2, max_length=2)],
+                    "a list [low, high] of the input's value range, such as [0, 255]"),
+    "factor": (Union[Number, Annotated[list[Number], Field(min_length=2, max_length=2)], None],
+               "a number, a list [low, high] of two, or null"),
+    "numbers_or_number": (Union[Number, list[Number], None], "a number, a list of numbers, or null"),
+    "output_shape": (Union[PositiveInt, Annotated[list[Union[PositiveInt, None]], Field(min_length=1, max_length=8)]],
+                     "a positive integer, or a list of them (null for a size that varies)"),
     "entries": (Union[Annotated[list[Union[StrictStr, Annotated[dict[StrictStr, JsonValue],
                                                                 Field(min_length=1, max_length=1)]]],
                                 Field(min_length=1)], None], "a list of entries such as [{lstm_cell: 8}, {gru_cell: 8}]"),
@@ -108,6 +115,15 @@ BY_NAME: dict[str, str] = {
     "return_sequences": "bool", "return_state": "bool", "go_backwards": "bool", "stateful": "bool",
     "unroll": "bool", "mask_zero": "bool", "use_causal_mask": "bool", "normalize_first": "bool",
     "use_scale": "bool", "reset_after": "bool", "unit_forget_bias": "bool", "merge_mode": "merge_mode",
+    "head_dim": "positive_int", "num_query_heads": "positive_int", "num_key_value_heads": "positive_int",
+    "recurrent_activation": "activation",
+    # preprocessing and augmentation
+    "value_range": "value_range", "factor": "factor", "height_factor": "factor", "width_factor": "factor",
+    "brightness_factor": "factor", "contrast_factor": "factor", "saturation_factor": "factor",
+    "hue_factor": "factor", "interpolation": "string", "fill_mode": "string", "fill_value": "number",
+    "output_mode": "string", "max_tokens": "optional_positive_int", "num_tokens": "optional_positive_int",
+    "num_bins": "optional_positive_int", "frame_step": "optional_positive_int",
+    "fft_length": "optional_positive_int", "mean": "numbers_or_number", "variance": "numbers_or_number",
 }
 for _prefix in ("kernel", "bias", "depthwise", "pointwise", "beta", "gamma", "alpha", "moving_mean",
                 "moving_variance", "activity", "embeddings", "recurrent"):
@@ -129,6 +145,8 @@ _ACCEPTS = {
     "text_standardize": {str, None}, "text_split": {str, None}, "text_output_mode": {str},
     "strings": {list, None}, "numbers": {list, None}, "string": {str},
     "optional_string": {str, None}, "mapping": {dict, None}, "hub_preset": {str}, "entries": {list, None},
+    "output_shape": {int, list}, "value_range": {list}, "factor": {int, float, list, None},
+    "numbers_or_number": {int, float, list, None},
 }
 # What a kind of value alone says the type is, where the name says nothing.
 _BY_KIND = {bool: "bool", int: "int", float: "number"}
