@@ -28,6 +28,7 @@ from .spec import overrides as overrides_module
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    args.argv = argv                          # for a run's record
     for category in (FutureWarning, DeprecationWarning, UserWarning):     # library internals, not the user's business
         warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
     try:
@@ -153,12 +154,17 @@ def cmd_train(args) -> int:
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or os.path.join("runs", spec.name)
+    record = {"command": shlex.join(["python", "cli.py", *args.argv]), "overrides": _overrides(args)}
+    verbose = 0 if args.quiet else 1 if args.verbose else "auto"
     metrics = run.train(spec, args.data, out, epochs=args.epochs, batch_size=args.batch_size, resume=args.resume,
                         distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label,
-                        weights=args.weights)
-    print(json.dumps(metrics))
+                        weights=args.weights, record=record, verbose=verbose)
+    print("\n".join(run.results_table(metrics)))
     if args.distribute != "multi-worker" or devices.is_chief():
-        print(f"wrote {out}/model.keras, metrics.json, history.csv, history.json, logs/")
+        print(f"wrote {out}/: model.keras, spec.yaml, metrics.json, run.json, history.csv, history.json, "
+              "checkpoint/, logs/")
+    if args.json:
+        print(json.dumps(metrics))
     return 0
 
 
@@ -349,6 +355,11 @@ def _train_flags(parser):
     _training_flags(parser)
     _weights_flag(parser)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="no per-epoch output, only the results")
+    shown.add_argument("--verbose", action="store_true", help="Keras's progress bar even when the output is "
+                       "not a terminal (default: a progress bar on a terminal, one plain line per epoch otherwise)")
+    parser.add_argument("--json", action="store_true", help="end with the results as one JSON line (metrics.json)")
 
 
 def _predict_flags(parser):

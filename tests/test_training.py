@@ -228,7 +228,8 @@ def test_multi_worker_on_loopback(tmp_path):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
         workers.append(subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "cli.py"), "train", spec_path("lenet5"), "--data", "digits",
-             "--epochs", "2", "--out", str(tmp_path / "run"), "--distribute", "multi-worker", "--device", "cpu"],
+             "--epochs", "2", "--out", str(tmp_path / "run"), "--distribute", "multi-worker", "--device", "cpu",
+             "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT))
     outputs = [w.communicate(timeout=600) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
@@ -236,7 +237,7 @@ def test_multi_worker_on_loopback(tmp_path):
     metrics = [json.loads(line) for out, _ in outputs for line in out.splitlines() if line.startswith("{")]
     assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"]    # one model, trained together
     assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint", "classes.json", "history.csv", "history.json",
-                                                    "logs", "metrics.json", "model.keras", "run.json"]
+                                                    "logs", "metrics.json", "model.keras", "run.json", "spec.yaml"]
 
 
 def test_resume_after_sigkill_continues_from_the_last_epoch(tmp_path):
@@ -370,3 +371,45 @@ def test_normalization_adapts_to_the_training_data_as_keras_does(tmp_path):
     adapted = keras().saving.load_model(os.path.join(out, "model.keras")).get_layer("norm")
     np.testing.assert_allclose(np.ravel(adapted.mean), np.ravel(reference.mean), rtol=1e-5)
     np.testing.assert_allclose(np.ravel(adapted.variance), np.ravel(reference.variance), rtol=1e-5)
+
+
+def test_the_run_folder_is_a_record_that_trains_again(tmp_path, cli):
+    """spec.yaml is the spec as resolved (extends and --set applied, blocks
+    written in); training from it gives the same network and, seeded, the
+    same weights. The test metrics are the best checkpoint's, and say so."""
+    from builder.backend import keras
+    import shutil
+    shutil.copy(spec_path("lenet5"), tmp_path / "lenet5.yaml")
+    (tmp_path / "variant.yaml").write_text("extends: lenet5.yaml\nname: variant\nset:\n  layers.0.conv2d.filters: 4\n")
+    code, out, err = cli("train", tmp_path / "variant.yaml", "--data", "digits", "--epochs", "3", "--out",
+                         tmp_path / "a", "--set", "training.batch_size=64", "--json")
+    assert code == 0, err
+    assert "\r" not in out and "\x1b" not in out and "\x08" not in out            # a log, not a terminal
+    assert len([line for line in out.splitlines() if line.startswith("Epoch ")]) >= 3
+    metrics = json.loads(out.splitlines()[-1])
+    assert metrics["tested"] == "checkpoint/best.keras" and metrics["monitor"] == "val_loss"
+    assert out.splitlines()[-1 - 10].startswith("Results of checkpoint/best.keras (epoch "
+                                                f"{metrics['tested_epoch']} of 3, the best val_loss)")
+    record = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert record["overrides"] == {"training.batch_size": 64} and record["resolved_spec"] == "spec.yaml"
+    assert record["command"].startswith("python cli.py train ") and record["versions"]["keras"] == keras().__version__
+    resolved = (tmp_path / "a" / "spec.yaml").read_text()
+    assert "\nextends:" not in resolved and "filters: 4" in resolved and "batch_size: 64" in resolved
+    code, out2, err = cli("train", tmp_path / "a" / "spec.yaml", "--data", "digits", "--epochs", "3", "--out",
+                          tmp_path / "b", "--quiet")
+    assert code == 0, err
+    assert not any(line.startswith("Epoch ") for line in out2.splitlines())
+    first = keras().saving.load_model(tmp_path / "a" / "model.keras")
+    second = keras().saving.load_model(tmp_path / "b" / "model.keras")
+    assert first.count_params() == second.count_params()
+    for w1, w2 in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(w1, w2)
+    for model in ("model.keras", "checkpoint/best.keras"):          # evaluate agrees with the report
+        code, out3, err = cli("evaluate", tmp_path / "a" / model, "--data", "digits")
+        assert code == 0, err
+        assert json.loads(out3)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+
+def test_final_weights_on_request(tmp_path):
+    metrics, out = train_tiny(tmp_path, text=TINY + "  test_on: final\n")
+    assert metrics["tested"] == "final" and metrics["tested_epoch"] == metrics["epochs"]

@@ -133,6 +133,9 @@ class Training(SpecModel):
     mode: Literal[MONITOR_MODES] = Field("auto", description="whether the best checkpoint has the lowest (min) or "
                                                              "highest (max) monitor value; auto: the metric's own "
                                                              "direction, as Keras knows it")
+    test_on: Literal["best", "final"] = Field("best", description="the weights tested and saved as model.keras: "
+                                                                   "the best checkpoint's (by monitor), or the "
+                                                                   "last epoch's")
 
     @field_validator("callbacks")
     @classmethod

@@ -19,15 +19,16 @@ STATE = "state.json"
 _STAGED_BEST = ".best.staged.keras"     # Keras's ModelCheckpoint writes here; renamed into place whole
 
 
-def callbacks(directory, monitor, mode, state, identity) -> list:
+def callbacks(directory, monitor, mode, state, identity, say=print) -> list:
     """The checkpoint callbacks for a run folder's `checkpoint/` directory,
-    continuing `state` ({'epoch', 'best', 'history'}) of the run `identity` names."""
+    continuing `state` ({'epoch', 'best', 'best_epoch', 'history'}) of the run
+    `identity` names; `say` (or None) is told when a new best is kept."""
     staged = os.path.join(directory, _STAGED_BEST)
     if os.path.exists(staged):
         os.remove(staged)             # judged in an epoch that never completed
     best = keras.callbacks.ModelCheckpoint(staged, monitor=monitor, mode=mode,
                                            save_best_only=True, initial_value_threshold=state["best"])
-    return [best, EpochCheckpoint(directory, monitor, state["history"], best, identity)]
+    return [best, EpochCheckpoint(directory, monitor, state, best, identity, say)]
 
 
 def read_state(directory) -> dict:
@@ -39,13 +40,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """After every epoch (and after Keras's ModelCheckpoint has judged it):
     `last.keras`, the staged best model moved into `best.keras`, and `state.json`."""
 
-    def __init__(self, directory, monitor, history, best_checkpoint, identity):
+    def __init__(self, directory, monitor, state, best_checkpoint, identity, say):
         super().__init__()
         self.identity = identity
         self.directory = directory
         self.monitor = monitor
-        self.history = history
+        self.history = state["history"]
+        self.best_epoch = state.get("best_epoch")
         self.best_checkpoint = best_checkpoint
+        self.say = say
 
     def on_epoch_end(self, epoch, logs=None):
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
@@ -53,14 +56,20 @@ class EpochCheckpoint(keras.callbacks.Callback):
         try:
             with atomic_path(os.path.join(self.directory, "last.keras"), suffix=".keras") as temporary:
                 self.model.save(temporary)
-            if os.path.exists(staged):
+            improved = os.path.exists(staged)
+            if improved:
                 os.replace(staged, os.path.join(self.directory, "best.keras"))
             best = self.best_checkpoint.best
+            best_epoch = epoch + 1 if improved else self.best_epoch
             write_atomic(os.path.join(self.directory, STATE), json.dumps(
                 {"epoch": epoch + 1, "monitor": self.monitor, "best": None if best is None else float(best),
-                 "identity": self.identity, "history": [*self.history, record]}, indent=1).encode())
+                 "best_epoch": best_epoch, "identity": self.identity, "history": [*self.history, record]},
+                indent=1).encode())
         except BaseException:
             if os.path.exists(staged):
                 os.remove(staged)
             raise
         self.history.append(record)      # the epoch counts once its files are all written
+        self.best_epoch = best_epoch
+        if improved and self.say is not None:
+            self.say(f"Epoch {epoch + 1}: new best {self.monitor} {float(best):.4g}, kept as checkpoint/best.keras")

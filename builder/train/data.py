@@ -367,11 +367,14 @@ def save_vocabulary(path, vocabulary):
 
 def read_beside(model_path, name):
     """A JSON file its training run wrote beside `model_path` (run.json,
-    vocabulary.json, classes.json), or None where there is none."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), name)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+    vocabulary.json, classes.json), or, for a checkpoint of a run
+    (RUN/checkpoint/best.keras), beside the run's model; None where there is none."""
+    folder = os.path.dirname(os.path.abspath(model_path))
+    for candidate in (folder, os.path.dirname(folder) if os.path.basename(folder) == "checkpoint" else None):
+        path = os.path.join(candidate, name) if candidate else None
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
     return None
 
 

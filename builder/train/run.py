@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 
 from ..backend import keras as _keras
@@ -23,6 +24,7 @@ from ..keras import weights as starting_weights
 from ..keras.assemble import build_model
 from ..spec import graph
 from ..spec.load import load_spec
+from ..spec.resolved import resolved_yaml
 from . import batching, checkpoints, phases
 from . import folder as folder_module
 from . import data as data_module
@@ -96,7 +98,8 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
     history_csv = os.path.join(folder.dir, "history.csv")
     if not state["epoch"] and os.path.exists(history_csv):
         os.remove(history_csv)                # left by a run killed in its first epoch
-    callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity),
+    say = print if verbose != 0 else None
+    callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
                  keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config)]
     if batching.has_tf_data():
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(folder.dir, "logs")))
@@ -140,7 +143,7 @@ def _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, *
 
 
 def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, batch_size, distribute,
-           strategy, label) -> dict:
+           strategy, label, record=None) -> dict:
     """Step 5: test metrics, then model.keras, history, run.json and metrics.json in the run folder."""
     history, config = fitted.history, spec.training
     completed = history[-1]["epoch"] if history else fitted.first_epoch
@@ -149,6 +152,8 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
                "seconds": round(fitted.seconds, 3),
                "samples_per_second": round(trained / fitted.seconds, 1) if fitted.seconds > 0 and trained else None,
                "params": int(model.count_params())}
+    if folder.chief and distribute != "multi-worker":
+        metrics.update(use_tested_weights(model, spec, folder, completed))
     if data.test is not None:
         test_ds = batching.dataset(data.test, data, spec.inputs[0].shape, batch_size, training=False,
                                    preprocessing=config.preprocessing, seed=config.seed)
@@ -156,7 +161,9 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
             else model.evaluate(test_ds, return_dict=True, verbose=0)
         metrics.update({f"test_{name}": float(value) for name, value in results.items()})
     if history:
-        metrics.update({k: v for k, v in history[-1].items() if k.startswith("val_")})
+        tested = metrics.get("tested_epoch", completed)
+        row = next((h for h in history if h["epoch"] == tested), history[-1])
+        metrics.update({k: v for k, v in row.items() if k.startswith("val_")})
     if not folder.chief:
         shutil.rmtree(folder.dir, ignore_errors=True)
         return metrics
@@ -165,12 +172,67 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
     write_atomic(os.path.join(folder.dir, "history.json"), json.dumps(history, indent=1).encode())
     if data.class_names:                  # predict names its classes with them
         write_atomic(os.path.join(folder.dir, "classes.json"), json.dumps(data.class_names).encode())
+    write_atomic(os.path.join(folder.dir, "spec.yaml"), resolved_yaml(spec, header=_SPEC_HEADER).encode())
     write_atomic(os.path.join(folder.dir, "run.json"), json.dumps(
-        {"spec": spec.source.file, "name": spec.name, "data": data_arg, "seed": config.seed,
+        {"spec": spec.source.file, "resolved_spec": "spec.yaml", "name": spec.name, **(record or {}),
+         "data": data_arg, "data_fingerprint": folder.identity["data"], "seed": config.seed,
          "validation_split": config.validation_split, "test_split": config.test_split,
-         "batch_size": batch_size, "rescale": _scaling(config, data), "label": label}, indent=1).encode())
+         "batch_size": batch_size, "rescale": _scaling(config, data), "label": label,
+         "device": device_line(strategy), "versions": versions()}, indent=1).encode())
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
     return metrics
+
+
+_SPEC_HEADER = ("# The spec this run trained, as resolved: extends, --set and imports applied, blocks written in.\n"
+                "# `python cli.py train spec.yaml --data ...` trains the same network again.")
+
+
+def versions() -> dict:
+    """The versions a run depends on, for its record."""
+    import importlib.metadata
+    import platform
+
+    import numpy
+    keras = _keras()
+    found = {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend(),
+             "numpy": numpy.__version__}
+    for package in ("keras-spec-builder", "tensorflow", "jax", "torch"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def results_table(metrics: dict) -> list[str]:
+    """The run's results as a table for the terminal: which weights were
+    tested, the test and validation metrics, time and throughput."""
+    if metrics.get("tested") == "checkpoint/best.keras":
+        head = (f"Results of checkpoint/best.keras (epoch {metrics['tested_epoch']} of {metrics['epochs']}, "
+                f"the best {metrics['monitor']}), saved as model.keras:")
+    else:
+        head = f"Results of the last epoch's weights (epoch {metrics['epochs']}), saved as model.keras:"
+    rows = [(k, v) for k, v in metrics.items() if k.startswith(("test_", "val_"))]
+    rows += [("epochs", metrics["epochs"]), ("seconds", metrics["seconds"]),
+             ("samples per second", metrics["samples_per_second"]), ("parameters", f"{metrics['params']:,}")]
+    width = max(len(k) for k, _ in rows)
+    return [head, *(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) and k.startswith(("test_", "val_"))
+                    else f"  {k:<{width}}  {v}" for k, v in rows)]
+
+
+def use_tested_weights(model, spec, folder: RunFolder, completed) -> dict:
+    """Step 5a: the weights that are tested and saved as model.keras: the best
+    checkpoint's (`training.test_on: best`, the default) or the last epoch's;
+    what the report says about them."""
+    state = checkpoints.read_state(folder.checkpoints) if os.path.exists(
+        os.path.join(folder.checkpoints, checkpoints.STATE)) else {}
+    best_epoch, best_file = state.get("best_epoch"), os.path.join(folder.checkpoints, "best.keras")
+    if spec.training.test_on == "final" or best_epoch is None or not os.path.exists(best_file):
+        return {"tested": "final", "tested_epoch": completed}
+    if best_epoch != completed:
+        model.set_weights(_keras().saving.load_model(best_file, compile=False).get_weights())
+    return {"tested": "checkpoint/best.keras", "tested_epoch": best_epoch, "monitor": state.get("monitor"),
+            "best": state.get("best")}
 
 
 def _scaling(config, data) -> float:
@@ -217,13 +279,16 @@ def seed_everything(seed):
 
 
 def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, distribute="none",
-          mixed_precision=False, verbose="auto", label=None, weights=None) -> dict:
+          mixed_precision=False, verbose="auto", label=None, weights=None, record=None) -> dict:
     """Train `spec` (a loaded Spec) on `data_arg`; write the run folder `out`;
-    return the metrics written to metrics.json."""
+    return the metrics written to metrics.json. `record` ({command, overrides})
+    goes into run.json."""
     if spec.training.phases and epochs:
         raise SpecError("--epochs: the spec trains in phases, whose epochs set the run's length; change "
                         "training.phases instead")
     epochs = epochs or (phases.plan(spec, 0)[-1].end if spec.training.phases else spec.training.epochs)
+    if verbose == "auto":             # a progress bar on a terminal; one plain line per epoch in a log
+        verbose = 1 if sys.stdout.isatty() else 2
     batch_size = batch_size or spec.training.batch_size
     strategy = make_strategy(distribute)
     folder = run_folder(out, distribute, folder_module.identity(spec, data_arg))
@@ -231,11 +296,11 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
         folder_module.check_run_folder(folder, resume)
         return _train(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
                       distribute=distribute, strategy=strategy, mixed_precision=mixed_precision, verbose=verbose,
-                      label=label, weights=weights)
+                      label=label, weights=weights, record=record)
 
 
 def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, mixed_precision,
-           verbose, label, weights) -> dict:
+           verbose, label, weights, record) -> dict:
     if mixed_precision:
         _keras().mixed_precision.set_global_policy("mixed_float16")
     seed_everything(spec.training.seed)
@@ -250,7 +315,7 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
                  strategy=strategy, verbose=verbose)
     return report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
-                  strategy=strategy, label=label)
+                  strategy=strategy, label=label, record=record)
 
 
 def load_for_training(path, overrides, mixed_precision=False, limits=None):
