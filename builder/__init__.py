@@ -5,7 +5,7 @@
 
 The stages, each a sub-package: `spec` (reading, includes, overrides, the
 language's models, graph expansion; no Keras), `keras` (the layer registry,
-custom layers, model assembly, costs), `train` (data, batching, the training
+custom layers, model assembly, costs), `training` (data, batching, the training
 run, evaluation, sweeps) and `io` (export, import, plots, the JSON Schema,
 generated docs). Loading and validating a spec does not import Keras; building does.
 """
@@ -16,8 +16,8 @@ from .errors import BuilderError, SpecError
 from .keras.registry import LAYERS, register_layer
 from .spec.load import load_spec, validate
 
-__all__ = ["BuilderError", "SpecError", "build", "build_model", "describe", "load_spec", "register_layer", "sweep",
-           "to_spec", "validate", "LAYERS"]
+__all__ = ["BuilderError", "SpecError", "build", "build_model", "describe", "evaluate", "load_spec", "predict",
+           "register_layer", "sweep", "to_spec", "train", "validate", "LAYERS"]
 __version__ = "0.1.0"
 
 
@@ -44,8 +44,8 @@ def describe(model) -> dict:
 
 def sweep(path, data, swept, *, fixed=None, out=None, **options):
     """Train one variant of the spec per combination of `swept` values
-    ({'dotted.path': [v1, v2, ...]}); return the comparison rows (train.sweep)."""
-    from .train.sweep import sweep as _sweep
+    ({'dotted.path': [v1, v2, ...]}); return the comparison rows (training.sweep)."""
+    from .training.sweep import sweep as _sweep
     return _sweep(path, data, swept, fixed=fixed, out=out, **options)
 
 
@@ -54,3 +54,40 @@ def to_spec(model, name=None) -> str:
     registered layers, which builds back into the same network."""
     from .io.keras_import import to_spec as _to_spec
     return _to_spec(model, name)
+
+
+def train(spec, data, *, out=None, overrides=None, callbacks=None, epochs=None, batch_size=None, weights=None,
+          resume=False, verbose="auto", label=None):
+    """Train a spec (a path, or a Spec from load_spec) on `data`: 'digits', a
+    path (.npz, .csv, a folder of class folders) or an `(x, y)` pair of NumPy
+    arrays; `callbacks` are Keras callbacks added to the run's own. Writes the
+    run folder `out` (default runs/SPEC_NAME) as `cli.py train` does and
+    returns a Run: `.model`, `.history`, `.metrics`, `.dir`."""
+    import os
+
+    from .training import run
+    if not isinstance(spec, spec_types()):
+        spec = run.load_for_training(os.fspath(spec), overrides or {})
+    elif overrides:
+        raise TypeError("overrides apply to a spec path; a loaded Spec already has its own")
+    out = os.fspath(out) if out else os.path.join("runs", spec.name)
+    return run.train_run(spec, data, out, epochs=epochs, batch_size=batch_size, resume=resume, verbose=verbose,
+                         label=label, weights=weights, callbacks=callbacks,
+                         record={"command": None, "overrides": overrides or {}})
+
+
+def spec_types():
+    from .spec.language import Spec
+    return (Spec,)
+
+
+def evaluate(model_path, data, *, label=None, weights=None) -> dict:
+    """A saved model's metrics on the test split of `data` (as `cli.py evaluate`)."""
+    from .training import saved
+    return saved.evaluate(model_path, data, label=label, weights=weights)
+
+
+def predict(model_path, data, *, label=None, top_k=1) -> tuple[list, list]:
+    """(rows, header) of a saved model's predictions on `data` (as `cli.py predict`)."""
+    from .training import saved
+    return saved.predict(model_path, data, label=label, top_k=top_k)

@@ -45,7 +45,7 @@ def main(argv=None) -> int:
 
 def failure(err: BaseException, argv) -> tuple[int, str]:
     """(exit status, the one line on stderr) for a failure."""
-    from .train.interrupt import TrainingStopped
+    from .training.interrupt import TrainingStopped
     if isinstance(err, TrainingStopped) and err.epoch > 1:
         return err.exit_code, f"{err.render()}; resume with: {_resume_command(argv, err.out)}"
     if isinstance(err, TrainingStopped):
@@ -150,7 +150,7 @@ def cmd_layers(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .train import devices, run
+    from .training import devices, run
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or os.path.join("runs", spec.name)
@@ -169,7 +169,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .train import devices, sweep
+    from .training import devices, sweep
     devices.configure_devices(args.device, args.cpu_devices)
     fixed, swept = {}, {}
     for item in args.overrides:
@@ -188,14 +188,14 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .train import saved
+    from .training import saved
     print(json.dumps(saved.evaluate(args.model, args.data, label=args.label, weights=args.weights,
                                     report=_print_lines)))
     return 0
 
 
 def cmd_predict(args) -> int:
-    from .train import saved
+    from .training import saved
     if args.output:
         check_output(args.output, args.overwrite)
     rows, header = saved.predict(args.model, args.data, label=args.label, top_k=args.top_k)
@@ -232,7 +232,7 @@ def cmd_plot(args) -> int:
 
 def cmd_import(args) -> int:
     from .io import json_schema, keras_import
-    from .train.saved import load_trained
+    from .training.saved import load_trained
     weights = None if args.no_weights else keras_import.weights_path_of(args.output)
     for target in (args.output, weights):
         if target is not None:
@@ -316,7 +316,7 @@ def _evaluate_flags(parser):
 
 
 def _training_flags(parser):
-    from .train.devices import DEVICES, DISTRIBUTE
+    from .training.devices import DEVICES, DISTRIBUTE
     parser.add_argument("spec", metavar="SPEC")
     parser.add_argument("--data", required=True, metavar="DATA",
                         help="'digits' (built in), a .npz (x, y) or .csv file, or a folder of class sub-folders "

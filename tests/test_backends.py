@@ -8,7 +8,7 @@ import sys
 
 
 import builder
-from builder.train import batching, run
+from builder.training import batching, run
 from conftest import ROOT, run_cli_process, spec_path
 
 JAX_SCRIPT = """
@@ -59,6 +59,6 @@ def test_numpy_input_path_trains_without_tf_data(tmp_path, monkeypatch):
 
 
 def _digits_split():
-    from builder.train import data
+    from builder.training import data
     loaded = data.load("digits", (8, 8, 1), "float32", validation_split=0, test_split=0, seed=0)
     return loaded.train, loaded

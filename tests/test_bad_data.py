@@ -177,7 +177,7 @@ def test_out_must_be_a_new_folder_or_a_run_folder(cli, tmp_path):
 def test_a_diverged_loss_is_null_in_metrics_json(tmp_path):
     """JSON has no NaN: metrics.json stays readable and says which values diverged."""
     import builder
-    from builder.train import run
+    from builder.training import run
     x = np.full((60, 4), 1e30, dtype="float32")
     np.savez(tmp_path / "huge.npz", x=x, y=np.arange(60) % 3)
     spec = builder.load_spec(text=SPECS["vec4"].replace("training: {epochs: 1}",

@@ -159,7 +159,7 @@ def test_augmentation_acts_in_training_only():
 def adapted_run(tmp_path, x, entry, dtype="float32"):
     """Train a tiny spec whose first layer adapts, on x; its adapted layer."""
     from builder.backend import keras
-    from builder.train import run
+    from builder.training import run
     np.savez(tmp_path / "d.npz", x=x, y=(np.arange(len(x)) % 2).astype("int64"))
     text = (f"name: adapt\ninput: {{shape: [{x.shape[1]}], dtype: {dtype}}}\nlayers:\n  - {entry}\n"
             "  - flatten\noutput: {units: 2}\ntraining: {epochs: 1, test_split: 0, validation_split: 0}\n")
@@ -191,7 +191,7 @@ def test_string_lookup_adapts_as_keras_does(tmp_path):
     import os
 
     from builder.backend import keras
-    from builder.train import run
+    from builder.training import run
     words = {"pos": ["sun", "sun", "joy"], "neg": ["rain", "fog", "rain"]}
     for label, items in words.items():
         os.makedirs(tmp_path / "t" / label)

@@ -23,7 +23,7 @@ def trained(tmp_path_factory):
     from PIL import Image
 
     import builder
-    from builder.train import run
+    from builder.training import run
     folder = tmp_path_factory.mktemp("predict")
     rng = np.random.default_rng(0)
     for name, level in (("night", 30), ("day", 220)):
@@ -59,7 +59,7 @@ def test_one_image_with_its_top_classes(trained, cli):
 
 def test_features_without_labels_csv_and_npz(cli, tmp_path):
     import builder
-    from builder.train import run
+    from builder.training import run
     x = np.random.default_rng(0).normal(size=(60, 3)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
     np.savez(tmp_path / "train.npz", x=x, y=y)
@@ -109,7 +109,7 @@ def test_a_model_that_vectorizes_its_own_text_takes_raw_strings(cli, tmp_path):
     saved model, predict and a SavedModel export take raw strings."""
     import builder
     from builder.backend import keras
-    from builder.train import run
+    from builder.training import run
     for label, words in (("good", ["great", "fine", "lovely"]), ("bad", ["awful", "poor", "dull"])):
         os.makedirs(tmp_path / "train" / label)
         for i in range(8):

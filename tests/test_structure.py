@@ -43,7 +43,7 @@ def imports_of(name, path, tree, known) -> set:
 
 
 def test_stages_are_sub_packages():
-    for stage in ("spec", "keras", "train", "io"):
+    for stage in ("spec", "keras", "training", "io"):
         assert os.path.exists(os.path.join(PACKAGE, stage, "__init__.py")), stage
 
 

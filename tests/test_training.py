@@ -14,7 +14,7 @@ import pytest
 
 import builder
 from builder import SpecError
-from builder.train import run as training
+from builder.training import run as training
 from conftest import ROOT, run_cli_process, spec_path
 
 TINY = """\
@@ -358,7 +358,7 @@ def test_a_model_that_rescales_itself_takes_raw_pixels_and_exports_so(tmp_path, 
 
 def test_normalization_adapts_to_the_training_data_as_keras_does(tmp_path):
     from builder.backend import keras
-    from builder.train import data as data_module
+    from builder.training import data as data_module
     rng = np.random.default_rng(0)
     x = (rng.normal(size=(200, 3)) * [1, 10, 100] + [0, 5, -50]).astype("float32")
     np.savez(tmp_path / "d.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
@@ -413,3 +413,35 @@ def test_the_run_folder_is_a_record_that_trains_again(tmp_path, cli):
 def test_final_weights_on_request(tmp_path):
     metrics, out = train_tiny(tmp_path, text=TINY + "  test_on: final\n")
     assert metrics["tested"] == "final" and metrics["tested_epoch"] == metrics["epochs"]
+
+
+def test_the_python_api_trains_on_arrays_with_callbacks(tmp_path):
+    """builder.train with (x, y) arrays and a Keras callback of the user's own;
+    the returned run holds the model, history and metrics, as the folder does."""
+    from builder.backend import keras
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    x = (digits.images[..., None] / 16.0).astype("float32")
+    seen = []
+
+    class Count(keras().callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    run = builder.train(builder.load_spec(text=TINY), (x, digits.target), out=tmp_path / "run", callbacks=[Count()],
+                        verbose=0)
+    assert seen == [0, 1] and [h["epoch"] for h in run.history] == [1, 2]
+    assert run.metrics == json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert run.metrics["test_accuracy"] > 0.3 and run.dir == str(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["data"] == "arrays x [1797, 8, 8, 1] and y [1797]"
+    images = x[:5]
+    np.testing.assert_allclose(run.model.predict(images, verbose=0),
+                               keras().saving.load_model(tmp_path / "run" / "model.keras").predict(images, verbose=0),
+                               atol=1e-6)
+    assert builder.evaluate(tmp_path / "run" / "model.keras", "digits")["examples"] == 270
+
+
+def test_the_python_api_takes_a_spec_path_and_overrides(tmp_path):
+    run = builder.train(spec_path("lenet5"), "digits", out=tmp_path / "run",
+                        overrides={"training.epochs": 1, "layers.0.conv2d.filters": 2}, verbose=0)
+    assert run.metrics["epochs"] == 1 and run.model.get_layer("c1").filters == 2

@@ -15,7 +15,7 @@ _KERAS_FORMAT = {"savedmodel": "tf_saved_model", "onnx": "onnx", "tflite": "lite
 def load_model_or_spec(path, overrides=None, limits=None, weights=None, report=None):
     """A .keras file, or a spec to build."""
     if str(path).endswith(".keras"):
-        from ..train.saved import load_trained
+        from ..training.saved import load_trained
         return load_trained(path)
     from ..keras.assemble import build
     return build(path, overrides=overrides, limits=limits, weights=weights, report=report)

@@ -1,5 +1,5 @@
 """The `training:` section of a spec: its model and defaults. No Keras here;
-builder/train/ turns it into an optimizer, loss, callbacks and a fit."""
+builder/training/ turns it into an optimizer, loss, callbacks and a fit."""
 
 from __future__ import annotations
 

@@ -51,10 +51,29 @@ class Data:
         return len(self.class_names) if self.class_names else None
 
 
-def describe_source(data_arg: str) -> str:
+def describe_source(data_arg) -> str:
+    if isinstance(data_arg, tuple):
+        return f"arrays x {list(np.shape(data_arg[0]))} and y {list(np.shape(data_arg[1]))}"
     if data_arg == "digits":
         return "scikit-learn's 8x8 handwritten digits (1,797 images)"
     return data_arg
+
+
+def from_arrays(x, y, shape, *, validation_split, test_split, seed) -> Data:
+    """In-memory data, `(x, y)` NumPy arrays (Python's `builder.training`), split as a .npz file is."""
+    name = "the (x, y) arrays"
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise DataError(name, f"x has {len(x)} examples and y {len(y)}; they must have as many")
+    x = _fit_array(x, tuple(shape), name)
+    if x.dtype.kind in "fc":
+        check_finite(name, x)
+    names = None
+    if y.dtype.kind in "US":
+        y, names = _labels([str(v) for v in y])
+    elif np.issubdtype(y.dtype, np.integer):
+        names = [str(c) for c in np.unique(y)]
+    return _split(name, x, y, None, names, None, validation_split, test_split, seed)
 
 
 def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: float, seed: int,
@@ -62,6 +81,8 @@ def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: fl
     """Load `data_arg` for a model input of `shape` (no batch axis) and `dtype`;
     see the module doc for the formats."""
     shape = tuple(shape)
+    if isinstance(data_arg, tuple):
+        return from_arrays(*data_arg, shape, validation_split=validation_split, test_split=test_split, seed=seed)
     if data_arg == "digits":
         x, y, names, rescale = _digits(shape)
         return _split("digits", x, y, None, names, rescale, validation_split, test_split, seed)

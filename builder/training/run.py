@@ -86,7 +86,8 @@ class Fitted:
     seconds: float
 
 
-def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute, strategy, verbose) -> Fitted:
+def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute, strategy, verbose,
+        extra_callbacks=()) -> Fitted:
     """Step 4: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
     keras, config = _keras(), spec.training
     make = dict(data=data, shape=spec.inputs[0].shape, batch_size=batch_size, preprocessing=config.preprocessing,
@@ -100,7 +101,7 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
         os.remove(history_csv)                # left by a run killed in its first epoch
     say = print if verbose != 0 else None
     callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
-                 keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config)]
+                 keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config), *extra_callbacks]
     if batching.has_tf_data():
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(folder.dir, "logs")))
     started = time.perf_counter()
@@ -175,7 +176,8 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
     write_atomic(os.path.join(folder.dir, "spec.yaml"), resolved_yaml(spec, header=_SPEC_HEADER).encode())
     write_atomic(os.path.join(folder.dir, "run.json"), json.dumps(
         {"spec": spec.source.file, "resolved_spec": "spec.yaml", "name": spec.name, **(record or {}),
-         "data": data_arg, "data_fingerprint": folder.identity["data"], "seed": config.seed,
+         "data": data_module.describe_source(data_arg) if isinstance(data_arg, tuple) else data_arg,
+         "data_fingerprint": folder.identity["data"], "seed": config.seed,
          "validation_split": config.validation_split, "test_split": config.test_split,
          "batch_size": batch_size, "rescale": _scaling(config, data), "label": label,
          "device": device_line(strategy), "versions": versions()}, indent=1).encode())
@@ -278,11 +280,28 @@ def seed_everything(seed):
         _tensorflow().config.experimental.enable_op_determinism()
 
 
-def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, distribute="none",
-          mixed_precision=False, verbose="auto", label=None, weights=None, record=None) -> dict:
+@dataclasses.dataclass
+class Run:
+    """A finished training run: the trained model (the tested weights), its
+    history (one dict per epoch), its metrics (metrics.json) and its folder."""
+    model: object
+    history: list
+    metrics: dict
+    dir: str
+
+
+def train(spec, data_arg, out, **options) -> dict:
     """Train `spec` (a loaded Spec) on `data_arg`; write the run folder `out`;
-    return the metrics written to metrics.json. `record` ({command, overrides})
-    goes into run.json."""
+    return the metrics written to metrics.json (train_run's options)."""
+    return train_run(spec, data_arg, out, **options).metrics
+
+
+def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, distribute="none",
+              mixed_precision=False, verbose="auto", label=None, weights=None, record=None,
+              callbacks=None) -> Run:
+    """Train `spec` on `data_arg` (a path, 'digits', or an (x, y) pair of
+    arrays) into the run folder `out`. `record` ({command, overrides}) goes into
+    run.json; `callbacks` are Keras callbacks added to the run's own."""
     if spec.training.phases and epochs:
         raise SpecError("--epochs: the spec trains in phases, whose epochs set the run's length; change "
                         "training.phases instead")
@@ -296,11 +315,11 @@ def train(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, di
         folder_module.check_run_folder(folder, resume)
         return _train(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
                       distribute=distribute, strategy=strategy, mixed_precision=mixed_precision, verbose=verbose,
-                      label=label, weights=weights, record=record)
+                      label=label, weights=weights, record=record, callbacks=list(callbacks or []))
 
 
 def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, mixed_precision,
-           verbose, label, weights, record) -> dict:
+           verbose, label, weights, record, callbacks) -> Run:
     if mixed_precision:
         _keras().mixed_precision.set_global_policy("mixed_float16")
     seed_everything(spec.training.seed)
@@ -313,9 +332,10 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
           f"{len(data.validation.y) if data.validation else 0} validation, "
           f"{len(data.test.y) if data.test else 0} test examples", flush=True)
     fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
-                 strategy=strategy, verbose=verbose)
-    return report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
-                  strategy=strategy, label=label, record=record)
+                 strategy=strategy, verbose=verbose, extra_callbacks=callbacks)
+    metrics = report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
+                     strategy=strategy, label=label, record=record)
+    return Run(model, fitted.history, metrics, folder.path)
 
 
 def load_for_training(path, overrides, mixed_precision=False, limits=None):
