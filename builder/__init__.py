@@ -17,7 +17,7 @@ from .keras.registry import LAYERS, register_layer
 from .spec.load import load_spec, validate
 
 __all__ = ["BuilderError", "SpecError", "build", "build_model", "describe", "evaluate", "load_spec", "predict",
-           "register_layer", "sweep", "to_spec", "train", "validate", "LAYERS"]
+           "register_layer", "search", "sweep", "to_spec", "train", "validate", "LAYERS"]
 __version__ = "0.1.0"
 
 
@@ -47,6 +47,13 @@ def sweep(path, data, swept, *, fixed=None, out=None, **options):
     ({'dotted.path': [v1, v2, ...]}); return the comparison rows (training.sweep)."""
     from .training.sweep import sweep as _sweep
     return _sweep(path, data, swept, fixed=fixed, out=out, **options)
+
+
+def search(path, data, *, algorithm="random", trials=10, fixed=None, out=None, **options):
+    """Search the spec's `search:` space with KerasTuner (`random`, `bayesian`
+    or `hyperband`): (trial rows best first, the path of the best spec)."""
+    from .training.search import search as _search
+    return _search(path, data, algorithm=algorithm, trials_count=trials, fixed=fixed, out=out, **options)
 
 
 def to_spec(model, name=None) -> str:

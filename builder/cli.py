@@ -183,7 +183,20 @@ def cmd_sweep(args) -> int:
     rows = sweep.sweep(args.spec, args.data, swept, fixed=fixed, out=args.out, epochs=args.epochs,
                        batch_size=args.batch_size, distribute=args.distribute,
                        mixed_precision=args.mixed_precision, label=args.label, limits=_limits(args))
-    print("\n" + sweep.table(rows, swept))
+    from .training import trials
+    print("\n" + trials.table(rows))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .training import devices, search, trials
+    devices.configure_devices(args.device, args.cpu_devices)
+    rows, best = search.search(args.spec, args.data, algorithm=args.algorithm, trials_count=args.trials,
+                               fixed=_overrides(args), out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                               distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label,
+                               limits=_limits(args))
+    print("\n" + trials.table(rows))
+    print(f"\nwrote the best spec to {best}")
     return 0
 
 
@@ -309,6 +322,15 @@ def _saved_model_flags(parser):
     parser.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file")
 
 
+def _search_flags(parser):
+    from .training.trials import ALGORITHMS
+    _training_flags(parser)
+    parser.add_argument("--algorithm", choices=ALGORITHMS, default="random",
+                        help="KerasTuner's random search (default), Bayesian optimization or Hyperband")
+    parser.add_argument("--trials", type=_positive, default=10, metavar="N",
+                        help="how many trials (random, bayesian; Hyperband plans its own from the epochs)")
+
+
 def _evaluate_flags(parser):
     _saved_model_flags(parser)
     parser.add_argument("--weights", metavar="FILE", help="evaluate with these weights (a checkpoint's .keras or a "
@@ -321,7 +343,8 @@ def _training_flags(parser):
     parser.add_argument("--data", required=True, metavar="DATA",
                         help="'digits' (built in), a .npz (x, y) or .csv file, or a folder of class sub-folders "
                              "(images or .txt)")
-    parser.add_argument("--out", metavar="DIR", help="the run folder (default: runs/SPEC_NAME)")
+    parser.add_argument("--out", metavar="DIR", help="the run folder (default: runs/SPEC_NAME; for sweep and "
+                        "search, the folder of their runs: runs/SPEC_NAME-sweep, runs/SPEC_NAME-search)")
     parser.add_argument("--epochs", type=_positive, metavar="N", help="override training.epochs")
     parser.add_argument("--batch-size", type=_positive, metavar="N", help="override training.batch_size")
     parser.add_argument("--device", choices=DEVICES, default="auto",
@@ -426,6 +449,10 @@ COMMANDS = {
     "sweep": Command(cmd_sweep, _training_flags, "train variants of a spec and compare them in one table",
                      "Train one variant per value of each swept --set (PATH=V1,V2,...) and print validation "
                      "accuracy, parameters and seconds per epoch side by side."),
+    "search": Command(cmd_search, _search_flags, "search the spec's `search:` space with KerasTuner",
+                      "Train trials of SPEC with values from its `search:` section (random search, Bayesian "
+                      "optimization or Hyperband, by KerasTuner), each into its own run folder; print the trials "
+                      "best first and write the best spec as best.yaml."),
     "evaluate": Command(cmd_evaluate, _evaluate_flags, "evaluate a saved model on data",
                         "Evaluate MODEL.keras on the test split of DATA (the split its training run used, from "
                         "run.json beside it)."),

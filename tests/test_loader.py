@@ -2,6 +2,8 @@
 
 import time
 
+import json
+
 import pytest
 
 from builder import SpecError
@@ -84,3 +86,28 @@ def test_override_paths(path, parsed):
                                          ("prelu", "prelu"), ("", None)])
 def test_override_values_are_read_as_yaml(text, value):
     assert overrides.parse_override_value(text) == value
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    ("layers.c1.filters", 8, {"conv2d": {"filters": 8, "kernel_size": 5, "name": "c1"}}),          # by name
+    ("layers.c1.conv2d.filters", 8, {"conv2d": {"filters": 8, "kernel_size": 5, "name": "c1"}}),   # type written too
+    ("layers.0.conv2d.filters", 8, {"conv2d": {"filters": 8, "kernel_size": 5, "name": "c1"}}),    # by position
+])
+def test_overrides_address_entries_by_name_or_position(path, value, expected):
+    source = loader.load_text("layers:\n  - conv2d: {filters: 6, kernel_size: 5, name: c1}\n  - flatten\n")
+    overrides.apply_overrides(source, {path: value})
+    assert source.data["layers"][0] == expected
+
+
+def test_overrides_reach_into_named_training_objects():
+    source = loader.load_text("training: {optimizer: adam}\n")
+    overrides.apply_overrides(source, {"training.optimizer.adam.learning_rate": 0.01,
+                                       "training.preprocessing.rescale": 0.5})
+    assert source.data["training"] == {"optimizer": {"adam": {"learning_rate": 0.01}},
+                                       "preprocessing": {"rescale": 0.5}}
+
+
+def test_the_cli_sets_an_entry_by_its_name(cli):
+    from conftest import spec_path
+    code, out, _ = cli("build", spec_path("lenet5"), "--set", "layers.c1.filters=8", "--json")
+    assert code == 0 and json.loads(out.splitlines()[-1])["params"] == 62_558

@@ -188,10 +188,14 @@ def test_sweep_prints_one_table(cli, tmp_path):
     code, out, err = cli("sweep", path, "--data", "digits", "--epochs", "1",
                          "--set", "defaults.activation=relu,prelu", "--out", tmp_path / "sweep")
     assert code == 0, err
-    table = out[out.index("| defaults.activation"):].splitlines()
-    assert table[0] == "| defaults.activation | val accuracy | test accuracy | parameters | seconds / epoch |"
-    assert [row.split("|")[1].strip() for row in table[2:]] == ["relu", "prelu"]
-    assert sorted(os.listdir(tmp_path / "sweep")) == ["prelu", "relu"]
+    table = out[out.index("|  | defaults.activation"):].splitlines()
+    assert table[0] == ("|  | defaults.activation | val accuracy (max) | test accuracy | parameters | seconds / epoch "
+                        "| folder |")
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in table[2:]]
+    assert sorted(r[1] for r in rows) == ["prelu", "relu"] and [r[0] for r in rows] == ["best", ""]
+    assert float(rows[0][2]) >= float(rows[1][2])                                   # best first
+    assert sorted(os.listdir(tmp_path / "sweep")) == ["defaults.activation=prelu", "defaults.activation=relu"]
+    assert all(os.path.exists(tmp_path / "sweep" / name / "model.keras") for name in os.listdir(tmp_path / "sweep"))
 
 
 def test_gpu_device_without_a_gpu_is_an_error():
@@ -445,3 +449,52 @@ def test_the_python_api_takes_a_spec_path_and_overrides(tmp_path):
     run = builder.train(spec_path("lenet5"), "digits", out=tmp_path / "run",
                         overrides={"training.epochs": 1, "layers.0.conv2d.filters": 2}, verbose=0)
     assert run.metrics["epochs"] == 1 and run.model.get_layer("c1").filters == 2
+
+
+SEARCHED = TINY.replace("  - conv2d: {filters: 4, kernel_size: 3, activation: relu}",
+                        "  - conv2d: {filters: 4, kernel_size: 3, name: c1}\n  - dense: {units: 16, name: f6}") + """\
+search:
+  defaults.activation: [relu, tanh]
+  layers.f6.units: {int: [8, 32], step: 8}
+  training.optimizer.adam.learning_rate: {float: [1.0e-3, 1.0e-2], sampling: log}
+"""
+
+
+def search_cli(cli, tmp_path, *flags):
+    (tmp_path / "s.yaml").write_text(SEARCHED)
+    code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "search", *flags)
+    assert code == 0, err
+    return out
+
+
+def test_search_trains_trials_into_named_folders_and_writes_the_best_spec(cli, tmp_path):
+    out = search_cli(cli, tmp_path, "--trials", "3", "--epochs", "1")
+    table = out[out.index("|  | defaults.activation"):].split("\n\n")[0].splitlines()
+    assert table[0] == ("|  | defaults.activation | layers.f6.units | training.optimizer.adam.learning_rate | "
+                        "val accuracy (max) | test accuracy | parameters | seconds / epoch | folder |")
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table[2:]]
+    assert len(rows) == 3 and [r[0] for r in rows] == ["best", "", ""]
+    assert [float(r[4]) for r in rows] == sorted((float(r[4]) for r in rows), reverse=True)
+    folders = sorted(f for f in os.listdir(tmp_path / "search") if not f.startswith("."))
+    assert folders[:3] == sorted(os.path.basename(r[-1]) for r in rows) and folders[3] == "best.yaml"
+    assert all(f.startswith(("01-defaults.activation=", "02-", "03-")) for f in folders[:3])
+    assert all(os.path.exists(tmp_path / "search" / f / "model.keras") for f in folders[:3])
+    best = builder.load_spec(tmp_path / "search" / "best.yaml")
+    assert best.search is None
+    assert builder.build(tmp_path / "search" / "best.yaml").count_params() == int(rows[0][6].replace(",", ""))
+
+
+def test_search_paths_are_checked_before_any_trial(cli, tmp_path):
+    (tmp_path / "s.yaml").write_text(SEARCHED.replace("layers.f6.units", "layers.f7.units"))
+    code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "search")
+    assert code == 1 and not (tmp_path / "search").exists()
+    assert err.startswith("error: search.layers.f7.units = 8: ")
+    assert "'f7' is not an index of a list of 3 or the name of an entry (c1, f6)" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["bayesian", "hyperband"])
+def test_search_algorithms(cli, tmp_path, algorithm):
+    out = search_cli(cli, tmp_path, "--algorithm", algorithm, "--trials", "2", "--epochs", "2")
+    assert "wrote the best spec to" in out
+    assert builder.build(tmp_path / "search" / "best.yaml").count_params() > 0

@@ -19,6 +19,7 @@ from ..keras import registry
 from . import activations
 from .argtypes import SIZE_LIMIT
 from .reader import Source
+from .search import SearchSpace
 from .training import Training
 from .validation import SpecModel, spec_check, validate
 
@@ -164,6 +165,9 @@ class Document(_WithBlocks):
     output: OutputForm = Field(description="{units: N, ...} or none")
     weights: WeightsForm = Field(None, description=Weights.EXPECTED)
     training: Training = Field(default_factory=Training, description="a mapping")
+    search: Optional[Annotated[SearchSpace, Field(min_length=1)]] = Field(
+        None, description="a hyperparameter search space: spec paths to a list of choices, {int: [low, high], "
+                          "step: N} or {float: [low, high], sampling: log} (cli.py search)")
 
     @model_validator(mode="before")
     @classmethod
@@ -249,6 +253,7 @@ class Spec:
     training: Training
     limits: dict = dataclasses.field(default_factory=dict)   # budget.check's: max_params, max_activation
     weights: dict | None = None    # {'path': the file, found from the folder of the spec that names it, 'skip_mismatch'}
+    search: dict | None = None     # path -> a list of choices, or {int|float: [low, high], step, sampling}
 
 
 def parse(source: Source, includes) -> Spec:
@@ -269,6 +274,8 @@ def parse(source: Source, includes) -> Spec:
         folder = os.path.dirname(os.path.abspath(source.file_of(("weights",))))
         spec.weights = {"path": os.path.join(folder, document.weights.path),
                         "skip_mismatch": document.weights.skip_mismatch}
+    if document.search:
+        spec.search = dict(document.search)
     return spec
 
 

@@ -52,11 +52,14 @@ def apply_overrides(source: Source, overrides: dict) -> None:
     added; a path through something that isn't there is a SpecError."""
     for raw_path, value in (overrides or {}).items():
         path = parse_override_path(raw_path) if isinstance(raw_path, str) else tuple(raw_path)
+        path = _by_name(source.data, path)
         where = source.position(path)
         container = source.data
         for depth, key in enumerate(path[:-1]):
-            if depth == 0 and isinstance(container, dict) and key not in container:
+            if isinstance(container, dict) and key not in container and (depth == 0 or path[0] == "training"):
                 container[key] = {}      # e.g. --set training.epochs=5 on a spec without training
+            if isinstance(container, dict) and isinstance(container.get(key), str) and container[key] == path[depth + 1]:
+                container[key] = {container[key]: {}}      # optimizer: adam -> {adam: {learning_rate: ...}}
             container = _step(container, key, path[: depth + 1], raw_path)
         last = path[-1]
         if isinstance(container, list):
@@ -70,6 +73,35 @@ def apply_overrides(source: Source, overrides: dict) -> None:
         source.positions[path] = where
 
 
+def _by_name(data, path) -> tuple:
+    """Entries addressed by their `name`: `layers.f6.units` is layers[i].TYPE.units
+    for the entry of `layers` named f6 (`layers.f6.dense.units` too)."""
+    resolved, container = [], data
+    for depth, key in enumerate(path):
+        if isinstance(container, list) and isinstance(key, str):
+            index = next((i for i, entry in enumerate(container) if _entry_name(entry) == key), None)
+            if index is not None:
+                (type_name, args), = container[index].items()
+                resolved += [index] + ([type_name] if path[depth + 1:depth + 2] != (type_name,) else [])
+                container = args
+                continue
+        resolved.append(key)
+        if isinstance(container, dict):
+            container = container.get(key)
+        elif isinstance(container, list) and isinstance(key, int) and -len(container) <= key < len(container):
+            container = container[key]
+        else:
+            container = None
+    return tuple(resolved)
+
+
+def _entry_name(entry):
+    if isinstance(entry, dict) and len(entry) == 1:
+        args = next(iter(entry.values()))
+        return args.get("name") if isinstance(args, dict) else None
+    return None
+
+
 def _step(container, key, path, raw_path):
     if isinstance(container, dict):
         if key not in container:
@@ -78,7 +110,9 @@ def _step(container, key, path, raw_path):
         return container[key]
     if isinstance(container, list):
         if not isinstance(key, int) or not -len(container) <= key < len(container):
-            raise _bad_path(raw_path, path, f"'{key}' is not an index of a list of {len(container)}")
+            names = [n for n in map(_entry_name, container) if n]
+            named = f" or the name of an entry ({', '.join(names)})" if names else ""
+            raise _bad_path(raw_path, path, f"'{key}' is not an index of a list of {len(container)}{named}")
         return container[key]
     raise _bad_path(raw_path, path, f"{format_parent(path)} is {describe(container)}, not a mapping or list")
 

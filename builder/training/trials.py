@@ -1,0 +1,74 @@
+"""What sweeps and searches share: a trial's folder, named after the values
+it tried, and the table that compares the trials, best first and marked."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+ALGORITHMS = ("random", "bayesian", "hyperband")       # search's KerasTuner oracles
+
+
+def text(value) -> str:
+    """A value as it is written on the command line or in YAML."""
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").removesuffix("...")
+
+
+def folder_name(variant: dict) -> str:
+    """`defaults.activation=relu,layers.3.dense.units=64`: the paths and values
+    a trial tried, as a folder name (no separators or control characters)."""
+    name = ",".join(f"{path}={text(value)}" for path, value in variant.items())
+    name = re.sub(r"[^A-Za-z0-9_.,=+\-]", "_", name)
+    return name[:200] if not name.startswith(".") else "_" + name[:199]
+
+
+def objective(metrics: dict) -> tuple[str, str]:
+    """(metric, 'max' or 'min'): validation accuracy where there is one, else validation loss."""
+    for name, direction in (("val_accuracy", "max"), ("val_loss", "min"), ("test_accuracy", "max"),
+                            ("test_loss", "min"), ("loss", "min")):
+        if metrics.get(name) is not None:
+            return name, direction
+    return "loss", "min"
+
+
+def row(variant: dict, metrics: dict, folder: str) -> dict:
+    return {"values": dict(variant), "metrics": metrics, "folder": folder,
+            "seconds_per_epoch": metrics["seconds"] / max(1, metrics["epochs"])}
+
+
+def ranked(rows: list[dict]) -> list[dict]:
+    """The rows, best first by the objective their metrics have."""
+    if not rows:
+        return []
+    name, direction = objective(rows[0]["metrics"])
+
+    def key(r):
+        value = r["metrics"].get(name)
+        return (value is None, -value if value is not None and direction == "max" else (value or 0))
+    return sorted(rows, key=key)
+
+
+def table(rows: list[dict]) -> str:
+    """The trials as a Markdown table: one column per tried path, the objective,
+    test accuracy, parameters, seconds per epoch and folder; best first, marked."""
+    rows = ranked(rows)
+    if not rows:
+        return "(no trials)"
+    name, direction = objective(rows[0]["metrics"])
+    paths = list(dict.fromkeys(p for r in rows for p in r["values"]))
+
+    def show(value):
+        return "n/a" if value is None else f"{value:.4f}"
+
+    header = ["", *paths, f"{name.replace('_', ' ')} ({direction})", "test accuracy", "parameters",
+              "seconds / epoch", "folder"]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---"] * len(header)) + " |"]
+    for i, r in enumerate(rows):
+        cells = ["best" if i == 0 else "", *(text(r["values"].get(p, "")) for p in paths),
+                 show(r["metrics"].get(name)), show(r["metrics"].get("test_accuracy")), f"{r['metrics']['params']:,}",
+                 f"{r['seconds_per_epoch']:.2f}", r["folder"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
