@@ -86,7 +86,7 @@ def test_training_section_is_validated():
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
         "'optimizer'? Known: batch_size, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, preprocessing, "
-        "seed, shuffle, shuffle, test_split, validation_split.".replace("shuffle, shuffle", "shuffle"))
+        "seed, shuffle, shuffle, test_on, test_split, validation_split.".replace("shuffle, shuffle", "shuffle"))
 
 
 def test_optimizer_schedule_and_callbacks(tmp_path):
@@ -498,3 +498,60 @@ def test_search_algorithms(cli, tmp_path, algorithm):
     out = search_cli(cli, tmp_path, "--algorithm", algorithm, "--trials", "2", "--epochs", "2")
     assert "wrote the best spec to" in out
     assert builder.build(tmp_path / "search" / "best.yaml").count_params() > 0
+
+
+def test_keras_callbacks_by_name_with_files_in_the_run_folder(tmp_path):
+    """csv_logger, backup_and_restore and a learning_rate_scheduler with a named
+    schedule (counted in epochs); their files land in RUN/callbacks/."""
+    from builder.backend import keras
+    text = TINY + ("  callbacks:\n"
+                   "    - csv_logger: {filename: epochs.csv}\n"
+                   "    - backup_and_restore: {backup_dir: backup}\n"
+                   "    - learning_rate_scheduler: {schedule: {exponential_decay: {initial_learning_rate: 0.01,"
+                   " decay_steps: 1, decay_rate: 0.5}}}\n"
+                   "    - tensorboard: {histogram_freq: 1}\n")
+    metrics, out = train_tiny(tmp_path, text=text)
+    rows = (tmp_path / "run" / "callbacks" / "epochs.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,") and len(rows) == 3
+    model = keras().saving.load_model(tmp_path / "run" / "checkpoint" / "last.keras")
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01 * 0.5)
+    events = [f for f, _, names in os.walk(tmp_path / "run" / "logs") for n in names if "tfevents" in n]
+    assert any(os.path.basename(f) == "results" for f in events)
+
+
+def test_the_run_logs_its_settings_and_test_metrics_for_tensorboard(tmp_path):
+    import tensorflow as tf
+    metrics, out = train_tiny(tmp_path, record={"command": None, "overrides": {"layers.0.conv2d.filters": 4}})
+    found = {}
+    for name in os.listdir(tmp_path / "run" / "logs" / "results"):
+        for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "run" / "logs" / "results" / name)):
+            for value in event.summary.value:
+                found[value.tag] = value
+    assert "_hparams_/session_start_info" in found
+    hparams = found["_hparams_/session_start_info"].metadata.plugin_data.content
+    assert b"layers.0.conv2d.filters" in hparams and b"batch_size" in hparams
+    assert tf.make_ndarray(found["test_accuracy"].tensor) == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ("csv_logger: {filename: ../escape.csv}", "training.callbacks[0].csv_logger.filename: expected a relative "
+                                              "path inside the run's callbacks/ folder, got '../escape.csv'"),
+    ("learning_rate_scheduler: {verbose: 1}", "training.callbacks[0].learning_rate_scheduler: learning_rate_scheduler "
+                                              "needs a `schedule`"),
+    ("learning_rate_scheduler: {schedule: {cosine_decy: {}}}", "unknown learning-rate schedule 'cosine_decy'. "
+                                                               "Did you mean 'cosine_decay'?"),
+    ("csv_loger: {filename: a.csv}", "unknown callback 'csv_loger'. Did you mean 'csv_logger'?"),
+])
+def test_callbacks_are_checked_at_validate(entry, expected):
+    with pytest.raises(builder.SpecError) as info:
+        builder.validate(text=TINY + f"  callbacks:\n    - {entry}\n")
+    assert expected in info.value.render()
+
+
+def test_every_keras_callback_is_nameable_or_excluded_with_a_reason():
+    import inspect
+
+    from builder.backend import keras
+    from builder.spec.training import CALLBACK_CLASSES, CALLBACKS_EXCLUDED
+    classes = {n for n, v in vars(keras().callbacks).items() if inspect.isclass(v)}
+    assert classes == set(CALLBACK_CLASSES.values()) | set(CALLBACKS_EXCLUDED)

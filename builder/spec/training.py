@@ -16,14 +16,44 @@ from .validation import SpecModel, spec_check
 Named = Union[StrictStr, Annotated[dict[StrictStr, Union[dict[StrictStr, JsonValue], None]],
                                    Field(min_length=1, max_length=1)]]
 
-# The callbacks a spec names, and their Keras classes; checkpoints, history,
-# TensorBoard logs and resuming are always on.
+# The callbacks a spec names, and their Keras classes: every keras.callbacks
+# class whose arguments are data. Checkpoints, history, TensorBoard logs and
+# resuming are always on (`tensorboard` sets the run's own TensorBoard
+# callback's options); file arguments are paths inside the run's callbacks/ folder.
 CALLBACK_CLASSES = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
-                    "terminate_on_nan": "TerminateOnNaN"}
+                    "terminate_on_nan": "TerminateOnNaN", "csv_logger": "CSVLogger",
+                    "backup_and_restore": "BackupAndRestore", "learning_rate_scheduler": "LearningRateScheduler",
+                    "model_checkpoint": "ModelCheckpoint", "remote_monitor": "RemoteMonitor",
+                    "swap_ema_weights": "SwapEMAWeights", "tensorboard": "TensorBoard"}
+# Arguments that name a file or folder: resolved inside RUN/callbacks/.
+CALLBACK_PATHS = {"csv_logger": "filename", "backup_and_restore": "backup_dir", "model_checkpoint": "filepath"}
+# keras.callbacks classes a spec cannot name, and why.
+CALLBACKS_EXCLUDED = {
+    "Callback": "the base class", "CallbackList": "a container the run makes itself",
+    "History": "always on: history.csv and history.json", "ProgbarLogger": "the run's output (--quiet, --verbose)",
+    "LambdaCallback": "runs Python code: pass your own callbacks to builder.train(callbacks=[...])",
+    "OrbaxCheckpoint": "needs Orbax on the JAX backend; the run's checkpoints are always on"}
 CALLBACKS = tuple(CALLBACK_CLASSES)
 AUGMENTATIONS = ("random_flip", "random_rotation", "random_zoom", "random_translation", "random_contrast",
                  "random_brightness", "random_crop")
 MONITOR_MODES = ("auto", "min", "max")
+
+
+def _check_callback_values(name, args):
+    """A file argument stays inside the run folder; a scheduler's schedule is a named Keras schedule."""
+    key = CALLBACK_PATHS.get(name)
+    if key and key in args:
+        path = args[key]
+        if not isinstance(path, str) or not path or path.startswith(("/", "\\")) or ".." in path.replace("\\", "/").split("/"):
+            raise SpecError(f"expected a relative path inside the run's callbacks/ folder, got {path!r}", path=(key,))
+    if name == "learning_rate_scheduler":
+        if "schedule" not in args:
+            raise SpecError("learning_rate_scheduler needs a `schedule`: a named schedule such as "
+                            "{cosine_decay: {initial_learning_rate: 0.01, decay_steps: 20}}, counted in epochs")
+        try:
+            _check_named(args["schedule"], "learning-rate schedule", "schedules")
+        except SpecError as err:
+            raise err.at("schedule") from None
 
 
 def named(value) -> tuple[str, dict]:
@@ -145,6 +175,7 @@ class Training(SpecModel):
         for i, item in enumerate(value):
             name, args = named(item)
             try:
+                _check_callback_values(name, args)
                 _check_arguments("callback", name, args, _keras_names("callbacks")[name])
             except SpecError as err:
                 raise err.at(i, name) from None

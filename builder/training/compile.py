@@ -4,9 +4,11 @@ output layer implies, and the callbacks the spec names."""
 
 from __future__ import annotations
 
+import os
+
 from ..backend import keras as _keras
 from ..errors import SpecError
-from ..spec.training import CALLBACK_CLASSES, named
+from ..spec.training import CALLBACK_CLASSES, CALLBACK_PATHS, named
 
 DEFAULT_LOSS = {"classifier": "sparse_categorical_crossentropy", "binary": "binary_crossentropy",
                 "regression": "mean_squared_error"}
@@ -17,9 +19,7 @@ def make_optimizer(config):
     keras = _keras()
     name, args = named(config)
     if isinstance(args.get("learning_rate"), dict):
-        schedule, schedule_args = named(args["learning_rate"])
-        args["learning_rate"] = keras.optimizers.schedules.deserialize(
-            {"class_name": "".join(p.capitalize() for p in schedule.split("_")), "config": schedule_args})
+        args["learning_rate"] = make_schedule(keras, args["learning_rate"])
     try:
         return keras.optimizers.get({"class_name": name, "config": args})
     except (ValueError, TypeError) as err:
@@ -46,13 +46,42 @@ def compile_model(model, spec, optimizer=None):
                   metrics=config.metrics if config.metrics is not None else DEFAULT_METRICS[task])
 
 
-def make_callbacks(config):
+def make_callbacks(config, run_dir=None, exclude=("tensorboard",)):
+    """The spec's callbacks (all but `exclude`, which the run applies to its
+    own); file arguments land in RUN/callbacks/."""
     keras = _keras()
     callbacks = []
-    for item in config.callbacks:
+    for i, item in enumerate(config.callbacks):
         name, args = named(item)
+        if name in exclude:
+            continue
+        args = dict(args)
+        if name in CALLBACK_PATHS and CALLBACK_PATHS[name] in args and run_dir is not None:
+            folder = os.path.join(run_dir, "callbacks")
+            os.makedirs(folder, exist_ok=True)
+            args[CALLBACK_PATHS[name]] = os.path.join(folder, args[CALLBACK_PATHS[name]])
+        if name == "learning_rate_scheduler":
+            args["schedule"] = _epoch_schedule(keras, args["schedule"])
         try:
             callbacks.append(getattr(keras.callbacks, CALLBACK_CLASSES[name])(**args))
-        except TypeError as err:
-            raise SpecError(f"callback {name}: {err}", path=("training", "callbacks")) from None
+        except (TypeError, ValueError) as err:
+            raise SpecError(f"callback {name}: {err}", path=("training", "callbacks", i)) from None
     return callbacks
+
+
+def callback_options(config, name) -> dict:
+    """The arguments the spec gives a callback the run makes itself (`tensorboard`)."""
+    return next((dict(named(item)[1]) for item in config.callbacks if named(item)[0] == name), {})
+
+
+def make_schedule(keras, value):
+    """`{cosine_decay: {...}}` -> the Keras learning-rate schedule."""
+    name, args = named(value)
+    return keras.optimizers.schedules.deserialize(
+        {"class_name": "".join(p.capitalize() for p in name.split("_")), "config": args})
+
+
+def _epoch_schedule(keras, value):
+    """A named Keras schedule, counted in epochs, as LearningRateScheduler's function."""
+    schedule = make_schedule(keras, value)
+    return lambda epoch, lr=None: float(schedule(epoch))

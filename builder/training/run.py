@@ -29,7 +29,7 @@ from . import batching, checkpoints, phases
 from . import folder as folder_module
 from . import data as data_module
 from .checks import check_labels
-from .compile import compile_model, make_callbacks, task_of
+from .compile import callback_options, compile_model, make_callbacks, task_of
 from .interrupt import stopped
 from .devices import device_line, is_chief, make_strategy, strategy_scope
 from .folder import RunFolder
@@ -101,9 +101,11 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
         os.remove(history_csv)                # left by a run killed in its first epoch
     say = print if verbose != 0 else None
     callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
-                 keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config), *extra_callbacks]
+                 keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config, folder.dir),
+                 *extra_callbacks]
     if batching.has_tf_data():
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(folder.dir, "logs")))
+        options = {**callback_options(config, "tensorboard"), "log_dir": os.path.join(folder.dir, "logs")}
+        callbacks.append(keras.callbacks.TensorBoard(**options))
     started = time.perf_counter()
     try:
         for phase in phases.plan(spec, epochs):
@@ -168,6 +170,7 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
     if not folder.chief:
         shutil.rmtree(folder.dir, ignore_errors=True)
         return metrics
+    log_results(folder, spec, record, metrics)
     with atomic_path(os.path.join(folder.dir, "model.keras"), suffix=".keras") as temporary:
         model.save(temporary)
     write_atomic(os.path.join(folder.dir, "history.json"), json.dumps(history, indent=1).encode())
@@ -203,6 +206,34 @@ def versions() -> dict:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             continue
+    return found
+
+
+def log_results(folder: RunFolder, spec, record, metrics):
+    """TensorBoard's HParams view: the run's settings and overrides, and its
+    test metrics, in logs/results (where TensorFlow is installed)."""
+    if not batching.has_tf_data():
+        return
+    tf = _tensorflow()
+    from tensorboard.plugins.hparams import api as hparams_api
+    with tf.summary.create_file_writer(os.path.join(folder.dir, "logs", "results")).as_default():
+        hparams_api.hparams(hyperparameters(spec, record), trial_id=os.path.basename(os.path.abspath(folder.path)))
+        for key, value in metrics.items():
+            if key.startswith(("test_", "val_")) and isinstance(value, float) and math.isfinite(value):
+                tf.summary.scalar(key, value, step=metrics["epochs"])
+
+
+def hyperparameters(spec, record) -> dict:
+    """The run's settings as TensorBoard takes them (numbers, strings, booleans)."""
+    from ..spec.training import named
+    config = spec.training
+    optimizer, arguments = named(config.optimizer)
+    found = {"optimizer": optimizer, "batch_size": config.batch_size, "epochs": config.epochs, "seed": config.seed,
+             "validation_split": float(config.validation_split), "test_split": float(config.test_split)}
+    if isinstance(arguments.get("learning_rate"), (int, float)):
+        found["learning_rate"] = float(arguments["learning_rate"])
+    for path, value in ((record or {}).get("overrides") or {}).items():
+        found[path] = value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
     return found
 
 

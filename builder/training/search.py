@@ -45,7 +45,8 @@ def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=N
         print(f"\n=== trial {len(rows) + 1}: {trials.folder_name(values)}", flush=True)
         spec = load_for_training(path, {**(fixed or {}), **values}, mixed_precision, limits)
         options.setdefault("verbose", 2)
-        metrics = train(spec, data, folder, epochs=trial_epochs, mixed_precision=mixed_precision, **options)
+        metrics = train(spec, data, folder, epochs=trial_epochs, mixed_precision=mixed_precision,
+                        record={"command": None, "overrides": {**(fixed or {}), **values}}, **options)
         rows.append(trials.row(values, metrics, folder))
         return {objective[0]: metrics.get(objective[0], float("nan"))}
 

@@ -29,6 +29,7 @@ def sweep(path, data, swept: dict, *, fixed=None, out=None, mixed_precision=Fals
         folder = os.path.join(base, trials.folder_name(variant))
         print(f"\n=== {trials.folder_name(variant)}", flush=True)
         options.setdefault("verbose", 2)
-        metrics = train(spec, data, folder, mixed_precision=mixed_precision, **options)
+        metrics = train(spec, data, folder, mixed_precision=mixed_precision,
+                        record={"command": None, "overrides": {**(fixed or {}), **variant}}, **options)
         rows.append(trials.row(variant, metrics, folder))
     return trials.ranked(rows)
