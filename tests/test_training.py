@@ -555,3 +555,34 @@ def test_every_keras_callback_is_nameable_or_excluded_with_a_reason():
     from builder.spec.training import CALLBACK_CLASSES, CALLBACKS_EXCLUDED
     classes = {n for n, v in vars(keras().callbacks).items() if inspect.isclass(v)}
     assert classes == set(CALLBACK_CLASSES.values()) | set(CALLBACKS_EXCLUDED)
+
+
+def test_a_folder_with_train_val_test_folders_is_split_by_them(tmp_path, cli):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    counts = {"train": 10, "val": 3, "test": 4}
+    for split, count in counts.items():
+        for name, level in (("night", 30), ("day", 220)):
+            os.makedirs(tmp_path / "photos" / split / name)
+            for i in range(count):
+                pixels = np.clip(rng.normal(level, 20, (8, 8)), 0, 255).astype("uint8")
+                Image.fromarray(pixels).save(tmp_path / "photos" / split / name / f"{split}{i}.png")
+    text = "name: shades\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 2}\ntraining: {epochs: 2}\n"
+    (tmp_path / "s.yaml").write_text(text)
+    code, out, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "photos", "--out", tmp_path / "run",
+                         "--json")
+    assert code == 0, err
+    assert ": 20 training, 6 validation, 8 test examples (split by its own train/, val/, test/ folders)" in out
+    code, out, err = cli("evaluate", tmp_path / "run" / "model.keras", "--data", tmp_path / "photos")
+    assert code == 0, err
+    assert json.loads(out)["examples"] == 8                                       # test/ itself
+    code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "photos")
+    assert code == 0, err
+    assert len(out.splitlines()) == 1 + 34                                        # every file of every split
+    (tmp_path / "photos" / "test" / "dusk").mkdir()
+    day = (tmp_path / "photos" / "test" / "day" / "test0.png").read_bytes()
+    (tmp_path / "photos" / "test" / "dusk" / "a.png").write_bytes(day)
+    code, out, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "photos", "--out", tmp_path / "run2")
+    assert code == 1
+    assert err == (f"{tmp_path / 'photos' / 'test' / 'dusk'}: error: the class 'dusk' is not in the training "
+                   "split's classes (day, night)\n")

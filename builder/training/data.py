@@ -44,6 +44,7 @@ class Data:
     class_names: list | None = None
     rescale: float | None = None          # the source's own default scaling
     images_from_files: bool = False       # x holds image paths, decoded by the pipeline
+    split_by_folders: bool = False        # train/, val/, test/ folders, not a random split
     vocabulary: list | None = None        # text data: the vectorizer's vocabulary
 
     @property
@@ -214,33 +215,94 @@ def _read_csv(path):
     return header, [row for _, row in rest], [number for number, _ in rest]
 
 
+# Top-level folders that split an image or text folder themselves (train/ and val/ or test/).
+SPLIT_FOLDERS = {"train": ("train", "training"), "validation": ("val", "valid", "validation"), "test": ("test",)}
+
+
 def _folder(path, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
-    classes, files, y = _class_files(path)
-    if all(f.lower().endswith(".txt") for f in files):
-        texts = [_read_text(f) for f in files]
-        return _text(path, texts, y, classes, shape, dtype, validation_split, test_split, seed, vocabulary,
-                     max_tokens)
-    images = [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
-    if len(images) != len(files):
+    splits = split_folders(path)
+    if splits is None:
+        classes, files, y = _class_files(path)
+        parts = None
+    else:
+        classes, files, y = _class_files(splits["train"])
+        parts = {name: _class_files(folder, classes) for name, folder in splits.items() if name != "train"}
+    every = files + [f for _, more, _ in (parts or {}).values() for f in more]
+    if all(f.lower().endswith(".txt") for f in every):
+        texts = {f: _read_text(f) for f in every}
+        if parts is None:
+            return _text(path, [texts[f] for f in files], y, classes, shape, dtype, validation_split, test_split,
+                         seed, vocabulary, max_tokens)
+        data = _presplit(path, np.array([texts[f] for f in files], dtype=object), y, classes, None, {
+            name: (np.array([texts[f] for f in more], dtype=object), labels) for name, (_, more, labels) in parts.items()},
+            validation_split, test_split, seed)
+        return _encode_texts(path, data, shape, dtype, vocabulary, max_tokens)
+    _check_images(path, every, shape)
+    if parts is None:
+        data = _split(path, np.array(files), y, None, classes, 1.0 / 255.0, validation_split, test_split, seed)
+    else:
+        data = _presplit(path, np.array(files), y, classes, 1.0 / 255.0, {
+            name: (np.array(more), labels) for name, (_, more, labels) in parts.items()}, validation_split,
+            test_split, seed)
+    data.images_from_files = True
+    return data
+
+
+def merged(data: Data) -> Data:
+    """All of a folder-split data set in one split (predict over the whole folder)."""
+    parts = [p for p in (data.train, data.validation, data.test) if p is not None]
+    offsets = np.cumsum([0] + [len(p.y) for p in parts[:-1]])
+    data.train = Split(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]),
+                       np.concatenate([p.index + o for p, o in zip(parts, offsets)]))
+    data.validation = data.test = None
+    return data
+
+
+def split_folders(path) -> dict | None:
+    """{'train': folder, 'validation': folder, 'test': folder} (those present)
+    when `path` is split by its own top-level folders, else None."""
+    entries = {d.lower(): os.path.join(path, d) for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))}
+    found = {split: next((entries[n] for n in names if n in entries), None) for split, names in SPLIT_FOLDERS.items()}
+    if found["train"] is None or (found["validation"] is None and found["test"] is None):
+        return None
+    return {split: folder for split, folder in found.items() if folder is not None}
+
+
+def _presplit(name, x, y, classes, rescale, parts, validation_split, test_split, seed) -> Data:
+    """Data split by its folders: train/ shuffled with the seed; val/ and test/
+    as they are; a missing one is taken from train/ as the fractions say."""
+    data = _split(name, x, y, None, classes, rescale, 0 if "validation" in parts else validation_split,
+                  0 if "test" in parts else test_split, seed)
+    for split, (xs, ys) in parts.items():
+        setattr(data, split, Split(xs, ys, np.arange(len(ys))))
+    data.split_by_folders = True
+    return data
+
+
+def _check_images(path, files, shape):
+    if not all(f.lower().endswith(IMAGE_SUFFIXES) for f in files):
         raise DataError(path, f"sub-folders hold images ({', '.join(IMAGE_SUFFIXES)}) or .txt files, "
                         f"not both or others")
     if len(shape) != 3 or shape[-1] not in (1, 3) or None in shape:
         raise DataError(path, f"an image folder needs an input of shape [height, width, 1 or 3], "
                         f"the spec has {list(shape)}")
-    for file in images:
+    for file in files:
         _check_image(file, shape[-1])
-    data = _split(path, np.array(files), y, None, classes, 1.0 / 255.0, validation_split, test_split, seed)
-    data.images_from_files = True
-    return data
 
 
-def _class_files(path):
-    """(class names, files, labels) of a folder with one sub-folder per class."""
+def _class_files(path, known=None):
+    """(class names, files, labels) of a folder with one sub-folder per class
+    (labelled as in `known`, the training split's classes, where given)."""
     classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))
     if not classes:
         raise DataError(path, "expected one sub-folder per class")
+    unknown = [c for c in classes if known is not None and c not in known]
+    if unknown:
+        raise DataError(os.path.join(path, unknown[0]), f"the class '{unknown[0]}' is not in the training split's "
+                        f"classes ({', '.join(known)})")
     files, labels = [], []
-    for index, name in enumerate(classes):
+    for name in classes:
+        index = known.index(name) if known is not None else classes.index(name)
         folder = os.path.join(path, name)
         found = sorted(f for f in os.listdir(folder) if not f.startswith("."))     # .DS_Store, .gitkeep
         if not found:
@@ -251,7 +313,7 @@ def _class_files(path):
                 raise DataError(os.path.join(folder, file), f"it is {what}; a class folder holds image or .txt files")
             files.append(os.path.join(folder, file))
             labels.append(index)
-    return classes, files, np.array(labels, dtype="int64")
+    return (known or classes), files, np.array(labels, dtype="int64")
 
 
 def _read_text(file) -> str:
@@ -284,14 +346,22 @@ def read_bounded_data(path) -> bytes:
 def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
     """Token ids from texts: lower-cased words, ids by training-set frequency
     (0 padding, 1 out-of-vocabulary), padded or cut to the input's length."""
-    if dtype == "string":             # raw strings for the model's own text_vectorization
-        return _split(name, raw_texts(name, texts, shape), y, None, classes, None, validation_split, test_split,
-                      seed)
-    if dtype not in ("int32", "int64"):
+    data = _split(name, np.array(texts, dtype=object), y, None, classes, None, validation_split, test_split, seed)
+    return _encode_texts(name, data, shape, dtype, vocabulary, max_tokens)
+
+
+def _encode_texts(name, data, shape, dtype, vocabulary, max_tokens) -> Data:
+    """Texts as the input takes them: raw strings, or token ids from a vocabulary of the training split."""
+    if dtype not in ("int32", "int64", "string"):
         raise DataError(name, "text data needs an integer token input, e.g. `input: {shape: [200], dtype: int32}`, "
                               "or a string input for a model that vectorizes its text itself")
+    if dtype == "string":              # raw strings for the model's own text_vectorization
+        for split in (data.train, data.validation, data.test):
+            if split is not None:
+                split.x = raw_texts(name, list(split.x), shape)
+        return data
+    texts = [t for split in (data.train, data.validation, data.test) if split is not None for t in split.x]
     length = shape[0] if shape[0] is not None else max(len(_words(t)) for t in texts)
-    data = _split(name, np.array(texts, dtype=object), y, None, classes, None, validation_split, test_split, seed)
     if vocabulary is None:
         counts: dict = {}
         for text in data.train.x:

@@ -361,7 +361,8 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     print(device_line(strategy), flush=True)
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
           f"{len(data.validation.y) if data.validation else 0} validation, "
-          f"{len(data.test.y) if data.test else 0} test examples", flush=True)
+          f"{len(data.test.y) if data.test else 0} test examples"
+          + (" (split by its own train/, val/, test/ folders)" if data.split_by_folders else ""), flush=True)
     fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
                  strategy=strategy, verbose=verbose, extra_callbacks=callbacks)
     metrics = report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,

@@ -83,6 +83,8 @@ def _data_for(model, model_path, data_arg, whole, label=None):
                             test_split=0 if whole else settings.get("test_split", 0.15),
                             seed=settings.get("seed", 0), vocabulary=data_module.load_vocabulary(model_path),
                             label=label or settings.get("label"))
+    if whole and data.split_by_folders:
+        data = data_module.merged(data)
     _check_classes(model, data, model_path)
     return data, shape, Preprocessing(rescale=settings.get("rescale")), settings.get("batch_size", 32)
 
