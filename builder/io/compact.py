@@ -67,17 +67,17 @@ def compact(spec: dict) -> tuple[dict, dict]:
     _name_blocks(blocks, used)
     for block in blocks:
         _parameters(block)
-    items = _repeats(items, blocks)
-    renamed = _names(items, blocks)
+    items = _repeats(items)
+    renamed = _names(items)
     result = {key: value for key, value in spec.items() if key != "layers"}
+    if isinstance(result.get("output"), dict):
+        result["output"] = dict(result["output"])        # defaults may take arguments out of it
     defaults = _defaults(items, blocks, result.get("output"))
     if defaults:
         result["defaults"] = defaults
     if blocks:
         result["blocks"] = {block.name: _block_data(block) for block in blocks}
     result["layers"] = _entries(items, _only_input(spec))
-    if isinstance(result.get("output"), dict):
-        result["output"] = dict(result["output"])
     return _order(result), renamed
 
 
@@ -395,21 +395,11 @@ def _name_blocks(blocks, used):
         else:
             first_of[base] = block
             name = base
-        name, k = _free(name, used)
+        name = _unique(name if re.match(r"[A-Za-z]", name) else f"block_{name}", used)
         used.add(name)
         block.name = name
         for inst in block.instances:
             inst.type = name
-
-
-def _free(name, used) -> tuple[str, int]:
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-        name = "block_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
-    candidate, k = name, 1
-    while candidate in used:
-        k += 1
-        candidate = f"{name}_{k}"
-    return candidate, k
 
 
 _ABSENT = object()
@@ -481,6 +471,7 @@ def _merged(vectors) -> list:
 
 
 def _unique(name, taken) -> str:
+    """`name` (letters, digits, _), or `name_2`, `name_3`, ... where it is taken or reserved."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", name)
     candidate, k = name, 1
     while candidate in taken or candidate in _RESERVED:
@@ -489,7 +480,7 @@ def _unique(name, taken) -> str:
     return candidate
 
 
-def _repeats(items, blocks) -> list:
+def _repeats(items) -> list:
     """Runs of instances NAME1, NAME2, ... NAMEn of one block, each taking the
     one before it, become one entry `{name: NAME, repeat: n, vary: ...}`."""
     consumers = _consumers(items)
@@ -533,7 +524,7 @@ def _run_from(items, i, consumers) -> list:
     return run
 
 
-def _names(items, blocks) -> dict:
+def _names(items) -> dict:
     """Each imported layer's name -> its name in the model the new spec builds."""
     renamed = {}
     for item in items:
