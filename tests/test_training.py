@@ -586,3 +586,15 @@ def test_a_folder_with_train_val_test_folders_is_split_by_them(tmp_path, cli):
     assert code == 1
     assert err == (f"{tmp_path / 'photos' / 'test' / 'dusk'}: error: the class 'dusk' is not in the training "
                    "split's classes (day, night)\n")
+
+
+def test_a_failing_trial_stops_the_search_with_its_own_error(cli, tmp_path):
+    (tmp_path / "s.yaml").write_text(SEARCHED)
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    code, out, err = cli("search", tmp_path / "s.yaml", "--data", tmp_path / "bad.npz", "--out", tmp_path / "search",
+                         "--trials", "3")
+    assert code == 1 and len(err.splitlines()) == 1
+    assert err.startswith(f"{tmp_path / 'bad.npz'}: error: ")
+    code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "search")
+    assert (code, err) == (1, f"error: {tmp_path / 'search'} holds an earlier search; choose another --out "
+                              "(nothing was trained)\n")

@@ -36,9 +36,19 @@ def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=N
     objective = _objective(base_spec)
     oracle = _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed,
                      keras_tuner.Objective(*objective))
+    if os.path.isdir(base) and any(not e.startswith(".") for e in os.listdir(base)):
+        raise BuilderError(f"{base} holds an earlier search; choose another --out (nothing was trained)")
     rows: list[dict] = []
+    failures: list = []
 
     def run_trial(trial):
+        try:
+            return trial_run(trial)
+        except Exception as err:          # noqa: BLE001 - KerasTuner would count it and go on; the search stops
+            failures.append(err)
+            raise keras_tuner.errors.FatalError(str(err)) from err
+
+    def trial_run(trial):
         values = {p: trial.hyperparameters.get(_hp_name(p)) for p in space}
         trial_epochs = trial.hyperparameters.values.get("tuner/epochs", max_epochs)
         folder = os.path.join(base, f"{len(rows) + 1:02d}-{trials.folder_name(values)}")
@@ -51,7 +61,12 @@ def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=N
         return {objective[0]: metrics.get(objective[0], float("nan"))}
 
     tuner = _tuner(keras_tuner, oracle, run_trial, base)
-    tuner.search(verbose=0)            # the trials print their own lines; the table comes last
+    try:
+        tuner.search(verbose=0)        # the trials print their own lines; the table comes last
+    except Exception:                  # noqa: BLE001 - a trial's own error is the one to report
+        if failures:
+            raise failures[0] from None
+        raise
     ranked = trials.ranked(rows)
     if not ranked:
         raise BuilderError("the search ran no trial")
