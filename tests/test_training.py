@@ -85,7 +85,7 @@ def test_training_section_is_validated():
         builder.load_spec(text=TINY + "  optimiser: sgd\n")
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
-        "'optimizer'? Known: batch_size, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, preprocessing, "
+        "'optimizer'? Known: batch_size, cache, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, preprocessing, "
         "seed, shuffle, shuffle, test_on, test_split, validation_split.".replace("shuffle, shuffle", "shuffle"))
 
 
@@ -598,3 +598,31 @@ def test_a_failing_trial_stops_the_search_with_its_own_error(cli, tmp_path):
     code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "search")
     assert (code, err) == (1, f"error: {tmp_path / 'search'} holds an earlier search; choose another --out "
                               "(nothing was trained)\n")
+
+
+def test_image_caching_is_a_choice_and_changes_no_result(tmp_path, cli, monkeypatch):
+    """Decoded images are kept in memory where they fit the budget, in the run's
+    cache/ on request, or decoded every epoch; the trained weights are the same."""
+    from builder.backend import keras
+    from builder.training import batching
+    _images(tmp_path / "images", np.random.default_rng(0))
+    text = "name: shades\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 2}\ntraining: {epochs: 2}\n"
+    (tmp_path / "s.yaml").write_text(text)
+    outputs, weights = {}, {}
+    for mode in ("auto", "disk", "none"):
+        code, out, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "images", "--out", tmp_path / mode,
+                             "--set", f"training.cache={mode}")
+        assert code == 0, err
+        outputs[mode] = out
+        weights[mode] = keras().saving.load_model(tmp_path / mode / "model.keras").get_weights()
+        assert not (tmp_path / mode / "cache").exists()                 # the run's own copies, removed at the end
+    assert "; decoded images cached in memory" in outputs["auto"]
+    assert "; decoded images cached in cache/" in outputs["disk"]
+    assert "; images decoded from their files every epoch" in outputs["none"]
+    for mode in ("disk", "none"):
+        for a, b in zip(weights["auto"], weights[mode]):
+            np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(batching, "CACHE_BUDGET", 100)                   # 14 images of 8x8 floats do not fit
+    code, out, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "images", "--out", tmp_path / "small")
+    assert code == 0, err
+    assert "; images decoded from their files every epoch" in out

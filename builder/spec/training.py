@@ -163,6 +163,10 @@ class Training(SpecModel):
     mode: Literal[MONITOR_MODES] = Field("auto", description="whether the best checkpoint has the lowest (min) or "
                                                              "highest (max) monitor value; auto: the metric's own "
                                                              "direction, as Keras knows it")
+    cache: Literal["auto", "memory", "disk", "none"] = Field(
+        "auto", description="where decoded images are kept between epochs: auto (memory where they fit 1 GiB, "
+                            "else decoded from their files every epoch), memory, disk (the run's cache/ folder) "
+                            "or none")
     test_on: Literal["best", "final"] = Field("best", description="the weights tested and saved as model.keras: "
                                                                    "the best checkpoint's (by monitor), or the "
                                                                    "last epoch's")

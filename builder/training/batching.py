@@ -29,7 +29,23 @@ def augmentation_layers(preprocessing):
     return layers
 
 
-def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, shuffle=True):
+CACHE_BUDGET = 1 << 30        # bytes of decoded images a split may keep in memory (training.cache: auto)
+
+
+def cache_mode(split, data, shape, cache="auto") -> str:
+    """How a split's decoded images are kept between epochs: 'memory' (where
+    they fit the budget, for `auto`), 'disk', or 'none' (decoded every epoch,
+    streamed from their files). Arrays are in memory already: 'none'."""
+    if not data.images_from_files or cache == "none":
+        return "none"
+    if cache != "auto":
+        return cache
+    decoded = len(split.y) * int(np.prod([d for d in shape if d])) * 4
+    return "memory" if decoded <= CACHE_BUDGET else "none"
+
+
+def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, shuffle=True, cache="auto",
+            cache_file=None):
     """A batched dataset of (x, y) for `split`. The data source's own scaling
     (`data.rescale`: 1/255 for images) applies unless `preprocessing.rescale` says otherwise."""
     rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
@@ -37,11 +53,15 @@ def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, sh
         rescale = None                # raw strings, for a model that vectorizes its text itself
     augment = augmentation_layers(preprocessing) if training else []
     if has_tf_data():
-        return _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
+        mode = cache_mode(split, data, shape, cache)
+        if mode == "disk" and cache_file is None:
+            mode = "none"                # evaluate and predict read each file once anyway
+        return _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed,
+                           (mode, cache_file))
     return ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
 
 
-def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed):
+def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed, cache=("none", None)):
     tf = _tensorflow()
     ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
     if data.images_from_files:
@@ -53,7 +73,10 @@ def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed)
         ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     if rescale is not None:
         ds = ds.map(lambda x, y: (tf.cast(x, "float32") * rescale, y), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.cache()                      # decoded once; later epochs read memory
+    if cache[0] == "memory":
+        ds = ds.cache()                  # decoded once; later epochs read memory
+    elif cache[0] == "disk":
+        ds = ds.cache(cache[1])          # decoded once into the run folder; later epochs read the file
     if shuffle:
         ds = ds.shuffle(len(split.y), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)

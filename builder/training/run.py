@@ -91,9 +91,15 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
     """Step 4: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
     keras, config = _keras(), spec.training
     make = dict(data=data, shape=spec.inputs[0].shape, batch_size=batch_size, preprocessing=config.preprocessing,
-                seed=config.seed)
-    train_ds = batching.dataset(data.train, training=True, shuffle=config.shuffle, **make)
-    val_ds = batching.dataset(data.validation, training=False, **make) if data.validation else None
+                seed=config.seed, cache=config.cache)
+    cache_dir = os.path.join(folder.dir, "cache")
+    shutil.rmtree(cache_dir, ignore_errors=True)      # a killed run's partial cache would be refused
+    if config.cache == "disk":
+        os.makedirs(cache_dir)
+    train_ds = batching.dataset(data.train, training=True, shuffle=config.shuffle,
+                                cache_file=os.path.join(cache_dir, "train"), **make)
+    val_ds = batching.dataset(data.validation, training=False, cache_file=os.path.join(cache_dir, "validation"),
+                              **make) if data.validation else None
     monitor = config.monitor if val_ds is not None or not config.monitor.startswith("val_") else "loss"
     state = folder.state
     history_csv = os.path.join(folder.dir, "history.csv")
@@ -171,6 +177,7 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
         shutil.rmtree(folder.dir, ignore_errors=True)
         return metrics
     log_results(folder, spec, record, metrics)
+    shutil.rmtree(os.path.join(folder.dir, "cache"), ignore_errors=True)    # the run's own decoded copies
     with atomic_path(os.path.join(folder.dir, "model.keras"), suffix=".keras") as temporary:
         model.save(temporary)
     write_atomic(os.path.join(folder.dir, "history.json"), json.dumps(history, indent=1).encode())
@@ -359,10 +366,14 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size)
     phases.check_patterns(spec, model)
     print(device_line(strategy), flush=True)
+    cached = batching.cache_mode(data.train, data, spec.inputs[0].shape, spec.training.cache)
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
           f"{len(data.validation.y) if data.validation else 0} validation, "
           f"{len(data.test.y) if data.test else 0} test examples"
-          + (" (split by its own train/, val/, test/ folders)" if data.split_by_folders else ""), flush=True)
+          + (" (split by its own train/, val/, test/ folders)" if data.split_by_folders else "")
+          + ({"memory": "; decoded images cached in memory", "disk": "; decoded images cached in cache/",
+              "none": "; images decoded from their files every epoch"}[cached] if data.images_from_files else ""),
+          flush=True)
     fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
                  strategy=strategy, verbose=verbose, extra_callbacks=callbacks)
     metrics = report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
