@@ -86,7 +86,7 @@ def test_training_section_is_validated():
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
         "'optimizer'? Known: batch_size, cache, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, preprocessing, "
-        "seed, shuffle, shuffle, test_on, test_split, validation_split.".replace("shuffle, shuffle", "shuffle"))
+        "seed, shuffle, shuffle, test_on, test_split, track, validation_split.".replace("shuffle, shuffle", "shuffle"))
 
 
 def test_optimizer_schedule_and_callbacks(tmp_path):
@@ -626,3 +626,20 @@ def test_image_caching_is_a_choice_and_changes_no_result(tmp_path, cli, monkeypa
     code, out, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "images", "--out", tmp_path / "small")
     assert code == 0, err
     assert "; images decoded from their files every epoch" in out
+
+
+def test_mlflow_tracking_in_a_local_file_store(tmp_path):
+    """`track: mlflow` logs settings, per-epoch metrics, test metrics and the
+    record files to the run's own mlruns/ (no server)."""
+    import mlflow
+    metrics, out = train_tiny(tmp_path, text=TINY + "  track: {mlflow: {experiment: tiny-runs}}\n",
+                              record={"command": None, "overrides": {"training.batch_size": 64}})
+    client = mlflow.tracking.MlflowClient(tracking_uri=(tmp_path / "run" / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("tiny-runs")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.params["batch_size"] == "64" and run.data.params["training.batch_size"] == "64"
+    assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+    assert run.data.tags["tested"] == metrics["tested"]
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"metrics.json", "run.json", "spec.yaml"}
+    assert run.info.status == "FINISHED"

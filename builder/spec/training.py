@@ -134,6 +134,13 @@ class Phase(SpecModel):
         return value if value is None else Training._known_optimizer(value)
 
 
+class MlflowSettings(SpecModel):
+    """Where `track: mlflow` logs: a tracking URI or folder (default: the run's
+    mlruns/, or MLFLOW_TRACKING_URI) and an experiment (default: the spec's name)."""
+    tracking_uri: Union[StrictStr, None] = Field(None, description="an MLflow tracking URI or a local folder")
+    experiment: Union[StrictStr, None] = Field(None, description="the MLflow experiment's name")
+
+
 class Training(SpecModel):
     """The training section. Names and arguments of Keras objects are checked
     against the installed Keras (signatures.json), so `validate` finds them."""
@@ -167,6 +174,9 @@ class Training(SpecModel):
         "auto", description="where decoded images are kept between epochs: auto (memory where they fit 1 GiB, "
                             "else decoded from their files every epoch), memory, disk (the run's cache/ folder) "
                             "or none")
+    track: Union[Literal["none", "mlflow"], Annotated[dict[Literal["mlflow"], MlflowSettings],
+                                                       Field(min_length=1, max_length=1)]] = Field(
+        "none", description="experiment tracking: mlflow, or {mlflow: {tracking_uri: ..., experiment: ...}}")
     test_on: Literal["best", "final"] = Field("best", description="the weights tested and saved as model.keras: "
                                                                    "the best checkpoint's (by monitor), or the "
                                                                    "last epoch's")

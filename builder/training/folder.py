@@ -19,7 +19,7 @@ from . import checkpoints
 LOCK = ".lock"
 # What a run folder holds; anything else means --out names a folder of the user's.
 RUN_ENTRIES = {"checkpoint", "logs", "history.csv", "history.json", "metrics.json", "run.json", "model.keras",
-               "vocabulary.json", "classes.json", "spec.yaml", "callbacks", "cache", LOCK}
+               "vocabulary.json", "classes.json", "spec.yaml", "callbacks", "cache", "mlruns", LOCK}
 
 
 class RunFolderError(SpecError):

@@ -25,7 +25,7 @@ from ..keras.assemble import build_model
 from ..spec import graph
 from ..spec.load import load_spec
 from ..spec.resolved import resolved_yaml
-from . import batching, checkpoints, phases
+from . import batching, checkpoints, phases, tracking
 from . import folder as folder_module
 from . import data as data_module
 from .checks import check_labels
@@ -224,24 +224,10 @@ def log_results(folder: RunFolder, spec, record, metrics):
     tf = _tensorflow()
     from tensorboard.plugins.hparams import api as hparams_api
     with tf.summary.create_file_writer(os.path.join(folder.dir, "logs", "results")).as_default():
-        hparams_api.hparams(hyperparameters(spec, record), trial_id=os.path.basename(os.path.abspath(folder.path)))
+        hparams_api.hparams(tracking.hyperparameters(spec, record), trial_id=os.path.basename(os.path.abspath(folder.path)))
         for key, value in metrics.items():
             if key.startswith(("test_", "val_")) and isinstance(value, float) and math.isfinite(value):
                 tf.summary.scalar(key, value, step=metrics["epochs"])
-
-
-def hyperparameters(spec, record) -> dict:
-    """The run's settings as TensorBoard takes them (numbers, strings, booleans)."""
-    from ..spec.training import named
-    config = spec.training
-    optimizer, arguments = named(config.optimizer)
-    found = {"optimizer": optimizer, "batch_size": config.batch_size, "epochs": config.epochs, "seed": config.seed,
-             "validation_split": float(config.validation_split), "test_split": float(config.test_split)}
-    if isinstance(arguments.get("learning_rate"), (int, float)):
-        found["learning_rate"] = float(arguments["learning_rate"])
-    for path, value in ((record or {}).get("overrides") or {}).items():
-        found[path] = value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
-    return found
 
 
 def results_table(metrics: dict) -> list[str]:
@@ -374,10 +360,13 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
           + ({"memory": "; decoded images cached in memory", "disk": "; decoded images cached in cache/",
               "none": "; images decoded from their files every epoch"}[cached] if data.images_from_files else ""),
           flush=True)
-    fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
-                 strategy=strategy, verbose=verbose, extra_callbacks=callbacks)
-    metrics = report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
-                     strategy=strategy, label=label, record=record)
+    name = os.path.basename(os.path.abspath(folder.path))
+    with tracking.tracked(spec, folder.dir, name, record, chief=folder.chief) as (tracker_callbacks, finish):
+        fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
+                     strategy=strategy, verbose=verbose, extra_callbacks=[*callbacks, *tracker_callbacks])
+        metrics = report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
+                         strategy=strategy, label=label, record=record)
+        finish(metrics)
     return Run(model, fitted.history, metrics, folder.path)
 
 
