@@ -643,3 +643,24 @@ def test_mlflow_tracking_in_a_local_file_store(tmp_path):
     assert run.data.tags["tested"] == metrics["tested"]
     assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"metrics.json", "run.json", "spec.yaml"}
     assert run.info.status == "FINISHED"
+
+
+def test_python_api_arrays_that_do_not_fit_are_one_error(tmp_path):
+    from builder.training.checks import DataError
+    x = np.zeros((10, 8, 8, 1), "float32")
+    with pytest.raises(DataError) as info:
+        builder.train(builder.load_spec(text=TINY), (x, np.zeros(9, "int64")), out=tmp_path / "a", verbose=0)
+    assert info.value.render() == "the (x, y) arrays: error: x has 10 examples and y 9; they must have as many"
+    x[3, 2, 2, 0] = np.nan
+    with pytest.raises(DataError, match=r"x holds NaN or infinite values \(first in example 3\)"):
+        builder.train(builder.load_spec(text=TINY), (x, np.zeros(10, "int64")), out=tmp_path / "b", verbose=0)
+    assert not (tmp_path / "a" / "model.keras").exists() and not (tmp_path / "b" / "model.keras").exists()
+
+
+def test_tracking_without_mlflow_is_one_line(cli, tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "mlflow", None)                   # as if it were not installed
+    (tmp_path / "s.yaml").write_text(TINY + "  track: mlflow\n")
+    code, out, err = cli("train", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "run")
+    assert (code, err) == (1, "error: training.track: mlflow needs MLflow: pip install mlflow-skinny "
+                              "(or pip install \"keras-spec-builder[track]\")\n")
