@@ -24,7 +24,7 @@ import builder  # noqa: E402
 from builder import backend  # noqa: E402
 
 backend.keras()                      # Keras and TensorFlow, imported without their start-up log
-import builder.layers  # noqa: E402  (LocalResponseNormalization)
+import builder.keras.layers  # noqa: E402  (LocalResponseNormalization)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = os.path.join(ROOT, "specs")
@@ -49,10 +49,10 @@ def googlenet(keras):
     x = layers.ZeroPadding2D(3)(inputs)
     x = conv(x, 64, 7, "conv1", strides=2, padding="valid")
     x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-    x = builder.layers.LocalResponseNormalization()(x)
+    x = builder.keras.layers.LocalResponseNormalization()(x)
     x = conv(x, 64, 1, "conv2_reduce")
     x = conv(x, 192, 3, "conv2")
-    x = builder.layers.LocalResponseNormalization()(x)
+    x = builder.keras.layers.LocalResponseNormalization()(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
     for block in [("3a", 64, 96, 128, 16, 32, 32), ("3b", 128, 128, 192, 32, 96, 64), "pool",
                   ("4a", 192, 96, 208, 16, 48, 64), ("4b", 160, 112, 224, 24, 64, 64),

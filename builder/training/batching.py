@@ -35,9 +35,12 @@ CACHE_BUDGET = 1 << 30        # bytes of decoded images a split may keep in memo
 def cache_mode(split, data, shape, cache="auto") -> str:
     """How a split's decoded images are kept between epochs: 'memory' (where
     they fit the budget, for `auto`), 'disk', or 'none' (decoded every epoch,
-    streamed from their files). Arrays are in memory already: 'none'."""
-    if not data.images_from_files or cache == "none":
+    streamed from their files). Arrays are in memory already: their scaled
+    copy is cached there too (per-example mapping every epoch costs more)."""
+    if cache == "none":
         return "none"
+    if not data.images_from_files:
+        return "memory"
     if cache != "auto":
         return cache
     decoded = len(split.y) * int(np.prod([d for d in shape if d])) * 4
