@@ -99,3 +99,14 @@ def test_doc_examples_validate_and_build(doc, index, monkeypatch):
     builder.validate(text=text)
     model = builder.build(text=text)
     assert model.count_params() > 0
+
+
+@pytest.mark.parametrize("script", sorted(f for f in os.listdir(os.path.join(ROOT, "benchmarks")) if f.endswith(".py")))
+def test_every_benchmark_starts(script):
+    """The benchmarks docs/benchmarks.md quotes still import what they use (their --help runs their imports)."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--help"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-1000:]
+    assert result.stdout.startswith("usage: ")
