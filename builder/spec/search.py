@@ -19,31 +19,32 @@ from .validation import SpecModel, spec_check, validate
 Number = Union[StrictInt, StrictFloat]
 
 
-class IntRange(SpecModel):
+class _Range(SpecModel):
+    """A range's bounds are ordered, and positive for log sampling."""
+    BOUNDS: ClassVar[str] = ""
+
+    @model_validator(mode="after")
+    @spec_check
+    def _ordered(self):
+        _check_range(getattr(self, self.BOUNDS), self.BOUNDS, self.sampling)
+        return self
+
+
+class IntRange(_Range):
     EXPECTED: ClassVar[str] = "{int: [low, high], step: N}"
     int: Annotated[list[StrictInt], Field(min_length=2, max_length=2)] = Field(
         description="[low, high], both included")
     step: Annotated[StrictInt, Field(gt=0)] = Field(1, description="a positive step")
     sampling: Literal["linear", "log"] = Field("linear", description="linear or log")
-
-    @model_validator(mode="after")
-    @spec_check
-    def _ordered(self):
-        _check_range(self.int, "int", self.sampling)
-        return self
+    BOUNDS: ClassVar[str] = "int"
 
 
-class FloatRange(SpecModel):
+class FloatRange(_Range):
     EXPECTED: ClassVar[str] = "{float: [low, high], sampling: log}"
     float: Annotated[list[Number], Field(min_length=2, max_length=2)] = Field(description="[low, high]")
     step: Optional[Annotated[Number, Field(gt=0)]] = Field(None, description="a positive step, or none")
     sampling: Literal["linear", "log"] = Field("linear", description="linear or log")
-
-    @model_validator(mode="after")
-    @spec_check
-    def _ordered(self):
-        _check_range(self.float, "float", self.sampling)
-        return self
+    BOUNDS: ClassVar[str] = "float"
 
 
 def _check_range(bounds, key, sampling):

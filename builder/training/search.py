@@ -40,6 +40,7 @@ def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=N
         raise BuilderError(f"{base} holds an earlier search; choose another --out (nothing was trained)")
     rows: list[dict] = []
     failures: list = []
+    options.setdefault("verbose", 2)          # one plain line per epoch: trials are compared, not watched
 
     def run_trial(trial):
         try:
@@ -54,7 +55,6 @@ def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=N
         folder = os.path.join(base, f"{len(rows) + 1:02d}-{trials.folder_name(values)}")
         print(f"\n=== trial {len(rows) + 1}: {trials.folder_name(values)}", flush=True)
         spec = load_for_training(path, {**(fixed or {}), **values}, mixed_precision, limits)
-        options.setdefault("verbose", 2)
         metrics = train(spec, data, folder, epochs=trial_epochs, mixed_precision=mixed_precision,
                         record={"command": None, "overrides": {**(fixed or {}), **values}}, **options)
         rows.append(trials.row(values, metrics, folder))

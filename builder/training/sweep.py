@@ -25,10 +25,10 @@ def sweep(path, data, swept: dict, *, fixed=None, out=None, mixed_precision=Fals
     specs = [load_for_training(path, {**(fixed or {}), **variant}, mixed_precision, limits) for variant in variants]
     base = out or default_out(specs[0].name)
     rows = []
+    options.setdefault("verbose", 2)          # one plain line per epoch: variants are compared, not watched
     for variant, spec in zip(variants, specs):
         folder = os.path.join(base, trials.folder_name(variant))
         print(f"\n=== {trials.folder_name(variant)}", flush=True)
-        options.setdefault("verbose", 2)
         metrics = train(spec, data, folder, mixed_precision=mixed_precision,
                         record={"command": None, "overrides": {**(fixed or {}), **variant}}, **options)
         rows.append(trials.row(variant, metrics, folder))
