@@ -18,6 +18,8 @@ SPECS = {
     "vec4": "name: vec4\ninput: [4]\nlayers: [dense: 8]\noutput: {units: 3}\ntraining: {epochs: 1}\n",
     "vec2": "name: vec2\ninput: [2]\nlayers: [dense: 8]\noutput: {units: 3}\ntraining: {epochs: 1}\n",
     "img": "name: img\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 2}\ntraining: {epochs: 1}\n",
+    "rec": ("name: rec\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 2}\ntraining:\n  epochs: 1\n"
+            "  tfrecord: {features: {image: {dtype: string, decode: image}, label: {dtype: int64}}}\n"),
     "text": ("name: text\ninput: {shape: [6], dtype: int32}\nlayers: [{embedding: {input_dim: 50, output_dim: 4}}, "
              "flatten]\noutput: {units: 2}\ntraining: {epochs: 1}\n"),
 }

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, run_cli_process, spec_path
@@ -234,6 +235,30 @@ def test_a_real_full_disk_where_a_small_tmpfs_can_be_mounted(tmp_path):
         assert os.path.exists(disk / "run" / "checkpoint" / "last.keras") and len(state["history"]) == state["epoch"]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_disk_cache_that_fills_the_disk_is_one_line(tmp_path):
+    """TensorFlow's own cache writer on a full disk: the same line as any full disk."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(40):
+            Image.fromarray((rng.random((32, 32, 3)) * 255).astype("uint8")).save(tmp_path / "images" / label / f"{i}.png")
+    (tmp_path / "s.yaml").write_text("name: big\ninput: [32, 32, 3]\nlayers: [flatten]\noutput: {units: 2}\n"
+                                     "training: {epochs: 3, cache: disk}\n")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("this machine does not let the tests mount a tmpfs")
+    try:
+        code, _, err = cli_in(disk, "train", tmp_path / "s.yaml", "--data", tmp_path / "images", "--out", "run")
+        assert (code, one_line(err)) == (1, "error: the disk is full (No space left on device); free some space. "
+                                            "Stopped at epoch 1; no epoch was completed: train again without --resume")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_bad_flag_values_are_usage_errors():

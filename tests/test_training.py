@@ -64,6 +64,26 @@ def test_same_seed_same_result(tmp_path):
         np.testing.assert_array_equal(x, y)
 
 
+def test_steps_per_execution_changes_speed_not_weights(tmp_path):
+    """`auto` runs 32 steps per call (fewer where an epoch has fewer); the
+    weights are those of one step per call; run.json says which ran."""
+    import keras
+    from builder.spec.training import Training
+    from builder.training.compile import steps_per_execution
+    assert steps_per_execution(Training(), 1374, 32) == 32
+    assert steps_per_execution(Training(), 300, 32) == 10
+    assert steps_per_execution(Training(steps_per_execution=4), 1374, 32) == 4
+    runs = {}
+    for value in ("auto", "1"):
+        metrics, out = train_tiny(tmp_path / value, text=TINY + f"  steps_per_execution: {value}\n")
+        runs[value] = (metrics, keras.saving.load_model(os.path.join(out, "model.keras")).get_weights())
+        # 1,374 training examples in batches of 64: 22 steps an epoch, all in one call
+        assert json.load(open(os.path.join(out, "run.json")))["steps_per_execution"] == (22 if value == "auto" else 1)
+    assert runs["auto"][0]["test_loss"] == runs["1"][0]["test_loss"]
+    for x, y in zip(runs["auto"][1], runs["1"][1]):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_same_seed_same_initial_weights():
     import keras
     weights = []
@@ -86,7 +106,7 @@ def test_training_section_is_validated():
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
         "'optimizer'? Known: batch_size, cache, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, preprocessing, "
-        "seed, shuffle, shuffle, test_on, test_split, track, validation_split.".replace("shuffle, shuffle", "shuffle"))
+        "seed, shuffle, shuffle, steps_per_execution, test_on, test_split, tfrecord, track, validation_split.".replace("shuffle, shuffle", "shuffle"))
 
 
 def test_optimizer_schedule_and_callbacks(tmp_path):
@@ -625,7 +645,13 @@ def test_image_caching_is_a_choice_and_changes_no_result(tmp_path, cli, monkeypa
     monkeypatch.setattr(batching, "CACHE_BUDGET", 100)                   # 14 images of 8x8 floats do not fit
     code, out, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "images", "--out", tmp_path / "small")
     assert code == 0, err
+    assert "; decoded images cached in cache/" in out                   # auto: on disk, where they fit its free space
+    monkeypatch.setattr(batching, "DISK_SHARE", 0)                      # nor the disk
+    code, out, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "images", "--out", tmp_path / "tiny")
+    assert code == 0, err
     assert "; images decoded from their files every epoch" in out
+    for a, b in zip(weights["auto"], keras().saving.load_model(tmp_path / "tiny" / "model.keras").get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_mlflow_tracking_in_a_local_file_store(tmp_path):

@@ -141,6 +141,56 @@ class MlflowSettings(SpecModel):
     experiment: Union[StrictStr, None] = Field(None, description="the MLflow experiment's name")
 
 
+class RecordFeature(SpecModel):
+    """One feature of a tf.train.Example, as tf.io.FixedLenFeature reads it."""
+    UNKNOWN: ClassVar[str] = "feature setting"
+    MISSING: ClassVar[dict] = {"dtype": "a feature needs its dtype: int64, float32 or string"}
+
+    dtype: Literal["int64", "float32", "string"] = Field(description="int64, float32 or string (bytes)")
+    shape: list[Annotated[StrictInt, Field(gt=0)]] = Field(default_factory=list,
+                                                            description="the feature's shape; [] for one value")
+    decode: Union[Literal["image"], None] = Field(None, description="image: the bytes are an encoded image "
+                                                                    "(PNG, JPEG, BMP, GIF)")
+
+    @model_validator(mode="after")
+    @spec_check
+    def _image_bytes(self):
+        if self.decode == "image" and (self.dtype != "string" or self.shape):
+            raise SpecError("an encoded image is one string per record: `{dtype: string, decode: image}`")
+        return self
+
+
+class TFRecordSettings(SpecModel):
+    """How TFRecord files given as --data are read: the feature description of
+    their tf.train.Example records, the label feature, and the input feature."""
+    UNKNOWN: ClassVar[str] = "tfrecord setting"
+    MISSING: ClassVar[dict] = {"features": "the feature description, e.g. `features: {image: {dtype: string, "
+                                           "decode: image}, label: {dtype: int64}}`"}
+
+    features: Annotated[dict[StrictStr, RecordFeature], Field(min_length=2)] = Field(
+        description="feature name -> {dtype, shape, decode}, as tf.io.FixedLenFeature reads them")
+    label: StrictStr = Field("label", description="the feature holding the label")
+    input: Union[StrictStr, None] = Field(None, description="the feature fed to the model's input (default: the "
+                                                            "only feature other than the label)")
+    compression: Union[Literal["", "GZIP", "ZLIB"], None] = Field(
+        None, description="the files' compression (default: GZIP for .gz files, else none)")
+
+    @model_validator(mode="after")
+    @spec_check
+    def _known_features(self):
+        for key in ("label", "input"):
+            name = getattr(self, key)
+            if name is not None and name not in self.features:
+                raise SpecError(f"'{name}' is not one of the features ({', '.join(self.features)})", path=(key,))
+        if self.input is None and len(self.features) != 2:
+            raise SpecError(f"which feature is the input? Name it with `input:` (features: "
+                            f"{', '.join(f for f in self.features if f != self.label)})")
+        return self
+
+    def input_feature(self) -> str:
+        return self.input or next(f for f in self.features if f != self.label)
+
+
 class Training(SpecModel):
     """The training section. Names and arguments of Keras objects are checked
     against the installed Keras (signatures.json), so `validate` finds them."""
@@ -171,12 +221,17 @@ class Training(SpecModel):
                                                              "highest (max) monitor value; auto: the metric's own "
                                                              "direction, as Keras knows it")
     cache: Literal["auto", "memory", "disk", "none"] = Field(
-        "auto", description="where decoded images are kept between epochs: auto (memory where they fit 1 GiB, "
-                            "else decoded from their files every epoch), memory, disk (the run's cache/ folder) "
-                            "or none")
+        "auto", description="where decoded examples are kept between epochs: auto (memory where they fit 1 GiB, "
+                            "else the run's cache/ folder where they fit half the free disk space, else decoded "
+                            "every epoch), memory, disk (the run's cache/ folder) or none")
     track: Union[Literal["none", "mlflow"], Annotated[dict[Literal["mlflow"], MlflowSettings],
                                                        Field(min_length=1, max_length=1)]] = Field(
         "none", description="experiment tracking: mlflow, or {mlflow: {tracking_uri: ..., experiment: ...}}")
+    steps_per_execution: Union[Literal["auto"], Annotated[StrictInt, Field(gt=0, le=100_000)]] = Field(
+        "auto", description="training steps per call of the compiled train function (Keras's compile argument); "
+                            "auto: 32, or one epoch's where it has fewer")
+    tfrecord: Union[TFRecordSettings, None] = Field(None, description="how TFRecord files given as --data are "
+                                                                      "read: their feature description")
     test_on: Literal["best", "final"] = Field("best", description="the weights tested and saved as model.keras: "
                                                                    "the best checkpoint's (by monitor), or the "
                                                                    "last epoch's")

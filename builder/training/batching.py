@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import shutil
 
 import numpy as np
 
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
+from ..errors import SpecError
 
 keras = _keras()
 
@@ -29,22 +32,34 @@ def augmentation_layers(preprocessing):
     return layers
 
 
-CACHE_BUDGET = 1 << 30        # bytes of decoded images a split may keep in memory (training.cache: auto)
+CACHE_BUDGET = 1 << 30        # bytes of decoded examples a split may keep in memory (training.cache: auto)
+DISK_SHARE = 0.5              # auto caches on disk where the decoded copy takes at most this share of the free space
 
 
-def cache_mode(split, data, shape, cache="auto") -> str:
-    """How a split's decoded images are kept between epochs: 'memory' (where
-    they fit the budget, for `auto`), 'disk', or 'none' (decoded every epoch,
-    streamed from their files). Arrays are in memory already: their scaled
-    copy is cached there too (per-example mapping every epoch costs more)."""
+def cache_mode(split, data, shape, cache="auto", cache_dir=None) -> str:
+    """How a split's decoded examples are kept between epochs: 'memory',
+    'disk' (in `cache_dir`), or 'none' (decoded every epoch, streamed from
+    their files). `auto`: memory where they fit the budget, else disk where
+    they fit half its free space, else none. Arrays are in memory already:
+    their scaled copy is cached there too (per-example mapping every epoch costs more)."""
     if cache == "none":
         return "none"
-    if not data.images_from_files:
+    if not (data.images_from_files or data.streamed):
         return "memory"
     if cache != "auto":
-        return cache
+        return cache if cache == "memory" or cache_dir is not None else "none"
     decoded = len(split.y) * int(np.prod([d for d in shape if d])) * 4
-    return "memory" if decoded <= CACHE_BUDGET else "none"
+    if decoded <= CACHE_BUDGET:
+        return "memory"
+    if cache_dir is not None and decoded <= shutil.disk_usage(_existing(cache_dir)).free * DISK_SHARE:
+        return "disk"
+    return "none"
+
+
+def _existing(path):
+    while not os.path.isdir(path):
+        path = os.path.dirname(path)
+    return path
 
 
 def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, shuffle=True, cache="auto",
@@ -55,24 +70,50 @@ def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, sh
     if getattr(split.x, "dtype", None) == object and not data.images_from_files:
         rescale = None                # raw strings, for a model that vectorizes its text itself
     augment = augmentation_layers(preprocessing) if training else []
+    if data.streamed and not has_tf_data():
+        raise SpecError(f"{data.name} is read by tf.data, which needs TensorFlow: pip install tensorflow")
     if has_tf_data():
-        mode = cache_mode(split, data, shape, cache)
-        if mode == "disk" and cache_file is None:
-            mode = "none"                # evaluate and predict read each file once anyway
+        # evaluate and predict (no cache file) read each file once anyway
+        mode = cache_mode(split, data, shape, cache, cache_file and os.path.dirname(cache_file))
         return _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed,
                            (mode, cache_file))
     return ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
 
 
+def shuffle_buffer(count, shape) -> int:
+    """Examples a shuffle may hold: all of them where they fit the memory budget."""
+    return max(1, min(count, CACHE_BUDGET // max(1, int(np.prod([d for d in shape if d])) * 4)))
+
+
 def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed, cache=("none", None)):
     tf = _tensorflow()
-    ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
-    if data.images_from_files:
+    count = len(split.y)
+    if data.streamed:
+        records = split.x.records
+        ds = tf.data.Dataset.zip((split.x.raw(tf), tf.data.Dataset.from_tensor_slices(split.y)))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count))     # progress bars know the epoch's length
+        decode_one, images = (lambda raw: records.decode(tf, raw)), records.image
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
         channels = shape[-1]
+        decode_one = (lambda path: tf.io.decode_image(tf.io.read_file(path), channels=channels,
+                                                      expand_animations=False)) if data.images_from_files else None
+        images = data.images_from_files
+    # Streamed inputs are shuffled before decoding (file names and encoded
+    # records are small), so that no buffer holds every decoded example.
+    early = shuffle and decode_one is not None and cache[0] == "none"
+    if early:
+        ds = ds.shuffle(count if data.images_from_files else shuffle_buffer(count, shape), seed=seed,
+                        reshuffle_each_iteration=True)
+    if decode_one is not None:
+        size = tf.constant(shape[:2]) if images else None
 
-        def decode(path, label):
-            image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-            return tf.image.resize(image, shape[:2]), label
+        def decode(raw, label):
+            x = decode_one(raw)
+            if images:            # resized unless it has the input's size already (resizing costs)
+                x = tf.cond(tf.reduce_all(tf.shape(x)[:2] == size), lambda: tf.cast(x, "float32"),
+                            lambda: tf.image.resize(x, shape[:2]))
+            return x, label
         ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     if rescale is not None:
         ds = ds.map(lambda x, y: (tf.cast(x, "float32") * rescale, y), num_parallel_calls=tf.data.AUTOTUNE)
@@ -80,8 +121,9 @@ def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed,
         ds = ds.cache()                  # decoded once; later epochs read memory
     elif cache[0] == "disk":
         ds = ds.cache(cache[1])          # decoded once into the run folder; later epochs read the file
-    if shuffle:
-        ds = ds.shuffle(len(split.y), seed=seed, reshuffle_each_iteration=True)
+    if shuffle and not early:
+        ds = ds.shuffle(count if cache[0] == "memory" else shuffle_buffer(count, shape), seed=seed,
+                        reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
         def apply(x, y):

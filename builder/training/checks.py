@@ -72,3 +72,13 @@ def check_labels(data, task: str, units: int | None):
             expected = "0 or 1 (sigmoid output)" if task == "binary" else f"0 to {limit - 1} (output units: {limit})"
             raise DataError(data.name, f"label {value} (example {int(split.index[row])}) is outside the classes "
                                        f"the output layer predicts: {expected}")
+
+
+def class_labels(values) -> tuple:
+    """(class numbers, class names) of labels given as numbers or as names (sorted)."""
+    try:
+        y = np.array([int(v) for v in values], dtype="int64")
+        return y, [str(c) for c in sorted(set(y.tolist()))]
+    except ValueError:
+        names = sorted(set(values))
+        return np.array([names.index(v) for v in values], dtype="int64"), names

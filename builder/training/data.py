@@ -1,10 +1,13 @@
-"""Loading training data, all offline: the built-in `digits` set, `.npz`
-files, CSV files, image folders and text (CSV or folder).
+"""Loading training data: the built-in `digits` set, `.npz` files, CSV
+files, image folders, text (CSV or folder), and the streamed sources of
+streams.py (TFRecord files, `tfds:NAME`, `hf:NAME`).
 
-Everything becomes NumPy arrays shaped for the spec's input, split into
-train / validation / test with the spec's seed, each example keeping its
-original position (`Split.index`); batching.py feeds them to Keras (tf.data where TensorFlow is there, NumPy batches otherwise). Image
-folders are decoded lazily by TensorFlow and never held in memory at once.
+Everything is split into train / validation / test with the spec's seed
+(or by the source's own splits), each example keeping its original position
+(`Split.index`); batching.py feeds the splits to Keras (tf.data where
+TensorFlow is there, NumPy batches otherwise). Arrays are in memory; image
+folders and streamed sources hold their labels only, and are decoded as the
+pipeline reads them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import numpy as np
 
 from ..errors import SpecError
 from ..files import not_regular, read_bounded, write_atomic
-from .checks import DataError, check_finite
+from . import streams
+from .checks import DataError, check_finite, class_labels
 
 MAX_FILE_BYTES = 4 * 1024 ** 3       # one CSV or text file read whole
 
@@ -30,7 +34,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 @dataclasses.dataclass
 class Split:
-    x: object                     # np.ndarray, or a list of file paths for image folders
+    x: object                     # np.ndarray; file paths for image folders; a streams.Stream
     y: np.ndarray
     index: np.ndarray             # each example's position in the source (file row, folder order)
 
@@ -46,6 +50,7 @@ class Data:
     images_from_files: bool = False       # x holds image paths, decoded by the pipeline
     split_by_folders: bool = False        # train/, val/, test/ folders, not a random split
     vocabulary: list | None = None        # text data: the vectorizer's vocabulary
+    streamed: bool = False                # x is a streams.Stream, read and decoded by the pipeline
 
     @property
     def num_classes(self):
@@ -71,35 +76,54 @@ def from_arrays(x, y, shape, *, validation_split, test_split, seed) -> Data:
         check_finite(name, x)
     names = None
     if y.dtype.kind in "US":
-        y, names = _labels([str(v) for v in y])
+        y, names = class_labels([str(v) for v in y])
     elif np.issubdtype(y.dtype, np.integer):
         names = [str(c) for c in np.unique(y)]
     return _split(name, x, y, None, names, None, validation_split, test_split, seed)
 
 
 def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: float, seed: int,
-         vocabulary: list | None = None, max_tokens: int | None = None, label: str | None = None) -> Data:
+         vocabulary: list | None = None, max_tokens: int | None = None, label: str | None = None,
+         tfrecord=None) -> Data:
     """Load `data_arg` for a model input of `shape` (no batch axis) and `dtype`;
-    see the module doc for the formats."""
+    see the module doc for the formats. `tfrecord`: the spec's feature
+    description (training.tfrecord), for TFRecord files."""
     shape = tuple(shape)
+    if not isinstance(data_arg, tuple):
+        data_arg = os.fspath(data_arg)
     if isinstance(data_arg, tuple):
         return from_arrays(*data_arg, shape, validation_split=validation_split, test_split=test_split, seed=seed)
     if data_arg == "digits":
         x, y, names, rescale = _digits(shape)
         return _split("digits", x, y, None, names, rescale, validation_split, test_split, seed)
+    if data_arg.startswith("tfds:"):
+        return _streamed(data_arg, streams.tfds_sources(data_arg[5:], shape), shape, dtype, validation_split,
+                         test_split, seed)
+    if data_arg.startswith("hf:"):
+        return _streamed(data_arg, streams.hf_sources(data_arg[3:], shape, label), shape, dtype, validation_split,
+                         test_split, seed)
     if not os.path.exists(data_arg):
         raise SpecError(f"--data {data_arg!r}: no such file or folder (or use the built-in 'digits')")
     what = not_regular(data_arg)
     if what and what != "a folder":
         raise DataError(data_arg, f"it is {what}, not a data file or folder")
+    files = streams.tfrecord_files(data_arg)
+    if files is not None:
+        if tfrecord is None:
+            raise SpecError(f"--data {data_arg!r}: TFRecord files need their feature description in the spec's "
+                            "training section, e.g. `tfrecord: {features: {image: {dtype: string, decode: image}, "
+                            "label: {dtype: int64}}}`")
+        sources = {split: streams.TFRecords(data_arg, part, tfrecord, shape)
+                   for split, part in streams.split_files(files).items()}
+        return _streamed(data_arg, sources, shape, dtype, validation_split, test_split, seed)
     if os.path.isdir(data_arg):
         return _folder(data_arg, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens)
     if data_arg.endswith(".npz"):
         return _npz(data_arg, shape, validation_split, test_split, seed)
     if data_arg.endswith(".csv"):
         return _csv(data_arg, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens, label)
-    raise SpecError(f"--data {data_arg!r}: expected 'digits', a .npz or .csv file, or a folder with one "
-                    "sub-folder per class")
+    raise SpecError(f"--data {data_arg!r}: expected 'digits', a .npz, .csv or .tfrecord file, a folder with one "
+                    "sub-folder per class, tfds:NAME or hf:NAME")
 
 
 # --- sources ------------------------------------------------------------------------
@@ -121,7 +145,7 @@ def _npz(path, shape, validation_split, test_split, seed):
         check_finite(path, test.x, "x_test")
     names = None
     if y.dtype.kind in "US":                      # class names
-        y, names = _labels([str(v) for v in y])
+        y, names = class_labels([str(v) for v in y])
     elif np.issubdtype(y.dtype, np.integer):
         names = [str(c) for c in np.unique(y)]
     return _split(path, x, y, test, names, None, validation_split, test_split, seed)
@@ -168,7 +192,7 @@ def _csv(path, shape, dtype, validation_split, test_split, seed, vocabulary, max
         raise DataError(path, f"no column '{label}' (columns: {', '.join(header)})")
     column = header.index(label)
     labels = [row[column] for row in rows]
-    y, names = _labels(labels)
+    y, names = class_labels(labels)
     if "text" in header and dtype in ("int32", "int64", "string"):
         texts = [row[header.index("text")] for row in rows]
         return _text(path, texts, y, names, shape, dtype, validation_split, test_split, seed, vocabulary,
@@ -216,7 +240,7 @@ def _read_csv(path):
 
 
 # Top-level folders that split an image or text folder themselves (train/ and val/ or test/).
-SPLIT_FOLDERS = {"train": ("train", "training"), "validation": ("val", "valid", "validation"), "test": ("test",)}
+SPLIT_FOLDERS = streams.SPLIT_NAMES
 
 
 def _folder(path, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
@@ -252,8 +276,11 @@ def merged(data: Data) -> Data:
     """All of a folder-split data set in one split (predict over the whole folder)."""
     parts = [p for p in (data.train, data.validation, data.test) if p is not None]
     offsets = np.cumsum([0] + [len(p.y) for p in parts[:-1]])
-    data.train = Split(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]),
+    x = streams.merged([p.x for p in parts]) if data.streamed else np.concatenate([p.x for p in parts])
+    data.train = Split(x, np.concatenate([p.y for p in parts]),
                        np.concatenate([p.index + o for p, o in zip(parts, offsets)]))
+    if data.streamed:
+        streams.in_source_order(data.train)
     data.validation = data.test = None
     return data
 
@@ -276,6 +303,47 @@ def _presplit(name, x, y, classes, rescale, parts, validation_split, test_split,
     for split, (xs, ys) in parts.items():
         setattr(data, split, Split(xs, ys, np.arange(len(ys))))
     data.split_by_folders = True
+    return data
+
+
+def _streamed(name, sources: dict, shape, dtype, validation_split, test_split, seed) -> Data:
+    """Data from a streamed source's splits ({'train': Records, ...}, or {'all': Records}):
+    its own train/validation/test where it has them, else split with the seed."""
+    named = {}
+    for split, records in sources.items():
+        known = next((s for s, names in SPLIT_FOLDERS.items() if split.lower() in names), None)
+        if known and known not in named:
+            named[known] = records
+    if "train" not in named:
+        if len(sources) != 1:
+            raise DataError(name, f"its splits are {', '.join(sources)}; expected one of them named train")
+        named = {"train": next(iter(sources.values()))}
+    train = named.pop("train")
+    image = train.image
+    if image and (len(shape) != 3 or shape[-1] not in (1, 3) or None in shape):
+        raise DataError(name, f"images need an input of shape [height, width, 1 or 3], the spec has {list(shape)}")
+    if not image and dtype == "string" and tuple(shape) not in ((), (1,)):
+        raise DataError(name, f"a string input takes one text per example: shape [] or [1], not {list(shape)}")
+    for records in (train, *named.values()):
+        if image:
+            streams.check_decodable(name, records)
+
+    def whole(records):
+        every = np.arange(len(records.labels))
+        return streams.Stream(records, every), records.labels
+
+    x, y = whole(train)
+    if named:
+        data = _presplit(name, x, y, train.class_names, 1 / 255 if image else None,
+                         {split: whole(records) for split, records in named.items()}, validation_split,
+                         test_split, seed)
+    else:
+        data = _split(name, x, y, None, train.class_names, 1 / 255 if image else None, validation_split,
+                      test_split, seed)
+    for split in (data.train, data.validation, data.test):
+        if split is not None:
+            streams.in_source_order(split)
+    data.streamed = True
     return data
 
 
@@ -396,15 +464,6 @@ def _words(text):
 
 
 # --- shaping and splitting ------------------------------------------------------------
-
-def _labels(values):
-    try:
-        y = np.array([int(v) for v in values], dtype="int64")
-        return y, [str(c) for c in sorted(set(y.tolist()))]
-    except ValueError:
-        names = sorted(set(values))
-        return np.array([names.index(v) for v in values], dtype="int64"), names
-
 
 def _fit_images(images, shape, name):
     """Resize (N, h, w, c) images to the spec's [H, W, C]."""

@@ -55,7 +55,10 @@ def data_fingerprint(data_arg) -> str:
         for array in data_arg:
             digest.update(repr(getattr(array, "shape", None)).encode() + memoryview(np.ascontiguousarray(array)).tobytes())
         return digest.hexdigest()[:16]
-    digest = hashlib.sha256(str(data_arg).encode())
+    data_arg = os.fspath(data_arg)
+    digest = hashlib.sha256(data_arg.encode())
+    if data_arg.startswith(("tfds:", "hf:")):      # a prepared data set on disk, or a name
+        data_arg = data_arg.split(":", 1)[1]
     if os.path.isfile(data_arg):
         with open(data_arg, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -49,4 +49,4 @@ def enter(model, spec, phase: Phase) -> None:
     """Set which layers train in `phase`, and compile for it."""
     for layer in model.layers:
         layer.trainable = phase.trainable == "all" or any(fnmatch.fnmatchcase(layer.name, p) for p in phase.trainable)
-    compile_model(model, spec, optimizer=phase.optimizer)
+    compile_model(model, spec, optimizer=phase.optimizer, steps_per_execution=model.steps_per_execution)

@@ -29,7 +29,7 @@ from . import batching, checkpoints, phases, tracking
 from . import folder as folder_module
 from . import data as data_module
 from .checks import check_labels
-from .compile import callback_options, compile_model, make_callbacks, task_of
+from .compile import callback_options, compile_model, make_callbacks, steps_per_execution, task_of
 from .interrupt import stopped
 from .devices import device_line, is_chief, make_strategy, strategy_scope
 from .folder import RunFolder
@@ -53,7 +53,7 @@ def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
              if node.type.vocabulary and node.type.vocabulary in node.args]
     data = data_module.load(data_arg, item.shape, item.dtype, validation_split=config.validation_split,
                             test_split=config.test_split, seed=config.seed, vocabulary=vocabulary,
-                            max_tokens=sizes[0] if sizes else None, label=label)
+                            max_tokens=sizes[0] if sizes else None, label=label, tfrecord=config.tfrecord)
     check_labels(data, task_of(spec), spec.output.get("units") if spec.output else None)
     if any(node.type.rescales for node in expanded.nodes):
         data.rescale = None                   # the model scales its raw input itself
@@ -62,7 +62,7 @@ def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
     return data
 
 
-def make_model(spec, expanded, folder: RunFolder, strategy, weights=None, *, data, batch_size):
+def make_model(spec, expanded, folder: RunFolder, strategy, weights=None, *, data, batch_size, distribute="none"):
     """Step 3: the compiled model: built from the spec (from its starting
     weights, if any; its `adapt: true` layers adapted to the data), or the
     last checkpoint's to resume."""
@@ -75,7 +75,8 @@ def make_model(spec, expanded, folder: RunFolder, strategy, weights=None, *, dat
         if loaded is not None:
             print("\n".join(loaded.lines()), flush=True)
         adapt_layers(model, expanded, data, spec, batch_size)
-        compile_model(model, spec)
+        compile_model(model, spec, steps_per_execution=steps_per_execution(spec.training, len(data.train.y),
+                                                                           batch_size, distribute))
         return model
 
 
@@ -94,7 +95,7 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
                 seed=config.seed, cache=config.cache)
     cache_dir = os.path.join(folder.dir, "cache")
     shutil.rmtree(cache_dir, ignore_errors=True)      # a killed run's partial cache would be refused
-    if config.cache == "disk":
+    if config.cache in ("disk", "auto"):
         os.makedirs(cache_dir)
     train_ds = batching.dataset(data.train, training=True, shuffle=config.shuffle,
                                 cache_file=os.path.join(cache_dir, "train"), **make)
@@ -119,7 +120,7 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
                        strategy=strategy, verbose=verbose)
             if model.stop_training:
                 break
-    except (KeyboardInterrupt, OSError) as err:
+    except (KeyboardInterrupt, Exception) as err:     # noqa: BLE001 - TensorFlow's own write errors too
         stop = stopped(err, _done(state) + 1, folder.path)
         if stop is None:
             raise
@@ -190,6 +191,8 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
          "data_fingerprint": folder.identity["data"], "seed": config.seed,
          "validation_split": config.validation_split, "test_split": config.test_split,
          "batch_size": batch_size, "rescale": _scaling(config, data), "label": label,
+         "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
+         "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
          "device": device_line(strategy), "versions": versions()}, indent=1).encode())
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
     return metrics
@@ -274,14 +277,17 @@ def adapt_layers(model, expanded, data, spec, batch_size):
     for node in expanded.nodes:
         if node.type.adapts and node.args.get("adapt"):
             layer = model.get_layer(node.name)
-            if any(layer.input is tensor for tensor in model.inputs):
+            if any(layer.input is tensor for tensor in model.inputs) and not data.streamed:
                 values = data.train.x         # the raw input itself (texts for a text_vectorization)
+            elif any(layer.input is tensor for tensor in model.inputs):
+                values = batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
+                                          preprocessing=spec.training.preprocessing, seed=0).map(lambda x, y: x)
             else:
                 inputs = batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
                                           preprocessing=spec.training.preprocessing, seed=0)
                 values = keras.Model(model.inputs, layer.input).predict(inputs, verbose=0)
             layer.adapt(values)
-            print(f"Adapted {node.type.name} '{node.name}' to the {len(values)} training examples", flush=True)
+            print(f"Adapted {node.type.name} '{node.name}' to the {len(data.train.y)} training examples", flush=True)
 
 
 def _finite(metrics: dict) -> dict:
@@ -326,6 +332,8 @@ def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False
     """Train `spec` on `data_arg` (a path, 'digits', or an (x, y) pair of
     arrays) into the run folder `out`. `record` ({command, overrides}) goes into
     run.json; `callbacks` are Keras callbacks added to the run's own."""
+    if not isinstance(data_arg, tuple):
+        data_arg = os.fspath(data_arg)
     if spec.training.phases and epochs:
         raise SpecError("--epochs: the spec trains in phases, whose epochs set the run's length; change "
                         "training.phases instead")
@@ -349,14 +357,19 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     seed_everything(spec.training.seed)
     expanded = graph.expand(spec)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
-    model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size)
+    model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size,
+                       distribute=distribute)
     phases.check_patterns(spec, model)
     print(device_line(strategy), flush=True)
-    cached = batching.cache_mode(data.train, data, spec.inputs[0].shape, spec.training.cache)
+    cached = batching.cache_mode(data.train, data, spec.inputs[0].shape, spec.training.cache,
+                                 os.path.join(folder.dir, "cache"))
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
           f"{len(data.validation.y) if data.validation else 0} validation, "
           f"{len(data.test.y) if data.test else 0} test examples"
-          + (" (split by its own train/, val/, test/ folders)" if data.split_by_folders else "")
+          + ((" (split by its own train, validation and test splits)" if data.streamed else
+              " (split by its own train/, val/, test/ folders)") if data.split_by_folders else "")
+          + ({"memory": "; decoded examples cached in memory", "disk": "; decoded examples cached in cache/",
+              "none": "; streamed, decoded every epoch"}[cached] if data.streamed else "")
           + ({"memory": "; decoded images cached in memory", "disk": "; decoded images cached in cache/",
               "none": "; images decoded from their files every epoch"}[cached] if data.images_from_files else ""),
           flush=True)

@@ -82,11 +82,19 @@ def _data_for(model, model_path, data_arg, whole, label=None):
                             validation_split=0 if whole else settings.get("validation_split", 0.1),
                             test_split=0 if whole else settings.get("test_split", 0.15),
                             seed=settings.get("seed", 0), vocabulary=data_module.load_vocabulary(model_path),
-                            label=label or settings.get("label"))
+                            label=label or settings.get("label"), tfrecord=_tfrecord(settings))
     if whole and data.split_by_folders:
         data = data_module.merged(data)
     _check_classes(model, data, model_path)
     return data, shape, Preprocessing(rescale=settings.get("rescale")), settings.get("batch_size", 32)
+
+
+def _tfrecord(settings):
+    """The feature description the run read its TFRecord files with, if any."""
+    if not settings.get("tfrecord"):
+        return None
+    from ..spec.training import TFRecordSettings
+    return TFRecordSettings.model_validate(settings["tfrecord"])
 
 
 def evaluate(model_path, data_arg, label=None, weights=None, report=None) -> dict:

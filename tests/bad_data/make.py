@@ -37,6 +37,21 @@ def images(folder, classes=("cat", "dog"), count=4):
             Image.fromarray(pixels).save(os.path.join(HERE, folder, cls, f"{i}.png"))
 
 
+def records(name, without_label, broken_image=None, labels=(0, 1, 0, 1, 1, 0)):
+    """tf.train.Example records of 8x8 PNG images and int64 labels, some broken as asked."""
+    import tensorflow as tf
+    with tf.io.TFRecordWriter(os.path.join(HERE, name)) as writer:
+        for i, label in enumerate(labels):
+            png = tf.io.encode_png((rng.random((8, 8, 1)) * 255).astype("uint8")).numpy()
+            image = b"no image" if i == broken_image else png
+            feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}
+            if i not in without_label:
+                feature["label"] = tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[label])) if isinstance(label, bytes) else \
+                    tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
 def texts(folder, classes=("neg", "pos"), count=4):
     for cls in classes:
         os.makedirs(os.path.join(HERE, folder, cls), exist_ok=True)
@@ -112,6 +127,14 @@ def main():
     os.makedirs(os.path.join(HERE, "text_empty_class", "pos"))
     texts("text_binary")
     text(os.path.join("text_binary", "neg", "1.txt"), bytes(rng.integers(128, 256, 64, dtype=np.uint8)), "wb")
+    # TFRecord files (the spec's feature description: tests/test_bad_data.py's "rec")
+    records("records_garbage.tfrecord", [])
+    text("records_garbage.tfrecord", bytes(rng.integers(0, 256, 300, dtype=np.uint8)), "wb")
+    records("records_missing_label.tfrecord", [4])
+    records("records_bad_image.tfrecord", [], broken_image=2)
+    records("records_label_out_of_range.tfrecord", [], labels=[0, 1, 0, 5, 1, 0])
+    records("records_label_is_text.tfrecord", [], labels=[b"cat"] * 6)
+    records("records_no_description.tfrecord", [])
     # keep empty folders in git
     for folder, _, files in os.walk(HERE):
         if not files and not os.listdir(folder):
