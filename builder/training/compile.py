@@ -54,8 +54,8 @@ AUTO_STEPS_PER_EXECUTION = 32
 def steps_per_execution(config, examples: int, batch_size: int, distribute: str = "none") -> int:
     """Training steps per call of the compiled train function. A small
     model's step is shorter than the Python that Keras runs around each call,
-    so `auto` runs 32 steps per call (one epoch's, where it has fewer): 1.7x
-    the samples per second of Keras's default 1 for LeNet-5 on the CPU
+    so `auto` runs 32 steps per call (one epoch's, where it has fewer): 1.2x
+    the samples per second of Keras's default 1 for LeNet-5 on a 2-core CPU
     (docs/benchmarks.md), with the same weights. Callbacks still see every
     epoch; progress bars move every 32 steps. Under a distribution strategy
     (--distribute) and on PyTorch, `auto` is 1."""
