@@ -24,11 +24,26 @@ def tensorflow():
 
 
 def _import_keras():
+    _choose_installed_backend()
     import keras as module
 
     import builder.keras.layers  # noqa: F401  (registers the custom layers)
     if module.backend.backend() == "tensorflow":
         _import_tensorflow()
+
+
+def _choose_installed_backend():
+    """With no backend chosen (KERAS_BACKEND) and TensorFlow, Keras's default,
+    not installed: JAX, else PyTorch, where installed."""
+    import importlib.util
+    if "KERAS_BACKEND" in os.environ or "keras" in sys.modules or importlib.util.find_spec("tensorflow"):
+        return
+    installed = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]
+    if not installed:
+        from .errors import BuilderError
+        raise BuilderError("Keras needs a backend, and none is installed: pip install \"keras-spec-builder[tensorflow]\" "
+                           "(or [jax], or [torch])")
+    os.environ["KERAS_BACKEND"] = installed[0]
 
 
 def _import_tensorflow():

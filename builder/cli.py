@@ -25,10 +25,16 @@ from .files import check_output, target_of
 from .spec import overrides as overrides_module
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog=None) -> int:
+    """The command line; `prog`: the program's name in messages (`keras-builder`,
+    `python -m builder`; default from how it was started, else cli.py)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parser().parse_args(argv)
+    prog = prog or ("keras-builder" if os.path.basename(sys.argv[0]) == "keras-builder" else "cli.py")
+    args = _parser(prog).parse_args(argv)
     args.argv = argv                          # for a run's record
+    args.prog = prog
+    if args.backend:                          # before Keras is first imported (commands import it lazily)
+        os.environ["KERAS_BACKEND"] = args.backend
     for category in (FutureWarning, DeprecationWarning, UserWarning):     # library internals, not the user's business
         warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
     try:
@@ -36,18 +42,18 @@ def main(argv=None) -> int:
     except BaseException as err:             # noqa: BLE001 - every failure is one line, unless --debug
         if args.debug or isinstance(err, SystemExit):
             raise
-        code, line = failure(err, argv)
+        code, line = failure(err, argv, prog)
         if line:
             with contextlib.suppress(OSError):
                 print(line, file=sys.stderr, flush=True)
         return code
 
 
-def failure(err: BaseException, argv) -> tuple[int, str]:
+def failure(err: BaseException, argv, prog="cli.py") -> tuple[int, str]:
     """(exit status, the one line on stderr) for a failure."""
     from .training.interrupt import TrainingStopped
     if isinstance(err, TrainingStopped) and err.epoch > 1:
-        return err.exit_code, f"{err.render()}; resume with: {_resume_command(argv, err.out)}"
+        return err.exit_code, f"{err.render()}; resume with: {_resume_command(argv, err.out, prog)}"
     if isinstance(err, TrainingStopped):
         return err.exit_code, f"{err.render()}; no epoch was completed: train again without --resume"
     if isinstance(err, BuilderError):
@@ -67,15 +73,20 @@ def failure(err: BaseException, argv) -> tuple[int, str]:
     return 1, f"error: internal error ({type(err).__name__}: {first}); run again with --debug for the traceback"
 
 
-def _resume_command(argv, out) -> str:
+def _resume_command(argv, out, prog="cli.py") -> str:
     args = list(argv)
     if "--out" not in args:
         args += ["--out", out]
     if "--resume" not in args:
         args.append("--resume")
-    program = os.path.basename(sys.argv[0])
-    command = [program] if program == "keras-builder" else ["python", sys.argv[0] or "cli.py"]
-    return " ".join(shlex.quote(a) for a in [*command, *args])
+    return " ".join(shlex.quote(a) for a in [*_command(prog), *args])
+
+
+def _command(prog) -> list:
+    """How this program was started, as a command to give back (a resume, a run's record)."""
+    started = sys.argv[0] if os.path.basename(sys.argv[0] or "") == "cli.py" else "cli.py"
+    return {"keras-builder": ["keras-builder"], "python -m builder": ["python", "-m", "builder"]}.get(
+        prog, ["python", started])
 
 
 # --- the commands ------------------------------------------------------------------------
@@ -154,7 +165,7 @@ def cmd_train(args) -> int:
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or os.path.join("runs", spec.name)
-    record = {"command": shlex.join(["python", "cli.py", *args.argv]), "overrides": _overrides(args)}
+    record = {"command": shlex.join([*_command(args.prog), *args.argv]), "overrides": _overrides(args)}
     verbose = 0 if args.quiet else 1 if args.verbose else "auto"
     metrics = run.train(spec, args.data, out, epochs=args.epochs, batch_size=args.batch_size, resume=args.resume,
                         distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label,
@@ -476,8 +487,22 @@ COMMANDS = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cli.py", description="Build Keras models from YAML specs.")
+def _version(prog) -> str:
+    """`PROG VERSION (Keras X)`, read from the installed packages' metadata (nothing imported)."""
+    from importlib import metadata
+    from . import __version__
+    try:
+        keras_version = metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        keras_version = "not installed"
+    return f"{prog} {__version__} (keras-spec-builder; Keras {keras_version})"
+
+
+def _parser(prog="cli.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Build Keras models from YAML specs.")
+    parser.add_argument("--version", action="version", version=_version(prog))
+    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
+                        help="the Keras backend (default: KERAS_BACKEND, else Keras's configuration, else tensorflow)")
     parser.add_argument("--debug", action="store_true", help="show a failure's traceback instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 
 import builder
 from builder.training import batching, run
@@ -62,3 +63,46 @@ def _digits_split():
     from builder.training import data
     loaded = data.load("digits", (8, 8, 1), "float32", validation_split=0, test_split=0, seed=0)
     return loaded.train, loaded
+
+
+WITHOUT_TENSORFLOW = """
+import sys
+for name in ("tensorflow", "tensorflow_datasets", "tf_keras", "tf2onnx"):
+    sys.modules[name] = None          # as if not installed
+sys.argv = ["cli.py"] + sys.argv[1:]
+from builder.cli import main
+code = main()
+loaded = [m for m, module in sys.modules.items() if module is not None and m.split(".")[0] == "tensorflow"]
+assert not loaded, loaded
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_without_tensorflow_the_installed_backend_builds_trains_evaluates_and_predicts(tmp_path):
+    """TensorFlow not installed and no KERAS_BACKEND: JAX is chosen; the NumPy
+    data path trains; exports that need TensorFlow say so in one line."""
+    script = tmp_path / "no_tf.py"
+    script.write_text(WITHOUT_TENSORFLOW)
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["PYTHONPATH"] = ROOT
+
+    def run_without_tf(*args):
+        return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
+                              cwd=tmp_path, env=env, timeout=600)
+    built = run_without_tf("build", spec_path("lenet5"), "--json")
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert json.loads(built.stdout.splitlines()[-1])["params"] == 61706
+    trained = run_without_tf("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1", "--out", "run")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert trained.stdout.startswith("Training on jax backend devices\n")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    evaluated = run_without_tf("evaluate", "run/model.keras", "--data", "digits")
+    assert json.loads(evaluated.stdout)["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    predicted = run_without_tf("predict", "run/model.keras", "--data", "digits")
+    assert predicted.returncode == 0 and len(predicted.stdout.splitlines()) == 1798
+    refused = run_without_tf("export", spec_path("lenet5"), "--format", "savedmodel", "-o", "saved")
+    assert (refused.returncode, refused.stderr) == (1, "error: --format savedmodel needs TensorFlow (Keras exports "
+                                                       "savedmodel through it), which is not installed: pip install "
+                                                       "tensorflow; --format keras needs no TensorFlow\n")
+    assert not (tmp_path / "saved").exists()

@@ -68,7 +68,7 @@ def round_trip(cli, tmp_path, model, atol=1e-4, *flags, same_names=True):
     code, out, err = cli("import", tmp_path / "model.keras", "-o", spec, *flags)
     assert code == 0, err
     text = spec.read_text()
-    schema = json.load(open(os.path.join(ROOT, "spec.schema.json")))
+    schema = json.load(open(os.path.join(ROOT, "specs", "spec.schema.json")))
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text)))
     assert not errors, errors[0].message[:300]                       # what editors will see
     assert out == f"wrote {spec} ({len(text.splitlines())} lines)" + \

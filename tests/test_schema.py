@@ -11,7 +11,7 @@ from builder.io import json_schema as spec_schema
 from builder.spec import reader as loader
 from conftest import ROOT
 
-SCHEMA_FILE = os.path.join(ROOT, "spec.schema.json")
+SCHEMA_FILE = os.path.join(ROOT, "specs", "spec.schema.json")
 SPEC_FILES = sorted(glob.glob(os.path.join(ROOT, "specs", "**", "*.yaml"), recursive=True)) + \
     sorted(glob.glob(os.path.join(ROOT, "benchmarks", "*.yaml")))
 

@@ -3,7 +3,7 @@
 Generated from the definitions the validator uses — the language's pydantic
 models (builder/spec/language.py, training.py) for the sections, the
 registry's argument models for every entry — never kept by hand. `python
-cli.py schema` prints it; `spec.schema.json` at the top of the repository is
+cli.py schema` prints it; `specs/spec.schema.json`, beside the shipped specs, is
 this output, checked in (`python tools/regenerate.py` rewrites it; a test
 fails when it is stale). The schema is a little looser than `validate`: it
 cannot know which block names a spec defines, arguments may be `$param`
@@ -19,7 +19,7 @@ import os
 from ..keras import registry
 from ..spec import arguments, language
 
-TARGET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+TARGET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "specs",
                       "spec.schema.json")
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 PARAMETER = {"type": "string", "pattern": r"^\$[A-Za-z0-9_]+$", "description": "a block parameter"}

@@ -14,7 +14,7 @@ import os
 
 from ..errors import SpecError, describe, in_source
 from ..files import not_regular
-from . import overrides, reader
+from . import overrides, reader, shipped
 
 MAX_DEPTH = 16
 MAX_FILES = 200                  # files one spec may bring in, however they are included
@@ -34,7 +34,7 @@ class Includes:
 
     def load(self, path) -> reader.Source:
         """A spec file and whatever it extends, merged."""
-        return self.extend(self._read(os.fspath(path)))
+        return self.extend(self._read(shipped.resolve(os.fspath(path))))
 
     def include(self, source: reader.Source, relative, key: str) -> reader.Source:
         """The file `relative` (the value of `key` in `source`), checked and read."""
@@ -72,10 +72,11 @@ class Includes:
         if key not in self.sources:
             if len(self.sources) >= MAX_FILES:
                 raise SpecError(f"the spec brings in more than {MAX_FILES} files (extends and imports)")
+            source = reader.load_file(path)
             self.bytes += os.path.getsize(path)
             if self.bytes > MAX_BYTES:
                 raise SpecError(f"the spec and the files it brings in hold more than {MAX_BYTES:,} bytes")
-            self.sources[key] = reader.load_file(path)
+            self.sources[key] = source
         return self.sources[key]
 
     def extend(self, source: reader.Source) -> reader.Source:

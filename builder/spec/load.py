@@ -4,11 +4,15 @@ validation, which expands the graph too. No Keras here."""
 
 from __future__ import annotations
 
+import os
+from typing import Any, Mapping
+
 from ..errors import in_source
 from . import graph, includes, language, overrides as overrides_module, reader
 
 
-def load_spec(path=None, *, text=None, data=None, overrides=None, limits=None) -> language.Spec:
+def load_spec(path: str | os.PathLike | None = None, *, text: str | None = None, data: dict | None = None,
+              overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None) -> language.Spec:
     """Read a spec from a file `path`, YAML `text` or plain `data`, apply
     `overrides` ({'dotted.path': value}) and check its top level. `limits`
     ({'max_params': N, 'max_activation': N}) raise the size budget."""
@@ -39,6 +43,7 @@ def check_file(path, overrides=None, limits=None) -> dict | graph.Graph:
     return validate(path, overrides=overrides, limits=limits)
 
 
-def validate(path=None, *, text=None, data=None, overrides=None, limits=None) -> graph.Graph:
+def validate(path: str | os.PathLike | None = None, *, text: str | None = None, data: dict | None = None,
+             overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None) -> graph.Graph:
     """Check a spec completely short of building it (no Keras import); return its graph."""
     return graph.expand(load_spec(path, text=text, data=data, overrides=overrides, limits=limits))

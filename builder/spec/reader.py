@@ -12,8 +12,9 @@ import os
 
 import yaml
 
-from ..errors import SpecError, describe
+from ..errors import SpecError, describe, suggest
 from ..files import not_regular, read_bounded
+from . import shipped
 
 MAX_BYTES = 5 * 1024 * 1024     # a spec is a page or two; this is far past any real one
 MAX_VALUES = 200_000            # after alias expansion: stops "billion laughs"
@@ -73,8 +74,12 @@ class Source:
 
 
 def load_file(path) -> Source:
-    """Read and parse a spec file. Raises SpecError for anything wrong with it."""
-    path = os.fspath(path)
+    """Read and parse a spec file (or a shipped spec, by name). Raises SpecError for anything wrong with it."""
+    path = shipped.resolve(os.fspath(path))
+    if not os.path.lexists(path) and "/" not in path and os.sep not in path:
+        known = shipped.names()
+        raise SpecError(f"cannot read the spec: no such file, nor a shipped spec of that name.{suggest(path, known)} "
+                        f"Shipped: {', '.join(known)}", file=path, line=1, col=1)
     what = not_regular(path)
     if what:
         raise SpecError(f"cannot read the spec: it is {what}, not a file", file=path, line=1, col=1)
