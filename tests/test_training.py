@@ -84,6 +84,27 @@ def test_steps_per_execution_changes_speed_not_weights(tmp_path):
         np.testing.assert_array_equal(x, y)
 
 
+def test_precision_auto_follows_the_device_and_is_recorded(tmp_path):
+    """`auto`: bfloat16 compute on GPUs of compute capability 8.0 on, float16 on
+    older ones, float32 on the CPU; a chosen mixed policy trains with a float32
+    output layer, is written in run.json, and is not left behind."""
+    import keras
+    from builder.training.devices import precision_policy
+    assert precision_policy("auto", []) == "float32"
+    assert precision_policy("auto", [(9, 0)]) == "mixed_bfloat16"
+    assert precision_policy("auto", [(8, 0), (7, 5)]) == "mixed_float16"
+    assert precision_policy("mixed_float16", [(9, 0)]) == "mixed_float16"
+    assert precision_policy("auto") == "float32"                 # this machine: the CPU
+    metrics, out = train_tiny(tmp_path, text=TINY + "  precision: mixed_bfloat16\n")
+    record = json.load(open(os.path.join(out, "run.json")))
+    assert record["precision"] == "mixed_bfloat16" and record["jit_compile"] is False
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    assert model.layers[1].dtype_policy.name == "mixed_bfloat16"
+    assert model.layers[-1].dtype_policy.name == "float32" and model.outputs[0].dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert metrics["test_accuracy"] > 0.3
+
+
 def test_same_seed_same_initial_weights():
     import keras
     weights = []
@@ -105,7 +126,7 @@ def test_training_section_is_validated():
         builder.load_spec(text=TINY + "  optimiser: sgd\n")
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
-        "'optimizer'? Known: batch_size, cache, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, preprocessing, "
+        "'optimizer'? Known: batch_size, cache, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, precision, preprocessing, "
         "seed, shuffle, shuffle, steps_per_execution, test_on, test_split, tfrecord, track, validation_split.".replace("shuffle, shuffle", "shuffle"))
 
 

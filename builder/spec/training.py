@@ -230,6 +230,9 @@ class Training(SpecModel):
     steps_per_execution: Union[Literal["auto"], Annotated[StrictInt, Field(gt=0, le=100_000)]] = Field(
         "auto", description="training steps per call of the compiled train function (Keras's compile argument); "
                             "auto: 32, or one epoch's where it has fewer")
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "auto", description="Keras's dtype policy: auto (mixed_bfloat16 on GPUs of compute capability 8.0 and "
+                            "later, mixed_float16 on older GPUs, float32 on the CPU), or one of them")
     tfrecord: Union[TFRecordSettings, None] = Field(None, description="how TFRecord files given as --data are "
                                                                       "read: their feature description")
     test_on: Literal["best", "final"] = Field("best", description="the weights tested and saved as model.keras: "

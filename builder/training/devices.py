@@ -90,3 +90,35 @@ def is_chief() -> bool:
 def strategy_scope(strategy):
     """The strategy's scope, or a scope that does nothing without one."""
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def gpu_compute_capabilities() -> list:
+    """(major, minor) of each GPU the backend trains on; [] on the CPU."""
+    keras = _keras()
+    if keras.backend.backend() == "tensorflow":
+        tf = _tensorflow()
+        found = []
+        for gpu in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(gpu)
+            found.append(tuple(details.get("compute_capability") or (0, 0)))
+        return found
+    if keras.backend.backend() == "jax":
+        import jax
+        return [tuple(int(p) for p in str(getattr(d, "compute_capability", "0.0")).split(".")[:2])
+                for d in jax.devices() if d.platform == "gpu"]
+    if keras.backend.backend() == "torch":
+        import torch
+        return [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def precision_policy(precision: str, capabilities=None) -> str:
+    """The Keras dtype policy for `training.precision`. `auto`: bfloat16
+    compute on GPUs that have it (compute capability 8.0 and later: A100,
+    H100, RTX 30xx on), float16 with loss scaling on older GPUs, float32 on the CPU."""
+    if precision != "auto":
+        return precision
+    capabilities = gpu_compute_capabilities() if capabilities is None else capabilities
+    if not capabilities:
+        return "float32"
+    return "mixed_bfloat16" if min(capabilities) >= (8, 0) else "mixed_float16"

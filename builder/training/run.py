@@ -31,7 +31,7 @@ from . import data as data_module
 from .checks import check_labels
 from .compile import callback_options, compile_model, make_callbacks, steps_per_execution, task_of
 from .interrupt import stopped
-from .devices import device_line, is_chief, make_strategy, strategy_scope
+from .devices import device_line, is_chief, make_strategy, precision_policy, strategy_scope
 from .folder import RunFolder
 from .multiworker import MultiWorkerLoop
 
@@ -193,6 +193,8 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
          "batch_size": batch_size, "rescale": _scaling(config, data), "label": label,
          "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
          "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
+         "jit_compile": bool(getattr(model, "jit_compile", False)),
+         "precision": _keras().mixed_precision.global_policy().name,
          "device": device_line(strategy), "versions": versions()}, indent=1).encode())
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
     return metrics
@@ -352,8 +354,21 @@ def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False
 
 def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, mixed_precision,
            verbose, label, weights, record, callbacks) -> Run:
-    if mixed_precision:
-        _keras().mixed_precision.set_global_policy("mixed_float16")
+    policy = "mixed_float16" if mixed_precision else precision_policy(spec.training.precision)
+    if policy != "float32" and spec.output is not None:
+        spec.output.setdefault("dtype", "float32")       # a float16 softmax loses too much
+    previous = _keras().mixed_precision.global_policy().name
+    _keras().mixed_precision.set_global_policy(policy)
+    try:
+        return _train_with_policy(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
+                                  distribute=distribute, strategy=strategy, verbose=verbose, label=label,
+                                  weights=weights, record=record, callbacks=callbacks, policy=policy)
+    finally:
+        _keras().mixed_precision.set_global_policy(previous)
+
+
+def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, verbose, label,
+                       weights, record, callbacks, policy) -> Run:
     seed_everything(spec.training.seed)
     expanded = graph.expand(spec)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
