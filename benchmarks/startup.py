@@ -1,12 +1,15 @@
 """Time to a printed summary, per installed Keras backend: `cli.py build
 specs/lenet5.yaml` in a fresh process against the floor, a script that
-imports Keras and builds and summarizes the same LeNet-5 by hand.
+imports Keras and builds and summarizes the same LeNet-5 by hand. Then the
+peak memory of `cli.py train` against a hand-written training script of the
+same model on the same data (TensorFlow backend).
 
     python benchmarks/startup.py [--rounds 7]
 
-Prints a Markdown table: for each backend the median wall time of both (the
-two take turns) with their ratio (goal <= 1.05), and the peak memory of each
-process. `validate` is in build_time.py: it imports no backend at all.
+Prints Markdown tables: for each backend the median wall time of both (the
+two take turns) with their ratio (goal <= 1.05) and each process's peak
+memory; then the peak memory of the two training processes (goal <= 1.1).
+`validate` is in build_time.py: it imports no backend at all.
 """
 
 import argparse
@@ -15,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +34,28 @@ x = keras.layers.Conv2D(120, 5, activation="tanh")(x)
 x = keras.layers.Flatten()(x)
 x = keras.layers.Dense(84, activation="tanh")(x)
 keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x)).summary()
+"""
+
+
+TRAIN_BY_HAND = """
+import keras, numpy as np
+from sklearn.datasets import load_digits
+digits = load_digits()
+x = keras.ops.image.resize(digits.images[..., None].astype("float32"), (32, 32)) / 16.0
+x, y = np.asarray(x), digits.target
+keras.utils.set_random_seed(0)
+inputs = keras.Input((32, 32, 1))
+h = keras.layers.Conv2D(6, 5, activation="tanh")(inputs)
+h = keras.layers.AveragePooling2D(2)(h)
+h = keras.layers.Conv2D(16, 5, activation="tanh")(h)
+h = keras.layers.AveragePooling2D(2)(h)
+h = keras.layers.Conv2D(120, 5, activation="tanh")(h)
+h = keras.layers.Dense(84, activation="tanh")(keras.layers.Flatten()(h))
+model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(h))
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x[:1527], y[:1527], validation_split=0.1, epochs=3, batch_size=32, verbose=0)
+model.evaluate(x[1527:], y[1527:], verbose=0)
+model.save("by-hand.keras")
 """
 
 
@@ -67,6 +93,22 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for backend, spec, hand, spec_mib, hand_mib in rows:
         print(f"| {backend} | {spec:.2f} | {hand:.2f} | {spec / hand:.3f} | <= 1.05 | {spec_mib:.0f} | {hand_mib:.0f} |")
+    train_rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for round_ in range(max(1, args.rounds // 2)):
+            spec = run_once([sys.executable, "cli.py", "train", "specs/lenet5.yaml", "--data", "digits", "--epochs",
+                             "3", "--quiet", "--out", os.path.join(folder, f"run{round_}")], "tensorflow")[1]
+            hand = run_once([sys.executable, "-c", f"import os; os.chdir({folder!r})\n" + TRAIN_BY_HAND],
+                            "tensorflow")[1]
+            train_rows.append((spec, hand))
+    spec_mib, hand_mib = (statistics.median(column) for column in zip(*train_rows))
+    print(f"\nPeak memory of training LeNet-5 on digits for 3 epochs (TensorFlow backend), median of "
+          f"{len(train_rows)}:\n")
+    print("| process | peak MiB | ratio | goal |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| `cli.py train specs/lenet5.yaml --data digits --epochs 3` | {spec_mib:.0f} | {spec_mib / hand_mib:.3f} "
+          f"| <= 1.1 |")
+    print(f"| hand-written script: the same model, `fit` on NumPy arrays, `evaluate`, `save` | {hand_mib:.0f} | 1 | |")
     fastest = min(rows, key=lambda row: row[1])
     print(f"\nFastest to a summary here: {fastest[0]} ({fastest[1]:.2f} s): `cli.py --backend {fastest[0]} build ...` "
           "or KERAS_BACKEND.")

@@ -70,3 +70,21 @@ def test_the_wheel_carries_the_zoo_and_the_schema(tmp_path):
                             text=True, cwd=tmp_path, timeout=120).stdout
     installed = os.path.join(os.path.dirname(where), "zoo", "spec.schema.json")
     assert open(installed).read() == schema
+
+
+def test_a_layer_newer_than_the_installed_keras_is_named_at_validate(cli, tmp_path, monkeypatch):
+    """The layer table is generated from one Keras; under an older one, a type
+    that Keras lacks is a located error at `validate` (read from Keras's API
+    file, nothing imported), not a failure at build time."""
+    from builder.keras import signatures
+    version, exported = signatures.installed_keras()
+    assert exported is not None and "RMSNormalization" in exported and version == signatures.table()["keras_version"]
+    monkeypatch.setattr(signatures, "installed_keras", lambda: ("3.0.5", exported - {"RMSNormalization"}))
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\ninput: [8]\nlayers:\n  - dense: 4\n  - rms_normalization: {}\noutput: {units: 2}\n")
+    code, _, err = cli("validate", spec)
+    assert (code, err) == (1, f"{spec}:5:5: error: layers[1].rms_normalization: rms_normalization needs a newer Keras: "
+                              f"keras.layers.RMSNormalization is not in the installed Keras 3.0.5 (this package's "
+                              f"layer table is Keras {version}'s): pip install -U \"keras>={version}\"\n")
+    spec.write_text("name: s\ninput: [8]\nlayers: [dense: 4]\noutput: {units: 2}\n")
+    assert cli("validate", spec)[0] == 0                  # what the older Keras has is fine

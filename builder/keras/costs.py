@@ -24,23 +24,41 @@ def _shape(tensor):
     return tuple(tensor.shape[1:])
 
 
+class _Arguments:
+    """A layer's constructor arguments, read from its attributes (Keras keeps
+    each under its own name). Not get_config(): Keras's serializer imports
+    TensorFlow, where installed, even on the JAX backend (seconds, and 600 MiB)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __getitem__(self, key):
+        if hasattr(self.layer, key):
+            return getattr(self.layer, key)
+        return self.layer.get_config()[key]
+
+
+def _arguments(layer) -> _Arguments:
+    return _Arguments(layer)
+
+
 def conv(layer, inputs, outputs, macs_of):
-    config = layer.get_config()
+    config = _arguments(layer)
     in_channels = _shape(inputs[0])[-1]
     return _prod(_shape(outputs[0])) * _prod(config["kernel_size"]) * in_channels // config["groups"]
 
 
 def conv_transpose(layer, inputs, outputs, macs_of):
-    config = layer.get_config()
+    config = _arguments(layer)
     return _prod(_shape(inputs[0])) * _prod(config["kernel_size"]) * config["filters"]
 
 
 def depthwise_conv(layer, inputs, outputs, macs_of):
-    return _prod(_shape(outputs[0])) * _prod(layer.get_config()["kernel_size"])
+    return _prod(_shape(outputs[0])) * _prod(_arguments(layer)["kernel_size"])
 
 
 def separable_conv(layer, inputs, outputs, macs_of):
-    config = layer.get_config()
+    config = _arguments(layer)
     positions = _prod(_shape(outputs[0])[:-1])
     channels = _shape(inputs[0])[-1] * config["depth_multiplier"]
     return positions * channels * _prod(config["kernel_size"]) + positions * channels * config["filters"]
@@ -48,19 +66,19 @@ def separable_conv(layer, inputs, outputs, macs_of):
 
 def dense(layer, inputs, outputs, macs_of):
     shape = _shape(inputs[0])
-    return _prod(shape[:-1]) * shape[-1] * layer.get_config()["units"]
+    return _prod(shape[:-1]) * shape[-1] * _arguments(layer)["units"]
 
 
 def recurrent(layer, inputs, outputs, macs_of, *, gates):
     steps, features = _shape(inputs[0])[0] or 1, _shape(inputs[0])[-1]
-    units = layer.get_config()["units"]
+    units = _arguments(layer)["units"]
     return steps * gates * (features + units) * units
 
 
 def conv_recurrent(layer, inputs, outputs, macs_of):
     """ConvLSTM: four gates, each a convolution of the step's input and of the
     previous state, at every output position of every step."""
-    config = layer.get_config()
+    config = _arguments(layer)
     shape = _shape(inputs[0])
     steps, channels = shape[0] or 1, shape[-1]
     state = layer.cell.compute_output_shape((None, *shape[1:]))[0] if hasattr(layer, "cell") else None
@@ -109,7 +127,7 @@ def tensors(layer) -> tuple[list, list]:
 
 
 def multi_head_attention(layer, inputs, outputs, macs_of):
-    config = layer.get_config()
+    config = _arguments(layer)
     query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
     key = _shape(inputs[2]) if len(inputs) > 2 else value
     heads, key_dim = config["num_heads"], config["key_dim"]
@@ -122,7 +140,7 @@ def multi_head_attention(layer, inputs, outputs, macs_of):
 
 def grouped_query_attention(layer, inputs, outputs, macs_of):
     """Query projections for every query head, key and value projections for the shared heads."""
-    config = layer.get_config()
+    config = _arguments(layer)
     query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
     key = _shape(inputs[2]) if len(inputs) > 2 else value
     q_heads, kv_heads, dim = config["num_query_heads"], config["num_key_value_heads"], config["head_dim"]
@@ -139,7 +157,7 @@ def dot_attention(layer, inputs, outputs, macs_of):
 def transformer_encoder(layer, inputs, outputs, macs_of):
     steps, hidden = _prod(_shape(inputs[0])[:-1]), _shape(inputs[0])[-1]
     attention = 4 * steps * hidden * hidden + 2 * steps * steps * hidden
-    return attention + 2 * steps * hidden * layer.get_config()["intermediate_dim"]
+    return attention + 2 * steps * hidden * _arguments(layer)["intermediate_dim"]
 
 
 # Lower bounds of a layer's weights from its arguments alone (its input has at

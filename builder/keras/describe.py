@@ -5,6 +5,7 @@ formulas)."""
 from __future__ import annotations
 
 import math
+import sys
 
 from ..backend import keras
 from . import costs, registry
@@ -15,6 +16,9 @@ def layer_macs(model) -> list[tuple[str, str, int]]:
     order (input layers left out). Sizes that vary count as 1."""
     types = {}
     for layer_type in registry.LAYERS.values():
+        # a module not imported yet (keras_hub's layers) made no layer of this model; importing it costs seconds
+        if layer_type.plugin_class is None and layer_type.module not in sys.modules:
+            continue
         types.setdefault(layer_type.keras_class(), layer_type)
 
     def macs_of(layer, inputs, outputs):

@@ -109,3 +109,39 @@ def _jsonable(value):
         return value
     except TypeError:
         return repr(value)
+
+
+def _version(text: str) -> tuple:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+@functools.cache
+def installed_keras() -> tuple[str, frozenset | None]:
+    """The installed Keras's version and the names `keras.layers` exports, read
+    from its metadata and generated API file (nothing imported); None where
+    that file is not found."""
+    import importlib.metadata
+    import importlib.util
+    try:
+        version = importlib.metadata.version("keras")
+        found = importlib.util.find_spec("keras")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return "", None
+    for folder in (found.submodule_search_locations or []) if found else []:
+        for relative in (("layers", "__init__.py"), ("api", "layers", "__init__.py")):
+            path = os.path.join(folder, *relative)
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as handle:
+                    return version, frozenset(re.findall(r"\bas (\w+)", handle.read()))
+    return version, None
+
+
+def missing_in_installed_keras(cls_name: str) -> str | None:
+    """Why keras.layers.`cls_name`, in the signature table, is not in the
+    installed Keras (older than the table's), or None where it is."""
+    version, exported = installed_keras()
+    wanted = table()["keras_version"]
+    if not version or exported is None or _version(version) >= _version(wanted) or cls_name in exported:
+        return None
+    return (f"keras.layers.{cls_name} is not in the installed Keras {version} (this package's layer table is "
+            f"Keras {wanted}'s): pip install -U \"keras>={wanted}\"")

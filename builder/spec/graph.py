@@ -13,7 +13,7 @@ import importlib.util
 import re
 
 from ..errors import SpecError, at, describe, format_path, in_source, suggest, unknown
-from ..keras import registry
+from ..keras import registry, signatures
 from . import activations, arguments, budget
 from .language import REQUIRED, RESERVED, BlockDef, Spec
 
@@ -230,6 +230,10 @@ class _Expander:
         if layer_type.requires and importlib.util.find_spec(layer_type.requires[0]) is None:
             raise SpecError(f"{type_name} comes from {layer_type.requires[1]}, which is not installed: "
                             f"pip install {layer_type.requires[1]}")
+        if layer_type.module == "keras.layers" and layer_type.plugin_class is None:
+            missing = signatures.missing_in_installed_keras(layer_type.cls_name)
+            if missing:
+                raise SpecError(f"{type_name} needs a newer Keras: {missing}")
         if layer_type.kind == "cell":
             raise SpecError(f"{type_name} is an RNN cell: it goes inside an rnn entry, "
                             f"`rnn: {{cell: {{{type_name}: ...}}}}`")
