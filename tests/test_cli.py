@@ -4,6 +4,7 @@ import json
 import os
 import sys
 
+import pytest
 
 from conftest import ROOT, run_cli_process, spec_path
 
@@ -93,14 +94,29 @@ def test_validate_reports_every_spec(cli, write_spec):
     assert err.startswith(f"{bad}:3:10: error: layers[0].dense: dense needs 'units'")
 
 
-def test_validate_imports_neither_tensorflow_nor_keras():
-    code = ("import sys; from builder.cli import main; "
-            f"rc = main(['validate', {spec_path('alexnet')!r}, {spec_path('googlenet')!r}, {spec_path('resnet50')!r}]); "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch')); "
+@pytest.mark.parametrize("args", [
+    ["validate", spec_path("alexnet"), spec_path("googlenet"), spec_path("resnet50")], ["layers"], ["layers", "conv2d"],
+    ["schema"], ["--help"], ["build", "--help"], ["--version"]], ids=lambda a: " ".join(a[:2]).replace("/", "_")[:30])
+def test_commands_that_need_no_backend_import_none(args):
+    """validate, layers, schema, --help and --version import neither Keras nor any backend."""
+    code = ("import sys; from builder.cli import main\n"
+            f"try:\n    rc = main({args!r})\nexcept SystemExit as exit:\n    rc = exit.code\n"
+            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax', 'torch'}); "
             "print(rc, bad)")
     import subprocess
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
+
+
+def test_a_build_on_jax_imports_no_tensorflow():
+    """Keras's serializer imports TensorFlow wherever it is installed; the
+    builder's MACs never call it, so a JAX build stays free of it (seconds, and hundreds of MiB)."""
+    code = ("import sys; from builder.cli import main; rc = main(['--backend', 'jax', 'build', 'lenet5', '--json']); "
+            "print(rc, sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras_hub', 'jax'}))")
+    import subprocess
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "0 ['jax']", result.stderr[-2000:]
 
 
 def test_build_keeps_tensorflow_start_up_noise_off_the_terminal():
