@@ -14,6 +14,7 @@ memory; then the peak memory of the two training processes (goal <= 1.1).
 
 import argparse
 import importlib.util
+import inspect
 import os
 import statistics
 import subprocess
@@ -22,36 +23,22 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-BY_HAND = """
-import keras
-inputs = keras.Input((32, 32, 1))
-x = keras.layers.Conv2D(6, 5, activation="tanh")(inputs)
-x = keras.layers.AveragePooling2D(2)(x)
-x = keras.layers.Conv2D(16, 5, activation="tanh")(x)
-x = keras.layers.AveragePooling2D(2)(x)
-x = keras.layers.Conv2D(120, 5, activation="tanh")(x)
-x = keras.layers.Flatten()(x)
-x = keras.layers.Dense(84, activation="tanh")(x)
-keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x)).summary()
-"""
+from training_throughput import hand_written_lenet5  # noqa: E402
 
+# The same hand-written LeNet-5 as the throughput benchmark's, as the source a fresh process runs.
+LENET5 = "import keras\n" + inspect.getsource(hand_written_lenet5)
+BY_HAND = LENET5 + "hand_written_lenet5(keras).summary()\n"
 
-TRAIN_BY_HAND = """
-import keras, numpy as np
+TRAIN_BY_HAND = LENET5 + """
+import numpy as np
 from sklearn.datasets import load_digits
 digits = load_digits()
 x = keras.ops.image.resize(digits.images[..., None].astype("float32"), (32, 32)) / 16.0
 x, y = np.asarray(x), digits.target
 keras.utils.set_random_seed(0)
-inputs = keras.Input((32, 32, 1))
-h = keras.layers.Conv2D(6, 5, activation="tanh")(inputs)
-h = keras.layers.AveragePooling2D(2)(h)
-h = keras.layers.Conv2D(16, 5, activation="tanh")(h)
-h = keras.layers.AveragePooling2D(2)(h)
-h = keras.layers.Conv2D(120, 5, activation="tanh")(h)
-h = keras.layers.Dense(84, activation="tanh")(keras.layers.Flatten()(h))
-model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(h))
+model = hand_written_lenet5(keras)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 model.fit(x[:1527], y[:1527], validation_split=0.1, epochs=3, batch_size=32, verbose=0)
 model.evaluate(x[1527:], y[1527:], verbose=0)

@@ -2,6 +2,7 @@
 fresh process. Each asserts the exit status, the one line on stderr, and
 that nothing outside the named output was lost or written."""
 
+import contextlib
 import json
 import os
 import signal
@@ -220,21 +221,27 @@ def test_a_full_disk_stops_with_a_resumable_run(tmp_path):
     assert json.load(open(tmp_path / "run" / "metrics.json"))["epochs"] == 2
 
 
+@contextlib.contextmanager
+def small_disk(folder, size):
+    """A tmpfs of `size` mounted on `folder` (the test is skipped where none can be mounted)."""
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("this machine does not let the tests mount a tmpfs (the injected ENOSPC test covers a full disk)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
 @pytest.mark.slow
 def test_a_real_full_disk_where_a_small_tmpfs_can_be_mounted(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2600k", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("this machine does not let the tests mount a tmpfs (the injected ENOSPC test covers it)")
-    try:
+    with small_disk(tmp_path / "disk", "2600k") as disk:
         code, _, err = cli_in(disk, "train", spec_path("lenet5"), "--data", "digits", "--epochs", "30", "--out", "run")
         assert code == 1
         assert one_line(err).startswith("error: the disk is full (No space left on device")
         state = json.load(open(disk / "run" / "checkpoint" / "state.json"))
         assert os.path.exists(disk / "run" / "checkpoint" / "last.keras") and len(state["history"]) == state["epoch"]
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 @pytest.mark.slow
@@ -248,17 +255,10 @@ def test_a_disk_cache_that_fills_the_disk_is_one_line(tmp_path):
             Image.fromarray((rng.random((32, 32, 3)) * 255).astype("uint8")).save(tmp_path / "images" / label / f"{i}.png")
     (tmp_path / "s.yaml").write_text("name: big\ninput: [32, 32, 3]\nlayers: [flatten]\noutput: {units: 2}\n"
                                      "training: {epochs: 3, cache: disk}\n")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("this machine does not let the tests mount a tmpfs")
-    try:
+    with small_disk(tmp_path / "disk", "400k") as disk:
         code, _, err = cli_in(disk, "train", tmp_path / "s.yaml", "--data", tmp_path / "images", "--out", "run")
         assert (code, one_line(err)) == (1, "error: the disk is full (No space left on device); free some space. "
                                             "Stopped at epoch 1; no epoch was completed: train again without --resume")
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_bad_flag_values_are_usage_errors():
