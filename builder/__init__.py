@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:              # for type checkers only: importing these costs Keras's start-up
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from .spec.language import Spec
     from .training.run import Run
@@ -80,13 +81,14 @@ def to_spec(model: keras.Model, name: str | None = None) -> str:
     return _to_spec(model, name)
 
 
-def train(spec: PathLike | Spec, data: PathLike | tuple[np.ndarray, np.ndarray], *, out: PathLike | None = None,
+def train(spec: PathLike | Spec, data: PathLike | tuple[np.ndarray, np.ndarray] | tf.data.Dataset, *, out: PathLike | None = None,
           overrides: Overrides | None = None, callbacks: Sequence[keras.callbacks.Callback] | None = None,
           epochs: int | None = None, batch_size: int | None = None, weights: PathLike | None = None,
           resume: bool = False, verbose: int | str = "auto", label: str | None = None) -> Run:
     """Train a spec (a path, or a Spec from load_spec) on `data`: 'digits', a
     path (.npz, .csv, .tfrecord, a folder of class folders), 'tfds:NAME',
-    'hf:NAME' or an `(x, y)` pair of NumPy arrays; `callbacks` are Keras callbacks added to the run's own. Writes the
+    'hf:NAME', an `(x, y)` pair of NumPy arrays, or a tf.data.Dataset of
+    (x, y) pairs, batched or not, in the same order each time it is read; `callbacks` are Keras callbacks added to the run's own. Writes the
     run folder `out` (default runs/SPEC_NAME) as `cli.py train` does and
     returns a Run: `.model`, `.history`, `.metrics`, `.dir`."""
     from .training import run

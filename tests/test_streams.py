@@ -226,3 +226,29 @@ def test_a_wrong_feature_description_is_located(tmp_path, cli, tfrecord, message
     code, out, err = cli("validate", tmp_path / "s.yaml")
     assert code == 1
     assert err.startswith(f"{tmp_path / 's.yaml'}:{message}"), err
+
+
+def test_a_tf_data_dataset_from_python(tmp_path):
+    """`builder.train(spec, data=dataset)`: batched or not, split with the seed
+    as the same arrays are; what it yields is checked before training."""
+    import tensorflow as tf
+    images, labels = digits(200)
+    x = images.astype("float32") / 255
+    text = SPEC.split("  tfrecord:")[0]
+    from_arrays = data_module.load((x, labels), (8, 8, 1), "float32", validation_split=0.1, test_split=0.15, seed=0)
+    for dataset in (tf.data.Dataset.from_tensor_slices((x, labels)),
+                    tf.data.Dataset.from_tensor_slices((x, labels)).batch(32)):
+        loaded = data_module.load(dataset, (8, 8, 1), "float32", validation_split=0.1, test_split=0.15, seed=0)
+        for split in ("train", "validation", "test"):
+            assert sorted(getattr(loaded, split).index) == sorted(getattr(from_arrays, split).index)
+            np.testing.assert_array_equal(getattr(loaded, split).y, labels[getattr(loaded, split).index])
+    run = builder.train(builder.load_spec(text=text), data=tf.data.Dataset.from_tensor_slices((x, labels)).batch(16),
+                        out=tmp_path / "run", verbose=0)
+    assert run.metrics["epochs"] == 2 and run.metrics["data"] == "a tf.data.Dataset"
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["data"] == "a tf.data.Dataset"
+    with pytest.raises(data_module.DataError, match=r"a dataset to train on yields \(x, y\) pairs; this one yields"):
+        data_module.load(tf.data.Dataset.from_tensor_slices(x), (8, 8, 1), "float32", validation_split=0.1,
+                         test_split=0.15, seed=0)
+    with pytest.raises(data_module.DataError, match=r"its inputs have shape \[8, 8\], the spec's input \[8, 8, 1\]"):
+        data_module.load(tf.data.Dataset.from_tensor_slices((x[..., 0], labels)), (8, 8, 1), "float32",
+                         validation_split=0.1, test_split=0.15, seed=0)

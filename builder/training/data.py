@@ -58,6 +58,8 @@ class Data:
 
 
 def describe_source(data_arg) -> str:
+    if streams.is_dataset(data_arg):
+        return "a tf.data.Dataset"
     if isinstance(data_arg, tuple):
         return f"arrays x {list(np.shape(data_arg[0]))} and y {list(np.shape(data_arg[1]))}"
     if data_arg == "digits":
@@ -89,6 +91,9 @@ def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: fl
     see the module doc for the formats. `tfrecord`: the spec's feature
     description (training.tfrecord), for TFRecord files."""
     shape = tuple(shape)
+    if streams.is_dataset(data_arg):
+        return _streamed("the tf.data.Dataset", {"all": streams.DatasetRecords(data_arg, shape)}, shape, dtype,
+                         validation_split, test_split, seed)
     if not isinstance(data_arg, tuple):
         data_arg = os.fspath(data_arg)
     if isinstance(data_arg, tuple):

@@ -187,7 +187,7 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
     write_atomic(os.path.join(folder.dir, "spec.yaml"), resolved_yaml(spec, header=_SPEC_HEADER).encode())
     write_atomic(os.path.join(folder.dir, "run.json"), json.dumps(
         {"spec": spec.source.file, "resolved_spec": "spec.yaml", "name": spec.name, **(record or {}),
-         "data": data_module.describe_source(data_arg) if isinstance(data_arg, tuple) else data_arg,
+         "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
          "data_fingerprint": folder.identity["data"], "seed": config.seed,
          "validation_split": config.validation_split, "test_split": config.test_split,
          "batch_size": batch_size, "rescale": _scaling(config, data), "label": label,
@@ -334,7 +334,7 @@ def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False
     """Train `spec` on `data_arg` (a path, 'digits', or an (x, y) pair of
     arrays) into the run folder `out`. `record` ({command, overrides}) goes into
     run.json; `callbacks` are Keras callbacks added to the run's own."""
-    if not isinstance(data_arg, tuple):
+    if isinstance(data_arg, os.PathLike):
         data_arg = os.fspath(data_arg)
     if spec.training.phases and epochs:
         raise SpecError("--epochs: the spec trains in phases, whose epochs set the run's length; change "

@@ -223,6 +223,53 @@ class TFRecords(Records):
         return y, ([str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None)
 
 
+# --- a tf.data.Dataset given from Python ----------------------------------------------
+
+def is_dataset(value) -> bool:
+    """A tf.data.Dataset (told without importing TensorFlow)."""
+    return type(value).__module__.startswith("tensorflow") and hasattr(value, "element_spec")
+
+
+class DatasetRecords(Records):
+    """`builder.train(spec, data=dataset)`: a tf.data.Dataset of (x, y) pairs,
+    batched or not. It must give its examples in the same order each time it
+    is read (the run shuffles; a dataset that shuffles itself would pair
+    inputs with other examples' labels)."""
+
+    def __init__(self, dataset, shape):
+        self.name, self.shape = "the tf.data.Dataset", tuple(shape)
+        spec = dataset.element_spec
+        if not (isinstance(spec, tuple) and len(spec) == 2):
+            raise DataError(self.name, f"a dataset to train on yields (x, y) pairs; this one yields {spec}")
+        rank = spec[0].shape.rank
+        if rank == len(self.shape) + 1:
+            dataset = dataset.unbatch()                  # batched: read one example at a time
+        elif rank != len(self.shape):
+            raise DataError(self.name, f"its inputs have shape {list(spec[0].shape)}, the spec's input "
+                                       f"{list(self.shape)} (with or without a batch axis)")
+        example = tuple(dataset.element_spec[0].shape)
+        if any(a is not None and b is not None and a != b for a, b in zip(example, self.shape)):
+            raise DataError(self.name, f"its inputs have shape {list(example)}, the spec's input {list(self.shape)}")
+        self.dataset = dataset
+        tf = _tensorflow()
+        try:
+            batches = [b.numpy().reshape(len(b), -1) for b in dataset.map(lambda x, y: y).batch(4096)]
+        except tf.errors.OpError as err:
+            raise DataError(self.name, f"reading it failed: {_first_line(err)}") from None
+        if not batches:
+            raise DataError(self.name, "the dataset holds no examples")
+        y = np.concatenate(batches)
+        y = y[:, 0] if y.shape[1] == 1 else y
+        if y.dtype == object:
+            y, self.class_names = class_labels([v.decode("utf-8", "replace") for v in y])
+        elif np.issubdtype(y.dtype, np.integer):
+            self.class_names = [str(c) for c in np.unique(y)]
+        self.labels = y
+
+    def read(self, tf):
+        return self.dataset.map(lambda x, y: x)
+
+
 # --- TensorFlow Datasets ---------------------------------------------------------------
 
 class TfdsRecords(Records):
