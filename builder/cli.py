@@ -20,7 +20,7 @@ import shlex
 import sys
 import warnings
 
-from .errors import BuilderError, SpecError, is_out_of_memory
+from .errors import SpecWarning, BuilderError, SpecError, is_out_of_memory
 from .files import check_output, target_of
 from .spec import overrides as overrides_module
 
@@ -38,7 +38,16 @@ def main(argv=None, prog=None) -> int:
     for category in (FutureWarning, DeprecationWarning, UserWarning):     # library internals, not the user's business
         warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
     try:
-        return COMMANDS[args.command].run(args)
+        with warnings.catch_warnings():
+            shown = warnings.showwarning
+
+            def show(message, category, *rest, **options):     # a spec's notes: their own one line
+                if issubclass(category, SpecWarning):
+                    print(message, file=sys.stderr, flush=True)
+                else:
+                    shown(message, category, *rest, **options)
+            warnings.showwarning = show
+            return COMMANDS[args.command].run(args)
     except BaseException as err:             # noqa: BLE001 - every failure is one line, unless --debug
         if args.debug or isinstance(err, SystemExit):
             raise

@@ -46,10 +46,12 @@ class SpecError(BuilderError):
     def path_text(self) -> str:
         return format_path(self.path)
 
+    kind = "error"
+
     def render(self) -> str:
         """`FILE:LINE:COL: error: PATH: message`, the CLI's one-line form."""
         text = f"{self.file}:{self.line or 1}:{self.col or 1}: " if self.file else ""
-        text += "error: "
+        text += f"{self.kind}: "
         if self.path:
             text += f"{self.path_text()}: "
         text += self.message
@@ -59,6 +61,16 @@ class SpecError(BuilderError):
 
     def __str__(self) -> str:
         return self.render() if (self.file or self.path) else self.message
+
+
+class SpecNote(SpecError):
+    """Something in a spec that builds, but likely not as its author meant:
+    located like an error, rendered `FILE:LINE:COL: warning: ...`."""
+    kind = "warning"
+
+
+class SpecWarning(UserWarning):
+    """The Python warning a SpecNote is issued as (its text is the note's one line)."""
 
 
 def is_out_of_memory(err: BaseException) -> bool:

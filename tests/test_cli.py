@@ -151,3 +151,27 @@ def test_bad_flags_are_usage_errors_not_spec_errors():
                                               "integer, got 0")
     result = run_cli_process("export", spec_path("lenet5"), "--format", "h5", "-o", "x.h5")
     assert result.returncode == 2 and "invalid choice: 'h5'" in result.stderr
+
+
+def test_defaults_that_remove_the_output_bias_are_a_warning(cli, write_spec):
+    """`defaults: {use_bias: false}` still reaches the output layer (specs keep
+    their parameter counts), but says so at the default's line; saying what
+    the output wants silences it."""
+    import warnings
+    import builder
+    from builder.errors import SpecWarning
+    text = "name: t\ninput: [8]\ndefaults: {use_bias: false}\nlayers: [dense: 4]\noutput: {units: 3}\n"
+    path = write_spec(text)
+    code, out, err = cli("validate", path)
+    assert (code, out) == (0, f"{path}: ok\n")
+    assert err == (f"{path}:3:12: warning: defaults.use_bias: false applies to the output layer too, which then has no "
+                   "bias (3 parameters fewer than a classifier's usual head); write `output: {use_bias: true}` to keep "
+                   "its bias, or `output: {use_bias: false}` to say that none is meant\n")
+    with pytest.warns(SpecWarning, match="applies to the output layer too"):
+        assert builder.build(text=text).count_params() == 8 * 4 + 4 * 3
+    for said in ("true", "false"):
+        quiet = write_spec(text.replace("{units: 3}", f"{{units: 3, use_bias: {said}}}"), f"{said}.yaml")
+        assert cli("validate", quiet)[2] == ""
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SpecWarning)
+            builder.validate(quiet)

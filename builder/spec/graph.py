@@ -11,8 +11,9 @@ import copy
 import dataclasses
 import importlib.util
 import re
+import warnings
 
-from ..errors import SpecError, at, describe, format_path, in_source, suggest, unknown
+from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from ..keras import registry, signatures
 from . import activations, arguments, budget
 from .language import REQUIRED, RESERVED, BlockDef, Spec
@@ -46,6 +47,7 @@ class Graph:
     nodes: list
     output: str                 # the node (or input) the body ends in
     head: Node | None           # the output Dense layer, or None
+    notes: list = dataclasses.field(default_factory=list)    # SpecNotes: builds, but likely not as meant
 
 
 class _Scope:
@@ -83,6 +85,7 @@ class _Expander:
         self.nodes: list[Node] = []
         self.taken: dict[str, tuple] = {}       # layer name -> where it was made
         self.counters: dict[str, int] = {}
+        self.notes: list[SpecNote] = []
 
     # --- names ---------------------------------------------------------------------
 
@@ -497,8 +500,10 @@ def expand(spec: Spec) -> Graph:
     head = None
     if spec.output is not None:
         head = _head(expander, spec, scope, output)
-    graph = Graph(spec, expander.nodes, output, head)
+    graph = Graph(spec, expander.nodes, output, head, expander.notes)
     budget.check(graph, **spec.limits)
+    for note in graph.notes:
+        warnings.warn(note.render(), SpecWarning, stacklevel=2)
     return graph
 
 
@@ -509,6 +514,12 @@ def _head(expander, spec, scope, output) -> Node:
     with in_source(spec.source), at("output"):
         dense = registry.LAYERS[registry.HEAD]
         expander.apply_defaults(dense, args, origins, ("output",))
+        if args.get("use_bias") is False and "use_bias" not in spec.output:
+            source, path = origins["use_bias"]
+            expander.notes.append(source.locate(SpecNote(
+                f"false applies to the output layer too, which then has no bias ({args.get('units')} "
+                "parameters fewer than a classifier's usual head); write `output: {use_bias: true}` to keep its "
+                "bias, or `output: {use_bias: false}` to say that none is meant"), path))
         activation_entry = expander.split_activation(dense, args, origins, scope, ("output",))
         expander.check(dense, args, origins, scope, ("output",))
         if activation_entry is not None:
