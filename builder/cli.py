@@ -47,6 +47,10 @@ def main(argv=None, prog=None) -> int:
                 else:
                     shown(message, category, *rest, **options)
             warnings.showwarning = show
+            from . import plugins
+            plugins.load_installed()
+            for module in args.plugin or ():
+                plugins.load(module)
             return COMMANDS[args.command].run(args)
     except BaseException as err:             # noqa: BLE001 - every failure is one line, unless --debug
         if args.debug or isinstance(err, SystemExit):
@@ -147,7 +151,8 @@ def cmd_layers(args) -> int:
     if args.type is None:
         width = max(len(name) for name in registry.LAYERS)
         for name, layer_type in sorted(registry.LAYERS.items()):
-            print(f"{name:<{width}}  {layer_type.doc}")
+            plugin = f"  [plug-in: {layer_type.module}]" if layer_type.plugin_class is not None else ""
+            print(f"{name:<{width}}  {layer_type.doc}{plugin}")
         print(f"\nActivations (as `activation:` or as an entry): {', '.join(registry.activation_names())}")
         return 0
     if args.type not in registry.LAYERS and args.type in registry.activation_names():
@@ -510,6 +515,9 @@ def _version(prog) -> str:
 def _parser(prog="cli.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Build Keras models from YAML specs.")
     parser.add_argument("--version", action="version", version=_version(prog))
+    parser.add_argument("--plugin", action="append", metavar="MODULE",
+                        help="import MODULE first: a Python module that registers layer types with "
+                             "builder.register_layer (repeat for several); installed plug-ins load by themselves")
     parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
                         help="the Keras backend (default: KERAS_BACKEND, else Keras's configuration, else tensorflow)")
     parser.add_argument("--debug", action="store_true", help="show a failure's traceback instead of one line")

@@ -175,14 +175,14 @@ def register_layer(cls, name: str | None = None, short: str | None = None,
                    width: str | None = None, kind: str = "layer"):
     """Make a Keras layer class usable in specs as `name` (default: its class
     name in snake_case). Its arguments, and their types, are read from its own
-    `__init__` and docstring. The class is also registered for Keras
+    `__init__`: its type hints (`factor: float`), else its defaults, else its docstring. The class is also registered for Keras
     serialization (unless Keras knows it already), so saved models reload."""
     import keras
 
     name = name or signatures.snake_case(cls.__name__)
     if keras.saving.get_registered_name(cls) == cls.__name__ and not cls.__module__.startswith("keras."):
         keras.saving.register_keras_serializable(package="builder_plugins")(cls)
-    signature = signatures.read_signature(cls)
+    signature = signatures.read_signature(cls, annotations=True)
     for arg in (short, width):
         if arg is not None and arg not in signature["args"]:
             raise ValueError(f"{cls.__name__} has no argument '{arg}'")

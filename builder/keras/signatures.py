@@ -44,10 +44,11 @@ def snake_case(name: str) -> str:
     return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name).lower()
 
 
-def read_signature(cls) -> dict:
+def read_signature(cls, annotations=False) -> dict:
     """{'args': {name: {'default': v} or {'required': True}, plus 'doc': the
-    type words of its docstring entry}, 'call': {'tensors': [...], 'options':
-    {...}}, 'doc': the first paragraph of the class docstring}."""
+    type words of its docstring entry (and, with `annotations`, 'annotation':
+    its type hint, which then decides its type)}, 'call': {'tensors': [...],
+    'options': {...}}, 'doc': the first paragraph of the class docstring}."""
     tensors, options = [], {}
     for param in _params(cls.call):
         if param.name in _NOT_TENSORS:
@@ -57,7 +58,7 @@ def read_signature(cls) -> dict:
         else:
             tensors.append(param.name)
     doc = " ".join((inspect.getdoc(cls) or "").strip().split("\n\n")[0].split())
-    return {"args": read_arguments(cls), "call": {"tensors": tensors, "options": options}, "doc": doc}
+    return {"args": read_arguments(cls, annotations), "call": {"tensors": tensors, "options": options}, "doc": doc}
 
 
 def read_function_arguments(function) -> dict:
@@ -66,7 +67,7 @@ def read_function_arguments(function) -> dict:
             for p in _params(function)}
 
 
-def read_arguments(cls) -> dict:
+def read_arguments(cls, annotations=False) -> dict:
     """A class's constructor arguments: {name: {'default': v} or {'required': True}, and 'doc'}."""
     documented = _documented_types(inspect.getdoc(cls) or "")
     args = {}
@@ -76,6 +77,9 @@ def read_arguments(cls) -> dict:
         info = {"required": True} if param.default is param.empty else {"default": _jsonable(param.default)}
         if param.name in documented:
             info["doc"] = documented[param.name]
+        if annotations and param.annotation is not param.empty:
+            hint = param.annotation
+            info["annotation"] = hint if isinstance(hint, str) else getattr(hint, "__name__", None) or str(hint)
         args[param.name] = info
     return args
 

@@ -159,7 +159,7 @@ def resolve(arg: str, info: dict) -> str:
     ({'default': v} or {'required': True}, and 'doc': its docstring's type
     words, which speak for a required argument, having no default to go by)."""
     evidence = _evidence(info)
-    named = BY_NAME.get(arg)
+    named = None if info.get("annotation") else BY_NAME.get(arg)      # a type hint speaks for itself
     if named is not None and (not evidence or evidence & _ACCEPTS[named]):
         return named
     if len(evidence) == 1:
@@ -168,7 +168,11 @@ def resolve(arg: str, info: dict) -> str:
 
 
 def _evidence(info: dict) -> set:
-    """The kinds of value a signature entry says an argument takes."""
+    """The kinds of value a signature entry says an argument takes: its type
+    hint where it has one (plug-ins), else its default, else its docstring."""
+    if info.get("annotation"):
+        hint = re.sub(r"\b(None|Optional)\b", "", info["annotation"])
+        return {kind for pattern, kind in _DOC_WORDS if re.search(pattern, hint)}
     if not info.get("required"):
         default = info.get("default")          # None says nothing: any optional argument may be null
         return set() if default is None else {list if isinstance(default, list) else type(default)}

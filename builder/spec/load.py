@@ -18,6 +18,8 @@ def load_spec(path: str | os.PathLike | None = None, *, text: str | None = None,
     ({'max_params': N, 'max_activation': N}) raise the size budget."""
     if sum(x is not None for x in (path, text, data)) != 1:
         raise TypeError("load_spec takes exactly one of path, text= or data=")
+    from .. import plugins
+    plugins.load_installed()
     files = includes.Includes()
     if path is not None:
         source = files.load(path)
