@@ -94,6 +94,29 @@ def test_causal_self_attention_ignores_the_future():
     assert not np.allclose(a[0, 4], b[0, 4])
 
 
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_a_causal_transformer_encoder_ignores_the_future(tmp_path, normalize_first):
+    """`transformer_encoder: {use_causal_mask: true}`: changing later tokens
+    leaves earlier outputs as they were (a GPT block); without it they move.
+    The setting survives a save and a reload."""
+    import keras
+    text = ("name: c\ninput: [6, 8]\nlayers:\n  - transformer_encoder: {num_heads: 2, intermediate_dim: 16, "
+            f"use_causal_mask: CAUSAL, normalize_first: {str(normalize_first).lower()}}}\n"
+            "  - transformer_encoder: {num_heads: 2, intermediate_dim: 16, use_causal_mask: CAUSAL}\noutput: none\n")
+    x = np.random.default_rng(0).standard_normal((1, 6, 8)).astype("float32")
+    changed = x.copy()
+    changed[0, 4:] += 1.0
+    causal = build(text.replace("CAUSAL", "true"))
+    a, b = causal.predict(x, verbose=0), causal.predict(changed, verbose=0)
+    np.testing.assert_allclose(a[0, :4], b[0, :4], atol=1e-5)
+    assert not np.allclose(a[0, 4:], b[0, 4:], atol=1e-3)
+    plain = build(text.replace("CAUSAL", "false"))
+    assert not np.allclose(plain.predict(x, verbose=0)[0, :4], plain.predict(changed, verbose=0)[0, :4], atol=1e-3)
+    causal.save(tmp_path / "c.keras")
+    again = keras.saving.load_model(tmp_path / "c.keras", safe_mode=True)
+    np.testing.assert_allclose(again.predict(changed, verbose=0), b, atol=1e-6)
+
+
 def test_unknown_call_input_is_reported():
     with pytest.raises(SpecError, match="unknown call input 'querry' for multi_head_attention. "
                                         "Did you mean 'query'?"):

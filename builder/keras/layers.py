@@ -199,11 +199,15 @@ class TransformerEncoder(keras.layers.Layer):
     and layer normalization — after each (post-norm, BERT) or before
     (`normalize_first: true`, pre-norm). The attention's key size is the
     input's features divided by `num_heads`. Call it with `inputs: [x,
-    padding_mask]` to ignore padded positions (mask of 1 for real tokens)."""
+    padding_mask]` to ignore padded positions (mask of 1 for real tokens);
+    `use_causal_mask: true` lets each position attend only to itself and the
+    positions before it (a decoder-only model: GPT)."""
 
     def __init__(self, num_heads, intermediate_dim, dropout=0.0, activation="relu", layer_norm_epsilon=1e-5,
-                 normalize_first=False, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 normalize_first=False, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 use_causal_mask=False, **kwargs):
         super().__init__(**kwargs)
+        self.use_causal_mask = use_causal_mask
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
@@ -252,7 +256,8 @@ class TransformerEncoder(keras.layers.Layer):
         residual = x
         if self.normalize_first:
             x = self.attention_norm(x)
-        x = self.attention(query=x, value=x, attention_mask=attention_mask, training=training)
+        x = self.attention(query=x, value=x, attention_mask=attention_mask, training=training,
+                           use_causal_mask=self.use_causal_mask)
         x = self.attention_dropout(x, training=training) + residual
         if not self.normalize_first:
             x = self.attention_norm(x)
@@ -272,6 +277,7 @@ class TransformerEncoder(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout, "activation": keras.activations.serialize(self.activation),
                 "layer_norm_epsilon": self.layer_norm_epsilon, "normalize_first": self.normalize_first,
+                "use_causal_mask": self.use_causal_mask,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
 
