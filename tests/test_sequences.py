@@ -117,6 +117,22 @@ def test_a_causal_transformer_encoder_ignores_the_future(tmp_path, normalize_fir
     np.testing.assert_allclose(again.predict(changed, verbose=0), b, atol=1e-6)
 
 
+def test_a_learned_class_token_goes_first():
+    """`class_token`: one learned vector before the first step (ViT, BERT's
+    [CLS]), read out with `select_step: 0`; its only weights are that vector."""
+    import keras
+    model = build("name: v\ninput: [4, 6]\nlayers:\n  - class_token: {initializer: ones, name: cls}\noutput: none\n")
+    assert model.count_params() == 6 and model.outputs[0].shape[1:] == (5, 6)
+    x = np.random.default_rng(0).standard_normal((3, 4, 6)).astype("float32")
+    out = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(out[:, 0], np.ones((3, 6)))
+    np.testing.assert_array_equal(out[:, 1:], x)
+    token = model.get_layer("cls").token
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((3, 5, 6)), epochs=1, verbose=0)
+    assert not np.allclose(keras.ops.convert_to_numpy(token), 1.0)            # it learns
+
+
 def test_unknown_call_input_is_reported():
     with pytest.raises(SpecError, match="unknown call input 'querry' for multi_head_attention. "
                                         "Did you mean 'query'?"):

@@ -127,6 +127,33 @@ class PositionEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="builder")
+class ClassToken(keras.layers.Layer):
+    """A learned class token (BERT's [CLS]; ViT, Dosovitskiy et al., 2021): one
+    vector, learned, put before the sequence's first step, which the model
+    reads out at the end (`select_step: 0`). (batch, steps, features) ->
+    (batch, steps + 1, features)."""
+
+    def __init__(self, initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, input_shape):
+        self.token = self.add_weight(name="token", shape=(1, 1, input_shape[-1]), initializer=self.initializer)
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        token = ops.broadcast_to(ops.cast(self.token, inputs.dtype), (shape[0], 1, shape[-1]))
+        return ops.concatenate([token, inputs], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        steps = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], steps, *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "initializer": keras.initializers.serialize(self.initializer)}
+
+
+@keras.saving.register_keras_serializable(package="builder")
 class SinePositionEncoding(keras.layers.Layer):
     """Fixed sinusoidal position encodings (Vaswani et al., 2017), shaped like
     the input: sin on even features, cos on odd ones."""

@@ -283,6 +283,7 @@ _builtin("multi_head_attention", "MultiHeadAttention", call="query_value", takes
 _builtin("attention", "Attention", kind="attention", macs=costs.dot_attention)
 _builtin("additive_attention", "AdditiveAttention", kind="attention", macs=costs.dot_attention)
 _builtin("position_embedding", "PositionEmbedding", module=_CUSTOM, short="sequence_length")
+_builtin("class_token", "ClassToken", module=_CUSTOM, takes_sequence=True)
 _builtin("sine_position_encoding", "SinePositionEncoding", module=_CUSTOM)
 _builtin("token_and_position_embedding", "TokenAndPositionEmbedding", module=_CUSTOM,
          vocabulary="vocabulary_size", min_weights=costs.least_token_embedding)
