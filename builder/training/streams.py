@@ -101,6 +101,17 @@ def in_source_order(split):
     return split
 
 
+def labels_and_names(batches: list) -> tuple:
+    """Labels read in batches (one row per example) as one array, with their
+    class names: text labels become class numbers named by their text, whole
+    numbers are named by themselves, other numbers have none."""
+    y = np.concatenate(batches)
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.dtype == object:
+        return class_labels([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in y])
+    return y, ([str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None)
+
+
 def _first_line(err) -> str:
     """An error's first line, without TensorFlow's op decorations."""
     text = getattr(err, "message", None) or str(err)
@@ -216,11 +227,7 @@ class TFRecords(Records):
             raise DataError(self.name, f"not readable as TFRecord files ({_first_line(err)})") from None
         if not values:
             raise DataError(self.name, "the TFRecord files hold no records")
-        y = np.concatenate(values)
-        y = y[:, 0] if y.shape[1] == 1 else y
-        if y.dtype == object:            # string labels: class names
-            return class_labels([v.decode("utf-8", "replace") for v in y])
-        return y, ([str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None)
+        return labels_and_names(values)
 
 
 # --- a tf.data.Dataset given from Python ----------------------------------------------
@@ -258,13 +265,7 @@ class DatasetRecords(Records):
             raise DataError(self.name, f"reading it failed: {_first_line(err)}") from None
         if not batches:
             raise DataError(self.name, "the dataset holds no examples")
-        y = np.concatenate(batches)
-        y = y[:, 0] if y.shape[1] == 1 else y
-        if y.dtype == object:
-            y, self.class_names = class_labels([v.decode("utf-8", "replace") for v in y])
-        elif np.issubdtype(y.dtype, np.integer):
-            self.class_names = [str(c) for c in np.unique(y)]
-        self.labels = y
+        self.labels, self.class_names = labels_and_names(batches)
 
     def read(self, tf):
         return self.dataset.map(lambda x, y: x)
