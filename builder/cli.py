@@ -20,7 +20,7 @@ import shlex
 import sys
 import warnings
 
-from .errors import SpecWarning, BuilderError, SpecError, is_out_of_memory
+from .errors import BuilderError, SpecError, SpecWarning, is_out_of_memory
 from .files import check_output, target_of
 from .spec import overrides as overrides_module
 

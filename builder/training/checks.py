@@ -82,3 +82,13 @@ def class_labels(values) -> tuple:
     except ValueError:
         names = sorted(set(values))
         return np.array([names.index(v) for v in values], dtype="int64"), names
+
+
+def named_labels(y) -> tuple:
+    """Labels as class numbers with their class names: text labels (str, or
+    the bytes tf.data reads) become class numbers named by their text, whole
+    numbers are named by themselves, other numbers (regression targets) have none."""
+    y = np.asarray(y)
+    if y.dtype.kind in "US" or (y.dtype == object and len(y) and isinstance(y.flat[0], bytes)):
+        return class_labels([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in y])
+    return y, ([str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None)

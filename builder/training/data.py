@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import SpecError
 from ..files import not_regular, read_bounded, write_atomic
 from . import streams
-from .checks import DataError, check_finite, class_labels
+from .checks import DataError, check_finite, class_labels, named_labels
 
 MAX_FILE_BYTES = 4 * 1024 ** 3       # one CSV or text file read whole
 
@@ -76,11 +76,7 @@ def from_arrays(x, y, shape, *, validation_split, test_split, seed) -> Data:
     x = _fit_array(x, tuple(shape), name)
     if x.dtype.kind in "fc":
         check_finite(name, x)
-    names = None
-    if y.dtype.kind in "US":
-        y, names = class_labels([str(v) for v in y])
-    elif np.issubdtype(y.dtype, np.integer):
-        names = [str(c) for c in np.unique(y)]
+    y, names = named_labels(y)
     return _split(name, x, y, None, names, None, validation_split, test_split, seed)
 
 
@@ -148,11 +144,7 @@ def _npz(path, shape, validation_split, test_split, seed):
     if test is not None:
         test = Split(_fit_array(test[0], shape, path), test[1], np.arange(len(test[1])))
         check_finite(path, test.x, "x_test")
-    names = None
-    if y.dtype.kind in "US":                      # class names
-        y, names = class_labels([str(v) for v in y])
-    elif np.issubdtype(y.dtype, np.integer):
-        names = [str(c) for c in np.unique(y)]
+    y, names = named_labels(y)
     return _split(path, x, y, test, names, None, validation_split, test_split, seed)
 
 
@@ -329,8 +321,8 @@ def _streamed(name, sources: dict, shape, dtype, validation_split, test_split, s
         raise DataError(name, f"images need an input of shape [height, width, 1 or 3], the spec has {list(shape)}")
     if not image and dtype == "string" and tuple(shape) not in ((), (1,)):
         raise DataError(name, f"a string input takes one text per example: shape [] or [1], not {list(shape)}")
-    for records in (train, *named.values()):
-        if image:
+    if image:
+        for records in (train, *named.values()):
             streams.check_decodable(name, records)
 
     def whole(records):

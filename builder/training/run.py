@@ -276,18 +276,20 @@ def adapt_layers(model, expanded, data, spec, batch_size):
     """Layers with `adapt: true` (normalization) learn their state from the
     training inputs as they reach them, before fitting."""
     keras = _keras()
+
+    def training_inputs():
+        return batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
+                                preprocessing=spec.training.preprocessing, seed=0)
+
     for node in expanded.nodes:
         if node.type.adapts and node.args.get("adapt"):
             layer = model.get_layer(node.name)
-            if any(layer.input is tensor for tensor in model.inputs) and not data.streamed:
-                values = data.train.x         # the raw input itself (texts for a text_vectorization)
-            elif any(layer.input is tensor for tensor in model.inputs):
-                values = batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
-                                          preprocessing=spec.training.preprocessing, seed=0).map(lambda x, y: x)
+            if not any(layer.input is tensor for tensor in model.inputs):
+                values = keras.Model(model.inputs, layer.input).predict(training_inputs(), verbose=0)
+            elif data.streamed:
+                values = training_inputs().map(lambda x, y: x)
             else:
-                inputs = batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
-                                          preprocessing=spec.training.preprocessing, seed=0)
-                values = keras.Model(model.inputs, layer.input).predict(inputs, verbose=0)
+                values = data.train.x         # the raw input itself (texts for a text_vectorization)
             layer.adapt(values)
             print(f"Adapted {node.type.name} '{node.name}' to the {len(data.train.y)} training examples", flush=True)
 
@@ -362,13 +364,23 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     try:
         return _train_with_policy(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
                                   distribute=distribute, strategy=strategy, verbose=verbose, label=label,
-                                  weights=weights, record=record, callbacks=callbacks, policy=policy)
+                                  weights=weights, record=record, callbacks=callbacks)
     finally:
         _keras().mixed_precision.set_global_policy(previous)
 
 
+def _cache_note(data, mode) -> str:
+    """Where the data's decoded examples are kept between epochs, for the run's Data line."""
+    if not (data.streamed or data.images_from_files):
+        return ""
+    what = "examples" if data.streamed else "images"
+    uncached = "streamed, decoded every epoch" if data.streamed else "images decoded from their files every epoch"
+    return "; " + {"memory": f"decoded {what} cached in memory", "disk": f"decoded {what} cached in cache/",
+                   "none": uncached}[mode]
+
+
 def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, verbose, label,
-                       weights, record, callbacks, policy) -> Run:
+                       weights, record, callbacks) -> Run:
     seed_everything(spec.training.seed)
     expanded = graph.expand(spec)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
@@ -383,11 +395,7 @@ def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, di
           f"{len(data.test.y) if data.test else 0} test examples"
           + ((" (split by its own train, validation and test splits)" if data.streamed else
               " (split by its own train/, val/, test/ folders)") if data.split_by_folders else "")
-          + ({"memory": "; decoded examples cached in memory", "disk": "; decoded examples cached in cache/",
-              "none": "; streamed, decoded every epoch"}[cached] if data.streamed else "")
-          + ({"memory": "; decoded images cached in memory", "disk": "; decoded images cached in cache/",
-              "none": "; images decoded from their files every epoch"}[cached] if data.images_from_files else ""),
-          flush=True)
+          + _cache_note(data, cached), flush=True)
     name = os.path.basename(os.path.abspath(folder.path))
     with tracking.tracked(spec, folder.dir, name, record, chief=folder.chief) as (tracker_callbacks, finish):
         fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..backend import tensorflow as _tensorflow
 from ..errors import SpecError
-from .checks import DataError, class_labels
+from .checks import DataError, named_labels
 
 # The names of a source's own splits (folders train/ val/ test/, files train-*.tfrecord, tfds and hf splits).
 SPLIT_NAMES = {"train": ("train", "training"), "validation": ("val", "valid", "validation"), "test": ("test",)}
@@ -103,13 +103,9 @@ def in_source_order(split):
 
 def labels_and_names(batches: list) -> tuple:
     """Labels read in batches (one row per example) as one array, with their
-    class names: text labels become class numbers named by their text, whole
-    numbers are named by themselves, other numbers have none."""
+    class names (checks.named_labels)."""
     y = np.concatenate(batches)
-    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.dtype == object:
-        return class_labels([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in y])
-    return y, ([str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None)
+    return named_labels(y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y)
 
 
 def _first_line(err) -> str:
@@ -286,13 +282,11 @@ class TfdsRecords(Records):
         features = dataset_builder.info.features
         self.image = isinstance(features[self.input], tfds.features.Image)
         self.decoders = {self.input: tfds.decode.SkipDecoding()} if self.image else None
-        names = getattr(features[self.label], "names", None)
-        self.class_names = list(names) if names else None
         tf = _tensorflow()
-        self.labels = np.concatenate([batch.numpy() for batch in
-                                      self._examples(tf).map(lambda ex: ex[self.label]).batch(4096)] or [[]])
-        if self.class_names is None and np.issubdtype(self.labels.dtype, np.integer):
-            self.class_names = [str(c) for c in np.unique(self.labels)]
+        self.labels, found = named_labels(np.concatenate(
+            [batch.numpy() for batch in self._examples(tf).map(lambda ex: ex[self.label]).batch(4096)] or [[]]))
+        names = getattr(features[self.label], "names", None)          # a ClassLabel's
+        self.class_names = list(names) if names else found
 
     def _examples(self, tf):
         return self.builder.as_dataset(split=self.split, shuffle_files=False, decoders=self.decoders)
@@ -353,13 +347,9 @@ class HfRecords(Records):
         if self.image:
             dataset = dataset.cast_column(self.input, datasets.Image(decode=False))
         self.dataset = dataset
-        names = getattr(dataset.features[self.label], "names", None)
-        y = np.asarray(dataset[self.label])
-        if y.dtype.kind in "US":
-            y, names = class_labels([str(v) for v in y])
-        self.labels = y
-        self.class_names = list(names) if names else (
-            [str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None)
+        self.labels, found = named_labels(dataset[self.label])
+        names = getattr(dataset.features[self.label], "names", None)  # a ClassLabel's
+        self.class_names = list(names) if names else found
         self.example = None if self.image else np.asarray(dataset.with_format("numpy")[0][self.input])
 
     def _rows(self):
