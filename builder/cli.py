@@ -268,6 +268,12 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .view import server
+    server.serve(args.target, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_import(args) -> int:
     from .io import json_schema, keras_import
     from .training.saved import load_trained
@@ -436,6 +442,19 @@ def _plot_flags(parser):
     _set_flag(parser)
 
 
+def _serve_flags(parser):
+    parser.add_argument("target", metavar="SPEC_OR_DIR")
+    parser.add_argument("--port", type=_port, default=8000, help="the port (default 8000; 0 takes a free one)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default 127.0.0.1: this machine only)")
+
+
+def _port(text) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
 def _import_flags(parser):
     parser.add_argument("model", metavar="MODEL.keras")
     parser.add_argument("-o", "--output", required=True, metavar="SPEC.yaml")
@@ -489,6 +508,9 @@ COMMANDS = {
                       "Build SPEC (or load MODEL.keras) and export it with Keras's and TensorFlow's own exporters."),
     "plot": Command(cmd_plot, _plot_flags, "draw a spec: layer names and output shapes (PNG or SVG)",
                     "Draw SPEC with Keras's plot_model (needs pydot and Graphviz's dot)."),
+    "serve": Command(cmd_serve, _serve_flags, "a live page of a spec's diagram, or of a folder's specs and runs",
+                     "Serve a local web page that draws SPEC (or each spec in DIR) as a diagram, follows the file "
+                     "as it is saved, links the diagram to the YAML, and plots the training runs under DIR."),
     "import": Command(cmd_import, _import_flags, "turn a saved Keras model into a spec",
                       "Write the spec of MODEL.keras (a Sequential or Functional model of registered layers), in "
                       "blocks, repeats and defaults where the model repeats itself, and its weights beside it "

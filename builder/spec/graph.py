@@ -33,12 +33,30 @@ class Node:
     via: list                   # block instances it was reached through: (path text, file, line)
     input_keys: list | None = None   # call keywords for `inputs: {query: a, ...}`, else positional
     explicit: frozenset = frozenset()  # arguments the spec set itself (not from defaults)
-    group: str | None = None         # the top-level block instance it belongs to (for diagrams)
+    frames: tuple = ()               # the block instances and repeated entries it was made in, outermost first
+    origins: dict = dataclasses.field(default_factory=dict)   # argument -> (source, path) it was written at
+
+    @property
+    def group(self) -> str | None:
+        """The top-level block instance it belongs to, as diagrams label it."""
+        block = next((f for f in self.frames if f.block), None)
+        return f"{block.id}\n({block.block} block)" if block else None
 
     def error(self, message: str) -> SpecError:
         err = self.source.locate(SpecError(message), self.path)
         err.via = list(self.via)
         return err
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """A block instance, or an entry repeated `count` times, that nodes were made in (for diagrams)."""
+    id: str                     # unique in the model: the instance's name, or the repeated entry's place
+    label: str
+    source: object              # where the instance's (or the repeated) entry is written
+    path: tuple
+    block: str | None = None    # the block's name, for an instance
+    count: int = 1
 
 
 @dataclasses.dataclass
@@ -62,7 +80,7 @@ class _Scope:
         self.stack = stack                # block names being expanded, for cycles
         self.last = next(iter(self.names.values()), None)
         self.later = _later_names(entries, entries_path)
-        self.group = None                 # the outermost block instance, for diagrams
+        self.frames = ()                  # Frames of the nodes made here, for diagrams
 
     def full_name(self, name: str) -> str:
         return f"{self.prefix}_{name}" if self.prefix else name
@@ -148,6 +166,10 @@ class _Expander:
                 return sources[0]
         block = self.spec.blocks.get(type_name)
         output = None
+        outer = scope.frames
+        if repeat > 1:
+            scope.frames = (*outer, Frame(f"{outer[-1].id if outer else ''}/{format_path(path)}",
+                                          f"{name or type_name} ×{repeat}", scope.source, path, count=repeat))
         for k in range(1, repeat + 1):
             args_k = {**args, **vary.get(k, {})}
             origins_k = {**origins, **{key: (scope.source, path + (type_name, "vary", key)) for key in vary.get(k, {})}}
@@ -160,6 +182,7 @@ class _Expander:
                 else:
                     output = self.layer(scope, type_name, args_k, origins_k, name_k, sources, keys, path)
             sources = [output, *sources[1:]]     # repetitions chain the first input; others stay
+        scope.frames = outer
         if name is not None:
             scope.names[name] = output
         return output
@@ -250,13 +273,13 @@ class _Expander:
         full = scope.full_name(name) if name else self.auto_name(scope, type_name)
         self.claim(full, scope, path)
         output = self.add(Node(full, layer_type, args, list(sources), scope.source, path, scope.via,
-                               keys, explicit, scope.group))
+                               keys, explicit, scope.frames, origins))
         if activation_entry is not None:
             act_type, act_args = activation_entry
             act_name = f"{full}_{act_type.name}"
             self.claim(act_name, scope, path)
             output = self.add(Node(act_name, act_type, act_args, [output], scope.source, path, scope.via,
-                                   group=scope.group))
+                                   frames=scope.frames, origins=origins))
         return output
 
     def wrapped(self, wrapper, args, origins, scope, path) -> frozenset:
@@ -392,7 +415,7 @@ class _Expander:
         via = [*scope.via, (format_path(path), scope.source.file, line)]
         inner = _Scope(block.source, instance, dict(zip(block.inputs, sources)), params, via,
                        (*scope.stack, block.name), block.path + ("layers",), block.layers)
-        inner.group = scope.group or f"{instance}\n({block.name} block)"
+        inner.frames = (*scope.frames, Frame(instance, instance, scope.source, path, block=block.name))
         try:
             output = self.entries(inner, block.layers, block.path + ("layers",))
             if block.output is not None:

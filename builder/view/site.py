@@ -1,0 +1,157 @@
+"""What `serve` shows: a spec file, or a folder's specs and run folders; each
+spec's view built once per change, and the changes themselves (watchfiles),
+as server-sent events. Only the specs and runs listed here are ever read for
+the page: the texts of the files a spec includes travel inside its view, so
+no request reads a file by a path the browser chose."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+
+from ..errors import SpecError
+from ..spec import reader
+from . import diagram, runs
+
+MAX_DEPTH = 4                 # how deep a folder's specs are looked for
+MAX_SPECS = 500
+WATCHED = (".yaml", ".yml", ".json", ".csv")
+
+
+class Site:
+    """What one `serve` shows: a spec file, or a folder of specs and runs."""
+
+    def __init__(self, target: str):
+        self.target = os.path.abspath(target)
+        self.folder = self.target if os.path.isdir(self.target) else os.path.dirname(self.target)
+        self.shown = _as_given(self.target)          # how messages name it: from the current folder
+        self.version = 0
+        self.views: dict = {}                    # spec -> its view at self.version
+        self.included: set = set()              # folders of files the specs read, outside self.folder
+        self.lock = threading.Lock()             # one build at a time: Keras's global state
+        self.changed: asyncio.Condition | None = None
+        self.stopping = asyncio.Event()
+
+    # --- what may be asked for ----------------------------------------------------
+
+    def specs(self) -> list[str]:
+        """The specs served, as the page names them (paths relative to the folder)."""
+        if not os.path.isdir(self.target):
+            return [os.path.basename(self.target)]
+        found = []
+        for folder, subfolders, files in os.walk(self.folder):
+            depth = os.path.relpath(folder, self.folder).count(os.sep) + (folder != self.folder)
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in runs.SKIPPED
+                                   and not os.path.islink(os.path.join(folder, d)) and depth < MAX_DEPTH)
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                if name.endswith((".yaml", ".yml")) and not os.path.islink(path) and _is_spec(path):
+                    found.append(os.path.relpath(path, self.folder).replace(os.sep, "/"))
+            if len(found) >= MAX_SPECS:
+                break
+        return sorted(found)[:MAX_SPECS]
+
+    def runs(self) -> list[str]:
+        return runs.find_runs(self.folder) if os.path.isdir(self.target) else []
+
+    def index(self) -> dict:
+        return {"title": self.shown, "specs": self.specs(), "runs": self.runs(), "version": self.version}
+
+    # --- views ---------------------------------------------------------------------
+
+    def view(self, spec: str) -> dict | None:
+        """A spec's view (built once per version), or None for a spec not served."""
+        if spec not in self.specs():
+            return None
+        with self.lock:
+            key = (spec, self.version)
+            if key not in self.views:
+                self.views = {k: v for k, v in self.views.items() if k[1] == self.version}
+                self.views[key] = self.build(spec)
+            return self.views[key]
+
+    def build(self, spec: str) -> dict:
+        path = os.path.join(_as_given(self.folder), spec)
+        try:
+            view = diagram.diagram(path)
+        except Exception as err:             # noqa: BLE001 - every failure is the CLI's one line, on the page
+            from ..cli import failure
+            view = diagram.failed(err, failure(err, ["serve", path])[1])
+        for file in view.get("files", ()):
+            where = os.path.dirname(os.path.abspath(file))
+            if os.path.relpath(where, self.folder).startswith(".."):
+                self.included.add(where)
+        view["version"] = self.version
+        return view
+
+    def run(self, folder: str) -> dict | None:
+        if folder not in self.runs():
+            return None
+        return {"path": folder, **runs.read_run(os.path.join(self.folder, folder))}
+
+    # --- changes -------------------------------------------------------------------
+
+    async def watch(self):
+        """Bump the version and tell the pages whenever a watched file changes;
+        the folders of included files outside the folder are watched too."""
+        import watchfiles
+        while not self.stopping.is_set():
+            folders = sorted({self.folder, *self.included})
+            restart = asyncio.Event()
+            watching = set(self.included)
+            async for changes in watchfiles.awatch(*folders, debounce=50, step=20, stop_event=_either(
+                    self.stopping, restart), recursive=True, watch_filter=_watched):
+                self.version += 1
+                async with self.changed:
+                    self.changed.notify_all()
+                if self.included != watching:
+                    restart.set()
+
+    async def events(self):
+        """Server-sent events: the version now, then each new one."""
+        yield f"retry: 500\ndata: {json.dumps({'version': self.version})}\n\n"
+        seen = self.version
+        while not self.stopping.is_set():
+            async with self.changed:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), 15)
+            if self.version != seen:
+                seen = self.version
+                yield f"data: {json.dumps({'version': seen})}\n\n"
+            else:
+                yield ": still here\n\n"         # a comment keeps proxies and the browser's timer quiet
+
+
+def _is_spec(path) -> bool:
+    """A YAML file that is a spec (not a block library or another YAML file); one
+    that does not parse may be a spec being edited, so it is shown with its error."""
+    try:
+        data = reader.load_file(path).data
+    except SpecError:
+        return True
+    return isinstance(data, dict) and bool({"layers", "extends"} & set(data))
+
+
+def _watched(change, path) -> bool:
+    return path.endswith(WATCHED) and "/." not in path.replace(os.sep, "/")
+
+
+def _either(first: asyncio.Event, second: asyncio.Event) -> asyncio.Event:
+    """An event set when either is (watchfiles takes one stop event)."""
+    either = asyncio.Event()
+
+    async def relay():
+        await asyncio.wait([asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())],
+                           return_when=asyncio.FIRST_COMPLETED)
+        either.set()
+    asyncio.ensure_future(relay())
+    return either
+
+
+def _as_given(path) -> str:
+    """`path` relative to the current folder where it lies under it, as the CLI names files."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
