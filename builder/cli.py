@@ -270,7 +270,8 @@ def cmd_plot(args) -> int:
 
 def cmd_serve(args) -> int:
     from .view import server
-    server.serve(args.target, host=args.host, port=args.port)
+    server.serve(args.target, host=args.host, port=args.port,
+                 failure=lambda err: failure(err, args.argv, args.prog)[1])
     return 0
 
 

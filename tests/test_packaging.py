@@ -53,7 +53,9 @@ def test_the_wheel_carries_the_zoo_and_the_schema(tmp_path):
     (wheel,) = glob.glob(str(tmp_path / "dist" / "*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {"builder/zoo/resnet50.yaml", "builder/zoo/blocks/resnet.yaml", "builder/zoo/spec.schema.json",
-            "builder/py.typed", "builder/keras/signatures.json"} <= set(names)
+            "builder/py.typed", "builder/keras/signatures.json", "builder/view/static/index.html",
+            "builder/view/static/app.js", "builder/view/static/vendor/dagre.min.js",
+            "builder/view/static/vendor/uPlot.iife.min.js", "builder/view/static/vendor/VENDORED.json"} <= set(names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(tmp_path / "env")], check=True)
     python = str(tmp_path / "env" / "bin" / "python")

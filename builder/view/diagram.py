@@ -20,8 +20,7 @@ def diagram(path: str) -> dict:
     from ..backend import keras
     from ..keras.assemble import build_model
     from ..keras.describe import facts, layer_macs
-    keras().backend.clear_session()           # the server builds spec after spec; keep one model's memory
-    model = build_model(graph)
+    model = _shapes_only(keras(), build_model, graph)
     macs = {name: m for name, _, m in layer_macs(model)}
     spans = _Spans()
     nodes = [_input_node(item, spec.source, model, spans) for item in spec.inputs]
@@ -53,6 +52,19 @@ def failed(err: BaseException, message: str) -> dict:
         view["files"] = [err.file]
         view["texts"] = {err.file: _text(err.file)}
     return view
+
+
+def _shapes_only(keras, build_model, graph):
+    """The model with its weights' values left uninitialized (Keras's StatelessScope), which is
+    all a diagram needs and far quicker for large models; a layer that must read its weights
+    while being built gets the plain build, which also raises whatever the spec's error is."""
+    keras.backend.clear_session()          # the server builds spec after spec; hold one model at a time
+    try:
+        with keras.StatelessScope():
+            return build_model(graph)
+    except Exception:                      # noqa: BLE001 - the plain build below says what is wrong
+        keras.backend.clear_session()
+        return build_model(graph)
 
 
 class _Spans:

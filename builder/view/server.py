@@ -9,7 +9,6 @@ server-sent event per change). Requests must name this machine as their host
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
@@ -59,14 +58,11 @@ def app(site: Site, hosts=LOCAL_HOSTS):
 
     @contextlib.asynccontextmanager
     async def lifespan(_):
-        site.changed = asyncio.Condition()
-        watcher = asyncio.ensure_future(site.watch())
+        watcher = await site.start()
         try:
             yield
         finally:
-            site.stopping.set()
-            async with site.changed:
-                site.changed.notify_all()
+            await site._stop()
             watcher.cancel()
 
     routes = [Route("/", page), Route("/api/index", index), Route("/api/spec", spec), Route("/api/run", run),
@@ -89,9 +85,10 @@ class _Headers:
         await self.inner(scope, receive, sending)
 
 
-def serve(target: str, host: str = "127.0.0.1", port: int = 8000, out=sys.stdout) -> None:
+def serve(target: str, host: str = "127.0.0.1", port: int = 8000, out=sys.stdout, failure=None) -> None:
     """Serve `target` (a spec file or a folder) until Ctrl-C; prints the address
-    (port 0 takes a free port) once the first spec is built."""
+    (port 0 takes a free port) once the first spec is built. `failure(err)`: the
+    line the page shows for a spec that fails to build (the CLI's)."""
     try:
         import starlette  # noqa: F401
         import uvicorn
@@ -101,18 +98,30 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8000, out=sys.stdout
                            "(or the project's `serve` extra)") from None
     if not os.path.exists(target):
         raise BuilderError(f"{target}: no such file or folder")
-    site = Site(target)
+    site = Site(target, failure)
+    listening = _bind(host, port)
     first = site.specs()[:1]
     if first:
         site.view(first[0])          # built before the address is printed: the first page is at once complete
-    listening = _bind(host, port)
     hosts = ["*"] if host in ("0.0.0.0", "::") else [*LOCAL_HOSTS, host]
     config = uvicorn.Config(app(site, hosts), log_level="warning", access_log=False, timeout_graceful_shutdown=1,
                             lifespan="on")
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Serving {site.shown} at http://{shown_host}:{listening.getsockname()[1]}/ (Ctrl-C stops)",
           file=out, flush=True)
-    uvicorn.Server(config).run(sockets=[listening])
+    stopping_server(config, site).run(sockets=[listening])
+
+
+def stopping_server(config, site):
+    """A Uvicorn server that ends the page's event streams when told to stop (Ctrl-C), as
+    shutting down waits for open responses and a stream stays open for as long as its page."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            super().handle_exit(sig, frame)
+            site.stop_soon()
+    return Server(config)
 
 
 def _bind(host, port) -> socket.socket:

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 
-from ..errors import SpecError
+from ..errors import BuilderError, SpecError
 from ..spec import reader
 from . import diagram, runs
 
@@ -24,7 +24,9 @@ WATCHED = (".yaml", ".yml", ".json", ".csv")
 class Site:
     """What one `serve` shows: a spec file, or a folder of specs and runs."""
 
-    def __init__(self, target: str):
+    def __init__(self, target: str, failure=None):
+        """`failure(err)`: the one line the CLI prints for an exception (default: a BuilderError's own line)."""
+        self.failure = failure or _rendered
         self.target = os.path.abspath(target)
         self.folder = self.target if os.path.isdir(self.target) else os.path.dirname(self.target)
         self.shown = _as_given(self.target)          # how messages name it: from the current folder
@@ -34,6 +36,8 @@ class Site:
         self.lock = threading.Lock()             # one build at a time: Keras's global state
         self.changed: asyncio.Condition | None = None
         self.stopping = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.rewatch = asyncio.Event()          # set: the watcher stops, and starts again unless stopping
 
     # --- what may be asked for ----------------------------------------------------
 
@@ -74,16 +78,17 @@ class Site:
             return self.views[key]
 
     def build(self, spec: str) -> dict:
-        path = os.path.join(_as_given(self.folder), spec)
+        path = os.path.normpath(os.path.join(_as_given(self.folder), spec))
         try:
             view = diagram.diagram(path)
         except Exception as err:             # noqa: BLE001 - every failure is the CLI's one line, on the page
-            from ..cli import failure
-            view = diagram.failed(err, failure(err, ["serve", path])[1])
-        for file in view.get("files", ()):
-            where = os.path.dirname(os.path.abspath(file))
-            if os.path.relpath(where, self.folder).startswith(".."):
-                self.included.add(where)
+            view = diagram.failed(err, self.failure(err))
+        outside = {os.path.dirname(os.path.abspath(file)) for file in view.get("files", ())}
+        outside = {where for where in outside if os.path.relpath(where, self.folder).startswith("..")}
+        if not outside <= self.included:
+            self.included |= outside
+            if self.loop is not None:              # the watcher starts again, watching these folders too
+                self.loop.call_soon_threadsafe(lambda: self.rewatch.set())
         view["version"] = self.version
         return view
 
@@ -99,16 +104,29 @@ class Site:
         the folders of included files outside the folder are watched too."""
         import watchfiles
         while not self.stopping.is_set():
+            self.rewatch = asyncio.Event()
             folders = sorted({self.folder, *self.included})
-            restart = asyncio.Event()
-            watching = set(self.included)
-            async for changes in watchfiles.awatch(*folders, debounce=50, step=20, stop_event=_either(
-                    self.stopping, restart), recursive=True, watch_filter=_watched):
+            async for _ in watchfiles.awatch(*folders, debounce=50, step=20, stop_event=self.rewatch,
+                                             recursive=True, watch_filter=_watched):
                 self.version += 1
                 async with self.changed:
                     self.changed.notify_all()
-                if self.included != watching:
-                    restart.set()
+
+    async def start(self):
+        self.loop = asyncio.get_running_loop()
+        self.changed = asyncio.Condition()
+        return asyncio.ensure_future(self.watch())
+
+    def stop_soon(self):
+        """End the event streams (from a signal handler: the server waits for open responses to end)."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._stop()))
+
+    async def _stop(self):
+        self.stopping.set()
+        self.rewatch.set()
+        async with self.changed:
+            self.changed.notify_all()
 
     async def events(self):
         """Server-sent events: the version now, then each new one."""
@@ -125,6 +143,12 @@ class Site:
                 yield ": still here\n\n"         # a comment keeps proxies and the browser's timer quiet
 
 
+def _rendered(err: BaseException) -> str:
+    if isinstance(err, BuilderError):
+        return err.render()
+    raise err
+
+
 def _is_spec(path) -> bool:
     """A YAML file that is a spec (not a block library or another YAML file); one
     that does not parse may be a spec being edited, so it is shown with its error."""
@@ -136,19 +160,10 @@ def _is_spec(path) -> bool:
 
 
 def _watched(change, path) -> bool:
-    return path.endswith(WATCHED) and "/." not in path.replace(os.sep, "/")
-
-
-def _either(first: asyncio.Event, second: asyncio.Event) -> asyncio.Event:
-    """An event set when either is (watchfiles takes one stop event)."""
-    either = asyncio.Event()
-
-    async def relay():
-        await asyncio.wait([asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
-        either.set()
-    asyncio.ensure_future(relay())
-    return either
+    """Specs, run files, and folders (a new run folder: files made at once inside it may pass unseen)."""
+    name = os.path.basename(path)
+    return not name.startswith(".") and (name.endswith(WATCHED) or "." not in name) \
+        and "/." not in path.replace(os.sep, "/")
 
 
 def _as_given(path) -> str:

@@ -239,7 +239,17 @@ function clickBox(box) {
     state.expanded.add(box.frame);
     select({frame: box.frame});
     draw();
+    showTop(box.frame);
   } else select({node: box.members[0].id});
+}
+
+function showTop(frame) {              // an opened block's frame: its top near the top of the view
+  const rect = $("viewport").querySelector(`.cluster[data-frame="${CSS.escape(frame)}"] > rect`);
+  if (!rect) return;
+  const svg = $("svg").getBoundingClientRect(), k = state.transform.k;
+  const x = Number(rect.getAttribute("x")) + Number(rect.getAttribute("width")) / 2;
+  state.transform = {k, x: svg.width / 2 - x * k, y: 40 - Number(rect.getAttribute("y")) * k};
+  applyTransform();
 }
 
 // --- linking diagram and text -------------------------------------------------------------
@@ -402,6 +412,7 @@ function renderRuns(runs) {
   for (const run of runs) for (const row of run.history) for (const key of Object.keys(row)) {
     if (key !== "epoch" && key !== "learning_rate") metrics.add(key.replace(/^val_/, ""));
   }
+  const label = runLabels(runs.map((r) => r.path));
   const palette = ["#2f6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"];
   const charts = $("charts");
   charts.replaceChildren();
@@ -413,7 +424,7 @@ function renderRuns(runs) {
         if (!run.history.some((h) => key in h)) continue;
         const values = new Map(run.history.map((h) => [h.epoch, h[key] ?? null]));
         columns.push(epochs.map((e) => values.has(e) ? values.get(e) : null));
-        series.push({label: `${run.path} ${key}`, stroke: palette[i % palette.length], width: 2, dash, spanGaps: true});
+        series.push({label: `${label.get(run.path)} ${key}`, stroke: palette[i % palette.length], width: 2, dash, spanGaps: true});
       }
     });
     const figure = el("figure", {"data-metric": metric}, el("figcaption", {text: metric}));
@@ -422,7 +433,7 @@ function renderRuns(runs) {
       axes: [{label: "epoch"}, {}], legend: {live: false}}, columns, figure));
   }
   const keys = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))]
-    .filter((k) => typeof runs.find((r) => k in r.metrics).metrics[k] !== "object")
+    .filter((k) => runs.every((r) => r.metrics[k] === undefined || typeof r.metrics[k] === "number"))
     .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const table = $("metrics-table");
   table.replaceChildren(el("tr", {}, el("th", {text: "run"}), ...keys.map((k) => el("th", {text: k}))),
@@ -434,9 +445,16 @@ function renderRuns(runs) {
   document.body.dataset.runs = runs.map((r) => r.path).join(",");
 }
 
+function runLabels(paths) {      // runs of one sweep are told apart by what follows their common folder
+  const parts = paths.map((p) => p.split("/"));
+  let common = 0;
+  while (paths.length > 1 && parts.every((p) => p.length > common + 1 && p[common] === parts[0][common])) common++;
+  return new Map(paths.map((p, i) => [p, p === "." ? state.index.title : parts[i].slice(common).join("/")]));
+}
+
 const rank = (key) => key.startsWith("test_") ? 0 : key.startsWith("val_") ? 1 : 2;
-const cell = (value) => typeof value === "number" && !Number.isInteger(value) ? value.toFixed(4)
-  : value === undefined || value === null ? "" : String(value);
+const cell = (value) => typeof value !== "number" ? "" : Number.isInteger(value) ? thousands(value)
+  : Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(4);
 
 // --- controls -----------------------------------------------------------------------------
 
