@@ -174,6 +174,11 @@ def cmd_layers(args) -> int:
     return 0
 
 
+# What a run folder holds, in the order `train` names them (logs/ only where TensorFlow is installed)
+RUN_FILES = ("model.keras", "spec.yaml", "metrics.json", "run.json", "history.csv", "history.json", "classes.json",
+             "checkpoint/", "logs/")
+
+
 def cmd_train(args) -> int:
     from .training import devices, run
     devices.configure_devices(args.device, args.cpu_devices)
@@ -186,8 +191,8 @@ def cmd_train(args) -> int:
                         weights=args.weights, record=record, verbose=verbose)
     print("\n".join(run.results_table(metrics)))
     if args.distribute != "multi-worker" or devices.is_chief():
-        print(f"wrote {out}/: model.keras, spec.yaml, metrics.json, run.json, history.csv, history.json, "
-              "checkpoint/, logs/")
+        written = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
+        print(f"wrote {out}/: {', '.join(written)}")
     if args.json:
         print(json.dumps(metrics))
     return 0

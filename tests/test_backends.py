@@ -1,5 +1,5 @@
-"""Model code is backend-neutral: specs build and train under JAX, and the
-NumPy input path trains where tf.data is not available."""
+"""Model code is backend-neutral: specs build and train under JAX and
+PyTorch, and the NumPy input path trains where tf.data is not available."""
 
 import json
 import os
@@ -25,21 +25,26 @@ print(json.dumps({"backend": keras.backend.backend(), "counts": counts, "shape":
 """
 
 
-def test_specs_build_and_run_under_jax():
+BACKENDS = ["jax", "torch"]       # both in the `dev` extra
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_specs_build_and_run_under_other_backends(backend):
     result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=600)
+                            env={**os.environ, "KERAS_BACKEND": backend}, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     facts = json.loads(result.stdout.strip().splitlines()[-1])
-    assert facts["backend"] == "jax"
+    assert facts["backend"] == backend
     assert facts["counts"]["lenet5"] == 61706 and facts["counts"]["googlenet"] == 6998552
     assert facts["shape"] == [2, 2]
 
 
-def test_train_under_jax(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_train_under_other_backends(tmp_path, backend):
     result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--epochs", "2", "--out",
-                             tmp_path / "run", env={"KERAS_BACKEND": "jax"}, timeout=600)
+                             tmp_path / "run", env={"KERAS_BACKEND": backend}, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.startswith("Training on jax backend devices\n")
+    assert result.stdout.startswith(f"Training on {backend} backend devices\n")
     assert result.stderr.count("oneDNN") == 0                     # TensorFlow's start-up noise stays hidden
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_accuracy"] > 0.5
 
@@ -67,8 +72,9 @@ def _digits_split():
 
 WITHOUT_TENSORFLOW = """
 import sys
-for name in ("tensorflow", "tensorflow_datasets", "tf_keras", "tf2onnx"):
+for name in ("tensorflow", "tensorflow_datasets", "tf_keras", "tf2onnx", *filter(None, sys.argv[1].split(","))):
     sys.modules[name] = None          # as if not installed
+del sys.argv[1]
 sys.argv = ["cli.py"] + sys.argv[1:]
 from builder.cli import main
 code = main()
@@ -79,23 +85,26 @@ sys.exit(code)
 
 
 @pytest.mark.slow
-def test_without_tensorflow_the_installed_backend_builds_trains_evaluates_and_predicts(tmp_path):
-    """TensorFlow not installed and no KERAS_BACKEND: JAX is chosen; the NumPy
-    data path trains; exports that need TensorFlow say so in one line."""
+@pytest.mark.parametrize("chosen, missing", [("jax", ""), ("torch", "jax,jaxlib")])
+def test_without_tensorflow_the_installed_backend_builds_trains_evaluates_and_predicts(tmp_path, chosen, missing):
+    """TensorFlow not installed and no KERAS_BACKEND: JAX is chosen, else PyTorch; the
+    NumPy data path trains; exports that need TensorFlow say so in one line."""
     script = tmp_path / "no_tf.py"
     script.write_text(WITHOUT_TENSORFLOW)
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env["PYTHONPATH"] = ROOT
 
     def run_without_tf(*args):
-        return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
+        return subprocess.run([sys.executable, str(script), missing, *map(str, args)], capture_output=True, text=True,
                               cwd=tmp_path, env=env, timeout=600)
     built = run_without_tf("build", spec_path("lenet5"), "--json")
     assert built.returncode == 0, built.stderr[-2000:]
     assert json.loads(built.stdout.splitlines()[-1])["params"] == 61706
     trained = run_without_tf("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1", "--out", "run")
     assert trained.returncode == 0, trained.stderr[-2000:]
-    assert trained.stdout.startswith("Training on jax backend devices\n")
+    assert trained.stdout.startswith(f"Training on {chosen} backend devices\n")
+    assert trained.stdout.splitlines()[-1] == ("wrote run/: model.keras, spec.yaml, metrics.json, run.json, "
+                                               "history.csv, history.json, classes.json, checkpoint/")    # no logs/: no TensorBoard
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     evaluated = run_without_tf("evaluate", "run/model.keras", "--data", "digits")
     assert json.loads(evaluated.stdout)["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
