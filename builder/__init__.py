@@ -43,12 +43,13 @@ def build_model(spec: Spec) -> keras.Model:
 
 def build(path: PathLike | None = None, *, text: str | None = None, data: dict | None = None,
           overrides: Overrides | None = None, limits: Mapping[str, int] | None = None,
-          weights: PathLike | dict | None = None) -> keras.Model:
+          weights: PathLike | dict | None = None, scale: str | int | None = None) -> keras.Model:
     """Load, check and build a spec into a keras.Model. It starts from the
     spec's `weights:`, or from `weights` (a .keras or .weights.h5 file, or
-    {'path': ..., 'skip_mismatch': True}) where given."""
+    {'path': ..., 'skip_mismatch': True}) where given; `scale` chooses one
+    of the spec's `scales:` (`builder.build("resnet", scale=101)`)."""
     from .keras.assemble import build
-    return build(path, text=text, data=data, overrides=overrides, limits=limits, weights=weights)
+    return build(path, text=text, data=data, overrides=overrides, limits=limits, weights=weights, scale=scale)
 
 
 def describe(model: keras.Model) -> dict:

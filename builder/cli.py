@@ -309,7 +309,10 @@ def cmd_schema(args) -> int:
 
 
 def _overrides(args) -> dict:
-    return overrides_module.parse_assignments(args.overrides)
+    assignments = overrides_module.parse_assignments(args.overrides)
+    if getattr(args, "scale", None) is not None:
+        assignments["scale"] = args.scale
+    return assignments
 
 
 def _print_lines(lines):
@@ -346,6 +349,8 @@ def _set_flag(parser):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                         help="override a value before validation, e.g. --set defaults.activation=prelu "
                              "or --set layers.3.conv2d.filters=128 (VALUE is read as YAML)")
+    parser.add_argument("--scale", metavar="NAME", help="build the spec at one of its `scales:` (ResNet's 50, 101, "
+                                                        "152; DenseNet's 121, 169, 201)")
     parser.add_argument("--max-params", type=_positive, metavar="N",
                         help="refuse models with more weights than this (default: 1,000,000,000)")
     parser.add_argument("--max-activation", type=_positive, metavar="N",

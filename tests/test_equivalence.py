@@ -1,4 +1,4 @@
-"""The ResNet-50, VGG16 and EfficientNet-B0 specs compute what keras.applications computes:
+"""The ResNet-50, VGG16, DenseNet and EfficientNet-B0 specs compute what keras.applications computes:
 same weighted layers in the same order (weights.copy_weights pairs them
 by class and shape), and the same outputs once the reference's weights, with
 randomized batch-norm statistics, are copied in."""
@@ -58,6 +58,21 @@ def test_vgg16_matches_keras_applications():
     built = builder.build(spec_path("vgg16"))
     assert [l.name for l in built.layers[1:]] == [l.name for l in reference.layers[1:]]
     assert_same_function(reference, built, (224, 224, 3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale, reference_name", [(121, "DenseNet121"), (169, "DenseNet169"), (201, "DenseNet201")])
+def test_densenet_scales_match_keras_applications(scale, reference_name):
+    """One spec, three scales: each the same layers (names included) and outputs as Keras's."""
+    import keras
+
+    import builder
+    reference = getattr(keras.applications, reference_name)(weights=None)
+    built = builder.build(spec_path("densenet"), scale=scale)
+    assert built.name == reference.name == f"densenet{scale}"
+    assert [l.name for l in built.layers if l.weights] == [l.name for l in reference.layers if l.weights]
+    assert built.count_params() == reference.count_params()
+    assert_same_function(reference, built, (224, 224, 3), atol=1e-4)
 
 
 def test_copy_weights_refuses_a_different_network():

@@ -19,12 +19,12 @@ from . import weights as starting_weights
 _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints"}
 
 
-def build(path=None, *, text=None, data=None, overrides=None, limits=None, weights=None, report=None):
+def build(path=None, *, text=None, data=None, overrides=None, limits=None, weights=None, report=None, scale=None):
     """Load, check and build a spec (a file, YAML text or plain data) into a
     keras.Model, with its starting weights (the spec's `weights`, or `weights`);
     `report(lines)` is told what was loaded."""
     spec = load_spec(os.fspath(path) if path is not None else None, text=text, data=data, overrides=overrides,
-                     limits=limits)
+                     limits=limits, scale=scale)
     model = build_model(spec)
     loaded = starting_weights.start(model, spec, weights)
     if loaded is not None and report is not None:

@@ -165,6 +165,11 @@ class Document(_WithBlocks):
     output: OutputForm = Field(description="{units: N, ...} or none")
     weights: WeightsForm = Field(None, description=Weights.EXPECTED)
     training: Training = Field(default_factory=Training, description="a mapping")
+    scales: Optional[dict[Union[StrictStr, StrictInt], dict[StrictStr, Any]]] = Field(
+        None, description="named variants of the design (sizes): scale names to the values they set, as `set:` "
+                          "takes them (dotted paths to values)")
+    scale: Optional[Union[StrictStr, StrictInt]] = Field(
+        None, description="the scale this spec builds (one of `scales:`; --scale NAME chooses another)")
     search: Optional[Annotated[SearchSpace, Field(min_length=1)]] = Field(
         None, description="a hyperparameter search space: spec paths to a list of choices, {int: [low, high], "
                           "step: N} or {float: [low, high], sampling: log} (cli.py search)")

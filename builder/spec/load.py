@@ -8,14 +8,17 @@ import os
 from typing import Any, Mapping
 
 from ..errors import in_source
-from . import graph, includes, language, overrides as overrides_module, reader
+from . import graph, includes, language, overrides as overrides_module, reader, scales
 
 
 def load_spec(path: str | os.PathLike | None = None, *, text: str | None = None, data: dict | None = None,
-              overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None) -> language.Spec:
+              overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None,
+              scale: str | int | None = None) -> language.Spec:
     """Read a spec from a file `path`, YAML `text` or plain `data`, apply
-    `overrides` ({'dotted.path': value}) and check its top level. `limits`
-    ({'max_params': N, 'max_activation': N}) raise the size budget."""
+    `overrides` ({'dotted.path': value}; 'scale' chooses one of the spec's
+    `scales:`, before the others apply) and check its top level. `limits`
+    ({'max_params': N, 'max_activation': N}) raise the size budget; `scale`
+    is the same as overrides={'scale': NAME}."""
     if sum(x is not None for x in (path, text, data)) != 1:
         raise TypeError("load_spec takes exactly one of path, text= or data=")
     from .. import plugins
@@ -27,6 +30,10 @@ def load_spec(path: str | os.PathLike | None = None, *, text: str | None = None,
         source = files.extend(reader.load_text(text))
     else:
         source = reader.Source("<data>", data, {})
+    overrides = dict(overrides or {})
+    if scale is not None:
+        overrides["scale"] = scale
+    scales.apply_scale(source, overrides.pop("scale", None))     # `--scale NAME` is `--set scale=NAME`
     if overrides:
         with in_source(source):
             overrides_module.apply_overrides(source, overrides)
@@ -46,6 +53,7 @@ def check_file(path, overrides=None, limits=None) -> dict | graph.Graph:
 
 
 def validate(path: str | os.PathLike | None = None, *, text: str | None = None, data: dict | None = None,
-             overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None) -> graph.Graph:
+             overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None,
+             scale: str | int | None = None) -> graph.Graph:
     """Check a spec completely short of building it (no Keras import); return its graph."""
-    return graph.expand(load_spec(path, text=text, data=data, overrides=overrides, limits=limits))
+    return graph.expand(load_spec(path, text=text, data=data, overrides=overrides, limits=limits, scale=scale))
