@@ -431,6 +431,36 @@ HEAD = "dense"
 HEAD_POOLS = {"flatten": "flatten", "global_average": "global_average_pooling{d}d",
               "global_max": "global_max_pooling{d}d", "none": None}
 
+# Types whose output has their input's channels (last dimension): what `$in_channels` sees through.
+KEEPS_CHANNELS = frozenset(
+    [f"{kind}{d}" for kind in ("max_pooling", "average_pooling", "global_max_pooling", "global_average_pooling",
+                               "zero_padding", "cropping", "spatial_dropout", "up_sampling") for d in ("1d", "2d", "3d")]
+    + ["dropout", "batch_normalization", "layer_normalization", "group_normalization", "unit_normalization", "lrn",
+       "gaussian_noise", "gaussian_dropout", "alpha_dropout", "activity_regularization", "identity", "masking",
+       "rescaling", "normalization"])
+
+
+def channels(layer_type: LayerType, args: dict, inputs: list) -> int | None:
+    """A layer's output channels from its arguments and its inputs' channels (None where
+    unknown), or None where those do not tell (a flatten, a reshape, a backbone)."""
+    first = inputs[0] if inputs else None
+    if layer_type.width:
+        value = args.get(layer_type.width)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if layer_type.widens:                      # maxout: one output per `pieces` inputs
+        pieces = args.get(layer_type.widens, layer_type.args[layer_type.widens]["default"])
+        return first // pieces if isinstance(first, int) and isinstance(pieces, int) and pieces else None
+    if layer_type.name == "concatenate":
+        joined = args.get("axis", -1) == -1 and inputs and all(isinstance(c, int) for c in inputs)
+        return sum(inputs) if joined else None
+    if layer_type.name.startswith("depthwise_conv"):
+        multiplier = args.get("depth_multiplier", 1)
+        return first * multiplier if isinstance(first, int) and isinstance(multiplier, int) else None
+    if (layer_type.kind in ("merge", "activation") and layer_type.name != "dot") or layer_type.name in KEEPS_CHANNELS:
+        return first
+    return None
+
+
 # keras.layers classes a spec does not name, and why (`cli.py layers --excluded`);
 # a test fails when Keras ships a class that is neither registered nor here.
 EXCLUDED = {

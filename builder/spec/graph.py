@@ -15,7 +15,7 @@ import warnings
 
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from ..keras import registry, signatures
-from . import activations, arguments, budget
+from . import activations, arguments, budget, expressions
 from .language import REQUIRED, RESERVED, BlockDef, Spec
 
 MAX_REPEAT = 1000
@@ -46,6 +46,12 @@ class Node:
         err = self.source.locate(SpecError(message), self.path)
         err.via = list(self.via)
         return err
+
+
+@dataclasses.dataclass(frozen=True)
+class _Expression:
+    """An expression written in a value, evaluated where the entry is made (per repetition)."""
+    text: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +110,8 @@ class _Expander:
         self.taken: dict[str, tuple] = {}       # layer name -> where it was made
         self.counters: dict[str, int] = {}
         self.notes: list[SpecNote] = []
+        self.channels: dict[str, int | None] = {     # a node's output channels where arguments alone tell
+            item.name: item.shape[-1] if item.shape else None for item in spec.inputs}
 
     # --- names ---------------------------------------------------------------------
 
@@ -139,9 +147,15 @@ class _Expander:
             args, origins = self.substitute(scope, args, path + (type_name,))
             name = args.pop("name", None)
             inputs = args.pop("inputs", None)
-            repeat = args.pop("repeat", 1)
             vary = args.pop("vary", {})
-            when = args.pop("when", True)
+            if name is not None:
+                with at("name"):
+                    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+                        raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
+            sources, keys = self.resolve_inputs(scope, inputs)
+            names = self.known(scope, sources)
+            when = self.resolved(args.pop("when", True), names, "when")
+            repeat = self.resolved(args.pop("repeat", 1), names, "repeat")
             with at("when"):
                 if not isinstance(when, bool):
                     raise SpecError(f"expected true or false (often a block parameter such as $shortcut), "
@@ -151,11 +165,6 @@ class _Expander:
                     raise SpecError(f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, "
                                     f"got {describe(repeat)}")
             vary = _vary(vary, repeat)
-            if name is not None:
-                with at("name"):
-                    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-                        raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
-            sources, keys = self.resolve_inputs(scope, inputs)
             if not when:           # a switched-off entry passes its (first) input through
                 merge = type_name in registry.LAYERS and registry.LAYERS[type_name].kind == "merge"
                 if len(sources) != 1 and not merge:
@@ -164,35 +173,78 @@ class _Expander:
                 if name is not None:
                     scope.names[name] = sources[0]
                 return sources[0]
+        output = self.repeated(scope, type_name, args, origins, vary, repeat, name, sources, keys, path)
+        if name is not None:
+            scope.names[name] = output
+        return output
+
+    def repeated(self, scope, type_name, args, origins, vary, repeat, name, sources, keys, path) -> str:
+        """The entry made `repeat` times, each repetition taking the last one's output."""
         block = self.spec.blocks.get(type_name)
-        output = None
         outer = scope.frames
         if repeat > 1:
             scope.frames = (*outer, Frame(f"{outer[-1].id if outer else ''}/{format_path(path)}",
                                           f"{name or type_name} ×{repeat}", scope.source, path, count=repeat))
         for k in range(1, repeat + 1):
-            args_k = {**args, **vary.get(k, {})}
             origins_k = {**origins, **{key: (scope.source, path + (type_name, "vary", key)) for key in vary.get(k, {})}}
             name_k = name if repeat == 1 or name is None else f"{name}{k}"
             with at(type_name):
+                names = self.known(scope, sources)
+                if repeat > 1:            # a repeated entry's own repetition; else its block instance's
+                    names.update(index=k - 1, count=repeat)
+                args_k = {key: self.resolved(value, names, key) for key, value in {**args, **vary.get(k, {})}.items()}
                 if block is not None:
                     if keys is not None:
                         raise SpecError("a block takes its inputs as a name or a list").at("inputs")
-                    output = self.block(scope, block, args_k, origins_k, name_k, sources, path)
+                    output = self.block(scope, block, args_k, origins_k, name_k, sources, path, (k - 1, repeat))
                 else:
                     output = self.layer(scope, type_name, args_k, origins_k, name_k, sources, keys, path)
             sources = [output, *sources[1:]]     # repetitions chain the first input; others stay
         scope.frames = outer
-        if name is not None:
-            scope.names[name] = output
         return output
 
+    def known(self, scope, sources) -> dict:
+        """What an expression in an entry may name: the block's parameters (with the
+        instance's $index and $count) and $in_channels, the channels of the entry's input."""
+        names = {key: value for key, (value, _, _) in (scope.params or {}).items()}
+        names.setdefault("index", 0)
+        names.setdefault("count", 1)
+        names["in_channels"] = self.channels_of(sources[0]) if sources else expressions.Unknown(
+            "$in_channels needs an input")
+        return names
+
+    def channels_of(self, reference):
+        """The channels (last dimension) of a node's output where arguments alone tell, else an Unknown."""
+        base, dot, _ = reference.partition(".")
+        found = self.channels.get(base)
+        if dot or found is None:
+            node = next((n for n in self.nodes if n.name == base), None)
+            what = f"a {node.type.name} layer" if node else "an input without a fixed last dimension"
+            return expressions.Unknown(f"the channels of '{base}' ({what}) are not known before the model is "
+                                       "built; write the number")
+        return found
+
+    @staticmethod
+    def resolved(value, names, key):
+        """`value` with its expressions evaluated (errors at `key`)."""
+        if isinstance(value, _Expression):
+            with at(key):
+                return expressions.evaluate(value.text, names)
+        if isinstance(value, list):
+            return [_Expander.resolved(item, names, key) for item in value]
+        if isinstance(value, dict):
+            return {k: _Expander.resolved(v, names, key) for k, v in value.items()}
+        return value
+
     def substitute(self, scope, args, path):
-        """Replace `$param` values with the block's arguments; remember where each
-        argument came from so an error can point there."""
+        """Replace `$param` values with the block's arguments and mark expressions
+        (evaluated per repetition); remember where each argument came from so an
+        error can point there."""
         origins = {}
 
         def walk(value, key):
+            if expressions.is_expression(value) or (isinstance(value, str) and value[1:] in expressions.GIVEN):
+                return _Expression(value)
             if isinstance(value, str) and value.startswith("$"):
                 param = value[1:]
                 if scope.params is None:
@@ -322,6 +374,9 @@ class _Expander:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the model would have more than {MAX_NODES:,} layers")
         self.nodes.append(node)
+        inputs = [self.channels_of(reference) for reference in node.inputs]
+        self.channels[node.name] = registry.channels(node.type, node.args,
+                                                     [None if isinstance(c, expressions.Unknown) else c for c in inputs])
         return node.name
 
     def apply_defaults(self, layer_type, args, origins, path):
@@ -392,7 +447,7 @@ class _Expander:
 
     # --- blocks --------------------------------------------------------------------
 
-    def block(self, scope, block: BlockDef, args, origins, name, sources, path) -> str:
+    def block(self, scope, block: BlockDef, args, origins, name, sources, path, position=(0, 1)) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack, block.name))
             raise SpecError(f"block cycle: {chain}")
@@ -403,10 +458,15 @@ class _Expander:
             source, where = origins.get(key, (scope.source, path + (block.name, key)))
             params[key] = (value, source, where)
         for key, default in block.params.items():
+            if key in expressions.GIVEN:
+                raise block.source.locate(SpecError(f"'{key}' is a name expressions are given (${key}); "
+                                                    "call the parameter something else"), block.path + ("params", key))
             if key not in params:
                 if default == REQUIRED:
                     raise SpecError(f"block '{block.name}' needs the argument '{key}'")
                 params[key] = (default, block.source, block.path + ("params", key))
+        params["index"] = (position[0], scope.source, path)
+        params["count"] = (position[1], scope.source, path)
         if len(sources) != len(block.inputs):
             raise SpecError(f"block '{block.name}' takes {len(block.inputs)} input(s) "
                             f"({', '.join(block.inputs)}), got {len(sources)}")
