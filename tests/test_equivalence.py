@@ -1,4 +1,4 @@
-"""The ResNet-50, VGG16, DenseNet and EfficientNet-B0 specs compute what keras.applications computes:
+"""The ResNet-50, VGG16, DenseNet, MobileNetV2 and EfficientNet-B0 specs compute what keras.applications computes:
 same weighted layers in the same order (weights.copy_weights pairs them
 by class and shape), and the same outputs once the reference's weights, with
 randomized batch-norm statistics, are copied in."""
@@ -72,6 +72,20 @@ def test_densenet_scales_match_keras_applications(scale, reference_name):
     assert built.name == reference.name == f"densenet{scale}"
     assert [l.name for l in built.layers if l.weights] == [l.name for l in reference.layers if l.weights]
     assert built.count_params() == reference.count_params()
+    assert_same_function(reference, built, (224, 224, 3), atol=1e-4)
+
+
+def test_mobilenet_v2_matches_keras_applications():
+    """Widths, paddings and shortcuts worked out by expressions: the same network as Keras's."""
+    import keras
+
+    import builder
+    reference = keras.applications.MobileNetV2(weights=None)
+    built = builder.build(spec_path("mobilenet_v2"))
+    assert built.count_params() == reference.count_params() == 3_538_984
+    kinds = [type(l).__name__ for l in reference.layers]
+    assert [type(l).__name__ for l in built.layers] == kinds
+    assert kinds.count("Add") == 10
     assert_same_function(reference, built, (224, 224, 3), atol=1e-4)
 
 

@@ -17,7 +17,8 @@ PARAMS = {
     "resnet101": 44_707_176,
     "resnet152": 60_419_944,
     "efficientnet_b0": 5_330_571,
-    "densenet": 8_062_504,        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
+    "densenet": 8_062_504,
+    "mobilenet_v2": 3_538_984,    # keras.applications.MobileNetV2        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
     # convolutions 3x3: 3->32, 32->32, 32->64, 64->64 (with biases), head 64*10+10; augmentation has no weights
     "small_cnn_augmented": (27 * 32 + 32) + (288 * 32 + 32) + (288 * 64 + 64) + (576 * 64 + 64) + 64 * 10 + 10,
     # keras_hub BertBackbone's count plus the 2-class head on the pooled output
@@ -56,7 +57,9 @@ def test_shipped_spec_builds_with_its_reference_count(cli, name):
     code, out, err = cli("build", spec_path(name), "--json")
     assert code == 0, err
     facts = json.loads(out.strip().splitlines()[-1])
-    assert facts["name"] == name
+    from builder.spec import reader
+    scale = reader.load_file(spec_path(name)).data.get("scale")
+    assert facts["name"] == (name if scale is None or name.endswith(str(scale)) else f"{name}{scale}")
     if name in PARAMS:
         assert facts["params"] == PARAMS[name]
     else:

@@ -204,13 +204,15 @@ class _Expander:
         return output
 
     def known(self, scope, sources) -> dict:
-        """What an expression in an entry may name: the block's parameters (with the
-        instance's $index and $count) and $in_channels, the channels of the entry's input."""
+        """What an expression in an entry may name: the block's parameters, with the
+        instance's $index, $count and $in_channels (the channels of the block's input);
+        outside blocks $in_channels is the channels of the entry's own input."""
         names = {key: value for key, (value, _, _) in (scope.params or {}).items()}
         names.setdefault("index", 0)
         names.setdefault("count", 1)
-        names["in_channels"] = self.channels_of(sources[0]) if sources else expressions.Unknown(
-            "$in_channels needs an input")
+        if "in_channels" not in names:
+            names["in_channels"] = self.channels_of(sources[0]) if sources else expressions.Unknown(
+                "$in_channels needs an input")
         return names
 
     def channels_of(self, reference):
@@ -467,6 +469,7 @@ class _Expander:
                 params[key] = (default, block.source, block.path + ("params", key))
         params["index"] = (position[0], scope.source, path)
         params["count"] = (position[1], scope.source, path)
+        params["in_channels"] = (self.channels_of(sources[0]) if sources else None, scope.source, path)
         if len(sources) != len(block.inputs):
             raise SpecError(f"block '{block.name}' takes {len(block.inputs)} input(s) "
                             f"({', '.join(block.inputs)}), got {len(sources)}")
