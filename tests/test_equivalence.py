@@ -89,6 +89,26 @@ def test_mobilenet_v2_matches_keras_applications():
     assert_same_function(reference, built, (224, 224, 3), atol=1e-4)
 
 
+EFFICIENTNETS = {"b0": 5_330_571, "b1": 7_856_239, "b2": 9_177_569, "b3": 12_320_535, "b4": 19_466_823,
+                 "b5": 30_562_527, "b6": 43_265_143, "b7": 66_658_687}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", EFFICIENTNETS)
+def test_efficientnet_scales_match_keras_applications(scale):
+    """One spec with compound scaling (expressions over its params); B1 and B2 pad their odd-sized stages."""
+    import keras
+
+    import builder
+    reference = getattr(keras.applications, f"EfficientNet{scale.upper()}")(weights=None)
+    built = builder.build(spec_path("efficientnet"), scale=scale)
+    assert built.count_params() == reference.count_params() == EFFICIENTNETS[scale]
+    assert [type(l).__name__ for l in built.layers] == [type(l).__name__ for l in reference.layers]
+    if scale in ("b0", "b1", "b2"):
+        size = reference.input_shape[1]
+        assert_same_function(reference, built, (size, size, 3), atol=1e-4)
+
+
 def test_copy_weights_refuses_a_different_network():
     import keras
 

@@ -66,3 +66,27 @@ def test_one_line_variants_extend_the_scaled_spec(tmp_path):
     graph = builder.validate(str(tmp_path / "densenet169.yaml"))
     assert graph.spec.name == "densenet169"
     assert len([n for n in graph.nodes if n.name.startswith("conv4_block") and n.name.endswith("_concat")]) == 32
+
+
+def test_a_resolved_spec_keeps_the_scale_and_the_sets_after_it():
+    from builder.spec.resolved import resolved_yaml
+    spec = builder.load_spec(text=SCALED, overrides={"scale": "big", "layers.wide.repeat": 2})
+    again = builder.validate(text=resolved_yaml(spec))
+    assert again.spec.name == "net_big" and units(again) == [16, 4, 4]
+
+
+def test_spec_params_are_formulas_that_scales_change():
+    spec = """name: net
+input: [8]
+params: {width: 1.0, depth: 1.0, blocks: ceil(2 * $depth) + 1}
+layers:
+  - dense: {units: make_divisible(32 * $width), repeat: ceil(2 * $depth), name: d}
+  - dropout: {rate: 0.1 * $blocks}
+output: {units: 2}
+scales:
+  wide: {params.width: 1.5, params.depth: 1.6}
+"""
+    graph = builder.validate(text=spec, scale="wide")
+    assert [n.args.get("units") for n in graph.nodes] == [48, 48, 48, 48, None]
+    assert graph.nodes[-1].args["rate"] == pytest.approx(0.5)
+    assert [n.args.get("units") for n in builder.validate(text=spec).nodes] == [32, 32, None]

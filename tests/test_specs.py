@@ -18,7 +18,8 @@ PARAMS = {
     "resnet152": 60_419_944,
     "efficientnet_b0": 5_330_571,
     "densenet": 8_062_504,
-    "mobilenet_v2": 3_538_984,    # keras.applications.MobileNetV2        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
+    "mobilenet_v2": 3_538_984,    # keras.applications.MobileNetV2
+    "efficientnet": 5_330_571,    # keras.applications.EfficientNetB0; its scales b1-b7: test_equivalence.py        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
     # convolutions 3x3: 3->32, 32->32, 32->64, 64->64 (with biases), head 64*10+10; augmentation has no weights
     "small_cnn_augmented": (27 * 32 + 32) + (288 * 32 + 32) + (288 * 64 + 64) + (576 * 64 + 64) + 64 * 10 + 10,
     # keras_hub BertBackbone's count plus the 2-class head on the pooled output

@@ -580,7 +580,7 @@ def expand(spec: Spec) -> Graph:
     names = {i.name: i.name for i in spec.inputs}
     for i in spec.inputs:
         expander.taken[i.name] = (spec.source.file, spec.source.position(i.path)[0])
-    scope = _Scope(spec.source, "", names, None, [], (), ("layers",), spec.layers)
+    scope = _Scope(spec.source, "", names, _spec_params(spec), [], (), ("layers",), spec.layers)
     output = expander.entries(scope, spec.layers, ("layers",))
     _return_sequences(expander.nodes)
     head = None
@@ -591,6 +591,24 @@ def expand(spec: Spec) -> Graph:
     for note in graph.notes:
         warnings.warn(note.render(), SpecWarning, stacklevel=2)
     return graph
+
+
+def _spec_params(spec) -> dict | None:
+    """The spec's own `params:` for its top-level entries, each worked out in order (a
+    later one may be a formula of earlier ones: `blocks: ceil(2 * $depth) + ...`)."""
+    if not spec.params:
+        return None
+    params, values = {}, {}
+    with in_source(spec.source):
+        for key, value in spec.params.items():
+            with at("params", key):
+                if key in expressions.GIVEN:
+                    raise SpecError(f"'{key}' is a name expressions are given (${key}); call it something else")
+                if expressions.is_expression(value) or (isinstance(value, str) and value.startswith("$")):
+                    value = expressions.evaluate(value, values)
+            values[key] = value
+            params[key] = (value, spec.source, ("params", key))
+    return params
 
 
 def _head(expander, spec, scope, output) -> Node:

@@ -165,6 +165,9 @@ class Document(_WithBlocks):
     output: OutputForm = Field(description="{units: N, ...} or none")
     weights: WeightsForm = Field(None, description=Weights.EXPECTED)
     training: Training = Field(default_factory=Training, description="a mapping")
+    params: dict[StrictStr, Any] = Field(
+        default_factory=dict, description="the spec's own parameters, $name in its top-level entries (a value "
+                                          "may be a formula of earlier ones); scales change them")
     scales: Optional[dict[Union[StrictStr, StrictInt], dict[StrictStr, Any]]] = Field(
         None, description="named variants of the design (sizes): scale names to the values they set, as `set:` "
                           "takes them (dotted paths to values)")
@@ -259,6 +262,7 @@ class Spec:
     limits: dict = dataclasses.field(default_factory=dict)   # budget.check's: max_params, max_activation
     weights: dict | None = None    # {'path': the file, found from the folder of the spec that names it, 'skip_mismatch'}
     search: dict | None = None     # path -> a list of choices, or {int|float: [low, high], step, sampling}
+    params: dict = dataclasses.field(default_factory=dict)   # the spec's own parameters, for its top-level entries
 
 
 def parse(source: Source, includes) -> Spec:
@@ -281,6 +285,7 @@ def parse(source: Source, includes) -> Spec:
                         "skip_mismatch": document.weights.skip_mismatch}
     if document.search:
         spec.search = dict(document.search)
+    spec.params = dict(document.params)
     return spec
 
 

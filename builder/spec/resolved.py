@@ -16,6 +16,8 @@ def resolved_document(spec: Spec) -> dict:
     """The spec's document after extends and overrides, its blocks all written in."""
     document = copy.deepcopy(spec.source.data)
     document.pop("imports", None)
+    document.pop("scales", None)      # the chosen scale is applied already (and --set after it)
+    document.pop("scale", None)
     if spec.blocks:
         document["blocks"] = {name: _block(block) for name, block in spec.blocks.items()}
     if spec.weights:
