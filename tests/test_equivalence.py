@@ -1,4 +1,4 @@
-"""The ResNet-50, VGG16, DenseNet, MobileNetV2 and EfficientNet-B0 specs compute what keras.applications computes:
+"""The ResNet-50, VGG16, DenseNet, Inception-v3, MobileNetV2 and EfficientNet specs compute what keras.applications computes:
 same weighted layers in the same order (weights.copy_weights pairs them
 by class and shape), and the same outputs once the reference's weights, with
 randomized batch-norm statistics, are copied in."""
@@ -87,6 +87,17 @@ def test_mobilenet_v2_matches_keras_applications():
     assert [type(l).__name__ for l in built.layers] == kinds
     assert kinds.count("Add") == 10
     assert_same_function(reference, built, (224, 224, 3), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_inception_v3_matches_keras_applications():
+    import keras
+
+    import builder
+    reference = keras.applications.InceptionV3(weights=None)
+    built = builder.build(spec_path("inception_v3"))
+    assert built.count_params() == reference.count_params() == 23_851_784
+    assert_same_function(reference, built, (299, 299, 3), atol=1e-4)
 
 
 EFFICIENTNETS = {"b0": 5_330_571, "b1": 7_856_239, "b2": 9_177_569, "b3": 12_320_535, "b4": 19_466_823,

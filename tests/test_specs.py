@@ -19,6 +19,7 @@ PARAMS = {
     "efficientnet_b0": 5_330_571,
     "densenet": 8_062_504,
     "mobilenet_v2": 3_538_984,    # keras.applications.MobileNetV2
+    "inception_v3": 23_851_784,   # keras.applications.InceptionV3
     "efficientnet": 5_330_571,    # keras.applications.EfficientNetB0; its scales b1-b7: test_equivalence.py        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
     # convolutions 3x3: 3->32, 32->32, 32->64, 64->64 (with biases), head 64*10+10; augmentation has no weights
     "small_cnn_augmented": (27 * 32 + 32) + (288 * 32 + 32) + (288 * 64 + 64) + (576 * 64 + 64) + 64 * 10 + 10,
@@ -36,7 +37,7 @@ PARAMS = {
 # torchvision's resnet18/resnet34 count parameters() only, without batch-norm
 # running statistics: that is our trainable count.
 TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
-HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet"}
+HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3"}
 OUTPUTS = {"lenet5": [None, 10], "small_cnn_augmented": [None, 10], "bert_base": [None, 2], "bert_tiny": [None, 2], "lstm_text": [None, 2],
            "gru_timeseries": [None, 1], "stacked_lstm": [None, 5]}
 
