@@ -20,6 +20,10 @@ PARAMS = {
     "densenet": 8_062_504,
     "mobilenet_v2": 3_538_984,    # keras.applications.MobileNetV2
     "inception_v3": 23_851_784,   # keras.applications.InceptionV3
+    # U-Net: 3x3 convolution pairs 1-64-128-256-512-1024, then per level a 2x2 up-convolution (half the
+    # channels) and a pair over the skip joined to it, and the per-pixel 2-class output
+    "unet": sum(9 * a * b + b + 9 * b * b + b for a, b in ((1, 64), (64, 128), (128, 256), (256, 512), (512, 1024)))
+    + sum(4 * 2 * c * c + c + 9 * 2 * c * c + c + 9 * c * c + c for c in (512, 256, 128, 64)) + 64 * 2 + 2,
     "efficientnet": 5_330_571,    # keras.applications.EfficientNetB0; its scales b1-b7: test_equivalence.py        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
     # convolutions 3x3: 3->32, 32->32, 32->64, 64->64 (with biases), head 64*10+10; augmentation has no weights
     "small_cnn_augmented": (27 * 32 + 32) + (288 * 32 + 32) + (288 * 64 + 64) + (576 * 64 + 64) + 64 * 10 + 10,
@@ -37,9 +41,9 @@ PARAMS = {
 # torchvision's resnet18/resnet34 count parameters() only, without batch-norm
 # running statistics: that is our trainable count.
 TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
-HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3"}
+HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3", "unet"}
 OUTPUTS = {"lenet5": [None, 10], "small_cnn_augmented": [None, 10], "bert_base": [None, 2], "bert_tiny": [None, 2], "lstm_text": [None, 2],
-           "gru_timeseries": [None, 1], "stacked_lstm": [None, 5]}
+           "gru_timeseries": [None, 1], "stacked_lstm": [None, 5], "unet": [None, 388, 388, 2]}
 
 
 def test_every_shipped_spec_has_an_expected_count():
@@ -104,3 +108,16 @@ def test_alexnet_groups_and_lrn():
 def test_spec_fits_on_one_screen(name, limit):
     with open(spec_path(name)) as handle:
         assert len(handle.read().splitlines()) <= limit
+
+
+@pytest.mark.slow
+def test_unet_gives_each_pixel_a_probability_per_class():
+    import numpy as np
+
+    import builder
+    model = builder.build(spec_path("unet"))
+    x = np.random.default_rng(0).uniform(0, 1, (1, 572, 572, 1)).astype("float32")
+    probabilities = model.predict(x, verbose=0)
+    assert probabilities.shape == (1, 388, 388, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+    assert 0.0 < probabilities[..., 0].std()          # not one answer for every pixel
