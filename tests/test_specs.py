@@ -20,6 +20,8 @@ PARAMS = {
     "densenet": 8_062_504,
     "mobilenet_v2": 3_538_984,    # keras.applications.MobileNetV2
     "inception_v3": 23_851_784,   # keras.applications.InceptionV3
+    "gpt2": 124_439_808,          # keras_hub GPT2Backbone (GPT-2 small); the tied head adds none
+    "vit_b16": 85_798_656 + 768 * 1000 + 1000,    # keras_hub ViTBackbone (ViT-B/16) and a 1000-class head
     # U-Net: 3x3 convolution pairs 1-64-128-256-512-1024, then per level a 2x2 up-convolution (half the
     # channels) and a pair over the skip joined to it, and the per-pixel 2-class output
     "unet": sum(9 * a * b + b + 9 * b * b + b for a, b in ((1, 64), (64, 128), (128, 256), (256, 512), (512, 1024)))
@@ -41,9 +43,10 @@ PARAMS = {
 # torchvision's resnet18/resnet34 count parameters() only, without batch-norm
 # running statistics: that is our trainable count.
 TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
-HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3", "unet"}
+HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3", "unet", "gpt2", "vit_b16"}
 OUTPUTS = {"lenet5": [None, 10], "small_cnn_augmented": [None, 10], "bert_base": [None, 2], "bert_tiny": [None, 2], "lstm_text": [None, 2],
-           "gru_timeseries": [None, 1], "stacked_lstm": [None, 5], "unet": [None, 388, 388, 2]}
+           "gru_timeseries": [None, 1], "stacked_lstm": [None, 5], "unet": [None, 388, 388, 2],
+           "gpt2": [None, None, 50257]}
 
 
 def test_every_shipped_spec_has_an_expected_count():
@@ -121,3 +124,17 @@ def test_unet_gives_each_pixel_a_probability_per_class():
     assert probabilities.shape == (1, 388, 388, 2)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
     assert 0.0 < probabilities[..., 0].std()          # not one answer for every pixel
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, backbone", [
+    ("gpt2", "GPT2Backbone(vocabulary_size=50257, num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072, "
+             "max_sequence_length=1024)"),
+    ("vit_b16", "ViTBackbone(image_shape=(224, 224, 3), patch_size=16, num_layers=12, num_heads=12, hidden_dim=768, "
+                "mlp_dim=3072)")])
+def test_transformer_specs_count_what_keras_hub_backbones_count(name, backbone):
+    keras_hub = pytest.importorskip("keras_hub")
+    import builder
+    reference = eval(f"keras_hub.models.{backbone}")          # noqa: S307 - a fixed string in this test
+    head = {"gpt2": {}, "vit_b16": {"output": "none"}}[name]  # GPT-2's tied head has no weights of its own
+    assert builder.build(spec_path(name), overrides=head).count_params() == reference.count_params()

@@ -37,14 +37,15 @@ def build_model(spec_or_graph):
     keras = _keras()
     graph = graph_module.expand(spec_or_graph) if isinstance(spec_or_graph, Spec) else spec_or_graph
     spec = graph.spec
-    tensors = {}
+    tensors, layers = {}, {}
     for item in spec.inputs:
         tensors[item.name] = keras.Input(shape=item.shape, dtype=item.dtype, name=item.name)
     for node in graph.nodes:
-        tensors[node.name] = _apply(keras, node, [_tensor(tensors, name) for name in node.inputs], node.inputs)
+        tensors[node.name] = _apply(keras, node, [_tensor(tensors, name) for name in node.inputs], node.inputs,
+                                    layers)
     output = _tensor(tensors, graph.output)
     if graph.head is not None:
-        output = _head(keras, graph.head, output, spec.output["pool"])
+        output = _head(keras, graph.head, output, spec.output["pool"], layers.get(graph.tie))
     inputs = [tensors[item.name] for item in spec.inputs]
     return keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=output, name=spec.name)
 
@@ -112,8 +113,10 @@ def _call(layer, node, inputs):
     return layer(*inputs, **options)
 
 
-def _apply(keras, node, inputs, input_names):
+def _apply(keras, node, inputs, input_names, layers=None):
     layer = make_layer(keras, node)
+    if layers is not None:
+        layers[node.name] = layer
     try:
         return _call(layer, node, inputs)
     except Exception as err:          # noqa: BLE001
@@ -127,13 +130,16 @@ def _apply(keras, node, inputs, input_names):
         raise node.error(message) from None
 
 
-def _head(keras, node, output, pool):
+def _head(keras, node, output, pool, tied=None):
     """The output Dense layer; a body that ends in more than (batch, features)
-    is first flattened or pooled, as `output.pool` says."""
+    is first flattened or pooled, as `output.pool` says. A tied head runs the `tied`
+    embedding in reverse (its matrix transposed), then the output's activation."""
     rank = len(output.shape)
     if rank > 2 and registry.HEAD_POOLS[pool] is not None:
         pooling = registry.LAYERS[registry.HEAD_POOLS[pool].format(d=min(rank - 2, 3))]
         output = pooling.keras_class()(name=f"{node.name}_{pool}")(output)
+    if tied is not None:
+        output = tied(output, reverse=True)
     return _apply(keras, node, [output], ["the last layer"])
 
 

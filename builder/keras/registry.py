@@ -63,6 +63,7 @@ class LayerType:
     min_weights: object = None      # (args) -> a number of weights it has at least, whatever its input
     #                                 (the size budget at `validate`; costs.py); None: no bound
     check: object = None            # (args) -> None, raising SpecError: rules across arguments
+    reverses: bool = False          # an embedding that also runs in reverse (`output: {tie: NAME}` reuses it)
     adapts: bool = False            # takes `adapt: true`: its state is learned from the training data before fitting
     rescales: bool = False          # scales raw input itself: the data pipeline then leaves values as they are
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
@@ -329,6 +330,7 @@ _builtin("spectral_normalization", "SpectralNormalization", short="layer", wraps
          macs=costs.wrapped_layer,
          arg_types=(("layer", "entry"),), example={"args": {"layer": {"dense": 4}}})
 _builtin("reversible_embedding", "ReversibleEmbedding", vocabulary="input_dim", min_weights=costs.least_embedding,
+         reverses=True,
          example={"input": {"shape": [5], "dtype": "int32"}, "args": {"input_dim": 10, "output_dim": 4}})
 _builtin("dot", "Dot", short="axes", kind="merge", arg_types=(("axes", "axis"),), example={"args": {"axes": 1}})
 _builtin("grouped_query_attention", "GroupQueryAttention", call="query_value", takes_sequence=True,
@@ -413,7 +415,7 @@ for _name, _cls, _options in (
          dict(vocabulary="vocabulary_size", example={"input": {"shape": [5], "dtype": "int32"}, "args": {
              "vocabulary_size": 10, "sequence_length": 5, "embedding_dim": 4}})),
         ("hub_reversible_embedding", "ReversibleEmbedding",
-         dict(vocabulary="input_dim", example={"input": {"shape": [5], "dtype": "int32"},
+         dict(vocabulary="input_dim", reverses=True, example={"input": {"shape": [5], "dtype": "int32"},
                                                "args": {"input_dim": 10, "output_dim": 4}})),
         ("hub_masked_lm_head", "MaskedLMHead",
          dict(example={"inputs": {"x": {"shape": _SEQ}, "positions": {"shape": [2], "dtype": "int32"}},

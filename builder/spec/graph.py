@@ -72,6 +72,7 @@ class Graph:
     output: str                 # the node (or input) the body ends in
     head: Node | None           # the output Dense layer, or None
     notes: list = dataclasses.field(default_factory=list)    # SpecNotes: builds, but likely not as meant
+    tie: str | None = None      # the embedding node the head runs in reverse (`output: {tie: NAME}`)
 
 
 class _Scope:
@@ -583,10 +584,12 @@ def expand(spec: Spec) -> Graph:
     scope = _Scope(spec.source, "", names, _spec_params(spec), [], (), ("layers",), spec.layers)
     output = expander.entries(scope, spec.layers, ("layers",))
     _return_sequences(expander.nodes)
-    head = None
-    if spec.output is not None:
+    head, tie = None, None
+    if spec.output is not None and spec.output.get("tie") is not None:
+        head, tie = _tied_head(expander, spec, scope, output)
+    elif spec.output is not None:
         head = _head(expander, spec, scope, output)
-    graph = Graph(spec, expander.nodes, output, head, expander.notes)
+    graph = Graph(spec, expander.nodes, output, head, expander.notes, tie)
     budget.check(graph, **spec.limits)
     for note in graph.notes:
         warnings.warn(note.render(), SpecWarning, stacklevel=2)
@@ -611,8 +614,31 @@ def _spec_params(spec) -> dict | None:
     return params
 
 
+def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
+    """`output: {tie: NAME}`: the named embedding run in reverse (its matrix transposed:
+    no weights of its own), then the output's activation."""
+    tie, name = spec.output["tie"], spec.output["name"]
+    with in_source(spec.source), at("output"):
+        extra = [k for k in spec.output if k not in ("pool", "name", "tie", "activation", "dtype")]
+        if extra:
+            raise SpecError(f"a tied output takes its size and weights from '{tie}'; leave out "
+                            f"{', '.join(extra)}").at(extra[0])
+        with at("tie"):
+            target = expander.reference(scope, tie)
+        node = next((n for n in expander.nodes if n.name == target), None)
+        if node is None or not node.type.reverses:
+            kind = f"a {node.type.name} layer" if node else "an input"
+            raise SpecError(f"'{tie}' is {kind}; a tied output runs an embedding in reverse: make '{tie}' a "
+                            "reversible_embedding").at("tie")
+        args = {"activation": spec.output["activation"],
+                **({"dtype": spec.output["dtype"]} if "dtype" in spec.output else {})}
+        expander.check(registry.LAYERS["activation"], args, {}, scope, ("output",))
+        expander.claim(name, scope, ("output",))
+    return Node(name, registry.LAYERS["activation"], args, [output], spec.source, ("output",), []), target
+
+
 def _head(expander, spec, scope, output) -> Node:
-    args = {k: v for k, v in spec.output.items() if k not in ("pool", "name")}
+    args = {k: v for k, v in spec.output.items() if k not in ("pool", "name", "tie")}
     name = spec.output["name"]
     origins = {key: (spec.source, ("output", key)) for key in args}
     with in_source(spec.source), at("output"):

@@ -74,6 +74,8 @@ class Output(SpecModel):
                                                              "(batch, features) before the output layer")
     name: StrictStr = Field("predictions", description="the output layer's name")
     activation: Any = Field("softmax", description="the output layer's activation")
+    tie: Optional[StrictStr] = Field(None, description="an embedding entry (a reversible_embedding) whose matrix, "
+                                                       "transposed, is the output layer's (GPT-2's head)")
 
 
 def _output_shorthand(value):
