@@ -15,14 +15,14 @@ layers:
   - add: {inputs: [token_embedding, positions]}
   - transformer_encoder: {num_heads: 2, intermediate_dim: 32, normalize_first: true, use_causal_mask: true}
   - layer_normalization: {name: final_norm}
-output: {tie: token_embedding, pool: none}
+output: {tie: token_embedding}
 """
 
 
 def test_the_head_is_the_embedding_transposed(tmp_path):
     import keras
     model = builder.build(text=TINY)
-    untied = builder.build(text=TINY.replace("output: {tie: token_embedding, pool: none}", "output: none"))
+    untied = builder.build(text=TINY.replace("output: {tie: token_embedding}", "output: none"))
     assert model.count_params() == untied.count_params()                # no weights of its own
     x = np.array([[1, 2, 3, 4], [5, 6, 7, 8]], "int32")
     probabilities = model.predict(x, verbose=0)
@@ -47,7 +47,7 @@ def test_the_head_is_the_embedding_transposed(tmp_path):
 ])
 def test_tie_mistakes_are_located(output, line, message):
     with pytest.raises(builder.SpecError) as caught:
-        builder.validate(text=TINY.replace("output: {tie: token_embedding, pool: none}", output))
+        builder.validate(text=TINY.replace("output: {tie: token_embedding}", output))
     err = caught.value
     assert err.line == line, err.render()
     assert f"{err.path_text()}: {err.message}".startswith(message), err.render()

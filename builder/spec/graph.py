@@ -113,6 +113,7 @@ class _Expander:
         self.notes: list[SpecNote] = []
         self.channels: dict[str, int | None] = {     # a node's output channels where arguments alone tell
             item.name: item.shape[-1] if item.shape else None for item in spec.inputs}
+        self.kinds: dict[str, str] = {}              # node name -> its layer type, for messages
 
     # --- names ---------------------------------------------------------------------
 
@@ -219,10 +220,10 @@ class _Expander:
     def channels_of(self, reference):
         """The channels (last dimension) of a node's output where arguments alone tell, else an Unknown."""
         base, dot, _ = reference.partition(".")
-        found = self.channels.get(base)
-        if dot or found is None:
-            node = next((n for n in self.nodes if n.name == base), None)
-            what = f"a {node.type.name} layer" if node else "an input without a fixed last dimension"
+        found = None if dot else self.channels.get(base)
+        if found is None:
+            kind = self.kinds.get(base)
+            what = f"a {kind} layer" if kind else "an input without a fixed last dimension"
             return expressions.Unknown(f"the channels of '{base}' ({what}) are not known before the model is "
                                        "built; write the number")
         return found
@@ -377,9 +378,9 @@ class _Expander:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the model would have more than {MAX_NODES:,} layers")
         self.nodes.append(node)
-        inputs = [self.channels_of(reference) for reference in node.inputs]
-        self.channels[node.name] = registry.channels(node.type, node.args,
-                                                     [None if isinstance(c, expressions.Unknown) else c for c in inputs])
+        self.kinds[node.name] = node.type.name
+        inputs = [None if "." in reference else self.channels.get(reference) for reference in node.inputs]
+        self.channels[node.name] = registry.channels(node.type, node.args, inputs)
         return node.name
 
     def apply_defaults(self, layer_type, args, origins, path):

@@ -279,6 +279,8 @@ def parse(source: Source, includes) -> Spec:
     else:
         inputs = [_input(value, key, ("inputs", key)) for key, value in document.inputs.items()]
     output = document.output.model_dump() if document.output is not None else None
+    if output is not None and output["tie"] is not None and "pool" not in document.output.model_fields_set:
+        output["pool"] = "none"          # a tied head predicts for every position of its sequence
     spec = Spec(name, document.description, inputs, dict(document.defaults), blocks, document.layers, output,
                 source, document.training)
     if document.weights is not None:
