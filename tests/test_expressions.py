@@ -137,3 +137,17 @@ output: {units: 2}
     made = {node.name: node for node in builder.validate(text=spec).nodes}
     assert [made[f"w{k}_d"].args["units"] for k in (1, 2, 3)] == [4, 8, 12]
     assert [made[f"w{k}_drop"].args["rate"] for k in (1, 2, 3)] == [0.0, 0.1, 0.2]
+
+
+def test_parameters_that_start_with_a_digit():
+    assert evaluate("$3x3 * 2", {"3x3": 4}) == 8
+    spec = """name: t
+input: [4]
+blocks:
+  b:
+    params: {3x3: 5}
+    layers: [dense: {units: $3x3, name: one}, dense: {units: $3x3 + 1, name: two}]
+layers: [b]
+output: {units: 2}
+"""
+    assert [n.args["units"] for n in builder.validate(text=spec).nodes] == [5, 6]

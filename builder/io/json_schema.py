@@ -22,7 +22,7 @@ from ..spec import arguments, language
 TARGET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "specs",
                       "spec.schema.json")
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-PARAMETER = {"type": "string", "pattern": r"\$[A-Za-z_][A-Za-z0-9_]*",
+PARAMETER = {"type": "string", "pattern": r"\$[A-Za-z0-9_]+",
              "description": "a parameter ($name), or an expression over $names (docs/spec.md#expressions)"}
 
 

@@ -17,7 +17,7 @@ import re
 
 from ..errors import SpecError, suggest
 
-NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+NAME = re.compile(r"\$([A-Za-z0-9_]+)")       # block parameters may start with a digit (3x3_filters)
 MAX_EXPONENT = 64
 MAX_MAGNITUDE = 10 ** 15
 MAX_LENGTH = 500

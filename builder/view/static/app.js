@@ -52,7 +52,10 @@ async function start() {
     : state.index.specs[0] || null;
   if (state.spec) select.value = state.spec;
   await loadSpec();
-  show(wanted === "runs" || !state.spec ? "runs" : "spec");
+  // a folder of runs (each with its resolved spec.yaml) opens on its runs
+  const inRuns = (spec) => state.index.runs.some((run) => run === "." || spec.startsWith(run + "/"));
+  const onlyRuns = state.index.runs.length && state.index.specs.every(inRuns);
+  show(wanted === "runs" || !state.spec || (onlyRuns && !wanted) ? "runs" : "spec");
   const events = new EventSource("/api/events");
   events.onmessage = (event) => {
     const {version} = JSON.parse(event.data);
