@@ -283,3 +283,10 @@ def test_every_shipped_spec_is_drawn_with_the_built_models_counts(name):
     assert view["totals"]["params"] == model.count_params() == sum(n["params"] for n in view["nodes"])
     assert sorted(n["id"] for n in view["nodes"]) == sorted(layer.name for layer in model.layers)
     assert view["totals"]["macs"] == builder.describe(model)["macs"]
+
+
+def test_a_spec_that_only_extends_shows_its_own_file_first():
+    view = diagram.diagram(spec_path("resnet101"))
+    assert view["files"][0] == spec_path("resnet101") and "scale: 101" in view["texts"][spec_path("resnet101")]
+    assert view["totals"]["params"] == 44_707_176
+    assert any(f.endswith("resnet50.yaml") for f in view["files"])

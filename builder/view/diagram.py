@@ -33,8 +33,9 @@ def diagram(path: str) -> dict:
                                          "parent": parent, "lines": [spans.of(frame.source, frame.path)]})
             parent = frame.id
     totals = facts(model)
-    files = sorted({line[0] for n in nodes for line in n["lines"]}
-                   | {line[0] for f in frames.values() for line in f["lines"]}, key=lambda f: (f != path, f))
+    files = sorted({path} | {line[0] for n in nodes for line in n["lines"]}      # the spec itself, even when
+                   | {line[0] for f in frames.values() for line in f["lines"]},   # all it holds is `extends`
+                   key=lambda f: (f != path, f))
     return {"name": spec.name, "description": spec.description, "spec": path,
             "totals": {key: totals[key] for key in ("params", "trainable_params", "layers", "macs",
                                                     "input_shape", "output_shape")},
