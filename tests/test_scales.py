@@ -90,3 +90,9 @@ scales:
     assert [n.args.get("units") for n in graph.nodes] == [48, 48, 48, 48, None]
     assert graph.nodes[-1].args["rate"] == pytest.approx(0.5)
     assert [n.args.get("units") for n in builder.validate(text=spec).nodes] == [32, 32, None]
+
+
+def test_a_malformed_path_in_a_scale_is_located_at_it():
+    with pytest.raises(builder.SpecError) as caught:
+        builder.validate(text=SCALED.replace("layers.wide.repeat: 3", "layers..repeat: 3"), scale="big")
+    assert caught.value.line == 9 and "a segment is empty" in caught.value.message

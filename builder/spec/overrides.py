@@ -52,7 +52,7 @@ def apply_overrides(source: Source, overrides: dict) -> None:
     added; a path through something that isn't there is a SpecError."""
     for raw_path, value in (overrides or {}).items():
         path = parse_override_path(raw_path) if isinstance(raw_path, str) else tuple(raw_path)
-        path = _by_name(source.data, path)
+        path = by_name(source.data, path)
         where = source.position(path)
         container = source.data
         for depth, key in enumerate(path[:-1]):
@@ -73,7 +73,7 @@ def apply_overrides(source: Source, overrides: dict) -> None:
         source.positions[path] = where
 
 
-def _by_name(data, path) -> tuple:
+def by_name(data, path) -> tuple:
     """Entries addressed by their `name`: `layers.f6.units` is layers[i].TYPE.units
     for the entry of `layers` named f6 (`layers.f6.dense.units` too)."""
     resolved, container = [], data

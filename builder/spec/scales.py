@@ -37,12 +37,12 @@ def apply_scale(source, chosen=None) -> None:
                 raise SpecError(f"expected a mapping of dotted paths to values, as `set:` takes, "
                                 f"got {describe(changes)}")
         for path, value in changes.items():
-            target = overrides.parse_override_path(str(path))
             try:
+                target = overrides.parse_override_path(str(path))
                 overrides.apply_overrides(source, {str(path): value})
             except SpecError as err:
                 raise source.locate(err, ("scales", key, path)) from None
-            _point(source, ("scales", key, path), overrides._by_name(source.data, target))
+            _point(source, ("scales", key, path), overrides.by_name(source.data, target))
 
 
 def _point(source, written, target) -> None:
