@@ -89,7 +89,7 @@ class SelectStep(keras.layers.Layer):
         self.index = index
 
     def call(self, inputs):
-        return ops.take(inputs, self.index if self.index >= 0 else ops.shape(inputs)[1] + self.index, axis=1)
+        return inputs[:, self.index]        # a slice (ops.take would gather, and scatter its gradient)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *input_shape[2:])
