@@ -120,13 +120,52 @@ def test_efficientnet_scales_match_keras_applications(scale):
         assert_same_function(reference, built, (size, size, 3), atol=1e-4)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("scale, reference_name", [(50, "ResNet50"), (101, "ResNet101"), (152, "ResNet152")])
+def test_resnet_scales_are_keras_applications(scale, reference_name):
+    """specs/resnet.yaml at 50, 101 and 152: Keras's layers, names, order and outputs."""
+    import keras
+
+    import builder
+    reference = getattr(keras.applications, reference_name)(weights=None)
+    built = builder.build(spec_path("resnet"), scale=scale)
+    assert built.name == reference.name == f"resnet{scale}"
+    assert [l.name for l in built.layers] == [l.name for l in reference.layers]
+    assert built.count_params() == reference.count_params()
+    assert_same_function(reference, built, (224, 224, 3), atol=1e-4)
+
+
+@pytest.mark.parametrize("scale, trainable, blocks", [(18, 11_689_512, [2, 2, 2, 2]), (34, 21_797_672, [3, 4, 6, 3])])
+def test_resnet_basic_scales_are_torchvision_counts(scale, trainable, blocks):
+    """Scales 18 and 34: basic blocks, bias-free convolutions, torchvision's trainable counts."""
+    import builder
+    built = builder.build(spec_path("resnet"), scale=scale)
+    assert built.name == f"resnet{scale}"
+    assert sum(int(w.numpy().size) for w in built.trainable_weights) == trainable
+    assert [len({l.name.split("_")[1] for l in built.layers if l.name.startswith(f"conv{stage}_block")})
+            for stage in (2, 3, 4, 5)] == blocks
+    assert not any(l.get_config().get("use_bias") for l in built.layers if l.name.endswith("_conv"))
+    assert built.get_layer("conv3_block1_0_conv").strides == (2, 2)      # the shortcut projected where the size halves
+    assert "conv2_block1_0_conv" not in [l.name for l in built.layers]    # and not where the shape is kept
+
+
+def test_one_line_resnet_files_are_its_scales():
+    import builder
+
+    def layers(graph):
+        return graph.spec.name, [(n.name, n.type.name, n.args, n.inputs) for n in graph.nodes]
+    for scale in (18, 34, 50, 101, 152):
+        assert layers(builder.validate(spec_path(f"resnet{scale}"))) == layers(builder.validate(spec_path("resnet"),
+                                                                                                scale=scale))
+
+
 def test_copy_weights_refuses_a_different_network():
     import keras
 
     import builder
     from weights import copy_weights
     reference = keras.applications.ResNet50(weights=None)
-    built = builder.build(spec_path("resnet50"), overrides={"layers.7.bottleneck.out": 128})
+    built = builder.build(spec_path("resnet50"), overrides={"layers.conv3_block.filters": 64})
     with pytest.raises(ValueError, match="does not pair with"):
         copy_weights(reference, built)
 

@@ -63,6 +63,7 @@ def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("served")
     shutil.copy(spec_path("lenet5"), root / "mine.yaml")
     shutil.copy(spec_path("resnet50"), root / "resnet50.yaml")
+    shutil.copy(spec_path("resnet"), root / "resnet.yaml")
     (root / "blocks").mkdir()
     shutil.copy(os.path.join(SPECS, "blocks", "resnet.yaml"), root / "blocks" / "resnet.yaml")
     (root / "hostile.yaml").write_text(

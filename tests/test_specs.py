@@ -13,11 +13,12 @@ PARAMS = {
     "alexnet": 60_965_224,
     "googlenet": 6_998_552,
     "vgg16": 138_357_544,
+    "resnet": 25_636_712,         # scale 50; its scales 18-152: test_equivalence.py
     "resnet50": 25_636_712,
     "resnet101": 44_707_176,
     "resnet152": 60_419_944,
     "efficientnet_b0": 5_330_571,
-    "densenet": 8_062_504,
+    "densenet": 8_062_504,        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
     "mobilenet_v2": 3_538_984,    # keras.applications.MobileNetV2
     "inception_v3": 23_851_784,   # keras.applications.InceptionV3
     "gpt2": 124_439_808,          # keras_hub GPT2Backbone (GPT-2 small); the tied head adds none
@@ -26,7 +27,7 @@ PARAMS = {
     # channels) and a pair over the skip joined to it, and the per-pixel 2-class output
     "unet": sum(9 * a * b + b + 9 * b * b + b for a, b in ((1, 64), (64, 128), (128, 256), (256, 512), (512, 1024)))
     + sum(4 * 2 * c * c + c + 9 * 2 * c * c + c + 9 * c * c + c for c in (512, 256, 128, 64)) + 64 * 2 + 2,
-    "efficientnet": 5_330_571,    # keras.applications.EfficientNetB0; its scales b1-b7: test_equivalence.py        # keras.applications.DenseNet121; its scales 169 and 201: test_equivalence.py
+    "efficientnet": 5_330_571,    # keras.applications.EfficientNetB0; its scales b1-b7: test_equivalence.py
     # convolutions 3x3: 3->32, 32->32, 32->64, 64->64 (with biases), head 64*10+10; augmentation has no weights
     "small_cnn_augmented": (27 * 32 + 32) + (288 * 32 + 32) + (288 * 64 + 64) + (576 * 64 + 64) + 64 * 10 + 10,
     # keras_hub BertBackbone's count plus the 2-class head on the pooled output
