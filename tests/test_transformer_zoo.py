@@ -1,0 +1,117 @@
+"""GPT-2 and ViT-B/16, small configurations of the shipped specs, compute
+what keras_hub's GPT2Backbone and ViTBackbone compute after their weights are
+copied; GPT-2 is causal."""
+
+import re
+
+import numpy as np
+import pytest
+from conftest import spec_path
+
+import builder
+
+GPT2_SMALL = {"layers.token_embedding.input_dim": 1000, "layers.token_embedding.output_dim": 64,
+              "layers.position_embedding.sequence_length": 32, "layers.transformer_layer_.num_heads": 4,
+              "layers.transformer_layer_.intermediate_dim": 128, "layers.transformer_layer_.repeat": 2}
+VIT_SMALL = {"input": [32, 32, 3], "layers.patching.filters": 64, "layers.patching.kernel_size": 8,
+             "layers.patching.strides": 8, "layers.patches.target_shape": [16, 64],
+             "layers.position_embedding.sequence_length": 17, "layers.transformer_block_.num_heads": 4,
+             "layers.transformer_block_.intermediate_dim": 128, "layers.transformer_block_.repeat": 2,
+             "output": "none"}
+
+
+def copy_by_path(reference, built, renames) -> None:
+    """Give every weight of `built` the reference's weight whose path, after
+    the regex `renames`, is its path; random values, beyond the initializers'."""
+    rng = np.random.default_rng(1)
+    targets = {w.path: w for w in built.weights}
+    assert len(targets) == len(reference.weights)
+    for weight in reference.weights:
+        path = weight.path
+        for pattern, replacement in renames:
+            path = re.sub(pattern, replacement, path)
+        value = rng.normal(0, 0.2, weight.shape).astype("float32")
+        weight.assign(value)
+        targets.pop(path).assign(value)
+    assert not targets
+
+
+def one_based(match):
+    return f"{match.group(1)}{int(match.group(2)) + 1}/"
+
+
+def small_gpt2():
+    import keras_hub          # a test-only dependency (the dev extra)
+    reference = keras_hub.models.GPT2Backbone(vocabulary_size=1000, num_layers=2, num_heads=4, hidden_dim=64,
+                                              intermediate_dim=128, max_sequence_length=32)
+    built = builder.build(spec_path("gpt2"), overrides=GPT2_SMALL)
+    assert built.count_params() == reference.count_params()
+    copy_by_path(reference, built, [(r"(transformer_layer_)(\d+)/", one_based), (r"/self_attention/", "/self_attention_layer/")])
+    return reference, built
+
+
+def gpt2_inputs(length=12):
+    rng = np.random.default_rng(2)
+    mask = np.ones((2, length), "int32")
+    mask[1, 9:] = 0                                      # the second sequence is padded
+    return {"token_ids": rng.integers(1, 1000, (2, length)).astype("int32") * mask, "padding_mask": mask}
+
+
+def test_gpt2_computes_what_keras_hub_gpt2_backbone_computes():
+    import keras
+    reference, built = small_gpt2()
+    inputs = gpt2_inputs()
+    expected = reference.predict(inputs, verbose=0)                      # the final layer norm's output
+    hidden = keras.Model(built.inputs, built.get_layer("layer_norm").output).predict(inputs, verbose=0)
+    np.testing.assert_allclose(hidden, expected, atol=1e-4, rtol=0)
+    assert np.abs(expected).mean() > 0.1
+    # the tied head: next-token probabilities from the token embedding, transposed
+    logits = expected @ reference.get_layer("token_embedding").embeddings.numpy().T
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    np.testing.assert_allclose(built.predict(inputs, verbose=0), probabilities, atol=1e-5, rtol=0)
+
+
+def test_gpt2_is_causal():
+    """Changing later tokens leaves the earlier positions' outputs as they were."""
+    _, built = small_gpt2()
+    inputs = {name: value[:1] for name, value in gpt2_inputs().items()}          # unpadded
+    changed = {"token_ids": inputs["token_ids"].copy(), "padding_mask": inputs["padding_mask"]}
+    changed["token_ids"][0, 6:] = (changed["token_ids"][0, 6:] + 7) % 1000
+    a, b = built.predict(inputs, verbose=0), built.predict(changed, verbose=0)
+    np.testing.assert_allclose(a[0, :6], b[0, :6], atol=1e-6)
+    assert not np.allclose(a[0, 6:], b[0, 6:], atol=1e-4)
+
+
+def test_vit_computes_what_keras_hub_vit_backbone_computes():
+    import keras
+    import keras_hub
+    reference = keras_hub.models.ViTBackbone(image_shape=(32, 32, 3), patch_size=8, num_layers=2, num_heads=4,
+                                             hidden_dim=64, mlp_dim=128)
+    built = builder.build(spec_path("vit_b16"), overrides=VIT_SMALL)
+    assert built.count_params() == reference.count_params()
+    copy_by_path(reference, built, [
+        (r"^vit_patching_and_embedding/class_token$", "class_token/token"),
+        (r"^vit_patching_and_embedding/patch_embedding/", "patching/"),
+        (r"^vit_patching_and_embedding/", ""), (r"^vit_encoder/ln/", "layer_norm/"), (r"^vit_encoder/", ""),
+        (r"/ln_1/", "/self_attention_layer_norm/"), (r"/mha/", "/self_attention_layer/"),
+        (r"/ln_2/", "/feedforward_layer_norm/"), (r"/mlp/dense_1/", "/feedforward_intermediate_dense/"),
+        (r"/mlp/dense_2/", "/feedforward_output_dense/")])
+    images = np.random.default_rng(3).uniform(0, 1, (2, 32, 32, 3)).astype("float32")
+    expected = reference.predict(images, verbose=0)                      # (2, 17, 64): class token first
+    sequence = keras.Model(built.inputs, built.get_layer("layer_norm").output).predict(images, verbose=0)
+    np.testing.assert_allclose(sequence, expected, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(built.predict(images, verbose=0), expected[:, 0], atol=1e-4, rtol=0)
+    assert np.abs(expected).mean() > 0.1
+
+
+@pytest.mark.slow
+def test_full_size_counts_are_keras_hubs():
+    import keras_hub
+    gpt2 = keras_hub.models.GPT2Backbone(vocabulary_size=50257, num_layers=12, num_heads=12, hidden_dim=768,
+                                         intermediate_dim=3072, max_sequence_length=1024)
+    assert builder.build(spec_path("gpt2")).count_params() == gpt2.count_params() == 124_439_808
+    vit = keras_hub.models.ViTBackbone(image_shape=(224, 224, 3), patch_size=16, num_layers=12, num_heads=12,
+                                       hidden_dim=768, mlp_dim=3072)
+    built = builder.build(spec_path("vit_b16"), overrides={"output": "none"})
+    assert built.count_params() == vit.count_params() == 85_798_656
