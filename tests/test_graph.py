@@ -233,6 +233,66 @@ def test_extends_errors_point_into_the_right_file(tmp_path):
         builder.validate(child)
 
 
+LENET_EDITED = """extends: lenet5.yaml
+name: lenet5_bn
+remove: [s4]
+insert:
+  - after: c1
+    layers:
+      - batch_normalization: {name: c1_bn}
+  - before: f6
+    layers:
+      - dropout: {rate: 0.5, name: drop}
+set:
+  layers.c5.kernel_size: 10
+  layers.drop.rate: 0.25
+"""
+
+
+def test_extends_inserts_and_removes_entries_by_name(tmp_path):
+    from conftest import spec_path
+    (tmp_path / "lenet5.yaml").write_text(open(spec_path("lenet5")).read())
+    (tmp_path / "child.yaml").write_text(LENET_EDITED)
+    graph = builder.validate(str(tmp_path / "child.yaml"))
+    nodes = {n.name: n for n in graph.nodes}
+    assert list(nodes) == ["c1", "c1_bn", "s2", "c3", "c5", "flatten", "drop", "f6"]
+    assert nodes["drop"].args["rate"] == 0.25 and nodes["c5"].args["kernel_size"] == 10     # set: after them
+    inserted = nodes["c1_bn"]
+    assert (inserted.source.file_of(inserted.path), inserted.source.position(inserted.path)) == \
+        (str(tmp_path / "child.yaml"), (7, 9))
+    # c5 now sees S2's 10x10 maps through a 10x10 kernel; c1_bn holds 4 values per channel
+    assert builder.build(str(tmp_path / "child.yaml")).count_params() == 61_706 - 120 * 16 * 25 + 120 * 16 * 100 + 4 * 6
+
+
+@pytest.mark.parametrize("edit, line, message", [
+    ("remove: [s44]\n", 2, "remove[0]: no entry named 's44' in layers. Did you mean 's4'? The entries are named: "
+                           "c1, s2, c3, s4, c5, f6"),
+    ("remove: s4\n", 2, "remove: expected a list of entry names, got 's4' (a string)"),
+    ("insert:\n  - {after: c1, before: c3, layers: []}\n", 3, "insert[0]: expected {before: NAME, layers: [...]} or "
+                                                              "{after: NAME, layers: [...]}"),
+    ("insert:\n  - {after: c9, layers: []}\n", 3, "insert[0].after: no entry named 'c9' in layers"),
+    ("insert:\n  - {after: c1, layers: {dense: {units: 3}}}\n", 3, "insert[0].layers: expected a list of entries"),
+    ("insert:\n  - after: c1\n    layers:\n      - conv2dd: {filters: 3}\n", 5,
+     "layers[1].conv2dd: unknown layer type 'conv2dd'. Did you mean 'conv2d'?"),
+    ("remove: [c3]\n", 16, "layers[3].conv2d.x: unknown argument 'x'"),    # c5's, in the base file, one entry up
+])
+def test_insert_and_remove_mistakes_are_located(tmp_path, edit, line, message):
+    from conftest import spec_path
+    (tmp_path / "lenet5.yaml").write_text(open(spec_path("lenet5")).read().replace("kernel_size: 5, name: c5",
+                                                                                  "kernel_size: 5, name: c5, x: 1"))
+    (tmp_path / "child.yaml").write_text("extends: lenet5.yaml\n" + edit)
+    with pytest.raises(SpecError) as info:
+        builder.validate(str(tmp_path / "child.yaml"))
+    err = info.value
+    assert os.path.basename(err.file) == ("lenet5.yaml" if "remove: [c3]" in edit else "child.yaml")
+    assert err.line == line and err.render().split(": error: ", 1)[1].startswith(message), err.render()
+
+
+def test_insert_and_remove_need_extends():
+    assert validate_error("name: x\ninput: [3]\nremove: [a]\nlayers: []\noutput: none\n").endswith(
+        "3:1: error: remove: 'remove' changes an extended spec; it needs 'extends: base.yaml' beside it")
+
+
 def test_resnet101_extends_resnet50_with_the_keras_layer_count():
     from conftest import spec_path
     graph = builder.validate(spec_path("resnet101"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 
-from ..errors import SpecError, describe, in_source
+from ..errors import SpecError, describe, in_source, suggest
 from ..files import not_regular
 from . import overrides, reader, shipped
 
@@ -21,6 +21,7 @@ MAX_FILES = 200                  # files one spec may bring in, however they are
 MAX_BYTES = 20 * 1024 * 1024     # and their bytes together
 # key -> (what the messages call following it, what they call a loop of it)
 _KEYS = {"extends": ("extend", "extends cycle", "extends nests"), "imports": ("import", "import cycle", "imports nest")}
+_CHANGES = ("set", "remove", "insert")      # what an extending spec does to its base, besides replacing keys
 
 
 class Includes:
@@ -82,9 +83,10 @@ class Includes:
     def extend(self, source: reader.Source) -> reader.Source:
         data = source.data
         if not isinstance(data, dict) or "extends" not in data:
-            if isinstance(data, dict) and "set" in data:
-                raise source.locate(SpecError("'set' changes an extended spec; it needs 'extends: base.yaml' "
-                                              "beside it"), ("set",))
+            for key in _CHANGES:
+                if isinstance(data, dict) and key in data:
+                    raise source.locate(SpecError(f"'{key}' changes an extended spec; it needs 'extends: base.yaml' "
+                                                  "beside it"), (key,))
             return source
         with in_source(source):
             try:
@@ -107,9 +109,12 @@ def _merge(base: reader.Source, child: reader.Source, changes: dict) -> reader.S
             merged.data[key] = copy.deepcopy(_rebase(key, value, base.file, child.file))
             merged.borrow(base, (key,))
     for key, value in child.data.items():
-        if key not in ("extends", "set"):
+        if key not in ("extends", *_CHANGES):
             merged.data[key] = copy.deepcopy(value)
             merged.borrow(child, (key,))
+    if "remove" in child.data or "insert" in child.data:
+        with in_source(child):
+            _edit_layers(merged, child)
     for key in changes:
         merged.borrow(child, ("set", key), as_path=overrides.parse_override_path(str(key)))
     with in_source(merged):
@@ -123,3 +128,53 @@ def _rebase(key, value, base_file, child_file):
         return value
     base_dir, child_dir = os.path.dirname(os.path.abspath(base_file)), os.path.dirname(os.path.abspath(child_file))
     return [os.path.relpath(os.path.join(base_dir, p), child_dir) if isinstance(p, str) else p for p in value]
+
+
+def _edit_layers(merged: reader.Source, child: reader.Source) -> None:
+    """`remove: [NAME, ...]` and `insert: [{before|after: NAME, layers: [...]}]`
+    on the extended spec's `layers`, by entry name; each entry keeps the file
+    and line it was written at."""
+    layers = merged.data.get("layers")
+    if not isinstance(layers, list):
+        raise SpecError(f"the extended spec's 'layers' is {describe(layers)}, not a list to change",
+                        path=("remove" if "remove" in child.data else "insert",))
+    before = reader.Source(merged.file, merged.data, dict(merged.positions))
+    before.files = dict(merged.files)
+    entries = [(entry, before, ("layers", i)) for i, entry in enumerate(layers)]
+
+    def find(name, path):
+        names = [overrides.entry_name(entry) for entry, _, _ in entries]
+        if name not in names:
+            known = ", ".join(str(n) for n in names if n is not None) or "none"
+            raise SpecError(f"no entry named {name!r} in layers.{suggest(name, [n for n in names if n])} "
+                            f"The entries are named: {known}", path=path)
+        return names.index(name)
+
+    removals = child.data.get("remove", [])
+    if not isinstance(removals, list):
+        raise SpecError(f"expected a list of entry names, got {describe(removals)}", path=("remove",))
+    for k, name in enumerate(removals):
+        if not isinstance(name, str):
+            raise SpecError(f"expected an entry's name, got {describe(name)}", path=("remove", k))
+        del entries[find(name, ("remove", k))]
+    insertions = child.data.get("insert", [])
+    if not isinstance(insertions, list):
+        raise SpecError("expected a list of {before: NAME, layers: [...]} or {after: NAME, layers: [...]}, "
+                        f"got {describe(insertions)}", path=("insert",))
+    for k, item in enumerate(insertions):
+        where = [key for key in ("before", "after") if isinstance(item, dict) and key in item]
+        if not isinstance(item, dict) or len(where) != 1 or set(item) != {where[0], "layers"}:
+            raise SpecError("expected {before: NAME, layers: [...]} or {after: NAME, layers: [...]}, "
+                            f"got {describe(item)}", path=("insert", k))
+        if not isinstance(item["layers"], list):
+            raise SpecError(f"expected a list of entries, got {describe(item['layers'])}", path=("insert", k, "layers"))
+        if not isinstance(item[where[0]], str):
+            raise SpecError(f"expected an entry's name, got {describe(item[where[0]])}", path=("insert", k, where[0]))
+        index = find(item[where[0]], ("insert", k, where[0])) + (where[0] == "after")
+        entries[index:index] = [(entry, child, ("insert", k, "layers", j)) for j, entry in enumerate(item["layers"])]
+    merged.data["layers"] = [copy.deepcopy(entry) for entry, _, _ in entries]
+    for table in (merged.positions, merged.files):
+        for path in [p for p in table if len(p) > 1 and p[0] == "layers"]:
+            del table[path]
+    for i, (_, source, path) in enumerate(entries):
+        merged.borrow(source, path, as_path=("layers", i))

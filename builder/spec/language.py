@@ -219,7 +219,18 @@ class Document(_WithBlocks):
 
 
 INCLUDE_KEYS = {"extends": "a spec this one builds on (relative path)",
-                "set": "dotted path -> value, applied to the extended spec"}
+                "set": "dotted path -> value, applied to the extended spec",
+                "remove": "names of the extended spec's layers entries to leave out",
+                "insert": "entries to add to the extended spec's layers: {before: NAME} or {after: NAME}, "
+                          "and their layers"}
+
+
+class Insertion(SpecModel):
+    """Entries added to an extended spec's `layers`, before or after a named entry."""
+
+    before: Optional[StrictStr] = Field(None, description="the name of the entry they go before")
+    after: Optional[StrictStr] = Field(None, description="the name of the entry they go after")
+    layers: list[Any] = Field(description="the entries, written as in `layers`")
 
 
 class SpecFile(Document):
@@ -227,6 +238,8 @@ class SpecFile(Document):
 
     extends: Optional[StrictStr] = Field(None, description=INCLUDE_KEYS["extends"])
     set: dict[StrictStr, Any] = Field(default_factory=dict, description=INCLUDE_KEYS["set"])
+    remove: list[StrictStr] = Field(default_factory=list, description=INCLUDE_KEYS["remove"])
+    insert: list[Insertion] = Field(default_factory=list, description=INCLUDE_KEYS["insert"])
 
 
 # --- the parsed spec ----------------------------------------------------------------

@@ -79,7 +79,7 @@ def by_name(data, path) -> tuple:
     resolved, container = [], data
     for depth, key in enumerate(path):
         if isinstance(container, list) and isinstance(key, str):
-            index = next((i for i, entry in enumerate(container) if _entry_name(entry) == key), None)
+            index = next((i for i, entry in enumerate(container) if entry_name(entry) == key), None)
             if index is not None:
                 (type_name, args), = container[index].items()
                 resolved += [index] + ([type_name] if path[depth + 1:depth + 2] != (type_name,) else [])
@@ -95,7 +95,7 @@ def by_name(data, path) -> tuple:
     return tuple(resolved)
 
 
-def _entry_name(entry):
+def entry_name(entry):
     if isinstance(entry, dict) and len(entry) == 1:
         args = next(iter(entry.values()))
         return args.get("name") if isinstance(args, dict) else None
@@ -110,7 +110,7 @@ def _step(container, key, path, raw_path):
         return container[key]
     if isinstance(container, list):
         if not isinstance(key, int) or not -len(container) <= key < len(container):
-            names = [n for n in map(_entry_name, container) if n]
+            names = [n for n in map(entry_name, container) if n]
             named = f" or the name of an entry ({', '.join(names)})" if names else ""
             raise _bad_path(raw_path, path, f"'{key}' is not an index of a list of {len(container)}{named}")
         return container[key]
