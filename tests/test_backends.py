@@ -21,7 +21,21 @@ counts = {name: builder.build(f"specs/{name}.yaml").count_params()
 model = builder.build("specs/bert_tiny.yaml")
 ids = np.ones((2, 8), "int32")
 out = model.predict({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": ids}, verbose=0)
-print(json.dumps({"backend": keras.backend.backend(), "counts": counts, "shape": list(out.shape)}))
+seq2seq = builder.build(text='''name: s
+inputs: {source: {shape: [6, 8]}, target: {shape: [5, 8]}}
+layers:
+  - rotary_embedding: {name: rotated, inputs: source}
+  - transformer_encoder: {num_heads: 2, intermediate_dim: 16, name: encoder}
+  - transformer_decoder: {num_heads: 2, intermediate_dim: 16, inputs: [target, encoder], name: decoder}
+output: none
+''')
+x = np.random.default_rng(0).standard_normal((1, 6, 8)).astype("float32")
+y = np.random.default_rng(1).standard_normal((1, 5, 8)).astype("float32")
+later = y.copy(); later[0, 3:] += 1.0
+a, b = seq2seq.predict([x, y], verbose=0), seq2seq.predict([x, later], verbose=0)
+causal = bool(np.allclose(a[0, :3], b[0, :3], atol=1e-5) and not np.allclose(a[0, 3:], b[0, 3:], atol=1e-3))
+print(json.dumps({"backend": keras.backend.backend(), "counts": counts, "shape": list(out.shape),
+                  "decoder": [list(a.shape), causal]}))
 """
 
 
@@ -37,6 +51,7 @@ def test_specs_build_and_run_under_other_backends(backend):
     assert facts["backend"] == backend
     assert facts["counts"]["lenet5"] == 61706 and facts["counts"]["googlenet"] == 6998552
     assert facts["shape"] == [2, 2]
+    assert facts["decoder"] == [[1, 5, 8], True]          # rotary, encoder, cross-attending causal decoder
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

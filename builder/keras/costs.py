@@ -160,6 +160,20 @@ def transformer_encoder(layer, inputs, outputs, macs_of):
     return attention + 2 * steps * hidden * _arguments(layer)["intermediate_dim"]
 
 
+def transformer_decoder(layer, inputs, outputs, macs_of):
+    """The encoder's count, plus cross-attention where the layer has it:
+    query and output projections over the decoder's steps, key and value
+    projections over the encoder's, and the scores between the two."""
+    sequence = outputs[0]          # shaped as the decoder's sequence, whichever order the inputs were given in
+    own = transformer_encoder(layer, [sequence], outputs, macs_of)
+    encoder_shape = getattr(layer, "encoder_sequence_shape", None)      # set where it was built with one
+    if encoder_shape is None:
+        return own
+    steps, hidden = _prod(_shape(sequence)[:-1]), _shape(sequence)[-1]
+    memory, features = _prod(encoder_shape[1:-1]), encoder_shape[-1]
+    return own + 2 * steps * hidden * hidden + 2 * memory * features * hidden + 2 * steps * memory * hidden
+
+
 # Lower bounds of a layer's weights from its arguments alone (its input has at
 # least one feature): what `validate` can say of a model's size without Keras.
 

@@ -310,6 +310,134 @@ class TransformerEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="builder")
+class TransformerDecoder(TransformerEncoder):
+    """A transformer decoder layer (Vaswani et al., 2017): causal
+    self-attention, then — when it is given an encoder's sequence —
+    cross-attention to that sequence, then a two-layer feed-forward network;
+    each with dropout, a residual connection and layer normalization, after
+    (post-norm) or before (`normalize_first: true`, pre-norm). Call it with
+    `inputs: [decoder_sequence, encoder_sequence]`, or by name, padding masks
+    included (1 for real tokens): `inputs: {decoder_sequence: x,
+    encoder_sequence: memory, decoder_padding_mask: m, encoder_padding_mask: n}`.
+    Without an encoder sequence it is a GPT block. `use_causal_mask: false`
+    lets every position see the whole decoder sequence."""
+
+    def __init__(self, num_heads, intermediate_dim, dropout=0.0, activation="relu", layer_norm_epsilon=1e-5,
+                 normalize_first=False, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 use_causal_mask=True, **kwargs):
+        super().__init__(num_heads, intermediate_dim, dropout=dropout, activation=activation,
+                         layer_norm_epsilon=layer_norm_epsilon, normalize_first=normalize_first,
+                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         use_causal_mask=use_causal_mask, **kwargs)
+
+    def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        # Sublayers in keras_hub's TransformerDecoder order (self-attention,
+        # cross-attention, feed-forward), so weights pair one for one.
+        hidden = decoder_sequence_shape[-1]
+        if hidden % self.num_heads:
+            raise ValueError(f"the input's {hidden} features do not divide into {self.num_heads} heads")
+        norm = lambda name: keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name,  # noqa: E731
+                                                            dtype=self.dtype_policy)
+        attention = lambda name: keras.layers.MultiHeadAttention(  # noqa: E731
+            self.num_heads, hidden // self.num_heads, dropout=self.dropout, name=name, dtype=self.dtype_policy,
+            **self._initializers())
+        self.attention = attention("self_attention")
+        self.attention.build(decoder_sequence_shape, decoder_sequence_shape)
+        self.attention_norm = norm("self_attention_layer_norm")
+        self.attention_norm.build(decoder_sequence_shape)
+        self.attention_dropout = keras.layers.Dropout(self.dropout, name="self_attention_dropout")
+        self.cross_attention = None
+        self.encoder_sequence_shape = encoder_sequence_shape
+        if encoder_sequence_shape is not None:
+            self.cross_attention = attention("cross_attention")
+            self.cross_attention.build(decoder_sequence_shape, encoder_sequence_shape)
+            self.cross_attention_norm = norm("cross_attention_layer_norm")
+            self.cross_attention_norm.build(decoder_sequence_shape)
+            self.cross_attention_dropout = keras.layers.Dropout(self.dropout, name="cross_attention_dropout")
+        self.intermediate = keras.layers.Dense(self.intermediate_dim, activation=self.activation,
+                                               name="feedforward_intermediate_dense", dtype=self.dtype_policy,
+                                               **self._initializers())
+        self.intermediate.build(decoder_sequence_shape)
+        self.output_dense = keras.layers.Dense(hidden, name="feedforward_output_dense", dtype=self.dtype_policy,
+                                               **self._initializers())
+        self.output_dense.build((*decoder_sequence_shape[:-1], self.intermediate_dim))
+        self.feedforward_norm = norm("feedforward_layer_norm")
+        self.feedforward_norm.build(decoder_sequence_shape)
+        self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
+
+    def _sublayer(self, x, residual_of, norm, dropout, training):
+        """Pre- or post-norm around one sublayer: `residual_of(x)`, dropout, the residual added."""
+        y = residual_of(norm(x) if self.normalize_first else x)
+        x = dropout(y, training=training) + x
+        return x if self.normalize_first else norm(x)
+
+    def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None, encoder_padding_mask=None,
+             mask=None, training=None):
+        padding = decoder_padding_mask if decoder_padding_mask is not None else mask
+
+        def keys_mask(padding_mask):
+            return None if padding_mask is None else ops.expand_dims(ops.cast(padding_mask, "bool"), axis=1)
+
+        x = self._sublayer(decoder_sequence, lambda h: self.attention(
+            query=h, value=h, attention_mask=keys_mask(padding), use_causal_mask=self.use_causal_mask,
+            training=training), self.attention_norm, self.attention_dropout, training)
+        if self.cross_attention is not None and encoder_sequence is not None:
+            x = self._sublayer(x, lambda h: self.cross_attention(
+                query=h, value=encoder_sequence, attention_mask=keys_mask(encoder_padding_mask), training=training),
+                self.cross_attention_norm, self.cross_attention_dropout, training)
+        return self._sublayer(x, lambda h: self.output_dense(self.intermediate(h)), self.feedforward_norm,
+                              self.feedforward_dropout, training)
+
+    def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        return decoder_sequence_shape
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class RotaryEmbedding(keras.layers.Layer):
+    """Rotary position embedding (RoFormer: Su et al., 2021): each pair of
+    features (i, i + d/2) at position p is rotated by the angle p / max_wavelength
+    ** (2i / d), so dot products between two positions depend on their
+    distance. Returns the input, rotated (no weights). `scaling_factor`
+    stretches positions (linear scaling for longer contexts)."""
+
+    def __init__(self, max_wavelength=10000, scaling_factor=1.0, sequence_axis=1, feature_axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.max_wavelength = max_wavelength
+        self.scaling_factor = scaling_factor
+        self.sequence_axis = sequence_axis
+        self.feature_axis = feature_axis
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[self.feature_axis]
+        if features is not None and features % 2:
+            raise ValueError(f"a rotary embedding rotates pairs of features; the input has {features}, an odd number")
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        sequence_axis, feature_axis = self.sequence_axis % rank, self.feature_axis % rank
+        x = ops.moveaxis(inputs, (sequence_axis, feature_axis), (1, -1))
+        features, steps = ops.shape(x)[-1], ops.shape(x)[1]
+        exponents = ops.arange(0, features, 2, dtype="float32") / ops.cast(features, "float32")
+        inverse_frequencies = ops.power(float(self.max_wavelength), -exponents) / float(self.scaling_factor)
+        angles = ops.outer(ops.arange(steps, dtype="float32"), inverse_frequencies)      # (steps, features / 2)
+        angles = ops.concatenate([angles, angles], axis=-1)
+        angles = ops.reshape(angles, (1, steps, *([1] * (rank - 3)), features))
+        cos, sin = ops.cast(ops.cos(angles), x.dtype), ops.cast(ops.sin(angles), x.dtype)
+        first, second = ops.split(x, 2, axis=-1)
+        rotated = x * cos + ops.concatenate([-second, first], axis=-1) * sin
+        return ops.moveaxis(rotated, (1, -1), (sequence_axis, feature_axis))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_wavelength": self.max_wavelength,
+                "scaling_factor": self.scaling_factor, "sequence_axis": self.sequence_axis,
+                "feature_axis": self.feature_axis}
+
+
+@keras.saving.register_keras_serializable(package="builder")
 class KerasApplication(keras.layers.Layer):
     """A keras.applications network (ResNet50, MobileNetV2, EfficientNetB0, ...)
     as one layer: a backbone, made for the input it is given, with its

@@ -290,6 +290,9 @@ _builtin("token_and_position_embedding", "TokenAndPositionEmbedding", module=_CU
          vocabulary="vocabulary_size", min_weights=costs.least_token_embedding)
 _builtin("transformer_encoder", "TransformerEncoder", module=_CUSTOM, takes_sequence=True,
          macs=costs.transformer_encoder, min_weights=costs.least_transformer)
+_builtin("transformer_decoder", "TransformerDecoder", module=_CUSTOM, takes_sequence=True,
+         macs=costs.transformer_decoder, min_weights=costs.least_transformer)
+_builtin("rotary_embedding", "RotaryEmbedding", module=_CUSTOM, takes_sequence=True)
 
 for _merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
     _builtin(_merge.lower(), _merge, kind="merge")
