@@ -36,6 +36,17 @@ def test_the_head_is_the_embedding_transposed(tmp_path):
     np.testing.assert_allclose(again.predict(x, verbose=0), probabilities, atol=1e-6)
 
 
+def test_the_head_counts_its_projection_onto_the_vocabulary():
+    """The lookup costs nothing; the reversed call, 16 features x 100 tokens per step, is the head's MACs."""
+    steps = 8
+    tied = builder.describe(builder.build(text=TINY.replace("shape: [null]", f"shape: [{steps}]")))
+    untied = builder.describe(builder.build(text=TINY.replace("shape: [null]", f"shape: [{steps}]").replace(
+        "output: {tie: token_embedding}", "output: none")))
+    assert tied["macs_by_layer"]["token_embedding"] == steps * 16 * 100
+    assert "token_embedding" not in untied["macs_by_layer"]
+    assert tied["macs"] == untied["macs"] + steps * 16 * 100
+
+
 @pytest.mark.parametrize("output, line, message", [
     ("output: {tie: final_norm, pool: none}", 10, "output.tie: 'final_norm' is a layer_normalization layer; a tied "
                                                   "output runs an embedding in reverse: make 'final_norm' a "

@@ -160,6 +160,15 @@ def transformer_encoder(layer, inputs, outputs, macs_of):
     return attention + 2 * steps * hidden * _arguments(layer)["intermediate_dim"]
 
 
+def reversible_embedding(layer, inputs, outputs, macs_of):
+    """A lookup costs nothing; run in reverse (a tied output head) it is a
+    projection onto the vocabulary: features x vocabulary per step."""
+    if "float" not in str(inputs[0].dtype):
+        return 0
+    config = _arguments(layer)
+    return _prod(_shape(inputs[0])[:-1]) * config["output_dim"] * config["input_dim"]
+
+
 def transformer_decoder(layer, inputs, outputs, macs_of):
     """The encoder's count, plus cross-attention where the layer has it:
     query and output projections over the decoder's steps, key and value

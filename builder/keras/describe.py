@@ -32,7 +32,10 @@ def layer_macs(model) -> list[tuple[str, str, int]]:
     for layer in model.layers:
         if isinstance(layer, input_layer):
             continue
-        rows.append((layer.name, type(layer).__name__, macs_of(layer, *costs.tensors(layer))))
+        macs = macs_of(layer, *costs.tensors(layer))
+        for node in getattr(layer, "_inbound_nodes", [])[1:]:      # its later calls: a shared layer, a tied head
+            macs += macs_of(layer, list(node.input_tensors), list(node.outputs))
+        rows.append((layer.name, type(layer).__name__, macs))
     return rows
 
 

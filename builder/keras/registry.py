@@ -333,7 +333,7 @@ _builtin("spectral_normalization", "SpectralNormalization", short="layer", wraps
          macs=costs.wrapped_layer,
          arg_types=(("layer", "entry"),), example={"args": {"layer": {"dense": 4}}})
 _builtin("reversible_embedding", "ReversibleEmbedding", vocabulary="input_dim", min_weights=costs.least_embedding,
-         reverses=True,
+         reverses=True, macs=costs.reversible_embedding,
          example={"input": {"shape": [5], "dtype": "int32"}, "args": {"input_dim": 10, "output_dim": 4}})
 _builtin("dot", "Dot", short="axes", kind="merge", arg_types=(("axes", "axis"),), example={"args": {"axes": 1}})
 _builtin("grouped_query_attention", "GroupQueryAttention", call="query_value", takes_sequence=True,
@@ -418,7 +418,8 @@ for _name, _cls, _options in (
          dict(vocabulary="vocabulary_size", example={"input": {"shape": [5], "dtype": "int32"}, "args": {
              "vocabulary_size": 10, "sequence_length": 5, "embedding_dim": 4}})),
         ("hub_reversible_embedding", "ReversibleEmbedding",
-         dict(vocabulary="input_dim", reverses=True, example={"input": {"shape": [5], "dtype": "int32"},
+         dict(vocabulary="input_dim", reverses=True, macs=costs.reversible_embedding,
+              example={"input": {"shape": [5], "dtype": "int32"},
                                                "args": {"input_dim": 10, "output_dim": 4}})),
         ("hub_masked_lm_head", "MaskedLMHead",
          dict(example={"inputs": {"x": {"shape": _SEQ}, "positions": {"shape": [2], "dtype": "int32"}},
