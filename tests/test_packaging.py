@@ -90,3 +90,26 @@ def test_a_layer_newer_than_the_installed_keras_is_named_at_validate(cli, tmp_pa
                               f"layer table is Keras {version}'s): pip install -U \"keras>={version}\"\n")
     spec.write_text("name: s\ninput: [8]\nlayers: [dense: 4]\noutput: {units: 2}\n")
     assert cli("validate", spec)[0] == 0                  # what the older Keras has is fine
+
+
+def test_an_argument_newer_than_the_installed_keras_is_named_at_validate(cli, tmp_path, monkeypatch):
+    """Arguments too: each keras.layers class's constructor, read from the
+    installed Keras's source files (nothing imported), against the table."""
+    from builder.keras import registry, signatures
+    for name, layer_type in registry.LAYERS.items():       # the source files say what the table says
+        if layer_type.module == "keras.layers" and layer_type.plugin_class is None:
+            assert set(layer_type.constructor_args) <= signatures.installed_arguments(layer_type.cls_name), name
+    version, exported = signatures.installed_keras()
+    monkeypatch.setattr(signatures, "installed_keras", lambda: ("3.0.5", exported))
+    monkeypatch.setattr(signatures, "installed_arguments",
+                        lambda cls: frozenset(registry.get("conv2d").constructor_args) - {"groups"})
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\ninput: [8, 8, 4]\nlayers:\n  - conv2d: {filters: 4, kernel_size: 3,\n"
+                    "              groups: 2}\noutput: {units: 2}\n")
+    code, _, err = cli("validate", spec)
+    assert (code, err) == (1, f"{spec}:5:15: error: layers[0].conv2d.groups: 'groups' needs a newer Keras: "
+                              f"keras.layers.Conv2D of the installed Keras 3.0.5 does not take it (this package's "
+                              f"layer table is Keras {version}'s): pip install -U \"keras>={version}\"\n")
+    spec.write_text("name: s\ninput: [8, 8, 4]\nlayers:\n  - conv2d: {filters: 4, kernel_size: 3}\n"
+                    "output: {units: 2}\n")
+    assert cli("validate", spec)[0] == 0

@@ -87,6 +87,11 @@ class LayerType:
         return {**self._entry["args"], **BASE_ARGS, **self.call_options, **self.builder_options}
 
     @property
+    def constructor_args(self) -> dict:
+        """The Keras class's own constructor arguments (name, dtype and trainable aside)."""
+        return self._entry["args"]
+
+    @property
     def builder_options(self) -> dict:
         """Arguments builder handles itself, not passed to the Keras class."""
         return {"adapt": {"default": False}} if self.adapts else {}

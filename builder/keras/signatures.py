@@ -120,6 +120,96 @@ def _version(text: str) -> tuple:
 
 
 @functools.cache
+def _keras_folder() -> str | None:
+    import importlib.util
+    try:
+        found = importlib.util.find_spec("keras")
+    except ValueError:
+        return None
+    return next(iter(found.submodule_search_locations or []), None) if found else None
+
+
+def _layers_api_file() -> str | None:
+    folder = _keras_folder()
+    for relative in (("layers", "__init__.py"), ("api", "layers", "__init__.py")):
+        path = os.path.join(folder, *relative) if folder else ""
+        if folder and os.path.isfile(path):
+            return path
+    return None
+
+
+@functools.cache
+def _parsed(path: str):
+    import ast
+    with open(path, encoding="utf-8") as handle:
+        return ast.parse(handle.read())
+
+
+def _source_of(module: str) -> str | None:
+    """The file of a module of the installed Keras (`keras.src.layers.core.dense`), found without importing it."""
+    folder = _keras_folder()
+    if not folder or not module.startswith("keras."):
+        return None
+    base = os.path.join(os.path.dirname(folder), *module.split("."))
+    return next((p for p in (base + ".py", os.path.join(base, "__init__.py")) if os.path.isfile(p)), None)
+
+
+def _class_location(module: str, name: str, depth: int = 0):
+    """(module, ClassDef) of `name` as seen from `module`: defined there or imported into it."""
+    import ast
+    path = _source_of(module)
+    if path is None or depth > 8:
+        return None
+    for node in _parsed(path).body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return module, node
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return _class_location(node.module, alias.name, depth + 1)
+    return None
+
+
+def _init_arguments(module: str, node, depth: int = 0) -> frozenset | None:
+    """The arguments of a class's own `__init__` (its first base's, if it has none), as the table reads them."""
+    import ast
+    init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    if init is not None:
+        params = init.args.posonlyargs + init.args.args + init.args.kwonlyargs
+        return frozenset(p.arg for p in params) - _SKIPPED
+    if not node.bases or not isinstance(node.bases[0], ast.Name) or depth > 8:
+        return None
+    base = _class_location(module, node.bases[0].id)
+    return _init_arguments(*base, depth + 1) if base else None
+
+
+@functools.cache
+def installed_arguments(cls_name: str) -> frozenset | None:
+    """The constructor arguments of keras.layers.`cls_name` in the installed
+    Keras, read from its source files (nothing imported); None where they
+    cannot be read."""
+    api = _layers_api_file()
+    located = _class_location(_module_name(api), cls_name) if api else None
+    return _init_arguments(*located) if located else None
+
+
+def _module_name(path: str) -> str:
+    folder = _keras_folder()
+    relative = os.path.relpath(os.path.splitext(path)[0], os.path.dirname(folder))
+    return ".".join(part for part in relative.split(os.sep) if part != "__init__")
+
+
+def newer_arguments(cls_name: str, arguments) -> list:
+    """Of `arguments` (the table's, given in a spec), those keras.layers.`cls_name`
+    lacks in the installed Keras, where that Keras is older than the table's."""
+    version, _ = installed_keras()
+    if not version or _version(version) >= _version(table()["keras_version"]):
+        return []
+    accepted = installed_arguments(cls_name)
+    return [] if accepted is None else [arg for arg in arguments if arg not in accepted]
+
+
+@functools.cache
 def installed_keras() -> tuple[str, frozenset | None]:
     """The installed Keras's version and the names `keras.layers` exports, read
     from its metadata and generated API file (nothing imported); None where
