@@ -212,6 +212,25 @@ def test_changes_are_pushed_as_events(tmp_path):
         assert site.runs() == ["runs/new"]
 
 
+def test_the_listing_is_read_once_per_version_and_follows_new_files(tmp_path, monkeypatch):
+    from builder.view import site as site_module
+    shutil.copy(spec_path("lenet5"), tmp_path / "a.yaml")
+    parsed = []
+    real = site_module._is_spec
+    monkeypatch.setattr(site_module, "_is_spec", lambda path: parsed.append(path) or real(path))
+    with serving(tmp_path) as (port, site):
+        time.sleep(0.3)                              # the watcher has started
+        for _ in range(3):
+            assert json.loads(request(port, "/api/index")[1])["specs"] == ["a.yaml"]
+        assert len(parsed) == 1                      # one walk of the folder for the version, not one per request
+        version = site.version
+        shutil.copy(spec_path("lenet5"), tmp_path / "b.yaml")
+        started = time.monotonic()
+        while site.version == version and time.monotonic() - started < 5:
+            time.sleep(0.02)
+        assert json.loads(request(port, "/api/index")[1])["specs"] == ["a.yaml", "b.yaml"]
+
+
 def test_serve_failures_are_one_line():
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))

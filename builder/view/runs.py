@@ -20,13 +20,20 @@ SKIPPED = {"cache", "checkpoints", "logs", "tensorboard", "node_modules", "__pyc
 MARKS = ("run.json", "history.json", "history.csv")
 
 
-def find_runs(root: str) -> list[str]:
-    """Run folders under `root` (`root` itself included), as paths relative to it, sorted."""
-    found = []
+def walk(root: str):
+    """(folder, file names) under `root`, at most MAX_DEPTH levels down, in
+    order; hidden folders, symbolic links and a run's own SKIPPED folders are not entered."""
     for folder, subfolders, files in os.walk(root):
         depth = os.path.relpath(folder, root).count(os.sep) + (folder != root)
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in SKIPPED
                                and not os.path.islink(os.path.join(folder, d)) and depth < MAX_DEPTH)
+        yield folder, sorted(files)
+
+
+def find_runs(root: str) -> list[str]:
+    """Run folders under `root` (`root` itself included), as paths relative to it, sorted."""
+    found = []
+    for folder, files in walk(root):
         if any(mark in files for mark in MARKS):
             found.append(os.path.relpath(folder, root).replace(os.sep, "/"))
             if len(found) >= MAX_RUNS:

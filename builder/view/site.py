@@ -16,7 +16,6 @@ from ..errors import BuilderError, SpecError
 from ..spec import reader
 from . import diagram, runs
 
-MAX_DEPTH = 4                 # how deep a folder's specs are looked for
 MAX_SPECS = 500
 WATCHED = (".yaml", ".yml", ".json", ".csv")
 
@@ -32,6 +31,7 @@ class Site:
         self.shown = _as_given(self.target)          # how messages name it: from the current folder
         self.version = 0
         self.views: dict = {}                    # spec -> its view at self.version
+        self.listing: tuple = (-1, [])          # (version, specs) the folder held, read once per version
         self.included: set = set()              # folders of files the specs read, outside self.folder
         self.lock = threading.Lock()             # one build at a time: Keras's global state
         self.changed: asyncio.Condition | None = None
@@ -45,18 +45,19 @@ class Site:
         """The specs served, as the page names them (paths relative to the folder)."""
         if not os.path.isdir(self.target):
             return [os.path.basename(self.target)]
+        version = self.version
+        if self.loop is not None and self.listing[0] == version:       # the watcher keeps the version current
+            return list(self.listing[1])
         found = []
-        for folder, subfolders, files in os.walk(self.folder):
-            depth = os.path.relpath(folder, self.folder).count(os.sep) + (folder != self.folder)
-            subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in runs.SKIPPED
-                                   and not os.path.islink(os.path.join(folder, d)) and depth < MAX_DEPTH)
-            for name in sorted(files):
+        for folder, files in runs.walk(self.folder):
+            for name in files:
                 path = os.path.join(folder, name)
                 if name.endswith((".yaml", ".yml")) and not os.path.islink(path) and _is_spec(path):
                     found.append(os.path.relpath(path, self.folder).replace(os.sep, "/"))
             if len(found) >= MAX_SPECS:
                 break
-        return sorted(found)[:MAX_SPECS]
+        self.listing = (version, sorted(found)[:MAX_SPECS])
+        return list(self.listing[1])
 
     def runs(self) -> list[str]:
         return runs.find_runs(self.folder) if os.path.isdir(self.target) else []
