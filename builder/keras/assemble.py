@@ -137,10 +137,15 @@ def _head(keras, node, output, pool, tied=None):
     rank = len(output.shape)
     if rank > 2 and registry.HEAD_POOLS[pool] is not None:
         pooling = registry.LAYERS[registry.HEAD_POOLS[pool].format(d=min(rank - 2, 3))]
-        output = pooling.keras_class()(name=f"{node.name}_{pool}")(output)
+        output = pooling.keras_class()(name=head_pooling_name(node.name, pool))(output)
     if tied is not None:
         output = tied(output, reverse=True)
     return _apply(keras, node, [output], ["the last layer"])
+
+
+def head_pooling_name(head: str, pool: str) -> str:
+    """The name of the layer that pools or flattens the body's output for the head."""
+    return f"{head}_{pool}"
 
 
 def _keras_object(keras, key, value):

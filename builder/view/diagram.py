@@ -117,11 +117,11 @@ def _layer_nodes(graph, model, macs, spans) -> list:
     head = graph.head
     if head is not None:
         lines = [spans.of(head.source, head.path), *[spans.of(s, w) for s, w in head.origins.values()]]
-        known = {node.name for node in graph.nodes}
-        for layer in model.layers:
-            if layer.name.startswith(f"{head.name}_") and layer.name not in known:
-                records.append(_record(layer, "output pooling", [last], (), lines[:1], macs))
-                last = layer.name
+        from ..keras.assemble import head_pooling_name
+        pooling = head_pooling_name(head.name, graph.spec.output["pool"])
+        if pooling in {layer.name for layer in model.layers}:
+            records.append(_record(model.get_layer(pooling), "output pooling", [last], (), lines[:1], macs))
+            last = pooling
         records.append(_record(model.get_layer(head.name), "output", [last], (), lines, macs))
     return records
 
