@@ -108,7 +108,8 @@ def test_alexnet_groups_and_lrn():
         ["norm1", "norm2"]
 
 
-@pytest.mark.parametrize("name, limit", [("googlenet", 80), ("resnet50", 80)])
+@pytest.mark.parametrize("name, limit", [("googlenet", 80)] + [(name, 60) for name in (
+    "mobilenet_v2", "densenet", "inception_v3", "efficientnet", "resnet", "vit_b16", "gpt2", "unet")])
 def test_spec_fits_on_one_screen(name, limit):
     with open(spec_path(name)) as handle:
         assert len(handle.read().splitlines()) <= limit

@@ -173,7 +173,7 @@ def _class_location(module: str, name: str, depth: int = 0):
 def _init_arguments(module: str, node, depth: int = 0) -> frozenset | None:
     """The arguments of a class's own `__init__` (its first base's, if it has none), as the table reads them."""
     import ast
-    init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    init = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}.get("__init__")
     if init is not None:
         params = init.args.posonlyargs + init.args.args + init.args.kwonlyargs
         return frozenset(p.arg for p in params) - _SKIPPED
