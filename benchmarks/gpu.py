@@ -167,8 +167,8 @@ def device_name():
 
 
 def table(records, peak):
-    lines = ["| model | contender | samples/s | ratio to hand-written, Keras defaults | ratio to hand-written, same settings "
-             "| model TFLOP/s | of datasheet peak | of measured matmul peak |",
+    lines = ["| model | contender | samples/s | ratio to hand-written, Keras defaults "
+             "| ratio to hand-written, same settings | model TFLOP/s | of datasheet peak | of measured matmul peak |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in records:
         rates = r["samples_per_s"]

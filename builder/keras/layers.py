@@ -219,6 +219,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 "mask_zero": self.mask_zero, "embeddings_initializer": self.embeddings_initializer}
 
 
+def _keys_mask(padding_mask):
+    """A padding mask (batch, keys), 1 for real tokens, as an attention mask every query shares."""
+    return None if padding_mask is None else ops.expand_dims(ops.cast(padding_mask, "bool"), axis=1)
+
+
 @keras.saving.register_keras_serializable(package="builder")
 class TransformerEncoder(keras.layers.Layer):
     """A transformer encoder layer (Vaswani et al., 2017): self-attention and a
@@ -277,25 +282,18 @@ class TransformerEncoder(keras.layers.Layer):
         self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
 
     def call(self, inputs, padding_mask=None, mask=None, training=None):
-        mask = padding_mask if padding_mask is not None else mask
-        attention_mask = None if mask is None else ops.cast(ops.expand_dims(mask, axis=1), "int32")
-        x = inputs
-        residual = x
-        if self.normalize_first:
-            x = self.attention_norm(x)
-        x = self.attention(query=x, value=x, attention_mask=attention_mask, training=training,
-                           use_causal_mask=self.use_causal_mask)
-        x = self.attention_dropout(x, training=training) + residual
-        if not self.normalize_first:
-            x = self.attention_norm(x)
-        residual = x
-        if self.normalize_first:
-            x = self.feedforward_norm(x)
-        x = self.output_dense(self.intermediate(x))
-        x = self.feedforward_dropout(x, training=training) + residual
-        if not self.normalize_first:
-            x = self.feedforward_norm(x)
-        return x
+        keys = _keys_mask(padding_mask if padding_mask is not None else mask)
+        x = self._sublayer(inputs, lambda h: self.attention(
+            query=h, value=h, attention_mask=keys, use_causal_mask=self.use_causal_mask, training=training),
+            self.attention_norm, self.attention_dropout, training)
+        return self._sublayer(x, lambda h: self.output_dense(self.intermediate(h)), self.feedforward_norm,
+                              self.feedforward_dropout, training)
+
+    def _sublayer(self, x, residual_of, norm, dropout, training):
+        """Pre- or post-norm around one sublayer: `residual_of(x)`, dropout, the residual added."""
+        y = residual_of(norm(x) if self.normalize_first else x)
+        x = dropout(y, training=training) + x
+        return x if self.normalize_first else norm(x)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -365,25 +363,15 @@ class TransformerDecoder(TransformerEncoder):
         self.feedforward_norm.build(decoder_sequence_shape)
         self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
 
-    def _sublayer(self, x, residual_of, norm, dropout, training):
-        """Pre- or post-norm around one sublayer: `residual_of(x)`, dropout, the residual added."""
-        y = residual_of(norm(x) if self.normalize_first else x)
-        x = dropout(y, training=training) + x
-        return x if self.normalize_first else norm(x)
-
     def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None, encoder_padding_mask=None,
              mask=None, training=None):
-        padding = decoder_padding_mask if decoder_padding_mask is not None else mask
-
-        def keys_mask(padding_mask):
-            return None if padding_mask is None else ops.expand_dims(ops.cast(padding_mask, "bool"), axis=1)
-
+        keys = _keys_mask(decoder_padding_mask if decoder_padding_mask is not None else mask)
         x = self._sublayer(decoder_sequence, lambda h: self.attention(
-            query=h, value=h, attention_mask=keys_mask(padding), use_causal_mask=self.use_causal_mask,
-            training=training), self.attention_norm, self.attention_dropout, training)
+            query=h, value=h, attention_mask=keys, use_causal_mask=self.use_causal_mask, training=training),
+            self.attention_norm, self.attention_dropout, training)
         if self.cross_attention is not None and encoder_sequence is not None:
             x = self._sublayer(x, lambda h: self.cross_attention(
-                query=h, value=encoder_sequence, attention_mask=keys_mask(encoder_padding_mask), training=training),
+                query=h, value=encoder_sequence, attention_mask=_keys_mask(encoder_padding_mask), training=training),
                 self.cross_attention_norm, self.cross_attention_dropout, training)
         return self._sublayer(x, lambda h: self.output_dense(self.intermediate(h)), self.feedforward_norm,
                               self.feedforward_dropout, training)

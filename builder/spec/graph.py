@@ -316,12 +316,13 @@ class _Expander:
             missing = signatures.missing_in_installed_keras(layer_type.cls_name)
             if missing:
                 raise SpecError(f"{type_name} needs a newer Keras: {missing}")
-            newer = signatures.newer_arguments(layer_type.cls_name, [a for a in args if a in layer_type.constructor_args])
+            newer = signatures.newer_arguments(layer_type.cls_name,
+                                               [arg for arg in args if arg in layer_type.constructor_args])
             if newer:
                 version, wanted = signatures.installed_keras()[0], signatures.table()["keras_version"]
-                raise SpecError(f"'{newer[0]}' needs a newer Keras: keras.layers.{layer_type.cls_name} of the installed "
-                                f"Keras {version} does not take it (this package's layer table is Keras {wanted}'s): "
-                                f"pip install -U \"keras>={wanted}\"", path=(newer[0],))
+                raise SpecError(f"'{newer[0]}' needs a newer Keras: keras.layers.{layer_type.cls_name} of the "
+                                f"installed Keras {version} does not take it (this package's layer table is Keras "
+                                f"{wanted}'s): pip install -U \"keras>={wanted}\"", path=(newer[0],))
         if layer_type.kind == "cell":
             raise SpecError(f"{type_name} is an RNN cell: it goes inside an rnn entry, "
                             f"`rnn: {{cell: {{{type_name}: ...}}}}`")
