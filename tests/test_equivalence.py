@@ -111,10 +111,13 @@ def test_efficientnet_scales_match_keras_applications(scale):
     import keras
 
     import builder
+    keras.backend.clear_session()        # Keras numbers the names it makes (rescaling_1) across models
     reference = getattr(keras.applications, f"EfficientNet{scale.upper()}")(weights=None)
     built = builder.build(spec_path("efficientnet"), scale=scale)
     assert built.count_params() == reference.count_params() == EFFICIENTNETS[scale]
     assert [type(l).__name__ for l in built.layers] == [type(l).__name__ for l in reference.layers]
+    # the same names too: repetitions lettered (block2a, block2b, ...) with `numbering: letters`
+    assert [l.name for l in built.layers[1:]] == [l.name for l in reference.layers[1:]]
     if scale in ("b0", "b1", "b2"):
         size = reference.input_shape[1]
         assert_same_function(reference, built, (size, size, 3), atol=1e-4)

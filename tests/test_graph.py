@@ -233,6 +233,25 @@ def test_extends_errors_point_into_the_right_file(tmp_path):
         builder.validate(child)
 
 
+def test_repetitions_are_numbered_or_lettered():
+    graph = builder.validate(text="name: n\ninput: [4]\nlayers:\n"
+                                  "  - dense: {units: 3, name: d, repeat: 3, numbering: letters}\n"
+                                  "  - dense: {units: 3, name: e, numbering: letters}\n"
+                                  "  - dense: {units: 3, name: f, repeat: 2}\n  - dense: {units: 3, name: g}\n"
+                                  "output: none\n")
+    assert [n.name for n in graph.nodes] == ["da", "db", "dc", "ea", "f1", "f2", "g"]   # lettered even when alone
+
+
+@pytest.mark.parametrize("option, message", [
+    ("numbering: roman", "layers[0].dense.numbering: expected numbers or letters, got 'roman' (a string)"),
+    ("numbering: letters, repeat: 27", "layers[0].dense.numbering: letters name at most 26 repetitions; this entry "
+                                       "has 27"),
+])
+def test_numbering_mistakes_are_located(option, message):
+    assert validate_error(f"name: n\ninput: [4]\nlayers:\n  - dense: {{units: 3, name: d, {option}}}\n"
+                          "output: none\n") == f"<spec>:4:32: error: {message}"
+
+
 LENET_EDITED = """extends: lenet5.yaml
 name: lenet5_bn
 remove: [s4]

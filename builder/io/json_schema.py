@@ -70,6 +70,7 @@ def _entry_keys() -> dict:
         "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, PARAMETER]},
         "vary": {"type": "object", "additionalProperties": {"type": "object"}},
         "when": {"anyOf": [{"type": "boolean"}, PARAMETER]},
+        "numbering": {"enum": list(language.NUMBERINGS)},
     }
     return {key: {**forms[key], "description": text} for key, text in language.ENTRY_KEYS.items()}
 

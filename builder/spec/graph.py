@@ -16,7 +16,7 @@ import warnings
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from ..keras import registry, signatures
 from . import activations, arguments, budget, expressions
-from .language import REQUIRED, RESERVED, BlockDef, Spec
+from .language import NUMBERINGS, REQUIRED, RESERVED, BlockDef, Spec
 
 MAX_REPEAT = 1000
 MAX_NODES = 100_000
@@ -158,6 +158,7 @@ class _Expander:
             names = self.known(scope, sources)
             when = self.resolved(args.pop("when", True), names, "when")
             repeat = self.resolved(args.pop("repeat", 1), names, "repeat")
+            numbering = args.pop("numbering", "numbers")
             with at("when"):
                 if not isinstance(when, bool):
                     raise SpecError(f"expected true or false (often a block parameter such as $shortcut), "
@@ -166,6 +167,11 @@ class _Expander:
                 if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
                     raise SpecError(f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, "
                                     f"got {describe(repeat)}")
+            with at("numbering"):
+                if numbering not in NUMBERINGS:
+                    raise SpecError(f"expected {' or '.join(NUMBERINGS)}, got {describe(numbering)}")
+                if numbering == "letters" and repeat > 26:
+                    raise SpecError(f"letters name at most 26 repetitions; this entry has {repeat}")
             vary = _vary(vary, repeat)
             if not when:           # a switched-off entry passes its (first) input through
                 merge = type_name in registry.LAYERS and registry.LAYERS[type_name].kind == "merge"
@@ -175,13 +181,15 @@ class _Expander:
                 if name is not None:
                     scope.names[name] = sources[0]
                 return sources[0]
-        output = self.repeated(scope, type_name, args, origins, vary, repeat, name, sources, keys, path)
+        output = self.repeated(scope, type_name, args, origins, vary, repeat, name, sources, keys, path, numbering)
         if name is not None:
             scope.names[name] = output
         return output
 
-    def repeated(self, scope, type_name, args, origins, vary, repeat, name, sources, keys, path) -> str:
-        """The entry made `repeat` times, each repetition taking the last one's output."""
+    def repeated(self, scope, type_name, args, origins, vary, repeat, name, sources, keys, path,
+                 numbering="numbers") -> str:
+        """The entry made `repeat` times, each repetition taking the last one's output;
+        repetitions are named NAME1, NAME2, ... (one alone: NAME), or NAMEa, NAMEb, ... (Keras's EfficientNet)."""
         block = self.spec.blocks.get(type_name)
         outer = scope.frames
         if repeat > 1:
@@ -189,7 +197,8 @@ class _Expander:
                                           f"{name or type_name} ×{repeat}", scope.source, path, count=repeat))
         for k in range(1, repeat + 1):
             origins_k = {**origins, **{key: (scope.source, path + (type_name, "vary", key)) for key in vary.get(k, {})}}
-            name_k = name if repeat == 1 or name is None else f"{name}{k}"
+            name_k = name if name is None or (repeat == 1 and numbering == "numbers") else \
+                f"{name}{k if numbering == 'numbers' else chr(ord('a') + k - 1)}"
             with at(type_name):
                 names = self.known(scope, sources)
                 if repeat > 1:            # a repeated entry's own repetition; else its block instance's

@@ -32,8 +32,10 @@ ENTRY_KEYS = {
     "repeat": "chain the entry this many times",
     "vary": "argument changes for some repetitions: first, last or a number",
     "when": "false: pass the input through",
+    "numbering": "how repetitions are named: numbers (conv2_block1, ...) or letters (block2a, ...)",
 }
 RESERVED = tuple(ENTRY_KEYS)
+NUMBERINGS = ("numbers", "letters")
 HEAD_POOLS = tuple(registry.HEAD_POOLS)
 
 Size = Annotated[StrictInt, Field(gt=0, le=SIZE_LIMIT)]
