@@ -231,6 +231,16 @@ def test_the_listing_is_read_once_per_version_and_follows_new_files(tmp_path, mo
         assert json.loads(request(port, "/api/index")[1])["specs"] == ["a.yaml", "b.yaml"]
 
 
+def test_the_printed_address_takes_connections_before_the_server_runs():
+    """A browser (or a test) opening the address the moment it is printed waits, instead of being refused."""
+    from builder.view import server
+    listening = server._bind("127.0.0.1", 0)
+    try:
+        socket.create_connection(listening.getsockname(), timeout=2).close()
+    finally:
+        listening.close()
+
+
 def test_serve_failures_are_one_line():
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))

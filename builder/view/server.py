@@ -136,4 +136,5 @@ def _bind(host, port) -> socket.socket:
             raise BuilderError(f"cannot serve on {host}:{port}: the port is in use; choose another with --port "
                                "(--port 0 takes a free one)") from None
         raise BuilderError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
+    listening.listen(2048)      # from the printed address on, connections wait for the server, not refused
     return listening
