@@ -130,12 +130,11 @@ def _keras_folder() -> str | None:
 
 
 def _layers_api_file() -> str | None:
+    """Keras's generated file of what `keras.layers` exports (where it is in this Keras)."""
     folder = _keras_folder()
-    for relative in (("layers", "__init__.py"), ("api", "layers", "__init__.py")):
-        path = os.path.join(folder, *relative) if folder else ""
-        if folder and os.path.isfile(path):
-            return path
-    return None
+    paths = [os.path.join(folder, *relative) for relative in (("layers", "__init__.py"),
+                                                              ("api", "layers", "__init__.py"))] if folder else []
+    return next((path for path in paths if os.path.isfile(path)), None)
 
 
 @functools.cache
@@ -215,19 +214,15 @@ def installed_keras() -> tuple[str, frozenset | None]:
     from its metadata and generated API file (nothing imported); None where
     that file is not found."""
     import importlib.metadata
-    import importlib.util
     try:
         version = importlib.metadata.version("keras")
-        found = importlib.util.find_spec("keras")
-    except (importlib.metadata.PackageNotFoundError, ValueError):
+    except importlib.metadata.PackageNotFoundError:
         return "", None
-    for folder in (found.submodule_search_locations or []) if found else []:
-        for relative in (("layers", "__init__.py"), ("api", "layers", "__init__.py")):
-            path = os.path.join(folder, *relative)
-            if os.path.isfile(path):
-                with open(path, encoding="utf-8") as handle:
-                    return version, frozenset(re.findall(r"\bas (\w+)", handle.read()))
-    return version, None
+    api = _layers_api_file()
+    if api is None:
+        return version, None
+    with open(api, encoding="utf-8") as handle:
+        return version, frozenset(re.findall(r"\bas (\w+)", handle.read()))
 
 
 def missing_in_installed_keras(cls_name: str) -> str | None:
