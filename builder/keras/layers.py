@@ -258,28 +258,38 @@ class TransformerEncoder(keras.layers.Layer):
     def build(self, input_shape):
         # Sublayers are made in the same order as keras_hub's TransformerEncoder,
         # so weights pair one for one (tests/test_sequences.py).
-        hidden = input_shape[-1]
+        self.attention = self._attention("self_attention_layer", input_shape, input_shape)
+        self.attention_norm = self._norm("self_attention_layer_norm", input_shape)
+        self.attention_dropout = keras.layers.Dropout(self.dropout, name="self_attention_dropout")
+        self.feedforward_norm = self._norm("feedforward_layer_norm", input_shape)
+        self.intermediate, self.output_dense = self._feedforward(input_shape)
+        self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
+
+    def _attention(self, name, query_shape, value_shape):
+        """Multi-head attention, built: the key size is the query's features divided by the heads."""
+        hidden = query_shape[-1]
         if hidden % self.num_heads:
             raise ValueError(f"the input's {hidden} features do not divide into {self.num_heads} heads")
-        self.attention = keras.layers.MultiHeadAttention(
-            self.num_heads, hidden // self.num_heads, dropout=self.dropout, name="self_attention_layer",
-            dtype=self.dtype_policy, **self._initializers())
-        self.attention.build(input_shape, input_shape)
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="self_attention_layer_norm", dtype=self.dtype_policy)
-        self.attention_norm.build(input_shape)
-        self.attention_dropout = keras.layers.Dropout(self.dropout, name="self_attention_dropout")
-        self.feedforward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="feedforward_layer_norm", dtype=self.dtype_policy)
-        self.feedforward_norm.build(input_shape)
-        self.intermediate = keras.layers.Dense(self.intermediate_dim, activation=self.activation,
-                                               name="feedforward_intermediate_dense", dtype=self.dtype_policy,
-                                               **self._initializers())
-        self.intermediate.build(input_shape)
-        self.output_dense = keras.layers.Dense(hidden, name="feedforward_output_dense", dtype=self.dtype_policy,
-                                               **self._initializers())
-        self.output_dense.build((*input_shape[:-1], self.intermediate_dim))
-        self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
+        attention = keras.layers.MultiHeadAttention(self.num_heads, hidden // self.num_heads, dropout=self.dropout,
+                                                    name=name, dtype=self.dtype_policy, **self._initializers())
+        attention.build(query_shape, value_shape)
+        return attention
+
+    def _norm(self, name, shape):
+        norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy)
+        norm.build(shape)
+        return norm
+
+    def _feedforward(self, shape):
+        """The feed-forward network's two dense layers, built."""
+        intermediate = keras.layers.Dense(self.intermediate_dim, activation=self.activation,
+                                          name="feedforward_intermediate_dense", dtype=self.dtype_policy,
+                                          **self._initializers())
+        intermediate.build(shape)
+        output = keras.layers.Dense(shape[-1], name="feedforward_output_dense", dtype=self.dtype_policy,
+                                    **self._initializers())
+        output.build((*shape[:-1], self.intermediate_dim))
+        return intermediate, output
 
     def call(self, inputs, padding_mask=None, mask=None, training=None):
         keys = _keys_mask(padding_mask if padding_mask is not None else mask)
@@ -331,36 +341,17 @@ class TransformerDecoder(TransformerEncoder):
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         # Sublayers in keras_hub's TransformerDecoder order (self-attention,
         # cross-attention, feed-forward), so weights pair one for one.
-        hidden = decoder_sequence_shape[-1]
-        if hidden % self.num_heads:
-            raise ValueError(f"the input's {hidden} features do not divide into {self.num_heads} heads")
-        norm = lambda name: keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name,  # noqa: E731
-                                                            dtype=self.dtype_policy)
-        attention = lambda name: keras.layers.MultiHeadAttention(  # noqa: E731
-            self.num_heads, hidden // self.num_heads, dropout=self.dropout, name=name, dtype=self.dtype_policy,
-            **self._initializers())
-        self.attention = attention("self_attention")
-        self.attention.build(decoder_sequence_shape, decoder_sequence_shape)
-        self.attention_norm = norm("self_attention_layer_norm")
-        self.attention_norm.build(decoder_sequence_shape)
+        self.attention = self._attention("self_attention", decoder_sequence_shape, decoder_sequence_shape)
+        self.attention_norm = self._norm("self_attention_layer_norm", decoder_sequence_shape)
         self.attention_dropout = keras.layers.Dropout(self.dropout, name="self_attention_dropout")
         self.cross_attention = None
         self.encoder_sequence_shape = encoder_sequence_shape
         if encoder_sequence_shape is not None:
-            self.cross_attention = attention("cross_attention")
-            self.cross_attention.build(decoder_sequence_shape, encoder_sequence_shape)
-            self.cross_attention_norm = norm("cross_attention_layer_norm")
-            self.cross_attention_norm.build(decoder_sequence_shape)
+            self.cross_attention = self._attention("cross_attention", decoder_sequence_shape, encoder_sequence_shape)
+            self.cross_attention_norm = self._norm("cross_attention_layer_norm", decoder_sequence_shape)
             self.cross_attention_dropout = keras.layers.Dropout(self.dropout, name="cross_attention_dropout")
-        self.intermediate = keras.layers.Dense(self.intermediate_dim, activation=self.activation,
-                                               name="feedforward_intermediate_dense", dtype=self.dtype_policy,
-                                               **self._initializers())
-        self.intermediate.build(decoder_sequence_shape)
-        self.output_dense = keras.layers.Dense(hidden, name="feedforward_output_dense", dtype=self.dtype_policy,
-                                               **self._initializers())
-        self.output_dense.build((*decoder_sequence_shape[:-1], self.intermediate_dim))
-        self.feedforward_norm = norm("feedforward_layer_norm")
-        self.feedforward_norm.build(decoder_sequence_shape)
+        self.intermediate, self.output_dense = self._feedforward(decoder_sequence_shape)
+        self.feedforward_norm = self._norm("feedforward_layer_norm", decoder_sequence_shape)
         self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
 
     def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None, encoder_padding_mask=None,
