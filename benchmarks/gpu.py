@@ -7,10 +7,13 @@ FLOP/s each achieves. Meant for KERAS_BACKEND=jax (it runs on any backend).
 
 Contenders, each fed the same NumPy arrays through `fit`, taking turns:
 - spec-built with `train`'s settings: `training.precision: auto` (mixed
-  bfloat16 on GPUs of compute capability 8.0 on, the output layer kept
-  float32) and `training.steps_per_execution: auto`;
+  bfloat16 on GPUs of compute capability 8.0 on, the output layer and the
+  embeddings kept float32) and `training.steps_per_execution: auto`;
 - hand-written with Keras's defaults (float32, one step per call);
-- hand-written with the same settings as `train` chose (the control).
+- hand-written with the same settings as `train` chose (the control);
+- for models with embeddings, hand-written with the same settings but
+  Keras's mixed policy on every layer, embeddings bfloat16 (what
+  `set_global_policy("mixed_bfloat16")` alone gives).
 Model FLOPs per training example are 6 x the MACs the builder counts (2 per
 multiply-add, forward and backward taking about 3 forward passes). Prints a
 Markdown table; with --out, also writes it and a JSON record there.
@@ -31,7 +34,9 @@ import keras  # noqa: E402
 
 import builder  # noqa: E402
 from builder.training.compile import steps_per_execution  # noqa: E402
-from builder.training.devices import precision_policy  # noqa: E402
+from builder.keras.assemble import build_model  # noqa: E402
+from builder.spec import graph  # noqa: E402
+from builder.training.devices import keep_float32, precision_policy  # noqa: E402
 
 SPECS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 DATASHEET_BF16 = 989.4e12        # H100/H200 SXM dense bf16, NVIDIA's datasheet
@@ -52,15 +57,17 @@ class PositionEmbedding(keras.layers.Layer):
         return keras.ops.broadcast_to(self.embeddings[: keras.ops.shape(x)[1]], keras.ops.shape(x))
 
 
-def hand_written_bert(seq):
-    """BERT-base with a 2-class head, written with keras.layers (specs/bert_base.yaml's layout)."""
+def hand_written_bert(seq, embedding_dtype=None, head_initializer=None):
+    """BERT-base with a 2-class head, written with keras.layers (specs/bert_base.yaml's layout and
+    initializers); `embedding_dtype` is the two embedding layers' dtype policy."""
     layers = keras.layers
     init = keras.initializers.TruncatedNormal(stddev=0.02)
     tokens = keras.Input((seq,), dtype="int32", name="token_ids")
     segments = keras.Input((seq,), dtype="int32", name="segment_ids")
     padding = keras.Input((seq,), dtype="int32", name="padding_mask")
-    x = layers.Embedding(30522, 768, embeddings_initializer=init)(tokens)
-    x = layers.Add()([x, PositionEmbedding(512)(x), layers.Embedding(2, 768, embeddings_initializer=init)(segments)])
+    x = layers.Embedding(30522, 768, embeddings_initializer=init, dtype=embedding_dtype)(tokens)
+    x = layers.Add()([x, PositionEmbedding(512)(x),
+                      layers.Embedding(2, 768, embeddings_initializer=init, dtype=embedding_dtype)(segments)])
     x = layers.Dropout(0.1)(layers.LayerNormalization(epsilon=1e-12)(x))
     mask = keras.ops.cast(padding[:, None, :], "bool")
     gelu = keras.activations.gelu
@@ -72,7 +79,8 @@ def hand_written_bert(seq):
         y = layers.Dropout(0.1)(layers.Dense(768, kernel_initializer=init)(y))
         x = layers.LayerNormalization(epsilon=1e-12)(x + y)
     x = layers.Dense(768, activation="tanh", kernel_initializer=init)(x[:, 0, :])
-    outputs = layers.Dense(2, activation="softmax", dtype="float32")(layers.Dropout(0.1)(x))
+    outputs = layers.Dense(2, activation="softmax", kernel_initializer=head_initializer or init,
+                           dtype="float32")(layers.Dropout(0.1)(x))
     return keras.Model([tokens, segments, padding], outputs)
 
 
@@ -81,7 +89,7 @@ def resnet50_case(batch, steps):
     x = rng.random((count, 224, 224, 3), dtype="float32")
     y = rng.integers(0, 1000, count)
     return {"name": "ResNet-50, 224x224x3", "spec": os.path.join(SPECS, "resnet50.yaml"), "overrides": {},
-            "hand": lambda: keras.applications.ResNet50(weights=None),
+            "hand": lambda embedding_dtype=None: keras.applications.ResNet50(weights=None), "embeddings": False,
             "reference": "keras.applications.ResNet50(weights=None)", "x": x, "y": y, "batch": batch}
 
 
@@ -92,8 +100,16 @@ def bert_case(batch, steps, seq=128):
          "padding_mask": np.ones((count, seq), "int32")}
     shape = {f"inputs.{name}.shape": [seq] for name in x}
     return {"name": f"BERT-base, sequence {seq}", "spec": os.path.join(SPECS, "bert_base.yaml"), "overrides": shape,
-            "hand": lambda: hand_written_bert(seq), "reference": "hand-written (benchmarks/gpu.py)",
+            "hand": lambda embedding_dtype=None: hand_written_bert(seq, embedding_dtype), "embeddings": True,
+            "reference": "hand-written (benchmarks/gpu.py)",
             "x": x, "y": rng.integers(0, 2, count), "batch": batch}
+
+
+def spec_model(path, overrides, policy):
+    """The model `train` builds under `policy`: the registry's float32 layers (embeddings) kept float32."""
+    expanded = graph.expand(builder.load_spec(path, overrides=overrides))
+    keep_float32(expanded, policy)
+    return build_model(expanded)
 
 
 def compiled(make_model, policy, spe):
@@ -137,10 +153,12 @@ def run_case(case, rounds, steps):
     spe = steps_per_execution(spec.training, len(case["y"]), case["batch"])
     overrides = dict(case["overrides"], **({"output.dtype": "float32"} if policy != "float32" else {}))
     contenders = {
-        "spec": compiled(lambda: builder.build(case["spec"], overrides=overrides), policy, spe),
+        "spec": compiled(lambda: spec_model(case["spec"], overrides, policy), policy, spe),
         "hand_defaults": compiled(case["hand"], "float32", 1),
-        "hand_same": compiled(case["hand"], policy, spe),
+        "hand_same": compiled(lambda: case["hand"]("float32" if policy != "float32" else None), policy, spe),
     }
+    if case["embeddings"] and policy != "float32":
+        contenders["hand_mixed_embeddings"] = compiled(case["hand"], policy, spe)
     params = {name: model.count_params() for name, model in contenders.items()}
     assert len(set(params.values())) == 1, params
     macs = builder.describe(contenders["spec"])["macs"]
@@ -175,7 +193,10 @@ def table(records, peak):
         for name, label in (("spec", f"spec-built, `train`'s settings ({r['policy']}, steps_per_execution "
                                      f"{r['steps_per_execution']})"),
                             ("hand_defaults", "hand-written, Keras's defaults (float32, steps_per_execution 1)"),
-                            ("hand_same", "hand-written, the same settings as `train`")):
+                            ("hand_same", "hand-written, the same settings as `train`"),
+                            ("hand_mixed_embeddings", "hand-written, the same settings, embeddings bfloat16")):
+            if name not in rates:
+                continue
             flops = 6 * r["macs"] * rates[name]
             of_peak = f"{flops / peak:.1%}" if peak else "-"
             lines.append(f"| {r['case']} (batch {r['batch']}) | {label} | {rates[name]:,.0f} | "

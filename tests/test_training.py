@@ -105,6 +105,33 @@ def test_precision_auto_follows_the_device_and_is_recorded(tmp_path):
     assert metrics["test_accuracy"] > 0.3
 
 
+def test_mixed_precision_keeps_embeddings_float32(tmp_path):
+    """Under a mixed policy `train` keeps the registry's float32 layers
+    (embeddings) float32 beside the output layer, records them, and leaves an
+    entry that sets its own dtype as it is."""
+    import keras
+    from builder.spec import graph
+    from builder.training.devices import keep_float32
+    rows = [("a great film", "pos"), ("dull and long", "neg"), ("great acting", "pos"), ("a dull story", "neg")] * 8
+    (tmp_path / "t.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in rows))
+    text = ("name: t\ninput: {shape: [6], dtype: int32}\nlayers:\n"
+            "  - embedding: {input_dim: 50, output_dim: 4, name: words}\n"
+            "  - embedding: {input_dim: 50, output_dim: 4, name: own, dtype: mixed_bfloat16, inputs: input}\n"
+            "  - add: {inputs: [words, own]}\n  - global_average_pooling1d\n"
+            "output: {units: 2, name: label}\ntraining: {epochs: 1, precision: mixed_bfloat16}\n")
+    _, out = train_tiny(tmp_path, data=str(tmp_path / "t.csv"), text=text)
+    assert json.load(open(os.path.join(out, "run.json")))["float32_layers"] == ["words", "label"]
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    policies = {layer.name: layer.dtype_policy.name for layer in model.layers}
+    assert (policies["words"], policies["own"], policies["add"]) == ("float32", "mixed_bfloat16", "mixed_bfloat16")
+    expanded = graph.expand(builder.load_spec(text=text))
+    assert keep_float32(expanded, "float32") == [] and expanded.nodes[0].args.get("dtype") is None
+    assert keep_float32(expanded, "mixed_float16") == ["words"] and expanded.nodes[0].args["dtype"] == "float32"
+    _, out = train_tiny(tmp_path / "plain", data=str(tmp_path / "t.csv"), text=text.replace("precision: mixed_bfloat16",
+                                                                                        "precision: float32"))
+    assert json.load(open(os.path.join(out, "run.json")))["float32_layers"] == []
+
+
 def test_same_seed_same_initial_weights():
     import keras
     weights = []

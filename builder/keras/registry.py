@@ -66,6 +66,8 @@ class LayerType:
     reverses: bool = False          # an embedding that also runs in reverse (`output: {tie: NAME}` reuses it)
     adapts: bool = False            # takes `adapt: true`: its state is learned from the training data before fitting
     rescales: bool = False          # scales raw input itself: the data pipeline then leaves values as they are
+    float32_when_mixed: bool = False   # `train` under a mixed policy keeps it float32 (embeddings; see
+    #                                    training/devices.py keep_float32)
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs where the signature and name say too little
     requires: tuple | None = None   # (module, pip package) it needs beyond Keras: checked at `validate`
@@ -247,7 +249,7 @@ _builtin("maxout", "Maxout", module=_CUSTOM, short="pieces", kind="activation", 
 _builtin("lrn", "LocalResponseNormalization", module=_CUSTOM, short="size")
 
 # Sequences
-_builtin("embedding", "Embedding", vocabulary="input_dim", min_weights=costs.least_embedding)
+_builtin("embedding", "Embedding", vocabulary="input_dim", min_weights=costs.least_embedding, float32_when_mixed=True)
 _builtin("masking", "Masking", short="mask_value")
 _RECURRENT = dict(short="units", kind="recurrent", no_defaults=frozenset({"activation", "recurrent_activation"}))
 for _name, _cls, _gates in (("simple_rnn", "SimpleRNN", 1), ("lstm", "LSTM", 4), ("gru", "GRU", 3)):

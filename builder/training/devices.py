@@ -122,3 +122,19 @@ def precision_policy(precision: str, capabilities=None) -> str:
     if not capabilities:
         return "float32"
     return "mixed_bfloat16" if min(capabilities) >= (8, 0) else "mixed_float16"
+
+
+def keep_float32(graph, policy: str) -> list:
+    """Under a mixed policy, give the layers whose type keeps float32
+    (`float32_when_mixed` in the registry: embeddings) a float32 dtype, where
+    their entry sets none; returns their names. A bfloat16 embedding's
+    gradient is a scatter-add into a bfloat16 table: rounded at every add, and
+    on a GPU slow where many tokens share a row (BERT-base's two-row segment
+    table took 30-40 ms a step on an H200; float32 embeddings trained it 2.6x
+    faster, docs/benchmarks.md)."""
+    if not policy.startswith("mixed"):
+        return []
+    kept = [node for node in graph.nodes if node.type.float32_when_mixed and node.args.get("dtype") is None]
+    for node in kept:
+        node.args["dtype"] = "float32"
+    return [node.name for node in kept]

@@ -31,7 +31,7 @@ from . import data as data_module
 from .checks import check_labels
 from .compile import callback_options, compile_model, make_callbacks, steps_per_execution, task_of
 from .interrupt import stopped
-from .devices import device_line, is_chief, make_strategy, precision_policy, strategy_scope
+from .devices import device_line, is_chief, keep_float32, make_strategy, precision_policy, strategy_scope
 from .folder import RunFolder
 from .multiworker import MultiWorkerLoop
 
@@ -194,10 +194,17 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
          "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
          "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
          "jit_compile": bool(getattr(model, "jit_compile", False)),
-         "precision": _keras().mixed_precision.global_policy().name,
+         "precision": _keras().mixed_precision.global_policy().name, "float32_layers": _float32_layers(model),
          "device": device_line(strategy), "versions": versions()}, indent=1).encode())
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
     return metrics
+
+
+def _float32_layers(model) -> list:
+    """Under a mixed policy, the layers kept float32 (the output layer, embeddings)."""
+    if not _keras().mixed_precision.global_policy().name.startswith("mixed"):
+        return []
+    return [layer.name for layer in model.layers if layer.dtype_policy.name == "float32"]
 
 
 _SPEC_HEADER = ("# The spec this run trained, as resolved: extends, --set and imports applied, blocks written in.\n"
@@ -383,6 +390,7 @@ def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, di
                        weights, record, callbacks) -> Run:
     seed_everything(spec.training.seed)
     expanded = graph.expand(spec)
+    keep_float32(expanded, _keras().mixed_precision.global_policy().name)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
     model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size,
                        distribute=distribute)
