@@ -9,9 +9,10 @@ does where neither memory nor disk has room).
     python benchmarks/training_throughput.py [--epochs 3] [--rounds 16]
 
 Prints a Markdown table of samples per second (median over rounds, the
-contenders taking turns to go first) and the ratios, with a control row: the
-hand-written model against a second copy of itself, which shows how much two
-identical runs differ on this machine. Goals: spec-built with `train`'s
+contenders' order rotated by one each round) and the ratios (the median
+over rounds of the two contenders' ratio in the same round), with a control
+row: the hand-written model against a second copy of itself, which shows how
+much two identical runs differ on this machine. Goals: spec-built with `train`'s
 settings / hand-written with Keras's defaults >= 1.5, and / hand-written with
 the best settings >= 0.98; spec / hand-written (both defaults) >= 0.98,
 image folder / in memory >= 0.9, image folder and TFRecord file over the
@@ -19,6 +20,7 @@ memory cap / in memory >= 0.9.
 """
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -73,9 +75,34 @@ def fit(model, data, epochs):
 
 
 def samples_per_second(model, data, samples, epochs):
+    gc.collect()                      # each contender starts from the same heap state
     started = time.perf_counter()
     fit(model, data, epochs)
     return samples * epochs / (time.perf_counter() - started)
+
+
+def turns(names, round_):
+    """The order contenders run in a round: rotated by one each round, so each
+    takes every place in turn (on this machine the third of three one-epoch
+    runs in a row was repeatedly the slowest, whichever model it was)."""
+    shift = round_ % len(names)
+    return names[shift:] + names[:shift]
+
+
+def rounds(runs, count, samples, epochs) -> dict:
+    """{name: samples/s of each round}: `count` rounds of `epochs` epochs each, the order rotated."""
+    results = {name: [] for name in runs}
+    for round_ in range(count):
+        for name in turns(list(runs), round_):
+            model, dataset = runs[name]
+            results[name].append(samples_per_second(model, dataset, samples, epochs))
+    return results
+
+
+def paired_ratio(values, baselines):
+    """The median over rounds of each round's ratio: both were measured in the
+    same round, so a slow spell of the machine cancels out of it."""
+    return statistics.median(v / b for v, b in zip(values, baselines))
 
 
 def hand_written_resnet18(keras, shape, classes):
@@ -117,16 +144,13 @@ def resnet18_rows(keras, args) -> list:
             "hand_best": (compiled(keras, lambda: hand_written_resnet18(keras, shape, classes), in_memory, 32),
                           in_memory)}
     assert runs["train"][0].count_params() == runs["hand"][0].count_params()
-    results = {name: [] for name in runs}
-    for round_ in range(args.resnet_rounds):
-        for name in (list(runs) if round_ % 2 == 0 else list(reversed(runs))):
-            results[name].append(samples_per_second(*runs[name], count, 1))
+    results = rounds(runs, args.resnet_rounds, count, 1)
     median = {k: statistics.median(v) for k, v in results.items()}
     return [(f"ResNet-18, 64x64x3 synthetic ({count} images, {classes} classes): spec-built with `train`'s settings "
              f"(steps_per_execution {chosen}) vs a script with Keras's defaults", median["train"], median["hand"],
-             ">= 1.0"),
+             paired_ratio(results["train"], results["hand"]), ">= 1.0"),
             ("ResNet-18: spec-built with `train`'s settings vs a script with the best settings", median["train"],
-             median["hand_best"], ">= 0.98")]
+             median["hand_best"], paired_ratio(results["train"], results["hand_best"]), ">= 0.98")]
 
 
 def write_image_folder(split, folder):
@@ -156,7 +180,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--resnet-rounds", type=int, default=4, help="rounds of one epoch each for ResNet-18 (0: none)")
+    parser.add_argument("--data-rounds", type=int, default=8, help="rounds for the data-source rows")
+    parser.add_argument("--resnet-rounds", type=int, default=6, help="rounds of one epoch each for ResNet-18 (0: none)")
     args = parser.parse_args(argv)
     keras = backend.keras()
     loaded = data.load("digits", (32, 32, 1), "float32", validation_split=0, test_split=0, seed=0)
@@ -197,44 +222,47 @@ def main(argv=None):
                 # the hand-written model fed the builder's pipeline, Keras's defaults: parity with "spec"
                 "hand_pipeline": (compiled(keras, lambda: hand_written_lenet5(keras), in_memory), in_memory),
                 # the script a second time: how far two identical runs differ here
-                "control": (compiled(keras, lambda: hand_written_lenet5(keras), arrays), arrays),
-                "folder": (compiled(keras, lambda: builder.build(SPEC), from_files), from_files),
-                "over_cap": (compiled(keras, lambda: builder.build(SPEC), over_cap), over_cap),
-                "records": (compiled(keras, lambda: builder.build(SPEC), from_records), from_records),
-                "streamed": (compiled(keras, lambda: builder.build(SPEC), streamed), streamed)}
-        results = {name: [] for name in runs}
-        for round_ in range(args.rounds):
-            order = list(runs) if round_ % 2 == 0 else list(reversed(runs))     # take turns to go first
-            for name in order:
-                model, dataset = runs[name]
-                results[name].append(samples_per_second(model, dataset, samples, args.epochs))
-        results["memory"] = results["spec"]
+                "control": (compiled(keras, lambda: hand_written_lenet5(keras), arrays), arrays)}
+        results = rounds(runs, args.rounds, samples, args.epochs)
+        # the data sources in rounds of their own: a pipeline that decodes files keeps its threads busy for
+        # a moment after `fit` returns, which slowed whichever model came next when all took turns together
+        sources = {"memory": (compiled(keras, lambda: builder.build(SPEC), in_memory), in_memory),
+                   "folder": (compiled(keras, lambda: builder.build(SPEC), from_files), from_files),
+                   "over_cap": (compiled(keras, lambda: builder.build(SPEC), over_cap), over_cap),
+                   "records": (compiled(keras, lambda: builder.build(SPEC), from_records), from_records),
+                   "streamed": (compiled(keras, lambda: builder.build(SPEC), streamed), streamed)}
+        results.update(rounds(sources, args.data_rounds, samples, args.epochs))
     median = {k: statistics.median(v) for k, v in results.items()}
+
+    def ratio(name, baseline):
+        return paired_ratio(results[name], results[baseline])
     print(f"LeNet-5 on digits (32x32x1, {samples} images), batch {args.batch_size}; each model warmed up by one "
-          f"epoch, then {args.rounds} rounds of {args.epochs} epochs each, taking turns; medians; backend "
-          f"{keras.backend.backend()}\n")
+          f"epoch, then {args.rounds} rounds of {args.epochs} epochs each; ResNet-18 warmed up likewise, then "
+          f"{args.resnet_rounds} rounds of one epoch; the data sources (spec-built) in {args.data_rounds} rounds of "
+          f"their own; the order rotated by one each round; samples/s are medians, "
+          f"ratios the median of each round's ratio; backend {keras.backend.backend()}\n")
     print("| comparison | samples/s | baseline samples/s | ratio | goal |")
     print("| --- | ---: | ---: | ---: | ---: |")
     print(f"| LeNet-5: spec-built with `train`'s settings (tf.data, steps_per_execution {chosen}) vs a script with "
           f"Keras's defaults (fit on NumPy arrays) | {median['train']:,.0f} | {median['hand']:,.0f} | "
-          f"{median['train'] / median['hand']:.3f} | >= 1.5 |")
+          f"{ratio('train', 'hand'):.3f} | >= 1.5 |")
     print(f"| LeNet-5: spec-built with `train`'s settings vs a script with the best settings (the same tf.data "
           f"pipeline, steps_per_execution 32) | {median['train']:,.0f} | {median['hand_best']:,.0f} | "
-          f"{median['train'] / median['hand_best']:.3f} | >= 0.98 |")
+          f"{ratio('train', 'hand_best'):.3f} | >= 0.98 |")
     print(f"| LeNet-5: spec-built vs hand-written, both Keras's defaults on the same pipeline | {median['spec']:,.0f} | "
-          f"{median['hand_pipeline']:,.0f} | {median['spec'] / median['hand_pipeline']:.3f} | >= 0.98 |")
-    for label, value, baseline, goal in resnet:
-        print(f"| {label} | {value:,.0f} | {baseline:,.0f} | {value / baseline:.3f} | {goal} |")
+          f"{median['hand_pipeline']:,.0f} | {ratio('spec', 'hand_pipeline'):.3f} | >= 0.98 |")
+    for label, value, baseline, paired, goal in resnet:
+        print(f"| {label} | {value:,.0f} | {baseline:,.0f} | {paired:.3f} | {goal} |")
     print(f"| control: the LeNet-5 script vs the same, again (measurement noise) | {median['control']:,.0f} | "
-          f"{median['hand']:,.0f} | {median['control'] / median['hand']:.3f} | 1 |")
+          f"{median['hand']:,.0f} | {ratio('control', 'hand'):.3f} | 1 |")
     print(f"| image folder vs in memory (spec-built) | {median['folder']:,.0f} | {median['memory']:,.0f} | "
-          f"{median['folder'] / median['memory']:.3f} | >= 0.9 |")
+          f"{ratio('folder', 'memory'):.3f} | >= 0.9 |")
     print(f"| image folder over the memory cap (`cache: auto`: decoded once into a disk cache), vs in memory | "
-          f"{median['over_cap']:,.0f} | {median['memory']:,.0f} | {median['over_cap'] / median['memory']:.3f} | >= 0.9 |")
+          f"{median['over_cap']:,.0f} | {median['memory']:,.0f} | {ratio('over_cap', 'memory'):.3f} | >= 0.9 |")
     print(f"| TFRecord file over the memory cap (`cache: auto`: decoded once into a disk cache), vs in memory | "
-          f"{median['records']:,.0f} | {median['memory']:,.0f} | {median['records'] / median['memory']:.3f} | >= 0.9 |")
+          f"{median['records']:,.0f} | {median['memory']:,.0f} | {ratio('records', 'memory'):.3f} | >= 0.9 |")
     print(f"| image folder over the memory and disk caps (`cache: none`: decoded every epoch), vs in memory | "
-          f"{median['streamed']:,.0f} | {median['memory']:,.0f} | {median['streamed'] / median['memory']:.3f} | - |")
+          f"{median['streamed']:,.0f} | {median['memory']:,.0f} | {ratio('streamed', 'memory'):.3f} | - |")
 
 
 if __name__ == "__main__":
