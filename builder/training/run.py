@@ -204,7 +204,7 @@ def _float32_layers(model) -> list:
     """Under a mixed policy, the layers kept float32 (the output layer, embeddings)."""
     if not _keras().mixed_precision.global_policy().name.startswith("mixed"):
         return []
-    return [layer.name for layer in model.layers if layer.dtype_policy.name == "float32"]
+    return [layer.name for layer in model.layers if layer.compute_dtype == "float32"]
 
 
 _SPEC_HEADER = ("# The spec this run trained, as resolved: extends, --set and imports applied, blocks written in.\n"
