@@ -11,7 +11,6 @@ in one run. The measurement behind `float32_when_mixed` in the registry
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,19 +39,14 @@ def main():
     }
     print(gpu.device_name(), f"Keras {keras.__version__}, backend {keras.backend.backend()}", flush=True)
 
-    def rate(model):
-        started = time.perf_counter()
-        model.fit(case["x"], case["y"], batch_size=batch, epochs=1, verbose=0)
-        return batch * steps / (time.perf_counter() - started)
-
     models = {}
     for name, make in variants.items():
         models[name] = gpu.compiled(make, "mixed_bfloat16", steps)
-        rate(models[name])                               # traces and compiles
+        gpu.samples_per_second(models[name], case)       # traces and compiles
     results = {name: [] for name in models}
     for round_ in range(2):
         for name, model in (models.items() if round_ == 0 else reversed(models.items())):
-            results[name].append(rate(model))
+            results[name].append(gpu.samples_per_second(model, case))
     for name, values in results.items():
         print(f"{name}: {max(values):,.0f} samples/s ({', '.join(f'{v:,.0f}' for v in values)})", flush=True)
 
