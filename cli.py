@@ -2,7 +2,7 @@
 
 import sys
 
-from builder.cli import main
+from builder.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

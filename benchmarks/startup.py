@@ -13,6 +13,7 @@ memory; then the peak memory of the two training processes (goal <= 1.1).
 """
 
 import argparse
+import compileall
 import importlib.util
 import inspect
 import os
@@ -24,7 +25,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from training_throughput import hand_written_lenet5  # noqa: E402
+from training_throughput import hand_written_lenet5, paired_ratio, turns  # noqa: E402
 
 # The same hand-written LeNet-5 as the throughput benchmark's, as the source a fresh process runs.
 LENET5 = "import keras\n" + inspect.getsource(hand_written_lenet5)
@@ -46,57 +47,85 @@ model.save("by-hand.keras")
 
 
 # Each measured process is started by a small launcher: a process's peak memory (ru_maxrss) starts from
-# its parent's at the fork, and this benchmark's own process has Keras and TensorFlow loaded.
+# its parent's at the fork, and this benchmark's own process has Keras and TensorFlow loaded. The launcher
+# reads the process's output as it comes and notes when the summary's last line ("Non-trainable params")
+# arrives, then when the process has exited.
+BACKENDS = ("tensorflow", "jax", "torch")
 LAUNCHER = """
 import os, sys, time
-quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+read, write = os.pipe()
+actions = [(os.POSIX_SPAWN_DUP2, write, 1), (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
 started = time.perf_counter()
-pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=quiet)
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=actions)
+os.close(write)
+summary = -1.0
+with os.fdopen(read, "rb") as output:
+    for line in output:
+        if summary < 0 and b"Non-trainable params" in line:
+            summary = time.perf_counter() - started
 _, status, usage = os.wait4(pid, 0)
-print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+print(summary, time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
 """
 
 
-def run_once(command, backend) -> tuple[float, float]:
-    """(wall seconds, peak resident MiB) of `command` in a fresh process."""
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_once(command, backend) -> tuple[float, float, float]:
+    """(seconds to the printed summary, or -1 where none was printed; seconds
+    to the exit; peak resident MiB) of `command` in a fresh process."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     result = subprocess.run([sys.executable, "-c", LAUNCHER, *command], cwd=ROOT, env=env, capture_output=True,
                             text=True, check=True)
-    seconds, kib, code = result.stdout.split()
+    summary, seconds, kib, code = result.stdout.split()
     if int(code):
         raise SystemExit(f"{' '.join(command)} failed under {backend}")
-    return float(seconds), int(kib) / 1024
+    return float(summary), float(seconds), int(kib) / 1024
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--backend", action="append", choices=BACKENDS, help="only this backend (repeatable)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the training runs' peak memory")
     args = parser.parse_args(argv)
-    backends = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b)]
+    backends = [b for b in args.backend or BACKENDS if importlib.util.find_spec(b)]
     commands = {"spec": [sys.executable, "cli.py", "build", "specs/lenet5.yaml"],
                 "hand": [sys.executable, "-c", BY_HAND]}
+    compileall.compile_dir(os.path.join(ROOT, "builder"), quiet=1)     # the bytecode pip writes at install
     rows = []
     for backend in backends:
         measured = {name: [] for name in commands}
         for round_ in range(args.rounds):
-            for name in (list(commands) if round_ % 2 == 0 else list(reversed(commands))):
+            for name in turns(list(commands), round_):
                 measured[name].append(run_once(commands[name], backend))
-        seconds = {name: statistics.median(s for s, _ in values) for name, values in measured.items()}
-        memory = {name: statistics.median(m for _, m in values) for name, values in measured.items()}
-        rows.append((backend, seconds["spec"], seconds["hand"], memory["spec"], memory["hand"]))
-    print(f"Fresh processes, median of {args.rounds} alternating runs each; CPU only\n")
-    print("| backend | `cli.py build specs/lenet5.yaml` (s) | import Keras, LeNet-5 by hand, summary (s) | ratio | goal "
-          "| peak MiB: build | peak MiB: by hand |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for backend, spec, hand, spec_mib, hand_mib in rows:
-        print(f"| {backend} | {spec:.2f} | {hand:.2f} | {spec / hand:.3f} | <= 1.05 | {spec_mib:.0f} | {hand_mib:.0f} |")
+        if any(summary < 0 for values in measured.values() for summary, _, _ in values):
+            raise SystemExit(f"a process printed no summary under {backend}")
+        column = {name: list(zip(*values)) for name, values in measured.items()}     # (summaries, exits, MiBs)
+        rows.append((backend, *(statistics.median(column[name][i]) for i in range(3) for name in ("spec", "hand")),
+                     paired_ratio(column["spec"][0], column["hand"][0]),
+                     paired_ratio(column["spec"][1], column["hand"][1])))
+    print(f"Fresh processes, {args.rounds} rounds, the two in turn; medians, ratios the median of each round's; "
+          "CPU only\n")
+    print("| backend | `cli.py build specs/lenet5.yaml`: to the summary (s) | by hand: to the summary (s) | ratio "
+          "| build: to the exit (s) | by hand: to the exit (s) | ratio | goal | peak MiB: build | peak MiB: by hand |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for backend, spec, hand, spec_exit, hand_exit, spec_mib, hand_mib, ratio, exit_ratio in rows:
+        print(f"| {backend} | {spec:.2f} | {hand:.2f} | {ratio:.3f} | {spec_exit:.2f} | {hand_exit:.2f} "
+              f"| {exit_ratio:.3f} | <= 1.05 | {spec_mib:.0f} | {hand_mib:.0f} |")
+    if not args.no_memory:
+        memory_of_training(args.rounds)
+    fastest = min(rows, key=lambda row: row[1])
+    print(f"\nFastest to a summary here: {fastest[0]} ({fastest[1]:.2f} s): `cli.py --backend {fastest[0]} build ...` "
+          "or KERAS_BACKEND.")
+
+
+def memory_of_training(rounds):
+    """Print the peak memory of `cli.py train` against the hand-written training script."""
     train_rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for round_ in range(max(1, args.rounds // 2)):
+        for round_ in range(max(1, rounds // 2)):
             spec = run_once([sys.executable, "cli.py", "train", "specs/lenet5.yaml", "--data", "digits", "--epochs",
-                             "3", "--quiet", "--out", os.path.join(folder, f"run{round_}")], "tensorflow")[1]
+                             "3", "--quiet", "--out", os.path.join(folder, f"run{round_}")], "tensorflow")[2]
             hand = run_once([sys.executable, "-c", f"import os; os.chdir({folder!r})\n" + TRAIN_BY_HAND],
-                            "tensorflow")[1]
+                            "tensorflow")[2]
             train_rows.append((spec, hand))
     spec_mib, hand_mib = (statistics.median(column) for column in zip(*train_rows))
     print(f"\nPeak memory of training LeNet-5 on digits for 3 epochs (TensorFlow backend), median of "
@@ -106,9 +135,6 @@ def main(argv=None):
     print(f"| `cli.py train specs/lenet5.yaml --data digits --epochs 3` | {spec_mib:.0f} | {spec_mib / hand_mib:.3f} "
           f"| <= 1.1 |")
     print(f"| hand-written script: the same model, `fit` on NumPy arrays, `evaluate`, `save` | {hand_mib:.0f} | 1 | |")
-    fastest = min(rows, key=lambda row: row[1])
-    print(f"\nFastest to a summary here: {fastest[0]} ({fastest[1]:.2f} s): `cli.py --backend {fastest[0]} build ...` "
-          "or KERAS_BACKEND.")
 
 
 if __name__ == "__main__":

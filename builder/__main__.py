@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+from .cli import console
 
 if __name__ == "__main__":
-    sys.exit(main(prog="python -m builder"))
+    sys.exit(console(prog="python -m builder"))

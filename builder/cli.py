@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gc
 import io
 import json
 import os
@@ -60,6 +61,17 @@ def main(argv=None, prog=None) -> int:
             with contextlib.suppress(OSError):
                 print(line, file=sys.stderr, flush=True)
         return code
+
+
+def console(prog=None) -> int:
+    """main() as a process's entry point (cli.py, `python -m builder`,
+    `keras-builder`), with the interpreter's exit made quick: its last
+    garbage collection would walk every object Keras and TensorFlow made, about
+    a second on two cores, to free memory the exit frees anyway. Files are
+    closed and atexit functions run as usual."""
+    code = main(prog=prog)
+    gc.freeze()
+    return code
 
 
 def failure(err: BaseException, argv, prog="cli.py") -> tuple[int, str]:

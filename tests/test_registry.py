@@ -177,3 +177,38 @@ def test_an_activation_named_as_a_layer_type_says_what_it_is(cli):
     assert out.startswith("swish: an activation function; use it as `activation: swish`")
     with pytest.raises(builder_error(), match="'swish' is an activation function, not a layer type"):
         registry.get("swish")
+
+
+# Values of every YAML kind, valid and not, for every argument of every layer type.
+PROBES = [None, True, 0, -1, 3, 2**40, 0.5, -2.5, "same", "x y", "ResNet50", "not_a_preset!", [], [2, 3],
+          [0, 1, 2, 3], [[1, 2], [3, 4]], [None, 4], {"he_normal": {}}, {"a": 1, "b": 2}, {1: 2}]
+
+
+def test_argument_checks_agree_with_the_schema_models():
+    """check_args (one TypeAdapter per argument type, for speed) says what
+    validating against the layer type's pydantic model (the JSON Schema's)
+    says, error text and path, for every argument of every layer type."""
+    from builder.errors import SpecError
+    from builder.spec import arguments
+    from builder.spec.validation import validate
+
+    def outcome(check, args):
+        try:
+            check(args)
+        except SpecError as err:
+            return err.message, err.path
+        return None
+    compared = failed = 0
+    for layer_type in registry.LAYERS.values():
+        model = arguments.args_model(layer_type)
+        required = {arg: REQUIRED_VALUES.get(layer_type.arg_type(arg), "x")
+                    for arg, info in layer_type.args.items() if info.get("required")}
+        cases = [{}, {"not_an_argument": 1, **required}]
+        cases += [{**required, arg: value} for arg in layer_type.args for value in PROBES]
+        cases += [{arg: value} for arg in list(required)[:1] for value in PROBES[:4]]       # others left missing
+        for args in cases:
+            expected = outcome(lambda a: validate(model, a), args)
+            assert outcome(lambda a: arguments.check_args(layer_type, a), args) == expected, (layer_type.name, args)
+            compared += 1
+            failed += expected is not None
+    assert compared > 10_000 and 0.3 < failed / compared < 0.95     # the probes exercise both outcomes

@@ -71,19 +71,24 @@ def translate(model, data, err: ValidationError) -> SpecError:
             return SpecError(here.missing_message(loc[-1]), path=path)
         return SpecError(here.unknown_message(loc[-1]), path=path + loc[-1:])
     path, here, field, value = _walk(model, data, loc)
-    if kind == "spec":
-        return SpecError(error["ctx"]["message"], path=path + tuple(error["ctx"]["path"]))
     owner, name = field
     if owner is not None and owner.CHOICES.get(name) and kind == "literal_error":
         choices = [c for a in _candidates(owner.model_fields[name].annotation) for c in typing.get_args(a)]
         return SpecError(unknown(owner.CHOICES[name], value, choices).message, path=path)
-    if owner is not None and owner.model_fields[name].description:
+    if kind != "spec" and owner is not None and owner.model_fields[name].description:
         expected = owner.model_fields[name].description
     elif here is not None:
         expected = here.EXPECTED                  # the path ends at a whole part: a block, an input
     else:
         expected = error["msg"].lower()
-    limit = f" no larger than {error['ctx']['le']:,}" if kind == "less_than_equal" else ""
+    return mismatch(error, expected, value, path)
+
+
+def mismatch(error: dict, expected: str, value, path: tuple) -> SpecError:
+    """The SpecError for pydantic's `error` about `value`, which should have been `expected`."""
+    if error["type"] == "spec":
+        return SpecError(error["ctx"]["message"], path=path + tuple(error["ctx"]["path"]))
+    limit = f" no larger than {error['ctx']['le']:,}" if error["type"] == "less_than_equal" else ""
     return SpecError(f"expected {expected}{limit}, got {describe(value)}", path=path)
 
 
