@@ -65,10 +65,13 @@ def main(argv=None, prog=None) -> int:
 
 def console(prog=None) -> int:
     """main() as a process's entry point (cli.py, `python -m builder`,
-    `keras-builder`), with the interpreter's exit made quick: its last
-    garbage collection would walk every object Keras and TensorFlow made, about
-    a second on two cores, to free memory the exit frees anyway. Files are
-    closed and atexit functions run as usual."""
+    `keras-builder`), with its start and exit made quick: Keras is imported
+    with the garbage collector paused (backend.quick_imports), and the exit
+    skips the interpreter's last collection, which would walk every object
+    Keras and TensorFlow made, about a second on two cores, to free memory
+    the exit frees anyway. Files are closed and atexit functions run as usual."""
+    from . import backend
+    backend.quick_imports()
     code = main(prog=prog)
     gc.freeze()
     return code

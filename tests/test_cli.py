@@ -119,6 +119,35 @@ def test_a_build_on_jax_imports_no_tensorflow():
     assert result.stdout.strip().splitlines()[-1] == "0 ['jax']", result.stderr[-2000:]
 
 
+def test_the_command_line_imports_keras_uncollected_and_a_library_caller_is_left_alone():
+    """console() (cli.py, python -m builder, keras-builder) imports Keras with
+    the garbage collector paused and freezes what it made; a process that only
+    imports builder keeps its collector as it was; a failed import still turns
+    the collector back on."""
+    import subprocess
+    code = ("import gc, os, sys; from builder import backend, cli\n"
+            "if sys.argv[1] == 'console':\n"
+            "    main = cli.main  # noted before console's own freeze at the exit:\n"
+            "    cli.main = lambda **kw: (main(**kw), print(gc.get_freeze_count()))[0]\n"
+            "    sys.argv = ['cli.py', 'build', 'lenet5', '--json']; rc = cli.console()\n"
+            "elif sys.argv[1] == 'library':\n"
+            "    import builder; rc = len(builder.build('lenet5').layers) and 0\n"
+            "else:\n"
+            "    os.environ['KERAS_BACKEND'] = 'no_such_backend'; backend.quick_imports()\n"
+            "    try:\n        backend.keras()\n    except Exception:\n        rc = 0\n"
+            "print(rc, gc.isenabled(), gc.get_freeze_count())")
+    counts = {}
+    for mode in ("console", "library", "failed"):
+        result = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, cwd=ROOT,
+                                timeout=300)
+        lines = result.stdout.strip().splitlines()
+        rc, enabled, counts[mode] = lines[-1].split()
+        assert (rc, enabled) == ("0", "True"), (mode, result.stderr[-2000:])
+        if mode == "console":
+            counts[mode] = lines[-2]                      # after the build, before the exit
+    assert int(counts["console"]) > 100_000 and counts["library"] == "0"
+
+
 def test_build_keeps_tensorflow_start_up_noise_off_the_terminal():
     result = run_cli_process("build", spec_path("lenet5"), "--json")
     assert result.returncode == 0
