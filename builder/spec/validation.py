@@ -71,11 +71,13 @@ def translate(model, data, err: ValidationError) -> SpecError:
             return SpecError(here.missing_message(loc[-1]), path=path)
         return SpecError(here.unknown_message(loc[-1]), path=path + loc[-1:])
     path, here, field, value = _walk(model, data, loc)
+    if kind == "spec":
+        return mismatch(error, "", value, path)
     owner, name = field
     if owner is not None and owner.CHOICES.get(name) and kind == "literal_error":
         choices = [c for a in _candidates(owner.model_fields[name].annotation) for c in typing.get_args(a)]
         return SpecError(unknown(owner.CHOICES[name], value, choices).message, path=path)
-    if kind != "spec" and owner is not None and owner.model_fields[name].description:
+    if owner is not None and owner.model_fields[name].description:
         expected = owner.model_fields[name].description
     elif here is not None:
         expected = here.EXPECTED                  # the path ends at a whole part: a block, an input
@@ -85,7 +87,8 @@ def translate(model, data, err: ValidationError) -> SpecError:
 
 
 def mismatch(error: dict, expected: str, value, path: tuple) -> SpecError:
-    """The SpecError for pydantic's `error` about `value`, which should have been `expected`."""
+    """The SpecError for pydantic's `error` about `value`, which should have
+    been `expected` (a check's own SpecError, raised through pydantic, as it was)."""
     if error["type"] == "spec":
         return SpecError(error["ctx"]["message"], path=path + tuple(error["ctx"]["path"]))
     limit = f" no larger than {error['ctx']['le']:,}" if error["type"] == "less_than_equal" else ""
