@@ -98,10 +98,10 @@ def test_validate_reports_every_spec(cli, write_spec):
     ["validate", spec_path("alexnet"), spec_path("googlenet"), spec_path("resnet50")], ["layers"], ["layers", "conv2d"],
     ["schema"], ["--help"], ["build", "--help"], ["--version"]], ids=lambda a: " ".join(a[:2]).replace("/", "_")[:30])
 def test_commands_that_need_no_backend_import_none(args):
-    """validate, layers, schema, --help and --version import neither Keras nor any backend."""
+    """validate, layers, schema, --help and --version import neither Keras nor any backend (nor NumPy)."""
     code = ("import sys; from builder.cli import main\n"
             f"try:\n    rc = main({args!r})\nexcept SystemExit as exit:\n    rc = exit.code\n"
-            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax', 'torch'}); "
+            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax', 'torch', 'numpy'}); "
             "print(rc, bad)")
     import subprocess
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 
-import numpy as np
-
 from ..errors import SpecError
 from ..files import check_output, publish
 
@@ -26,6 +24,8 @@ def load_model_or_spec(path, overrides=None, limits=None, weights=None, report=N
 def example_inputs(model, batch=2):
     """Zeros shaped for the model's inputs (a size that varies becomes 8);
     exporters trace the model once with them."""
+    import numpy as np                        # here: the command line reads FORMATS before any command runs
+
     def zeros(tensor):
         shape = [batch] + [8 if d is None else d for d in tensor.shape[1:]]
         if tensor.dtype == "string":          # raw text: Keras takes strings as tensors, not NumPy objects
