@@ -30,7 +30,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from training_throughput import hand_written_lenet5, paired_ratio, turns  # noqa: E402
+from training_throughput import hand_written_lenet5, paired_ratio, rounds  # noqa: E402
 
 # The same hand-written LeNet-5 as the throughput benchmark's, as the source a fresh process runs.
 LENET5 = "import keras\n" + inspect.getsource(hand_written_lenet5)
@@ -101,10 +101,7 @@ def main(argv=None):
     compileall.compile_dir(os.path.join(ROOT, "builder"), quiet=1)     # the bytecode pip writes at install
     rows = []
     for backend in backends:
-        measured = {name: [] for name in commands}
-        for round_ in range(args.rounds):
-            for name in turns(list(commands), round_):
-                measured[name].append(run_once(commands[name], backend))
+        measured = rounds(commands, args.rounds, lambda command: run_once(command, backend))
         if any(summary < 0 for values in measured.values() for summary, _, _ in values):
             raise SystemExit(f"a process printed no summary under {backend}")
         column = {name: list(zip(*values)) for name, values in measured.items()}     # (summaries, exits, MiBs)

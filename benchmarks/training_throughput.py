@@ -89,14 +89,18 @@ def turns(names, round_):
     return names[shift:] + names[:shift]
 
 
-def rounds(runs, count, samples, epochs) -> dict:
-    """{name: samples/s of each round}: `count` rounds of `epochs` epochs each, the order rotated."""
+def rounds(runs, count, measure) -> dict:
+    """{name: [measure(run) of each round]}: `count` rounds, the order rotated."""
     results = {name: [] for name in runs}
     for round_ in range(count):
         for name in turns(list(runs), round_):
-            model, dataset = runs[name]
-            results[name].append(samples_per_second(model, dataset, samples, epochs))
+            results[name].append(measure(runs[name]))
     return results
+
+
+def epochs_of(samples, epochs):
+    """The measurement of a (model, dataset) run: samples/s over `epochs` epochs."""
+    return lambda run: samples_per_second(*run, samples, epochs)
 
 
 def paired_ratio(values, baselines):
@@ -144,7 +148,7 @@ def resnet18_rows(keras, args) -> list:
             "hand_best": (compiled(keras, lambda: hand_written_resnet18(keras, shape, classes), in_memory, 32),
                           in_memory)}
     assert runs["train"][0].count_params() == runs["hand"][0].count_params()
-    results = rounds(runs, args.resnet_rounds, count, 1)
+    results = rounds(runs, args.resnet_rounds, epochs_of(count, 1))
     median = {k: statistics.median(v) for k, v in results.items()}
     return [(f"ResNet-18, 64x64x3 synthetic ({count} images, {classes} classes): spec-built with `train`'s settings "
              f"(steps_per_execution {chosen}) vs a script with Keras's defaults", median["train"], median["hand"],
@@ -223,7 +227,7 @@ def main(argv=None):
                 "hand_pipeline": (compiled(keras, lambda: hand_written_lenet5(keras), in_memory), in_memory),
                 # the script a second time: how far two identical runs differ here
                 "control": (compiled(keras, lambda: hand_written_lenet5(keras), arrays), arrays)}
-        results = rounds(runs, args.rounds, samples, args.epochs)
+        results = rounds(runs, args.rounds, epochs_of(samples, args.epochs))
         # the data sources in rounds of their own: a pipeline that decodes files keeps its threads busy for
         # a moment after `fit` returns, which slowed whichever model came next when all took turns together
         sources = {"memory": (compiled(keras, lambda: builder.build(SPEC), in_memory), in_memory),
@@ -231,7 +235,7 @@ def main(argv=None):
                    "over_cap": (compiled(keras, lambda: builder.build(SPEC), over_cap), over_cap),
                    "records": (compiled(keras, lambda: builder.build(SPEC), from_records), from_records),
                    "streamed": (compiled(keras, lambda: builder.build(SPEC), streamed), streamed)}
-        results.update(rounds(sources, args.data_rounds, samples, args.epochs))
+        results.update(rounds(sources, args.data_rounds, epochs_of(samples, args.epochs)))
     median = {k: statistics.median(v) for k, v in results.items()}
 
     def ratio(name, baseline):
