@@ -62,6 +62,19 @@ def test_train_under_other_backends(tmp_path, backend):
     assert result.stdout.startswith(f"Training on {backend} backend devices\n")
     assert result.stderr.count("oneDNN") == 0                     # TensorFlow's start-up noise stays hidden
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_accuracy"] > 0.5
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["intra_op_threads"] is None     # TensorFlow's
+
+
+def test_a_number_of_threads_per_op_is_refused_on_another_backend(tmp_path, write_spec):
+    path = write_spec("name: t\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 10}\n"
+                      "training:\n  intra_op_threads: 2\n")
+    result = run_cli_process("train", path, "--data", "digits", "--out", tmp_path / "run",
+                             env={"KERAS_BACKEND": "jax"})
+    assert (result.returncode, result.stderr) == (1, f"{path}:6:3: error: training.intra_op_threads: a number of "
+                                                     "threads per op is TensorFlow's setting, and the backend is "
+                                                     "jax; use auto (the backend's own threads), or the "
+                                                     "TensorFlow backend\n")
+    assert not (tmp_path / "run").exists()
 
 
 def test_numpy_input_path_trains_without_tf_data(tmp_path, monkeypatch):

@@ -153,7 +153,7 @@ def test_training_section_is_validated():
         builder.load_spec(text=TINY + "  optimiser: sgd\n")
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
-        "'optimizer'? Known: batch_size, cache, callbacks, epochs, loss, metrics, mode, monitor, optimizer, phases, precision, preprocessing, "
+        "'optimizer'? Known: batch_size, cache, callbacks, epochs, intra_op_threads, loss, metrics, mode, monitor, optimizer, phases, precision, preprocessing, "
         "seed, shuffle, shuffle, steps_per_execution, test_on, test_split, tfrecord, track, validation_split.".replace("shuffle, shuffle", "shuffle"))
 
 
@@ -460,7 +460,7 @@ def test_the_run_folder_is_a_record_that_trains_again(tmp_path, cli):
     assert len([line for line in out.splitlines() if line.startswith("Epoch ")]) >= 3
     metrics = json.loads(out.splitlines()[-1])
     assert metrics["tested"] == "checkpoint/best.keras" and metrics["monitor"] == "val_loss"
-    assert out.splitlines()[-1 - 10].startswith("Results of checkpoint/best.keras (epoch "
+    assert out.splitlines()[-1 - 11].startswith("Results of checkpoint/best.keras (epoch "
                                                 f"{metrics['tested_epoch']} of 3, the best val_loss)")
     record = json.loads((tmp_path / "a" / "run.json").read_text())
     assert record["overrides"] == {"training.batch_size": 64} and record["resolved_spec"] == "spec.yaml"

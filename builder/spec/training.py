@@ -230,6 +230,9 @@ class Training(SpecModel):
     steps_per_execution: Union[Literal["auto"], Annotated[StrictInt, Field(gt=0, le=100_000)]] = Field(
         "auto", description="training steps per call of the compiled train function (Keras's compile argument); "
                             "auto: 32, or one epoch's where it has fewer")
+    intra_op_threads: Union[Literal["auto"], Annotated[StrictInt, Field(ge=0, le=4096)]] = Field(
+        "auto", description="threads TensorFlow gives each op on the CPU (0: its default, one per core); auto: 1 "
+                            "where a training step is small (100 million multiply-accumulates or fewer), else 0")
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field(
         "auto", description="Keras's dtype policy: auto (mixed_bfloat16 on GPUs of compute capability 8.0 and "
                             "later, mixed_float16 on older GPUs, float32 on the CPU), or one of them")

@@ -26,6 +26,7 @@ from ..spec import graph
 from ..spec.load import load_spec
 from ..spec.resolved import resolved_yaml
 from . import batching, checkpoints, phases, tracking
+from . import threads as op_threads
 from . import folder as folder_module
 from . import data as data_module
 from .checks import check_labels
@@ -34,6 +35,7 @@ from .interrupt import stopped
 from .devices import device_line, is_chief, keep_float32, make_strategy, precision_policy, strategy_scope
 from .folder import RunFolder
 from .multiworker import MultiWorkerLoop
+from .timing import StepTime
 
 
 def run_folder(out, distribute, run_identity) -> RunFolder:
@@ -85,6 +87,7 @@ class Fitted:
     history: list           # one dict of logs per epoch, the resumed run's earlier epochs included
     first_epoch: int        # where this process started
     seconds: float
+    steps: StepTime         # the time of the training steps alone
 
 
 def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute, strategy, verbose,
@@ -107,7 +110,8 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
     if not state["epoch"] and os.path.exists(history_csv):
         os.remove(history_csv)                # left by a run killed in its first epoch
     say = print if verbose != 0 else None
-    callbacks = [*checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
+    steps = StepTime()                    # first: its clock stops before the other callbacks' epoch-end work
+    callbacks = [steps, *checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
                  keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config, folder.dir),
                  *extra_callbacks]
     if batching.has_tf_data():
@@ -125,7 +129,7 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
         if stop is None:
             raise
         raise stop from None
-    return Fitted(state["history"], state["epoch"], time.perf_counter() - started)
+    return Fitted(state["history"], state["epoch"], time.perf_counter() - started, steps)
 
 
 def _done(state) -> int:
@@ -153,7 +157,7 @@ def _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, *
 
 
 def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, batch_size, distribute,
-           strategy, label, record=None) -> dict:
+           strategy, label, threads, record=None) -> dict:
     """Step 5: test metrics, then model.keras, history, run.json and metrics.json in the run folder."""
     history, config = fitted.history, spec.training
     completed = history[-1]["epoch"] if history else fitted.first_epoch
@@ -161,6 +165,7 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
     metrics = {"data": data_module.describe_source(data_arg), "epochs": completed,
                "seconds": round(fitted.seconds, 3),
                "samples_per_second": round(trained / fitted.seconds, 1) if fitted.seconds > 0 and trained else None,
+               "step_samples_per_second": fitted.steps.samples_per_second(len(data.train.y)),
                "params": int(model.count_params())}
     if folder.chief and distribute != "multi-worker":
         metrics.update(use_tested_weights(model, spec, folder, completed))
@@ -193,7 +198,7 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
          "batch_size": batch_size, "rescale": _scaling(config, data), "label": label,
          "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
          "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
-         "jit_compile": bool(getattr(model, "jit_compile", False)),
+         "jit_compile": bool(getattr(model, "jit_compile", False)), "intra_op_threads": threads.intra_op,
          "precision": _keras().mixed_precision.global_policy().name, "float32_layers": _float32_layers(model),
          "device": device_line(strategy), "versions": versions()}, indent=1).encode())
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
@@ -252,7 +257,10 @@ def results_table(metrics: dict) -> list[str]:
         head = f"Results of the last epoch's weights (epoch {metrics['epochs']}), saved as model.keras:"
     rows = [(k, v) for k, v in metrics.items() if k.startswith(("test_", "val_"))]
     rows += [("epochs", metrics["epochs"]), ("seconds", metrics["seconds"]),
-             ("samples per second", metrics["samples_per_second"]), ("parameters", f"{metrics['params']:,}")]
+             ("samples per second, whole run", metrics["samples_per_second"])]
+    if metrics.get("step_samples_per_second"):
+        rows.append(("samples per second, training steps", metrics["step_samples_per_second"]))
+    rows.append(("parameters", f"{metrics['params']:,}"))
     width = max(len(k) for k, _ in rows)
     return [head, *(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) and k.startswith(("test_", "val_"))
                     else f"  {k:<{width}}  {v}" for k, v in rows)]
@@ -352,6 +360,7 @@ def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False
     if verbose == "auto":             # a progress bar on a terminal; one plain line per epoch in a log
         verbose = 1 if sys.stdout.isatty() else 2
     batch_size = batch_size or spec.training.batch_size
+    op_threads.check_backend(spec)
     strategy = make_strategy(distribute)
     folder = run_folder(out, distribute, folder_module.identity(spec, data_arg))
     with folder_module.locked(folder):
@@ -367,11 +376,12 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     if policy != "float32" and spec.output is not None:
         spec.output.setdefault("dtype", "float32")       # a float16 softmax loses too much
     previous = _keras().mixed_precision.global_policy().name
+    threads = op_threads.choose(spec, batch_size)     # first: its probe build clears Keras's session (policy, seed)
     _keras().mixed_precision.set_global_policy(policy)
     try:
         return _train_with_policy(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
                                   distribute=distribute, strategy=strategy, verbose=verbose, label=label,
-                                  weights=weights, record=record, callbacks=callbacks)
+                                  weights=weights, record=record, callbacks=callbacks, threads=threads)
     finally:
         _keras().mixed_precision.set_global_policy(previous)
 
@@ -387,7 +397,7 @@ def _cache_note(data, mode) -> str:
 
 
 def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, verbose, label,
-                       weights, record, callbacks) -> Run:
+                       weights, record, callbacks, threads) -> Run:
     seed_everything(spec.training.seed)
     expanded = graph.expand(spec)
     keep_float32(expanded, _keras().mixed_precision.global_policy().name)
@@ -396,6 +406,8 @@ def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, di
                        distribute=distribute)
     phases.check_patterns(spec, model)
     print(device_line(strategy), flush=True)
+    if threads.line():
+        print(threads.line(), flush=True)
     cached = batching.cache_mode(data.train, data, spec.inputs[0].shape, spec.training.cache,
                                  os.path.join(folder.dir, "cache"))
     print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
@@ -409,7 +421,7 @@ def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, di
         fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
                      strategy=strategy, verbose=verbose, extra_callbacks=[*callbacks, *tracker_callbacks])
         metrics = report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
-                         strategy=strategy, label=label, record=record)
+                         strategy=strategy, label=label, threads=threads, record=record)
         finish(metrics)
     return Run(model, fitted.history, metrics, folder.path)
 

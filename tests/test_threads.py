@@ -1,0 +1,110 @@
+"""TensorFlow's threads per op, chosen before it starts (`training.intra_op_threads`),
+and the training steps' own samples per second."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import builder
+from builder.training.timing import StepTime
+from conftest import ROOT, spec_path
+
+CHOICES = """
+import json, sys
+import numpy as np
+import builder
+from builder.backend import keras, tensorflow
+from builder.training import threads
+tf = tensorflow()
+lenet = builder.load_spec(sys.argv[1])          # 416,520 multiply-accumulates an example
+seen = []
+def check(choice):
+    seen.append([choice.intra_op, choice.reason, tf.config.threading.get_intra_op_parallelism_threads()])
+check(threads.choose(lenet, 241))                # a step of 100.4 million: TensorFlow's default, not set
+check(threads.choose(builder.load_spec(sys.argv[1], overrides={"training.intra_op_threads": 3}), 32))
+check(threads.choose(lenet, 240))                # 99.96 million: one thread
+from keras.src.backend.common import global_state
+pending = global_state.get_global_attribute("uninitialized_variables") or []     # the probes' weights: dropped
+keras().utils.set_random_seed(0)
+model = builder.build(sys.argv[1])                # starts TensorFlow: the probes left no trace in its names or weights
+check(threads.choose(lenet, 32))
+print(json.dumps({"seen": seen, "pending": len(pending), "names": [layer.name for layer in model.layers],
+                  "weights": [float(np.sum(w)) for w in model.get_weights()]}))
+"""
+
+
+def fresh_python(script, *args, env=None):
+    result = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
+                            cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_threads_are_chosen_before_tensorflow_starts_by_the_size_of_a_step():
+    facts = fresh_python(CHOICES, spec_path("lenet5"))
+    assert facts["seen"] == [
+        [0, "auto: 100.4 million multiply-accumulates a step, more than 100 million", 0],
+        [3, "training.intra_op_threads", 3],
+        [1, "auto: a small model, 100.0 million multiply-accumulates a step", 1],
+        [1, "TensorFlow had started before this run, which fixed it", 1]]
+    assert facts["pending"] == 0
+    import keras
+    keras.utils.set_random_seed(0)
+    model = builder.build(spec_path("lenet5"))
+    assert facts["names"] == [layer.name for layer in model.layers]
+    assert facts["weights"] == pytest.approx([float(np.sum(w)) for w in model.get_weights()], rel=1e-6)
+
+
+TRAIN = """
+import json, sys
+import builder
+from builder.backend import keras
+from builder.training import run
+keras().mixed_precision.set_global_policy("mixed_bfloat16")      # the caller's, kept
+metrics = run.train(builder.load_spec(text=sys.argv[1]), "digits", sys.argv[2], verbose=0)
+print(json.dumps({"policy": keras().mixed_precision.global_policy().name, "metrics": metrics}))
+"""
+
+TINY = """\
+name: tiny
+input: [8, 8, 1]
+layers:
+  - conv2d: {filters: 4, kernel_size: 3, activation: relu}
+  - flatten
+output: {units: 10}
+training: {epochs: 3, batch_size: 64}
+"""
+
+
+def test_a_run_records_its_threads_and_the_samples_per_second_of_its_steps(tmp_path):
+    facts = fresh_python(TRAIN, TINY, tmp_path / "run")
+    assert facts["policy"] == "mixed_bfloat16"
+    recorded = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (recorded["intra_op_threads"], recorded["precision"]) == (1, "float32")
+    metrics = facts["metrics"]
+    # the steps alone (epochs 2 and 3) against the whole run (compiling, validation, checkpoints)
+    assert metrics["step_samples_per_second"] > metrics["samples_per_second"] > 0
+
+
+def test_step_time_keeps_each_fits_first_epoch_apart(monkeypatch):
+    clock = iter([0.0, 5.0, 10.0, 11.0, 20.0, 22.0, 30.0, 37.0, 40.0, 41.5])
+    monkeypatch.setattr("builder.training.timing.time.perf_counter", lambda: next(clock))
+    timer = StepTime()
+    timer.on_train_begin()
+    for epoch in range(3):
+        timer.on_epoch_begin(epoch)
+        timer.on_test_begin()               # validation: the steps' clock stops here
+        timer.on_test_end()
+        timer.on_epoch_end(epoch)
+    timer.on_train_begin()                  # a second fit (a training phase): it compiles again
+    for epoch in (3, 4):
+        timer.on_epoch_begin(epoch)
+        timer.on_epoch_end(epoch)           # no validation
+    assert timer.first_epochs == [5.0, 7.0]
+    assert timer.seconds == [1.0, 2.0, 1.5]
+    assert timer.samples_per_second(90) == 60.0
+    assert StepTime().samples_per_second(90) is None
