@@ -75,8 +75,9 @@ print(json.dumps({"steps": steps.samples_per_second(len(y)), "whole": len(y) * e
 def run_train(epochs):
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "run")
-        subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), "train", os.path.join(ROOT, "specs", "lenet5.yaml"),
-                        "--data", "digits", "--epochs", str(epochs), "--out", out, "--quiet"],
+        spec = os.path.join(ROOT, "specs", "lenet5.yaml")
+        subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), "train", spec, "--data", "digits",
+                        "--epochs", str(epochs), "--out", out, "--quiet"],
                        check=True, stdout=subprocess.DEVNULL, cwd=folder)
         with open(os.path.join(out, "metrics.json"), encoding="utf-8") as handle:
             metrics = json.load(handle)

@@ -24,11 +24,15 @@ lenet = builder.load_spec(sys.argv[1])          # 416,520 multiply-accumulates a
 seen = []
 def check(choice):
     seen.append([choice.intra_op, choice.reason, tf.config.threading.get_intra_op_parallelism_threads()])
+pretrained = builder.load_spec(text="name: p\\ninput: [96, 96, 3]\\noutput: {units: 10}\\nlayers:\\n"
+                                    "  - keras_application: {model: MobileNetV2, weights: imagenet}\\n")
+check(threads.choose(pretrained, 1))             # never probe-built: its weights would be read
 check(threads.choose(lenet, 241))                # a step of 100.4 million: TensorFlow's default, not set
 check(threads.choose(builder.load_spec(sys.argv[1], overrides={"training.intra_op_threads": 3}), 32))
 check(threads.choose(lenet, 240))                # 99.96 million: one thread
 from keras.src.backend.common import global_state
 pending = global_state.get_global_attribute("uninitialized_variables") or []     # the probes' weights: dropped
+check(threads.choose(builder.load_spec(sys.argv[2]), 32))     # a GRU looks for a GPU as it is made: TensorFlow starts
 keras().utils.set_random_seed(0)
 model = builder.build(sys.argv[1])                # starts TensorFlow: the probes left no trace in its names or weights
 check(threads.choose(lenet, 32))
@@ -45,11 +49,13 @@ def fresh_python(script, *args, env=None):
 
 
 def test_threads_are_chosen_before_tensorflow_starts_by_the_size_of_a_step():
-    facts = fresh_python(CHOICES, spec_path("lenet5"))
+    facts = fresh_python(CHOICES, spec_path("lenet5"), spec_path("gru_timeseries"))
     assert facts["seen"] == [
+        [0, "auto: a pretrained network, made by reading its weights", 0],
         [0, "auto: 100.4 million multiply-accumulates a step, more than 100 million", 0],
         [3, "training.intra_op_threads", 3],
         [1, "auto: a small model, 100.0 million multiply-accumulates a step", 1],
+        [1, "auto: making its layers started TensorFlow (Keras's recurrent layers look for a GPU)", 1],
         [1, "TensorFlow had started before this run, which fixed it", 1]]
     assert facts["pending"] == 0
     import keras

@@ -68,6 +68,8 @@ class LayerType:
     rescales: bool = False          # scales raw input itself: the data pipeline then leaves values as they are
     float32_when_mixed: bool = False   # `train` under a mixed policy keeps it float32 (embeddings; see
     #                                    training/devices.py keep_float32)
+    pretrained: bool = False        # a whole network whose weights may be read as it is made (training/threads.py
+    #                                 does not probe-build it)
     no_defaults: frozenset = frozenset()   # arguments `defaults:` never fills here
     arg_types: tuple = ()           # (arg, type key) pairs where the signature and name say too little
     requires: tuple | None = None   # (module, pip package) it needs beyond Keras: checked at `validate`
@@ -279,10 +281,10 @@ _builtin("text_vectorization", "TextVectorization", adapts=True, example={
 # Pretrained networks
 _NEEDS_HUB = ("keras_hub", "keras-hub")
 _builtin("keras_hub", "KerasHubBackbone", module=_CUSTOM, short="preset", call="dict", macs=costs.nested,
-         requires=_NEEDS_HUB,
+         requires=_NEEDS_HUB, pretrained=True,
          check=applications.check_preset, arg_types=(("preset", "hub_preset"), ("load_weights", "bool"),
                                                      ("output", "optional_string"), ("arguments", "mapping")))
-_builtin("keras_application", "KerasApplication", module=_CUSTOM, short="model", macs=costs.nested,
+_builtin("keras_application", "KerasApplication", module=_CUSTOM, short="model", macs=costs.nested, pretrained=True,
          check=applications.check, arg_types=(("model", "application"),))
 
 # Attention and transformers

@@ -15,6 +15,7 @@ import dataclasses
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
 from ..errors import SpecError, in_source
+from ..spec import graph
 
 SMALL_STEP_MACS = 100_000_000      # LeNet-5 at batch 32: 13 million; a small CIFAR CNN, no faster on one: 783 million
 
@@ -57,10 +58,13 @@ def choose(spec, batch_size: int) -> Threads:
         return Threads(0, "auto: a GPU trains")
     if any(None in item.shape for item in spec.inputs):
         return Threads(0, "auto: the input's size is known only from the data")
-    macs = _step_macs(spec, batch_size)
+    expanded = graph.expand(spec)
+    if any(node.type.pretrained for node in expanded.nodes):
+        return Threads(0, "auto: a pretrained network, made by reading its weights")
+    macs = _step_macs(expanded, batch_size)
     if macs is None:
         return Threads(tf.config.threading.get_intra_op_parallelism_threads(),
-                       "auto: building the model starts TensorFlow (its recurrent layers look for a GPU)")
+                       "auto: making its layers started TensorFlow (Keras's recurrent layers look for a GPU)")
     if macs > SMALL_STEP_MACS:
         return Threads(0, f"auto: {macs / 1e6:,.1f} million multiply-accumulates a step, more than "
                           f"{SMALL_STEP_MACS / 1e6:,.0f} million")
@@ -79,7 +83,7 @@ def _started(tf) -> bool:
     return False
 
 
-def _step_macs(spec, batch_size: int) -> int | None:
+def _step_macs(expanded, batch_size: int) -> int | None:
     """Multiply-accumulates of a training step's forward pass, from a probe build; None where the build
     started TensorFlow. Keras's session is cleared after it (the probe's uninitialized variables would
     otherwise be initialized by the next build), which also resets its dtype policy and seeds: the caller
@@ -89,7 +93,7 @@ def _step_macs(spec, batch_size: int) -> int | None:
     keras, tf = _keras(), _tensorflow()
     try:
         with keras.StatelessScope(initialize_variables=False):
-            probe = build_model(spec)
+            probe = build_model(expanded)
         macs = sum(m for _, _, m in describe.layer_macs(probe))
     finally:
         keras.backend.clear_session(free_memory=False)
