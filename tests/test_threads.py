@@ -56,7 +56,7 @@ def test_threads_are_chosen_before_tensorflow_starts_by_the_size_of_a_step():
         [0, "auto: 100.4 million multiply-accumulates a step, more than 100 million", 0],
         [3, "training.intra_op_threads", 3],
         [1, "auto: a small model, 100.0 million multiply-accumulates a step", 1],
-        [1, "auto: making its layers started TensorFlow (Keras's recurrent layers look for a GPU)", 1],
+        [1, "auto: making its layers started TensorFlow (as Keras's recurrent layers do: they look for a GPU)", 1],
         [1, "TensorFlow had started before this run, which fixed it", 1]]
     assert facts["pending"] == 0
     import keras

@@ -64,7 +64,8 @@ def choose(spec, batch_size: int) -> Threads:
     macs = _step_macs(expanded, batch_size)
     if macs is None:
         return Threads(tf.config.threading.get_intra_op_parallelism_threads(),
-                       "auto: making its layers started TensorFlow (as Keras's recurrent layers do: they look for a GPU)")
+                       "auto: making its layers started TensorFlow (as Keras's recurrent layers do: they look "
+                       "for a GPU)")
     if macs > SMALL_STEP_MACS:
         return Threads(0, f"auto: {macs / 1e6:,.1f} million multiply-accumulates a step, more than "
                           f"{SMALL_STEP_MACS / 1e6:,.0f} million")
