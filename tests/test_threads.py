@@ -19,24 +19,30 @@ import json, sys
 import numpy as np
 import builder
 from builder.backend import keras, tensorflow
+from builder.keras.assemble import build_model
+from builder.spec import graph
 from builder.training import threads
 tf = tensorflow()
-lenet = builder.load_spec(sys.argv[1])          # 416,520 multiply-accumulates an example
-seen = []
-def check(choice):
+
+def choose(spec, batch_size, expanded=None):
+    choice = threads.choose(spec, expanded or graph.expand(spec), batch_size)
     seen.append([choice.intra_op, choice.reason, tf.config.threading.get_intra_op_parallelism_threads()])
+
+seen = []
+lenet = builder.load_spec(sys.argv[1])          # 416,520 multiply-accumulates an example
+lenet_graph = graph.expand(lenet)
 pretrained = builder.load_spec(text="name: p\\ninput: [96, 96, 3]\\noutput: {units: 10}\\nlayers:\\n"
                                     "  - keras_application: {model: MobileNetV2, weights: imagenet}\\n")
-check(threads.choose(pretrained, 1))             # never probe-built: its weights would be read
-check(threads.choose(lenet, 241))                # a step of 100.4 million: TensorFlow's default, not set
-check(threads.choose(builder.load_spec(sys.argv[1], overrides={"training.intra_op_threads": 3}), 32))
-check(threads.choose(lenet, 240))                # 99.96 million: one thread
+choose(pretrained, 1)                           # never probe-built: its weights would be read
+choose(lenet, 241)                              # a step of 100.4 million: TensorFlow's default, not set
+choose(builder.load_spec(sys.argv[1], overrides={"training.intra_op_threads": 3}), 32)
+choose(lenet, 240, lenet_graph)                 # 99.96 million: one thread
 from keras.src.backend.common import global_state
 pending = global_state.get_global_attribute("uninitialized_variables") or []     # the probes' weights: dropped
-check(threads.choose(builder.load_spec(sys.argv[2]), 32))     # a GRU looks for a GPU as it is made: TensorFlow starts
+choose(builder.load_spec(sys.argv[2]), 32)      # a GRU looks for a GPU as it is made: TensorFlow starts
 keras().utils.set_random_seed(0)
-model = builder.build(sys.argv[1])                # starts TensorFlow: the probes left no trace in its names or weights
-check(threads.choose(lenet, 32))
+model = build_model(lenet_graph)                # the probed graph, built: no trace of the probes in names or weights
+choose(lenet, 32)
 print(json.dumps({"seen": seen, "pending": len(pending), "names": [layer.name for layer in model.layers],
                   "weights": [float(np.sum(w)) for w in model.get_weights()]}))
 """

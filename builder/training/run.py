@@ -376,12 +376,14 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     if policy != "float32" and spec.output is not None:
         spec.output.setdefault("dtype", "float32")       # a float16 softmax loses too much
     previous = _keras().mixed_precision.global_policy().name
-    threads = op_threads.choose(spec, batch_size)     # first: its probe build clears Keras's session (policy, seed)
+    expanded = graph.expand(spec)
+    threads = op_threads.choose(spec, expanded, batch_size)     # first: its probe build clears Keras's session
     _keras().mixed_precision.set_global_policy(policy)
     try:
         return _train_with_policy(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
                                   distribute=distribute, strategy=strategy, verbose=verbose, label=label,
-                                  weights=weights, record=record, callbacks=callbacks, threads=threads)
+                                  weights=weights, record=record, callbacks=callbacks, expanded=expanded,
+                                  threads=threads)
     finally:
         _keras().mixed_precision.set_global_policy(previous)
 
@@ -397,9 +399,8 @@ def _cache_note(data, mode) -> str:
 
 
 def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, verbose, label,
-                       weights, record, callbacks, threads) -> Run:
+                       weights, record, callbacks, expanded, threads) -> Run:
     seed_everything(spec.training.seed)
-    expanded = graph.expand(spec)
     keep_float32(expanded, _keras().mixed_precision.global_policy().name)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
     model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size,

@@ -15,7 +15,6 @@ import dataclasses
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
 from ..errors import SpecError, in_source
-from ..spec import graph
 
 SMALL_STEP_MACS = 100_000_000      # LeNet-5 at batch 32: 13 million; a small CIFAR CNN, no faster on one: 783 million
 
@@ -42,8 +41,9 @@ def check_backend(spec):
                             path=("training", "intra_op_threads"))
 
 
-def choose(spec, batch_size: int) -> Threads:
-    """Set TensorFlow's intra-op threads for training `spec` at `batch_size`, before anything starts TensorFlow."""
+def choose(spec, expanded, batch_size: int) -> Threads:
+    """Set TensorFlow's intra-op threads for training `spec` (its `expanded` graph) at `batch_size`, before anything
+    starts TensorFlow."""
     setting = spec.training.intra_op_threads
     if _keras().backend.backend() != "tensorflow":
         return Threads(None, "not TensorFlow")
@@ -58,7 +58,6 @@ def choose(spec, batch_size: int) -> Threads:
         return Threads(0, "auto: a GPU trains")
     if any(None in item.shape for item in spec.inputs):
         return Threads(0, "auto: the input's size is known only from the data")
-    expanded = graph.expand(spec)
     if any(node.type.pretrained for node in expanded.nodes):
         return Threads(0, "auto: a pretrained network, made by reading its weights")
     macs = _step_macs(expanded, batch_size)
