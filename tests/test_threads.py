@@ -78,13 +78,23 @@ import builder
 from builder.backend import keras
 from builder.training import run
 keras().mixed_precision.set_global_policy("mixed_bfloat16")      # the caller's, kept
+try:                           # a spec that does not build fails in the probe, which clears Keras's session
+    run.train(builder.load_spec(text=sys.argv[3]), "digits", sys.argv[2] + "-failed", verbose=0)
+except builder.SpecError as err:
+    failed = [str(err), keras().mixed_precision.global_policy().name]
 metrics = run.train(builder.load_spec(text=sys.argv[1]), "digits", sys.argv[2], verbose=0)
-print(json.dumps({"policy": keras().mixed_precision.global_policy().name, "metrics": metrics}))
+print(json.dumps({"policy": keras().mixed_precision.global_policy().name, "failed": failed, "metrics": metrics}))
 """
 
+UNBUILDABLE = ("name: bad\ninput: [8, 8, 1]\nlayers: [flatten, {conv2d: {filters: 4, kernel_size: 3}}]\n"
+               "output: {units: 10}\n")
+
+
 def test_a_run_records_its_threads_and_the_samples_per_second_of_its_steps(tmp_path):
-    facts = fresh_python(TRAIN, TINY, tmp_path / "run")
+    facts = fresh_python(TRAIN, TINY, tmp_path / "run", UNBUILDABLE)
     assert facts["policy"] == "mixed_bfloat16"
+    assert facts["failed"][0].startswith("<spec>:3:20: error: layers[1].conv2d: conv2d cannot take an input of shape")
+    assert facts["failed"][1] == "mixed_bfloat16"
     recorded = json.loads((tmp_path / "run" / "run.json").read_text())
     assert (recorded["intra_op_threads"], recorded["precision"]) == (1, "float32")
     metrics = facts["metrics"]

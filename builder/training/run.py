@@ -376,10 +376,10 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
     if policy != "float32" and spec.output is not None:
         spec.output.setdefault("dtype", "float32")       # a float16 softmax loses too much
     previous = _keras().mixed_precision.global_policy().name
-    expanded = graph.expand(spec)
-    threads = op_threads.choose(spec, expanded, batch_size)     # first: its probe build clears Keras's session
-    _keras().mixed_precision.set_global_policy(policy)
     try:
+        expanded = graph.expand(spec)
+        threads = op_threads.choose(spec, expanded, batch_size)     # first: its probe build clears Keras's session
+        _keras().mixed_precision.set_global_policy(policy)
         return _train_with_policy(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
                                   distribute=distribute, strategy=strategy, verbose=verbose, label=label,
                                   weights=weights, record=record, callbacks=callbacks, expanded=expanded,
