@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
 import os
 import sys
 import tempfile
+import traceback
 
 _uncollected_imports = False
+_tensorflow_problem = None       # why an installed TensorFlow did not import (tried once per process)
 
 
 def keras():
@@ -21,10 +24,40 @@ def keras():
 
 
 def tensorflow():
-    """Import and return tensorflow (data pipelines and tf.distribute only)."""
-    if "tensorflow" not in sys.modules:
-        _quietly(_import_tensorflow)
+    """Import and return tensorflow (data pipelines and tf.distribute only);
+    a BuilderError that says how to fix it where it is missing or does not import."""
+    problem = tensorflow_problem()
+    if problem:
+        from .errors import BuilderError
+        raise BuilderError(f"TensorFlow {problem}")
     return sys.modules["tensorflow"]
+
+
+def has_tensorflow() -> bool:
+    """Whether TensorFlow is installed and imports (importing it, quietly, where installed)."""
+    return tensorflow_problem() is None
+
+
+def tensorflow_problem():
+    """None where TensorFlow imports (this imports it); else why not and the
+    fix, to follow "TensorFlow": "is not installed: ...", or "is installed but
+    does not import (...): ..." (a broken install counts as a missing one, so
+    that the JAX and PyTorch backends still train, without tf.data)."""
+    global _tensorflow_problem
+    if sys.modules.get("tensorflow") is not None:
+        return None
+    if _tensorflow_problem is None:
+        if importlib.util.find_spec("tensorflow") is None:
+            return "is not installed: pip install tensorflow"
+        try:
+            _quietly(_import_tensorflow)
+        except Exception as err:         # noqa: BLE001 - a broken install fails in many ways (protobuf, CUDA, NumPy ABI)
+            if _not_found(err):
+                return "is not installed: pip install tensorflow"
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            _tensorflow_problem = (f"is installed but does not import ({type(err).__name__}: {first}): "
+                                   "reinstall it: pip install --force-reinstall tensorflow")
+    return _tensorflow_problem
 
 
 def quick_imports():
@@ -55,17 +88,40 @@ def _uncollected():
 def _import_keras():
     _choose_installed_backend()
     with _uncollected():
-        import keras as module
+        try:
+            import keras as module
+        except Exception as err:
+            _refuse_broken_tensorflow_backend(err)
+            raise
 
         import builder.keras.layers  # noqa: F401  (registers the custom layers)
         if module.backend.backend() == "tensorflow":
             _import_tensorflow()
 
 
+def _not_found(err) -> bool:
+    """Whether `err` says TensorFlow (or a module of it) is not there."""
+    return isinstance(err, ModuleNotFoundError) and (err.name or "").partition(".")[0] == "tensorflow"
+
+
+def _refuse_broken_tensorflow_backend(err):
+    """Keras failed to import: where TensorFlow, its backend, is the cause (Keras
+    imports it only for that backend), say so, with the other backends installed."""
+    from_tensorflow = _not_found(err) or any(
+        frame.f_globals.get("__name__", "").partition(".")[0] == "tensorflow"
+        for frame, _ in traceback.walk_tb(err.__traceback__))
+    problem = from_tensorflow and tensorflow_problem()
+    if problem:
+        from .errors import BuilderError
+        others = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]
+        instead = (f"or use another installed backend: --backend {others[0]}" if others else
+                   'or install another backend: pip install "keras-spec-builder[jax]"')
+        raise BuilderError(f"Keras's backend is TensorFlow, which {problem}; {instead}") from None
+
+
 def _choose_installed_backend():
     """With no backend chosen (KERAS_BACKEND) and TensorFlow, Keras's default,
     not installed: JAX, else PyTorch, where installed."""
-    import importlib.util
     if "KERAS_BACKEND" in os.environ or "keras" in sys.modules or importlib.util.find_spec("tensorflow"):
         return
     installed = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]

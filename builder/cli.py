@@ -21,7 +21,7 @@ import shlex
 import sys
 import warnings
 
-from .errors import BuilderError, SpecError, SpecWarning, is_out_of_memory
+from .errors import BuilderError, BuilderWarning, SpecError, is_out_of_memory
 from .files import check_output, target_of
 from .spec import overrides as overrides_module
 
@@ -42,8 +42,8 @@ def main(argv=None, prog=None) -> int:
         with warnings.catch_warnings():
             shown = warnings.showwarning
 
-            def show(message, category, *rest, **options):     # a spec's notes: their own one line
-                if issubclass(category, SpecWarning):
+            def show(message, category, *rest, **options):     # the builder's warnings: their own one line
+                if issubclass(category, BuilderWarning):
                     print(message, file=sys.stderr, flush=True)
                 else:
                     shown(message, category, *rest, **options)

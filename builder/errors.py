@@ -69,7 +69,11 @@ class SpecNote(SpecError):
     kind = "warning"
 
 
-class SpecWarning(UserWarning):
+class BuilderWarning(UserWarning):
+    """A warning the command line prints as its own one line (its text begins `warning:` or is located)."""
+
+
+class SpecWarning(BuilderWarning):
     """The Python warning a SpecNote is issued as (its text is the note's one line)."""
 
 

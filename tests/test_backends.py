@@ -143,3 +143,58 @@ def test_without_tensorflow_the_installed_backend_builds_trains_evaluates_and_pr
                                                        "savedmodel through it), which is not installed: pip install "
                                                        "tensorflow; --format keras needs no TensorFlow\n")
     assert not (tmp_path / "saved").exists()
+
+
+def _broken_tensorflow(tmp_path, error):
+    """An environment in which TensorFlow is installed but its import raises `error`, as a broken install's does."""
+    package = tmp_path / "broken" / "tensorflow"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"raise {error}\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.mark.parametrize("error, shown", [
+    ("ImportError('libcudart.so.12: cannot open shared object file')",
+     "ImportError: libcudart.so.12: cannot open shared object file"),
+    ("TypeError('Descriptors cannot be created directly.\\nmore')", "TypeError: Descriptors cannot be created directly.")])
+def test_a_broken_tensorflow_as_the_backend_is_one_line_that_says_how_to_fix_it(tmp_path, error, shown):
+    result = run_cli_process("build", spec_path("lenet5"),
+                             env={**_broken_tensorflow(tmp_path, error), "KERAS_BACKEND": "tensorflow"})
+    assert (result.returncode, result.stderr) == (1, f"error: Keras's backend is TensorFlow, which is installed but "
+                                                     f"does not import ({shown}): reinstall it: pip install "
+                                                     "--force-reinstall tensorflow; or use another installed "
+                                                     "backend: --backend jax\n")
+
+
+def test_tensorflow_chosen_as_the_backend_but_not_installed_is_one_line(tmp_path):
+    script = tmp_path / "no_tf.py"
+    script.write_text(WITHOUT_TENSORFLOW)
+    result = subprocess.run([sys.executable, str(script), "", "build", spec_path("lenet5")], capture_output=True,
+                            text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT,
+                                                          "KERAS_BACKEND": "tensorflow"}, timeout=120)
+    assert (result.returncode, result.stderr) == (1, "error: Keras's backend is TensorFlow, which is not installed: "
+                                                     "pip install tensorflow; or use another installed backend: "
+                                                     "--backend jax\n")
+
+
+@pytest.mark.slow
+def test_a_broken_tensorflow_leaves_jax_training_without_tf_data(tmp_path):
+    """TensorFlow installed but broken, Keras on JAX: said once, then the NumPy data path
+    trains; the exports that need TensorFlow say it is broken, and write nothing."""
+    env = {**_broken_tensorflow(tmp_path, "ImportError('DLL load failed')"), "KERAS_BACKEND": "jax"}
+    trained = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1",
+                              "--out", tmp_path / "run", env=env, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert trained.stderr == ("warning: TensorFlow is installed but does not import (ImportError: DLL load failed): "
+                              "reinstall it: pip install --force-reinstall tensorflow; meanwhile the data is fed "
+                              "without tf.data\n")
+    assert trained.stdout.startswith("Training on jax backend devices\n")
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_accuracy"] > 0.5
+    refused = run_cli_process("export", tmp_path / "run" / "model.keras", "--format", "savedmodel",
+                              "-o", tmp_path / "saved", env=env)
+    assert (refused.returncode, refused.stderr) == (1, "error: --format savedmodel needs TensorFlow (Keras exports "
+                                                       "savedmodel through it), which is installed but does not import "
+                                                       "(ImportError: DLL load failed): reinstall it: pip install "
+                                                       "--force-reinstall tensorflow; --format keras needs no "
+                                                       "TensorFlow\n")
+    assert not (tmp_path / "saved").exists()

@@ -3,8 +3,7 @@ and TensorFlow's own exporters. Every output appears atomically."""
 
 from __future__ import annotations
 
-import importlib.util
-
+from .. import backend
 from ..errors import SpecError
 from ..files import check_output, publish
 
@@ -45,9 +44,9 @@ def export(model, fmt: str, path: str, *, overwrite=False) -> str:
     if suffix and not path.endswith(suffix):
         raise SpecError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
     check_output(path, overwrite)
-    if fmt != "keras" and importlib.util.find_spec("tensorflow") is None:
-        raise SpecError(f"--format {fmt} needs TensorFlow (Keras exports {fmt} through it), which is not installed: "
-                        "pip install tensorflow; --format keras needs no TensorFlow")
+    if fmt != "keras" and not backend.has_tensorflow():
+        raise SpecError(f"--format {fmt} needs TensorFlow (Keras exports {fmt} through it), which "
+                        f"{backend.tensorflow_problem()}; --format keras needs no TensorFlow")
     if fmt == "onnx" and any(tensor.dtype == "string" for tensor in model.inputs):
         raise SpecError("ONNX cannot hold this model's text processing (tf2onnx converts no string ops): a model "
                         "that takes raw strings exports as keras, savedmodel or tflite (run with the TensorFlow "

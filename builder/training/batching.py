@@ -5,22 +5,36 @@ it (Keras on JAX or PyTorch alone), a keras.utils.PyDataset of NumPy batches."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import shutil
+import warnings
 
 import numpy as np
 
+from .. import backend
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
-from ..errors import SpecError
+from ..errors import BuilderWarning, SpecError
 
 keras = _keras()
 
 
+_told_broken = False
+
+
 def has_tf_data() -> bool:
-    return importlib.util.find_spec("tensorflow") is not None
+    """Whether tf.data feeds the data: TensorFlow imports. A TensorFlow that is
+    installed but broken is said once; Keras on JAX or PyTorch trains without it."""
+    global _told_broken
+    if backend.has_tensorflow():
+        return True
+    problem = backend.tensorflow_problem()
+    if not _told_broken and problem.startswith("is installed"):
+        _told_broken = True
+        warnings.warn(f"warning: TensorFlow {problem}; meanwhile the data is fed without tf.data",
+                      BuilderWarning, stacklevel=2)
+    return False
 
 
 def augmentation_layers(preprocessing):
@@ -71,7 +85,8 @@ def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, sh
         rescale = None                # raw strings, for a model that vectorizes its text itself
     augment = augmentation_layers(preprocessing) if training else []
     if data.streamed and not has_tf_data():
-        raise SpecError(f"{data.name} is read by tf.data, which needs TensorFlow: pip install tensorflow")
+        raise SpecError(f"{data.name} is read by tf.data, which needs TensorFlow; TensorFlow "
+                        f"{backend.tensorflow_problem()}")
     if has_tf_data():
         # evaluate and predict (no cache file) read each file once anyway
         mode = cache_mode(split, data, shape, cache, cache_file and os.path.dirname(cache_file))
