@@ -533,7 +533,7 @@ COMMANDS = {
     "export": Command(cmd_export, _export_flags, "export a spec or a saved model: keras, savedmodel, onnx, tflite",
                       "Build SPEC (or load MODEL.keras) and export it with Keras's and TensorFlow's own exporters."),
     "plot": Command(cmd_plot, _plot_flags, "draw a spec: layer names and output shapes (PNG or SVG)",
-                    "Draw SPEC with Keras's plot_model (needs pydot and Graphviz's dot)."),
+                    "Draw SPEC with Keras's model_to_dot (needs pydot and Graphviz's dot)."),
     "serve": Command(cmd_serve, _serve_flags, "a live page of a spec's diagram, or of a folder's specs and runs",
                      "Serve a local web page that draws SPEC (or each spec in DIR) as a diagram, follows the file "
                      "as it is saved, links the diagram to the YAML, and plots the training runs under DIR."),

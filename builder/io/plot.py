@@ -1,5 +1,5 @@
 """`plot`: a diagram of a spec with layer names and output shapes, through
-Keras's plot_model (pydot and Graphviz's `dot`), or with each block
+Keras's model_to_dot (pydot and Graphviz's `dot`), or with each block
 instance drawn as one node."""
 
 from __future__ import annotations
@@ -36,9 +36,12 @@ def plot(spec, path, collapse_blocks=False, overwrite=False) -> str:
         if collapse_blocks:
             _collapsed(graph, model).write(temporary, format=extension[1:])
         else:
+            # model_to_dot and our own write, not plot_model: where IPython is installed, plot_model
+            # returns the file as an IPython Image, which raises for SVG after the file is written
             from ..backend import keras
-            keras().utils.plot_model(model, to_file=temporary, show_shapes=True, show_layer_names=True,
-                                     show_layer_activations=True, dpi=96)
+            dot = keras().utils.model_to_dot(model, show_shapes=True, show_layer_names=True,
+                                             show_layer_activations=True, dpi=96)
+            dot.write(temporary, format=extension[1:])
     return path
 
 
