@@ -46,3 +46,10 @@ def write_spec(tmp_path):
         path.write_text(text)
         return str(path)
     return write
+
+
+def digits_split():
+    """scikit-learn's digits, all in the training split: (that split, the loaded data)."""
+    from builder.training import data
+    loaded = data.load("digits", (8, 8, 1), "float32", validation_split=0, test_split=0, seed=0)
+    return loaded.train, loaded

@@ -10,7 +10,7 @@ import pytest
 
 import builder
 from builder.training import batching, run
-from conftest import ROOT, run_cli_process, spec_path
+from conftest import ROOT, digits_split, run_cli_process, spec_path
 
 JAX_SCRIPT = """
 import json, numpy as np, builder
@@ -82,7 +82,7 @@ def test_numpy_input_path_trains_without_tf_data(tmp_path, monkeypatch):
     spec = builder.load_spec(text="name: t\ninput: [8, 8, 1]\nlayers: [flatten, {dense: 16}]\noutput: {units: 10}\n"
                                   "training: {epochs: 2, preprocessing: {augmentation: [{random_flip: "
                                   "{mode: horizontal}}]}}\n")
-    batches = batching.dataset(*_digits_split(), (8, 8, 1), 32, training=True,
+    batches = batching.dataset(*digits_split(), (8, 8, 1), 32, training=True,
                                preprocessing=spec.training.preprocessing, seed=0)
     assert type(batches).__name__ == "ArrayBatches"
     x, y = batches[0]
@@ -90,12 +90,6 @@ def test_numpy_input_path_trains_without_tf_data(tmp_path, monkeypatch):
     metrics = run.train(spec, "digits", str(tmp_path / "run"), verbose=0)
     assert metrics["epochs"] == 2 and metrics["test_accuracy"] > 0.3
     assert not (tmp_path / "run" / "logs").exists()          # TensorBoard needs TensorFlow
-
-
-def _digits_split():
-    from builder.training import data
-    loaded = data.load("digits", (8, 8, 1), "float32", validation_split=0, test_split=0, seed=0)
-    return loaded.train, loaded
 
 
 WITHOUT_TENSORFLOW = """

@@ -15,7 +15,7 @@ import pytest
 import builder
 from builder import SpecError
 from builder.training import run as training
-from conftest import ROOT, run_cli_process, spec_path
+from conftest import ROOT, digits_split, run_cli_process, spec_path
 
 TINY = """\
 name: tiny
@@ -82,6 +82,65 @@ def test_steps_per_execution_changes_speed_not_weights(tmp_path):
     assert runs["auto"][0]["test_loss"] == runs["1"][0]["test_loss"]
     for x, y in zip(runs["auto"][1], runs["1"][1]):
         np.testing.assert_array_equal(x, y)
+
+
+def _pipeline_of(ds) -> list:
+    """A tf.data pipeline, last step first: (kind, parallel calls or buffer size)."""
+    steps = []
+    while ds is not None:
+        setting = getattr(ds, "_num_parallel_calls", getattr(ds, "_buffer_size", None))
+        steps.append((type(ds).__name__.strip("_"), None if setting is None else int(setting)))
+        ds = getattr(ds, "_input_dataset", None)
+    return steps
+
+
+def test_the_input_pipeline_and_xla_are_settings_that_change_speed_not_weights(tmp_path, monkeypatch):
+    """num_parallel_calls and prefetch reach tf.data's map and prefetch (auto: AUTOTUNE, -1), and
+    Keras's PyDataset without TensorFlow; jit_compile reaches compile; run.json records all three;
+    the trained weights are those of the defaults."""
+    import keras
+    from builder.training import batching
+    split, loaded = digits_split()
+    spec = builder.load_spec(text=TINY + "  num_parallel_calls: 2\n  prefetch: 0\n")
+
+    def pipeline(settings, **kw):
+        return batching.dataset(split, loaded, (8, 8, 1), 32, training=True, seed=0,
+                                preprocessing=spec.training.preprocessing, **settings, **kw)
+    assert _pipeline_of(pipeline(batching.pipeline(spec.training))) == [
+        ("OptionsDataset", None), ("BatchDataset", None), ("ShuffleDataset", 1797), ("CacheDataset", None),
+        ("ParallelMapDataset", 2), ("TensorSliceDataset", None)]
+    assert _pipeline_of(pipeline({"prefetch": 3}))[:1] == [("PrefetchDataset", 3)]
+    assert [step for step in _pipeline_of(pipeline({})) if step[1] is not None and step[0] != "ShuffleDataset"] == [
+        ("PrefetchDataset", -1), ("ParallelMapDataset", -1)]
+    monkeypatch.setattr(batching, "has_tf_data", lambda: False)
+    batches = pipeline(batching.pipeline(spec.training))
+    assert (type(batches).__name__, batches.workers, batches.max_queue_size) == ("ArrayBatches", 2, 1)
+    assert (pipeline({}).workers, pipeline({}).max_queue_size) == (1, 10)             # Keras's own defaults
+    monkeypatch.undo()
+    weights = {}
+    for name, settings in [("auto", ""), ("set", "  num_parallel_calls: 1\n  prefetch: 0\n  jit_compile: false\n")]:
+        _, out = train_tiny(tmp_path / name, text=TINY + settings)
+        record = json.load(open(os.path.join(out, "run.json")))
+        assert [record["num_parallel_calls"], record["prefetch"], record["jit_compile"]] == {
+            "auto": ["auto", "auto", False], "set": [1, 0, False]}[name]
+        weights[name] = keras.saving.load_model(os.path.join(out, "model.keras")).get_weights()
+    for a, b in zip(weights["auto"], weights["set"]):
+        np.testing.assert_array_equal(a, b)
+    # XLA in a fresh process: this one has TensorFlow's op determinism on, under which Keras refuses XLA
+    (tmp_path / "tiny.yaml").write_text(TINY + "  jit_compile: true\n")
+    result = run_cli_process("train", tmp_path / "tiny.yaml", "--data", "digits", "--out", tmp_path / "xla",
+                             timeout=300)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.load(open(tmp_path / "xla" / "run.json"))["jit_compile"] is True
+    xla = keras.saving.load_model(tmp_path / "xla" / "model.keras").get_weights()
+    for a, b in zip(weights["auto"], xla):                  # XLA fuses ops: the same up to rounding
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    with pytest.warns(builder.errors.SpecWarning) as warned:
+        _, out = train_tiny(tmp_path / "refused", text=TINY + "  jit_compile: true\n")
+    assert [str(w.message) for w in warned if w.category is builder.errors.SpecWarning] == [("<spec>:10:3: warning: training.jit_compile: true, but Keras compiles this "
+                                      "model without XLA: a layer does not support it, or TensorFlow's op "
+                                      "determinism is on (an earlier run in this process turned it on)")]
+    assert json.load(open(os.path.join(out, "run.json")))["jit_compile"] is False
 
 
 def test_precision_auto_follows_the_device_and_is_recorded(tmp_path):
@@ -153,8 +212,9 @@ def test_training_section_is_validated():
         builder.load_spec(text=TINY + "  optimiser: sgd\n")
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
-        "'optimizer'? Known: batch_size, cache, callbacks, epochs, intra_op_threads, loss, metrics, mode, monitor, optimizer, phases, precision, preprocessing, "
-        "seed, shuffle, shuffle, steps_per_execution, test_on, test_split, tfrecord, track, validation_split.".replace("shuffle, shuffle", "shuffle"))
+        "'optimizer'? Known: batch_size, cache, callbacks, epochs, intra_op_threads, jit_compile, loss, metrics, mode, "
+        "monitor, num_parallel_calls, optimizer, phases, precision, prefetch, preprocessing, seed, shuffle, "
+        "steps_per_execution, test_on, test_split, tfrecord, track, validation_split.")
 
 
 def test_optimizer_schedule_and_callbacks(tmp_path):

@@ -233,6 +233,18 @@ class Training(SpecModel):
     intra_op_threads: Union[Literal["auto"], Annotated[StrictInt, Field(ge=0, le=4096)]] = Field(
         "auto", description="threads TensorFlow gives each op on the CPU (0: its default, one per core); auto: 1 "
                             "where a training step is small (100 million multiply-accumulates or fewer), else 0")
+    jit_compile: Union[Literal["auto"], StrictBool] = Field(
+        "auto", description="auto, true or false: whether XLA compiles the training step (Keras's compile argument; "
+                            "torch.compile on PyTorch); auto: Keras's choice (XLA under JAX; not on PyTorch, nor on "
+                            "TensorFlow, whose op determinism train turns on unless this is true)")
+    num_parallel_calls: Union[Literal["auto"], Annotated[StrictInt, Field(gt=0, le=4096)]] = Field(
+        "auto", description="auto or a positive number of examples the input pipeline decodes, scales and augments "
+                            "at once (tf.data's num_parallel_calls; without TensorFlow, Keras's PyDataset workers); "
+                            "auto: tf.data tunes it (one worker without TensorFlow)")
+    prefetch: Union[Literal["auto"], Annotated[StrictInt, Field(ge=0, le=4096)]] = Field(
+        "auto", description="auto or a number (0 or more) of batches the input pipeline prepares ahead of the "
+                            "training step (tf.data's prefetch; without TensorFlow, the PyDataset workers' queue); "
+                            "auto: tf.data tunes it (Keras's queue of 10 without TensorFlow)")
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field(
         "auto", description="Keras's dtype policy: auto (mixed_bfloat16 on GPUs of compute capability 8.0 and "
                             "later, mixed_float16 on older GPUs, float32 on the CPU), or one of them")

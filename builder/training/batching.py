@@ -76,10 +76,16 @@ def _existing(path):
     return path
 
 
+def pipeline(config) -> dict:
+    """The input pipeline's settings in a spec's training section, as dataset()'s keywords."""
+    return {"num_parallel_calls": config.num_parallel_calls, "prefetch": config.prefetch}
+
+
 def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, shuffle=True, cache="auto",
-            cache_file=None):
+            cache_file=None, num_parallel_calls="auto", prefetch="auto"):
     """A batched dataset of (x, y) for `split`. The data source's own scaling
-    (`data.rescale`: 1/255 for images) applies unless `preprocessing.rescale` says otherwise."""
+    (`data.rescale`: 1/255 for images) applies unless `preprocessing.rescale` says otherwise.
+    `num_parallel_calls` and `prefetch`: a number, or auto (tf.data tunes them; Keras's PyDataset defaults)."""
     rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
     if getattr(split.x, "dtype", None) == object and not data.images_from_files:
         rescale = None                # raw strings, for a model that vectorizes its text itself
@@ -90,9 +96,17 @@ def dataset(split, data, shape, batch_size, *, training, preprocessing, seed, sh
     if has_tf_data():
         # evaluate and predict (no cache file) read each file once anyway
         mode = cache_mode(split, data, shape, cache, cache_file and os.path.dirname(cache_file))
-        return _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed,
-                           (mode, cache_file))
-    return ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
+        ds = _tf_dataset(split, data, shape, batch_size, training and shuffle, rescale, augment, seed,
+                         (mode, cache_file), num_parallel_calls)
+        if prefetch == "auto":
+            return ds.prefetch(_tensorflow().data.AUTOTUNE)
+        return ds.prefetch(prefetch) if prefetch else ds
+    batches = ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
+    if num_parallel_calls != "auto":
+        batches.workers = num_parallel_calls
+    if prefetch != "auto":
+        batches.max_queue_size = max(1, prefetch)       # the workers' queue (0 would make it unbounded)
+    return batches
 
 
 def shuffle_buffer(count, shape) -> int:
@@ -100,8 +114,10 @@ def shuffle_buffer(count, shape) -> int:
     return max(1, min(count, CACHE_BUDGET // max(1, int(np.prod([d for d in shape if d])) * 4)))
 
 
-def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed, cache=("none", None)):
+def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed, cache=("none", None),
+                num_parallel_calls="auto"):
     tf = _tensorflow()
+    calls = tf.data.AUTOTUNE if num_parallel_calls == "auto" else num_parallel_calls
     count = len(split.y)
     if data.streamed:
         records = split.x.records
@@ -129,9 +145,9 @@ def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed,
                 x = tf.cond(tf.reduce_all(tf.shape(x)[:2] == size), lambda: tf.cast(x, "float32"),
                             lambda: tf.image.resize(x, shape[:2]))
             return x, label
-        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(decode, num_parallel_calls=calls)
     if rescale is not None:
-        ds = ds.map(lambda x, y: (tf.cast(x, "float32") * rescale, y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda x, y: (tf.cast(x, "float32") * rescale, y), num_parallel_calls=calls)
     if cache[0] == "memory":
         ds = ds.cache()                  # decoded once; later epochs read memory
     elif cache[0] == "disk":
@@ -145,10 +161,10 @@ def _tf_dataset(split, data, shape, batch_size, shuffle, rescale, augment, seed,
             for layer in augment:
                 x = layer(x, training=True)
             return x, y
-        ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(apply, num_parallel_calls=calls)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(options)
 
 
 class ArrayBatches(keras.utils.PyDataset):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 from ..backend import keras as _keras
-from ..errors import SpecError
+from ..errors import SpecError, SpecNote, SpecWarning
 from ..spec.training import CALLBACK_CLASSES, CALLBACK_PATHS, named
 
 DEFAULT_LOSS = {"classifier": "sparse_categorical_crossentropy", "binary": "binary_crossentropy",
@@ -45,7 +46,11 @@ def compile_model(model, spec, optimizer=None, steps_per_execution=1):
     task = task_of(spec)
     model.compile(optimizer=make_optimizer(optimizer or config.optimizer), loss=config.loss or DEFAULT_LOSS[task],
                   metrics=config.metrics if config.metrics is not None else DEFAULT_METRICS[task],
-                  steps_per_execution=steps_per_execution)
+                  steps_per_execution=steps_per_execution, jit_compile=config.jit_compile)
+    if config.jit_compile is True and not model.jit_compile:        # Keras turned it down, with a warning we hide
+        note = SpecNote("true, but Keras compiles this model without XLA: a layer does not support it, or "
+                        "TensorFlow's op determinism is on (an earlier run in this process turned it on)")
+        warnings.warn(spec.source.locate(note, ("training", "jit_compile")).render(), SpecWarning, stacklevel=2)
 
 
 AUTO_STEPS_PER_EXECUTION = 32

@@ -95,7 +95,7 @@ def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute,
     """Step 4: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
     keras, config = _keras(), spec.training
     make = dict(data=data, shape=spec.inputs[0].shape, batch_size=batch_size, preprocessing=config.preprocessing,
-                seed=config.seed, cache=config.cache)
+                seed=config.seed, cache=config.cache, **batching.pipeline(config))
     cache_dir = os.path.join(folder.dir, "cache")
     shutil.rmtree(cache_dir, ignore_errors=True)      # a killed run's partial cache would be refused
     if config.cache in ("disk", "auto"):
@@ -171,7 +171,7 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
         metrics.update(use_tested_weights(model, spec, folder, completed))
     if data.test is not None:
         test_ds = batching.dataset(data.test, data, spec.inputs[0].shape, batch_size, training=False,
-                                   preprocessing=config.preprocessing, seed=config.seed)
+                                   preprocessing=config.preprocessing, seed=config.seed, **batching.pipeline(config))
         results = MultiWorkerLoop(model, spec, strategy).evaluate(test_ds) if distribute == "multi-worker" \
             else model.evaluate(test_ds, return_dict=True, verbose=0)
         metrics.update({f"test_{name}": float(value) for name, value in results.items()})
@@ -199,6 +199,7 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
          "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
          "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
          "jit_compile": bool(getattr(model, "jit_compile", False)), "intra_op_threads": threads.intra_op,
+         "num_parallel_calls": config.num_parallel_calls, "prefetch": config.prefetch,
          "precision": _keras().mixed_precision.global_policy().name, "float32_layers": _float32_layers(model),
          "device": device_line(strategy), "versions": versions()}, indent=1).encode())
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
@@ -294,7 +295,7 @@ def adapt_layers(model, expanded, data, spec, batch_size):
 
     def training_inputs():
         return batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
-                                preprocessing=spec.training.preprocessing, seed=0)
+                                preprocessing=spec.training.preprocessing, seed=0, **batching.pipeline(spec.training))
 
     for node in expanded.nodes:
         if node.type.adapts and node.args.get("adapt"):
@@ -318,14 +319,15 @@ def _finite(metrics: dict) -> dict:
     return cleaned
 
 
-def seed_everything(seed):
+def seed_everything(seed, deterministic=True):
     """Same seed, same weights and same batches: Keras's seed, and TensorFlow's
-    deterministic kernels where TensorFlow runs."""
+    deterministic kernels where TensorFlow runs (unless not `deterministic`:
+    Keras compiles no model with XLA under them)."""
     keras = _keras()
     if batching.has_tf_data():
         _tensorflow()         # set_random_seed seeds TensorFlow too; import it quietly first
     keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow" and deterministic:
         _tensorflow().config.experimental.enable_op_determinism()
 
 
@@ -400,7 +402,7 @@ def _cache_note(data, mode) -> str:
 
 def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, verbose, label,
                        weights, record, callbacks, expanded, threads) -> Run:
-    seed_everything(spec.training.seed)
+    seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
     keep_float32(expanded, _keras().mixed_precision.global_policy().name)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
     model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size,
