@@ -230,6 +230,31 @@ def test_optimizer_schedule_and_callbacks(tmp_path):
     assert float(optimizer.learning_rate) == pytest.approx(0.1 * 0.5 ** (steps / 10), rel=1e-5)
 
 
+@pytest.mark.parametrize("settings, expected", [
+    ("  optimizer: {adam: {clipnorm: 1, clipvalue: 1}}\n",
+     "<spec>:10:3: error: training.optimizer: optimizer 'adam': Only one of `clipnorm`, `clipvalue` and "
+     "`global_clipnorm` can be set. Received: clipnorm=1, clipvalue=1, global_clipnorm=None"),
+    ("  optimizer:\n    adam:\n      learning_rate: {cosine_decay: {initial_learning_rate: 0.01, decay_steps: x}}\n",
+     "<spec>:12:7: error: training.optimizer.adam.learning_rate: learning-rate schedule cosine_decay: '<=' not "
+     "supported between instances of 'str' and 'int'"),
+    ("  callbacks:\n    - learning_rate_scheduler: {schedule: {cosine_decay: {initial_learning_rate: 0.1, "
+     "decay_steps: 0}}}\n",
+     "<spec>:11:33: error: training.callbacks[0].learning_rate_scheduler.schedule: learning-rate schedule "
+     "cosine_decay: Argument `decay_steps` must be > 0. Received: decay_steps=0"),
+    ("  phases:\n    - {epochs: 1}\n    - {epochs: 1, optimizer: {sgd: {clipnorm: 1, global_clipnorm: 1}}}\n",
+     "<spec>:11:19: error: training.phases[1].optimizer: optimizer 'sgd': Only one of `clipnorm`, `clipvalue` and "
+     "`global_clipnorm` can be set. Received: clipnorm=1, clipvalue=None, global_clipnorm=1"),
+], ids=["optimizer", "schedule", "callback", "second-phase"])
+def test_training_settings_keras_refuses_are_located_before_the_first_epoch(tmp_path, settings, expected):
+    """Values only Keras can judge (an optimizer's clipping, a schedule's steps, a later
+    phase's optimizer): refused at the spec's line before any epoch trains."""
+    text = TINY.replace("  epochs: 2\n", "") if "phases" in settings else TINY
+    with pytest.raises(SpecError) as info:
+        train_tiny(tmp_path, text=text + settings)
+    assert info.value.render() == expected
+    assert not (tmp_path / "run" / "history.csv").exists()
+
+
 def test_evaluate_and_predict_a_saved_run(tmp_path, cli):
     metrics, out = train_tiny(tmp_path)
     code, stdout, err = cli("evaluate", os.path.join(out, "model.keras"), "--data", "digits")

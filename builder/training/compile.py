@@ -17,15 +17,17 @@ DEFAULT_LOSS = {"classifier": "sparse_categorical_crossentropy", "binary": "bina
 DEFAULT_METRICS = {"classifier": ["accuracy"], "binary": ["accuracy"], "regression": ["mae"]}
 
 
-def make_optimizer(config):
+def make_optimizer(config, path=("training", "optimizer")):
+    """The Keras optimizer a spec value names; what Keras refuses is a SpecError at `path`."""
     keras = _keras()
     name, args = named(config)
     if isinstance(args.get("learning_rate"), dict):
-        args["learning_rate"] = make_schedule(keras, args["learning_rate"])
+        schedule_path = (*path, name, "learning_rate") if isinstance(config, dict) else path
+        args["learning_rate"] = make_schedule(keras, args["learning_rate"], schedule_path)
     try:
         return keras.optimizers.get({"class_name": name, "config": args})
     except (ValueError, TypeError) as err:
-        raise SpecError(f"optimizer {name!r}: {err}", path=("training", "optimizer")) from None
+        raise SpecError(f"optimizer {name!r}: {err}", path=path) from None
 
 
 def task_of(spec) -> str:
@@ -86,7 +88,7 @@ def make_callbacks(config, run_dir=None, exclude=("tensorboard",)):
             os.makedirs(folder, exist_ok=True)
             args[CALLBACK_PATHS[name]] = os.path.join(folder, args[CALLBACK_PATHS[name]])
         if name == "learning_rate_scheduler":
-            args["schedule"] = _epoch_schedule(keras, args["schedule"])
+            args["schedule"] = _epoch_schedule(keras, args["schedule"], ("training", "callbacks", i, name, "schedule"))
         try:
             callbacks.append(getattr(keras.callbacks, CALLBACK_CLASSES[name])(**args))
         except (TypeError, ValueError) as err:
@@ -99,14 +101,21 @@ def callback_options(config, name) -> dict:
     return next((dict(named(item)[1]) for item in config.callbacks if named(item)[0] == name), {})
 
 
-def make_schedule(keras, value):
-    """`{cosine_decay: {...}}` -> the Keras learning-rate schedule."""
+def make_schedule(keras, value, path):
+    """`{cosine_decay: {...}}` -> the Keras learning-rate schedule, made and
+    asked for its first rate here, so that what Keras refuses in its arguments
+    is a SpecError at `path` before training, not a failure inside a step."""
     name, args = named(value)
-    return keras.optimizers.schedules.deserialize(
-        {"class_name": "".join(p.capitalize() for p in name.split("_")), "config": args})
+    try:
+        schedule = getattr(keras.optimizers.schedules, "".join(p.capitalize() for p in name.split("_")))(**args)
+        float(schedule(0))
+    except Exception as err:          # noqa: BLE001 - a backend's own errors too (TensorFlow's cast of a string)
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise SpecError(f"learning-rate schedule {name}: {first}", path=path) from None
+    return schedule
 
 
-def _epoch_schedule(keras, value):
+def _epoch_schedule(keras, value, path):
     """A named Keras schedule, counted in epochs, as LearningRateScheduler's function."""
-    schedule = make_schedule(keras, value)
+    schedule = make_schedule(keras, value, path)
     return lambda epoch, lr=None: float(schedule(epoch))

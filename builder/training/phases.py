@@ -10,7 +10,7 @@ import dataclasses
 import fnmatch
 
 from ..errors import SpecError, suggest
-from .compile import compile_model
+from .compile import compile_model, make_optimizer
 
 
 @dataclasses.dataclass
@@ -33,10 +33,13 @@ def plan(spec, epochs) -> list[Phase]:
     return phases
 
 
-def check_patterns(spec, model) -> None:
-    """Every name or pattern a phase trains matches some layer of the model."""
+def check(spec, model) -> None:
+    """Before the first epoch: every name or pattern a phase trains matches
+    some layer of the model, and Keras takes every phase's optimizer."""
     names = [layer.name for layer in model.layers]
     for i, phase in enumerate(spec.training.phases or ()):
+        if phase.optimizer is not None:
+            make_optimizer(phase.optimizer, path=("training", "phases", i, "optimizer"))
         for j, pattern in enumerate(phase.trainable if phase.trainable != "all" else ()):
             if not fnmatch.filter(names, pattern):
                 raise spec.source.locate(SpecError(

@@ -386,6 +386,10 @@ def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, st
                                   distribute=distribute, strategy=strategy, verbose=verbose, label=label,
                                   weights=weights, record=record, callbacks=callbacks, expanded=expanded,
                                   threads=threads)
+    except SpecError as err:
+        if err.path and not err.located:      # a training setting Keras refused (an optimizer's, a callback's)
+            spec.source.locate(err)
+        raise
     finally:
         _keras().mixed_precision.set_global_policy(previous)
 
@@ -407,7 +411,7 @@ def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, di
     data = load_data(spec, expanded, data_arg, folder, resume, label)
     model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size,
                        distribute=distribute)
-    phases.check_patterns(spec, model)
+    phases.check(spec, model)
     print(device_line(strategy), flush=True)
     if threads.line():
         print(threads.line(), flush=True)
