@@ -252,7 +252,21 @@ def test_training_settings_keras_refuses_are_located_before_the_first_epoch(tmp_
     with pytest.raises(SpecError) as info:
         train_tiny(tmp_path, text=text + settings)
     assert info.value.render() == expected
-    assert not (tmp_path / "run" / "history.csv").exists()
+    assert not (tmp_path / "run").exists()                  # no empty run folder left behind
+
+
+def test_a_failed_run_removes_only_the_empty_folders_it_made(tmp_path):
+    from builder.training.folder import remove_empty
+    (tmp_path / "run" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "run" / "logs" / "train").mkdir(parents=True)
+    (tmp_path / "run" / "logs" / "train" / "events").write_text("kept")
+    remove_empty(tmp_path / "run")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "run", "run/logs", "run/logs/train", "run/logs/train/events"]
+    (tmp_path / "user" / "run").mkdir(parents=True)          # --out the user made stays when the run fails
+    with pytest.raises(SpecError):
+        train_tiny(tmp_path / "user", text=TINY + "  optimizer: {adam: {clipnorm: 1, clipvalue: 1}}\n")
+    assert (tmp_path / "user" / "run").is_dir()
 
 
 def test_evaluate_and_predict_a_saved_run(tmp_path, cli):

@@ -106,6 +106,14 @@ def locked(folder: RunFolder):
             os.remove(path)
 
 
+def remove_empty(path):
+    """Remove `path` and the folders in it if they hold no file (a run that
+    failed before its first epoch); a folder with a file in it stays, and so does the file."""
+    for folder, _, _ in sorted(os.walk(path), key=lambda entry: -len(entry[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
 def _check_is_a_run_folder(out):
     """--out is new, or a run folder: never a file, nor a folder of other things that a run would overwrite."""
     if not os.path.lexists(out):

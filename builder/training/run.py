@@ -365,11 +365,17 @@ def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False
     op_threads.check_backend(spec)
     strategy = make_strategy(distribute)
     folder = run_folder(out, distribute, folder_module.identity(spec, data_arg))
-    with folder_module.locked(folder):
-        folder_module.check_run_folder(folder, resume)
-        return _train(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
-                      distribute=distribute, strategy=strategy, mixed_precision=mixed_precision, verbose=verbose,
-                      label=label, weights=weights, record=record, callbacks=list(callbacks or []))
+    created = not os.path.lexists(out)
+    try:
+        with folder_module.locked(folder):
+            folder_module.check_run_folder(folder, resume)
+            return _train(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
+                          distribute=distribute, strategy=strategy, mixed_precision=mixed_precision, verbose=verbose,
+                          label=label, weights=weights, record=record, callbacks=list(callbacks or []))
+    except BaseException:
+        if created:                       # failed before writing anything: leave no empty run folder behind
+            folder_module.remove_empty(out)
+        raise
 
 
 def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, mixed_precision,
