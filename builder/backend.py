@@ -51,12 +51,12 @@ def tensorflow_problem():
             return "is not installed: pip install tensorflow"
         try:
             _quietly(_import_tensorflow)
-        except Exception as err:         # noqa: BLE001 - a broken install fails in many ways (protobuf, CUDA, NumPy ABI)
+        except Exception as err:         # noqa: BLE001 - a broken install fails in many ways (protobuf, CUDA, ABI)
             if _not_found(err):
                 return "is not installed: pip install tensorflow"
-            first = (str(err).strip().splitlines() or [""])[0][:200]
-            _tensorflow_problem = (f"is installed but does not import ({type(err).__name__}: {first}): "
-                                   "reinstall it: pip install --force-reinstall tensorflow")
+            from .errors import first_line
+            _tensorflow_problem = (f"is installed but does not import ({type(err).__name__}: "
+                                   f"{first_line(err, 200)}): reinstall it: pip install --force-reinstall tensorflow")
     return _tensorflow_problem
 
 

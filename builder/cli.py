@@ -21,7 +21,7 @@ import shlex
 import sys
 import warnings
 
-from .errors import BuilderError, BuilderWarning, SpecError, is_out_of_memory
+from .errors import BuilderError, BuilderWarning, SpecError, first_line, is_out_of_memory
 from .files import check_output, target_of
 from .spec import overrides as overrides_module
 
@@ -97,7 +97,7 @@ def failure(err: BaseException, argv, prog="cli.py") -> tuple[int, str]:
     if isinstance(err, OSError):
         where = f"{target_of(err.filename)}: " if err.filename else ""
         return 1, f"error: {where}{err.strerror or err}"
-    first = (str(err).strip().splitlines() or [""])[0][:300]
+    first = first_line(err)
     return 1, f"error: internal error ({type(err).__name__}: {first}); run again with --debug for the traceback"
 
 

@@ -144,3 +144,8 @@ def describe(value) -> str:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{shown} ({kind})"
+
+
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """An exception's message as one line for a one-line report: its first line, at most `limit` characters."""
+    return (str(err).strip().splitlines() or [""])[0][:limit]

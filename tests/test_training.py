@@ -762,6 +762,8 @@ def test_a_failing_trial_stops_the_search_with_its_own_error(cli, tmp_path):
                          "--trials", "3")
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith(f"{tmp_path / 'bad.npz'}: error: ")
+    assert not [e for e in os.listdir(tmp_path / "search") if not e.startswith(".")]    # the trial left no folder
+    (tmp_path / "search" / "01-earlier").mkdir()
     code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "search")
     assert (code, err) == (1, f"error: {tmp_path / 'search'} holds an earlier search; choose another --out "
                               "(nothing was trained)\n")

@@ -9,7 +9,7 @@ import os
 import warnings
 
 from ..backend import keras as _keras
-from ..errors import SpecError, SpecNote, SpecWarning
+from ..errors import SpecError, SpecNote, SpecWarning, first_line
 from ..spec.training import CALLBACK_CLASSES, CALLBACK_PATHS, named
 
 DEFAULT_LOSS = {"classifier": "sparse_categorical_crossentropy", "binary": "binary_crossentropy",
@@ -110,8 +110,7 @@ def make_schedule(keras, value, path):
         schedule = getattr(keras.optimizers.schedules, "".join(p.capitalize() for p in name.split("_")))(**args)
         float(schedule(0))
     except Exception as err:          # noqa: BLE001 - a backend's own errors too (TensorFlow's cast of a string)
-        first = (str(err).strip().splitlines() or [""])[0]
-        raise SpecError(f"learning-rate schedule {name}: {first}", path=path) from None
+        raise SpecError(f"learning-rate schedule {name}: {first_line(err)}", path=path) from None
     return schedule
 
 
