@@ -14,6 +14,7 @@ import traceback
 
 _uncollected_imports = False
 _tensorflow_problem = None       # why an installed TensorFlow did not import (tried once per process)
+_NOT_INSTALLED = "is not installed: pip install tensorflow"
 
 
 def keras():
@@ -48,12 +49,12 @@ def tensorflow_problem():
         return None
     if _tensorflow_problem is None:
         if importlib.util.find_spec("tensorflow") is None:
-            return "is not installed: pip install tensorflow"
+            return _NOT_INSTALLED
         try:
             _quietly(_import_tensorflow)
         except Exception as err:         # noqa: BLE001 - a broken install fails in many ways (protobuf, CUDA, ABI)
             if _not_found(err):
-                return "is not installed: pip install tensorflow"
+                return _NOT_INSTALLED
             from .errors import first_line
             _tensorflow_problem = (f"is installed but does not import ({type(err).__name__}: "
                                    f"{first_line(err, 200)}): reinstall it: pip install --force-reinstall tensorflow")
@@ -113,10 +114,15 @@ def _refuse_broken_tensorflow_backend(err):
     problem = from_tensorflow and tensorflow_problem()
     if problem:
         from .errors import BuilderError
-        others = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]
+        others = _other_backends()
         instead = (f"or use another installed backend: --backend {others[0]}" if others else
                    'or install another backend: pip install "keras-spec-builder[jax]"')
         raise BuilderError(f"Keras's backend is TensorFlow, which {problem}; {instead}") from None
+
+
+def _other_backends() -> list:
+    """The backends besides TensorFlow that are installed, JAX first."""
+    return [name for name in ("jax", "torch") if importlib.util.find_spec(name)]
 
 
 def _choose_installed_backend():
@@ -124,7 +130,7 @@ def _choose_installed_backend():
     not installed: JAX, else PyTorch, where installed."""
     if "KERAS_BACKEND" in os.environ or "keras" in sys.modules or importlib.util.find_spec("tensorflow"):
         return
-    installed = [name for name in ("jax", "torch") if importlib.util.find_spec(name)]
+    installed = _other_backends()
     if not installed:
         from .errors import BuilderError
         raise BuilderError("Keras needs a backend, and none is installed: pip install \"keras-spec-builder[tensorflow]\" "
