@@ -13,17 +13,33 @@ generated docs). Loading and validating a spec does not import Keras; building d
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 from .errors import BuilderError, SpecError
 from .keras.registry import LAYERS, register_layer
 from .spec.load import load_spec, validate
 
-__all__ = ["BuilderError", "SpecError", "build", "build_model", "describe", "evaluate", "load_spec", "predict",
-           "register_layer", "search", "sweep", "to_spec", "train", "validate", "LAYERS"]
+__all__ = [
+    "BuilderError",
+    "SpecError",
+    "build",
+    "build_model",
+    "describe",
+    "evaluate",
+    "load_spec",
+    "predict",
+    "register_layer",
+    "search",
+    "sweep",
+    "to_spec",
+    "train",
+    "validate",
+    "LAYERS",
+]
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:              # for type checkers only: importing these costs Keras's start-up
+if TYPE_CHECKING:  # for type checkers only: importing these costs Keras's start-up
     import keras
     import numpy as np
     import tensorflow as tf
@@ -38,17 +54,26 @@ Overrides = Mapping[str, Any]
 def build_model(spec: Spec) -> keras.Model:
     """A keras.Model from a loaded Spec (or an expanded graph)."""
     from .keras.assemble import build_model as _build_model
+
     return _build_model(spec)
 
 
-def build(path: PathLike | None = None, *, text: str | None = None, data: dict | None = None,
-          overrides: Overrides | None = None, limits: Mapping[str, int] | None = None,
-          weights: PathLike | dict | None = None, scale: str | int | None = None) -> keras.Model:
+def build(
+    path: PathLike | None = None,
+    *,
+    text: str | None = None,
+    data: dict | None = None,
+    overrides: Overrides | None = None,
+    limits: Mapping[str, int] | None = None,
+    weights: PathLike | dict | None = None,
+    scale: str | int | None = None,
+) -> keras.Model:
     """Load, check and build a spec into a keras.Model. It starts from the
     spec's `weights:`, or from `weights` (a .keras or .weights.h5 file, or
     {'path': ..., 'skip_mismatch': True}) where given; `scale` chooses one
     of the spec's `scales:` (`builder.build("resnet", scale=101)`)."""
     from .keras.assemble import build
+
     return build(path, text=text, data=data, overrides=overrides, limits=limits, weights=weights, scale=scale)
 
 
@@ -56,22 +81,40 @@ def describe(model: keras.Model) -> dict:
     """A built model's facts: name, params, trainable_params, layers, input and
     output shapes, and its multiply-accumulates (total and by layer)."""
     from .keras.describe import facts
+
     return facts(model)
 
 
-def sweep(path: PathLike, data: PathLike | tuple, swept: Mapping[str, Sequence], *, fixed: Overrides | None = None,
-          out: PathLike | None = None, **options: Any) -> list[dict]:
+def sweep(
+    path: PathLike,
+    data: PathLike | tuple,
+    swept: Mapping[str, Sequence],
+    *,
+    fixed: Overrides | None = None,
+    out: PathLike | None = None,
+    **options: Any,
+) -> list[dict]:
     """Train one variant of the spec per combination of `swept` values
     ({'dotted.path': [v1, v2, ...]}); return the comparison rows (training.sweep)."""
     from .training.sweep import sweep as _sweep
+
     return _sweep(path, data, swept, fixed=fixed, out=out, **options)
 
 
-def search(path: PathLike, data: PathLike | tuple, *, algorithm: str = "random", trials: int = 10,
-           fixed: Overrides | None = None, out: PathLike | None = None, **options: Any) -> tuple[list[dict], str]:
+def search(
+    path: PathLike,
+    data: PathLike | tuple,
+    *,
+    algorithm: str = "random",
+    trials: int = 10,
+    fixed: Overrides | None = None,
+    out: PathLike | None = None,
+    **options: Any,
+) -> tuple[list[dict], str]:
     """Search the spec's `search:` space with KerasTuner (`random`, `bayesian`
     or `hyperband`): (trial rows best first, the path of the best spec)."""
     from .training.search import search as _search
+
     return _search(path, data, algorithm=algorithm, trials_count=trials, fixed=fixed, out=out, **options)
 
 
@@ -79,43 +122,71 @@ def to_spec(model: keras.Model, name: str | None = None) -> str:
     """A readable YAML spec of a Sequential or Functional Keras model of
     registered layers, which builds back into the same network."""
     from .io.keras_import import to_spec as _to_spec
+
     return _to_spec(model, name)
 
 
-def train(spec: PathLike | Spec, data: PathLike | tuple[np.ndarray, np.ndarray] | tf.data.Dataset, *, out: PathLike | None = None,
-          overrides: Overrides | None = None, callbacks: Sequence[keras.callbacks.Callback] | None = None,
-          epochs: int | None = None, batch_size: int | None = None, weights: PathLike | None = None,
-          resume: bool = False, verbose: int | str = "auto", label: str | None = None) -> Run:
+def train(
+    spec: PathLike | Spec,
+    data: PathLike | tuple[np.ndarray, np.ndarray] | tf.data.Dataset,
+    *,
+    out: PathLike | None = None,
+    overrides: Overrides | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    weights: PathLike | None = None,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    label: str | None = None,
+) -> Run:
     """Train a spec (a path, or a Spec from load_spec) on `data`: 'digits', a
     path (.npz, .csv, .tfrecord, a folder of class folders), 'tfds:NAME',
     'hf:NAME', an `(x, y)` pair of NumPy arrays, or a tf.data.Dataset of
-    (x, y) pairs, batched or not, in the same order each time it is read; `callbacks` are Keras callbacks added to the run's own. Writes the
+    (x, y) pairs, batched or not, in the same order each time it is read;
+    `callbacks` are Keras callbacks added to the run's own. Writes the
     run folder `out` (default runs/SPEC_NAME) as `cli.py train` does and
     returns a Run: `.model`, `.history`, `.metrics`, `.dir`."""
     from .training import run
+
+    loaded: Any = spec
     if not isinstance(spec, spec_types()):
-        spec = run.load_for_training(os.fspath(spec), overrides or {})
+        loaded = run.load_for_training(os.fspath(spec), overrides or {})  # type: ignore[arg-type]
     elif overrides:
         raise TypeError("overrides apply to a spec path; a loaded Spec already has its own")
-    out = os.fspath(out) if out else os.path.join("runs", spec.name)
-    return run.train_run(spec, data, out, epochs=epochs, batch_size=batch_size, resume=resume, verbose=verbose,
-                         label=label, weights=weights, callbacks=callbacks,
-                         record={"command": None, "overrides": overrides or {}})
+    out = os.fspath(out) if out else os.path.join("runs", loaded.name)
+    return run.train_run(
+        loaded,
+        data,
+        out,
+        epochs=epochs,
+        batch_size=batch_size,
+        resume=resume,
+        verbose=verbose,
+        label=label,
+        weights=weights,
+        callbacks=callbacks,
+        record={"command": None, "overrides": overrides or {}},
+    )
 
 
 def spec_types():
     from .spec.language import Spec
+
     return (Spec,)
 
 
-def evaluate(model_path: PathLike, data: PathLike, *, label: str | None = None,
-             weights: PathLike | None = None) -> dict:
+def evaluate(
+    model_path: PathLike, data: PathLike, *, label: str | None = None, weights: PathLike | None = None
+) -> dict:
     """A saved model's metrics on the test split of `data` (as `cli.py evaluate`)."""
     from .training import saved
+
     return saved.evaluate(model_path, data, label=label, weights=weights)
 
 
 def predict(model_path: PathLike, data: PathLike, *, label: str | None = None, top_k: int = 1) -> tuple[list, list]:
     """(rows, header) of a saved model's predictions on `data` (as `cli.py predict`)."""
     from .training import saved
+
     return saved.predict(model_path, data, label=label, top_k=top_k)

@@ -11,25 +11,27 @@ import os
 import sys
 import tempfile
 import traceback
+from typing import Any
 
 _uncollected_imports = False
-_tensorflow_problem = None       # why an installed TensorFlow did not import (tried once per process)
+_tensorflow_problem = None  # why an installed TensorFlow did not import (tried once per process)
 _NOT_INSTALLED = "is not installed: pip install tensorflow"
 
 
-def keras():
+def keras() -> Any:
     """Import and return keras, and register builder's own layers."""
     if "keras" not in sys.modules or "builder.keras.layers" not in sys.modules:
         _quietly(_import_keras)
     return sys.modules["keras"]
 
 
-def tensorflow():
+def tensorflow() -> Any:
     """Import and return tensorflow (data pipelines and tf.distribute only);
     a BuilderError that says how to fix it where it is missing or does not import."""
     problem = tensorflow_problem()
     if problem:
         from .errors import BuilderError
+
         raise BuilderError(f"TensorFlow {problem}")
     return sys.modules["tensorflow"]
 
@@ -52,12 +54,15 @@ def tensorflow_problem():
             return _NOT_INSTALLED
         try:
             _quietly(_import_tensorflow)
-        except Exception as err:         # noqa: BLE001 - a broken install fails in many ways (protobuf, CUDA, ABI)
+        except Exception as err:  # noqa: BLE001 - a broken install fails in many ways (protobuf, CUDA, ABI)
             if _not_found(err):
                 return _NOT_INSTALLED
             from .errors import first_line
-            _tensorflow_problem = (f"is installed but does not import ({type(err).__name__}: "
-                                   f"{first_line(err, 200)}): reinstall it: pip install --force-reinstall tensorflow")
+
+            _tensorflow_problem = (
+                f"is installed but does not import ({type(err).__name__}: "
+                f"{first_line(err, 200)}): reinstall it: pip install --force-reinstall tensorflow"
+            )
     return _tensorflow_problem
 
 
@@ -96,6 +101,7 @@ def _import_keras():
             raise
 
         import builder.keras.layers  # noqa: F401  (registers the custom layers)
+
         if module.backend.backend() == "tensorflow":
             _import_tensorflow()
 
@@ -110,13 +116,18 @@ def _refuse_broken_tensorflow_backend(err):
     imports it only for that backend), say so, with the other backends installed."""
     from_tensorflow = _not_found(err) or any(
         frame.f_globals.get("__name__", "").partition(".")[0] == "tensorflow"
-        for frame, _ in traceback.walk_tb(err.__traceback__))
+        for frame, _ in traceback.walk_tb(err.__traceback__)
+    )
     problem = from_tensorflow and tensorflow_problem()
     if problem:
         from .errors import BuilderError
+
         others = _other_backends()
-        instead = (f"or use another installed backend: --backend {others[0]}" if others else
-                   'or install another backend: pip install "keras-spec-builder[jax]"')
+        instead = (
+            f"or use another installed backend: --backend {others[0]}"
+            if others
+            else 'or install another backend: pip install "keras-spec-builder[jax]"'
+        )
         raise BuilderError(f"Keras's backend is TensorFlow, which {problem}; {instead}") from None
 
 
@@ -133,15 +144,19 @@ def _choose_installed_backend():
     installed = _other_backends()
     if not installed:
         from .errors import BuilderError
-        raise BuilderError("Keras needs a backend, and none is installed: pip install \"keras-spec-builder[tensorflow]\" "
-                           "(or [jax], or [torch])")
+
+        raise BuilderError(
+            'Keras needs a backend, and none is installed: pip install "keras-spec-builder[tensorflow]" '
+            "(or [jax], or [torch])"
+        )
     os.environ["KERAS_BACKEND"] = installed[0]
 
 
 def _import_tensorflow():
     with _uncollected():
         import tensorflow as module
-        module.config.list_physical_devices()     # device discovery logs too (cuInit on GPU-less hosts)
+
+        module.config.list_physical_devices()  # device discovery logs too (cuInit on GPU-less hosts)
 
 
 def _quietly(function):
@@ -151,7 +166,7 @@ def _quietly(function):
     with tempfile.TemporaryFile() as captured:
         try:
             saved = os.dup(2)
-        except OSError:          # no real stderr (embedded interpreters): nothing to hide
+        except OSError:  # no real stderr (embedded interpreters): nothing to hide
             return function()
         sys.stderr.flush()
         os.dup2(captured.fileno(), 2)

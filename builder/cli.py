@@ -32,28 +32,30 @@ def main(argv=None, prog=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = prog or ("keras-builder" if os.path.basename(sys.argv[0]) == "keras-builder" else "cli.py")
     args = _parser(prog).parse_args(argv)
-    args.argv = argv                          # for a run's record
+    args.argv = argv  # for a run's record
     args.prog = prog
-    if args.backend:                          # before Keras is first imported (commands import it lazily)
+    if args.backend:  # before Keras is first imported (commands import it lazily)
         os.environ["KERAS_BACKEND"] = args.backend
-    for category in (FutureWarning, DeprecationWarning, UserWarning):     # library internals, not the user's business
+    for category in (FutureWarning, DeprecationWarning, UserWarning):  # library internals, not the user's business
         warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
     try:
         with warnings.catch_warnings():
             shown = warnings.showwarning
 
-            def show(message, category, *rest, **options):     # the builder's warnings: their own one line
+            def show(message, category, *rest, **options):  # the builder's warnings: their own one line
                 if issubclass(category, BuilderWarning):
                     print(message, file=sys.stderr, flush=True)
                 else:
                     shown(message, category, *rest, **options)
+
             warnings.showwarning = show
             from . import plugins
+
             plugins.load_installed()
             for module in args.plugin or ():
                 plugins.load(module)
             return COMMANDS[args.command].run(args)
-    except BaseException as err:             # noqa: BLE001 - every failure is one line, unless --debug
+    except BaseException as err:  # noqa: BLE001 - every failure is one line, unless --debug
         if args.debug or isinstance(err, SystemExit):
             raise
         code, line = failure(err, argv, prog)
@@ -71,6 +73,7 @@ def console(prog=None) -> int:
     Keras and TensorFlow made, about a second on two cores, to free memory
     the exit frees anyway. Files are closed and atexit functions run as usual."""
     from . import backend
+
     backend.quick_imports()
     code = main(prog=prog)
     gc.freeze()
@@ -80,6 +83,7 @@ def console(prog=None) -> int:
 def failure(err: BaseException, argv, prog="cli.py") -> tuple[int, str]:
     """(exit status, the one line on stderr) for a failure."""
     from .training.interrupt import TrainingStopped
+
     if isinstance(err, TrainingStopped) and err.epoch > 1:
         return err.exit_code, f"{err.render()}; resume with: {_resume_command(argv, err.out, prog)}"
     if isinstance(err, TrainingStopped):
@@ -88,7 +92,7 @@ def failure(err: BaseException, argv, prog="cli.py") -> tuple[int, str]:
         return 1, err.render()
     if isinstance(err, KeyboardInterrupt):
         return 130, "error: interrupted"
-    if isinstance(err, BrokenPipeError):             # `cli.py layers | head`: the reader has gone
+    if isinstance(err, BrokenPipeError):  # `cli.py layers | head`: the reader has gone
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141, ""
@@ -114,13 +118,16 @@ def _command(prog) -> list:
     """How this program was started, as a command to give back (a resume, a run's record)."""
     started = sys.argv[0] if os.path.basename(sys.argv[0] or "") == "cli.py" else "cli.py"
     return {"keras-builder": ["keras-builder"], "python -m builder": ["python", "-m", "builder"]}.get(
-        prog, ["python", started])
+        prog, ["python", started]
+    )
 
 
 # --- the commands ------------------------------------------------------------------------
 
+
 def cmd_validate(args) -> int:
     from .spec.load import check_file
+
     failed = 0
     for path in args.specs:
         try:
@@ -137,16 +144,19 @@ def cmd_build(args) -> int:
     from . import describe
     from .keras.assemble import build
     from .keras.describe import macs_table
+
     if args.output and not args.output.endswith(".keras"):
         raise BuilderError(f"-o takes a .keras file name, got {args.output!r}")
     if args.output:
         check_output(args.output, args.overwrite)
-    model = build(args.spec, overrides=_overrides(args), limits=_limits(args), weights=args.weights,
-                  report=_print_lines)
+    model = build(
+        args.spec, overrides=_overrides(args), limits=_limits(args), weights=args.weights, report=_print_lines
+    )
     model.summary()
     print("\n" + macs_table(model))
     if args.output:
         from .io.export import export
+
         export(model, "keras", args.output, overwrite=args.overwrite)
         print(f"saved {args.output}")
     if args.json:
@@ -157,6 +167,7 @@ def cmd_build(args) -> int:
 def cmd_layers(args) -> int:
     from .keras import registry
     from .spec.arguments import expected
+
     if args.excluded:
         width = max(len(name) for name in registry.EXCLUDED)
         print("keras.layers classes a spec does not name, and why:")
@@ -171,8 +182,10 @@ def cmd_layers(args) -> int:
         print(f"\nActivations (as `activation:` or as an entry): {', '.join(registry.activation_names())}")
         return 0
     if args.type not in registry.LAYERS and args.type in registry.activation_names():
-        print(f"{args.type}: an activation function; use it as `activation: {args.type}` on a layer or in "
-              f"`defaults`, or as the entry `- {args.type}`")
+        print(
+            f"{args.type}: an activation function; use it as `activation: {args.type}` on a layer or in "
+            f"`defaults`, or as the entry `- {args.type}`"
+        )
         return 0
     layer_type = registry.get(args.type)
     print(f"{layer_type.name}  ({layer_type.qualname})\n  {layer_type.doc}")
@@ -184,26 +197,49 @@ def cmd_layers(args) -> int:
         print(f"    {arg}: {expected(layer_type, arg)}; {default}")
     if layer_type.example:
         example = layer_type.example
-        print(f"  example: input {json.dumps(example.get('input', example.get('inputs')))}, "
-              f"`- {layer_type.name}: {json.dumps(example.get('args', {}))}`")
+        print(
+            f"  example: input {json.dumps(example.get('input', example.get('inputs')))}, "
+            f"`- {layer_type.name}: {json.dumps(example.get('args', {}))}`"
+        )
     return 0
 
 
 # What a run folder holds, in the order `train` names them (logs/ only where TensorFlow is installed)
-RUN_FILES = ("model.keras", "spec.yaml", "metrics.json", "run.json", "history.csv", "history.json", "classes.json",
-             "checkpoint/", "logs/")
+RUN_FILES = (
+    "model.keras",
+    "spec.yaml",
+    "metrics.json",
+    "run.json",
+    "history.csv",
+    "history.json",
+    "classes.json",
+    "checkpoint/",
+    "logs/",
+)
 
 
 def cmd_train(args) -> int:
     from .training import devices, run
+
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or os.path.join("runs", spec.name)
     record = {"command": shlex.join([*_command(args.prog), *args.argv]), "overrides": _overrides(args)}
     verbose = 0 if args.quiet else 1 if args.verbose else "auto"
-    metrics = run.train(spec, args.data, out, epochs=args.epochs, batch_size=args.batch_size, resume=args.resume,
-                        distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label,
-                        weights=args.weights, record=record, verbose=verbose)
+    metrics = run.train(
+        spec,
+        args.data,
+        out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        resume=args.resume,
+        distribute=args.distribute,
+        mixed_precision=args.mixed_precision,
+        label=args.label,
+        weights=args.weights,
+        record=record,
+        verbose=verbose,
+    )
     print("\n".join(run.results_table(metrics)))
     if args.distribute != "multi-worker" or devices.is_chief():
         written = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
@@ -215,6 +251,7 @@ def cmd_train(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .training import devices, sweep
+
     devices.configure_devices(args.device, args.cpu_devices)
     fixed, swept = {}, {}
     for item in args.overrides:
@@ -225,21 +262,43 @@ def cmd_sweep(args) -> int:
             fixed[path] = overrides_module.parse_override_value(value)
     if not swept:
         raise BuilderError("sweep needs at least one --set PATH=V1,V2,... with several values")
-    rows = sweep.sweep(args.spec, args.data, swept, fixed=fixed, out=args.out, epochs=args.epochs,
-                       batch_size=args.batch_size, distribute=args.distribute,
-                       mixed_precision=args.mixed_precision, label=args.label, limits=_limits(args))
+    rows = sweep.sweep(
+        args.spec,
+        args.data,
+        swept,
+        fixed=fixed,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        distribute=args.distribute,
+        mixed_precision=args.mixed_precision,
+        label=args.label,
+        limits=_limits(args),
+    )
     from .training import trials
+
     print("\n" + trials.table(rows))
     return 0
 
 
 def cmd_search(args) -> int:
     from .training import devices, search, trials
+
     devices.configure_devices(args.device, args.cpu_devices)
-    rows, best = search.search(args.spec, args.data, algorithm=args.algorithm, trials_count=args.trials,
-                               fixed=_overrides(args), out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                               distribute=args.distribute, mixed_precision=args.mixed_precision, label=args.label,
-                               limits=_limits(args))
+    rows, best = search.search(
+        args.spec,
+        args.data,
+        algorithm=args.algorithm,
+        trials_count=args.trials,
+        fixed=_overrides(args),
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        distribute=args.distribute,
+        mixed_precision=args.mixed_precision,
+        label=args.label,
+        limits=_limits(args),
+    )
     print("\n" + trials.table(rows))
     print(f"\nwrote the best spec to {best}")
     return 0
@@ -247,13 +306,16 @@ def cmd_search(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .training import saved
-    print(json.dumps(saved.evaluate(args.model, args.data, label=args.label, weights=args.weights,
-                                    report=_print_lines)))
+
+    print(
+        json.dumps(saved.evaluate(args.model, args.data, label=args.label, weights=args.weights, report=_print_lines))
+    )
     return 0
 
 
 def cmd_predict(args) -> int:
     from .training import saved
+
     if args.output:
         check_output(args.output, args.overwrite)
     rows, header = saved.predict(args.model, args.data, label=args.label, top_k=args.top_k)
@@ -263,6 +325,7 @@ def cmd_predict(args) -> int:
     writer.writerows(rows)
     if args.output:
         from .files import write_atomic
+
         write_atomic(args.output, text.getvalue().encode(), overwrite=args.overwrite)
         print(f"wrote {len(rows)} predictions to {args.output}")
     else:
@@ -272,9 +335,11 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .io import export
+
     check_output(args.output, args.overwrite)
-    model = export.load_model_or_spec(args.source, overrides=_overrides(args), limits=_limits(args),
-                                      weights=args.weights, report=_print_lines)
+    model = export.load_model_or_spec(
+        args.source, overrides=_overrides(args), limits=_limits(args), weights=args.weights, report=_print_lines
+    )
     print(f"wrote {export.export(model, args.format, args.output, overwrite=args.overwrite)} ({args.format})")
     return 0
 
@@ -282,6 +347,7 @@ def cmd_export(args) -> int:
 def cmd_plot(args) -> int:
     from . import load_spec
     from .io import plot
+
     check_output(args.output, args.overwrite)
     spec = load_spec(args.spec, overrides=_overrides(args), limits=_limits(args))
     print(f"wrote {plot.plot(spec, args.output, collapse_blocks=args.collapse_blocks, overwrite=args.overwrite)}")
@@ -290,33 +356,39 @@ def cmd_plot(args) -> int:
 
 def cmd_serve(args) -> int:
     from .view import server
-    server.serve(args.target, host=args.host, port=args.port,
-                 failure=lambda err: failure(err, args.argv, args.prog)[1])
+
+    server.serve(args.target, host=args.host, port=args.port, failure=lambda err: failure(err, args.argv, args.prog)[1])
     return 0
 
 
 def cmd_import(args) -> int:
     from .io import json_schema, keras_import
     from .training.saved import load_trained
+
     weights = None if args.no_weights else keras_import.weights_path_of(args.output)
     for target in (args.output, weights):
         if target is not None:
             check_output(target, args.overwrite)
     model = load_trained(args.model)
     relative = os.path.relpath(json_schema.TARGET, os.path.dirname(os.path.abspath(args.output)))
-    header = (f"# yaml-language-server: $schema={relative}\n"
-              f"# Imported from {os.path.basename(args.model)} by `cli.py import`.")
-    text = keras_import.import_model(model, args.output, weights, compact=not args.flat,
-                                     overwrite=args.overwrite, header=header)
+    header = (
+        f"# yaml-language-server: $schema={relative}\n"
+        f"# Imported from {os.path.basename(args.model)} by `cli.py import`."
+    )
+    text = keras_import.import_model(
+        model, args.output, weights, compact=not args.flat, overwrite=args.overwrite, header=header
+    )
     print(f"wrote {args.output} ({len(text.splitlines())} lines)" + (f" and {weights}" if weights else ""))
     return 0
 
 
 def cmd_schema(args) -> int:
     from .io import json_schema
+
     text = json_schema.render()
     if args.output:
         from .files import write_atomic
+
         write_atomic(args.output, text.encode(), overwrite=args.overwrite)
     else:
         sys.stdout.write(text)
@@ -340,6 +412,7 @@ def _limits(args) -> dict:
 
 # --- flags -------------------------------------------------------------------------------
 
+
 def _positive(text) -> int:
     try:
         value = int(text)
@@ -351,26 +424,49 @@ def _positive(text) -> int:
 
 
 def _weights_flag(parser):
-    parser.add_argument("--weights", metavar="FILE", help="start from these weights (.keras: layers matched by "
-                        "name; .weights.h5: by Keras's keys, class and number), instead of the spec's `weights:`")
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="start from these weights (.keras: layers matched by "
+        "name; .weights.h5: by Keras's keys, class and number), instead of the spec's `weights:`",
+    )
 
 
 def _overwrite_flag(parser):
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the output if it exists (only it: nothing beside it is touched)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output if it exists (only it: nothing beside it is touched)",
+    )
 
 
 def _set_flag(parser):
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                        help="override a value before validation, e.g. --set defaults.activation=prelu "
-                             "or --set layers.3.conv2d.filters=128 (VALUE is read as YAML)")
-    parser.add_argument("--scale", metavar="NAME", help="build the spec at one of its `scales:` (ResNet's 50, 101, "
-                                                        "152; DenseNet's 121, 169, 201)")
-    parser.add_argument("--max-params", type=_positive, metavar="N",
-                        help="refuse models with more weights than this (default: 1,000,000,000)")
-    parser.add_argument("--max-activation", type=_positive, metavar="N",
-                        help="refuse inputs and layer outputs with more values per example than this "
-                             "(default: 1,000,000,000)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a value before validation, e.g. --set defaults.activation=prelu "
+        "or --set layers.3.conv2d.filters=128 (VALUE is read as YAML)",
+    )
+    parser.add_argument(
+        "--scale",
+        metavar="NAME",
+        help="build the spec at one of its `scales:` (ResNet's 50, 101, 152; DenseNet's 121, 169, 201)",
+    )
+    parser.add_argument(
+        "--max-params",
+        type=_positive,
+        metavar="N",
+        help="refuse models with more weights than this (default: 1,000,000,000)",
+    )
+    parser.add_argument(
+        "--max-activation",
+        type=_positive,
+        metavar="N",
+        help="refuse inputs and layer outputs with more values per example than this (default: 1,000,000,000)",
+    )
 
 
 def _saved_model_flags(parser):
@@ -381,38 +477,73 @@ def _saved_model_flags(parser):
 
 def _search_flags(parser):
     from .training.trials import ALGORITHMS
+
     _training_flags(parser)
-    parser.add_argument("--algorithm", choices=ALGORITHMS, default="random",
-                        help="KerasTuner's random search (default), Bayesian optimization or Hyperband")
-    parser.add_argument("--trials", type=_positive, default=10, metavar="N",
-                        help="how many trials (random, bayesian; Hyperband plans its own from the epochs)")
+    parser.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="random",
+        help="KerasTuner's random search (default), Bayesian optimization or Hyperband",
+    )
+    parser.add_argument(
+        "--trials",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="how many trials (random, bayesian; Hyperband plans its own from the epochs)",
+    )
 
 
 def _evaluate_flags(parser):
     _saved_model_flags(parser)
-    parser.add_argument("--weights", metavar="FILE", help="evaluate with these weights (a checkpoint's .keras or a "
-                        ".weights.h5 of the same network) instead of the model's own")
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="evaluate with these weights (a checkpoint's .keras or a "
+        ".weights.h5 of the same network) instead of the model's own",
+    )
 
 
 def _training_flags(parser):
     from .training.devices import DEVICES, DISTRIBUTE
+
     parser.add_argument("spec", metavar="SPEC")
-    parser.add_argument("--data", required=True, metavar="DATA",
-                        help="'digits' (built in), a .npz (x, y) or .csv file, or a folder of class sub-folders "
-                             "(images or .txt)")
-    parser.add_argument("--out", metavar="DIR", help="the run folder (default: runs/SPEC_NAME; for sweep and "
-                        "search, the folder of their runs: runs/SPEC_NAME-sweep, runs/SPEC_NAME-search)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="DATA",
+        help="'digits' (built in), a .npz (x, y) or .csv file, or a folder of class sub-folders (images or .txt)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the run folder (default: runs/SPEC_NAME; for sweep and "
+        "search, the folder of their runs: runs/SPEC_NAME-sweep, runs/SPEC_NAME-search)",
+    )
     parser.add_argument("--epochs", type=_positive, metavar="N", help="override training.epochs")
     parser.add_argument("--batch-size", type=_positive, metavar="N", help="override training.batch_size")
-    parser.add_argument("--device", choices=DEVICES, default="auto",
-                        help="cpu: train on the CPU even where a GPU exists; auto (default): GPUs when present")
-    parser.add_argument("--distribute", choices=DISTRIBUTE, default="none",
-                        help="mirrored: all local GPUs (or CPU devices); multi-worker: the cluster in TF_CONFIG")
-    parser.add_argument("--cpu-devices", type=_positive, metavar="N",
-                        help="split the CPU into N logical devices (to try --distribute mirrored without GPUs)")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="cpu: train on the CPU even where a GPU exists; auto (default): GPUs when present",
+    )
+    parser.add_argument(
+        "--distribute",
+        choices=DISTRIBUTE,
+        default="none",
+        help="mirrored: all local GPUs (or CPU devices); multi-worker: the cluster in TF_CONFIG",
+    )
+    parser.add_argument(
+        "--cpu-devices",
+        type=_positive,
+        metavar="N",
+        help="split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
+    )
     parser.add_argument("--mixed-precision", action="store_true", help="float16 compute on GPUs")
-    parser.add_argument("--label", metavar="COLUMN", help="the label column of a CSV file (default: 'label' "
-                                                          "or the last column)")
+    parser.add_argument(
+        "--label", metavar="COLUMN", help="the label column of a CSV file (default: 'label' or the last column)"
+    )
     _set_flag(parser)
 
 
@@ -421,8 +552,12 @@ def _build_flags(parser):
     parser.add_argument("-o", "--output", metavar="OUT.keras", help="save the model here (written atomically)")
     _overwrite_flag(parser)
     _weights_flag(parser)
-    parser.add_argument("--json", action="store_true", help="end with one JSON line: name, params, "
-                        "trainable_params, layers, input_shape, output_shape, macs, macs_by_layer")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="end with one JSON line: name, params, "
+        "trainable_params, layers, input_shape, output_shape, macs, macs_by_layer",
+    )
     _set_flag(parser)
 
 
@@ -437,21 +572,31 @@ def _train_flags(parser):
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--quiet", action="store_true", help="no per-epoch output, only the results")
-    shown.add_argument("--verbose", action="store_true", help="Keras's progress bar even when the output is "
-                       "not a terminal (default: a progress bar on a terminal, one plain line per epoch otherwise)")
+    shown.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Keras's progress bar even when the output is "
+        "not a terminal (default: a progress bar on a terminal, one plain line per epoch otherwise)",
+    )
     parser.add_argument("--json", action="store_true", help="end with the results as one JSON line (metrics.json)")
 
 
 def _predict_flags(parser):
     _saved_model_flags(parser)
-    parser.add_argument("--top-k", type=_positive, default=1, metavar="K",
-                        help="the K most probable classes of each example, each with its probability")
+    parser.add_argument(
+        "--top-k",
+        type=_positive,
+        default=1,
+        metavar="K",
+        help="the K most probable classes of each example, each with its probability",
+    )
     parser.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
     _overwrite_flag(parser)
 
 
 def _export_flags(parser):
     from .io.export import FORMATS
+
     parser.add_argument("source", metavar="SPEC_OR_MODEL")
     parser.add_argument("--format", required=True, choices=tuple(FORMATS))
     parser.add_argument("-o", "--output", required=True, metavar="PATH")
@@ -471,8 +616,9 @@ def _plot_flags(parser):
 def _serve_flags(parser):
     parser.add_argument("target", metavar="SPEC_OR_DIR")
     parser.add_argument("--port", type=_port, default=8000, help="the port (default 8000; 0 takes a free one)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="the address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)"
+    )
 
 
 def _port(text) -> int:
@@ -484,10 +630,12 @@ def _port(text) -> int:
 def _import_flags(parser):
     parser.add_argument("model", metavar="MODEL.keras")
     parser.add_argument("-o", "--output", required=True, metavar="SPEC.yaml")
-    parser.add_argument("--no-weights", action="store_true",
-                        help="write the spec only (by default also SPEC.weights.h5, which the spec names)")
-    parser.add_argument("--flat", action="store_true",
-                        help="one entry per layer: no blocks, repeats or defaults")
+    parser.add_argument(
+        "--no-weights",
+        action="store_true",
+        help="write the spec only (by default also SPEC.weights.h5, which the spec names)",
+    )
+    parser.add_argument("--flat", action="store_true", help="one entry per layer: no blocks, repeats or defaults")
     _overwrite_flag(parser)
 
 
@@ -498,8 +646,11 @@ def _schema_flags(parser):
 
 def _layers_flags(parser):
     parser.add_argument("type", nargs="?", metavar="TYPE")
-    parser.add_argument("--excluded", action="store_true",
-                        help="list the keras.layers classes a spec cannot name, with the reason for each")
+    parser.add_argument(
+        "--excluded",
+        action="store_true",
+        help="list the keras.layers classes a spec cannot name, with the reason for each",
+    )
 
 
 class Command:
@@ -509,50 +660,102 @@ class Command:
 
 # The one list of commands: the parser, --help, the README's table and its test read it.
 COMMANDS = {
-    "build": Command(cmd_build, _build_flags, "build a spec, print its summary, optionally save it",
-                     "Build SPEC into a Keras model and print its summary and multiply-accumulates."),
-    "validate": Command(cmd_validate, _validate_flags, "check specs without building them (no TensorFlow import)",
-                        "Check each SPEC (or block library) without importing TensorFlow or Keras."),
-    "train": Command(cmd_train, _train_flags, "train a spec on data; write a run folder",
-                     "Train SPEC on DATA and write model.keras, the best checkpoint, history, TensorBoard logs "
-                     "and metrics.json to --out."),
-    "sweep": Command(cmd_sweep, _training_flags, "train variants of a spec and compare them in one table",
-                     "Train one variant per value of each swept --set (PATH=V1,V2,...) and print validation "
-                     "accuracy, parameters and seconds per epoch side by side."),
-    "search": Command(cmd_search, _search_flags, "search the spec's `search:` space with KerasTuner",
-                      "Train trials of SPEC with values from its `search:` section (random search, Bayesian "
-                      "optimization or Hyperband, by KerasTuner), each into its own run folder; print the trials "
-                      "best first and write the best spec as best.yaml."),
-    "evaluate": Command(cmd_evaluate, _evaluate_flags, "evaluate a saved model on data",
-                        "Evaluate MODEL.keras on the test split of DATA (the split its training run used, from "
-                        "run.json beside it)."),
-    "predict": Command(cmd_predict, _predict_flags, "predict with a saved model; CSV out",
-                       "Predict every example of DATA with MODEL.keras and write CSV rows: the example (its "
-                       "row, or its file for new data: an image or text file, a folder of them, a CSV of "
-                       "features), the predicted class and its probability, and the label where DATA has one."),
-    "export": Command(cmd_export, _export_flags, "export a spec or a saved model: keras, savedmodel, onnx, tflite",
-                      "Build SPEC (or load MODEL.keras) and export it with Keras's and TensorFlow's own exporters."),
-    "plot": Command(cmd_plot, _plot_flags, "draw a spec: layer names and output shapes (PNG or SVG)",
-                    "Draw SPEC with Keras's model_to_dot (needs pydot and Graphviz's dot)."),
-    "serve": Command(cmd_serve, _serve_flags, "a live page of a spec's diagram, or of a folder's specs and runs",
-                     "Serve a local web page that draws SPEC (or each spec in DIR) as a diagram, follows the file "
-                     "as it is saved, links the diagram to the YAML, and plots the training runs under DIR."),
-    "import": Command(cmd_import, _import_flags, "turn a saved Keras model into a spec",
-                      "Write the spec of MODEL.keras (a Sequential or Functional model of registered layers), in "
-                      "blocks, repeats and defaults where the model repeats itself, and its weights beside it "
-                      "(SPEC.weights.h5, named by the spec): building the spec gives the same network and outputs."),
-    "schema": Command(cmd_schema, _schema_flags, "print the JSON Schema of the spec language (for editors)",
-                      "Print the spec language's JSON Schema (draft 2020-12), generated from the language's "
-                      "models and the registry."),
-    "layers": Command(cmd_layers, _layers_flags, "list the layer types a spec can use, with their arguments",
-                      "List every registered layer type, or one type's arguments."),
+    "build": Command(
+        cmd_build,
+        _build_flags,
+        "build a spec, print its summary, optionally save it",
+        "Build SPEC into a Keras model and print its summary and multiply-accumulates.",
+    ),
+    "validate": Command(
+        cmd_validate,
+        _validate_flags,
+        "check specs without building them (no TensorFlow import)",
+        "Check each SPEC (or block library) without importing TensorFlow or Keras.",
+    ),
+    "train": Command(
+        cmd_train,
+        _train_flags,
+        "train a spec on data; write a run folder",
+        "Train SPEC on DATA and write model.keras, the best checkpoint, history, TensorBoard logs "
+        "and metrics.json to --out.",
+    ),
+    "sweep": Command(
+        cmd_sweep,
+        _training_flags,
+        "train variants of a spec and compare them in one table",
+        "Train one variant per value of each swept --set (PATH=V1,V2,...) and print validation "
+        "accuracy, parameters and seconds per epoch side by side.",
+    ),
+    "search": Command(
+        cmd_search,
+        _search_flags,
+        "search the spec's `search:` space with KerasTuner",
+        "Train trials of SPEC with values from its `search:` section (random search, Bayesian "
+        "optimization or Hyperband, by KerasTuner), each into its own run folder; print the trials "
+        "best first and write the best spec as best.yaml.",
+    ),
+    "evaluate": Command(
+        cmd_evaluate,
+        _evaluate_flags,
+        "evaluate a saved model on data",
+        "Evaluate MODEL.keras on the test split of DATA (the split its training run used, from run.json beside it).",
+    ),
+    "predict": Command(
+        cmd_predict,
+        _predict_flags,
+        "predict with a saved model; CSV out",
+        "Predict every example of DATA with MODEL.keras and write CSV rows: the example (its "
+        "row, or its file for new data: an image or text file, a folder of them, a CSV of "
+        "features), the predicted class and its probability, and the label where DATA has one.",
+    ),
+    "export": Command(
+        cmd_export,
+        _export_flags,
+        "export a spec or a saved model: keras, savedmodel, onnx, tflite",
+        "Build SPEC (or load MODEL.keras) and export it with Keras's and TensorFlow's own exporters.",
+    ),
+    "plot": Command(
+        cmd_plot,
+        _plot_flags,
+        "draw a spec: layer names and output shapes (PNG or SVG)",
+        "Draw SPEC with Keras's model_to_dot (needs pydot and Graphviz's dot).",
+    ),
+    "serve": Command(
+        cmd_serve,
+        _serve_flags,
+        "a live page of a spec's diagram, or of a folder's specs and runs",
+        "Serve a local web page that draws SPEC (or each spec in DIR) as a diagram, follows the file "
+        "as it is saved, links the diagram to the YAML, and plots the training runs under DIR.",
+    ),
+    "import": Command(
+        cmd_import,
+        _import_flags,
+        "turn a saved Keras model into a spec",
+        "Write the spec of MODEL.keras (a Sequential or Functional model of registered layers), in "
+        "blocks, repeats and defaults where the model repeats itself, and its weights beside it "
+        "(SPEC.weights.h5, named by the spec): building the spec gives the same network and outputs.",
+    ),
+    "schema": Command(
+        cmd_schema,
+        _schema_flags,
+        "print the JSON Schema of the spec language (for editors)",
+        "Print the spec language's JSON Schema (draft 2020-12), generated from the language's models and the registry.",
+    ),
+    "layers": Command(
+        cmd_layers,
+        _layers_flags,
+        "list the layer types a spec can use, with their arguments",
+        "List every registered layer type, or one type's arguments.",
+    ),
 }
 
 
 def _version(prog) -> str:
     """`PROG VERSION (Keras X)`, read from the installed packages' metadata (nothing imported)."""
     from importlib import metadata
+
     from . import __version__
+
     try:
         keras_version = metadata.version("keras")
     except metadata.PackageNotFoundError:
@@ -563,18 +766,29 @@ def _version(prog) -> str:
 def _parser(prog="cli.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Build Keras models from YAML specs.")
     parser.add_argument("--version", action="version", version=_version(prog))
-    parser.add_argument("--plugin", action="append", metavar="MODULE",
-                        help="import MODULE first: a Python module that registers layer types with "
-                             "builder.register_layer (repeat for several); installed plug-ins load by themselves")
-    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
-                        help="the Keras backend (default: KERAS_BACKEND, else Keras's configuration, else tensorflow)")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        metavar="MODULE",
+        help="import MODULE first: a Python module that registers layer types with "
+        "builder.register_layer (repeat for several); installed plug-ins load by themselves",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        help="the Keras backend (default: KERAS_BACKEND, else Keras's configuration, else tensorflow)",
+    )
     parser.add_argument("--debug", action="store_true", help="show a failure's traceback instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         sub = commands.add_parser(name, help=command.help, description=command.description)
         command.flags(sub)
-        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help="show a failure's traceback instead of one line")
+        sub.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show a failure's traceback instead of one line",
+        )
     return parser
 
 

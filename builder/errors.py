@@ -34,7 +34,7 @@ class SpecError(BuilderError):
         self.col = col
         self.via: list[tuple[str, str | None, int | None]] = []
 
-    def at(self, *keys) -> "SpecError":
+    def at(self, *keys) -> SpecError:
         """Put this error under `keys` (relative to where it is raised)."""
         self.path = tuple(keys) + self.path
         return self
@@ -66,6 +66,7 @@ class SpecError(BuilderError):
 class SpecNote(SpecError):
     """Something in a spec that builds, but likely not as its author meant:
     located like an error, rendered `FILE:LINE:COL: warning: ...`."""
+
     kind = "warning"
 
 
@@ -135,8 +136,15 @@ def unknown(kind: str, name, known, of: str = "") -> SpecError:
 
 def describe(value) -> str:
     """A received value as the messages show it: `'abc' (a string)`."""
-    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list", dict: "a mapping", type(None): "null"}
+    kinds = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "null",
+    }
     kind = kinds.get(type(value), type(value).__name__)
     if value is None:
         return "null"

@@ -42,7 +42,7 @@ def publish(path, *, overwrite=False, suffix=""):
     try:
         yield staging
         if os.path.isfile(staging):
-            os.chmod(staging, 0o666 & ~_umask())      # give the usual permissions
+            os.chmod(staging, 0o666 & ~_umask())  # give the usual permissions
         _swap(staging, target)
     finally:
         _remove(staging)
@@ -61,11 +61,10 @@ def atomic_path(path, suffix=""):
 
 
 def write_atomic(path, data: bytes, *, overwrite=True) -> None:
-    with publish(path, overwrite=overwrite) as temporary:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    with publish(path, overwrite=overwrite) as temporary, open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def not_regular(path) -> str | None:
@@ -75,9 +74,13 @@ def not_regular(path) -> str | None:
         mode = os.stat(path).st_mode
     except OSError:
         return None
-    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, what in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return what
     return None if stat.S_ISREG(mode) else "not a regular file"
@@ -120,8 +123,9 @@ def _check_target(shown, target, overwrite):
 def _swap(staging, target):
     """Put `staging` at `target`; an existing target is moved aside first and
     removed only once the new one is in place."""
-    if not os.path.lexists(target) or (os.path.isfile(staging) and not os.path.isdir(target)
-                                       and not os.path.islink(target)):
+    if not os.path.lexists(target) or (
+        os.path.isfile(staging) and not os.path.isdir(target) and not os.path.islink(target)
+    ):
         os.replace(staging, target)
         return
     parent, name = os.path.split(target)
@@ -149,7 +153,7 @@ def _remove_stale_staging(parent, name):
     with contextlib.suppress(OSError):
         for entry in os.listdir(parent):
             if entry.startswith(prefix) and _STAGING in entry:
-                pid = entry[len(prefix):].split(".", 1)[0]
+                pid = entry[len(prefix) :].split(".", 1)[0]
                 if pid.isdigit() and not process_alive(int(pid)):
                     _remove(os.path.join(parent, entry))
 

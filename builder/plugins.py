@@ -27,6 +27,7 @@ def _keras_first():
     """Keras, imported the builder's way (TensorFlow's start-up log kept off
     the terminal) before a plug-in imports it its own way."""
     from .backend import keras
+
     keras()
 
 
@@ -37,12 +38,14 @@ def load(module: str) -> None:
         importlib.import_module(module)
     except ModuleNotFoundError as err:
         if err.name and module.startswith(err.name):
-            raise BuilderError(f"--plugin {module}: no module named '{err.name}' (a plug-in is an importable "
-                               "module: on PYTHONPATH, or installed)") from None
+            raise BuilderError(
+                f"--plugin {module}: no module named '{err.name}' (a plug-in is an importable "
+                "module: on PYTHONPATH, or installed)"
+            ) from None
         raise BuilderError(f"--plugin {module}: importing it failed: {_first_line(err)}") from None
     except BuilderError as err:
         raise BuilderError(f"--plugin {module}: {err}") from None
-    except Exception as err:          # noqa: BLE001 - the plug-in's own failure, named as such
+    except Exception as err:  # noqa: BLE001 - the plug-in's own failure, named as such
         raise BuilderError(f"--plugin {module}: importing it failed: {_first_line(err)}") from None
 
 
@@ -59,8 +62,9 @@ def load_installed() -> list[str]:
             loaded = entry.load()
             if callable(loaded):
                 loaded()
-        except Exception as err:      # noqa: BLE001 - an installed package's failure, named as such
-            raise BuilderError(f"the installed plug-in '{entry.name}' ({entry.value}) failed to load: "
-                               f"{_first_line(err)}") from None
+        except Exception as err:  # noqa: BLE001 - an installed package's failure, named as such
+            raise BuilderError(
+                f"the installed plug-in '{entry.name}' ({entry.value}) failed to load: {_first_line(err)}"
+            ) from None
         names.append(entry.name)
     return names

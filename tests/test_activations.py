@@ -87,8 +87,9 @@ def test_leaky_relu_with_a_slope():
 
 def test_recommended_swaps_on_lenet5(cli):
     """The field's advice one edit away: each recommended activation builds LeNet-5."""
-    from conftest import spec_path
     import json
+
+    from conftest import spec_path
     for name in ("relu", "leaky_relu", "prelu", "maxout", "swish", "tanh", "elu", "gelu"):
         code, out, err = cli("build", spec_path("lenet5"), "--set", f"defaults.activation={name}", "--json")
         assert code == 0, err

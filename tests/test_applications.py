@@ -80,6 +80,7 @@ def test_a_keras_hub_backbone_from_a_local_preset(tmp_path):
     import shutil
 
     import keras_hub
+
     from builder.backend import keras
     backbone = keras_hub.models.BertBackbone(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
                                              intermediate_dim=16, max_sequence_length=12)

@@ -59,7 +59,8 @@ def test_bad_spec_from_a_fresh_process(name):
 
 # --- mutations of valid specs -------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 SEEDS = ["lenet5", "stacked_lstm", "gru_timeseries"]
 TINY_GRAPH = """\

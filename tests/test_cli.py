@@ -187,6 +187,7 @@ def test_defaults_that_remove_the_output_bias_are_a_warning(cli, write_spec):
     their parameter counts), but says so at the default's line; saying what
     the output wants silences it."""
     import warnings
+
     import builder
     from builder.errors import SpecWarning
     text = "name: t\ninput: [8]\ndefaults: {use_bias: false}\nlayers: [dense: 4]\noutput: {units: 3}\n"

@@ -35,7 +35,7 @@ def test_grouped_convolution_halves_the_work():
 def test_recurrent_and_attention_counts():
     model = builder.build(text="name: r\ninput: [10, 3]\nlayers:\n  - lstm: {units: 4, name: l}\n"
                                "  - multi_head_attention: {num_heads: 2, key_dim: 5, name: a}\noutput: none\n")
-    rows = dict((name, m) for name, _, m in describe.layer_macs(model))
+    rows = {name: m for name, _, m in describe.layer_macs(model)}
     assert rows["l"] == 10 * 4 * (3 + 4) * 4
     # q, k, v projections 3 x 10*4*2*5, scores and weighted sum 2*10*10*(5+5), output 10*2*5*4
     assert rows["a"] == 3 * 10 * 4 * 10 + 2 * 10 * 10 * 10 + 10 * 10 * 4

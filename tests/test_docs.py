@@ -32,7 +32,7 @@ def test_every_shipped_spec_is_in_the_readme():
 def test_quick_start_is_the_two_ci_commands():
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
     block = README.split("## Quick start", 1)[1].split("```console", 1)[1].split("```", 1)[0]
-    commands = [line for line in block.strip().splitlines()]
+    commands = list(block.strip().splitlines())
     assert commands == ['pip install -e ".[dev]" && python cli.py build specs/alexnet.yaml', "python -m pytest"]
     for command in commands:
         assert command in ci

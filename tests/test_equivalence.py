@@ -163,9 +163,9 @@ def test_one_line_resnet_files_are_its_scales():
 
 def test_copy_weights_refuses_a_different_network():
     import keras
+    from weights import copy_weights
 
     import builder
-    from weights import copy_weights
     reference = keras.applications.ResNet50(weights=None)
     built = builder.build(spec_path("resnet50"), overrides={"layers.conv3_block.filters": 64})
     with pytest.raises(ValueError, match="does not pair with"):

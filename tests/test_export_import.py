@@ -7,9 +7,9 @@ import jsonschema
 import numpy as np
 import pytest
 import yaml
+from weights import copy_weights
 
 import builder
-from weights import copy_weights
 from conftest import ROOT, spec_path
 
 

@@ -6,10 +6,10 @@ import inspect
 
 import numpy as np
 import pytest
+from test_registry import hub_example, hub_preset, minimal_example  # noqa: F401 - the fixture is used by name
 
 import builder
 from builder.keras import registry
-from test_registry import hub_example, hub_preset, minimal_example  # noqa: F401 - the fixture is used by name
 
 
 def keras_layer_classes() -> dict:

@@ -1,13 +1,13 @@
 """Reading YAML safely: plain data only, positions kept, hostile input refused fast."""
 
-import time
-
 import json
+import time
 
 import pytest
 
 from builder import SpecError
-from builder.spec import overrides, reader as loader
+from builder.spec import overrides
+from builder.spec import reader as loader
 
 
 def load_error(text) -> SpecError:

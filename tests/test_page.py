@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+
 from conftest import ROOT, SPECS, spec_path
 
 TYPO = "  - conv2d: {filters: 16, kernel_size: 5, name: c3}"

@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 
-
 IMAGES = "name: shades\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 2}\n" \
          "training: {epochs: 150, optimizer: {adam: {learning_rate: 0.05}}, test_split: 0, validation_split: 0}\n"
 

@@ -207,8 +207,8 @@ def test_argument_checks_agree_with_the_schema_models():
         cases += [{**required, arg: value} for arg in layer_type.args for value in PROBES]
         cases += [{arg: value} for arg in list(required)[:1] for value in PROBES[:4]]       # others left missing
         for args in cases:
-            expected = outcome(lambda a: validate(model, a), args)
-            assert outcome(lambda a: arguments.check_args(layer_type, a), args) == expected, (layer_type.name, args)
+            expected = outcome(lambda a, model=model: validate(model, a), args)
+            assert outcome(lambda a, t=layer_type: arguments.check_args(t, a), args) == expected, (layer_type.name, args)
             compared += 1
             failed += expected is not None
     assert compared > 10_000 and 0.3 < failed / compared < 0.95     # the probes exercise both outcomes

@@ -1,9 +1,9 @@
 """Scales: one spec, several sizes, chosen with `scale:`, `--scale` or `scale=`."""
 
 import pytest
-from conftest import spec_path
 
 import builder
+from conftest import spec_path
 
 SCALED = """name: net
 input: [8]

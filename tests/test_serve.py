@@ -13,10 +13,10 @@ import threading
 import time
 
 import pytest
-from conftest import SPECS, run_cli_process, shipped_specs, spec_path
 
 from builder.view import diagram, runs
 from builder.view.site import Site
+from conftest import SPECS, run_cli_process, shipped_specs, spec_path
 
 
 def test_lenet5_diagram_has_its_counts_shapes_and_lines():
@@ -143,6 +143,7 @@ def test_nan_in_a_history_plots_as_a_gap(tmp_path):
 def serving(target):
     """The server of `target` in this process (on a free port), for requests a browser would not make."""
     import uvicorn
+
     from builder.view import server
     site = Site(str(target))
     listening = server._bind("127.0.0.1", 0)

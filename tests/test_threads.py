@@ -8,11 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+from test_training import TINY  # two epochs: the second's steps are timed
 
 import builder
 from builder.training.timing import StepTime
 from conftest import ROOT, spec_path
-from test_training import TINY            # two epochs: the second's steps are timed
 
 CHOICES = """
 import json, sys

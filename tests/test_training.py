@@ -68,6 +68,7 @@ def test_steps_per_execution_changes_speed_not_weights(tmp_path):
     """`auto` runs 32 steps per call (fewer where an epoch has fewer); the
     weights are those of one step per call; run.json says which ran."""
     import keras
+
     from builder.spec.training import Training
     from builder.training.compile import steps_per_execution
     assert steps_per_execution(Training(), 1374, 32) == 32
@@ -99,6 +100,7 @@ def test_the_input_pipeline_and_xla_are_settings_that_change_speed_not_weights(t
     Keras's PyDataset without TensorFlow; jit_compile reaches compile; run.json records all three;
     the trained weights are those of the defaults."""
     import keras
+
     from builder.training import batching
     split, loaded = digits_split()
     spec = builder.load_spec(text=TINY + "  num_parallel_calls: 2\n  prefetch: 0\n")
@@ -148,6 +150,7 @@ def test_precision_auto_follows_the_device_and_is_recorded(tmp_path):
     older ones, float32 on the CPU; a chosen mixed policy trains with a float32
     output layer, is written in run.json, and is not left behind."""
     import keras
+
     from builder.training.devices import precision_policy
     assert precision_policy("auto", []) == "float32"
     assert precision_policy("auto", [(9, 0)]) == "mixed_bfloat16"
@@ -169,6 +172,7 @@ def test_mixed_precision_keeps_embeddings_float32(tmp_path):
     (embeddings) float32 beside the output layer, records them, and leaves an
     entry that sets its own dtype as it is."""
     import keras
+
     from builder.spec import graph
     from builder.training.devices import keep_float32
     rows = [("a great film", "pos"), ("dull and long", "neg"), ("great acting", "pos"), ("a dull story", "neg")] * 8
@@ -548,8 +552,9 @@ def test_the_run_folder_is_a_record_that_trains_again(tmp_path, cli):
     """spec.yaml is the spec as resolved (extends and --set applied, blocks
     written in); training from it gives the same network and, seeded, the
     same weights. The test metrics are the best checkpoint's, and say so."""
-    from builder.backend import keras
     import shutil
+
+    from builder.backend import keras
     shutil.copy(spec_path("lenet5"), tmp_path / "lenet5.yaml")
     (tmp_path / "variant.yaml").write_text("extends: lenet5.yaml\nname: variant\nset:\n  layers.0.conv2d.filters: 4\n")
     code, out, err = cli("train", tmp_path / "variant.yaml", "--data", "digits", "--epochs", "3", "--out",
@@ -589,8 +594,9 @@ def test_final_weights_on_request(tmp_path):
 def test_the_python_api_trains_on_arrays_with_callbacks(tmp_path):
     """builder.train with (x, y) arrays and a Keras callback of the user's own;
     the returned run holds the model, history and metrics, as the folder does."""
-    from builder.backend import keras
     from sklearn.datasets import load_digits
+
+    from builder.backend import keras
     digits = load_digits()
     x = (digits.images[..., None] / 16.0).astype("float32")
     seen = []

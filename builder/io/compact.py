@@ -20,32 +20,40 @@ import re
 from ..keras import registry
 from .keras_values import simplify
 
-MIN_CHAIN_REPEATS = 3          # a chain of layers becomes a block when it occurs this often
-_SHORT = {"conv1d": "conv", "conv2d": "conv", "conv3d": "conv", "depthwise_conv2d": "dwconv",
-          "separable_conv2d": "sepconv", "batch_normalization": "bn", "layer_normalization": "ln"}
+MIN_CHAIN_REPEATS = 3  # a chain of layers becomes a block when it occurs this often
+_SHORT = {
+    "conv1d": "conv",
+    "conv2d": "conv",
+    "conv3d": "conv",
+    "depthwise_conv2d": "dwconv",
+    "separable_conv2d": "sepconv",
+    "batch_normalization": "bn",
+    "layer_normalization": "ln",
+}
 _RESERVED = {"name", "inputs", "repeat", "vary", "when"}
 
 
 @dataclasses.dataclass
 class Item:
     """A top-level entry: one layer, or an instance of a block."""
+
     type: str
     args: dict
-    name: str                          # the name it is written with and referred to by
-    refs: list | dict                  # the names it takes (a list, or call argument -> name)
-    members: list | None = None        # a block instance: the layers it stands for, named locally
-    origin: str = ""                   # a member: the layer's name in the imported model
-    reps: list | None = None           # a repeated instance: the instances it stands for
+    name: str  # the name it is written with and referred to by
+    refs: list | dict  # the names it takes (a list, or call argument -> name)
+    members: list | None = None  # a block instance: the layers it stands for, named locally
+    origin: str = ""  # a member: the layer's name in the imported model
+    reps: list | None = None  # a repeated instance: the instances it stands for
 
 
 @dataclasses.dataclass
 class BlockShape:
     name: str
-    entries: list                      # [(local name, type, refs in local names)]; '<in>' is the input
-    instances: list                    # Items
-    params: dict = dataclasses.field(default_factory=dict)     # name -> default
-    fixed: dict = dataclasses.field(default_factory=dict)      # local -> {arg: value or '$param'}
-    when: dict = dataclasses.field(default_factory=dict)       # local -> '$param'
+    entries: list  # [(local name, type, refs in local names)]; '<in>' is the input
+    instances: list  # Items
+    params: dict = dataclasses.field(default_factory=dict)  # name -> default
+    fixed: dict = dataclasses.field(default_factory=dict)  # local -> {arg: value or '$param'}
+    when: dict = dataclasses.field(default_factory=dict)  # local -> '$param'
 
 
 def compact(spec: dict) -> tuple[dict, dict]:
@@ -53,7 +61,7 @@ def compact(spec: dict) -> tuple[dict, dict]:
     previous = _only_input(spec)
     items = []
     for entry in spec["layers"]:
-        (type_name, args), = entry.items()
+        ((type_name, args),) = entry.items()
         args = dict(args)
         name = args.pop("name")
         refs = args.pop("inputs", previous)
@@ -71,7 +79,7 @@ def compact(spec: dict) -> tuple[dict, dict]:
     renamed = _names(items)
     result = {key: value for key, value in spec.items() if key != "layers"}
     if isinstance(result.get("output"), dict):
-        result["output"] = dict(result["output"])        # defaults may take arguments out of it
+        result["output"] = dict(result["output"])  # defaults may take arguments out of it
     defaults = _defaults(items, blocks, result.get("output"))
     if defaults:
         result["defaults"] = defaults
@@ -106,6 +114,7 @@ def _rename_ref(ref, names):
 
 # --- sub-graphs named alike ---------------------------------------------------------------
 
+
 def _group_regions(items, blocks):
     """Replace runs of layers named PREFIX_... that repeat in structure by block instances."""
     rejected: set = set()
@@ -137,12 +146,12 @@ def _group_regions(items, blocks):
         result.append(instance)
         i = end
     for item in result:
-        item.refs = _map_refs(item.refs, lambda ref: _rename_ref(ref, exits))
+        item.refs = _map_refs(item.refs, lambda ref, exits=exits: _rename_ref(ref, exits))
     return result
 
 
 def _local(member: Item, prefix: str) -> Item:
-    return Item(member.type, member.args, member.name[len(prefix) + 1:], member.refs, origin=member.name)
+    return Item(member.type, member.args, member.name[len(prefix) + 1 :], member.refs, origin=member.name)
 
 
 def _external(members) -> str:
@@ -185,17 +194,17 @@ def _candidate_regions(items) -> list:
 
 def _is_region(items, start, end, prefix, consumers) -> bool:
     members = items[start:end]
-    if any(item.name.startswith(prefix + "_") for item in items[end:]) or prefix in {i.name for i in items} \
-            or any(m.name == prefix + "_input" for m in members):
+    if (
+        any(item.name.startswith(prefix + "_") for item in items[end:])
+        or prefix in {i.name for i in items}
+        or any(m.name == prefix + "_input" for m in members)
+    ):
         return False
     names = {m.name for m in members}
     outside = {ref for m in members for ref in _all_refs(m) if ref.split(".", 1)[0] not in names}
     if len(outside) != 1 or any("." in ref for ref in outside):
         return False
-    for member in members[:-1]:
-        if any(not start <= j < end for j in consumers.get(member.name, ())):
-            return False
-    return True
+    return all(not any(not start <= j < end for j in consumers.get(member.name, ())) for member in members[:-1])
 
 
 def _choose_regions(items, rejected) -> list:
@@ -204,7 +213,7 @@ def _choose_regions(items, rejected) -> list:
     candidates = [c for c in _candidate_regions(items) if c not in rejected]
     shapes = {c: _region_shape(items, *c) for c in candidates}
     homes = dict(zip(candidates, _homes([shapes[c] for c in candidates])))
-    saving = collections.Counter()
+    saving: collections.Counter = collections.Counter()
     for candidate, home in homes.items():
         saving[home] += len(shapes[candidate]) - 1
     for home in set(homes.values()):
@@ -223,9 +232,9 @@ def _region_shape(items, start, end, prefix) -> tuple:
 
     def local(ref):
         base, dot, rest = ref.partition(".")
-        return (base[len(prefix) + 1:] if base in names else "<in>") + dot + rest
+        return (base[len(prefix) + 1 :] if base in names else "<in>") + dot + rest
 
-    return tuple((m.name[len(prefix) + 1:], m.type, _freeze(_map_refs(m.refs, local))) for m in members)
+    return tuple((m.name[len(prefix) + 1 :], m.type, _freeze(_map_refs(m.refs, local))) for m in members)
 
 
 def _freeze(refs):
@@ -238,13 +247,16 @@ def _fits(small, big) -> bool:
     small_locals = [local for local, _, _ in small]
     if len(small) >= len(big) or not set(small_locals) <= set(big_entries):
         return False
-    if [local for local, _, _ in big if local in set(small_locals)] != small_locals \
-            or small[-1][0] != big[-1][0]:
+    if [local for local, _, _ in big if local in set(small_locals)] != small_locals or small[-1][0] != big[-1][0]:
         return False
     removed = {local: refs for local, (_, refs) in big_entries.items() if local not in set(small_locals)}
-    for local, refs in removed.items():       # switched off, an entry passes on its input (a merge its first)
-        if not refs or not isinstance(refs[0], str) or "." in refs[0] or \
-                (len(refs) != 1 and registry.get(big_entries[local][0]).kind != "merge"):
+    for local, refs in removed.items():  # switched off, an entry passes on its input (a merge its first)
+        if (
+            not refs
+            or not isinstance(refs[0], str)
+            or "." in refs[0]
+            or (len(refs) != 1 and registry.get(big_entries[local][0]).kind != "merge")
+        ):
             return False
 
     def resolve(ref):
@@ -269,6 +281,7 @@ def _homes(shapes) -> list:
 
 # --- chains of layers -------------------------------------------------------------------
 
+
 def _group_chains(items, blocks):
     """Replace a chain of layer types that occurs MIN_CHAIN_REPEATS times or
     more (conv2d -> batch_normalization -> activation) by a block."""
@@ -281,8 +294,10 @@ def _group_chains(items, blocks):
         if locals_ is None:
             break
         local_names, prefixes = locals_
-        shape = tuple((local, type_name, ("<in>",) if k == 0 else (local_names[k - 1],))
-                      for k, (local, type_name) in enumerate(zip(local_names, pattern)))
+        shape = tuple(
+            (local, type_name, ("<in>",) if k == 0 else (local_names[k - 1],))
+            for k, (local, type_name) in enumerate(zip(local_names, pattern))
+        )
         block = BlockShape(None, list(shape), [])
         blocks.append(block)
         starts = {match[0]: (match, prefix) for match, prefix in zip(matches, prefixes)}
@@ -294,16 +309,20 @@ def _group_chains(items, blocks):
             if i in starts:
                 match, prefix = starts[i]
                 members = [items[j] for j in match]
-                instance = Item(None, {}, prefix, list(members[0].refs),
-                                [Item(m.type, m.args, local, m.refs, origin=m.name)
-                                 for m, local in zip(members, local_names)])
+                instance = Item(
+                    None,
+                    {},
+                    prefix,
+                    list(members[0].refs),
+                    [Item(m.type, m.args, local, m.refs, origin=m.name) for m, local in zip(members, local_names)],
+                )
                 block.instances.append(instance)
                 exits[members[-1].name] = prefix
                 result.append(instance)
             else:
                 result.append(item)
         for item in result:
-            item.refs = _map_refs(item.refs, lambda ref: _rename_ref(ref, exits))
+            item.refs = _map_refs(item.refs, lambda ref, exits=exits: _rename_ref(ref, exits))
         items = result
     return items
 
@@ -347,7 +366,7 @@ def _chain_locals(items, pattern, matches):
         if not common:
             suffixes = None
             break
-        these = [name[len(common) + 1:] for name in names]
+        these = [name[len(common) + 1 :] for name in names]
         if suffixes not in (None, these):
             suffixes = None
             break
@@ -376,6 +395,7 @@ def _common_prefix(names) -> str:
 
 # --- blocks, parameters, repeats ----------------------------------------------------------
 
+
 def _name_blocks(blocks, used):
     """conv2_block1, block2a, ... -> `conv_block`, `block`: the instances'
     names without their numbers; a second block of that name is told apart by
@@ -384,10 +404,11 @@ def _name_blocks(blocks, used):
     for block in blocks:
         stems = collections.Counter(
             "_".join(t for t in (re.match(r"[A-Za-z]*", token).group() for token in inst.name.split("_")) if t)
-            for inst in block.instances)
+            for inst in block.instances
+        )
         base = stems.most_common(1)[0][0] or "block"
         if all(inst.members[0].origin == inst.name for inst in block.instances):
-            base = "_".join(local for local, _, _ in block.entries)      # a chain named by its layers
+            base = "_".join(local for local, _, _ in block.entries)  # a chain named by its layers
         if base in first_of:
             others = {local for local, _, _ in first_of[base].entries}
             own = next((local for local, _, _ in block.entries if local not in others), None)
@@ -418,7 +439,7 @@ def _key(value) -> str:
 def _parameters(block: BlockShape):
     """What differs between a block's instances becomes its parameters."""
     members = [{m.name: m for m in inst.members} for inst in block.instances]
-    groups: dict = {}                   # (arg, value vector) -> [locals]
+    groups: dict = {}  # (arg, value vector) -> [locals]
     for local, type_name, _ in block.entries:
         present = [local in found for found in members]
         if not all(present):
@@ -458,9 +479,10 @@ def _parameters(block: BlockShape):
 def _join(groups, key, local, values):
     """Parameters of one argument share a name where their values agree
     wherever both entries are present (a projection's filters and the output's)."""
-    for (other_key, number), found in groups.items():
-        if other_key == key and all(a is _ABSENT or b is _ABSENT or _key(a) == _key(b)
-                                    for a, b in zip(_merged([v for _, v in found]), values)):
+    for (other_key, _number), found in groups.items():
+        if other_key == key and all(
+            a is _ABSENT or b is _ABSENT or _key(a) == _key(b) for a, b in zip(_merged([v for _, v in found]), values)
+        ):
             found.append((local, values))
             return
     groups[(key, len(groups))] = [(local, values)]
@@ -492,9 +514,10 @@ def _repeats(items) -> list:
             i += 1
             continue
         stem = items[i].name[:-1]
-        reps = items[i:i + len(run)]
-        common = {k: v for k, v in reps[0].args.items()
-                  if all(k in r.args and _key(r.args[k]) == _key(v) for r in reps)}
+        reps = items[i : i + len(run)]
+        common = {
+            k: v for k, v in reps[0].args.items() if all(k in r.args and _key(r.args[k]) == _key(v) for r in reps)
+        }
         vary = {}
         for k, rep in enumerate(reps, 1):
             changed = {key: value for key, value in rep.args.items() if key not in common}
@@ -517,8 +540,12 @@ def _run_from(items, i, consumers) -> list:
     run, stem = [first], match.group(1)
     while i + len(run) < len(items):
         nxt, last = items[i + len(run)], run[-1]
-        if nxt.type != first.type or nxt.name != f"{stem}{len(run) + 1}" or nxt.refs != [last.name] \
-                or consumers[last.name] != {i + len(run)}:
+        if (
+            nxt.type != first.type
+            or nxt.name != f"{stem}{len(run) + 1}"
+            or nxt.refs != [last.name]
+            or consumers[last.name] != {i + len(run)}
+        ):
             break
         run.append(nxt)
     return run
@@ -535,6 +562,7 @@ def _names(items) -> dict:
 
 
 # --- defaults ---------------------------------------------------------------------------
+
 
 def _argument_sets(items, blocks, head) -> list:
     """(layer type, arguments) of every layer the spec writes, wrapped ones included."""
@@ -555,15 +583,24 @@ def _defaults(items, blocks, head) -> dict:
     """Arguments most layers that take them share, moved to `defaults:`."""
     sets = _argument_sets(items, blocks, head)
     chosen = {}
-    counts = collections.Counter((key, _key(value)) for _, args in sets for key, value in args.items()
-                                 if key != "activation" and not (isinstance(value, str) and value.startswith("$")))
+    counts = collections.Counter(
+        (key, _key(value))
+        for _, args in sets
+        for key, value in args.items()
+        if key != "activation" and not (isinstance(value, str) and value.startswith("$"))
+    )
     for (key, shown), count in counts.most_common():
         if key in chosen or count < 3:
             continue
-        takers = [(t, args) for t, args in sets if key in registry.get(t).args and key not in registry.get(t).no_defaults]
+        takers = [
+            (t, args) for t, args in sets if key in registry.get(t).args and key not in registry.get(t).no_defaults
+        ]
         absent = [(t, args) for t, args in takers if key not in args]
-        if any(_default_of(t, key) in (None, _ABSENT) for t, _ in absent) or count - len(absent) < 3 \
-                or 2 * count <= len(takers):
+        if (
+            any(_default_of(t, key) in (None, _ABSENT) for t, _ in absent)
+            or count - len(absent) < 3
+            or 2 * count <= len(takers)
+        ):
             continue
         value = next(args[key] for _, args in takers if key in args and _key(args[key]) == shown)
         chosen[key] = value
@@ -577,6 +614,7 @@ def _defaults(items, blocks, head) -> dict:
 
 # --- the spec ---------------------------------------------------------------------------
 
+
 def _block_data(block: BlockShape) -> dict:
     layers, previous = [], "<in>"
     for local, type_name, refs in block.entries:
@@ -584,8 +622,10 @@ def _block_data(block: BlockShape) -> dict:
         args["name"] = local
         if local in block.when:
             args["when"] = block.when[local]
-        refs = _map_refs(dict(refs) if refs and isinstance(refs[0], tuple) else list(refs),
-                         lambda ref: "input" + ref[4:] if ref.startswith("<in>") else ref)
+        refs = _map_refs(
+            dict(refs) if refs and isinstance(refs[0], tuple) else list(refs),
+            lambda ref: "input" + ref[4:] if ref.startswith("<in>") else ref,
+        )
         if refs != ["input" if previous == "<in>" else previous]:
             args["inputs"] = refs[0] if isinstance(refs, list) and len(refs) == 1 else refs
         layers.append({type_name: args})
@@ -598,7 +638,7 @@ def _entries(items, first_input) -> list:
     for item in items:
         if item.members is None and item.reps is None:
             args = {**item.args, "name": item.name}
-        else:                                  # an instance: its name says what it is
+        else:  # an instance: its name says what it is
             args = {"name": item.name, **item.args}
         refs = item.refs
         if refs != [previous]:

@@ -15,22 +15,26 @@ def load_model_or_spec(path, overrides=None, limits=None, weights=None, report=N
     """A .keras file, or a spec to build."""
     if str(path).endswith(".keras"):
         from ..training.saved import load_trained
+
         return load_trained(path)
     from ..keras.assemble import build
+
     return build(path, overrides=overrides, limits=limits, weights=weights, report=report)
 
 
 def example_inputs(model, batch=2):
     """Zeros shaped for the model's inputs (a size that varies becomes 8);
     exporters trace the model once with them."""
-    import numpy as np                        # here: the command line reads FORMATS before any command runs
+    import numpy as np  # here: the command line reads FORMATS before any command runs
 
     def zeros(tensor):
         shape = [batch] + [8 if d is None else d for d in tensor.shape[1:]]
-        if tensor.dtype == "string":          # raw text: Keras takes strings as tensors, not NumPy objects
+        if tensor.dtype == "string":  # raw text: Keras takes strings as tensors, not NumPy objects
             import tensorflow as tf
+
             return tf.fill(shape, "")
         return np.zeros(shape, dtype=tensor.dtype)
+
     inputs = [zeros(t) for t in model.inputs]
     return inputs[0] if len(inputs) == 1 else inputs
 
@@ -45,21 +49,25 @@ def export(model, fmt: str, path: str, *, overwrite=False) -> str:
         raise SpecError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
     check_output(path, overwrite)
     if fmt != "keras" and not backend.has_tensorflow():
-        raise SpecError(f"--format {fmt} needs TensorFlow (Keras exports {fmt} through it), which "
-                        f"{backend.tensorflow_problem()}; --format keras needs no TensorFlow")
+        raise SpecError(
+            f"--format {fmt} needs TensorFlow (Keras exports {fmt} through it), which "
+            f"{backend.tensorflow_problem()}; --format keras needs no TensorFlow"
+        )
     if fmt == "onnx" and any(tensor.dtype == "string" for tensor in model.inputs):
-        raise SpecError("ONNX cannot hold this model's text processing (tf2onnx converts no string ops): a model "
-                        "that takes raw strings exports as keras, savedmodel or tflite (run with the TensorFlow "
-                        "Lite Flex delegate)")
+        raise SpecError(
+            "ONNX cannot hold this model's text processing (tf2onnx converts no string ops): a model "
+            "that takes raw strings exports as keras, savedmodel or tflite (run with the TensorFlow "
+            "Lite Flex delegate)"
+        )
     if fmt != "keras":
-        model.predict(example_inputs(model), verbose=0)      # exporters need a model that has been called
+        model.predict(example_inputs(model), verbose=0)  # exporters need a model that has been called
     with publish(path, overwrite=overwrite, suffix=suffix) as staging:
         if fmt == "keras":
             model.save(staging)
             return path
         try:
             model.export(staging, format=_KERAS_FORMAT[fmt], verbose=False)
-        except Exception as err:          # noqa: BLE001 - the exporter's complaint, shown to the user
+        except Exception as err:  # noqa: BLE001 - the exporter's complaint, shown to the user
             message = str(err).strip().split("\n")[0]
             raise SpecError(f"the {fmt} exporter failed: {message}") from None
     return path

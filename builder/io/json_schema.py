@@ -15,22 +15,27 @@ from __future__ import annotations
 import copy
 import json
 import os
+from typing import Any
 
 from ..keras import registry
 from ..spec import arguments, language
 
-TARGET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "specs",
-                      "spec.schema.json")
+TARGET = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "specs", "spec.schema.json"
+)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-PARAMETER = {"type": "string", "pattern": r"\$[A-Za-z0-9_]+",
-             "description": "a parameter ($name), or an expression over $names (docs/spec.md#expressions)"}
+PARAMETER: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"\$[A-Za-z0-9_]+",
+    "description": "a parameter ($name), or an expression over $names (docs/spec.md#expressions)",
+}
 
 
 def _ref(name):
     return {"$ref": f"#/$defs/{name}"}
 
 
-def _layer_args(layer_type) -> dict:
+def _layer_args(layer_type) -> tuple[dict, dict]:
     generated = arguments.args_model(layer_type).model_json_schema()
     properties = {}
     for arg, prop in generated.get("properties", {}).items():
@@ -42,8 +47,7 @@ def _layer_args(layer_type) -> dict:
             prop = {"anyOf": [_ref("entry"), {"type": "null"}], "description": prop.get("description", "")}
         properties[arg] = {"anyOf": [_items_may_be_parameters(prop), PARAMETER]}
     properties.update(_entry_keys())
-    result = {"type": "object", "description": layer_type.doc, "properties": properties,
-              "additionalProperties": False}
+    result = {"type": "object", "description": layer_type.doc, "properties": properties, "additionalProperties": False}
     return result, generated.get("$defs", {})
 
 
@@ -63,10 +67,15 @@ def _items_may_be_parameters(schema):
 
 def _entry_keys() -> dict:
     names = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[0-9]+)?$"}
-    forms = {
+    forms: dict[str, dict] = {
         "name": {"type": "string"},
-        "inputs": {"anyOf": [names, {"type": "array", "items": names, "minItems": 1},
-                             {"type": "object", "additionalProperties": names}]},
+        "inputs": {
+            "anyOf": [
+                names,
+                {"type": "array", "items": names, "minItems": 1},
+                {"type": "object", "additionalProperties": names},
+            ]
+        },
         "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, PARAMETER]},
         "vary": {"type": "object", "additionalProperties": {"type": "object"}},
         "when": {"anyOf": [{"type": "boolean"}, PARAMETER]},
@@ -101,15 +110,28 @@ def generate() -> dict:
         entry_properties[name] = {"anyOf": forms, "description": layer_type.doc}
     activations = registry.activation_names()
     for name in activations:
-        entry_properties.setdefault(name, {"anyOf": [{"type": "null"}, {"type": "object", "properties":
-                                                                        _entry_keys(), "additionalProperties": False}],
-                                           "description": f"the {name} activation"})
+        entry_properties.setdefault(
+            name,
+            {
+                "anyOf": [
+                    {"type": "null"},
+                    {"type": "object", "properties": _entry_keys(), "additionalProperties": False},
+                ],
+                "description": f"the {name} activation",
+            },
+        )
     defs["entry"] = {
         "anyOf": [
             {"type": "string", "description": "a layer type, activation or block without arguments"},
-            {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": entry_properties,
-             "additionalProperties": {"type": ["object", "null"], "description": "a block instance"}},
-        ]}
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": entry_properties,
+                "additionalProperties": {"type": ["object", "null"], "description": "a block instance"},
+            },
+        ]
+    }
     defs["entries"] = {"type": "array", "items": _ref("entry"), "minItems": 1}
     layer_activations = {}
     for name in registry.LAYER_ACTIVATIONS:
@@ -117,26 +139,43 @@ def generate() -> dict:
         if registry.LAYERS[name].short:
             forms.append(_scalar_schema(registry.LAYERS[name]))
         layer_activations[name] = {"anyOf": forms}
-    defs["activation"] = {"anyOf": [
-        {"enum": activations + list(registry.LAYER_ACTIVATIONS)},
-        {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": layer_activations,
-         "additionalProperties": False},
-        {"type": "null"}, PARAMETER],
-        "description": "an activation name, or {leaky_relu|prelu|maxout: arguments}"}
+    defs["activation"] = {
+        "anyOf": [
+            {"enum": activations + list(registry.LAYER_ACTIVATIONS)},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": layer_activations,
+                "additionalProperties": False,
+            },
+            {"type": "null"},
+            PARAMETER,
+        ],
+        "description": "an activation name, or {leaky_relu|prelu|maxout: arguments}",
+    }
     document = language.SpecFile.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(document.pop("$defs"))
-    dense_args = {k: v for k, v in defs[f"args_{registry.HEAD}"]["properties"].items()
-                  if k not in language.ENTRY_KEYS}
-    defs["Output"]["properties"] = {**dense_args, **defs["Output"]["properties"],
-                                    "activation": _ref("activation")}
+    dense_args = {k: v for k, v in defs[f"args_{registry.HEAD}"]["properties"].items() if k not in language.ENTRY_KEYS}
+    defs["Output"]["properties"] = {**dense_args, **defs["Output"]["properties"], "activation": _ref("activation")}
     defs["Output"]["additionalProperties"] = False
     properties = document["properties"]
-    properties["defaults"] = {**properties["defaults"], "propertyNames": {"enum": sorted(registry.default_args())},
-                              "properties": {"activation": _ref("activation")}}
+    properties["defaults"] = {
+        **properties["defaults"],
+        "propertyNames": {"enum": sorted(registry.default_args())},
+        "properties": {"activation": _ref("activation")},
+    }
     # No section is required: a spec with `extends` may take any of them from its base.
-    return {"$schema": DRAFT, "$id": "spec.schema.json", "title": "keras-spec-builder spec",
-            "description": "A YAML spec for builder (docs/spec.md).", "type": "object",
-            "properties": _untitled(properties), "additionalProperties": False, "$defs": _untitled(defs)}
+    return {
+        "$schema": DRAFT,
+        "$id": "spec.schema.json",
+        "title": "keras-spec-builder spec",
+        "description": "A YAML spec for builder (docs/spec.md).",
+        "type": "object",
+        "properties": _untitled(properties),
+        "additionalProperties": False,
+        "$defs": _untitled(defs),
+    }
 
 
 def _untitled(value):

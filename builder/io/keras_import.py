@@ -25,7 +25,6 @@ from .keras_values import simplify
 _DROPPED = {"name", "trainable", "dtype"}
 
 
-
 def _args(layer_type, config):
     """The config's arguments, less those equal to the signature's defaults."""
     args = {}
@@ -48,7 +47,7 @@ def _args(layer_type, config):
 
 def _is_default(layer_type, key, value, default):
     if key == "data_format" and value == "channels_last" and default is None:
-        return True                    # Keras writes the resolved default
+        return True  # Keras writes the resolved default
     if key == "activation" and value == "linear" and default is None:
         return True
     default = simplify(layer_type, key, default)
@@ -59,6 +58,7 @@ def _is_default(layer_type, key, value, default):
 
 def _references(node):
     """(positional references, keyword references, other keyword values) of an inbound node."""
+
     def ref(item):
         if isinstance(item, dict) and item.get("class_name") == "__keras_tensor__":
             name, _, index = item["config"]["keras_history"]
@@ -77,7 +77,7 @@ def _references(node):
     for key, value in node.get("kwargs", {}).items():
         found = ref(value)
         if key == "mask":
-            continue                 # Keras recomputes masks from the layers that make them
+            continue  # Keras recomputes masks from the layers that make them
         if found is not None:
             keywords[key] = found
         elif value is not None and key not in ("training", "mask"):
@@ -103,8 +103,9 @@ def import_model(model, spec_path, weights_path=None, *, compact=True, overwrite
     `weights_path` (a .weights.h5 file the spec names, relative to it), so that
     building the spec gives the model back: same layers, same outputs. Returns the spec's text."""
     from ..files import publish, write_atomic
+
     spec, original = _flat_spec(model)
-    renamed = {}
+    renamed: dict = {}
     if compact:
         spec, renamed = compact_spec(spec)
     if weights_path is None:
@@ -128,12 +129,13 @@ def weights_path_of(spec_path) -> str:
     base = os.fspath(spec_path)
     for suffix in (".yaml", ".yml"):
         if base.endswith(suffix):
-            base = base[:-len(suffix)]
+            base = base[: -len(suffix)]
     return base + ".weights.h5"
 
 
 def _build_back(spec):
     from ..keras.assemble import build
+
     return build(data=spec)
 
 
@@ -149,18 +151,22 @@ def _layer_pairs(model, original, renamed):
 def _same_outputs(model, built):
     """The spec's model computes what `model` computes (on inputs it accepts)."""
     import numpy as np
+
     feeds = []
     for tensor in model.inputs:
         shape = (2, *[6 if d is None else d for d in tensor.shape[1:]])
         kind = np.dtype(str(tensor.dtype).replace("bfloat16", "float32"))
-        feeds.append(np.ones(shape, kind) if kind.kind in "iub" else
-                     np.random.default_rng(0).uniform(0, 1, shape).astype(kind))
+        feeds.append(
+            np.ones(shape, kind) if kind.kind in "iub" else np.random.default_rng(0).uniform(0, 1, shape).astype(kind)
+        )
     feeds = feeds[0] if len(feeds) == 1 else feeds
     expected, got = model.predict(feeds, verbose=0), built.predict(feeds, verbose=0)
     for a, b in zip(expected if isinstance(expected, list) else [expected], got if isinstance(got, list) else [got]):
         if a.shape != b.shape or not np.allclose(a, b, atol=1e-4, rtol=1e-3):
-            raise SpecError("the imported spec does not compute what the model computes; please report this "
-                            "(cli.py import --flat writes one entry per layer)")
+            raise SpecError(
+                "the imported spec does not compute what the model computes; please report this "
+                "(cli.py import --flat writes one entry per layer)"
+            )
 
 
 def _flat_spec(model, name=None) -> tuple[dict, dict]:
@@ -168,7 +174,7 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
     if isinstance(model, keras.Sequential):
         model = keras.Model(model.inputs, model.outputs, name=model.name)
     config, original = _valid_names(model.get_config())
-    outputs = config["output_layers"]          # [name, node, tensor], or a list of them
+    outputs = config["output_layers"]  # [name, node, tensor], or a list of them
     if outputs and isinstance(outputs[0], list):
         if len(outputs) != 1:
             raise SpecError(f"to_spec reads models with one output; this one has {len(outputs)}")
@@ -187,7 +193,7 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
             entry["dtype"] = dtype
         input_specs[item["name"]] = entry
     if len(inputs) == 1:
-        (input_name, entry), = input_specs.items()
+        ((input_name, entry),) = input_specs.items()
         spec["input"] = entry["shape"] if input_name == "input" and len(entry) == 1 else {**entry, "name": input_name}
     else:
         spec["inputs"] = input_specs
@@ -198,11 +204,14 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
             continue
         layer_type = registry.for_config(item["class_name"], item.get("module"))
         if layer_type is None:
-            raise SpecError(f"layer '{item['name']}' is a {item['class_name']}, which has no spec type; "
-                            "register it with builder.register_layer(...)")
+            raise SpecError(
+                f"layer '{item['name']}' is a {item['class_name']}, which has no spec type; "
+                "register it with builder.register_layer(...)"
+            )
         if len(item["inbound_nodes"]) != 1:
-            raise SpecError(f"layer '{item['name']}' is called {len(item['inbound_nodes'])} times; specs hold "
-                            "layers called once")
+            raise SpecError(
+                f"layer '{item['name']}' is called {len(item['inbound_nodes'])} times; specs hold layers called once"
+            )
         positional, keywords, options = _references(item["inbound_nodes"][0])
         args = _args(layer_type, item["config"])
         args.update({k: v for k, v in options.items() if k in layer_type.call_options})
@@ -276,7 +285,7 @@ def _mask_makers(layers) -> set:
 
 def _head(model, entries, original):
     """The last entry becomes `output:` when it is a Dense layer on flat features."""
-    (type_name, args), = entries[-1].items()
+    ((type_name, args),) = entries[-1].items()
     if type_name != registry.HEAD or "inputs" in args or len(entries) < 2:
         return "none"
     dense_input = model.get_layer(original.get(args["name"], args["name"])).input
@@ -294,13 +303,14 @@ def _head(model, entries, original):
 
 def to_yaml(spec: dict, header: str = "") -> str:
     """A readable YAML text of a spec: one line per entry."""
+
     def flow(value):
         text = yaml.safe_dump(value, default_flow_style=True, width=10**9, sort_keys=False).strip()
-        return text[:-3].strip() if text.endswith("\n...") else text     # a bare scalar ends the document
+        return text[:-3].strip() if text.endswith("\n...") else text  # a bare scalar ends the document
 
     def entries(items, indent):
         for entry in items:
-            (type_name, args), = entry.items()
+            ((type_name, args),) = entry.items()
             lines.append(f"{indent}- {type_name}: {flow(args)}" if args else f"{indent}- {type_name}")
 
     lines = [header.rstrip()] if header else []

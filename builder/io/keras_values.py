@@ -22,11 +22,12 @@ def to_spec_form(value, kind):
         return snake_case(name) if name[:1].isupper() else name
     snake = snake_case(name)
     config = dict(value.get("config") or {})
-    module = {"initializer": keras.initializers, "regularizer": keras.regularizers,
-              "constraint": keras.constraints}[kind]
+    module = {"initializer": keras.initializers, "regularizer": keras.regularizers, "constraint": keras.constraints}[
+        kind
+    ]
     try:
         default = module.get(snake).get_config()
-    except Exception:                 # noqa: BLE001 - a class with required arguments
+    except Exception:  # noqa: BLE001 - a class with required arguments
         default = {}
     changed = {k: v for k, v in config.items() if default.get(k, object()) != v}
     return {snake: changed} if changed else snake
@@ -41,7 +42,11 @@ def simplify(layer_type, arg, value):
         return to_spec_form(value, "activation")
     if isinstance(value, (list, tuple)):
         value = [list(v) if isinstance(v, tuple) else v for v in value]
-        if layer_type.arg_type(arg) in _SIZE_TYPES and value and all(v == value[0] for v in value) \
-                and not isinstance(value[0], list):
+        if (
+            layer_type.arg_type(arg) in _SIZE_TYPES
+            and value
+            and all(v == value[0] for v in value)
+            and not isinstance(value[0], list)
+        ):
             return value[0]
     return value

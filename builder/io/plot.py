@@ -19,8 +19,10 @@ def _check_tools():
     except ImportError:
         raise SpecError("plot needs pydot: pip install pydot (or the project's [plot] extra)") from None
     if shutil.which("dot") is None:
-        raise SpecError("plot needs Graphviz's `dot` program: apt-get install graphviz, brew install graphviz, "
-                        "or see https://graphviz.org/download/")
+        raise SpecError(
+            "plot needs Graphviz's `dot` program: apt-get install graphviz, brew install graphviz, "
+            "or see https://graphviz.org/download/"
+        )
 
 
 def plot(spec, path, collapse_blocks=False, overwrite=False) -> str:
@@ -30,6 +32,7 @@ def plot(spec, path, collapse_blocks=False, overwrite=False) -> str:
     _check_tools()
     from ..keras.assemble import build_model
     from ..spec import graph as graph_module
+
     graph = graph_module.expand(spec)
     model = build_model(graph)
     with publish(path, overwrite=overwrite, suffix=extension) as temporary:
@@ -39,8 +42,10 @@ def plot(spec, path, collapse_blocks=False, overwrite=False) -> str:
             # model_to_dot and our own write, not plot_model: where IPython is installed, plot_model
             # returns the file as an IPython Image, which raises for SVG after the file is written
             from ..backend import keras
-            dot = keras().utils.model_to_dot(model, show_shapes=True, show_layer_names=True,
-                                             show_layer_activations=True, dpi=96)
+
+            dot = keras().utils.model_to_dot(
+                model, show_shapes=True, show_layer_names=True, show_layer_activations=True, dpi=96
+            )
             dot.write(temporary, format=extension[1:])
     return path
 
@@ -54,6 +59,7 @@ def _shape(layer):
 def _collapsed(graph, model):
     """A pydot graph: one box per layer outside blocks, one per block instance."""
     import pydot
+
     dot = pydot.Dot(graph_type="digraph", rankdir="TB", fontname="Helvetica")
     dot.set_node_defaults(shape="record", fontname="Helvetica", fontsize="10")
     box_of, last_of = {}, {}

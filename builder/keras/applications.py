@@ -27,8 +27,11 @@ def check(args: dict) -> None:
     known = [a for a in names().get(args.get("model"), {}) if a not in SET_BY_THE_ENTRY]
     for key in args.get("arguments") or {}:
         if key not in known:
-            raise SpecError(f"unknown argument '{key}' for {args['model']}.{suggest(key, known)} "
-                            f"It takes: {', '.join(sorted(known))}.", path=("arguments", key))
+            raise SpecError(
+                f"unknown argument '{key}' for {args['model']}.{suggest(key, known)} "
+                f"It takes: {', '.join(sorted(known))}.",
+                path=("arguments", key),
+            )
 
 
 def hub_presets() -> list:
@@ -41,9 +44,11 @@ def check_preset_name(preset: str) -> None:
     if "://" in preset or "/" in preset or preset.startswith(".") or "\\" in preset:
         return
     if preset not in hub_presets():
-        raise SpecError(f"unknown KerasHub preset '{preset}'.{suggest(preset, hub_presets())} A preset is a name "
-                        "KerasHub knows (python -c 'import keras_hub; print(list(keras_hub.models.Backbone.presets))'), "
-                        "a kaggle:// or hf:// handle, or a local folder (./my_preset)")
+        raise SpecError(
+            f"unknown KerasHub preset '{preset}'.{suggest(preset, hub_presets())} A preset is a name "
+            "KerasHub knows (python -c 'import keras_hub; print(list(keras_hub.models.Backbone.presets))'), "
+            "a kaggle:// or hf:// handle, or a local folder (./my_preset)"
+        )
 
 
 def check_preset(args: dict) -> None:
@@ -52,5 +57,6 @@ def check_preset(args: dict) -> None:
     preset = args.get("preset")
     if isinstance(preset, str) and "://" not in preset and ("/" in preset or preset.startswith(".")):
         import os
+
         if not os.path.isfile(os.path.join(preset, "config.json")):
             raise SpecError(f"'{preset}' is not a KerasHub preset folder (no config.json in it)", path=("preset",))

@@ -23,8 +23,14 @@ def build(path=None, *, text=None, data=None, overrides=None, limits=None, weigh
     """Load, check and build a spec (a file, YAML text or plain data) into a
     keras.Model, with its starting weights (the spec's `weights`, or `weights`);
     `report(lines)` is told what was loaded."""
-    spec = load_spec(os.fspath(path) if path is not None else None, text=text, data=data, overrides=overrides,
-                     limits=limits, scale=scale)
+    spec = load_spec(
+        os.fspath(path) if path is not None else None,
+        text=text,
+        data=data,
+        overrides=overrides,
+        limits=limits,
+        scale=scale,
+    )
     model = build_model(spec)
     loaded = starting_weights.start(model, spec, weights)
     if loaded is not None and report is not None:
@@ -41,8 +47,7 @@ def build_model(spec_or_graph):
     for item in spec.inputs:
         tensors[item.name] = keras.Input(shape=item.shape, dtype=item.dtype, name=item.name)
     for node in graph.nodes:
-        tensors[node.name] = _apply(keras, node, [_tensor(tensors, name) for name in node.inputs], node.inputs,
-                                    layers)
+        tensors[node.name] = _apply(keras, node, [_tensor(tensors, name) for name in node.inputs], node.inputs, layers)
     output = _tensor(tensors, graph.output)
     if graph.head is not None:
         output = _head(keras, graph.head, output, spec.output["pool"], layers.get(graph.tie))
@@ -69,11 +74,14 @@ def _construct(keras, layer_type, args, name):
         if key in layer_type.call_options or key in layer_type.builder_options:
             continue
         if layer_type.arg_type(key) == "entry" and value is not None:
-            (inner_name, inner_args), = value.items()
+            ((inner_name, inner_args),) = value.items()
             value = _construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}")
         elif layer_type.arg_type(key) == "entries" and value is not None:
-            value = [_construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}_{i}")
-                     for i, item in enumerate(value) for inner_name, inner_args in item.items()]
+            value = [
+                _construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}_{i}")
+                for i, item in enumerate(value)
+                for inner_name, inner_args in item.items()
+            ]
         elif key == "activation" and value in registry.EXTRA_ACTIVATIONS:
             value = getattr(custom_layers(), value)
         kwargs[key] = _keras_object(keras, key, value)
@@ -82,13 +90,14 @@ def _construct(keras, layer_type, args, name):
 
 def custom_layers():
     from . import layers
+
     return layers
 
 
 def make_layer(keras, node):
     try:
         return _construct(keras, node.type, node.args, node.name)
-    except Exception as err:          # noqa: BLE001 - any Keras complaint is a spec error here
+    except Exception as err:  # noqa: BLE001 - any Keras complaint is a spec error here
         if is_out_of_memory(err):
             raise
         raise node.error(f"Keras rejected the arguments of {node.type.name}: {_first_line(err)}") from None
@@ -99,7 +108,7 @@ def _call(layer, node, inputs):
     options = {key: node.args[key] for key in node.type.call_options if key in node.args}
     call = node.type.call
     if node.input_keys is not None:
-        if call == "dict":             # a network with named inputs (a KerasHub backbone)
+        if call == "dict":  # a network with named inputs (a KerasHub backbone)
             return layer(dict(zip(node.input_keys, inputs)), **options)
         return layer(**dict(zip(node.input_keys, inputs)), **options)
     if call == "list":
@@ -109,7 +118,7 @@ def _call(layer, node, inputs):
     if call == "initial_state" and len(inputs) > 1:
         return layer(inputs[0], initial_state=inputs[1:], **options)
     if call == "query_value" and len(inputs) == 1:
-        return layer(inputs[0], inputs[0], **options)        # self-attention
+        return layer(inputs[0], inputs[0], **options)  # self-attention
     return layer(*inputs, **options)
 
 
@@ -119,8 +128,8 @@ def _apply(keras, node, inputs, input_names, layers=None):
         layers[node.name] = layer
     try:
         return _call(layer, node, inputs)
-    except Exception as err:          # noqa: BLE001
-        if is_out_of_memory(err):      # the model is too large, not wrongly shaped
+    except Exception as err:  # noqa: BLE001
+        if is_out_of_memory(err):  # the model is too large, not wrongly shaped
             raise
         shapes = ", ".join(f"{_shape(t)} from '{name}'" for t, name in zip(inputs, input_names))
         if node.type.kind == "merge":
@@ -154,9 +163,9 @@ def _keras_object(keras, key, value):
     kind = key.rsplit("_", 1)[-1]
     if kind not in _OBJECT_MODULES or not isinstance(value, dict):
         return value
-    (name, config), = value.items()
+    ((name, config),) = value.items()
     if not isinstance(config, dict):
-        config = {name: config}       # {l2: 0.0005} -> L2(l2=0.0005)
+        config = {name: config}  # {l2: 0.0005} -> L2(l2=0.0005)
     module = getattr(keras, _OBJECT_MODULES[kind])
     return module.get({"class_name": name, "config": config})
 
@@ -174,4 +183,3 @@ def _first_line(err: Exception) -> str:
         lines = lines[1:]
     text = lines[0] if lines else type(err).__name__
     return text if len(text) <= 400 else text[:397] + "..."
-

@@ -82,7 +82,7 @@ def conv_recurrent(layer, inputs, outputs, macs_of):
     shape = _shape(inputs[0])
     steps, channels = shape[0] or 1, shape[-1]
     state = layer.cell.compute_output_shape((None, *shape[1:]))[0] if hasattr(layer, "cell") else None
-    positions = _prod(state[1:-1]) if state else _prod(_shape(outputs[0])[-len(shape) + 2:-1])
+    positions = _prod(state[1:-1]) if state else _prod(_shape(outputs[0])[-len(shape) + 2 : -1])
     kernel = _prod(config["kernel_size"])
     return steps * 4 * positions * kernel * (channels + config["filters"]) * config["filters"]
 
@@ -121,8 +121,10 @@ def nested(layer, inputs, outputs, macs_of):
 
 def tensors(layer) -> tuple[list, list]:
     """A called layer's input and output tensors, as lists."""
+
     def listed(value):
         return list(value) if isinstance(value, (list, tuple)) else [value]
+
     return listed(layer.input), listed(layer.output)
 
 
@@ -173,9 +175,9 @@ def transformer_decoder(layer, inputs, outputs, macs_of):
     """The encoder's count, plus cross-attention where the layer has it:
     query and output projections over the decoder's steps, key and value
     projections over the encoder's, and the scores between the two."""
-    sequence = outputs[0]          # shaped as the decoder's sequence, whichever order the inputs were given in
+    sequence = outputs[0]  # shaped as the decoder's sequence, whichever order the inputs were given in
     own = transformer_encoder(layer, [sequence], outputs, macs_of)
-    encoder_shape = getattr(layer, "encoder_sequence_shape", None)      # set where it was built with one
+    encoder_shape = getattr(layer, "encoder_sequence_shape", None)  # set where it was built with one
     if encoder_shape is None:
         return own
     steps, hidden = _prod(_shape(sequence)[:-1]), _shape(sequence)[-1]
@@ -185,6 +187,7 @@ def transformer_decoder(layer, inputs, outputs, macs_of):
 
 # Lower bounds of a layer's weights from its arguments alone (its input has at
 # least one feature): what `validate` can say of a model's size without Keras.
+
 
 def least_dense(args, least_of):
     return args["units"]

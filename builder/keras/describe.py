@@ -14,7 +14,7 @@ from . import costs, registry
 def layer_macs(model) -> list[tuple[str, str, int]]:
     """(layer name, class, MACs) for every layer of a functional model, in
     order (input layers left out). Sizes that vary count as 1."""
-    types = {}
+    types: dict = {}
     for layer_type in registry.LAYERS.values():
         # a module not imported yet (keras_hub's layers) made no layer of this model; importing it costs seconds
         if layer_type.plugin_class is None and layer_type.module not in sys.modules:
@@ -33,7 +33,7 @@ def layer_macs(model) -> list[tuple[str, str, int]]:
         if isinstance(layer, input_layer):
             continue
         macs = macs_of(layer, *costs.tensors(layer))
-        for node in getattr(layer, "_inbound_nodes", [])[1:]:      # its later calls: a shared layer, a tied head
+        for node in getattr(layer, "_inbound_nodes", [])[1:]:  # its later calls: a shared layer, a tied head
             macs += macs_of(layer, list(node.input_tensors), list(node.outputs))
         rows.append((layer.name, type(layer).__name__, macs))
     return rows
@@ -41,6 +41,7 @@ def layer_macs(model) -> list[tuple[str, str, int]]:
 
 def facts(model) -> dict:
     """name, params, trainable_params, layers, input_shape, output_shape, macs and macs_by_layer."""
+
     def shapes(tensors):
         listed = [list(t.shape) for t in (tensors if isinstance(tensors, (list, tuple)) else [tensors])]
         return listed[0] if len(listed) == 1 else listed

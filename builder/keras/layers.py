@@ -31,7 +31,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         padded = ops.pad(squared, padding)
         window = padded[..., 0:channels]
         for offset in range(1, self.size):
-            window = window + padded[..., offset:offset + channels]
+            window = window + padded[..., offset : offset + channels]
         scale = self.bias + (self.alpha / self.size) * window
         return inputs / ops.power(scale, self.beta)
 
@@ -39,8 +39,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size, "alpha": self.alpha,
-                "beta": self.beta, "bias": self.bias}
+        return {**super().get_config(), "size": self.size, "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
 
 
 @keras.saving.register_keras_serializable(package="builder")
@@ -57,13 +56,14 @@ class Maxout(keras.layers.Layer):
     def build(self, input_shape):
         features = input_shape[-1]
         if features is None or features % self.pieces:
-            raise ValueError(f"maxout with {self.pieces} pieces needs a last axis divisible by "
-                             f"{self.pieces}, got {features}")
+            raise ValueError(
+                f"maxout with {self.pieces} pieces needs a last axis divisible by {self.pieces}, got {features}"
+            )
 
     def call(self, inputs):
-        result = inputs[..., 0::self.pieces]
+        result = inputs[..., 0 :: self.pieces]
         for piece in range(1, self.pieces):
-            result = ops.maximum(result, inputs[..., piece::self.pieces])
+            result = ops.maximum(result, inputs[..., piece :: self.pieces])
         return result
 
     def compute_output_shape(self, input_shape):
@@ -89,7 +89,7 @@ class SelectStep(keras.layers.Layer):
         self.index = index
 
     def call(self, inputs):
-        return inputs[:, self.index]        # a slice (ops.take would gather, and scatter its gradient)
+        return inputs[:, self.index]  # a slice (ops.take would gather, and scatter its gradient)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *input_shape[2:])
@@ -111,7 +111,8 @@ class PositionEmbedding(keras.layers.Layer):
 
     def build(self, input_shape):
         self.position_embeddings = self.add_weight(
-            name="embeddings", shape=(self.sequence_length, input_shape[-1]), initializer=self.initializer)
+            name="embeddings", shape=(self.sequence_length, input_shape[-1]), initializer=self.initializer
+        )
 
     def call(self, inputs):
         shape = ops.shape(inputs)
@@ -122,8 +123,11 @@ class PositionEmbedding(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "sequence_length": self.sequence_length,
-                "initializer": keras.initializers.serialize(self.initializer)}
+        return {
+            **super().get_config(),
+            "sequence_length": self.sequence_length,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package="builder")
@@ -167,8 +171,10 @@ class SinePositionEncoding(keras.layers.Layer):
         steps, features = shape[-2], shape[-1]
         positions = ops.cast(ops.arange(steps), self.compute_dtype)
         index = ops.arange(features)
-        timescales = ops.power(ops.cast(1 / self.max_wavelength, self.compute_dtype),
-                               ops.cast(2 * (index // 2), self.compute_dtype) / ops.cast(features, self.compute_dtype))
+        timescales = ops.power(
+            ops.cast(1 / self.max_wavelength, self.compute_dtype),
+            ops.cast(2 * (index // 2), self.compute_dtype) / ops.cast(features, self.compute_dtype),
+        )
         angles = ops.expand_dims(positions, 1) * ops.expand_dims(timescales, 0)
         encoding = ops.where(ops.expand_dims(index % 2 == 0, 0), ops.sin(angles), ops.cos(angles))
         return ops.broadcast_to(encoding, shape)
@@ -184,19 +190,31 @@ class SinePositionEncoding(keras.layers.Layer):
 class TokenAndPositionEmbedding(keras.layers.Layer):
     """Token embeddings plus learned position embeddings, for token-id inputs."""
 
-    def __init__(self, vocabulary_size, sequence_length, embedding_dim, mask_zero=False,
-                 embeddings_initializer="uniform", **kwargs):
+    def __init__(
+        self,
+        vocabulary_size,
+        sequence_length,
+        embedding_dim,
+        mask_zero=False,
+        embeddings_initializer="uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size
         self.sequence_length = sequence_length
         self.embedding_dim = embedding_dim
         self.mask_zero = mask_zero
         self.embeddings_initializer = embeddings_initializer
-        self.token_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=mask_zero,
-                                                      embeddings_initializer=embeddings_initializer,
-                                                      name="token_embedding")
-        self.position_embedding = PositionEmbedding(sequence_length, initializer=embeddings_initializer,
-                                                    name="position_embedding")
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size,
+            embedding_dim,
+            mask_zero=mask_zero,
+            embeddings_initializer=embeddings_initializer,
+            name="token_embedding",
+        )
+        self.position_embedding = PositionEmbedding(
+            sequence_length, initializer=embeddings_initializer, name="position_embedding"
+        )
         self.supports_masking = mask_zero
 
     def build(self, input_shape):
@@ -214,9 +232,14 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         return (*input_shape, self.embedding_dim)
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
-                "sequence_length": self.sequence_length, "embedding_dim": self.embedding_dim,
-                "mask_zero": self.mask_zero, "embeddings_initializer": self.embeddings_initializer}
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "sequence_length": self.sequence_length,
+            "embedding_dim": self.embedding_dim,
+            "mask_zero": self.mask_zero,
+            "embeddings_initializer": self.embeddings_initializer,
+        }
 
 
 def _keys_mask(padding_mask):
@@ -235,9 +258,19 @@ class TransformerEncoder(keras.layers.Layer):
     `use_causal_mask: true` lets each position attend only to itself and the
     positions before it (a decoder-only model: GPT)."""
 
-    def __init__(self, num_heads, intermediate_dim, dropout=0.0, activation="relu", layer_norm_epsilon=1e-5,
-                 normalize_first=False, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 use_causal_mask=False, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        normalize_first=False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        use_causal_mask=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.use_causal_mask = use_causal_mask
         self.num_heads = num_heads
@@ -252,8 +285,10 @@ class TransformerEncoder(keras.layers.Layer):
 
     def _initializers(self):
         clone = keras.initializers.get
-        return {"kernel_initializer": clone(keras.initializers.serialize(self.kernel_initializer)),
-                "bias_initializer": clone(keras.initializers.serialize(self.bias_initializer))}
+        return {
+            "kernel_initializer": clone(keras.initializers.serialize(self.kernel_initializer)),
+            "bias_initializer": clone(keras.initializers.serialize(self.bias_initializer)),
+        }
 
     def build(self, input_shape):
         # Sublayers are made in the same order as keras_hub's TransformerEncoder,
@@ -270,8 +305,14 @@ class TransformerEncoder(keras.layers.Layer):
         hidden = query_shape[-1]
         if hidden % self.num_heads:
             raise ValueError(f"the input's {hidden} features do not divide into {self.num_heads} heads")
-        attention = keras.layers.MultiHeadAttention(self.num_heads, hidden // self.num_heads, dropout=self.dropout,
-                                                    name=name, dtype=self.dtype_policy, **self._initializers())
+        attention = keras.layers.MultiHeadAttention(
+            self.num_heads,
+            hidden // self.num_heads,
+            dropout=self.dropout,
+            name=name,
+            dtype=self.dtype_policy,
+            **self._initializers(),
+        )
         attention.build(query_shape, value_shape)
         return attention
 
@@ -282,22 +323,38 @@ class TransformerEncoder(keras.layers.Layer):
 
     def _feedforward(self, shape):
         """The feed-forward network's two dense layers, built."""
-        intermediate = keras.layers.Dense(self.intermediate_dim, activation=self.activation,
-                                          name="feedforward_intermediate_dense", dtype=self.dtype_policy,
-                                          **self._initializers())
+        intermediate = keras.layers.Dense(
+            self.intermediate_dim,
+            activation=self.activation,
+            name="feedforward_intermediate_dense",
+            dtype=self.dtype_policy,
+            **self._initializers(),
+        )
         intermediate.build(shape)
-        output = keras.layers.Dense(shape[-1], name="feedforward_output_dense", dtype=self.dtype_policy,
-                                    **self._initializers())
+        output = keras.layers.Dense(
+            shape[-1], name="feedforward_output_dense", dtype=self.dtype_policy, **self._initializers()
+        )
         output.build((*shape[:-1], self.intermediate_dim))
         return intermediate, output
 
     def call(self, inputs, padding_mask=None, mask=None, training=None):
         keys = _keys_mask(padding_mask if padding_mask is not None else mask)
-        x = self._sublayer(inputs, lambda h: self.attention(
-            query=h, value=h, attention_mask=keys, use_causal_mask=self.use_causal_mask, training=training),
-            self.attention_norm, self.attention_dropout, training)
-        return self._sublayer(x, lambda h: self.output_dense(self.intermediate(h)), self.feedforward_norm,
-                              self.feedforward_dropout, training)
+        x = self._sublayer(
+            inputs,
+            lambda h: self.attention(
+                query=h, value=h, attention_mask=keys, use_causal_mask=self.use_causal_mask, training=training
+            ),
+            self.attention_norm,
+            self.attention_dropout,
+            training,
+        )
+        return self._sublayer(
+            x,
+            lambda h: self.output_dense(self.intermediate(h)),
+            self.feedforward_norm,
+            self.feedforward_dropout,
+            training,
+        )
 
     def _sublayer(self, x, residual_of, norm, dropout, training):
         """Pre- or post-norm around one sublayer: `residual_of(x)`, dropout, the residual added."""
@@ -309,12 +366,18 @@ class TransformerEncoder(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout, "activation": keras.activations.serialize(self.activation),
-                "layer_norm_epsilon": self.layer_norm_epsilon, "normalize_first": self.normalize_first,
-                "use_causal_mask": self.use_causal_mask,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "activation": keras.activations.serialize(self.activation),
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "normalize_first": self.normalize_first,
+            "use_causal_mask": self.use_causal_mask,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package="builder")
@@ -330,13 +393,31 @@ class TransformerDecoder(TransformerEncoder):
     Without an encoder sequence it is a GPT block. `use_causal_mask: false`
     lets every position see the whole decoder sequence."""
 
-    def __init__(self, num_heads, intermediate_dim, dropout=0.0, activation="relu", layer_norm_epsilon=1e-5,
-                 normalize_first=False, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 use_causal_mask=True, **kwargs):
-        super().__init__(num_heads, intermediate_dim, dropout=dropout, activation=activation,
-                         layer_norm_epsilon=layer_norm_epsilon, normalize_first=normalize_first,
-                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-                         use_causal_mask=use_causal_mask, **kwargs)
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        normalize_first=False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        use_causal_mask=True,
+        **kwargs,
+    ):
+        super().__init__(
+            num_heads,
+            intermediate_dim,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            normalize_first=normalize_first,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            use_causal_mask=use_causal_mask,
+            **kwargs,
+        )
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         # Sublayers in keras_hub's TransformerDecoder order (self-attention,
@@ -354,18 +435,42 @@ class TransformerDecoder(TransformerEncoder):
         self.feedforward_norm = self._norm("feedforward_layer_norm", decoder_sequence_shape)
         self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
 
-    def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None, encoder_padding_mask=None,
-             mask=None, training=None):
+    def call(
+        self,
+        decoder_sequence,
+        encoder_sequence=None,
+        decoder_padding_mask=None,
+        encoder_padding_mask=None,
+        mask=None,
+        training=None,
+    ):
         keys = _keys_mask(decoder_padding_mask if decoder_padding_mask is not None else mask)
-        x = self._sublayer(decoder_sequence, lambda h: self.attention(
-            query=h, value=h, attention_mask=keys, use_causal_mask=self.use_causal_mask, training=training),
-            self.attention_norm, self.attention_dropout, training)
+        x = self._sublayer(
+            decoder_sequence,
+            lambda h: self.attention(
+                query=h, value=h, attention_mask=keys, use_causal_mask=self.use_causal_mask, training=training
+            ),
+            self.attention_norm,
+            self.attention_dropout,
+            training,
+        )
         if self.cross_attention is not None and encoder_sequence is not None:
-            x = self._sublayer(x, lambda h: self.cross_attention(
-                query=h, value=encoder_sequence, attention_mask=_keys_mask(encoder_padding_mask), training=training),
-                self.cross_attention_norm, self.cross_attention_dropout, training)
-        return self._sublayer(x, lambda h: self.output_dense(self.intermediate(h)), self.feedforward_norm,
-                              self.feedforward_dropout, training)
+            x = self._sublayer(
+                x,
+                lambda h: self.cross_attention(
+                    query=h, value=encoder_sequence, attention_mask=_keys_mask(encoder_padding_mask), training=training
+                ),
+                self.cross_attention_norm,
+                self.cross_attention_dropout,
+                training,
+            )
+        return self._sublayer(
+            x,
+            lambda h: self.output_dense(self.intermediate(h)),
+            self.feedforward_norm,
+            self.feedforward_dropout,
+            training,
+        )
 
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return decoder_sequence_shape
@@ -399,7 +504,7 @@ class RotaryEmbedding(keras.layers.Layer):
         features, steps = ops.shape(x)[-1], ops.shape(x)[1]
         exponents = ops.arange(0, features, 2, dtype="float32") / ops.cast(features, "float32")
         inverse_frequencies = ops.power(float(self.max_wavelength), -exponents) / float(self.scaling_factor)
-        angles = ops.outer(ops.arange(steps, dtype="float32"), inverse_frequencies)      # (steps, features / 2)
+        angles = ops.outer(ops.arange(steps, dtype="float32"), inverse_frequencies)  # (steps, features / 2)
         angles = ops.concatenate([angles, angles], axis=-1)
         angles = ops.reshape(angles, (1, steps, *([1] * (rank - 3)), features))
         cos, sin = ops.cast(ops.cos(angles), x.dtype), ops.cast(ops.sin(angles), x.dtype)
@@ -411,9 +516,13 @@ class RotaryEmbedding(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "max_wavelength": self.max_wavelength,
-                "scaling_factor": self.scaling_factor, "sequence_axis": self.sequence_axis,
-                "feature_axis": self.feature_axis}
+        return {
+            **super().get_config(),
+            "max_wavelength": self.max_wavelength,
+            "scaling_factor": self.scaling_factor,
+            "sequence_axis": self.sequence_axis,
+            "feature_axis": self.feature_axis,
+        }
 
 
 @keras.saving.register_keras_serializable(package="builder")
@@ -434,8 +543,13 @@ class KerasApplication(keras.layers.Layer):
 
     def build(self, input_shape):
         make = getattr(keras.applications, self.model)
-        self.network = make(input_shape=tuple(input_shape[1:]), weights=self.weights_source,
-                            include_top=self.include_top, pooling=self.pooling, **self.arguments)
+        self.network = make(
+            input_shape=tuple(input_shape[1:]),
+            weights=self.weights_source,
+            include_top=self.include_top,
+            pooling=self.pooling,
+            **self.arguments,
+        )
 
     def call(self, inputs, training=None):
         return self.network(inputs, training=training)
@@ -447,8 +561,14 @@ class KerasApplication(keras.layers.Layer):
 
     def get_config(self):
         # A saved model holds the weights: reloading it must not fetch them again.
-        return {**super().get_config(), "model": self.model, "weights": None, "include_top": self.include_top,
-                "pooling": self.pooling, "arguments": self.arguments}
+        return {
+            **super().get_config(),
+            "model": self.model,
+            "weights": None,
+            "include_top": self.include_top,
+            "pooling": self.pooling,
+            "arguments": self.arguments,
+        }
 
 
 @keras.saving.register_keras_serializable(package="builder")
@@ -478,8 +598,9 @@ class KerasHubBackbone(keras.layers.Layer):
         if self.backbone_config is not None:
             self.network = keras.saving.deserialize_keras_object(self.backbone_config)
         else:
-            self.network = keras_hub.models.Backbone.from_preset(self.preset, load_weights=self.load_weights,
-                                                                 **self.arguments)
+            self.network = keras_hub.models.Backbone.from_preset(
+                self.preset, load_weights=self.load_weights, **self.arguments
+            )
         names = sorted(i.name for i in self.network.inputs)
         if isinstance(input_shape, dict) and sorted(input_shape) != names:
             raise ValueError(f"the backbone takes the inputs {', '.join(names)}; got {', '.join(sorted(input_shape))}")
@@ -493,10 +614,17 @@ class KerasHubBackbone(keras.layers.Layer):
 
     def get_config(self):
         # A saved model holds the weights, and here the backbone's config: reloading fetches nothing.
-        return {**super().get_config(), "preset": self.preset, "load_weights": False, "output": self.selected,
-                "arguments": self.arguments, "backbone": keras.saving.serialize_keras_object(self.network)}
+        return {
+            **super().get_config(),
+            "preset": self.preset,
+            "load_weights": False,
+            "output": self.selected,
+            "arguments": self.arguments,
+            "backbone": keras.saving.serialize_keras_object(self.network),
+        }
 
     @classmethod
     def from_config(cls, config):
         import keras_hub  # noqa: F401 - registers the backbone classes the config names
+
         return cls(**config)

@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import re
+from typing import Any
 
 from ..errors import BuilderError
 
@@ -35,8 +36,9 @@ def of(qualname: str, type_name: str) -> dict:
     try:
         return table()["layers"][qualname]
     except KeyError:
-        raise MissingSignature(f"no signature for {qualname} (layer type '{type_name}') in {FILE}; "
-                               f"regenerate it with `{REGENERATE}`") from None
+        raise MissingSignature(
+            f"no signature for {qualname} (layer type '{type_name}') in {FILE}; regenerate it with `{REGENERATE}`"
+        ) from None
 
 
 def snake_case(name: str) -> str:
@@ -54,7 +56,7 @@ def read_signature(cls, annotations=False) -> dict:
         if param.name in _NOT_TENSORS:
             continue
         if isinstance(param.default, bool):
-            options[param.name] = {"default": param.default}     # e.g. use_causal_mask
+            options[param.name] = {"default": param.default}  # e.g. use_causal_mask
         else:
             tensors.append(param.name)
     doc = " ".join((inspect.getdoc(cls) or "").strip().split("\n\n")[0].split())
@@ -63,8 +65,10 @@ def read_signature(cls, annotations=False) -> dict:
 
 def read_function_arguments(function) -> dict:
     """A function's keyword arguments: {name: {'default': v} or {'required': True}}."""
-    return {p.name: ({"required": True} if p.default is p.empty else {"default": _jsonable(p.default)})
-            for p in _params(function)}
+    return {
+        p.name: ({"required": True} if p.default is p.empty else {"default": _jsonable(p.default)})
+        for p in _params(function)
+    }
 
 
 def read_arguments(cls, annotations=False) -> dict:
@@ -73,8 +77,10 @@ def read_arguments(cls, annotations=False) -> dict:
     args = {}
     for param in _params(cls.__init__):
         if param.name in getattr(cls, "RELOAD_ONLY", ()):
-            continue                   # what a saved model's config carries, not a spec argument
-        info = {"required": True} if param.default is param.empty else {"default": _jsonable(param.default)}
+            continue  # what a saved model's config carries, not a spec argument
+        info: dict[str, Any] = (
+            {"required": True} if param.default is param.empty else {"default": _jsonable(param.default)}
+        )
         if param.name in documented:
             info["doc"] = documented[param.name]
         if annotations and param.annotation is not param.empty:
@@ -101,8 +107,11 @@ def _documented_types(doc: str) -> dict:
 
 
 def _params(function):
-    return [p for p in inspect.signature(function).parameters.values()
-            if p.name not in _SKIPPED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return [
+        p
+        for p in inspect.signature(function).parameters.values()
+        if p.name not in _SKIPPED and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
 
 
 def _jsonable(value):
@@ -122,6 +131,7 @@ def _version(text: str) -> tuple:
 @functools.cache
 def _keras_folder() -> str | None:
     import importlib.util
+
     try:
         found = importlib.util.find_spec("keras")
     except ValueError:
@@ -132,14 +142,18 @@ def _keras_folder() -> str | None:
 def _layers_api_file() -> str | None:
     """Keras's generated file of what `keras.layers` exports (where it is in this Keras)."""
     folder = _keras_folder()
-    paths = [os.path.join(folder, *relative) for relative in (("layers", "__init__.py"),
-                                                              ("api", "layers", "__init__.py"))] if folder else []
+    paths = (
+        [os.path.join(folder, *relative) for relative in (("layers", "__init__.py"), ("api", "layers", "__init__.py"))]
+        if folder
+        else []
+    )
     return next((path for path in paths if os.path.isfile(path)), None)
 
 
 @functools.cache
 def _parsed(path: str):
     import ast
+
     with open(path, encoding="utf-8") as handle:
         return ast.parse(handle.read())
 
@@ -153,9 +167,10 @@ def _source_of(module: str) -> str | None:
     return next((p for p in (base + ".py", os.path.join(base, "__init__.py")) if os.path.isfile(p)), None)
 
 
-def _class_location(module: str, name: str, depth: int = 0):
+def _class_location(module: str, name: str, depth: int = 0) -> tuple[str, Any] | None:
     """(module, ClassDef) of `name` as seen from `module`: defined there or imported into it."""
     import ast
+
     path = _source_of(module)
     if path is None or depth > 8:
         return None
@@ -172,6 +187,7 @@ def _class_location(module: str, name: str, depth: int = 0):
 def _init_arguments(module: str, node, depth: int = 0) -> frozenset | None:
     """The arguments of a class's own `__init__` (its first base's, if it has none), as the table reads them."""
     import ast
+
     init = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}.get("__init__")
     if init is not None:
         params = init.args.posonlyargs + init.args.args + init.args.kwonlyargs
@@ -179,7 +195,7 @@ def _init_arguments(module: str, node, depth: int = 0) -> frozenset | None:
     if not node.bases or not isinstance(node.bases[0], ast.Name) or depth > 8:
         return None
     base = _class_location(module, node.bases[0].id)
-    return _init_arguments(*base, depth + 1) if base else None
+    return _init_arguments(base[0], base[1], depth + 1) if base else None
 
 
 @functools.cache
@@ -194,7 +210,7 @@ def installed_arguments(cls_name: str) -> frozenset | None:
 
 def _module_name(path: str) -> str:
     folder = _keras_folder()
-    relative = os.path.relpath(os.path.splitext(path)[0], os.path.dirname(folder))
+    relative = os.path.relpath(os.path.splitext(path)[0], os.path.dirname(folder or ""))
     return ".".join(part for part in relative.split(os.sep) if part != "__init__")
 
 
@@ -214,6 +230,7 @@ def installed_keras() -> tuple[str, frozenset | None]:
     from its metadata and generated API file (nothing imported); None where
     that file is not found."""
     import importlib.metadata
+
     try:
         version = importlib.metadata.version("keras")
     except importlib.metadata.PackageNotFoundError:
@@ -232,5 +249,7 @@ def missing_in_installed_keras(cls_name: str) -> str | None:
     wanted = table()["keras_version"]
     if not version or exported is None or _version(version) >= _version(wanted) or cls_name in exported:
         return None
-    return (f"keras.layers.{cls_name} is not in the installed Keras {version} (this package's layer table is "
-            f"Keras {wanted}'s): pip install -U \"keras>={wanted}\"")
+    return (
+        f"keras.layers.{cls_name} is not in the installed Keras {version} (this package's layer table is "
+        f'Keras {wanted}\'s): pip install -U "keras>={wanted}"'
+    )

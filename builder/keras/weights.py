@@ -15,7 +15,7 @@ from ..backend import keras as _keras
 from ..errors import BuilderError
 from ..files import not_regular
 
-_SHOWN = 4      # names listed per kind of mismatch, then a count
+_SHOWN = 4  # names listed per kind of mismatch, then a count
 
 
 class WeightsError(BuilderError):
@@ -25,14 +25,16 @@ class WeightsError(BuilderError):
 @dataclasses.dataclass
 class Report:
     path: str
-    loaded: list                # layer names
-    skipped: list               # (layer name, why)
+    loaded: list  # layer names
+    skipped: list  # (layer name, why)
 
     def lines(self) -> list[str]:
         lines = [f"Weights: {len(self.loaded)} layers from {self.path}"]
         if self.skipped:
-            lines.append("  skipped (kept their fresh weights, or not in the model): " + ", ".join(
-                f"{name} ({why})" for name, why in self.skipped))
+            lines.append(
+                "  skipped (kept their fresh weights, or not in the model): "
+                + ", ".join(f"{name} ({why})" for name, why in self.skipped)
+            )
         return lines
 
 
@@ -41,8 +43,10 @@ def load(model, path, skip_mismatch=False) -> Report:
     source = _read(path)
     pairs, skipped = _pair(model, source, by_name=not path.endswith(".weights.h5"))
     if skipped and not skip_mismatch:
-        raise WeightsError(f"{path}: the weights do not fit the model: {_listing(skipped)}; load what fits with "
-                           f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`")
+        raise WeightsError(
+            f"{path}: the weights do not fit the model: {_listing(skipped)}; load what fits with "
+            f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`"
+        )
     if path.endswith(".weights.h5"):
         _load_h5(model, path)
     else:
@@ -55,13 +59,15 @@ def _load_h5(model, path):
     """Keras's own loader puts the arrays of nested layers (a bidirectional
     LSTM's two directions) where they belong; the pairing checked they fit."""
     import warnings
+
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")       # what it skips, the report says
+            warnings.simplefilter("ignore")  # what it skips, the report says
             model.load_weights(path, skip_mismatch=True)
-    except Exception as err:          # noqa: BLE001 - a bad file is the user's input, not a bug
-        raise WeightsError(f"{path}: cannot read the weights: {(str(err).strip().splitlines() or [''])[0][:300]}") \
-            from None
+    except Exception as err:  # noqa: BLE001 - a bad file is the user's input, not a bug
+        raise WeightsError(
+            f"{path}: cannot read the weights: {(str(err).strip().splitlines() or [''])[0][:300]}"
+        ) from None
 
 
 def _read(path) -> list[tuple[str, list]]:
@@ -77,14 +83,16 @@ def _read(path) -> list[tuple[str, list]]:
         raise WeightsError(f"{path}: expected a .keras model or a .weights.h5 file")
     try:
         saved = _keras().saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:          # noqa: BLE001 - a bad file is the user's input, not a bug
-        raise WeightsError(f"{path}: cannot read the model: {(str(err).strip().splitlines() or [''])[0][:300]}") \
-            from None
+    except Exception as err:  # noqa: BLE001 - a bad file is the user's input, not a bug
+        raise WeightsError(
+            f"{path}: cannot read the model: {(str(err).strip().splitlines() or [''])[0][:300]}"
+        ) from None
     return [(layer.name, layer.get_weights()) for layer in saved.layers if layer.weights]
 
 
 def _read_h5(path) -> list[tuple[str, list]]:
     import h5py
+
     try:
         with h5py.File(path, "r") as handle:
             layers = handle.get("layers")
@@ -110,9 +118,11 @@ def _arrays(group) -> list:
 
 def _natural(group) -> list:
     """conv2d, conv2d_1, conv2d_2, ..., conv2d_10 (h5py lists keys alphabetically)."""
+
     def order(key):
         base, _, number = key.rpartition("_")
         return (base, int(number)) if number.isdigit() and base else (key, -1)
+
     return sorted(group, key=order)
 
 
@@ -120,7 +130,8 @@ def h5_keys(model) -> dict:
     """id(layer) -> the key Keras stores its weights under in a .weights.h5
     file: its class in snake case, numbered among the model's layers of that
     class (saving_lib's container naming, which does not use layer names)."""
-    keys, used = {}, {}
+    keys: dict = {}
+    used: dict = {}
     for layer in model.layers:
         name = re.sub(r"\W+", "", type(layer).__name__)
         name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -138,17 +149,21 @@ def _pair(model, source, by_name) -> tuple[list, list]:
     named = dict(source)
     matched = [(layer, named.get(keys[id(layer)])) for layer in targets]
     mine = {keys[id(layer)] for layer in targets}
-    extra = [(name if by_name else f"{name} (a key in the file)", "not in the model")
-             for name, _ in source if name not in mine]
+    extra = [
+        (name if by_name else f"{name} (a key in the file)", "not in the model")
+        for name, _ in source
+        if name not in mine
+    ]
     pairs, skipped = [], []
     for layer, arrays in matched:
-        mine = [tuple(w.shape) for w in layer.weights]
-        theirs = [tuple(a.shape) for a in arrays] if arrays is not None else None
+        ours = [tuple(w.shape) for w in layer.weights]
+        theirs = [tuple(a.shape) for a in arrays] if arrays is not None else []
         if arrays is None:
             skipped.append((layer.name, "not in the file"))
-        elif (theirs != mine) if by_name else (sorted(theirs) != sorted(mine)):   # h5: nested layers by key
-            skipped.append((layer.name, f"shapes {_shapes(mine)} in the model, {_shapes(a.shape for a in arrays)} "
-                                        "in the file"))
+        elif (theirs != ours) if by_name else (sorted(theirs) != sorted(ours)):  # h5: nested layers by key
+            skipped.append(
+                (layer.name, f"shapes {_shapes(ours)} in the model, {_shapes(a.shape for a in arrays)} in the file")
+            )
         else:
             pairs.append((layer, arrays))
     return pairs, skipped + extra

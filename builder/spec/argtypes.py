@@ -11,7 +11,6 @@ by takes any plain YAML value and is checked by Keras when the layer is built.
 from __future__ import annotations
 
 import re
-
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -26,6 +25,7 @@ Number = Union[StrictInt, StrictFloat]
 Sizes = Union[PositiveInt, Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]]
 Name = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-/]*$", max_length=200)]
 KerasObject = Union[StrictStr, Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)], None]
+
 
 @spec_check
 def _an_application(name: str) -> str:
@@ -46,87 +46,195 @@ TYPES: dict[str, tuple] = {
     "sizes": (Sizes, "a positive integer or a list of 1 to 3 positive integers"),
     "optional_sizes": (Union[Sizes, None], "a positive integer, a list of 1 to 3 positive integers, or null"),
     "padding_mode": (Literal["valid", "same", "causal"], "one of 'valid', 'same', 'causal'"),
-    "padding_amount": (Union[NonNegativeInt, list[Union[NonNegativeInt, list[NonNegativeInt]]]],
-                       "a non-negative integer or a list of them (per axis, or [before, after] pairs)"),
+    "padding_amount": (
+        Union[NonNegativeInt, list[NonNegativeInt | list[NonNegativeInt]]],
+        "a non-negative integer or a list of them (per axis, or [before, after] pairs)",
+    ),
     "rate": (Annotated[Number, Field(ge=0, lt=1)], "a number from 0 up to (not including) 1"),
     "number": (Number, "a number"),
     "positive_number": (Annotated[Number, Field(gt=0)], "a positive number"),
     "bool": (StrictBool, "true or false"),
     "axis": (Union[StrictInt, list[StrictInt]], "an axis index or a list of them"),
-    "shape": (Annotated[list[Union[Annotated[StrictInt, Field(ge=-1, le=SIZE_LIMIT)], None]], Field(max_length=8)],
-              "a list of sizes (-1 or null for one inferred size)"),
-    "data_format": (Union[Literal["channels_last", "channels_first"], None],
-                    "'channels_last', 'channels_first' or null"),
+    "shape": (
+        Annotated[list[Annotated[StrictInt, Field(ge=-1, le=SIZE_LIMIT)] | None], Field(max_length=8)],
+        "a list of sizes (-1 or null for one inferred size)",
+    ),
+    "data_format": (
+        Union[Literal["channels_last", "channels_first"], None],
+        "'channels_last', 'channels_first' or null",
+    ),
     "name": (Union[Name, None], "a name of letters, digits and _ . - /"),
-    "dtype": (Union[Literal["float16", "bfloat16", "float32", "float64", "int32", "int64", "mixed_float16",
-                            "mixed_bfloat16"], None], "a dtype name such as 'float32'"),
+    "dtype": (
+        Union[
+            Literal["float16", "bfloat16", "float32", "float64", "int32", "int64", "mixed_float16", "mixed_bfloat16"],
+            None,
+        ],
+        "a dtype name such as 'float32'",
+    ),
     "keras_object": (KerasObject, "a name such as 'he_normal', or a one-key mapping {name: {arguments}}"),
     "activation": (Union[StrictStr, None], "an activation name"),
-    "entry": (Union[StrictStr, Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)], None],
-              "a layer entry such as {lstm: 64} or {gru: {units: 32}}"),
+    "entry": (
+        Union[StrictStr, Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)], None],
+        "a layer entry such as {lstm: 64} or {gru: {units: 32}}",
+    ),
     "merge_mode": (Union[Literal["concat", "sum", "mul", "ave"], None], "one of 'concat', 'sum', 'mul', 'ave' or null"),
     "int": (StrictInt, "an integer"),
-    "application": (Annotated[StrictStr, AfterValidator(_an_application)], "the name of a keras.applications "
-                                                                             "network, such as 'ResNet50'"),
+    "application": (
+        Annotated[StrictStr, AfterValidator(_an_application)],
+        "the name of a keras.applications network, such as 'ResNet50'",
+    ),
     "any": (Union[JsonValue, None], "a plain value"),
     # text_vectorization: the named behaviours only (Keras also takes callables, which a spec cannot hold)
-    "text_standardize": (Union[Literal["lower_and_strip_punctuation", "lower", "strip_punctuation"], None],
-                         "one of 'lower_and_strip_punctuation', 'lower', 'strip_punctuation' or null"),
+    "text_standardize": (
+        Union[Literal["lower_and_strip_punctuation", "lower", "strip_punctuation"], None],
+        "one of 'lower_and_strip_punctuation', 'lower', 'strip_punctuation' or null",
+    ),
     "text_split": (Union[Literal["whitespace", "character"], None], "one of 'whitespace', 'character' or null"),
-    "text_output_mode": (Literal["int", "multi_hot", "count", "tf_idf"],
-                         "one of 'int', 'multi_hot', 'count', 'tf_idf'"),
+    "text_output_mode": (
+        Literal["int", "multi_hot", "count", "tf_idf"],
+        "one of 'int', 'multi_hot', 'count', 'tf_idf'",
+    ),
     "strings": (Union[list[StrictStr], None], "a list of strings (the vocabulary itself, not a file) or null"),
     "numbers": (Union[list[Number], None], "a list of numbers or null"),
     "string": (StrictStr, "a string"),
     "optional_string": (Union[StrictStr, None], "a string or null"),
-    "value_range": (Annotated[list[Number], Field(min_length=2, max_length=2)],
-                    "a list [low, high] of the input's value range, such as [0, 255]"),
-    "factor": (Union[Number, Annotated[list[Number], Field(min_length=2, max_length=2)], None],
-               "a number, a list [low, high] of two, or null"),
+    "value_range": (
+        Annotated[list[Number], Field(min_length=2, max_length=2)],
+        "a list [low, high] of the input's value range, such as [0, 255]",
+    ),
+    "factor": (
+        Union[Number, Annotated[list[Number], Field(min_length=2, max_length=2)], None],
+        "a number, a list [low, high] of two, or null",
+    ),
     "numbers_or_number": (Union[Number, list[Number], None], "a number, a list of numbers, or null"),
-    "output_shape": (Union[PositiveInt, Annotated[list[Union[PositiveInt, None]], Field(min_length=1, max_length=8)]],
-                     "a positive integer, or a list of them (null for a size that varies)"),
-    "entries": (Union[Annotated[list[Union[StrictStr, Annotated[dict[StrictStr, JsonValue],
-                                                                Field(min_length=1, max_length=1)]]],
-                                Field(min_length=1)], None], "a list of entries such as [{lstm_cell: 8}, {gru_cell: 8}]"),
+    "output_shape": (
+        Union[PositiveInt, Annotated[list[PositiveInt | None], Field(min_length=1, max_length=8)]],
+        "a positive integer, or a list of them (null for a size that varies)",
+    ),
+    "entries": (
+        Union[
+            Annotated[
+                list[StrictStr | Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)]],
+                Field(min_length=1),
+            ],
+            None,
+        ],
+        "a list of entries such as [{lstm_cell: 8}, {gru_cell: 8}]",
+    ),
     "mapping": (Union[dict[StrictStr, JsonValue], None], "a mapping of names to values, or null"),
-    "hub_preset": (Annotated[StrictStr, AfterValidator(_a_preset)], "a KerasHub preset name such as "
-                   "'bert_tiny_en_uncased', a kaggle:// or hf:// handle, or a local preset folder"),
+    "hub_preset": (
+        Annotated[StrictStr, AfterValidator(_a_preset)],
+        "a KerasHub preset name such as 'bert_tiny_en_uncased', a kaggle:// or hf:// handle, or a local preset folder",
+    ),
 }
 
 BY_NAME: dict[str, str] = {
-    "filters": "positive_int", "units": "positive_int", "groups": "positive_int",
-    "depth_multiplier": "positive_int", "pieces": "positive_int", "size": "sizes",
-    "kernel_size": "sizes", "strides": "optional_sizes", "pool_size": "sizes",
-    "dilation_rate": "sizes", "padding": "padding_mode", "rate": "rate",
-    "use_bias": "bool", "center": "bool", "scale": "bool", "keepdims": "bool", "trainable": "bool",
-    "renorm": "bool", "synchronized": "bool",
-    "epsilon": "positive_number", "momentum": "number", "alpha": "number", "beta": "number",
-    "bias": "number", "negative_slope": "number", "max_value": "number", "threshold": "number",
-    "axis": "axis", "target_shape": "shape", "shared_axes": "axis",
-    "data_format": "data_format", "name": "name", "dtype": "dtype", "activation": "activation",
-    "seed": "any", "lora_rank": "optional_positive_int",
+    "filters": "positive_int",
+    "units": "positive_int",
+    "groups": "positive_int",
+    "depth_multiplier": "positive_int",
+    "pieces": "positive_int",
+    "size": "sizes",
+    "kernel_size": "sizes",
+    "strides": "optional_sizes",
+    "pool_size": "sizes",
+    "dilation_rate": "sizes",
+    "padding": "padding_mode",
+    "rate": "rate",
+    "use_bias": "bool",
+    "center": "bool",
+    "scale": "bool",
+    "keepdims": "bool",
+    "trainable": "bool",
+    "renorm": "bool",
+    "synchronized": "bool",
+    "epsilon": "positive_number",
+    "momentum": "number",
+    "alpha": "number",
+    "beta": "number",
+    "bias": "number",
+    "negative_slope": "number",
+    "max_value": "number",
+    "threshold": "number",
+    "axis": "axis",
+    "target_shape": "shape",
+    "shared_axes": "axis",
+    "data_format": "data_format",
+    "name": "name",
+    "dtype": "dtype",
+    "activation": "activation",
+    "seed": "any",
+    "lora_rank": "optional_positive_int",
     # sequences and attention
-    "input_dim": "positive_int", "output_dim": "positive_int", "num_heads": "positive_int",
-    "key_dim": "positive_int", "value_dim": "optional_positive_int", "intermediate_dim": "positive_int",
-    "sequence_length": "positive_int", "height": "positive_int", "width": "positive_int", "vocabulary_size": "positive_int", "embedding_dim": "positive_int",
-    "max_wavelength": "positive_number", "initializer": "keras_object", "index": "int", "mask_value": "number",
-    "dropout": "rate", "recurrent_dropout": "rate", "layer_norm_epsilon": "positive_number",
-    "return_sequences": "bool", "return_state": "bool", "go_backwards": "bool", "stateful": "bool",
-    "unroll": "bool", "mask_zero": "bool", "use_causal_mask": "bool", "normalize_first": "bool",
-    "use_scale": "bool", "reset_after": "bool", "unit_forget_bias": "bool", "merge_mode": "merge_mode",
-    "head_dim": "positive_int", "num_query_heads": "positive_int", "num_key_value_heads": "positive_int",
+    "input_dim": "positive_int",
+    "output_dim": "positive_int",
+    "num_heads": "positive_int",
+    "key_dim": "positive_int",
+    "value_dim": "optional_positive_int",
+    "intermediate_dim": "positive_int",
+    "sequence_length": "positive_int",
+    "height": "positive_int",
+    "width": "positive_int",
+    "vocabulary_size": "positive_int",
+    "embedding_dim": "positive_int",
+    "max_wavelength": "positive_number",
+    "initializer": "keras_object",
+    "index": "int",
+    "mask_value": "number",
+    "dropout": "rate",
+    "recurrent_dropout": "rate",
+    "layer_norm_epsilon": "positive_number",
+    "return_sequences": "bool",
+    "return_state": "bool",
+    "go_backwards": "bool",
+    "stateful": "bool",
+    "unroll": "bool",
+    "mask_zero": "bool",
+    "use_causal_mask": "bool",
+    "normalize_first": "bool",
+    "use_scale": "bool",
+    "reset_after": "bool",
+    "unit_forget_bias": "bool",
+    "merge_mode": "merge_mode",
+    "head_dim": "positive_int",
+    "num_query_heads": "positive_int",
+    "num_key_value_heads": "positive_int",
     "recurrent_activation": "activation",
     # preprocessing and augmentation
-    "value_range": "value_range", "factor": "factor", "height_factor": "factor", "width_factor": "factor",
-    "brightness_factor": "factor", "contrast_factor": "factor", "saturation_factor": "factor",
-    "hue_factor": "factor", "interpolation": "string", "fill_mode": "string", "fill_value": "number",
-    "output_mode": "string", "max_tokens": "optional_positive_int", "num_tokens": "optional_positive_int",
-    "num_bins": "optional_positive_int", "frame_step": "optional_positive_int",
-    "fft_length": "optional_positive_int", "mean": "numbers_or_number", "variance": "numbers_or_number",
+    "value_range": "value_range",
+    "factor": "factor",
+    "height_factor": "factor",
+    "width_factor": "factor",
+    "brightness_factor": "factor",
+    "contrast_factor": "factor",
+    "saturation_factor": "factor",
+    "hue_factor": "factor",
+    "interpolation": "string",
+    "fill_mode": "string",
+    "fill_value": "number",
+    "output_mode": "string",
+    "max_tokens": "optional_positive_int",
+    "num_tokens": "optional_positive_int",
+    "num_bins": "optional_positive_int",
+    "frame_step": "optional_positive_int",
+    "fft_length": "optional_positive_int",
+    "mean": "numbers_or_number",
+    "variance": "numbers_or_number",
 }
-for _prefix in ("kernel", "bias", "depthwise", "pointwise", "beta", "gamma", "alpha", "moving_mean",
-                "moving_variance", "activity", "embeddings", "recurrent"):
+for _prefix in (
+    "kernel",
+    "bias",
+    "depthwise",
+    "pointwise",
+    "beta",
+    "gamma",
+    "alpha",
+    "moving_mean",
+    "moving_variance",
+    "activity",
+    "embeddings",
+    "recurrent",
+):
     for _suffix in ("initializer", "regularizer", "constraint"):
         BY_NAME[f"{_prefix}_{_suffix}"] = "keras_object"
 
@@ -134,24 +242,53 @@ for _prefix in ("kernel", "bias", "depthwise", "pointwise", "beta", "gamma", "al
 # The plain YAML kinds of value each type accepts, to tell whether a name's
 # conventional type fits what a signature says (BatchNormalization's `scale`
 # is a bool, Rescaling's a float).
-_ACCEPTS = {
-    "positive_int": {int}, "optional_positive_int": {int, None}, "sizes": {int, list},
-    "optional_sizes": {int, list, None}, "padding_mode": {str}, "padding_amount": {int, list},
-    "rate": {int, float}, "number": {int, float}, "positive_number": {int, float}, "bool": {bool},
-    "axis": {int, list}, "shape": {list}, "data_format": {str, None}, "name": {str, None},
-    "dtype": {str, None}, "keras_object": {str, dict, None}, "activation": {str, None},
-    "entry": {str, dict, None}, "merge_mode": {str, None}, "int": {int}, "application": {str},
+_ACCEPTS: dict[str, set] = {
+    "positive_int": {int},
+    "optional_positive_int": {int, None},
+    "sizes": {int, list},
+    "optional_sizes": {int, list, None},
+    "padding_mode": {str},
+    "padding_amount": {int, list},
+    "rate": {int, float},
+    "number": {int, float},
+    "positive_number": {int, float},
+    "bool": {bool},
+    "axis": {int, list},
+    "shape": {list},
+    "data_format": {str, None},
+    "name": {str, None},
+    "dtype": {str, None},
+    "keras_object": {str, dict, None},
+    "activation": {str, None},
+    "entry": {str, dict, None},
+    "merge_mode": {str, None},
+    "int": {int},
+    "application": {str},
     "any": {bool, int, float, str, list, dict, None},
-    "text_standardize": {str, None}, "text_split": {str, None}, "text_output_mode": {str},
-    "strings": {list, None}, "numbers": {list, None}, "string": {str},
-    "optional_string": {str, None}, "mapping": {dict, None}, "hub_preset": {str}, "entries": {list, None},
-    "output_shape": {int, list}, "value_range": {list}, "factor": {int, float, list, None},
+    "text_standardize": {str, None},
+    "text_split": {str, None},
+    "text_output_mode": {str},
+    "strings": {list, None},
+    "numbers": {list, None},
+    "string": {str},
+    "optional_string": {str, None},
+    "mapping": {dict, None},
+    "hub_preset": {str},
+    "entries": {list, None},
+    "output_shape": {int, list},
+    "value_range": {list},
+    "factor": {int, float, list, None},
     "numbers_or_number": {int, float, list, None},
 }
 # What a kind of value alone says the type is, where the name says nothing.
 _BY_KIND = {bool: "bool", int: "int", float: "number"}
-_DOC_WORDS = ((r"\bbool(ean)?\b", bool), (r"\bfloats?\b", float), (r"\bint(eger)?s?\b", int),
-              (r"\bstr(ing)?\b", str), (r"\b(tuple|list)\b", list))
+_DOC_WORDS = (
+    (r"\bbool(ean)?\b", bool),
+    (r"\bfloats?\b", float),
+    (r"\bint(eger)?s?\b", int),
+    (r"\bstr(ing)?\b", str),
+    (r"\b(tuple|list)\b", list),
+)
 
 
 def resolve(arg: str, info: dict) -> str:
@@ -159,7 +296,7 @@ def resolve(arg: str, info: dict) -> str:
     ({'default': v} or {'required': True}, and 'doc': its docstring's type
     words, which speak for a required argument, having no default to go by)."""
     evidence = _evidence(info)
-    named = None if info.get("annotation") else BY_NAME.get(arg)      # a type hint speaks for itself
+    named = None if info.get("annotation") else BY_NAME.get(arg)  # a type hint speaks for itself
     if named is not None and (not evidence or evidence & _ACCEPTS[named]):
         return named
     if len(evidence) == 1:
@@ -174,7 +311,7 @@ def _evidence(info: dict) -> set:
         hint = re.sub(r"\b(None|Optional)\b", "", info["annotation"])
         return {kind for pattern, kind in _DOC_WORDS if re.search(pattern, hint)}
     if not info.get("required"):
-        default = info.get("default")          # None says nothing: any optional argument may be null
+        default = info.get("default")  # None says nothing: any optional argument may be null
         return set() if default is None else {list if isinstance(default, list) else type(default)}
     words = info.get("doc", "")
     return {kind for pattern, kind in _DOC_WORDS if re.search(pattern, words)}

@@ -16,6 +16,7 @@ from .validation import SpecModel, mismatch
 
 class Arguments(SpecModel):
     """The keyword arguments of one layer type (`layer_type` is set per subclass)."""
+
     layer_type: ClassVar[registry.LayerType]
 
     @classmethod
@@ -45,7 +46,7 @@ def args_model(layer_type: registry.LayerType) -> type[Arguments]:
         annotation, text = argtypes.TYPES[layer_type.arg_type(arg)]
         default = ... if info.get("required") else info.get("default")
         fields[arg] = (annotation, Field(default, description=text))
-    model = create_model(f"{layer_type.name}_args", __base__=Arguments, **fields)
+    model = create_model(f"{layer_type.name}_args", __base__=Arguments, **fields)  # type: ignore[call-overload]
     model.layer_type = layer_type
     return model
 

@@ -12,8 +12,8 @@ import math
 from ..errors import SpecError
 from ..keras import registry
 
-MAX_PARAMS = 1_000_000_000           # 4 GB of float32 weights
-MAX_ACTIVATION = 1_000_000_000       # values in one tensor, per example
+MAX_PARAMS = 1_000_000_000  # 4 GB of float32 weights
+MAX_ACTIVATION = 1_000_000_000  # values in one tensor, per example
 
 
 def check(graph, max_params=None, max_activation=None) -> None:
@@ -23,20 +23,28 @@ def check(graph, max_params=None, max_activation=None) -> None:
     for item in spec.inputs:
         values = math.prod(d for d in item.shape if d is not None)
         if values > max_activation:
-            raise spec.source.locate(SpecError(
-                f"the input '{item.name}' holds {values:,} values per example, more than the limit of "
-                f"{max_activation:,}; --max-activation N raises it"), (*item.path, "shape"))
+            raise spec.source.locate(
+                SpecError(
+                    f"the input '{item.name}' holds {values:,} values per example, more than the limit of "
+                    f"{max_activation:,}; --max-activation N raises it"
+                ),
+                (*item.path, "shape"),
+            )
     total = 0
     for node in [*graph.nodes, *([graph.head] if graph.head is not None else [])]:
         width = node.args.get(node.type.width) if node.type.width else None
         if isinstance(width, int) and width > max_activation:
-            raise node.error(f"'{node.name}' makes at least {width:,} values per example, more than the limit of "
-                             f"{max_activation:,}; --max-activation N raises it")
+            raise node.error(
+                f"'{node.name}' makes at least {width:,} values per example, more than the limit of "
+                f"{max_activation:,}; --max-activation N raises it"
+            )
         least = least_weights(node.type, node.args)
         total += least
         if total > max_params:
-            raise node.error(f"the model has at least {total:,} weights up to '{node.name}' ({least:,} of them "
-                             f"there), more than the limit of {max_params:,}; --max-params N raises it")
+            raise node.error(
+                f"the model has at least {total:,} weights up to '{node.name}' ({least:,} of them "
+                f"there), more than the limit of {max_params:,}; --max-params N raises it"
+            )
 
 
 def least_weights(layer_type, args) -> int:
@@ -45,7 +53,7 @@ def least_weights(layer_type, args) -> int:
         return 0
 
     def least_of(entry):
-        (name, inner_args), = entry.items()
+        ((name, inner_args),) = entry.items()
         return least_weights(registry.LAYERS[name], inner_args)
 
     return int(layer_type.min_weights(args, least_of))

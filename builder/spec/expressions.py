@@ -17,14 +17,14 @@ import re
 
 from ..errors import SpecError, suggest
 
-NAME = re.compile(r"\$([A-Za-z0-9_]+)")       # block parameters may start with a digit (3x3_filters)
+NAME = re.compile(r"\$([A-Za-z0-9_]+)")  # block parameters may start with a digit (3x3_filters)
 MAX_EXPONENT = 64
-MAX_MAGNITUDE = 10 ** 15
+MAX_MAGNITUDE = 10**15
 MAX_LENGTH = 500
-_PREFIX = "_spec_"          # `$x` is parsed as the Python name _spec_x
+_PREFIX = "_spec_"  # `$x` is parsed as the Python name _spec_x
 
 
-GIVEN = ("index", "count", "in_channels")      # names every entry's expressions have, besides block parameters
+GIVEN = ("index", "count", "in_channels")  # names every entry's expressions have, besides block parameters
 
 
 class Unknown:
@@ -44,13 +44,32 @@ def make_divisible(value, divisor=8, min_value=None):
 
 FUNCTIONS = {
     "round": lambda x, digits=None: math.floor(x + 0.5) if digits is None else round(x, digits),  # half up
-    "ceil": math.ceil, "floor": math.floor, "int": int, "float": float,
-    "min": min, "max": max, "abs": abs, "make_divisible": make_divisible,
+    "ceil": math.ceil,
+    "floor": math.floor,
+    "int": int,
+    "float": float,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "make_divisible": make_divisible,
 }
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge}
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
 _CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "none": None, "None": None}
 
 
@@ -71,13 +90,16 @@ def evaluate(text: str, names: dict):
         if isinstance(names.get(name), Unknown):
             raise SpecError(f"cannot evaluate {text!r}: {names[name].reason}")
         if name not in names:
-            raise SpecError(f"the expression {text!r} uses ${name}, which is not defined here.{suggest(name, names)} "
-                            f"Defined: {', '.join('$' + n for n in sorted(names)) or 'none'}")
+            raise SpecError(
+                f"the expression {text!r} uses ${name}, which is not defined here.{suggest(name, names)} "
+                f"Defined: {', '.join('$' + n for n in sorted(names)) or 'none'}"
+            )
     try:
         tree = ast.parse(NAME.sub(lambda m: _PREFIX + m.group(1), text.strip()), mode="eval")
     except SyntaxError as err:
-        raise SpecError(f"cannot read the expression {text!r}: {err.msg} (write arithmetic over $names, "
-                        f"e.g. $in_channels * 6)") from None
+        raise SpecError(
+            f"cannot read the expression {text!r}: {err.msg} (write arithmetic over $names, e.g. $in_channels * 6)"
+        ) from None
     try:
         return _Evaluator(text, names).value(tree.body)
     except ZeroDivisionError:
@@ -95,8 +117,10 @@ class _Evaluator:
         self.text, self.names = text, names
 
     def refuse(self, what) -> SpecError:
-        return SpecError(f"the expression {self.text!r} holds {what}; expressions take numbers, strings, $names, "
-                         f"arithmetic, comparisons, and/or/not, `A if C else B` and {', '.join(FUNCTIONS)}")
+        return SpecError(
+            f"the expression {self.text!r} holds {what}; expressions take numbers, strings, $names, "
+            f"arithmetic, comparisons, and/or/not, `A if C else B` and {', '.join(FUNCTIONS)}"
+        )
 
     def value(self, node):
         kind = type(node)
@@ -104,11 +128,13 @@ class _Evaluator:
             return node.value
         if kind is ast.Name:
             if node.id.startswith(_PREFIX):
-                return self.names[node.id[len(_PREFIX):]]
+                return self.names[node.id[len(_PREFIX) :]]
             if node.id in _CONSTANTS:
                 return _CONSTANTS[node.id]
-            raise SpecError(f"the expression {self.text!r} names '{node.id}': a block parameter is written "
-                            f"${node.id}, a string in quotes")
+            raise SpecError(
+                f"the expression {self.text!r} names '{node.id}': a block parameter is written "
+                f"${node.id}, a string in quotes"
+            )
         if kind is ast.BinOp and type(node.op) in _BINARY:
             left, right = self.value(node.left), self.value(node.right)
             if isinstance(left, str) or isinstance(right, str):
@@ -137,8 +163,10 @@ class _Evaluator:
             return self.checked(FUNCTIONS[node.func.id](*[self.value(a) for a in node.args]))
         if kind is ast.Call:
             name = getattr(node.func, "id", "?")
-            raise SpecError(f"the expression {self.text!r} calls '{name}', which is not one of its functions: "
-                            f"{', '.join(FUNCTIONS)}.{suggest(name, FUNCTIONS)}")
+            raise SpecError(
+                f"the expression {self.text!r} calls '{name}', which is not one of its functions: "
+                f"{', '.join(FUNCTIONS)}.{suggest(name, FUNCTIONS)}"
+            )
         raise self.refuse(f"a {kind.__name__}")
 
     def checked(self, value):

@@ -12,6 +12,7 @@ import dataclasses
 import importlib.util
 import re
 import warnings
+from typing import Any
 
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from ..keras import registry, signatures
@@ -24,17 +25,17 @@ MAX_NODES = 100_000
 
 @dataclasses.dataclass
 class Node:
-    name: str                   # the Keras layer's name, unique in the model
+    name: str  # the Keras layer's name, unique in the model
     type: registry.LayerType
-    args: dict                  # validated keyword arguments, name excluded
-    inputs: list                # names of nodes or model inputs
-    source: object              # reader.Source the entry is written in
-    path: tuple                 # the entry's path there
-    via: list                   # block instances it was reached through: (path text, file, line)
-    input_keys: list | None = None   # call keywords for `inputs: {query: a, ...}`, else positional
+    args: dict  # validated keyword arguments, name excluded
+    inputs: list  # names of nodes or model inputs
+    source: Any  # reader.Source the entry is written in
+    path: tuple  # the entry's path there
+    via: list  # block instances it was reached through: (path text, file, line)
+    input_keys: list | None = None  # call keywords for `inputs: {query: a, ...}`, else positional
     explicit: frozenset = frozenset()  # arguments the spec set itself (not from defaults)
-    frames: tuple = ()               # the block instances and repeated entries it was made in, outermost first
-    origins: dict = dataclasses.field(default_factory=dict)   # argument -> (source, path) it was written at
+    frames: tuple = ()  # the block instances and repeated entries it was made in, outermost first
+    origins: dict = dataclasses.field(default_factory=dict)  # argument -> (source, path) it was written at
 
     @property
     def group(self) -> str | None:
@@ -51,17 +52,19 @@ class Node:
 @dataclasses.dataclass(frozen=True)
 class _Expression:
     """An expression written in a value, evaluated where the entry is made (per repetition)."""
+
     text: str
 
 
 @dataclasses.dataclass(frozen=True)
 class Frame:
     """A block instance, or an entry repeated `count` times, that nodes were made in (for diagrams)."""
-    id: str                     # unique in the model: the instance's name, or the repeated entry's place
+
+    id: str  # unique in the model: the instance's name, or the repeated entry's place
     label: str
-    source: object              # where the instance's (or the repeated) entry is written
+    source: object  # where the instance's (or the repeated) entry is written
     path: tuple
-    block: str | None = None    # the block's name, for an instance
+    block: str | None = None  # the block's name, for an instance
     count: int = 1
 
 
@@ -69,10 +72,10 @@ class Frame:
 class Graph:
     spec: Spec
     nodes: list
-    output: str                 # the node (or input) the body ends in
-    head: Node | None           # the output Dense layer, or None
-    notes: list = dataclasses.field(default_factory=list)    # SpecNotes: builds, but likely not as meant
-    tie: str | None = None      # the embedding node the head runs in reverse (`output: {tie: NAME}`)
+    output: str  # the node (or input) the body ends in
+    head: Node | None  # the output Dense layer, or None
+    notes: list = dataclasses.field(default_factory=list)  # SpecNotes: builds, but likely not as meant
+    tie: str | None = None  # the embedding node the head runs in reverse (`output: {tie: NAME}`)
 
 
 class _Scope:
@@ -80,14 +83,14 @@ class _Scope:
 
     def __init__(self, source, prefix, names, params, via, stack, entries_path, entries):
         self.source = source
-        self.prefix = prefix              # prepended to the layer names made here
-        self.names = dict(names)          # reference name -> node (or input) name
-        self.params = params              # block parameter -> (value, source, path)
+        self.prefix = prefix  # prepended to the layer names made here
+        self.names = dict(names)  # reference name -> node (or input) name
+        self.params = params  # block parameter -> (value, source, path)
         self.via = via
-        self.stack = stack                # block names being expanded, for cycles
+        self.stack = stack  # block names being expanded, for cycles
         self.last = next(iter(self.names.values()), None)
         self.later = _later_names(entries, entries_path)
-        self.frames = ()                  # Frames of the nodes made here, for diagrams
+        self.frames = ()  # Frames of the nodes made here, for diagrams
 
     def full_name(self, name: str) -> str:
         return f"{self.prefix}_{name}" if self.prefix else name
@@ -95,7 +98,7 @@ class _Scope:
 
 def _later_names(entries, entries_path) -> dict:
     """Name -> path of every entry that names itself, to tell 'defined later' from 'unknown'."""
-    later = {}
+    later: dict = {}
     for i, entry in enumerate(entries):
         if isinstance(entry, dict) and len(entry) == 1:
             args = next(iter(entry.values()))
@@ -108,12 +111,13 @@ class _Expander:
     def __init__(self, spec: Spec):
         self.spec = spec
         self.nodes: list[Node] = []
-        self.taken: dict[str, tuple] = {}       # layer name -> where it was made
+        self.taken: dict[str, tuple] = {}  # layer name -> where it was made
         self.counters: dict[str, int] = {}
         self.notes: list[SpecNote] = []
-        self.channels: dict[str, int | None] = {     # a node's output channels where arguments alone tell
-            item.name: item.shape[-1] if item.shape else None for item in spec.inputs}
-        self.kinds: dict[str, str] = {}              # node name -> its layer type, for messages
+        self.channels: dict[str, int | None] = {  # a node's output channels where arguments alone tell
+            item.name: item.shape[-1] if item.shape else None for item in spec.inputs
+        }
+        self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
 
     # --- names ---------------------------------------------------------------------
 
@@ -127,8 +131,9 @@ class _Expander:
     def claim(self, name: str, scope, path):
         if name in self.taken:
             file, line = self.taken[name]
-            raise SpecError(f"the layer name '{name}' is already used (at {file}:{line}); "
-                            "names must be unique in the model")
+            raise SpecError(
+                f"the layer name '{name}' is already used (at {file}:{line}); names must be unique in the model"
+            )
         self.taken[name] = (scope.source.file, scope.source.position(path)[0])
 
     # --- entries -------------------------------------------------------------------
@@ -161,23 +166,27 @@ class _Expander:
             numbering = args.pop("numbering", "numbers")
             with at("when"):
                 if not isinstance(when, bool):
-                    raise SpecError(f"expected true or false (often a block parameter such as $shortcut), "
-                                    f"got {describe(when)}")
+                    raise SpecError(
+                        f"expected true or false (often a block parameter such as $shortcut), got {describe(when)}"
+                    )
             with at("repeat"):
                 if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
-                    raise SpecError(f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, "
-                                    f"got {describe(repeat)}")
+                    raise SpecError(
+                        f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, got {describe(repeat)}"
+                    )
             with at("numbering"):
                 if numbering not in NUMBERINGS:
                     raise SpecError(f"expected {' or '.join(NUMBERINGS)}, got {describe(numbering)}")
                 if numbering == "letters" and repeat > 26:
                     raise SpecError(f"letters name at most 26 repetitions; this entry has {repeat}")
             vary = _vary(vary, repeat)
-            if not when:           # a switched-off entry passes its (first) input through
+            if not when:  # a switched-off entry passes its (first) input through
                 merge = type_name in registry.LAYERS and registry.LAYERS[type_name].kind == "merge"
                 if len(sources) != 1 and not merge:
-                    raise SpecError("an entry switched off with `when: false` must have exactly one input, "
-                                    "which it passes on (a merge passes its first)").at("when")
+                    raise SpecError(
+                        "an entry switched off with `when: false` must have exactly one input, "
+                        "which it passes on (a merge passes its first)"
+                    ).at("when")
                 if name is not None:
                     scope.names[name] = sources[0]
                 return sources[0]
@@ -186,22 +195,34 @@ class _Expander:
             scope.names[name] = output
         return output
 
-    def repeated(self, scope, type_name, args, origins, vary, repeat, name, sources, keys, path,
-                 numbering="numbers") -> str:
+    def repeated(
+        self, scope, type_name, args, origins, vary, repeat, name, sources, keys, path, numbering="numbers"
+    ) -> str:
         """The entry made `repeat` times, each repetition taking the last one's output;
         repetitions are named NAME1, NAME2, ... (one alone: NAME), or NAMEa, NAMEb, ... (Keras's EfficientNet)."""
         block = self.spec.blocks.get(type_name)
         outer = scope.frames
         if repeat > 1:
-            scope.frames = (*outer, Frame(f"{outer[-1].id if outer else ''}/{format_path(path)}",
-                                          f"{name or type_name} ×{repeat}", scope.source, path, count=repeat))
+            scope.frames = (
+                *outer,
+                Frame(
+                    f"{outer[-1].id if outer else ''}/{format_path(path)}",
+                    f"{name or type_name} ×{repeat}",
+                    scope.source,
+                    path,
+                    count=repeat,
+                ),
+            )
         for k in range(1, repeat + 1):
             origins_k = {**origins, **{key: (scope.source, path + (type_name, "vary", key)) for key in vary.get(k, {})}}
-            name_k = name if name is None or (repeat == 1 and numbering == "numbers") else \
-                f"{name}{k if numbering == 'numbers' else chr(ord('a') + k - 1)}"
+            name_k = (
+                name
+                if name is None or (repeat == 1 and numbering == "numbers")
+                else f"{name}{k if numbering == 'numbers' else chr(ord('a') + k - 1)}"
+            )
             with at(type_name):
                 names = self.known(scope, sources)
-                if repeat > 1:            # a repeated entry's own repetition; else its block instance's
+                if repeat > 1:  # a repeated entry's own repetition; else its block instance's
                     names.update(index=k - 1, count=repeat)
                 args_k = {key: self.resolved(value, names, key) for key, value in {**args, **vary.get(k, {})}.items()}
                 if block is not None:
@@ -210,7 +231,7 @@ class _Expander:
                     output = self.block(scope, block, args_k, origins_k, name_k, sources, path, (k - 1, repeat))
                 else:
                     output = self.layer(scope, type_name, args_k, origins_k, name_k, sources, keys, path)
-            sources = [output, *sources[1:]]     # repetitions chain the first input; others stay
+            sources = [output, *sources[1:]]  # repetitions chain the first input; others stay
         scope.frames = outer
         return output
 
@@ -222,8 +243,9 @@ class _Expander:
         names.setdefault("index", 0)
         names.setdefault("count", 1)
         if "in_channels" not in names:
-            names["in_channels"] = self.channels_of(sources[0]) if sources else expressions.Unknown(
-                "$in_channels needs an input")
+            names["in_channels"] = (
+                self.channels_of(sources[0]) if sources else expressions.Unknown("$in_channels needs an input")
+            )
         return names
 
     def channels_of(self, reference):
@@ -233,8 +255,9 @@ class _Expander:
         if found is None:
             kind = self.kinds.get(base)
             what = f"a {kind} layer" if kind else "an input without a fixed last dimension"
-            return expressions.Unknown(f"the channels of '{base}' ({what}) are not known before the model is "
-                                       "built; write the number")
+            return expressions.Unknown(
+                f"the channels of '{base}' ({what}) are not known before the model is built; write the number"
+            )
         return found
 
     @staticmethod
@@ -261,8 +284,9 @@ class _Expander:
             if isinstance(value, str) and value.startswith("$"):
                 param = value[1:]
                 if scope.params is None:
-                    raise SpecError(f"'{value}' refers to a block parameter, but this entry is not inside a "
-                                    "block").at(key)
+                    raise SpecError(f"'{value}' refers to a block parameter, but this entry is not inside a block").at(
+                        key
+                    )
                 if param not in scope.params:
                     raise unknown("block parameter", param, scope.params).at(key)
                 found, source, where = scope.params[param]
@@ -290,8 +314,10 @@ class _Expander:
             else:
                 names = [inputs] if isinstance(inputs, str) else inputs
             if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-                raise SpecError(f"expected an entry name, a list of them, or a mapping of call arguments "
-                                f"to them, got {describe(inputs)}")
+                raise SpecError(
+                    f"expected an entry name, a list of them, or a mapping of call arguments "
+                    f"to them, got {describe(inputs)}"
+                )
             return [self.reference(scope, name) for name in names], keys
 
     def reference(self, scope, reference: str) -> str:
@@ -305,11 +331,12 @@ class _Expander:
             return scope.names[reference]
         if reference in scope.later:
             line = scope.source.position(scope.later[reference])[0]
-            raise SpecError(f"'{reference}' is defined later (line {line}); an entry can only use "
-                            "entries above it")
+            raise SpecError(f"'{reference}' is defined later (line {line}); an entry can only use entries above it")
         known = [n for n in scope.names if n]
-        raise SpecError(f"unknown reference '{reference}'.{suggest(reference, known)} "
-                        f"Names defined above: {', '.join(known) or 'none'}.")
+        raise SpecError(
+            f"unknown reference '{reference}'.{suggest(reference, known)} "
+            f"Names defined above: {', '.join(known) or 'none'}."
+        )
 
     # --- layers --------------------------------------------------------------------
 
@@ -319,22 +346,29 @@ class _Expander:
             type_name, args = self.activation_entry(type_name, args, origins, scope, path)
         layer_type = registry.get(type_name)
         if layer_type.requires and importlib.util.find_spec(layer_type.requires[0]) is None:
-            raise SpecError(f"{type_name} comes from {layer_type.requires[1]}, which is not installed: "
-                            f"pip install {layer_type.requires[1]}")
+            raise SpecError(
+                f"{type_name} comes from {layer_type.requires[1]}, which is not installed: "
+                f"pip install {layer_type.requires[1]}"
+            )
         if layer_type.module == "keras.layers" and layer_type.plugin_class is None:
             missing = signatures.missing_in_installed_keras(layer_type.cls_name)
             if missing:
                 raise SpecError(f"{type_name} needs a newer Keras: {missing}")
-            newer = signatures.newer_arguments(layer_type.cls_name,
-                                               [arg for arg in args if arg in layer_type.constructor_args])
+            newer = signatures.newer_arguments(
+                layer_type.cls_name, [arg for arg in args if arg in layer_type.constructor_args]
+            )
             if newer:
                 version, wanted = signatures.installed_keras()[0], signatures.table()["keras_version"]
-                raise SpecError(f"'{newer[0]}' needs a newer Keras: keras.layers.{layer_type.cls_name} of the "
-                                f"installed Keras {version} does not take it (this package's layer table is Keras "
-                                f"{wanted}'s): pip install -U \"keras>={wanted}\"", path=(newer[0],))
+                raise SpecError(
+                    f"'{newer[0]}' needs a newer Keras: keras.layers.{layer_type.cls_name} of the "
+                    f"installed Keras {version} does not take it (this package's layer table is Keras "
+                    f'{wanted}\'s): pip install -U "keras>={wanted}"',
+                    path=(newer[0],),
+                )
         if layer_type.kind == "cell":
-            raise SpecError(f"{type_name} is an RNN cell: it goes inside an rnn entry, "
-                            f"`rnn: {{cell: {{{type_name}: ...}}}}`")
+            raise SpecError(
+                f"{type_name} is an RNN cell: it goes inside an rnn entry, `rnn: {{cell: {{{type_name}: ...}}}}`"
+            )
         explicit = frozenset(args)
         self.apply_defaults(layer_type, args, origins, path)
         activation_entry = self.split_activation(layer_type, args, origins, scope, path)
@@ -344,14 +378,38 @@ class _Expander:
         _check_input_count(layer_type, sources, keys)
         full = scope.full_name(name) if name else self.auto_name(scope, type_name)
         self.claim(full, scope, path)
-        output = self.add(Node(full, layer_type, args, list(sources), scope.source, path, scope.via,
-                               keys, explicit, scope.frames, origins))
+        output = self.add(
+            Node(
+                full,
+                layer_type,
+                args,
+                list(sources),
+                scope.source,
+                path,
+                scope.via,
+                keys,
+                explicit,
+                scope.frames,
+                origins,
+            )
+        )
         if activation_entry is not None:
             act_type, act_args = activation_entry
             act_name = f"{full}_{act_type.name}"
             self.claim(act_name, scope, path)
-            output = self.add(Node(act_name, act_type, act_args, [output], scope.source, path, scope.via,
-                                   frames=scope.frames, origins=origins))
+            output = self.add(
+                Node(
+                    act_name,
+                    act_type,
+                    act_args,
+                    [output],
+                    scope.source,
+                    path,
+                    scope.via,
+                    frames=scope.frames,
+                    origins=origins,
+                )
+            )
         return output
 
     def wrapped(self, wrapper, args, origins, scope, path) -> frozenset:
@@ -383,8 +441,9 @@ class _Expander:
             explicit = frozenset(inner_args)
             self.apply_defaults(inner, inner_args, {}, path)
             if self.split_activation(inner, inner_args, {}, scope, path) is not None:
-                raise SpecError("a wrapped layer takes a plain activation (relu, tanh, ...), not "
-                                "leaky_relu, prelu or maxout").at("activation")
+                raise SpecError(
+                    "a wrapped layer takes a plain activation (relu, tanh, ...), not leaky_relu, prelu or maxout"
+                ).at("activation")
             arguments.check_args(inner, inner_args)
             if inner.wraps:
                 self.wrapped(inner, inner_args, {}, scope, path)
@@ -410,9 +469,9 @@ class _Expander:
 
     def activation_entry(self, type_name, args, origins, scope, path):
         """`- swish`, `- activation: swish` or `- activation: prelu` -> the layer type that does it."""
-        if type_name in registry.LAYERS:           # the type that applies a named activation
+        if type_name in registry.LAYERS:  # the type that applies a named activation
             if "activation" not in args:
-                return type_name, args        # the schema check reports the missing argument
+                return type_name, args  # the schema check reports the missing argument
             value = args.pop("activation")
         else:
             value = type_name
@@ -443,10 +502,12 @@ class _Expander:
             factor = act_args.get(act_type.widens, act_type.args[act_type.widens]["default"])
             width = layer_type.width
             if width is None:
-                raise SpecError(f"{act_name} as the activation of {layer_type.name} needs a layer with units "
-                                f"or filters; add a `- {act_name}` entry after it instead").at("activation")
+                raise SpecError(
+                    f"{act_name} as the activation of {layer_type.name} needs a layer with units "
+                    f"or filters; add a `- {act_name}` entry after it instead"
+                ).at("activation")
             if isinstance(args.get(width), int):
-                args[width] = args[width] * factor     # maxout: k linear pieces per output unit
+                args[width] = args[width] * factor  # maxout: k linear pieces per output unit
         return act_type, act_args
 
     def check(self, layer_type, args, origins, scope, path):
@@ -479,8 +540,10 @@ class _Expander:
             params[key] = (value, source, where)
         for key, default in block.params.items():
             if key in expressions.GIVEN:
-                raise block.source.locate(SpecError(f"'{key}' is a name expressions are given (${key}); "
-                                                    "call the parameter something else"), block.path + ("params", key))
+                raise block.source.locate(
+                    SpecError(f"'{key}' is a name expressions are given (${key}); call the parameter something else"),
+                    block.path + ("params", key),
+                )
             if key not in params:
                 if default == REQUIRED:
                     raise SpecError(f"block '{block.name}' needs the argument '{key}'")
@@ -489,21 +552,35 @@ class _Expander:
         params["count"] = (position[1], scope.source, path)
         params["in_channels"] = (self.channels_of(sources[0]) if sources else None, scope.source, path)
         if len(sources) != len(block.inputs):
-            raise SpecError(f"block '{block.name}' takes {len(block.inputs)} input(s) "
-                            f"({', '.join(block.inputs)}), got {len(sources)}")
+            raise SpecError(
+                f"block '{block.name}' takes {len(block.inputs)} input(s) "
+                f"({', '.join(block.inputs)}), got {len(sources)}"
+            )
         instance = scope.full_name(name) if name else self.auto_name(scope, block.name)
         line = scope.source.position(path)[0]
         via = [*scope.via, (format_path(path), scope.source.file, line)]
-        inner = _Scope(block.source, instance, dict(zip(block.inputs, sources)), params, via,
-                       (*scope.stack, block.name), block.path + ("layers",), block.layers)
+        inner = _Scope(
+            block.source,
+            instance,
+            dict(zip(block.inputs, sources)),
+            params,
+            via,
+            (*scope.stack, block.name),
+            block.path + ("layers",),
+            block.layers,
+        )
         inner.frames = (*scope.frames, Frame(instance, instance, scope.source, path, block=block.name))
         try:
             output = self.entries(inner, block.layers, block.path + ("layers",))
             if block.output is not None:
                 if block.output not in inner.names:
-                    raise block.source.locate(SpecError(f"the block's output '{block.output}' names no entry of it"
-                                                        f"{suggest(block.output, inner.names)}"),
-                                              block.path + ("output",))
+                    raise block.source.locate(
+                        SpecError(
+                            f"the block's output '{block.output}' names no entry of it"
+                            f"{suggest(block.output, inner.names)}"
+                        ),
+                        block.path + ("output",),
+                    )
                 output = inner.names[block.output]
         except SpecError as err:
             at_instance = (err.file, err.line) == (scope.source.file, line)
@@ -518,7 +595,7 @@ def _check_input_count(layer_type, sources, keys):
     tensors = layer_type.call_tensors
     if keys is not None:
         if layer_type.call == "dict":
-            return                     # the network's own input names, checked when it is built
+            return  # the network's own input names, checked when it is built
         for key in keys:
             if key not in tensors:
                 raise unknown("call input", key, tensors, of=f" for {layer_type.name}").at("inputs", key)
@@ -529,8 +606,9 @@ def _check_input_count(layer_type, sources, keys):
         raise SpecError(f"{layer_type.name} takes [query, value] or [query, value, key], got {count} inputs")
     if kind in ("layer", "activation") and count > len(tensors):
         hint = "; merge them first (add, concatenate, ...)" if len(tensors) == 1 else ""
-        raise SpecError(f"{layer_type.name} takes at most {len(tensors)} input(s) "
-                        f"({', '.join(tensors)}), got {count}{hint}").at("inputs")
+        raise SpecError(
+            f"{layer_type.name} takes at most {len(tensors)} input(s) ({', '.join(tensors)}), got {count}{hint}"
+        ).at("inputs")
 
 
 def _activation_type() -> str:
@@ -554,8 +632,10 @@ def parse_entry(entry, blocks):
         type_name = str(type_name)
     elif isinstance(entry, dict):
         keys = ", ".join(map(str, entry))
-        raise SpecError(f"an entry is one `TYPE: ARGS` pair, got the keys {keys}; put name, inputs and the "
-                        "other arguments inside ARGS, e.g. `- conv2d: {filters: 8, kernel_size: 3, name: c1}`")
+        raise SpecError(
+            f"an entry is one `TYPE: ARGS` pair, got the keys {keys}; put name, inputs and the "
+            "other arguments inside ARGS, e.g. `- conv2d: {filters: 8, kernel_size: 3, name: c1}`"
+        )
     else:
         raise SpecError(f"expected an entry such as `- dense: 64` or `- flatten`, got {describe(entry)}")
     known = [*registry.LAYERS, *registry.activation_names(), *blocks]
@@ -567,8 +647,10 @@ def parse_entry(entry, blocks):
         return type_name, dict(args)
     layer_type = registry.LAYERS.get(type_name)
     if layer_type is None or layer_type.short is None:
-        raise SpecError(f"{type_name} has no short form; write its arguments as a mapping, "
-                        f"e.g. `- {type_name}: {{...}}`, got {describe(args)}").at(type_name)
+        raise SpecError(
+            f"{type_name} has no short form; write its arguments as a mapping, "
+            f"e.g. `- {type_name}: {{...}}`, got {describe(args)}"
+        ).at(type_name)
     return type_name, {layer_type.short: args}
 
 
@@ -576,9 +658,11 @@ def _vary(vary, repeat) -> dict:
     """`vary: {first: {...}, 3: {...}, last: {...}}` -> {repetition number: overrides}."""
     with at("vary"):
         if not isinstance(vary, dict):
-            raise SpecError(f"expected a mapping of repetitions (first, last or a number) to "
-                            f"argument overrides, got {describe(vary)}")
-        result = {}
+            raise SpecError(
+                f"expected a mapping of repetitions (first, last or a number) to "
+                f"argument overrides, got {describe(vary)}"
+            )
+        result: dict = {}
         for key, overrides in vary.items():
             index = {"first": 1, "last": repeat}.get(key, key)
             with at(key):
@@ -618,7 +702,8 @@ def _spec_params(spec) -> dict | None:
     later one may be a formula of earlier ones: `blocks: ceil(2 * $depth) + ...`)."""
     if not spec.params:
         return None
-    params, values = {}, {}
+    params: dict = {}
+    values: dict = {}
     with in_source(spec.source):
         for key, value in spec.params.items():
             with at("params", key):
@@ -638,17 +723,21 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
     with in_source(spec.source), at("output"):
         extra = [k for k in spec.output if k not in ("pool", "name", "tie", "activation", "dtype")]
         if extra:
-            raise SpecError(f"a tied output takes its size and weights from '{tie}'; leave out "
-                            f"{', '.join(extra)}").at(extra[0])
+            raise SpecError(f"a tied output takes its size and weights from '{tie}'; leave out {', '.join(extra)}").at(
+                extra[0]
+            )
         with at("tie"):
             target = expander.reference(scope, tie)
         node = next((n for n in expander.nodes if n.name == target), None)
         if node is None or not node.type.reverses:
             kind = f"a {node.type.name} layer" if node else "an input"
-            raise SpecError(f"'{tie}' is {kind}; a tied output runs an embedding in reverse: make '{tie}' a "
-                            "reversible_embedding").at("tie")
-        args = {"activation": spec.output["activation"],
-                **({"dtype": spec.output["dtype"]} if "dtype" in spec.output else {})}
+            raise SpecError(
+                f"'{tie}' is {kind}; a tied output runs an embedding in reverse: make '{tie}' a reversible_embedding"
+            ).at("tie")
+        args = {
+            "activation": spec.output["activation"],
+            **({"dtype": spec.output["dtype"]} if "dtype" in spec.output else {}),
+        }
         expander.check(registry.LAYERS["activation"], args, {}, scope, ("output",))
         expander.claim(name, scope, ("output",))
     return Node(name, registry.LAYERS["activation"], args, [output], spec.source, ("output",), []), target
@@ -663,14 +752,22 @@ def _head(expander, spec, scope, output) -> Node:
         expander.apply_defaults(dense, args, origins, ("output",))
         if args.get("use_bias") is False and "use_bias" not in spec.output:
             source, path = origins["use_bias"]
-            expander.notes.append(source.locate(SpecNote(
-                f"false applies to the output layer too, which then has no bias ({args.get('units')} "
-                "parameters fewer than a classifier's usual head); write `output: {use_bias: true}` to keep its "
-                "bias, or `output: {use_bias: false}` to say that none is meant"), path))
+            expander.notes.append(
+                source.locate(
+                    SpecNote(
+                        f"false applies to the output layer too, which then has no bias ({args.get('units')} "
+                        "parameters fewer than a classifier's usual head); write `output: {use_bias: true}` "
+                        "to keep its bias, or `output: {use_bias: false}` to say that none is meant"
+                    ),
+                    path,
+                )
+            )
         activation_entry = expander.split_activation(dense, args, origins, scope, ("output",))
         expander.check(dense, args, origins, scope, ("output",))
         if activation_entry is not None:
-            raise SpecError("the output layer takes a plain activation (softmax, sigmoid, linear, ...)").at("activation")
+            raise SpecError("the output layer takes a plain activation (softmax, sigmoid, linear, ...)").at(
+                "activation"
+            )
         expander.claim(name, scope, ("output",))
     return Node(name, dense, args, [output], spec.source, ("output",), [])
 
@@ -680,7 +777,7 @@ def _recurrent(node) -> dict | None:
     if node.type.kind == "recurrent":
         return node.args
     if node.type.kind == "wrapper":
-        (inner_name, inner_args), = node.args["layer"].items()
+        ((inner_name, inner_args),) = node.args["layer"].items()
         if registry.LAYERS[inner_name].kind == "recurrent":
             return inner_args
     return None
@@ -706,4 +803,5 @@ def _return_sequences(nodes):
                 raise producer.error(
                     f"'{producer.name}' returns only its last step (return_sequences: false), but "
                     f"'{consumer.name}' ({consumer.type.name}) needs the whole sequence; set "
-                    "return_sequences: true, or leave it out and it is set for you")
+                    "return_sequences: true, or leave it out and it is set for you"
+                )

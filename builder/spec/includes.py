@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import Any
 
 from ..errors import SpecError, describe, in_source, suggest
 from ..files import not_regular
 from . import overrides, reader, shipped
 
 MAX_DEPTH = 16
-MAX_FILES = 200                  # files one spec may bring in, however they are included
-MAX_BYTES = 20 * 1024 * 1024     # and their bytes together
+MAX_FILES = 200  # files one spec may bring in, however they are included
+MAX_BYTES = 20 * 1024 * 1024  # and their bytes together
 # key -> (what the messages call following it, what they call a loop of it)
 _KEYS = {"extends": ("extend", "extends cycle", "extends nests"), "imports": ("import", "import cycle", "imports nest")}
-_CHANGES = ("set", "remove", "insert")      # what an extending spec does to its base, besides replacing keys
+_CHANGES = ("set", "remove", "insert")  # what an extending spec does to its base, besides replacing keys
 
 
 class Includes:
@@ -30,8 +31,8 @@ class Includes:
     def __init__(self):
         self.sources: dict[str, reader.Source] = {}
         self.libraries: dict[str, dict] = {}
-        self.ancestors: dict[str, tuple] = {}     # file -> the files that brought it in, outermost first
-        self.bytes = 0                            # read so far
+        self.ancestors: dict[str, tuple] = {}  # file -> the files that brought it in, outermost first
+        self.bytes = 0  # read so far
 
     def load(self, path) -> reader.Source:
         """A spec file and whatever it extends, merged."""
@@ -85,15 +86,18 @@ class Includes:
         if not isinstance(data, dict) or "extends" not in data:
             for key in _CHANGES:
                 if isinstance(data, dict) and key in data:
-                    raise source.locate(SpecError(f"'{key}' changes an extended spec; it needs 'extends: base.yaml' "
-                                                  "beside it"), (key,))
+                    raise source.locate(
+                        SpecError(f"'{key}' changes an extended spec; it needs 'extends: base.yaml' beside it"), (key,)
+                    )
             return source
         with in_source(source):
             try:
                 base_source = self.include(source, data["extends"], "extends")
                 if not isinstance(base_source.data, dict):
-                    raise SpecError(f"cannot extend {data['extends']!r}: it holds {describe(base_source.data)}, "
-                                    "not a spec (a mapping with name, input, layers and output)")
+                    raise SpecError(
+                        f"cannot extend {data['extends']!r}: it holds {describe(base_source.data)}, "
+                        "not a spec (a mapping with name, input, layers and output)"
+                    )
             except SpecError as err:
                 raise err.at("extends") from None
             changes = data.get("set", {})
@@ -136,18 +140,23 @@ def _edit_layers(merged: reader.Source, child: reader.Source) -> None:
     and line it was written at."""
     layers = merged.data.get("layers")
     if not isinstance(layers, list):
-        raise SpecError(f"the extended spec's 'layers' is {describe(layers)}, not a list to change",
-                        path=("remove" if "remove" in child.data else "insert",))
+        raise SpecError(
+            f"the extended spec's 'layers' is {describe(layers)}, not a list to change",
+            path=("remove" if "remove" in child.data else "insert",),
+        )
     before = reader.Source(merged.file, merged.data, dict(merged.positions))
     before.files = dict(merged.files)
-    entries = [(entry, before, ("layers", i)) for i, entry in enumerate(layers)]
+    entries: list[tuple[Any, Any, tuple]] = [(entry, before, ("layers", i)) for i, entry in enumerate(layers)]
 
     def find(name, path):
         names = [overrides.entry_name(entry) for entry, _, _ in entries]
         if name not in names:
             known = ", ".join(str(n) for n in names if n is not None) or "none"
-            raise SpecError(f"no entry named {name!r} in layers.{suggest(name, [n for n in names if n])} "
-                            f"The entries are named: {known}", path=path)
+            raise SpecError(
+                f"no entry named {name!r} in layers.{suggest(name, [n for n in names if n])} "
+                f"The entries are named: {known}",
+                path=path,
+            )
         return names.index(name)
 
     removals = child.data.get("remove", [])
@@ -159,13 +168,18 @@ def _edit_layers(merged: reader.Source, child: reader.Source) -> None:
         del entries[find(name, ("remove", k))]
     insertions = child.data.get("insert", [])
     if not isinstance(insertions, list):
-        raise SpecError("expected a list of {before: NAME, layers: [...]} or {after: NAME, layers: [...]}, "
-                        f"got {describe(insertions)}", path=("insert",))
+        raise SpecError(
+            "expected a list of {before: NAME, layers: [...]} or {after: NAME, layers: [...]}, "
+            f"got {describe(insertions)}",
+            path=("insert",),
+        )
     for k, item in enumerate(insertions):
         where = [key for key in ("before", "after") if isinstance(item, dict) and key in item]
         if not isinstance(item, dict) or len(where) != 1 or set(item) != {where[0], "layers"}:
-            raise SpecError("expected {before: NAME, layers: [...]} or {after: NAME, layers: [...]}, "
-                            f"got {describe(item)}", path=("insert", k))
+            raise SpecError(
+                f"expected {{before: NAME, layers: [...]}} or {{after: NAME, layers: [...]}}, got {describe(item)}",
+                path=("insert", k),
+            )
         if not isinstance(item["layers"], list):
             raise SpecError(f"expected a list of entries, got {describe(item['layers'])}", path=("insert", k, "layers"))
         if not isinstance(item[where[0]], str):

@@ -9,10 +9,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import (BeforeValidator, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema, field_validator,
-                      model_validator)
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import SpecError, at, describe, in_source, unknown
 from ..keras import registry
@@ -24,7 +32,7 @@ from .training import Training
 from .validation import SpecModel, spec_check, validate
 
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "bool", "string")
-REQUIRED = "required"      # a block parameter without a default
+REQUIRED = "required"  # a block parameter without a default
 # The keys every entry may hold besides its layer's arguments.
 ENTRY_KEYS = {
     "name": "the layer's name, and the handle other entries use",
@@ -53,31 +61,37 @@ class Input(SpecModel):
     MISSING: ClassVar[dict] = {"shape": "the input needs a 'shape', e.g. [32, 32, 3] (null for a variable size)"}
     CHOICES: ClassVar[dict] = {"dtype": "input dtype"}
 
-    shape: Annotated[list[Optional[Size]], Field(min_length=1)] = Field(
-        description="a list of positive sizes (null for a variable size)")
-    dtype: Literal[INPUT_DTYPES] = Field("float32", description="the input's dtype")
-    name: Optional[Annotated[StrictStr, Field(min_length=1)]] = Field(None, description="a name")
+    shape: Annotated[list[Size | None], Field(min_length=1)] = Field(
+        description="a list of positive sizes (null for a variable size)"
+    )
+    dtype: Literal[INPUT_DTYPES] = Field("float32", description="the input's dtype")  # type: ignore[valid-type]
+    name: Annotated[StrictStr, Field(min_length=1)] | None = Field(None, description="a name")
 
 
 def _shape_alone(value):
     return {"shape": value} if isinstance(value, list) else value
 
 
-InputForm = Annotated[Input, BeforeValidator(_shape_alone, json_schema_input_type=Union[list[Optional[Size]], Input])]
+InputForm = Annotated[Input, BeforeValidator(_shape_alone, json_schema_input_type=Union[list[Size | None], Input])]
 
 
 class Output(SpecModel):
     """The head: Dense arguments (checked with the dense layer's own), plus how
     a body that ends in more than (batch, features) is reduced first."""
+
     model_config = {**SpecModel.model_config, "extra": "allow"}
     CHOICES: ClassVar[dict] = {"pool": "output pool"}
 
-    pool: Literal[HEAD_POOLS] = Field("flatten", description="how to reduce a body that ends in more than "
-                                                             "(batch, features) before the output layer")
+    pool: Literal[HEAD_POOLS] = Field(  # type: ignore[valid-type]
+        "flatten", description="how to reduce a body that ends in more than (batch, features) before the output layer"
+    )
     name: StrictStr = Field("predictions", description="the output layer's name")
     activation: Any = Field("softmax", description="the output layer's activation")
-    tie: Optional[StrictStr] = Field(None, description="an embedding entry (a reversible_embedding) whose matrix, "
-                                                       "transposed, is the output layer's (GPT-2's head)")
+    tie: StrictStr | None = Field(
+        None,
+        description="an embedding entry (a reversible_embedding) whose matrix, "
+        "transposed, is the output layer's (GPT-2's head)",
+    )
 
 
 def _output_shorthand(value):
@@ -88,22 +102,32 @@ def _output_shorthand(value):
     return value
 
 
-OutputForm = Annotated[Optional[Output], BeforeValidator(
-    _output_shorthand, json_schema_input_type=Union[Literal["none"], None, Size, Output])]
+OutputForm = Annotated[
+    Output | None,
+    BeforeValidator(_output_shorthand, json_schema_input_type=Union[Literal["none"], None, Size, Output]),
+]
 
 
 class Weights(SpecModel):
     """Where a model's starting weights come from."""
+
     EXPECTED: ClassVar[str] = "a path to a .keras or .weights.h5 file, or {path: FILE, skip_mismatch: true}"
     MISSING: ClassVar[dict] = {"path": "weights needs a 'path' to a .keras or .weights.h5 file"}
 
     path: StrictStr = Field(description="a .keras or .weights.h5 file, relative to the spec's folder")
-    skip_mismatch: StrictBool = Field(False, description="true: load the layers that fit and report the others "
-                                                         "(a new head); false: any mismatch is an error")
+    skip_mismatch: StrictBool = Field(
+        False,
+        description="true: load the layers that fit and report the others "
+        "(a new head); false: any mismatch is an error",
+    )
 
 
-WeightsForm = Annotated[Optional[Weights], BeforeValidator(
-    lambda v: {"path": v} if isinstance(v, str) else v, json_schema_input_type=Union[StrictStr, Weights, None])]
+WeightsForm = Annotated[
+    Weights | None,
+    BeforeValidator(
+        lambda v: {"path": v} if isinstance(v, str) else v, json_schema_input_type=Union[StrictStr, Weights, None]
+    ),
+]
 
 
 class Block(SpecModel):
@@ -113,12 +137,17 @@ class Block(SpecModel):
 
     description: StrictStr = Field("", description="a string")
     params: dict[StrictStr, Any] = Field(
-        default_factory=dict, description="a mapping of parameter names to defaults ('required' for none)")
-    inputs: Annotated[list[StrictStr], Field(min_length=1), BeforeValidator(
-        lambda v: [v] if isinstance(v, str) else v, json_schema_input_type=Union[StrictStr, list[StrictStr]])] = \
-        Field(["input"], description="the names of the block's inputs")
+        default_factory=dict, description="a mapping of parameter names to defaults ('required' for none)"
+    )
+    inputs: Annotated[
+        list[StrictStr],
+        Field(min_length=1),
+        BeforeValidator(
+            lambda v: [v] if isinstance(v, str) else v, json_schema_input_type=Union[StrictStr, list[StrictStr]]
+        ),
+    ] = Field(["input"], description="the names of the block's inputs")
     layers: Annotated[list[Entry], Field(min_length=1)] = Field(description="a non-empty list of layers")
-    output: Optional[StrictStr] = Field(None, description="the name of the entry whose output the block returns")
+    output: StrictStr | None = Field(None, description="the name of the entry whose output the block returns")
 
     @field_validator("params")
     @classmethod
@@ -138,7 +167,8 @@ class _WithBlocks(SpecModel):
 
     description: StrictStr = Field("", description="a string")
     imports: list[Annotated[Any, WithJsonSchema({"type": "string"})]] = Field(
-        default_factory=list, description="a list of relative paths to YAML files")
+        default_factory=list, description="a list of relative paths to YAML files"
+    )
     blocks: Blocks = Field(default_factory=dict, description="a mapping of block names to definitions")
 
 
@@ -152,34 +182,44 @@ class Library(_WithBlocks):
 
 class Document(_WithBlocks):
     """A whole spec, after `extends` and `set` are applied."""
+
     UNKNOWN: ClassVar[str] = "top-level key"
     MISSING: ClassVar[dict] = {
         "layers": "the spec has no 'layers'; add a list of entries such as `- dense: 64`",
         "output": "the spec has no 'output'; write `output: {units: N}` for a softmax classifier over N classes, "
-                  "or `output: none` for a model without a head"}
+        "or `output: none` for a model without a head",
+    }
 
-    name: Optional[ModelName] = Field(None, description="the model's name, of letters, digits and _ . - "
-                                                        "(it also names the run folder, runs/NAME)")
-    input: Optional[InputForm] = Field(None, description=Input.EXPECTED)
-    inputs: Optional[Annotated[dict[StrictStr, InputForm], Field(min_length=1)]] = Field(
-        None, description="a mapping of input names to shapes")
-    defaults: dict[StrictStr, Any] = Field(default_factory=dict,
-                                                 description="a mapping of argument names to values")
+    name: ModelName | None = Field(
+        None, description="the model's name, of letters, digits and _ . - (it also names the run folder, runs/NAME)"
+    )
+    input: InputForm | None = Field(None, description=Input.EXPECTED)
+    inputs: Annotated[dict[StrictStr, InputForm], Field(min_length=1)] | None = Field(
+        None, description="a mapping of input names to shapes"
+    )
+    defaults: dict[StrictStr, Any] = Field(default_factory=dict, description="a mapping of argument names to values")
     layers: Annotated[list[Entry], Field(min_length=1)] = Field(description="a non-empty list of layer entries")
     output: OutputForm = Field(description="{units: N, ...} or none")
     weights: WeightsForm = Field(None, description=Weights.EXPECTED)
-    training: Training = Field(default_factory=Training, description="a mapping")
+    training: Training = Field(default_factory=Training, description="a mapping")  # type: ignore[arg-type]
     params: dict[StrictStr, Any] = Field(
-        default_factory=dict, description="the spec's own parameters, $name in its top-level entries (a value "
-                                          "may be a formula of earlier ones); scales change them")
-    scales: Optional[dict[Union[StrictStr, StrictInt], dict[StrictStr, Any]]] = Field(
-        None, description="named variants of the design (sizes): scale names to the values they set, as `set:` "
-                          "takes them (dotted paths to values)")
-    scale: Optional[Union[StrictStr, StrictInt]] = Field(
-        None, description="the scale this spec builds (one of `scales:`; --scale NAME chooses another)")
-    search: Optional[Annotated[SearchSpace, Field(min_length=1)]] = Field(
-        None, description="a hyperparameter search space: spec paths to a list of choices, {int: [low, high], "
-                          "step: N} or {float: [low, high], sampling: log} (cli.py search)")
+        default_factory=dict,
+        description="the spec's own parameters, $name in its top-level entries (a value "
+        "may be a formula of earlier ones); scales change them",
+    )
+    scales: dict[StrictStr | StrictInt, dict[StrictStr, Any]] | None = Field(
+        None,
+        description="named variants of the design (sizes): scale names to the values they set, as `set:` "
+        "takes them (dotted paths to values)",
+    )
+    scale: StrictStr | StrictInt | None = Field(
+        None, description="the scale this spec builds (one of `scales:`; --scale NAME chooses another)"
+    )
+    search: Annotated[SearchSpace, Field(min_length=1)] | None = Field(
+        None,
+        description="a hyperparameter search space: spec paths to a list of choices, {int: [low, high], "
+        "step: N} or {float: [low, high], sampling: log} (cli.py search)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -215,36 +255,40 @@ class Document(_WithBlocks):
     @spec_check
     def _one_input_section(self):
         if (self.input is None) == (self.inputs is None):
-            raise SpecError("a spec needs exactly one of 'input' (one input, e.g. `input: [32, 32, 1]`) "
-                            "or 'inputs' (a mapping of named inputs)")
+            raise SpecError(
+                "a spec needs exactly one of 'input' (one input, e.g. `input: [32, 32, 1]`) "
+                "or 'inputs' (a mapping of named inputs)"
+            )
         return self
 
 
-INCLUDE_KEYS = {"extends": "a spec this one builds on (relative path)",
-                "set": "dotted path -> value, applied to the extended spec",
-                "remove": "names of the extended spec's layers entries to leave out",
-                "insert": "entries to add to the extended spec's layers: {before: NAME} or {after: NAME}, "
-                          "and their layers"}
+INCLUDE_KEYS = {
+    "extends": "a spec this one builds on (relative path)",
+    "set": "dotted path -> value, applied to the extended spec",
+    "remove": "names of the extended spec's layers entries to leave out",
+    "insert": "entries to add to the extended spec's layers: {before: NAME} or {after: NAME}, and their layers",
+}
 
 
 class Insertion(SpecModel):
     """Entries added to an extended spec's `layers`, before or after a named entry."""
 
-    before: Optional[StrictStr] = Field(None, description="the name of the entry they go before")
-    after: Optional[StrictStr] = Field(None, description="the name of the entry they go after")
+    before: StrictStr | None = Field(None, description="the name of the entry they go before")
+    after: StrictStr | None = Field(None, description="the name of the entry they go after")
     layers: list[Any] = Field(description="the entries, written as in `layers`")
 
 
 class SpecFile(Document):
     """A spec file as written: a Document, perhaps built on another by `extends` and `set`."""
 
-    extends: Optional[StrictStr] = Field(None, description=INCLUDE_KEYS["extends"])
+    extends: StrictStr | None = Field(None, description=INCLUDE_KEYS["extends"])
     set: dict[StrictStr, Any] = Field(default_factory=dict, description=INCLUDE_KEYS["set"])
     remove: list[StrictStr] = Field(default_factory=list, description=INCLUDE_KEYS["remove"])
     insert: list[Insertion] = Field(default_factory=list, description=INCLUDE_KEYS["insert"])
 
 
 # --- the parsed spec ----------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class InputDef:
@@ -257,12 +301,12 @@ class InputDef:
 @dataclasses.dataclass
 class BlockDef:
     name: str
-    params: dict           # name -> default value, or REQUIRED
-    inputs: list           # the names the block's inputs go by inside it
+    params: dict  # name -> default value, or REQUIRED
+    inputs: list  # the names the block's inputs go by inside it
     layers: list
     output: str | None
     source: Source
-    path: tuple            # ('blocks', name) in its source
+    path: tuple  # ('blocks', name) in its source
 
 
 @dataclasses.dataclass
@@ -273,13 +317,13 @@ class Spec:
     defaults: dict
     blocks: dict
     layers: list
-    output: dict | None    # the head's Dense arguments plus 'pool', or None for `output: none`
+    output: dict | None  # the head's Dense arguments plus 'pool', or None for `output: none`
     source: Source
     training: Training
-    limits: dict = dataclasses.field(default_factory=dict)   # budget.check's: max_params, max_activation
-    weights: dict | None = None    # {'path': the file, found from the folder of the spec that names it, 'skip_mismatch'}
-    search: dict | None = None     # path -> a list of choices, or {int|float: [low, high], step, sampling}
-    params: dict = dataclasses.field(default_factory=dict)   # the spec's own parameters, for its top-level entries
+    limits: dict = dataclasses.field(default_factory=dict)  # budget.check's: max_params, max_activation
+    weights: dict | None = None  # {'path': the file, found from the folder of the spec that names it, 'skip_mismatch'}
+    search: dict | None = None  # path -> a list of choices, or {int|float: [low, high], step, sampling}
+    params: dict = dataclasses.field(default_factory=dict)  # the spec's own parameters, for its top-level entries
 
 
 def parse(source: Source, includes) -> Spec:
@@ -295,13 +339,24 @@ def parse(source: Source, includes) -> Spec:
         inputs = [_input(value, key, ("inputs", key)) for key, value in document.inputs.items()]
     output = document.output.model_dump() if document.output is not None else None
     if output is not None and output["tie"] is not None and "pool" not in document.output.model_fields_set:
-        output["pool"] = "none"          # a tied head predicts for every position of its sequence
-    spec = Spec(name, document.description, inputs, dict(document.defaults), blocks, document.layers, output,
-                source, document.training)
+        output["pool"] = "none"  # a tied head predicts for every position of its sequence
+    spec = Spec(
+        name,
+        document.description,
+        inputs,
+        dict(document.defaults),
+        blocks,
+        document.layers,
+        output,
+        source,
+        document.training,
+    )
     if document.weights is not None:
         folder = os.path.dirname(os.path.abspath(source.file_of(("weights",))))
-        spec.weights = {"path": os.path.join(folder, document.weights.path),
-                        "skip_mismatch": document.weights.skip_mismatch}
+        spec.weights = {
+            "path": os.path.join(folder, document.weights.path),
+            "skip_mismatch": document.weights.skip_mismatch,
+        }
     if document.search:
         spec.search = dict(document.search)
     spec.params = dict(document.params)
@@ -328,10 +383,11 @@ def library_blocks(source: Source, includes, library: _WithBlocks | None = None)
                 imported = includes.include(source, relative, "imports")
                 for name, block in includes.library(imported, library_blocks).items():
                     if blocks.get(name) is block:
-                        continue                     # the same library, imported again
+                        continue  # the same library, imported again
                     if name in blocks:
-                        raise SpecError(f"block '{name}' is defined twice: in {blocks[name].source.file} "
-                                        f"and {block.source.file}")
+                        raise SpecError(
+                            f"block '{name}' is defined twice: in {blocks[name].source.file} and {block.source.file}"
+                        )
                     blocks[name] = block
         for name, block in library.blocks.items():
             with at("blocks", name):
@@ -339,6 +395,7 @@ def library_blocks(source: Source, includes, library: _WithBlocks | None = None)
                     raise SpecError(f"block '{name}' is already imported from {blocks[name].source.file}")
                 if name in registry.LAYERS or name in registry.activation_names():
                     raise SpecError(f"block name '{name}' is already a layer type; choose another name")
-                blocks[name] = BlockDef(name, dict(block.params), list(block.inputs), block.layers, block.output,
-                                        source, ("blocks", name))
+                blocks[name] = BlockDef(
+                    name, dict(block.params), list(block.inputs), block.layers, block.output, source, ("blocks", name)
+                )
     return blocks

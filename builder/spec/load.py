@@ -5,15 +5,23 @@ validation, which expands the graph too. No Keras here."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import in_source
-from . import graph, includes, language, overrides as overrides_module, reader, scales
+from . import graph, includes, language, reader, scales
+from . import overrides as overrides_module
 
 
-def load_spec(path: str | os.PathLike | None = None, *, text: str | None = None, data: dict | None = None,
-              overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None,
-              scale: str | int | None = None) -> language.Spec:
+def load_spec(
+    path: str | os.PathLike | None = None,
+    *,
+    text: str | None = None,
+    data: dict | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    limits: Mapping[str, int] | None = None,
+    scale: str | int | None = None,
+) -> language.Spec:
     """Read a spec from a file `path`, YAML `text` or plain `data`, apply
     `overrides` ({'dotted.path': value}; 'scale' chooses one of the spec's
     `scales:`, before the others apply) and check its top level. `limits`
@@ -22,6 +30,7 @@ def load_spec(path: str | os.PathLike | None = None, *, text: str | None = None,
     if sum(x is not None for x in (path, text, data)) != 1:
         raise TypeError("load_spec takes exactly one of path, text= or data=")
     from .. import plugins
+
     plugins.load_installed()
     files = includes.Includes()
     if path is not None:
@@ -33,7 +42,7 @@ def load_spec(path: str | os.PathLike | None = None, *, text: str | None = None,
     overrides = dict(overrides or {})
     if scale is not None:
         overrides["scale"] = scale
-    scales.apply_scale(source, overrides.pop("scale", None))     # `--scale NAME` is `--set scale=NAME`
+    scales.apply_scale(source, overrides.pop("scale", None))  # `--scale NAME` is `--set scale=NAME`
     if overrides:
         with in_source(source):
             overrides_module.apply_overrides(source, overrides)
@@ -52,8 +61,14 @@ def check_file(path, overrides=None, limits=None) -> dict | graph.Graph:
     return validate(path, overrides=overrides, limits=limits)
 
 
-def validate(path: str | os.PathLike | None = None, *, text: str | None = None, data: dict | None = None,
-             overrides: Mapping[str, Any] | None = None, limits: Mapping[str, int] | None = None,
-             scale: str | int | None = None) -> graph.Graph:
+def validate(
+    path: str | os.PathLike | None = None,
+    *,
+    text: str | None = None,
+    data: dict | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    limits: Mapping[str, int] | None = None,
+    scale: str | int | None = None,
+) -> graph.Graph:
     """Check a spec completely short of building it (no Keras import); return its graph."""
     return graph.expand(load_spec(path, text=text, data=data, overrides=overrides, limits=limits, scale=scale))

@@ -57,9 +57,13 @@ def apply_overrides(source: Source, overrides: dict) -> None:
         container = source.data
         for depth, key in enumerate(path[:-1]):
             if isinstance(container, dict) and key not in container and (depth == 0 or path[0] == "training"):
-                container[key] = {}      # e.g. --set training.epochs=5 on a spec without training
-            if isinstance(container, dict) and isinstance(container.get(key), str) and container[key] == path[depth + 1]:
-                container[key] = {container[key]: {}}      # optimizer: adam -> {adam: {learning_rate: ...}}
+                container[key] = {}  # e.g. --set training.epochs=5 on a spec without training
+            if (
+                isinstance(container, dict)
+                and isinstance(container.get(key), str)
+                and container[key] == path[depth + 1]
+            ):
+                container[key] = {container[key]: {}}  # optimizer: adam -> {adam: {learning_rate: ...}}
             container = _step(container, key, path[: depth + 1], raw_path)
         last = path[-1]
         if isinstance(container, list):
@@ -81,8 +85,8 @@ def by_name(data, path) -> tuple:
         if isinstance(container, list) and isinstance(key, str):
             index = next((i for i, entry in enumerate(container) if entry_name(entry) == key), None)
             if index is not None:
-                (type_name, args), = container[index].items()
-                resolved += [index] + ([type_name] if path[depth + 1:depth + 2] != (type_name,) else [])
+                ((type_name, args),) = container[index].items()
+                resolved += [index] + ([type_name] if path[depth + 1 : depth + 2] != (type_name,) else [])
                 container = args
                 continue
         resolved.append(key)

@@ -16,8 +16,8 @@ from ..errors import SpecError, describe, suggest
 from ..files import not_regular, read_bounded
 from . import shipped
 
-MAX_BYTES = 5 * 1024 * 1024     # a spec is a page or two; this is far past any real one
-MAX_VALUES = 200_000            # after alias expansion: stops "billion laughs"
+MAX_BYTES = 5 * 1024 * 1024  # a spec is a page or two; this is far past any real one
+MAX_VALUES = 200_000  # after alias expansion: stops "billion laughs"
 MAX_DEPTH = 64
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -31,8 +31,8 @@ class Source:
     def __init__(self, file: str, data, positions: dict):
         self.file = file
         self.data = data
-        self.positions = positions     # path tuple -> (line, col), 1-based
-        self.files: dict = {}          # path tuple -> file, for parts taken from another file (extends)
+        self.positions = positions  # path tuple -> (line, col), 1-based
+        self.files: dict = {}  # path tuple -> file, for parts taken from another file (extends)
 
     def position(self, path) -> tuple[int, int]:
         path = self._nearest(path, self.positions)
@@ -57,16 +57,16 @@ class Source:
             path = path[:-1]
         return path
 
-    def borrow(self, other: "Source", prefix: tuple, as_path: tuple | None = None) -> None:
+    def borrow(self, other: Source, prefix: tuple, as_path: tuple | None = None) -> None:
         """Take `other`'s positions under `prefix` (placed at `as_path`)."""
         target = prefix if as_path is None else as_path
         for path, where in other.positions.items():
             if path[: len(prefix)] == prefix:
-                self.positions[target + path[len(prefix):]] = where
+                self.positions[target + path[len(prefix) :]] = where
         self.files[target] = other.file_of(prefix)
         for path, file in other.files.items():
             if path[: len(prefix)] == prefix and len(path) > len(prefix):
-                self.files[target + path[len(prefix):]] = file
+                self.files[target + path[len(prefix) :]] = file
 
     @property
     def dir(self) -> str:
@@ -78,16 +78,22 @@ def load_file(path) -> Source:
     path = shipped.resolve(os.fspath(path))
     if not os.path.lexists(path) and "/" not in path and os.sep not in path:
         known = shipped.names()
-        raise SpecError(f"cannot read the spec: no such file, nor a shipped spec of that name.{suggest(path, known)} "
-                        f"Shipped: {', '.join(known)}", file=path, line=1, col=1)
+        raise SpecError(
+            f"cannot read the spec: no such file, nor a shipped spec of that name.{suggest(path, known)} "
+            f"Shipped: {', '.join(known)}",
+            file=path,
+            line=1,
+            col=1,
+        )
     what = not_regular(path)
     if what:
         raise SpecError(f"cannot read the spec: it is {what}, not a file", file=path, line=1, col=1)
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
-            raise SpecError(f"the file is {size:,} bytes; a spec may be at most {MAX_BYTES:,} bytes",
-                            file=path, line=1, col=1)
+            raise SpecError(
+                f"the file is {size:,} bytes; a spec may be at most {MAX_BYTES:,} bytes", file=path, line=1, col=1
+            )
         raw = read_bounded(path, MAX_BYTES)
     except OSError as err:
         raise SpecError(f"cannot read the spec: {err.strerror or err}", file=path, line=1, col=1) from None
@@ -102,15 +108,20 @@ def load_bytes(raw: bytes, file: str = "<spec>") -> Source:
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        raise SpecError(f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
-                        file=file, line=line, col=col) from None
+        raise SpecError(
+            f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+            file=file,
+            line=line,
+            col=col,
+        ) from None
     return load_text(text, file)
 
 
 def load_text(text: str, file: str = "<spec>") -> Source:
     if len(text) > MAX_BYTES:
-        raise SpecError(f"the spec is {len(text):,} characters; at most {MAX_BYTES:,} are allowed",
-                        file=file, line=1, col=1)
+        raise SpecError(
+            f"the spec is {len(text):,} characters; at most {MAX_BYTES:,} are allowed", file=file, line=1, col=1
+        )
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise SpecError("the file holds NUL bytes; a spec is YAML text", file=file, line=line, col=1)
@@ -121,11 +132,13 @@ def load_text(text: str, file: str = "<spec>") -> Source:
     except yaml.YAMLError as err:
         raise SpecError(f"YAML error: {err}", file=file, line=1, col=1) from None
     except RecursionError:
-        raise SpecError(f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)",
-                        file=file, line=1, col=1) from None
+        raise SpecError(
+            f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)", file=file, line=1, col=1
+        ) from None
     if node is None:
-        raise SpecError("the spec is empty; expected a mapping with name, input, layers and output",
-                        file=file, line=1, col=1)
+        raise SpecError(
+            "the spec is empty; expected a mapping with name, input, layers and output", file=file, line=1, col=1
+        )
     positions: dict = {}
     walker = _Walker(file, positions)
     data = walker.value(node, ())
@@ -136,9 +149,8 @@ def _yaml_error(err: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     mark = err.problem_mark or err.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     message = " ".join(part for part in (err.context, err.problem) if part) or str(err)
-    if "maximum nesting depth" in message:        # libyaml's own limit, newer PyYAML builds
-        return SpecError(f"the spec is nested too deeply (more than {MAX_DEPTH} levels)", file=file,
-                         line=line, col=col)
+    if "maximum nesting depth" in message:  # libyaml's own limit, newer PyYAML builds
+        return SpecError(f"the spec is nested too deeply (more than {MAX_DEPTH} levels)", file=file, line=line, col=col)
     message = f"invalid YAML: {message}"
     lines = text.splitlines()
     if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
@@ -156,14 +168,14 @@ class _Walker:
         self.constructor = yaml.SafeLoader("")
 
     def error(self, message, node) -> SpecError:
-        return SpecError(message, file=self.file, line=node.start_mark.line + 1,
-                         col=node.start_mark.column + 1)
+        return SpecError(message, file=self.file, line=node.start_mark.line + 1, col=node.start_mark.column + 1)
 
     def value(self, node, path):
         self.count += 1
         if self.count > MAX_VALUES:
-            raise self.error(f"the spec expands to more than {MAX_VALUES:,} values "
-                             "(an alias repeated too often?)", node)
+            raise self.error(
+                f"the spec expands to more than {MAX_VALUES:,} values (an alias repeated too often?)", node
+            )
         if len(path) > MAX_DEPTH:
             raise self.error(f"the spec is nested too deeply (more than {MAX_DEPTH} levels)", node)
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
@@ -177,19 +189,25 @@ class _Walker:
 
     def check_tag(self, node, expected):
         if node.tag != expected:
-            raise self.error(f"the YAML tag '{node.tag}' is not allowed: specs hold plain data "
-                             "(mappings, lists, strings, numbers, booleans, null)", node)
+            raise self.error(
+                f"the YAML tag '{node.tag}' is not allowed: specs hold plain data "
+                "(mappings, lists, strings, numbers, booleans, null)",
+                node,
+            )
 
     def scalar(self, node):
         if node.tag == _TAG + "timestamp":
-            return node.value            # a date-like string stays a string
+            return node.value  # a date-like string stays a string
         if node.tag not in _SCALAR_TAGS:
             self.check_tag(node, _TAG + "str")
         try:
             return self.constructor.construct_object(node, deep=True)
-        except ValueError:               # an integer with more digits than Python reads
-            raise self.error(f"cannot read the number {node.value[:20]}... ({len(node.value):,} characters); "
-                             "no size in a spec needs more than 10 digits", node) from None
+        except ValueError:  # an integer with more digits than Python reads
+            raise self.error(
+                f"cannot read the number {node.value[:20]}... ({len(node.value):,} characters); "
+                "no size in a spec needs more than 10 digits",
+                node,
+            ) from None
 
     def mapping(self, node, path):
         result: dict = {}
@@ -205,8 +223,11 @@ class _Walker:
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 raise self.error(f"a mapping key must be a name, got {describe(key)}", key_node)
             if key in first_seen:
-                raise self.error(f"duplicate key '{key}' (first set at {first_seen[key]}); "
-                                 "YAML would silently keep only the last value", key_node)
+                raise self.error(
+                    f"duplicate key '{key}' (first set at {first_seen[key]}); "
+                    "YAML would silently keep only the last value",
+                    key_node,
+                )
             first_seen[key] = f"{key_node.start_mark.line + 1}:{key_node.start_mark.column + 1}"
             child = path + (key,)
             self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)

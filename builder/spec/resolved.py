@@ -16,21 +16,22 @@ def resolved_document(spec: Spec) -> dict:
     """The spec's document after extends and overrides, its blocks all written in."""
     document = copy.deepcopy(spec.source.data)
     document.pop("imports", None)
-    document.pop("scales", None)      # the chosen scale is applied already (and --set after it)
+    document.pop("scales", None)  # the chosen scale is applied already (and --set after it)
     document.pop("scale", None)
     if spec.blocks:
         document["blocks"] = {name: _block(block) for name, block in spec.blocks.items()}
     if spec.weights:
         document["weights"] = {"path": spec.weights["path"], "skip_mismatch": spec.weights["skip_mismatch"]}
     document.setdefault("name", spec.name)
-    order = ("name", "description", "input", "inputs", "weights", "defaults", "blocks", "layers", "output",
-             "training")
-    return {**{key: document[key] for key in order if key in document},
-            **{key: value for key, value in document.items() if key not in order}}
+    order = ("name", "description", "input", "inputs", "weights", "defaults", "blocks", "layers", "output", "training")
+    return {
+        **{key: document[key] for key in order if key in document},
+        **{key: value for key, value in document.items() if key not in order},
+    }
 
 
 def _block(block) -> dict:
-    data = {"params": dict(block.params)} if block.params else {}
+    data: dict = {"params": dict(block.params)} if block.params else {}
     if block.inputs != ["input"]:
         data["inputs"] = list(block.inputs)
     data["layers"] = copy.deepcopy(block.layers)
@@ -40,6 +41,7 @@ def _block(block) -> dict:
 
 
 def resolved_yaml(spec: Spec, header: str = "") -> str:
-    text = yaml.safe_dump(resolved_document(spec), sort_keys=False, default_flow_style=None, width=110,
-                          allow_unicode=True)
+    text = yaml.safe_dump(
+        resolved_document(spec), sort_keys=False, default_flow_style=None, width=110, allow_unicode=True
+    )
     return (header.rstrip() + "\n" if header else "") + text

@@ -20,8 +20,9 @@ def apply_scale(source, chosen=None) -> None:
     table = data.get("scales")
     with in_source(source):
         if table is not None and (not isinstance(table, dict) or not table):
-            raise SpecError(f"expected a mapping of scale names to values to set, got {describe(table)}",
-                            path=("scales",))
+            raise SpecError(
+                f"expected a mapping of scale names to values to set, got {describe(table)}", path=("scales",)
+            )
         if data.get("scale") is None:
             return
         with at("scale"):
@@ -34,8 +35,9 @@ def apply_scale(source, chosen=None) -> None:
         changes = table[key]
         with at("scales", key):
             if not isinstance(changes, dict):
-                raise SpecError(f"expected a mapping of dotted paths to values, as `set:` takes, "
-                                f"got {describe(changes)}")
+                raise SpecError(
+                    f"expected a mapping of dotted paths to values, as `set:` takes, got {describe(changes)}"
+                )
         for path, value in changes.items():
             try:
                 target = overrides.parse_override_path(str(path))
@@ -49,4 +51,4 @@ def _point(source, written, target) -> None:
     """Errors in a value a scale set point at the scale's line, not at the value it replaced."""
     for path, where in list(source.positions.items()):
         if path[: len(written)] == written:
-            source.positions[target + path[len(written):]] = where
+            source.positions[target + path[len(written) :]] = where

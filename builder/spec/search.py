@@ -9,7 +9,7 @@ paths, as `--set` writes them (no Keras here; training.search runs it):
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, Field, StrictFloat, StrictInt, WithJsonSchema, model_validator
 
@@ -21,6 +21,7 @@ Number = Union[StrictInt, StrictFloat]
 
 class _Range(SpecModel):
     """A range's bounds are ordered, and positive for log sampling."""
+
     BOUNDS: ClassVar[str] = ""
 
     @model_validator(mode="after")
@@ -32,8 +33,7 @@ class _Range(SpecModel):
 
 class IntRange(_Range):
     EXPECTED: ClassVar[str] = "{int: [low, high], step: N}"
-    int: Annotated[list[StrictInt], Field(min_length=2, max_length=2)] = Field(
-        description="[low, high], both included")
+    int: Annotated[list[StrictInt], Field(min_length=2, max_length=2)] = Field(description="[low, high], both included")
     step: Annotated[StrictInt, Field(gt=0)] = Field(1, description="a positive step")
     sampling: Literal["linear", "log"] = Field("linear", description="linear or log")
     BOUNDS: ClassVar[str] = "int"
@@ -42,7 +42,7 @@ class IntRange(_Range):
 class FloatRange(_Range):
     EXPECTED: ClassVar[str] = "{float: [low, high], sampling: log}"
     float: Annotated[list[Number], Field(min_length=2, max_length=2)] = Field(description="[low, high]")
-    step: Optional[Annotated[Number, Field(gt=0)]] = Field(None, description="a positive step, or none")
+    step: Annotated[Number, Field(gt=0)] | None = Field(None, description="a positive step, or none")
     sampling: Literal["linear", "log"] = Field("linear", description="linear or log")
     BOUNDS: ClassVar[str] = "float"
 
@@ -64,8 +64,7 @@ def _one_entry(value):
         return value
     if isinstance(value, dict) and ("int" in value or "float" in value):
         return validate(IntRange if "int" in value else FloatRange, value).model_dump(exclude_none=True)
-    raise SpecError(f"expected a list of choices, {IntRange.EXPECTED} or {FloatRange.EXPECTED}, "
-                    f"got {describe(value)}")
+    raise SpecError(f"expected a list of choices, {IntRange.EXPECTED} or {FloatRange.EXPECTED}, got {describe(value)}")
 
 
 def check_space(space: dict) -> dict:
@@ -79,8 +78,12 @@ def check_space(space: dict) -> dict:
     return checked
 
 
-SearchEntry = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "array", "minItems": 1},
-                                                      IntRange.model_json_schema(), FloatRange.model_json_schema()]})]
+SearchEntry = Annotated[
+    Any,
+    WithJsonSchema(
+        {"anyOf": [{"type": "array", "minItems": 1}, IntRange.model_json_schema(), FloatRange.model_json_schema()]}
+    ),
+]
 SearchSpace = Annotated[dict[str, SearchEntry], AfterValidator(spec_check(check_space))]
 
 

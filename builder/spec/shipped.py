@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))          # builder/
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # builder/
 FOLDERS = (os.path.join(_PACKAGE, "zoo"), os.path.join(os.path.dirname(_PACKAGE), "specs"))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 

@@ -13,29 +13,47 @@ from .argtypes import Number
 from .validation import SpecModel, spec_check
 
 # {name: {arguments}} or a bare name: optimizers, schedules, callbacks, augmentations
-Named = Union[StrictStr, Annotated[dict[StrictStr, Union[dict[StrictStr, JsonValue], None]],
-                                   Field(min_length=1, max_length=1)]]
+Named = Union[
+    StrictStr, Annotated[dict[StrictStr, dict[StrictStr, JsonValue] | None], Field(min_length=1, max_length=1)]
+]
 
 # The callbacks a spec names, and their Keras classes: every keras.callbacks
 # class whose arguments are data. Checkpoints, history, TensorBoard logs and
 # resuming are always on (`tensorboard` sets the run's own TensorBoard
 # callback's options); file arguments are paths inside the run's callbacks/ folder.
-CALLBACK_CLASSES = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
-                    "terminate_on_nan": "TerminateOnNaN", "csv_logger": "CSVLogger",
-                    "backup_and_restore": "BackupAndRestore", "learning_rate_scheduler": "LearningRateScheduler",
-                    "model_checkpoint": "ModelCheckpoint", "remote_monitor": "RemoteMonitor",
-                    "swap_ema_weights": "SwapEMAWeights", "tensorboard": "TensorBoard"}
+CALLBACK_CLASSES = {
+    "early_stopping": "EarlyStopping",
+    "reduce_lr_on_plateau": "ReduceLROnPlateau",
+    "terminate_on_nan": "TerminateOnNaN",
+    "csv_logger": "CSVLogger",
+    "backup_and_restore": "BackupAndRestore",
+    "learning_rate_scheduler": "LearningRateScheduler",
+    "model_checkpoint": "ModelCheckpoint",
+    "remote_monitor": "RemoteMonitor",
+    "swap_ema_weights": "SwapEMAWeights",
+    "tensorboard": "TensorBoard",
+}
 # Arguments that name a file or folder: resolved inside RUN/callbacks/.
 CALLBACK_PATHS = {"csv_logger": "filename", "backup_and_restore": "backup_dir", "model_checkpoint": "filepath"}
 # keras.callbacks classes a spec cannot name, and why.
 CALLBACKS_EXCLUDED = {
-    "Callback": "the base class", "CallbackList": "a container the run makes itself",
-    "History": "always on: history.csv and history.json", "ProgbarLogger": "the run's output (--quiet, --verbose)",
+    "Callback": "the base class",
+    "CallbackList": "a container the run makes itself",
+    "History": "always on: history.csv and history.json",
+    "ProgbarLogger": "the run's output (--quiet, --verbose)",
     "LambdaCallback": "runs Python code: pass your own callbacks to builder.train(callbacks=[...])",
-    "OrbaxCheckpoint": "needs Orbax on the JAX backend; the run's checkpoints are always on"}
+    "OrbaxCheckpoint": "needs Orbax on the JAX backend; the run's checkpoints are always on",
+}
 CALLBACKS = tuple(CALLBACK_CLASSES)
-AUGMENTATIONS = ("random_flip", "random_rotation", "random_zoom", "random_translation", "random_contrast",
-                 "random_brightness", "random_crop")
+AUGMENTATIONS = (
+    "random_flip",
+    "random_rotation",
+    "random_zoom",
+    "random_translation",
+    "random_contrast",
+    "random_brightness",
+    "random_crop",
+)
 MONITOR_MODES = ("auto", "min", "max")
 
 
@@ -44,12 +62,19 @@ def _check_callback_values(name, args):
     key = CALLBACK_PATHS.get(name)
     if key and key in args:
         path = args[key]
-        if not isinstance(path, str) or not path or path.startswith(("/", "\\")) or ".." in path.replace("\\", "/").split("/"):
+        if (
+            not isinstance(path, str)
+            or not path
+            or path.startswith(("/", "\\"))
+            or ".." in path.replace("\\", "/").split("/")
+        ):
             raise SpecError(f"expected a relative path inside the run's callbacks/ folder, got {path!r}", path=(key,))
     if name == "learning_rate_scheduler":
         if "schedule" not in args:
-            raise SpecError("learning_rate_scheduler needs a `schedule`: a named schedule such as "
-                            "{cosine_decay: {initial_learning_rate: 0.01, decay_steps: 20}}, counted in epochs")
+            raise SpecError(
+                "learning_rate_scheduler needs a `schedule`: a named schedule such as "
+                "{cosine_decay: {initial_learning_rate: 0.01, decay_steps: 20}}, counted in epochs"
+            )
         try:
             _check_named(args["schedule"], "learning-rate schedule", "schedules")
         except SpecError as err:
@@ -73,8 +98,11 @@ def _check_arguments(kind, name, args, known: dict):
     """`args` of the named Keras object are among its constructor's, and its required ones are given."""
     for arg in args:
         if arg not in known:
-            raise SpecError(f"unknown argument '{arg}' for {kind} {name}.{suggest(arg, known)} "
-                            f"It takes: {', '.join(sorted(known))}.", path=(arg,))
+            raise SpecError(
+                f"unknown argument '{arg}' for {kind} {name}.{suggest(arg, known)} "
+                f"It takes: {', '.join(sorted(known))}.",
+                path=(arg,),
+            )
     missing = [arg for arg, info in known.items() if info.get("required") and arg not in args]
     if missing:
         raise SpecError(f"{kind} {name} needs {', '.join(repr(m) for m in missing)}")
@@ -89,7 +117,7 @@ def _check_named(value, kind, table_key):
     try:
         _check_arguments(kind, name, args, table[name])
     except SpecError as err:
-        raise err.at(name) if isinstance(value, dict) else err
+        raise (err.at(name) if isinstance(value, dict) else err) from None
     return name, args
 
 
@@ -104,10 +132,13 @@ def _check_names(items, known, kind, note=""):
 class Preprocessing(SpecModel):
     UNKNOWN: ClassVar[str] = "training setting"
 
-    rescale: Union[Number, None] = Field(None, description="multiply inputs by this (e.g. 1/255); "
-                                                           "null: the data source's own default")
-    augmentation: list[Named] = Field(default_factory=list, description="Keras random_* layers applied while "
-                                                                        "training, e.g. {random_flip: {mode: horizontal}}")
+    rescale: Number | None = Field(
+        None, description="multiply inputs by this (e.g. 1/255); null: the data source's own default"
+    )
+    augmentation: list[Named] = Field(
+        default_factory=list,
+        description="Keras random_* layers applied while training, e.g. {random_flip: {mode: horizontal}}",
+    )
 
     @field_validator("augmentation")
     @classmethod
@@ -118,14 +149,17 @@ class Preprocessing(SpecModel):
 
 class Phase(SpecModel):
     """One phase of a fine-tuning run: which layers train, for how many epochs, with which optimizer."""
+
     UNKNOWN: ClassVar[str] = "phase setting"
     MISSING: ClassVar[dict] = {"epochs": "a phase needs its number of epochs, e.g. `{epochs: 3, trainable: all}`"}
 
     epochs: Annotated[StrictInt, Field(gt=0, le=100_000)] = Field(description="a positive number of epochs")
-    trainable: Union[Literal["all"], Annotated[list[StrictStr], Field(min_length=1)]] = Field(
-        "all", description="all, or a list of layer names and name patterns (conv5_*) that train; the others "
-                           "are frozen (batch normalization in them runs in inference mode)")
-    optimizer: Union[Named, None] = Field(None, description="this phase's optimizer (default: training.optimizer)")
+    trainable: Literal["all"] | Annotated[list[StrictStr], Field(min_length=1)] = Field(
+        "all",
+        description="all, or a list of layer names and name patterns (conv5_*) that train; the others "
+        "are frozen (batch normalization in them runs in inference mode)",
+    )
+    optimizer: Named | None = Field(None, description="this phase's optimizer (default: training.optimizer)")
 
     @field_validator("optimizer")
     @classmethod
@@ -137,20 +171,24 @@ class Phase(SpecModel):
 class MlflowSettings(SpecModel):
     """Where `track: mlflow` logs: a tracking URI or folder (default: the run's
     mlruns/, or MLFLOW_TRACKING_URI) and an experiment (default: the spec's name)."""
-    tracking_uri: Union[StrictStr, None] = Field(None, description="an MLflow tracking URI or a local folder")
-    experiment: Union[StrictStr, None] = Field(None, description="the MLflow experiment's name")
+
+    tracking_uri: StrictStr | None = Field(None, description="an MLflow tracking URI or a local folder")
+    experiment: StrictStr | None = Field(None, description="the MLflow experiment's name")
 
 
 class RecordFeature(SpecModel):
     """One feature of a tf.train.Example, as tf.io.FixedLenFeature reads it."""
+
     UNKNOWN: ClassVar[str] = "feature setting"
     MISSING: ClassVar[dict] = {"dtype": "a feature needs its dtype: int64, float32 or string"}
 
     dtype: Literal["int64", "float32", "string"] = Field(description="int64, float32 or string (bytes)")
-    shape: list[Annotated[StrictInt, Field(gt=0)]] = Field(default_factory=list,
-                                                            description="the feature's shape; [] for one value")
-    decode: Union[Literal["image"], None] = Field(None, description="image: the bytes are an encoded image "
-                                                                    "(PNG, JPEG, BMP, GIF)")
+    shape: list[Annotated[StrictInt, Field(gt=0)]] = Field(
+        default_factory=list, description="the feature's shape; [] for one value"
+    )
+    decode: Literal["image"] | None = Field(
+        None, description="image: the bytes are an encoded image (PNG, JPEG, BMP, GIF)"
+    )
 
     @model_validator(mode="after")
     @spec_check
@@ -163,17 +201,23 @@ class RecordFeature(SpecModel):
 class TFRecordSettings(SpecModel):
     """How TFRecord files given as --data are read: the feature description of
     their tf.train.Example records, the label feature, and the input feature."""
+
     UNKNOWN: ClassVar[str] = "tfrecord setting"
-    MISSING: ClassVar[dict] = {"features": "the feature description, e.g. `features: {image: {dtype: string, "
-                                           "decode: image}, label: {dtype: int64}}`"}
+    MISSING: ClassVar[dict] = {
+        "features": "the feature description, e.g. `features: {image: {dtype: string, "
+        "decode: image}, label: {dtype: int64}}`"
+    }
 
     features: Annotated[dict[StrictStr, RecordFeature], Field(min_length=2)] = Field(
-        description="feature name -> {dtype, shape, decode}, as tf.io.FixedLenFeature reads them")
+        description="feature name -> {dtype, shape, decode}, as tf.io.FixedLenFeature reads them"
+    )
     label: StrictStr = Field("label", description="the feature holding the label")
-    input: Union[StrictStr, None] = Field(None, description="the feature fed to the model's input (default: the "
-                                                            "only feature other than the label)")
-    compression: Union[Literal["", "GZIP", "ZLIB"], None] = Field(
-        None, description="the files' compression (default: GZIP for .gz files, else none)")
+    input: StrictStr | None = Field(
+        None, description="the feature fed to the model's input (default: the only feature other than the label)"
+    )
+    compression: Literal["", "GZIP", "ZLIB"] | None = Field(
+        None, description="the files' compression (default: GZIP for .gz files, else none)"
+    )
 
     @model_validator(mode="after")
     @spec_check
@@ -183,8 +227,10 @@ class TFRecordSettings(SpecModel):
             if name is not None and name not in self.features:
                 raise SpecError(f"'{name}' is not one of the features ({', '.join(self.features)})", path=(key,))
         if self.input is None and len(self.features) != 2:
-            raise SpecError(f"which feature is the input? Name it with `input:` (features: "
-                            f"{', '.join(f for f in self.features if f != self.label)})")
+            raise SpecError(
+                f"which feature is the input? Name it with `input:` (features: "
+                f"{', '.join(f for f in self.features if f != self.label)})"
+            )
         return self
 
     def input_feature(self) -> str:
@@ -194,71 +240,117 @@ class TFRecordSettings(SpecModel):
 class Training(SpecModel):
     """The training section. Names and arguments of Keras objects are checked
     against the installed Keras (signatures.json), so `validate` finds them."""
+
     UNKNOWN: ClassVar[str] = "training setting"
 
-    optimizer: Named = Field("adam", description="a Keras optimizer name, or {name: {arguments}}; "
-                                                 "learning_rate may be a schedule {name: {arguments}}")
-    loss: Union[StrictStr, None] = Field(None, description="a Keras loss name; default from the output layer: "
-                                                           "softmax -> sparse_categorical_crossentropy, sigmoid -> "
-                                                           "binary_crossentropy, otherwise mean_squared_error")
-    metrics: Union[list[StrictStr], None] = Field(None, description="Keras metric names; default accuracy for "
-                                                                    "classifiers, mae otherwise")
+    optimizer: Named = Field(
+        "adam",
+        description="a Keras optimizer name, or {name: {arguments}}; "
+        "learning_rate may be a schedule {name: {arguments}}",
+    )
+    loss: StrictStr | None = Field(
+        None,
+        description="a Keras loss name; default from the output layer: "
+        "softmax -> sparse_categorical_crossentropy, sigmoid -> "
+        "binary_crossentropy, otherwise mean_squared_error",
+    )
+    metrics: list[StrictStr] | None = Field(
+        None, description="Keras metric names; default accuracy for classifiers, mae otherwise"
+    )
     epochs: Annotated[StrictInt, Field(gt=0, le=100_000, description="a positive number of epochs")] = 10
     batch_size: Annotated[StrictInt, Field(gt=0, le=1_000_000, description="a positive batch size")] = 32
-    validation_split: Annotated[Number, Field(ge=0, lt=1, description="a fraction from 0 up to 1 of the "
-                                              "training data held out for validation")] = 0.1
-    test_split: Annotated[Number, Field(ge=0, lt=1, description="a fraction from 0 up to 1 of the data held "
-                                        "out for the final test, where the data has no test set")] = 0.15
-    callbacks: list[Named] = Field(default_factory=list, description="early_stopping, reduce_lr_on_plateau, "
-                                                                     "terminate_on_nan, each with Keras's arguments")
+    validation_split: Annotated[
+        Number, Field(ge=0, lt=1, description="a fraction from 0 up to 1 of the training data held out for validation")
+    ] = 0.1
+    test_split: Annotated[
+        Number,
+        Field(
+            ge=0,
+            lt=1,
+            description="a fraction from 0 up to 1 of the data held "
+            "out for the final test, where the data has no test set",
+        ),
+    ] = 0.15
+    callbacks: list[Named] = Field(
+        default_factory=list,
+        description="early_stopping, reduce_lr_on_plateau, terminate_on_nan, each with Keras's arguments",
+    )
     seed: StrictInt = Field(0, description="an integer seed")
     shuffle: StrictBool = Field(True, description="true or false")
-    preprocessing: Preprocessing = Field(default_factory=Preprocessing, description="a mapping")
+    preprocessing: Preprocessing = Field(
+        default_factory=Preprocessing,  # type: ignore[arg-type]
+        description="a mapping",
+    )
     monitor: StrictStr = Field("val_loss", description="the metric the best checkpoint is chosen by")
-    phases: Union[Annotated[list[Phase], Field(min_length=1)], None] = Field(
-        None, description="train in phases (freeze, then fine-tune): their epochs replace `epochs`")
-    mode: Literal[MONITOR_MODES] = Field("auto", description="whether the best checkpoint has the lowest (min) or "
-                                                             "highest (max) monitor value; auto: the metric's own "
-                                                             "direction, as Keras knows it")
+    phases: Annotated[list[Phase], Field(min_length=1)] | None = Field(
+        None, description="train in phases (freeze, then fine-tune): their epochs replace `epochs`"
+    )
+    mode: Literal[MONITOR_MODES] = Field(  # type: ignore[valid-type]
+        "auto",
+        description="whether the best checkpoint has the lowest (min) or "
+        "highest (max) monitor value; auto: the metric's own "
+        "direction, as Keras knows it",
+    )
     cache: Literal["auto", "memory", "disk", "none"] = Field(
-        "auto", description="where decoded examples are kept between epochs: auto (memory where they fit 1 GiB, "
-                            "else the run's cache/ folder where they fit half the free disk space, else decoded "
-                            "every epoch), memory, disk (the run's cache/ folder) or none")
-    track: Union[Literal["none", "mlflow"], Annotated[dict[Literal["mlflow"], MlflowSettings],
-                                                       Field(min_length=1, max_length=1)]] = Field(
-        "none", description="experiment tracking: mlflow, or {mlflow: {tracking_uri: ..., experiment: ...}}")
-    steps_per_execution: Union[Literal["auto"], Annotated[StrictInt, Field(gt=0, le=100_000)]] = Field(
-        "auto", description="training steps per call of the compiled train function (Keras's compile argument); "
-                            "auto: 32, or one epoch's where it has fewer")
-    intra_op_threads: Union[Literal["auto"], Annotated[StrictInt, Field(ge=0, le=4096)]] = Field(
-        "auto", description="threads TensorFlow gives each op on the CPU (0: its default, one per core); auto: 1 "
-                            "where a training step is small (100 million multiply-accumulates or fewer), else 0")
-    jit_compile: Union[Literal["auto"], StrictBool] = Field(
-        "auto", description="auto, true or false: whether XLA compiles the training step (Keras's compile argument; "
-                            "torch.compile on PyTorch); auto: Keras's choice (XLA under JAX; not on PyTorch, nor on "
-                            "TensorFlow, whose op determinism train turns on unless this is true)")
-    num_parallel_calls: Union[Literal["auto"], Annotated[StrictInt, Field(gt=0, le=4096)]] = Field(
-        "auto", description="auto or a positive number of examples the input pipeline decodes, scales and augments "
-                            "at once (tf.data's num_parallel_calls; without TensorFlow, Keras's PyDataset workers); "
-                            "auto: tf.data tunes it (one worker without TensorFlow)")
-    prefetch: Union[Literal["auto"], Annotated[StrictInt, Field(ge=0, le=4096)]] = Field(
-        "auto", description="auto or a number (0 or more) of batches the input pipeline prepares ahead of the "
-                            "training step (tf.data's prefetch; without TensorFlow, the PyDataset workers' queue); "
-                            "auto: tf.data tunes it (Keras's queue of 10 without TensorFlow)")
+        "auto",
+        description="where decoded examples are kept between epochs: auto (memory where they fit 1 GiB, "
+        "else the run's cache/ folder where they fit half the free disk space, else decoded "
+        "every epoch), memory, disk (the run's cache/ folder) or none",
+    )
+    track: (
+        Literal["none", "mlflow"]
+        | Annotated[dict[Literal["mlflow"], MlflowSettings], Field(min_length=1, max_length=1)]
+    ) = Field("none", description="experiment tracking: mlflow, or {mlflow: {tracking_uri: ..., experiment: ...}}")
+    steps_per_execution: Literal["auto"] | Annotated[StrictInt, Field(gt=0, le=100000)] = Field(
+        "auto",
+        description="training steps per call of the compiled train function (Keras's compile argument); "
+        "auto: 32, or one epoch's where it has fewer",
+    )
+    intra_op_threads: Literal["auto"] | Annotated[StrictInt, Field(ge=0, le=4096)] = Field(
+        "auto",
+        description="threads TensorFlow gives each op on the CPU (0: its default, one per core); auto: 1 "
+        "where a training step is small (100 million multiply-accumulates or fewer), else 0",
+    )
+    jit_compile: Literal["auto"] | StrictBool = Field(
+        "auto",
+        description="auto, true or false: whether XLA compiles the training step (Keras's compile argument; "
+        "torch.compile on PyTorch); auto: Keras's choice (XLA under JAX; not on PyTorch, nor on "
+        "TensorFlow, whose op determinism train turns on unless this is true)",
+    )
+    num_parallel_calls: Literal["auto"] | Annotated[StrictInt, Field(gt=0, le=4096)] = Field(
+        "auto",
+        description="auto or a positive number of examples the input pipeline decodes, scales and augments "
+        "at once (tf.data's num_parallel_calls; without TensorFlow, Keras's PyDataset workers); "
+        "auto: tf.data tunes it (one worker without TensorFlow)",
+    )
+    prefetch: Literal["auto"] | Annotated[StrictInt, Field(ge=0, le=4096)] = Field(
+        "auto",
+        description="auto or a number (0 or more) of batches the input pipeline prepares ahead of the "
+        "training step (tf.data's prefetch; without TensorFlow, the PyDataset workers' queue); "
+        "auto: tf.data tunes it (Keras's queue of 10 without TensorFlow)",
+    )
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = Field(
-        "auto", description="Keras's dtype policy: auto (mixed_bfloat16 on GPUs of compute capability 8.0 and "
-                            "later, mixed_float16 on older GPUs, float32 on the CPU), or one of them")
-    tfrecord: Union[TFRecordSettings, None] = Field(None, description="how TFRecord files given as --data are "
-                                                                      "read: their feature description")
-    test_on: Literal["best", "final"] = Field("best", description="the weights tested and saved as model.keras: "
-                                                                   "the best checkpoint's (by monitor), or the "
-                                                                   "last epoch's")
+        "auto",
+        description="Keras's dtype policy: auto (mixed_bfloat16 on GPUs of compute capability 8.0 and "
+        "later, mixed_float16 on older GPUs, float32 on the CPU), or one of them",
+    )
+    tfrecord: TFRecordSettings | None = Field(
+        None, description="how TFRecord files given as --data are read: their feature description"
+    )
+    test_on: Literal["best", "final"] = Field(
+        "best",
+        description="the weights tested and saved as model.keras: "
+        "the best checkpoint's (by monitor), or the "
+        "last epoch's",
+    )
 
     @field_validator("callbacks")
     @classmethod
     @spec_check
     def _known_callbacks(cls, value):
-        _check_names(value, CALLBACKS, "callback", " (Checkpoints, history, TensorBoard logs and resuming are always on.)")
+        _check_names(
+            value, CALLBACKS, "callback", " (Checkpoints, history, TensorBoard logs and resuming are always on.)"
+        )
         for i, item in enumerate(value):
             name, args = named(item)
             try:
@@ -304,7 +396,9 @@ class Training(SpecModel):
         if isinstance(args.get("learning_rate"), (str, dict)):
             for i, item in enumerate(self.callbacks):
                 if named(item)[0] == "reduce_lr_on_plateau":
-                    raise SpecError(f"reduce_lr_on_plateau changes the learning rate, which the optimizer's "
-                                    f"schedule ({named(args['learning_rate'])[0]}) already sets; keep one of them",
-                                    path=("callbacks", i))
+                    raise SpecError(
+                        f"reduce_lr_on_plateau changes the learning rate, which the optimizer's "
+                        f"schedule ({named(args['learning_rate'])[0]}) already sets; keep one of them",
+                        path=("callbacks", i),
+                    )
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
@@ -23,10 +23,10 @@ class SpecModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    EXPECTED: ClassVar[str] = "a mapping"       # what a value of the wrong kind was expected to be
-    UNKNOWN: ClassVar[str] = "key"              # 'unknown KIND 'x'. Did you mean ...'
-    MISSING: ClassVar[dict] = {}                # field -> the message when it is left out
-    CHOICES: ClassVar[dict] = {}                # field -> KIND for 'unknown KIND 'x'' on a wrong choice
+    EXPECTED: ClassVar[str] = "a mapping"  # what a value of the wrong kind was expected to be
+    UNKNOWN: ClassVar[str] = "key"  # 'unknown KIND 'x'. Did you mean ...'
+    MISSING: ClassVar[dict] = {}  # field -> the message when it is left out
+    CHOICES: ClassVar[dict] = {}  # field -> KIND for 'unknown KIND 'x'' on a wrong choice
 
     @classmethod
     def unknown_message(cls, key) -> str:
@@ -49,12 +49,14 @@ def validate(model: type[SpecModel], data):
 def spec_check(function):
     """For validators: a SpecError raised inside becomes a pydantic error, so
     pydantic adds where it happened and `translate` reads it back."""
+
     @functools.wraps(function)
     def checked(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except SpecError as err:
             raise PydanticCustomError("spec", "{message}", {"message": err.message, "path": err.path}) from None
+
     return checked
 
 
@@ -80,13 +82,13 @@ def translate(model, data, err: ValidationError) -> SpecError:
     if owner is not None and owner.model_fields[name].description:
         expected = owner.model_fields[name].description
     elif here is not None:
-        expected = here.EXPECTED                  # the path ends at a whole part: a block, an input
+        expected = here.EXPECTED  # the path ends at a whole part: a block, an input
     else:
         expected = error["msg"].lower()
     return mismatch(error, expected, value, path)
 
 
-def mismatch(error: dict, expected: str, value, path: tuple) -> SpecError:
+def mismatch(error: Any, expected: str, value, path: tuple) -> SpecError:
     """The SpecError for pydantic's `error` about `value`, which should have
     been `expected` (a check's own SpecError, raised through pydantic, as it was)."""
     if error["type"] == "spec":
@@ -95,7 +97,7 @@ def mismatch(error: dict, expected: str, value, path: tuple) -> SpecError:
     return SpecError(f"expected {expected}{limit}, got {describe(value)}", path=path)
 
 
-def _walk(model, data, loc) -> tuple[tuple, type | None, tuple]:
+def _walk(model, data, loc) -> tuple[tuple, Any, tuple, Any]:
     """Follow pydantic's `loc` through the models and the data, as far as it
     names places in the data (it also holds union-member tags, and list items
     of scalar fields, which messages show whole). A part written in a short
@@ -103,7 +105,8 @@ def _walk(model, data, loc) -> tuple[tuple, type | None, tuple]:
     the path goes on to the field it stands for. Returns the path, the model
     at its end (or None), (owner model, field name) of the last field on it
     ((None, None) where it ends at a dict or list item), and the value there."""
-    path, value, annotation, field = (), data, model, (None, None)
+    path: tuple = ()
+    value, annotation, field = data, model, (None, None)
     for key in loc:
         here = _model_of(annotation)
         if here is not None and key in here.model_fields and (not isinstance(value, dict) or key in value):
@@ -143,5 +146,6 @@ def _item_annotation(annotation):
 
 
 def _has(value, key) -> bool:
-    return (isinstance(value, dict) and key in value) or \
-        (isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value))
+    return (isinstance(value, dict) and key in value) or (
+        isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value)
+    )

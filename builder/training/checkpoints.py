@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from ..backend import keras as _keras
 from ..files import atomic_path, write_atomic
 
-keras = _keras()
+keras: Any = _keras()
 
 STATE = "state.json"
-_STAGED_BEST = ".best.staged.keras"     # Keras's ModelCheckpoint writes here; renamed into place whole
+_STAGED_BEST = ".best.staged.keras"  # Keras's ModelCheckpoint writes here; renamed into place whole
 
 
 def callbacks(directory, monitor, mode, state, identity, say=print) -> list:
@@ -25,9 +26,10 @@ def callbacks(directory, monitor, mode, state, identity, say=print) -> list:
     `identity` names; `say` (or None) is told when a new best is kept."""
     staged = os.path.join(directory, _STAGED_BEST)
     if os.path.exists(staged):
-        os.remove(staged)             # judged in an epoch that never completed
-    best = keras.callbacks.ModelCheckpoint(staged, monitor=monitor, mode=mode,
-                                           save_best_only=True, initial_value_threshold=state["best"])
+        os.remove(staged)  # judged in an epoch that never completed
+    best = keras.callbacks.ModelCheckpoint(
+        staged, monitor=monitor, mode=mode, save_best_only=True, initial_value_threshold=state["best"]
+    )
     return [best, EpochCheckpoint(directory, monitor, state, best, identity, say)]
 
 
@@ -61,15 +63,25 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 os.replace(staged, os.path.join(self.directory, "best.keras"))
             best = self.best_checkpoint.best
             best_epoch = epoch + 1 if improved else self.best_epoch
-            write_atomic(os.path.join(self.directory, STATE), json.dumps(
-                {"epoch": epoch + 1, "monitor": self.monitor, "best": None if best is None else float(best),
-                 "best_epoch": best_epoch, "identity": self.identity, "history": [*self.history, record]},
-                indent=1).encode())
+            write_atomic(
+                os.path.join(self.directory, STATE),
+                json.dumps(
+                    {
+                        "epoch": epoch + 1,
+                        "monitor": self.monitor,
+                        "best": None if best is None else float(best),
+                        "best_epoch": best_epoch,
+                        "identity": self.identity,
+                        "history": [*self.history, record],
+                    },
+                    indent=1,
+                ).encode(),
+            )
         except BaseException:
             if os.path.exists(staged):
                 os.remove(staged)
             raise
-        self.history.append(record)      # the epoch counts once its files are all written
+        self.history.append(record)  # the epoch counts once its files are all written
         self.best_epoch = best_epoch
         if improved and self.say is not None:
             self.say(f"Epoch {epoch + 1}: new best {self.monitor} {float(best):.4g}, kept as checkpoint/best.keras")

@@ -28,8 +28,9 @@ def check_finite(name, x, what="x", rows=None):
         if bad.any():
             row = int(np.argmax(bad))
             shown = int(rows[row]) if rows is not None else row
-            raise DataError(name, f"{what} holds NaN or infinite values (first in example {shown}); clean or "
-                                  "drop those examples")
+            raise DataError(
+                name, f"{what} holds NaN or infinite values (first in example {shown}); clean or drop those examples"
+            )
 
 
 def class_indices(name, y, rows=None) -> np.ndarray:
@@ -37,19 +38,23 @@ def class_indices(name, y, rows=None) -> np.ndarray:
     class; anything else (fractions, NaN, several columns) is refused."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
-        return y.argmax(axis=1).astype("int64")        # one-hot
+        return y.argmax(axis=1).astype("int64")  # one-hot
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise DataError(name, f"y has shape {list(y.shape)}; expected one label per example (class numbers, or "
-                              "one-hot rows)")
+        raise DataError(
+            name, f"y has shape {list(y.shape)}; expected one label per example (class numbers, or one-hot rows)"
+        )
     if np.issubdtype(y.dtype, np.floating):
         check_finite(name, y[:, None], "y", rows)
         if not np.all(y == np.round(y)):
             row = int(np.argmax(y != np.round(y)))
             shown = int(rows[row]) if rows is not None else row
-            raise DataError(name, f"labels are class numbers, but example {shown} has {float(y[row])}; a model "
-                                  "that predicts numbers needs an output without softmax (e.g. `activation: linear`)")
+            raise DataError(
+                name,
+                f"labels are class numbers, but example {shown} has {float(y[row])}; a model "
+                "that predicts numbers needs an output without softmax (e.g. `activation: linear`)",
+            )
     return y.astype("int64")
 
 
@@ -60,18 +65,22 @@ def check_labels(data, task: str, units: int | None):
         if split is None:
             continue
         if task == "regression":
-            check_finite(data.name, np.asarray(split.y, dtype="float64").reshape(len(split.y), -1), "y",
-                         split.index)
+            check_finite(data.name, np.asarray(split.y, dtype="float64").reshape(len(split.y), -1), "y", split.index)
             continue
         split.y = class_indices(data.name, split.y, split.index)
-        limit = 2 if task == "binary" else units
+        limit: int | None = 2 if task == "binary" else units
         outside = (split.y < 0) | (split.y >= limit) if limit else split.y < 0
         if outside.any():
             row = int(np.argmax(outside))
             value = int(split.y[row])
-            expected = "0 or 1 (sigmoid output)" if task == "binary" else f"0 to {limit - 1} (output units: {limit})"
-            raise DataError(data.name, f"label {value} (example {int(split.index[row])}) is outside the classes "
-                                       f"the output layer predicts: {expected}")
+            expected = (
+                "0 or 1 (sigmoid output)" if task == "binary" else f"0 to {(limit or 0) - 1} (output units: {limit})"
+            )
+            raise DataError(
+                data.name,
+                f"label {value} (example {int(split.index[row])}) is outside the classes "
+                f"the output layer predicts: {expected}",
+            )
 
 
 def class_labels(values) -> tuple:

@@ -12,8 +12,11 @@ from ..backend import keras as _keras
 from ..errors import SpecError, SpecNote, SpecWarning, first_line
 from ..spec.training import CALLBACK_CLASSES, CALLBACK_PATHS, named
 
-DEFAULT_LOSS = {"classifier": "sparse_categorical_crossentropy", "binary": "binary_crossentropy",
-                "regression": "mean_squared_error"}
+DEFAULT_LOSS = {
+    "classifier": "sparse_categorical_crossentropy",
+    "binary": "binary_crossentropy",
+    "regression": "mean_squared_error",
+}
 DEFAULT_METRICS = {"classifier": ["accuracy"], "binary": ["accuracy"], "regression": ["mae"]}
 
 
@@ -46,12 +49,18 @@ def compile_model(model, spec, optimizer=None, steps_per_execution=1):
     """Compile for the spec's task; `optimizer` (a spec value) replaces the training section's."""
     config = spec.training
     task = task_of(spec)
-    model.compile(optimizer=make_optimizer(optimizer or config.optimizer), loss=config.loss or DEFAULT_LOSS[task],
-                  metrics=config.metrics if config.metrics is not None else DEFAULT_METRICS[task],
-                  steps_per_execution=steps_per_execution, jit_compile=config.jit_compile)
-    if config.jit_compile is True and not model.jit_compile:        # Keras turned it down, with a warning we hide
-        note = SpecNote("true, but Keras compiles this model without XLA: a layer does not support it, or "
-                        "TensorFlow's op determinism is on (an earlier run in this process turned it on)")
+    model.compile(
+        optimizer=make_optimizer(optimizer or config.optimizer),
+        loss=config.loss or DEFAULT_LOSS[task],
+        metrics=config.metrics if config.metrics is not None else DEFAULT_METRICS[task],
+        steps_per_execution=steps_per_execution,
+        jit_compile=config.jit_compile,
+    )
+    if config.jit_compile is True and not model.jit_compile:  # Keras turned it down, with a warning we hide
+        note = SpecNote(
+            "true, but Keras compiles this model without XLA: a layer does not support it, or "
+            "TensorFlow's op determinism is on (an earlier run in this process turned it on)"
+        )
         warnings.warn(spec.source.locate(note, ("training", "jit_compile")).render(), SpecWarning, stacklevel=2)
 
 
@@ -69,7 +78,7 @@ def steps_per_execution(config, examples: int, batch_size: int, distribute: str 
     if config.steps_per_execution != "auto":
         return config.steps_per_execution
     if distribute != "none" or _keras().backend.backend() == "torch":
-        return 1          # strategies run their own steps; Keras's torch trainer runs one per call
+        return 1  # strategies run their own steps; Keras's torch trainer runs one per call
     return max(1, min(AUTO_STEPS_PER_EXECUTION, math.ceil(examples / batch_size)))
 
 
@@ -109,7 +118,7 @@ def make_schedule(keras, value, path):
     try:
         schedule = getattr(keras.optimizers.schedules, "".join(p.capitalize() for p in name.split("_")))(**args)
         float(schedule(0))
-    except Exception as err:          # noqa: BLE001 - a backend's own errors too (TensorFlow's cast of a string)
+    except Exception as err:  # noqa: BLE001 - a backend's own errors too (TensorFlow's cast of a string)
         raise SpecError(f"learning-rate schedule {name}: {first_line(err)}", path=path) from None
     return schedule
 

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import zipfile
+from typing import Any
 
 import numpy as np
 
@@ -27,16 +28,16 @@ from ..files import not_regular, read_bounded, write_atomic
 from . import streams
 from .checks import DataError, check_finite, class_labels, named_labels
 
-MAX_FILE_BYTES = 4 * 1024 ** 3       # one CSV or text file read whole
+MAX_FILE_BYTES = 4 * 1024**3  # one CSV or text file read whole
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 @dataclasses.dataclass
 class Split:
-    x: object                     # np.ndarray; file paths for image folders; a streams.Stream
+    x: Any  # np.ndarray; file paths for image folders; a streams.Stream
     y: np.ndarray
-    index: np.ndarray             # each example's position in the source (file row, folder order)
+    index: np.ndarray  # each example's position in the source (file row, folder order)
 
 
 @dataclasses.dataclass
@@ -46,11 +47,11 @@ class Data:
     validation: Split | None
     test: Split | None
     class_names: list | None = None
-    rescale: float | None = None          # the source's own default scaling
-    images_from_files: bool = False       # x holds image paths, decoded by the pipeline
-    split_by_folders: bool = False        # train/, val/, test/ folders, not a random split
-    vocabulary: list | None = None        # text data: the vectorizer's vocabulary
-    streamed: bool = False                # x is a streams.Stream, read and decoded by the pipeline
+    rescale: float | None = None  # the source's own default scaling
+    images_from_files: bool = False  # x holds image paths, decoded by the pipeline
+    split_by_folders: bool = False  # train/, val/, test/ folders, not a random split
+    vocabulary: list | None = None  # text data: the vectorizer's vocabulary
+    streamed: bool = False  # x is a streams.Stream, read and decoded by the pipeline
 
     @property
     def num_classes(self):
@@ -80,16 +81,33 @@ def from_arrays(x, y, shape, *, validation_split, test_split, seed) -> Data:
     return _split(name, x, y, None, names, None, validation_split, test_split, seed)
 
 
-def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: float, seed: int,
-         vocabulary: list | None = None, max_tokens: int | None = None, label: str | None = None,
-         tfrecord=None) -> Data:
+def load(
+    data_arg: str,
+    shape,
+    dtype,
+    *,
+    validation_split: float,
+    test_split: float,
+    seed: int,
+    vocabulary: list | None = None,
+    max_tokens: int | None = None,
+    label: str | None = None,
+    tfrecord=None,
+) -> Data:
     """Load `data_arg` for a model input of `shape` (no batch axis) and `dtype`;
     see the module doc for the formats. `tfrecord`: the spec's feature
     description (training.tfrecord), for TFRecord files."""
     shape = tuple(shape)
     if streams.is_dataset(data_arg):
-        return _streamed("the tf.data.Dataset", {"all": streams.DatasetRecords(data_arg, shape)}, shape, dtype,
-                         validation_split, test_split, seed)
+        return _streamed(
+            "the tf.data.Dataset",
+            {"all": streams.DatasetRecords(data_arg, shape)},
+            shape,
+            dtype,
+            validation_split,
+            test_split,
+            seed,
+        )
     if not isinstance(data_arg, tuple):
         data_arg = os.fspath(data_arg)
     if isinstance(data_arg, tuple):
@@ -98,11 +116,13 @@ def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: fl
         x, y, names, rescale = _digits(shape)
         return _split("digits", x, y, None, names, rescale, validation_split, test_split, seed)
     if data_arg.startswith("tfds:"):
-        return _streamed(data_arg, streams.tfds_sources(data_arg[5:], shape), shape, dtype, validation_split,
-                         test_split, seed)
+        return _streamed(
+            data_arg, streams.tfds_sources(data_arg[5:], shape), shape, dtype, validation_split, test_split, seed
+        )
     if data_arg.startswith("hf:"):
-        return _streamed(data_arg, streams.hf_sources(data_arg[3:], shape, label), shape, dtype, validation_split,
-                         test_split, seed)
+        return _streamed(
+            data_arg, streams.hf_sources(data_arg[3:], shape, label), shape, dtype, validation_split, test_split, seed
+        )
     if not os.path.exists(data_arg):
         raise SpecError(f"--data {data_arg!r}: no such file or folder (or use the built-in 'digits')")
     what = not_regular(data_arg)
@@ -111,11 +131,15 @@ def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: fl
     files = streams.tfrecord_files(data_arg)
     if files is not None:
         if tfrecord is None:
-            raise SpecError(f"--data {data_arg!r}: TFRecord files need their feature description in the spec's "
-                            "training section, e.g. `tfrecord: {features: {image: {dtype: string, decode: image}, "
-                            "label: {dtype: int64}}}`")
-        sources = {split: streams.TFRecords(data_arg, part, tfrecord, shape)
-                   for split, part in streams.split_files(files).items()}
+            raise SpecError(
+                f"--data {data_arg!r}: TFRecord files need their feature description in the spec's "
+                "training section, e.g. `tfrecord: {features: {image: {dtype: string, decode: image}, "
+                "label: {dtype: int64}}}`"
+            )
+        sources = {
+            split: streams.TFRecords(data_arg, part, tfrecord, shape)
+            for split, part in streams.split_files(files).items()
+        }
         return _streamed(data_arg, sources, shape, dtype, validation_split, test_split, seed)
     if os.path.isdir(data_arg):
         return _folder(data_arg, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens)
@@ -123,18 +147,26 @@ def load(data_arg: str, shape, dtype, *, validation_split: float, test_split: fl
         return _npz(data_arg, shape, validation_split, test_split, seed)
     if data_arg.endswith(".csv"):
         return _csv(data_arg, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens, label)
-    raise SpecError(f"--data {data_arg!r}: expected 'digits', a .npz, .csv or .tfrecord file, a folder with one "
-                    "sub-folder per class, tfds:NAME or hf:NAME")
+    raise SpecError(
+        f"--data {data_arg!r}: expected 'digits', a .npz, .csv or .tfrecord file, a folder with one "
+        "sub-folder per class, tfds:NAME or hf:NAME"
+    )
 
 
 # --- sources ------------------------------------------------------------------------
 
+
 def _digits(shape):
     from sklearn.datasets import load_digits
+
     digits = load_digits()
-    images = digits.images.astype("float32")[..., None]          # (1797, 8, 8, 1), values 0..16
-    return _fit_images(images, shape, "digits"), digits.target.astype("int64"), \
-        [str(i) for i in digits.target_names], 1.0 / 16.0
+    images = digits.images.astype("float32")[..., None]  # (1797, 8, 8, 1), values 0..16
+    return (
+        _fit_images(images, shape, "digits"),
+        digits.target.astype("int64"),
+        [str(i) for i in digits.target_names],
+        1.0 / 16.0,
+    )
 
 
 def _npz(path, shape, validation_split, test_split, seed):
@@ -155,8 +187,11 @@ def read_npz_arrays(path, needed=("x", "y")) -> dict:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             if set(needed) - set(arrays.files):
-                raise DataError(path, f"a .npz needs arrays {' and '.join(repr(n) for n in needed)} (and "
-                                      f"optionally 'x_test', 'y_test'); it has {', '.join(arrays.files) or 'none'}")
+                raise DataError(
+                    path,
+                    f"a .npz needs arrays {' and '.join(repr(n) for n in needed)} (and "
+                    f"optionally 'x_test', 'y_test'); it has {', '.join(arrays.files) or 'none'}",
+                )
             return {name: arrays[name] for name in arrays.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as err:
         reason = "it holds Python objects (pickled), which are never loaded" if "pickle" in str(err) else str(err)
@@ -168,8 +203,11 @@ def _read_npz(path):
     arrays = read_npz_arrays(path)
     x, y = arrays["x"], arrays["y"]
     if len({"x_test", "y_test"} & set(arrays)) == 1:
-        raise DataError(path, "a held-out test set needs both x_test and y_test; it has only "
-                              f"{'x_test' if 'x_test' in arrays else 'y_test'}")
+        raise DataError(
+            path,
+            "a held-out test set needs both x_test and y_test; it has only "
+            f"{'x_test' if 'x_test' in arrays else 'y_test'}",
+        )
     test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= set(arrays) else None
     pairs = [(x, y, "x and y")] + ([(test[0], test[1], "x_test and y_test")] if test else [])
     for a, b, names in pairs:
@@ -192,8 +230,7 @@ def _csv(path, shape, dtype, validation_split, test_split, seed, vocabulary, max
     y, names = class_labels(labels)
     if "text" in header and dtype in ("int32", "int64", "string"):
         texts = [row[header.index("text")] for row in rows]
-        return _text(path, texts, y, names, shape, dtype, validation_split, test_split, seed, vocabulary,
-                     max_tokens)
+        return _text(path, texts, y, names, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens)
     x = features(path, header, rows, lines, label_column=column)
     return _split(path, _fit_array(x, shape, path), y, None, names, None, validation_split, test_split, seed)
 
@@ -207,8 +244,9 @@ def features(path, header, rows, lines, label_column=None) -> np.ndarray:
             try:
                 x[r, c] = float(row[i])
             except ValueError:
-                raise DataError(path, f"column '{header[i]}' holds {row[i]!r}, not a number; feature columns "
-                                      "must be numbers", line) from None
+                raise DataError(
+                    path, f"column '{header[i]}' holds {row[i]!r}, not a number; feature columns must be numbers", line
+                ) from None
     bad = ~np.isfinite(x).all(axis=1)
     if bad.any():
         raise DataError(path, "a feature is NaN or infinite; clean or drop that row", lines[int(np.argmax(bad))])
@@ -221,15 +259,23 @@ def _read_csv(path):
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(path, f"not UTF-8 text (byte 0x{raw[err.start]:02x})", raw.count(b"\n", 0, err.start) + 1)
-    parsed = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1)
-              if any(cell.strip() for cell in row)]
+        raise DataError(
+            path, f"not UTF-8 text (byte 0x{raw[err.start]:02x})", raw.count(b"\n", 0, err.start) + 1
+        ) from None
+    parsed = [
+        (number, row)
+        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1)
+        if any(cell.strip() for cell in row)
+    ]
     if len(parsed) < 2:
         raise DataError(path, "expected a header row and at least one data row")
     (_, header), rest = parsed[0], parsed[1:]
     if len(header) == 1 and any(sep in header[0] for sep in "\t;|"):
-        raise DataError(path, f"the header is one column ({header[0]!r}); a CSV file separates its columns with "
-                              "commas", parsed[0][0])
+        raise DataError(
+            path,
+            f"the header is one column ({header[0]!r}); a CSV file separates its columns with commas",
+            parsed[0][0],
+        )
     for number, row in rest:
         if len(row) != len(header):
             raise DataError(path, f"{len(row)} fields, but the header has {len(header)}", number)
@@ -252,19 +298,49 @@ def _folder(path, shape, dtype, validation_split, test_split, seed, vocabulary, 
     if all(f.lower().endswith(".txt") for f in every):
         texts = {f: _read_text(f) for f in every}
         if parts is None:
-            return _text(path, [texts[f] for f in files], y, classes, shape, dtype, validation_split, test_split,
-                         seed, vocabulary, max_tokens)
-        data = _presplit(path, np.array([texts[f] for f in files], dtype=object), y, classes, None, {
-            name: (np.array([texts[f] for f in more], dtype=object), labels) for name, (_, more, labels) in parts.items()},
-            validation_split, test_split, seed)
+            return _text(
+                path,
+                [texts[f] for f in files],
+                y,
+                classes,
+                shape,
+                dtype,
+                validation_split,
+                test_split,
+                seed,
+                vocabulary,
+                max_tokens,
+            )
+        data = _presplit(
+            path,
+            np.array([texts[f] for f in files], dtype=object),
+            y,
+            classes,
+            None,
+            {
+                name: (np.array([texts[f] for f in more], dtype=object), labels)
+                for name, (_, more, labels) in parts.items()
+            },
+            validation_split,
+            test_split,
+            seed,
+        )
         return _encode_texts(path, data, shape, dtype, vocabulary, max_tokens)
     _check_images(path, every, shape)
     if parts is None:
         data = _split(path, np.array(files), y, None, classes, 1.0 / 255.0, validation_split, test_split, seed)
     else:
-        data = _presplit(path, np.array(files), y, classes, 1.0 / 255.0, {
-            name: (np.array(more), labels) for name, (_, more, labels) in parts.items()}, validation_split,
-            test_split, seed)
+        data = _presplit(
+            path,
+            np.array(files),
+            y,
+            classes,
+            1.0 / 255.0,
+            {name: (np.array(more), labels) for name, (_, more, labels) in parts.items()},
+            validation_split,
+            test_split,
+            seed,
+        )
     data.images_from_files = True
     return data
 
@@ -274,8 +350,9 @@ def merged(data: Data) -> Data:
     parts = [p for p in (data.train, data.validation, data.test) if p is not None]
     offsets = np.cumsum([0] + [len(p.y) for p in parts[:-1]])
     x = streams.merged([p.x for p in parts]) if data.streamed else np.concatenate([p.x for p in parts])
-    data.train = Split(x, np.concatenate([p.y for p in parts]),
-                       np.concatenate([p.index + o for p, o in zip(parts, offsets)]))
+    data.train = Split(
+        x, np.concatenate([p.y for p in parts]), np.concatenate([p.index + o for p, o in zip(parts, offsets)])
+    )
     if data.streamed:
         streams.in_source_order(data.train)
     data.validation = data.test = None
@@ -295,8 +372,17 @@ def split_folders(path) -> dict | None:
 def _presplit(name, x, y, classes, rescale, parts, validation_split, test_split, seed) -> Data:
     """Data split by its folders: train/ shuffled with the seed; val/ and test/
     as they are; a missing one is taken from train/ as the fractions say."""
-    data = _split(name, x, y, None, classes, rescale, 0 if "validation" in parts else validation_split,
-                  0 if "test" in parts else test_split, seed)
+    data = _split(
+        name,
+        x,
+        y,
+        None,
+        classes,
+        rescale,
+        0 if "validation" in parts else validation_split,
+        0 if "test" in parts else test_split,
+        seed,
+    )
     for split, (xs, ys) in parts.items():
         setattr(data, split, Split(xs, ys, np.arange(len(ys))))
     data.split_by_folders = True
@@ -331,12 +417,21 @@ def _streamed(name, sources: dict, shape, dtype, validation_split, test_split, s
 
     x, y = whole(train)
     if named:
-        data = _presplit(name, x, y, train.class_names, 1 / 255 if image else None,
-                         {split: whole(records) for split, records in named.items()}, validation_split,
-                         test_split, seed)
+        data = _presplit(
+            name,
+            x,
+            y,
+            train.class_names,
+            1 / 255 if image else None,
+            {split: whole(records) for split, records in named.items()},
+            validation_split,
+            test_split,
+            seed,
+        )
     else:
-        data = _split(name, x, y, None, train.class_names, 1 / 255 if image else None, validation_split,
-                      test_split, seed)
+        data = _split(
+            name, x, y, None, train.class_names, 1 / 255 if image else None, validation_split, test_split, seed
+        )
     for split in (data.train, data.validation, data.test):
         if split is not None:
             streams.in_source_order(split)
@@ -346,11 +441,13 @@ def _streamed(name, sources: dict, shape, dtype, validation_split, test_split, s
 
 def _check_images(path, files, shape):
     if not all(f.lower().endswith(IMAGE_SUFFIXES) for f in files):
-        raise DataError(path, f"sub-folders hold images ({', '.join(IMAGE_SUFFIXES)}) or .txt files, "
-                        f"not both or others")
+        raise DataError(
+            path, f"sub-folders hold images ({', '.join(IMAGE_SUFFIXES)}) or .txt files, not both or others"
+        )
     if len(shape) != 3 or shape[-1] not in (1, 3) or None in shape:
-        raise DataError(path, f"an image folder needs an input of shape [height, width, 1 or 3], "
-                        f"the spec has {list(shape)}")
+        raise DataError(
+            path, f"an image folder needs an input of shape [height, width, 1 or 3], the spec has {list(shape)}"
+        )
     for file in files:
         _check_image(file, shape[-1])
 
@@ -363,13 +460,15 @@ def _class_files(path, known=None):
         raise DataError(path, "expected one sub-folder per class")
     unknown = [c for c in classes if known is not None and c not in known]
     if unknown:
-        raise DataError(os.path.join(path, unknown[0]), f"the class '{unknown[0]}' is not in the training split's "
-                        f"classes ({', '.join(known)})")
+        raise DataError(
+            os.path.join(path, unknown[0]),
+            f"the class '{unknown[0]}' is not in the training split's classes ({', '.join(known)})",
+        )
     files, labels = [], []
     for name in classes:
         index = known.index(name) if known is not None else classes.index(name)
         folder = os.path.join(path, name)
-        found = sorted(f for f in os.listdir(folder) if not f.startswith("."))     # .DS_Store, .gitkeep
+        found = sorted(f for f in os.listdir(folder) if not f.startswith("."))  # .DS_Store, .gitkeep
         if not found:
             raise DataError(folder, f"the class folder '{name}' is empty; every class needs examples")
         for file in found:
@@ -386,18 +485,22 @@ def _read_text(file) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(file, f"not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
-                        raw.count(b"\n", 0, err.start) + 1) from None
+        raise DataError(
+            file,
+            f"not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})",
+            raw.count(b"\n", 0, err.start) + 1,
+        ) from None
 
 
 def _check_image(file, channels):
     """Decode one image now, so a broken file is named before training, not met mid-epoch."""
     from .batching import decode_image_file
+
     try:
         decode_image_file(file, channels)
-    except Exception as err:          # noqa: BLE001 - any decoder's complaint means the same here
+    except Exception as err:  # noqa: BLE001 - any decoder's complaint means the same here
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        first = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", first).strip()[:200]      # TensorFlow's op decorations
+        first = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", first).strip()[:200]  # TensorFlow's op decorations
         raise DataError(file, f"cannot decode the image ({first})") from None
 
 
@@ -418,9 +521,12 @@ def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, s
 def _encode_texts(name, data, shape, dtype, vocabulary, max_tokens) -> Data:
     """Texts as the input takes them: raw strings, or token ids from a vocabulary of the training split."""
     if dtype not in ("int32", "int64", "string"):
-        raise DataError(name, "text data needs an integer token input, e.g. `input: {shape: [200], dtype: int32}`, "
-                              "or a string input for a model that vectorizes its text itself")
-    if dtype == "string":              # raw strings for the model's own text_vectorization
+        raise DataError(
+            name,
+            "text data needs an integer token input, e.g. `input: {shape: [200], dtype: int32}`, "
+            "or a string input for a model that vectorizes its text itself",
+        )
+    if dtype == "string":  # raw strings for the model's own text_vectorization
         for split in (data.train, data.validation, data.test):
             if split is not None:
                 split.x = raw_texts(name, list(split.x), shape)
@@ -433,7 +539,7 @@ def _encode_texts(name, data, shape, dtype, vocabulary, max_tokens) -> Data:
             for word in _words(text):
                 counts[word] = counts.get(word, 0) + 1
         vocabulary = ["", "[UNK]"] + sorted(counts, key=lambda w: (-counts[w], w))
-        vocabulary = vocabulary[:max_tokens]      # ids must stay below the embedding's input_dim
+        vocabulary = vocabulary[:max_tokens]  # ids must stay below the embedding's input_dim
     for split in (data.train, data.validation, data.test):
         if split is not None:
             split.x = encode(split.x, vocabulary, length, dtype)
@@ -462,11 +568,13 @@ def _words(text):
 
 # --- shaping and splitting ------------------------------------------------------------
 
+
 def _fit_images(images, shape, name):
     """Resize (N, h, w, c) images to the spec's [H, W, C]."""
     if len(shape) != 3 or None in shape:
-        raise DataError(name, f"image data needs an input of shape [height, width, channels], "
-                        f"the spec has {list(shape)}")
+        raise DataError(
+            name, f"image data needs an input of shape [height, width, channels], the spec has {list(shape)}"
+        )
     height, width, channels = shape
     if images.shape[-1] != channels:
         if images.shape[-1] == 1:
@@ -475,6 +583,7 @@ def _fit_images(images, shape, name):
             raise DataError(name, f"the images have {images.shape[-1]} channels, the spec's input {channels}")
     if images.shape[1:3] != (height, width):
         from ..backend import keras
+
         images = np.asarray(keras().ops.image.resize(images, (height, width), interpolation="bilinear"))
     return images.astype("float32")
 
@@ -484,8 +593,9 @@ def _fit_array(x, shape, name):
         return x
     if x.ndim == 4 and len(shape) == 3 or x.ndim == 3 and len(shape) == 3:
         return _fit_images(x[..., None] if x.ndim == 3 else x, shape, name)
-    raise DataError(name, f"x has shape {list(x.shape)}, which does not fit the spec's input "
-                    f"{list(shape)} (plus the batch axis)")
+    raise DataError(
+        name, f"x has shape {list(x.shape)}, which does not fit the spec's input {list(shape)} (plus the batch axis)"
+    )
 
 
 def _split(name, x, y, test, names, rescale, validation_split, test_split, seed) -> Data:
@@ -504,8 +614,10 @@ def _split(name, x, y, test, names, rescale, validation_split, test_split, seed)
 def _take(split: Split, fraction: float) -> tuple[Split, Split]:
     """The first `fraction` of `split` (at least one example), and the rest."""
     count = max(1, int(round(len(split.y) * fraction)))
-    return (Split(split.x[:count], split.y[:count], split.index[:count]),
-            Split(split.x[count:], split.y[count:], split.index[count:]))
+    return (
+        Split(split.x[:count], split.y[:count], split.index[:count]),
+        Split(split.x[count:], split.y[count:], split.index[count:]),
+    )
 
 
 def save_vocabulary(path, vocabulary):

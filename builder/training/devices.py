@@ -23,7 +23,7 @@ def configure_devices(device="auto", cpu_devices=None):
     if device not in DEVICES:
         raise SpecError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"      # every backend honours this at start-up
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # every backend honours this at start-up
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
     keras = _keras()
     if keras.backend.backend() != "tensorflow":
@@ -35,7 +35,7 @@ def configure_devices(device="auto", cpu_devices=None):
         if cpu_devices and cpu_devices > 1:
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
-    except RuntimeError as err:       # TensorFlow already started in this process
+    except RuntimeError as err:  # TensorFlow already started in this process
         raise SpecError(f"cannot change devices now: {err}") from None
     if device == "gpu" and not tf.config.list_physical_devices("GPU"):
         raise SpecError("--device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)")
@@ -70,21 +70,26 @@ def make_strategy(distribute):
         raise SpecError("--distribute uses tf.distribute and needs the TensorFlow backend")
     tf = _tensorflow()
     if distribute == "mirrored":
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
-                  [d.name for d in tf.config.list_logical_devices("CPU")]
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+            d.name for d in tf.config.list_logical_devices("CPU")
+        ]
         return tf.distribute.MirroredStrategy(devices)
     if "TF_CONFIG" not in os.environ:
-        raise SpecError("--distribute multi-worker reads the cluster from the TF_CONFIG environment "
-                        "variable, which is not set (docs/training.md shows one)")
+        raise SpecError(
+            "--distribute multi-worker reads the cluster from the TF_CONFIG environment "
+            "variable, which is not set (docs/training.md shows one)"
+        )
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def is_chief() -> bool:
     config = json.loads(os.environ.get("TF_CONFIG", "{}"))
     task = config.get("task", {})
-    return task.get("type", "worker") == "chief" or (task.get("type", "worker") == "worker"
-                                                       and task.get("index", 0) == 0
-                                                       and "chief" not in config.get("cluster", {}))
+    return task.get("type", "worker") == "chief" or (
+        task.get("type", "worker") == "worker"
+        and task.get("index", 0) == 0
+        and "chief" not in config.get("cluster", {})
+    )
 
 
 def strategy_scope(strategy):
@@ -104,10 +109,15 @@ def gpu_compute_capabilities() -> list:
         return found
     if keras.backend.backend() == "jax":
         import jax
-        return [tuple(int(p) for p in str(getattr(d, "compute_capability", "0.0")).split(".")[:2])
-                for d in jax.devices() if d.platform == "gpu"]
+
+        return [
+            tuple(int(p) for p in str(getattr(d, "compute_capability", "0.0")).split(".")[:2])
+            for d in jax.devices()
+            if d.platform == "gpu"
+        ]
     if keras.backend.backend() == "torch":
         import torch
+
         return [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
     return []
 

@@ -18,8 +18,22 @@ from . import checkpoints
 
 LOCK = ".lock"
 # What a run folder holds; anything else means --out names a folder of the user's.
-RUN_ENTRIES = {"checkpoint", "logs", "history.csv", "history.json", "metrics.json", "run.json", "model.keras",
-               "vocabulary.json", "classes.json", "spec.yaml", "callbacks", "cache", "mlruns", LOCK}
+RUN_ENTRIES = {
+    "checkpoint",
+    "logs",
+    "history.csv",
+    "history.json",
+    "metrics.json",
+    "run.json",
+    "model.keras",
+    "vocabulary.json",
+    "classes.json",
+    "spec.yaml",
+    "callbacks",
+    "cache",
+    "mlruns",
+    LOCK,
+}
 
 
 class RunFolderError(SpecError):
@@ -28,11 +42,11 @@ class RunFolderError(SpecError):
 
 @dataclasses.dataclass
 class RunFolder:
-    path: str               # what the user named (--out)
-    dir: str                # where this process writes: the run folder, or a worker's own on non-chief workers
+    path: str  # what the user named (--out)
+    dir: str  # where this process writes: the run folder, or a worker's own on non-chief workers
     chief: bool
-    identity: dict          # fingerprints of the spec and the data this run trains
-    state: dict             # {'epoch', 'best', 'history'}: empty for a new run, read from the checkpoint to resume
+    identity: dict  # fingerprints of the spec and the data this run trains
+    state: dict  # {'epoch', 'best', 'history'}: empty for a new run, read from the checkpoint to resume
 
     @property
     def checkpoints(self) -> str:
@@ -50,16 +64,18 @@ def identity(spec, data_arg) -> dict:
 
 def data_fingerprint(data_arg) -> str:
     """The data's name plus, for a file, its bytes' digest; for a folder, its files' names and sizes."""
-    if hasattr(data_arg, "element_spec"):       # a tf.data.Dataset: what it holds, not its contents
+    if hasattr(data_arg, "element_spec"):  # a tf.data.Dataset: what it holds, not its contents
         return hashlib.sha256(f"tf.data.Dataset {data_arg.element_spec}".encode()).hexdigest()[:16]
-    if isinstance(data_arg, tuple):             # in-memory arrays: their bytes
+    if isinstance(data_arg, tuple):  # in-memory arrays: their bytes
         digest = hashlib.sha256(b"arrays")
         for array in data_arg:
-            digest.update(repr(getattr(array, "shape", None)).encode() + memoryview(np.ascontiguousarray(array)).tobytes())
+            digest.update(
+                repr(getattr(array, "shape", None)).encode() + memoryview(np.ascontiguousarray(array)).tobytes()
+            )
         return digest.hexdigest()[:16]
     data_arg = os.fspath(data_arg)
     digest = hashlib.sha256(data_arg.encode())
-    if data_arg.startswith(("tfds:", "hf:")):      # a prepared data set on disk, or a name
+    if data_arg.startswith(("tfds:", "hf:")):  # a prepared data set on disk, or a name
         data_arg = data_arg.split(":", 1)[1]
     if os.path.isfile(data_arg):
         with open(data_arg, "rb") as handle:
@@ -91,10 +107,12 @@ def locked(folder: RunFolder):
         except FileExistsError:
             holder = _holder(path)
             if holder is not None:
-                raise RunFolderError(f"{folder.path} is in use by another training run (PID {holder}); wait for "
-                                     "it to finish, or choose another --out") from None
+                raise RunFolderError(
+                    f"{folder.path} is in use by another training run (PID {holder}); wait for "
+                    "it to finish, or choose another --out"
+                ) from None
             with contextlib.suppress(FileNotFoundError):
-                os.remove(path)                  # left by a run that was killed
+                os.remove(path)  # left by a run that was killed
     else:
         raise RunFolderError(f"{folder.path}: cannot take the run folder's lock {path}")
     try:
@@ -152,27 +170,36 @@ def check_run_folder(folder: RunFolder, resume) -> RunFolder:
     folder.state = _read_state(state_path, out)
     _check_same_run(folder, out)
     if not os.path.exists(os.path.join(folder.checkpoints, "last.keras")):
-        raise RunFolderError(f"--resume: {out}/checkpoint/last.keras is missing, so epoch {folder.state['epoch']} "
-                             "cannot be continued; train again into another --out")
+        raise RunFolderError(
+            f"--resume: {out}/checkpoint/last.keras is missing, so epoch {folder.state['epoch']} "
+            "cannot be continued; train again into another --out"
+        )
     return folder
 
 
 def _read_state(path, out) -> dict:
     try:
         state = checkpoints.read_state(os.path.dirname(path))
-        if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) \
-                or not isinstance(state.get("history"), list):
+        if (
+            not isinstance(state, dict)
+            or not isinstance(state.get("epoch"), int)
+            or not isinstance(state.get("history"), list)
+        ):
             raise ValueError("it lacks the epoch or the history")
         state.setdefault("best", None)
         return state
     except (OSError, ValueError) as err:
-        raise RunFolderError(f"--resume: {out}/checkpoint/state.json is unreadable ({err}); the run cannot be "
-                             "continued: train again into another --out") from None
+        raise RunFolderError(
+            f"--resume: {out}/checkpoint/state.json is unreadable ({err}); the run cannot be "
+            "continued: train again into another --out"
+        ) from None
 
 
 def _check_same_run(folder: RunFolder, out):
     recorded = folder.state.get("identity", {})
     for key, what in (("spec", "the spec (after extends and --set)"), ("data", "the data")):
         if recorded.get(key) != folder.identity[key]:
-            raise RunFolderError(f"--resume: {what} differs from what {out} was started with; resume with the "
-                                 "same spec and data, or train into another --out")
+            raise RunFolderError(
+                f"--resume: {what} differs from what {out} was started with; resume with the "
+                "same spec and data, or train into another --out"
+            )

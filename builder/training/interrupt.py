@@ -29,6 +29,6 @@ def stopped(err: BaseException, epoch: int, out: str) -> TrainingStopped | None:
     if isinstance(err, OSError) and err.errno in DISK_FULL:
         where = f" writing {target_of(err.filename)}" if err.filename else ""
         return TrainingStopped(f"the disk is full ({err.strerror}{where}); free some space. Stopped", epoch, out, 1)
-    if "No space left on device" in str(err):        # TensorFlow's own writers (a disk cache, logs)
+    if "No space left on device" in str(err):  # TensorFlow's own writers (a disk cache, logs)
         return TrainingStopped("the disk is full (No space left on device); free some space. Stopped", epoch, out, 1)
     return None

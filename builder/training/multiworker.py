@@ -22,8 +22,10 @@ class MultiWorkerLoop:
         self.task = task_of(spec)
         self.metric = {"classifier": "accuracy", "binary": "accuracy", "regression": "mae"}[self.task]
         if spec.training.metrics not in (None, [self.metric]):
-            raise SpecError(f"--distribute multi-worker reports the loss and {self.metric}; remove "
-                            f"training.metrics or set it to [{self.metric}]")
+            raise SpecError(
+                f"--distribute multi-worker reports the loss and {self.metric}; remove "
+                f"training.metrics or set it to [{self.metric}]"
+            )
         self.loss_fn = keras.losses.get(spec.training.loss or DEFAULT_LOSS[self.task])
         self.run = tf.function(self._run)
 
@@ -33,8 +35,12 @@ class MultiWorkerLoop:
         if self.task == "classifier":
             score = tf.cast(tf.equal(tf.cast(tf.argmax(prediction, -1), y.dtype), y), "float32")
         elif self.task == "binary":
-            score = tf.cast(tf.equal(tf.cast(tf.reshape(prediction, [-1]) > 0.5, "float32"),
-                                     tf.cast(tf.reshape(y, [-1]), "float32")), "float32")
+            score = tf.cast(
+                tf.equal(
+                    tf.cast(tf.reshape(prediction, [-1]) > 0.5, "float32"), tf.cast(tf.reshape(y, [-1]), "float32")
+                ),
+                "float32",
+            )
         else:
             score = tf.reduce_mean(tf.abs(tf.reshape(tf.cast(y, "float32"), tf.shape(prediction)) - prediction), -1)
         return losses, score
@@ -74,8 +80,7 @@ class MultiWorkerLoop:
             logs = self._over(train_ds, training=True)
             if val_ds is not None:
                 logs.update({f"val_{k}": v for k, v in self.evaluate(val_ds).items()})
-            print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()),
-                  flush=True)
+            print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
             callback_list.on_epoch_end(epoch, logs)
             if self.model.stop_training:
                 break

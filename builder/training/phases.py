@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+from typing import Any
 
 from ..errors import SpecError, suggest
 from .compile import compile_model, make_optimizer
@@ -15,11 +16,11 @@ from .compile import compile_model, make_optimizer
 
 @dataclasses.dataclass
 class Phase:
-    number: int            # from 1
-    start: int             # epochs done before it
-    end: int               # epochs done after it
-    trainable: object      # 'all' or a list of patterns
-    optimizer: object      # None: the training section's
+    number: int  # from 1
+    start: int  # epochs done before it
+    end: int  # epochs done after it
+    trainable: object  # 'all' or a list of patterns
+    optimizer: object  # None: the training section's
 
 
 def plan(spec, epochs) -> list[Phase]:
@@ -42,14 +43,18 @@ def check(spec, model) -> None:
             make_optimizer(phase.optimizer, path=("training", "phases", i, "optimizer"))
         for j, pattern in enumerate(phase.trainable if phase.trainable != "all" else ()):
             if not fnmatch.filter(names, pattern):
-                raise spec.source.locate(SpecError(
-                    f"'{pattern}' names no layer of the model.{suggest(pattern, names)} Layers: "
-                    f"{', '.join(names[:30])}{', ...' if len(names) > 30 else ''}"),
-                    ("training", "phases", i, "trainable", j))
+                raise spec.source.locate(
+                    SpecError(
+                        f"'{pattern}' names no layer of the model.{suggest(pattern, names)} Layers: "
+                        f"{', '.join(names[:30])}{', ...' if len(names) > 30 else ''}"
+                    ),
+                    ("training", "phases", i, "trainable", j),
+                )
 
 
 def enter(model, spec, phase: Phase) -> None:
     """Set which layers train in `phase`, and compile for it."""
+    patterns: Any = [] if phase.trainable == "all" else phase.trainable
     for layer in model.layers:
-        layer.trainable = phase.trainable == "all" or any(fnmatch.fnmatchcase(layer.name, p) for p in phase.trainable)
+        layer.trainable = phase.trainable == "all" or any(fnmatch.fnmatchcase(layer.name, p) for p in patterns)
     compile_model(model, spec, optimizer=phase.optimizer, steps_per_execution=model.steps_per_execution)

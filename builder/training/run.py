@@ -26,14 +26,14 @@ from ..spec import graph
 from ..spec.load import load_spec
 from ..spec.resolved import resolved_yaml
 from . import batching, checkpoints, phases, tracking
-from . import threads as op_threads
-from . import folder as folder_module
 from . import data as data_module
+from . import folder as folder_module
+from . import threads as op_threads
 from .checks import check_labels
 from .compile import callback_options, compile_model, make_callbacks, steps_per_execution, task_of
-from .interrupt import stopped
 from .devices import device_line, is_chief, keep_float32, make_strategy, precision_policy, strategy_scope
 from .folder import RunFolder
+from .interrupt import stopped
 from .multiworker import MultiWorkerLoop
 from .timing import StepTime
 
@@ -51,14 +51,26 @@ def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
         raise SpecError(f"training from --data needs a spec with one input; this one has {len(spec.inputs)}")
     item, config = spec.inputs[0], spec.training
     vocabulary = data_module.load_vocabulary(os.path.join(folder.dir, "model.keras")) if resume else None
-    sizes = [node.args[node.type.vocabulary] for node in expanded.nodes
-             if node.type.vocabulary and node.type.vocabulary in node.args]
-    data = data_module.load(data_arg, item.shape, item.dtype, validation_split=config.validation_split,
-                            test_split=config.test_split, seed=config.seed, vocabulary=vocabulary,
-                            max_tokens=sizes[0] if sizes else None, label=label, tfrecord=config.tfrecord)
+    sizes = [
+        node.args[node.type.vocabulary]
+        for node in expanded.nodes
+        if node.type.vocabulary and node.type.vocabulary in node.args
+    ]
+    data = data_module.load(
+        data_arg,
+        item.shape,
+        item.dtype,
+        validation_split=config.validation_split,
+        test_split=config.test_split,
+        seed=config.seed,
+        vocabulary=vocabulary,
+        max_tokens=sizes[0] if sizes else None,
+        label=label,
+        tfrecord=config.tfrecord,
+    )
     check_labels(data, task_of(spec), spec.output.get("units") if spec.output else None)
     if any(node.type.rescales for node in expanded.nodes):
-        data.rescale = None                   # the model scales its raw input itself
+        data.rescale = None  # the model scales its raw input itself
     if data.vocabulary is not None and folder.chief:
         data_module.save_vocabulary(os.path.join(folder.dir, "vocabulary.json"), data.vocabulary)
     return data
@@ -77,54 +89,84 @@ def make_model(spec, expanded, folder: RunFolder, strategy, weights=None, *, dat
         if loaded is not None:
             print("\n".join(loaded.lines()), flush=True)
         adapt_layers(model, expanded, data, spec, batch_size)
-        compile_model(model, spec, steps_per_execution=steps_per_execution(spec.training, len(data.train.y),
-                                                                           batch_size, distribute))
+        compile_model(
+            model,
+            spec,
+            steps_per_execution=steps_per_execution(spec.training, len(data.train.y), batch_size, distribute),
+        )
         return model
 
 
 @dataclasses.dataclass
 class Fitted:
-    history: list           # one dict of logs per epoch, the resumed run's earlier epochs included
-    first_epoch: int        # where this process started
+    history: list  # one dict of logs per epoch, the resumed run's earlier epochs included
+    first_epoch: int  # where this process started
     seconds: float
-    steps: StepTime         # the time of the training steps alone
+    steps: StepTime  # the time of the training steps alone
 
 
-def fit(model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute, strategy, verbose,
-        extra_callbacks=()) -> Fitted:
+def fit(
+    model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute, strategy, verbose, extra_callbacks=()
+) -> Fitted:
     """Step 4: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
     keras, config = _keras(), spec.training
-    make = dict(data=data, shape=spec.inputs[0].shape, batch_size=batch_size, preprocessing=config.preprocessing,
-                seed=config.seed, cache=config.cache, **batching.pipeline(config))
+    make = dict(
+        data=data,
+        shape=spec.inputs[0].shape,
+        batch_size=batch_size,
+        preprocessing=config.preprocessing,
+        seed=config.seed,
+        cache=config.cache,
+        **batching.pipeline(config),
+    )
     cache_dir = os.path.join(folder.dir, "cache")
-    shutil.rmtree(cache_dir, ignore_errors=True)      # a killed run's partial cache would be refused
+    shutil.rmtree(cache_dir, ignore_errors=True)  # a killed run's partial cache would be refused
     if config.cache in ("disk", "auto"):
         os.makedirs(cache_dir)
-    train_ds = batching.dataset(data.train, training=True, shuffle=config.shuffle,
-                                cache_file=os.path.join(cache_dir, "train"), **make)
-    val_ds = batching.dataset(data.validation, training=False, cache_file=os.path.join(cache_dir, "validation"),
-                              **make) if data.validation else None
+    train_ds = batching.dataset(
+        data.train, training=True, shuffle=config.shuffle, cache_file=os.path.join(cache_dir, "train"), **make
+    )
+    val_ds = (
+        batching.dataset(data.validation, training=False, cache_file=os.path.join(cache_dir, "validation"), **make)
+        if data.validation
+        else None
+    )
     monitor = config.monitor if val_ds is not None or not config.monitor.startswith("val_") else "loss"
     state = folder.state
     history_csv = os.path.join(folder.dir, "history.csv")
     if not state["epoch"] and os.path.exists(history_csv):
-        os.remove(history_csv)                # left by a run killed in its first epoch
+        os.remove(history_csv)  # left by a run killed in its first epoch
     say = print if verbose != 0 else None
-    steps = StepTime()                    # first: its clock stops before the other callbacks' epoch-end work
-    callbacks = [steps, *checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
-                 keras.callbacks.CSVLogger(history_csv, append=True), *make_callbacks(config, folder.dir),
-                 *extra_callbacks]
+    steps = StepTime()  # first: its clock stops before the other callbacks' epoch-end work
+    callbacks = [
+        steps,
+        *checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
+        keras.callbacks.CSVLogger(history_csv, append=True),
+        *make_callbacks(config, folder.dir),
+        *extra_callbacks,
+    ]
     if batching.has_tf_data():
         options = {**callback_options(config, "tensorboard"), "log_dir": os.path.join(folder.dir, "logs")}
         callbacks.append(keras.callbacks.TensorBoard(**options))
     started = time.perf_counter()
     try:
         for phase in phases.plan(spec, epochs):
-            _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, distribute=distribute,
-                       strategy=strategy, verbose=verbose)
+            _fit_phase(
+                model,
+                spec,
+                phase,
+                state,
+                folder,
+                train_ds,
+                val_ds,
+                callbacks,
+                distribute=distribute,
+                strategy=strategy,
+                verbose=verbose,
+            )
             if model.stop_training:
                 break
-    except (KeyboardInterrupt, Exception) as err:     # noqa: BLE001 - TensorFlow's own write errors too
+    except (KeyboardInterrupt, Exception) as err:  # noqa: BLE001 - TensorFlow's own write errors too
         stop = stopped(err, _done(state) + 1, folder.path)
         if stop is None:
             raise
@@ -144,36 +186,73 @@ def _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, *
         return
     if spec.training.phases and done <= phase.start:
         phases.enter(model, spec, phase)
-        print(f"Phase {phase.number}: epochs {phase.start + 1}-{phase.end}, training "
-              f"{'all layers' if phase.trainable == 'all' else ', '.join(phase.trainable)}", flush=True)
+        print(
+            f"Phase {phase.number}: epochs {phase.start + 1}-{phase.end}, training "
+            f"{'all layers' if phase.trainable == 'all' else ', '.join(phase.trainable)}",
+            flush=True,
+        )
     if distribute == "multi-worker":
         MultiWorkerLoop(model, spec, strategy).fit(train_ds, val_ds, phase.end, done, callbacks)
     else:
-        model.fit(train_ds, validation_data=val_ds, epochs=phase.end, initial_epoch=done, callbacks=callbacks,
-                  verbose=verbose, shuffle=False)    # the pipeline shuffles
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=phase.end,
+            initial_epoch=done,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )  # the pipeline shuffles
     if phase.number < len(spec.training.phases or ()):
         with atomic_path(os.path.join(folder.checkpoints, f"phase-{phase.number}.keras"), suffix=".keras") as path:
             model.save(path)
 
 
-def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, batch_size, distribute,
-           strategy, label, threads, record=None) -> dict:
+def report(
+    model,
+    spec,
+    data,
+    data_arg,
+    folder: RunFolder,
+    fitted: Fitted,
+    *,
+    batch_size,
+    distribute,
+    strategy,
+    label,
+    threads,
+    record=None,
+) -> dict:
     """Step 5: test metrics, then model.keras, history, run.json and metrics.json in the run folder."""
     history, config = fitted.history, spec.training
     completed = history[-1]["epoch"] if history else fitted.first_epoch
     trained = len(data.train.y) * (completed - fitted.first_epoch)
-    metrics = {"data": data_module.describe_source(data_arg), "epochs": completed,
-               "seconds": round(fitted.seconds, 3),
-               "samples_per_second": round(trained / fitted.seconds, 1) if fitted.seconds > 0 and trained else None,
-               "step_samples_per_second": fitted.steps.samples_per_second(len(data.train.y)),
-               "params": int(model.count_params())}
+    metrics = {
+        "data": data_module.describe_source(data_arg),
+        "epochs": completed,
+        "seconds": round(fitted.seconds, 3),
+        "samples_per_second": round(trained / fitted.seconds, 1) if fitted.seconds > 0 and trained else None,
+        "step_samples_per_second": fitted.steps.samples_per_second(len(data.train.y)),
+        "params": int(model.count_params()),
+    }
     if folder.chief and distribute != "multi-worker":
         metrics.update(use_tested_weights(model, spec, folder, completed))
     if data.test is not None:
-        test_ds = batching.dataset(data.test, data, spec.inputs[0].shape, batch_size, training=False,
-                                   preprocessing=config.preprocessing, seed=config.seed, **batching.pipeline(config))
-        results = MultiWorkerLoop(model, spec, strategy).evaluate(test_ds) if distribute == "multi-worker" \
+        test_ds = batching.dataset(
+            data.test,
+            data,
+            spec.inputs[0].shape,
+            batch_size,
+            training=False,
+            preprocessing=config.preprocessing,
+            seed=config.seed,
+            **batching.pipeline(config),
+        )
+        results = (
+            MultiWorkerLoop(model, spec, strategy).evaluate(test_ds)
+            if distribute == "multi-worker"
             else model.evaluate(test_ds, return_dict=True, verbose=0)
+        )
         metrics.update({f"test_{name}": float(value) for name, value in results.items()})
     if history:
         tested = metrics.get("tested_epoch", completed)
@@ -183,25 +262,43 @@ def report(model, spec, data, data_arg, folder: RunFolder, fitted: Fitted, *, ba
         shutil.rmtree(folder.dir, ignore_errors=True)
         return metrics
     log_results(folder, spec, record, metrics)
-    shutil.rmtree(os.path.join(folder.dir, "cache"), ignore_errors=True)    # the run's own decoded copies
+    shutil.rmtree(os.path.join(folder.dir, "cache"), ignore_errors=True)  # the run's own decoded copies
     with atomic_path(os.path.join(folder.dir, "model.keras"), suffix=".keras") as temporary:
         model.save(temporary)
     write_atomic(os.path.join(folder.dir, "history.json"), json.dumps(history, indent=1).encode())
-    if data.class_names:                  # predict names its classes with them
+    if data.class_names:  # predict names its classes with them
         write_atomic(os.path.join(folder.dir, "classes.json"), json.dumps(data.class_names).encode())
     write_atomic(os.path.join(folder.dir, "spec.yaml"), resolved_yaml(spec, header=_SPEC_HEADER).encode())
-    write_atomic(os.path.join(folder.dir, "run.json"), json.dumps(
-        {"spec": spec.source.file, "resolved_spec": "spec.yaml", "name": spec.name, **(record or {}),
-         "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
-         "data_fingerprint": folder.identity["data"], "seed": config.seed,
-         "validation_split": config.validation_split, "test_split": config.test_split,
-         "batch_size": batch_size, "rescale": _scaling(config, data), "label": label,
-         "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
-         "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
-         "jit_compile": bool(getattr(model, "jit_compile", False)), "intra_op_threads": threads.intra_op,
-         "num_parallel_calls": config.num_parallel_calls, "prefetch": config.prefetch,
-         "precision": _keras().mixed_precision.global_policy().name, "float32_layers": _float32_layers(model),
-         "device": device_line(strategy), "versions": versions()}, indent=1).encode())
+    write_atomic(
+        os.path.join(folder.dir, "run.json"),
+        json.dumps(
+            {
+                "spec": spec.source.file,
+                "resolved_spec": "spec.yaml",
+                "name": spec.name,
+                **(record or {}),
+                "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
+                "data_fingerprint": folder.identity["data"],
+                "seed": config.seed,
+                "validation_split": config.validation_split,
+                "test_split": config.test_split,
+                "batch_size": batch_size,
+                "rescale": _scaling(config, data),
+                "label": label,
+                "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
+                "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
+                "jit_compile": bool(getattr(model, "jit_compile", False)),
+                "intra_op_threads": threads.intra_op,
+                "num_parallel_calls": config.num_parallel_calls,
+                "prefetch": config.prefetch,
+                "precision": _keras().mixed_precision.global_policy().name,
+                "float32_layers": _float32_layers(model),
+                "device": device_line(strategy),
+                "versions": versions(),
+            },
+            indent=1,
+        ).encode(),
+    )
     write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
     return metrics
 
@@ -213,8 +310,10 @@ def _float32_layers(model) -> list:
     return [layer.name for layer in model.layers if layer.compute_dtype == "float32"]
 
 
-_SPEC_HEADER = ("# The spec this run trained, as resolved: extends, --set and imports applied, blocks written in.\n"
-                "# `python cli.py train spec.yaml --data ...` trains the same network again.")
+_SPEC_HEADER = (
+    "# The spec this run trained, as resolved: extends, --set and imports applied, blocks written in.\n"
+    "# `python cli.py train spec.yaml --data ...` trains the same network again."
+)
 
 
 def versions() -> dict:
@@ -223,9 +322,14 @@ def versions() -> dict:
     import platform
 
     import numpy
+
     keras = _keras()
-    found = {"python": platform.python_version(), "keras": keras.__version__, "backend": keras.backend.backend(),
-             "numpy": numpy.__version__}
+    found = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+    }
     for package in ("keras-spec-builder", "tensorflow", "jax", "torch"):
         try:
             found[package] = importlib.metadata.version(package)
@@ -241,8 +345,11 @@ def log_results(folder: RunFolder, spec, record, metrics):
         return
     tf = _tensorflow()
     from tensorboard.plugins.hparams import api as hparams_api
+
     with tf.summary.create_file_writer(os.path.join(folder.dir, "logs", "results")).as_default():
-        hparams_api.hparams(tracking.hyperparameters(spec, record), trial_id=os.path.basename(os.path.abspath(folder.path)))
+        hparams_api.hparams(
+            tracking.hyperparameters(spec, record), trial_id=os.path.basename(os.path.abspath(folder.path))
+        )
         for key, value in metrics.items():
             if key.startswith(("test_", "val_")) and isinstance(value, float) and math.isfinite(value):
                 tf.summary.scalar(key, value, step=metrics["epochs"])
@@ -252,34 +359,53 @@ def results_table(metrics: dict) -> list[str]:
     """The run's results as a table for the terminal: which weights were
     tested, the test and validation metrics, time and throughput."""
     if metrics.get("tested") == "checkpoint/best.keras":
-        head = (f"Results of checkpoint/best.keras (epoch {metrics['tested_epoch']} of {metrics['epochs']}, "
-                f"the best {metrics['monitor']}), saved as model.keras:")
+        head = (
+            f"Results of checkpoint/best.keras (epoch {metrics['tested_epoch']} of {metrics['epochs']}, "
+            f"the best {metrics['monitor']}), saved as model.keras:"
+        )
     else:
         head = f"Results of the last epoch's weights (epoch {metrics['epochs']}), saved as model.keras:"
     rows = [(k, v) for k, v in metrics.items() if k.startswith(("test_", "val_"))]
-    rows += [("epochs", metrics["epochs"]), ("seconds", metrics["seconds"]),
-             ("samples per second, whole run", metrics["samples_per_second"])]
+    rows += [
+        ("epochs", metrics["epochs"]),
+        ("seconds", metrics["seconds"]),
+        ("samples per second, whole run", metrics["samples_per_second"]),
+    ]
     if metrics.get("step_samples_per_second"):
         rows.append(("samples per second, training steps", metrics["step_samples_per_second"]))
     rows.append(("parameters", f"{metrics['params']:,}"))
     width = max(len(k) for k, _ in rows)
-    return [head, *(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) and k.startswith(("test_", "val_"))
-                    else f"  {k:<{width}}  {v}" for k, v in rows)]
+    return [
+        head,
+        *(
+            f"  {k:<{width}}  {v:.4f}"
+            if isinstance(v, float) and k.startswith(("test_", "val_"))
+            else f"  {k:<{width}}  {v}"
+            for k, v in rows
+        ),
+    ]
 
 
 def use_tested_weights(model, spec, folder: RunFolder, completed) -> dict:
     """Step 5a: the weights that are tested and saved as model.keras: the best
     checkpoint's (`training.test_on: best`, the default) or the last epoch's;
     what the report says about them."""
-    state = checkpoints.read_state(folder.checkpoints) if os.path.exists(
-        os.path.join(folder.checkpoints, checkpoints.STATE)) else {}
+    state = (
+        checkpoints.read_state(folder.checkpoints)
+        if os.path.exists(os.path.join(folder.checkpoints, checkpoints.STATE))
+        else {}
+    )
     best_epoch, best_file = state.get("best_epoch"), os.path.join(folder.checkpoints, "best.keras")
     if spec.training.test_on == "final" or best_epoch is None or not os.path.exists(best_file):
         return {"tested": "final", "tested_epoch": completed}
     if best_epoch != completed:
         model.set_weights(_keras().saving.load_model(best_file, compile=False).get_weights())
-    return {"tested": "checkpoint/best.keras", "tested_epoch": best_epoch, "monitor": state.get("monitor"),
-            "best": state.get("best")}
+    return {
+        "tested": "checkpoint/best.keras",
+        "tested_epoch": best_epoch,
+        "monitor": state.get("monitor"),
+        "best": state.get("best"),
+    }
 
 
 def _scaling(config, data) -> float:
@@ -294,8 +420,16 @@ def adapt_layers(model, expanded, data, spec, batch_size):
     keras = _keras()
 
     def training_inputs():
-        return batching.dataset(data.train, data, spec.inputs[0].shape, batch_size, training=False,
-                                preprocessing=spec.training.preprocessing, seed=0, **batching.pipeline(spec.training))
+        return batching.dataset(
+            data.train,
+            data,
+            spec.inputs[0].shape,
+            batch_size,
+            training=False,
+            preprocessing=spec.training.preprocessing,
+            seed=0,
+            **batching.pipeline(spec.training),
+        )
 
     for node in expanded.nodes:
         if node.type.adapts and node.args.get("adapt"):
@@ -305,7 +439,7 @@ def adapt_layers(model, expanded, data, spec, batch_size):
             elif data.streamed:
                 values = training_inputs().map(lambda x, y: x)
             else:
-                values = data.train.x         # the raw input itself (texts for a text_vectorization)
+                values = data.train.x  # the raw input itself (texts for a text_vectorization)
             layer.adapt(values)
             print(f"Adapted {node.type.name} '{node.name}' to the {len(data.train.y)} training examples", flush=True)
 
@@ -325,7 +459,7 @@ def seed_everything(seed, deterministic=True):
     Keras compiles no model with XLA under them)."""
     keras = _keras()
     if batching.has_tf_data():
-        _tensorflow()         # set_random_seed seeds TensorFlow too; import it quietly first
+        _tensorflow()  # set_random_seed seeds TensorFlow too; import it quietly first
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow" and deterministic:
         _tensorflow().config.experimental.enable_op_determinism()
@@ -335,6 +469,7 @@ def seed_everything(seed, deterministic=True):
 class Run:
     """A finished training run: the trained model (the tested weights), its
     history (one dict per epoch), its metrics (metrics.json) and its folder."""
+
     model: object
     history: list
     metrics: dict
@@ -347,19 +482,33 @@ def train(spec, data_arg, out, **options) -> dict:
     return train_run(spec, data_arg, out, **options).metrics
 
 
-def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False, distribute="none",
-              mixed_precision=False, verbose="auto", label=None, weights=None, record=None,
-              callbacks=None) -> Run:
+def train_run(
+    spec,
+    data_arg,
+    out,
+    *,
+    epochs=None,
+    batch_size=None,
+    resume=False,
+    distribute="none",
+    mixed_precision=False,
+    verbose="auto",
+    label=None,
+    weights=None,
+    record=None,
+    callbacks=None,
+) -> Run:
     """Train `spec` on `data_arg` (a path, 'digits', or an (x, y) pair of
     arrays) into the run folder `out`. `record` ({command, overrides}) goes into
     run.json; `callbacks` are Keras callbacks added to the run's own."""
     if isinstance(data_arg, os.PathLike):
         data_arg = os.fspath(data_arg)
     if spec.training.phases and epochs:
-        raise SpecError("--epochs: the spec trains in phases, whose epochs set the run's length; change "
-                        "training.phases instead")
+        raise SpecError(
+            "--epochs: the spec trains in phases, whose epochs set the run's length; change training.phases instead"
+        )
     epochs = epochs or (phases.plan(spec, 0)[-1].end if spec.training.phases else spec.training.epochs)
-    if verbose == "auto":             # a progress bar on a terminal; one plain line per epoch in a log
+    if verbose == "auto":  # a progress bar on a terminal; one plain line per epoch in a log
         verbose = 1 if sys.stdout.isatty() else 2
     batch_size = batch_size or spec.training.batch_size
     op_threads.check_backend(spec)
@@ -369,31 +518,72 @@ def train_run(spec, data_arg, out, *, epochs=None, batch_size=None, resume=False
     try:
         with folder_module.locked(folder):
             folder_module.check_run_folder(folder, resume)
-            return _train(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
-                          distribute=distribute, strategy=strategy, mixed_precision=mixed_precision, verbose=verbose,
-                          label=label, weights=weights, record=record, callbacks=list(callbacks or []))
+            return _train(
+                spec,
+                data_arg,
+                folder,
+                epochs=epochs,
+                batch_size=batch_size,
+                resume=resume,
+                distribute=distribute,
+                strategy=strategy,
+                mixed_precision=mixed_precision,
+                verbose=verbose,
+                label=label,
+                weights=weights,
+                record=record,
+                callbacks=list(callbacks or []),
+            )
     except BaseException:
-        if created:                       # failed before writing anything: leave no empty run folder behind
+        if created:  # failed before writing anything: leave no empty run folder behind
             folder_module.remove_empty(out)
         raise
 
 
-def _train(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, mixed_precision,
-           verbose, label, weights, record, callbacks) -> Run:
+def _train(
+    spec,
+    data_arg,
+    folder,
+    *,
+    epochs,
+    batch_size,
+    resume,
+    distribute,
+    strategy,
+    mixed_precision,
+    verbose,
+    label,
+    weights,
+    record,
+    callbacks,
+) -> Run:
     policy = "mixed_float16" if mixed_precision else precision_policy(spec.training.precision)
     if policy != "float32" and spec.output is not None:
-        spec.output.setdefault("dtype", "float32")       # a float16 softmax loses too much
+        spec.output.setdefault("dtype", "float32")  # a float16 softmax loses too much
     previous = _keras().mixed_precision.global_policy().name
     try:
         expanded = graph.expand(spec)
-        threads = op_threads.choose(spec, expanded, batch_size)     # first: its probe build clears Keras's session
+        threads = op_threads.choose(spec, expanded, batch_size)  # first: its probe build clears Keras's session
         _keras().mixed_precision.set_global_policy(policy)
-        return _train_with_policy(spec, data_arg, folder, epochs=epochs, batch_size=batch_size, resume=resume,
-                                  distribute=distribute, strategy=strategy, verbose=verbose, label=label,
-                                  weights=weights, record=record, callbacks=callbacks, expanded=expanded,
-                                  threads=threads)
+        return _train_with_policy(
+            spec,
+            data_arg,
+            folder,
+            epochs=epochs,
+            batch_size=batch_size,
+            resume=resume,
+            distribute=distribute,
+            strategy=strategy,
+            verbose=verbose,
+            label=label,
+            weights=weights,
+            record=record,
+            callbacks=callbacks,
+            expanded=expanded,
+            threads=threads,
+        )
     except SpecError as err:
-        if err.path and not err.located:      # a training setting Keras refused (an optimizer's, a callback's)
+        if err.path and not err.located:  # a training setting Keras refused (an optimizer's, a callback's)
             spec.source.locate(err)
         raise
     finally:
@@ -406,35 +596,89 @@ def _cache_note(data, mode) -> str:
         return ""
     what = "examples" if data.streamed else "images"
     uncached = "streamed, decoded every epoch" if data.streamed else "images decoded from their files every epoch"
-    return "; " + {"memory": f"decoded {what} cached in memory", "disk": f"decoded {what} cached in cache/",
-                   "none": uncached}[mode]
+    return (
+        "; "
+        + {"memory": f"decoded {what} cached in memory", "disk": f"decoded {what} cached in cache/", "none": uncached}[
+            mode
+        ]
+    )
 
 
-def _train_with_policy(spec, data_arg, folder, *, epochs, batch_size, resume, distribute, strategy, verbose, label,
-                       weights, record, callbacks, expanded, threads) -> Run:
+def _train_with_policy(
+    spec,
+    data_arg,
+    folder,
+    *,
+    epochs,
+    batch_size,
+    resume,
+    distribute,
+    strategy,
+    verbose,
+    label,
+    weights,
+    record,
+    callbacks,
+    expanded,
+    threads,
+) -> Run:
     seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
     keep_float32(expanded, _keras().mixed_precision.global_policy().name)
     data = load_data(spec, expanded, data_arg, folder, resume, label)
-    model = make_model(spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size,
-                       distribute=distribute)
+    model = make_model(
+        spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size, distribute=distribute
+    )
     phases.check(spec, model)
     print(device_line(strategy), flush=True)
     if threads.line():
         print(threads.line(), flush=True)
-    cached = batching.cache_mode(data.train, data, spec.inputs[0].shape, spec.training.cache,
-                                 os.path.join(folder.dir, "cache"))
-    print(f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
-          f"{len(data.validation.y) if data.validation else 0} validation, "
-          f"{len(data.test.y) if data.test else 0} test examples"
-          + ((" (split by its own train, validation and test splits)" if data.streamed else
-              " (split by its own train/, val/, test/ folders)") if data.split_by_folders else "")
-          + _cache_note(data, cached), flush=True)
+    cached = batching.cache_mode(
+        data.train, data, spec.inputs[0].shape, spec.training.cache, os.path.join(folder.dir, "cache")
+    )
+    print(
+        f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
+        f"{len(data.validation.y) if data.validation else 0} validation, "
+        f"{len(data.test.y) if data.test else 0} test examples"
+        + (
+            (
+                " (split by its own train, validation and test splits)"
+                if data.streamed
+                else " (split by its own train/, val/, test/ folders)"
+            )
+            if data.split_by_folders
+            else ""
+        )
+        + _cache_note(data, cached),
+        flush=True,
+    )
     name = os.path.basename(os.path.abspath(folder.path))
     with tracking.tracked(spec, folder.dir, name, record, chief=folder.chief) as (tracker_callbacks, finish):
-        fitted = fit(model, spec, data, folder, epochs=epochs, batch_size=batch_size, distribute=distribute,
-                     strategy=strategy, verbose=verbose, extra_callbacks=[*callbacks, *tracker_callbacks])
-        metrics = report(model, spec, data, data_arg, folder, fitted, batch_size=batch_size, distribute=distribute,
-                         strategy=strategy, label=label, threads=threads, record=record)
+        fitted = fit(
+            model,
+            spec,
+            data,
+            folder,
+            epochs=epochs,
+            batch_size=batch_size,
+            distribute=distribute,
+            strategy=strategy,
+            verbose=verbose,
+            extra_callbacks=[*callbacks, *tracker_callbacks],
+        )
+        metrics = report(
+            model,
+            spec,
+            data,
+            data_arg,
+            folder,
+            fitted,
+            batch_size=batch_size,
+            distribute=distribute,
+            strategy=strategy,
+            label=label,
+            threads=threads,
+            record=record,
+        )
         finish(metrics)
     return Run(model, fitted.history, metrics, folder.path)
 

@@ -11,11 +11,11 @@ import numpy as np
 from ..backend import keras as _keras
 from ..errors import SpecError
 from ..files import not_regular
-from .checks import DataError, check_labels
-from .compile import DEFAULT_LOSS, DEFAULT_METRICS
 from ..spec.training import Preprocessing
 from . import batching, unlabeled
 from . import data as data_module
+from .checks import DataError, check_labels
+from .compile import DEFAULT_LOSS, DEFAULT_METRICS
 
 
 def run_settings(model_path) -> dict:
@@ -34,7 +34,7 @@ def load_trained(model_path):
         raise DataError(model_path, "not a .keras file: it is not a zip archive (truncated or corrupt?)")
     try:
         return keras.saving.load_model(model_path, safe_mode=True)
-    except Exception as err:          # noqa: BLE001 - a bad file is the user's input, not a bug
+    except Exception as err:  # noqa: BLE001 - a bad file is the user's input, not a bug
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         raise DataError(model_path, f"cannot load the model: {first}") from None
 
@@ -58,8 +58,9 @@ def compile_for_its_task(model):
     task, _ = task_of_model(model)
     if task == "classifier":
         probabilities = getattr(model.layers[-1], "activation", None) is keras.activations.softmax
-        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities),
-                      metrics=["accuracy"])
+        model.compile(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities), metrics=["accuracy"]
+        )
     else:
         model.compile(loss=DEFAULT_LOSS[task], metrics=DEFAULT_METRICS[task])
     return model
@@ -69,8 +70,11 @@ def _check_classes(model, data, model_path):
     task, units = task_of_model(model)
     classes = data.num_classes
     if task == "classifier" and classes and classes > units:
-        raise DataError(model_path, f"the model predicts {units} classes, but {data.name} has {classes} "
-                                    f"({', '.join(map(str, data.class_names[:12]))}{', ...' if classes > 12 else ''})")
+        raise DataError(
+            model_path,
+            f"the model predicts {units} classes, but {data.name} has {classes} "
+            f"({', '.join(map(str, data.class_names[:12]))}{', ...' if classes > 12 else ''})",
+        )
     check_labels(data, task, units)
 
 
@@ -78,11 +82,17 @@ def _data_for(model, model_path, data_arg, whole, label=None):
     """(data, input shape, preprocessing, batch size) for a saved model."""
     settings = run_settings(model_path)
     shape = tuple(model.inputs[0].shape[1:])
-    data = data_module.load(data_arg, shape, model.inputs[0].dtype,
-                            validation_split=0 if whole else settings.get("validation_split", 0.1),
-                            test_split=0 if whole else settings.get("test_split", 0.15),
-                            seed=settings.get("seed", 0), vocabulary=data_module.load_vocabulary(model_path),
-                            label=label or settings.get("label"), tfrecord=_tfrecord(settings))
+    data = data_module.load(
+        data_arg,
+        shape,
+        model.inputs[0].dtype,
+        validation_split=0 if whole else settings.get("validation_split", 0.1),
+        test_split=0 if whole else settings.get("test_split", 0.15),
+        seed=settings.get("seed", 0),
+        vocabulary=data_module.load_vocabulary(model_path),
+        label=label or settings.get("label"),
+        tfrecord=_tfrecord(settings),
+    )
     if whole and data.split_by_folders:
         data = data_module.merged(data)
     _check_classes(model, data, model_path)
@@ -94,6 +104,7 @@ def _tfrecord(settings):
     if not settings.get("tfrecord"):
         return None
     from ..spec.training import TFRecordSettings
+
     return TFRecordSettings.model_validate(settings["tfrecord"])
 
 
@@ -104,6 +115,7 @@ def evaluate(model_path, data_arg, label=None, weights=None, report=None) -> dic
     model = load_trained(model_path)
     if weights is not None:
         from ..keras import weights as starting_weights
+
         loaded = starting_weights.load(model, os.fspath(weights))
         if report is not None:
             report(loaded.lines())
@@ -130,7 +142,7 @@ def predict(model_path, data_arg, label=None, top_k=1):
     else:
         data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
         names, truth, first = None, data.train.y, ("index",)
-    order = np.argsort(data.train.index)             # back to the order of the file or folder
+    order = np.argsort(data.train.index)  # back to the order of the file or folder
     ds = batching.dataset(data.train, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)
     outputs = np.asarray(model.predict(ds, verbose=0))[order]
     names = names if names is not None else [str(i) for i in range(len(outputs))]

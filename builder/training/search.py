@@ -19,33 +19,46 @@ def default_out(spec_name: str) -> str:
     return os.path.join("runs", f"{spec_name}-search")
 
 
-def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=None, epochs=None, seed=0,
-           mixed_precision=False, limits=None, **options) -> tuple[list[dict], str]:
+def search(
+    path,
+    data,
+    *,
+    algorithm="random",
+    trials_count=10,
+    fixed=None,
+    out=None,
+    epochs=None,
+    seed=0,
+    mixed_precision=False,
+    limits=None,
+    **options,
+) -> tuple[list[dict], str]:
     """Run `trials_count` trials of the spec at `path` over its `search:`
     space, into `out/NN-PATH=VALUE,...`; returns (rows best first, the best
     spec's path, out/best.yaml)."""
     keras_tuner = _keras_tuner()
     base_spec = load_for_training(path, fixed or {}, mixed_precision, limits)
     if not base_spec.search:
-        raise SpecError("the spec has no `search:` section: add one, e.g. `search: {defaults.activation: "
-                        "[relu, swish]}` (docs/search.md)")
+        raise SpecError(
+            "the spec has no `search:` section: add one, e.g. `search: {defaults.activation: "
+            "[relu, swish]}` (docs/search.md)"
+        )
     space = base_spec.search
     _check_paths(path, fixed, space, mixed_precision, limits)
     base = out or default_out(base_spec.name)
     max_epochs = epochs or base_spec.training.epochs
     objective = _objective(base_spec)
-    oracle = _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed,
-                     keras_tuner.Objective(*objective))
+    oracle = _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, keras_tuner.Objective(*objective))
     if os.path.isdir(base) and any(not e.startswith(".") for e in os.listdir(base)):
         raise BuilderError(f"{base} holds an earlier search; choose another --out (nothing was trained)")
     rows: list[dict] = []
     failures: list = []
-    options.setdefault("verbose", 2)          # one plain line per epoch: trials are compared, not watched
+    options.setdefault("verbose", 2)  # one plain line per epoch: trials are compared, not watched
 
     def run_trial(trial):
         try:
             return trial_run(trial)
-        except Exception as err:          # noqa: BLE001 - KerasTuner would count it and go on; the search stops
+        except Exception as err:  # noqa: BLE001 - KerasTuner would count it and go on; the search stops
             failures.append(err)
             raise keras_tuner.errors.FatalError(str(err)) from err
 
@@ -55,15 +68,22 @@ def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=N
         folder = os.path.join(base, f"{len(rows) + 1:02d}-{trials.folder_name(values)}")
         print(f"\n=== trial {len(rows) + 1}: {trials.folder_name(values)}", flush=True)
         spec = load_for_training(path, {**(fixed or {}), **values}, mixed_precision, limits)
-        metrics = train(spec, data, folder, epochs=trial_epochs, mixed_precision=mixed_precision,
-                        record={"command": None, "overrides": {**(fixed or {}), **values}}, **options)
+        metrics = train(
+            spec,
+            data,
+            folder,
+            epochs=trial_epochs,
+            mixed_precision=mixed_precision,
+            record={"command": None, "overrides": {**(fixed or {}), **values}},
+            **options,
+        )
         rows.append(trials.row(values, metrics, folder))
         return {objective[0]: metrics.get(objective[0], float("nan"))}
 
     tuner = _tuner(keras_tuner, oracle, run_trial, base)
     try:
-        tuner.search(verbose=0)        # the trials print their own lines; the table comes last
-    except Exception:                  # noqa: BLE001 - a trial's own error is the one to report
+        tuner.search(verbose=0)  # the trials print their own lines; the table comes last
+    except Exception:  # noqa: BLE001 - a trial's own error is the one to report
         if failures:
             raise failures[0] from None
         raise
@@ -73,8 +93,10 @@ def search(path, data, *, algorithm="random", trials_count=10, fixed=None, out=N
     best = load_for_training(path, {**(fixed or {}), **ranked[0]["values"]}, mixed_precision, limits)
     best_path = os.path.join(base, "best.yaml")
     best.source.data.pop("search", None)
-    header = (f"# The best of {len(ranked)} trials of {os.path.basename(str(path))} ({algorithm} search): "
-              f"{trials.folder_name(ranked[0]['values'])}, trained in {ranked[0]['folder']}.")
+    header = (
+        f"# The best of {len(ranked)} trials of {os.path.basename(str(path))} ({algorithm} search): "
+        f"{trials.folder_name(ranked[0]['values'])}, trained in {ranked[0]['folder']}."
+    )
     write_atomic(best_path, resolved_yaml(best, header).encode())
     return ranked, best_path
 
@@ -83,14 +105,16 @@ def _keras_tuner():
     try:
         import keras_tuner
     except ImportError:
-        raise BuilderError("search needs KerasTuner: pip install keras-tuner "
-                           "(or pip install \"keras-spec-builder[search]\")") from None
+        raise BuilderError(
+            'search needs KerasTuner: pip install keras-tuner (or pip install "keras-spec-builder[search]")'
+        ) from None
     return keras_tuner
 
 
 def _check_paths(path, fixed, space, mixed_precision, limits):
     """Every path and every end of every range builds a valid spec, before any trial trains."""
     from ..spec.search import candidates
+
     for key, value in space.items():
         for candidate in candidates(value):
             try:
@@ -103,6 +127,7 @@ def _objective(spec) -> tuple[str, str]:
     """What the oracle optimizes, as the trials table ranks: validation
     accuracy for classifiers, else validation loss (training loss without validation)."""
     from .compile import task_of
+
     if spec.training.validation_split <= 0:
         return ("loss", "min")
     return ("val_accuracy", "max") if task_of(spec) in ("classifier", "binary") else ("val_loss", "min")
@@ -114,6 +139,7 @@ def _hp_name(path: str) -> str:
 
 def _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, objective):
     from ..spec.search import space_kind
+
     hp = keras_tuner.HyperParameters()
     for path, value in space.items():
         kind = space_kind(value)
@@ -129,8 +155,9 @@ def _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, objec
     if algorithm == "bayesian":
         return keras_tuner.oracles.BayesianOptimizationOracle(max_trials=trials_count, **common)
     if algorithm == "hyperband":
-        return keras_tuner.oracles.HyperbandOracle(max_epochs=max_epochs, factor=3, hyperband_iterations=1,
-                                                   max_consecutive_failed_trials=1, **common)
+        return keras_tuner.oracles.HyperbandOracle(
+            max_epochs=max_epochs, factor=3, hyperband_iterations=1, max_consecutive_failed_trials=1, **common
+        )
     raise SpecError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
 
 
@@ -141,5 +168,4 @@ def _tuner(keras_tuner, oracle, run_trial, base):
         def run_trial(self, trial, *args, **kwargs):
             return run_trial(trial)
 
-    return SpecTuner(oracle=oracle, directory=os.path.join(base, ".keras_tuner"), project_name="search",
-                     overwrite=True)
+    return SpecTuner(oracle=oracle, directory=os.path.join(base, ".keras_tuner"), project_name="search", overwrite=True)

@@ -33,7 +33,7 @@ class Records:
     name: str
     labels: np.ndarray
     class_names: list | None = None
-    image: bool = False                 # inputs are encoded images (decoded, resized, scaled by 1/255)
+    image: bool = False  # inputs are encoded images (decoded, resized, scaled by 1/255)
 
     def read(self, tf):
         """The raw inputs, in the source's order."""
@@ -47,6 +47,7 @@ class Records:
 @dataclasses.dataclass
 class Stream:
     """A split of a streamed source: the positions of its examples in it."""
+
     records: Records
     positions: np.ndarray
 
@@ -121,7 +122,7 @@ def _located(name, records: Records, tf):
     for position, raw in enumerate(records.read(tf)):
         try:
             records.decode(tf, raw)
-        except Exception as err:      # noqa: BLE001 - a decoder's complaint about the user's data
+        except Exception as err:  # noqa: BLE001 - a decoder's complaint about the user's data
             return DataError(name, f"record {position}: cannot decode its input ({_first_line(err)})")
     return None
 
@@ -134,11 +135,12 @@ def check_decodable(name, records: Records):
     try:
         for _ in ds.batch(256):
             pass
-    except Exception:                 # noqa: BLE001 - located below, one record at a time
+    except Exception:  # noqa: BLE001 - located below, one record at a time
         raise (_located(name, records, tf) or DataError(name, "a record cannot be decoded")) from None
 
 
 # --- TFRecord --------------------------------------------------------------------------
+
 
 def tfrecord_files(path) -> list | None:
     """The TFRecord files of `path` (a file, or a folder of them), or None if it is neither."""
@@ -156,8 +158,14 @@ def split_files(files) -> dict:
     found: dict = {}
     for file in files:
         stem = os.path.basename(file).lower()
-        split = next((s for s, names in SPLIT_NAMES.items()
-                      if any(stem.startswith(n) and not stem[len(n):len(n) + 1].isalpha() for n in names)), None)
+        split = next(
+            (
+                s
+                for s, names in SPLIT_NAMES.items()
+                if any(stem.startswith(n) and not stem[len(n) : len(n) + 1].isalpha() for n in names)
+            ),
+            None,
+        )
         found.setdefault(split, []).append(file)
     if None in found or "train" not in found or len(found) == 1:
         return {"all": list(files)}
@@ -174,8 +182,11 @@ class TFRecords(Records):
         feature = settings.features[self.input]
         self.image = feature.decode == "image"
         if not self.image and feature.dtype != "string" and tuple(feature.shape) != self.shape:
-            raise DataError(name, f"the input feature '{self.input}' has shape {list(feature.shape)}, the spec's "
-                                  f"input {list(self.shape)}; they must match")
+            raise DataError(
+                name,
+                f"the input feature '{self.input}' has shape {list(feature.shape)}, the spec's "
+                f"input {list(self.shape)}; they must match",
+            )
         self.labels, self.class_names = self._labels()
 
     def _compression(self):
@@ -188,8 +199,9 @@ class TFRecords(Records):
         return tf.io.FixedLenFeature(feature.shape, dtype)
 
     def read(self, tf):
-        return tf.data.TFRecordDataset(self.files, compression_type=self._compression(),
-                                       num_parallel_reads=min(len(self.files), 4))
+        return tf.data.TFRecordDataset(
+            self.files, compression_type=self._compression(), num_parallel_reads=min(len(self.files), 4)
+        )
 
     def decode(self, tf, raw):
         value = tf.io.parse_single_example(raw, {self.input: self._spec(tf, self.settings.features[self.input])})
@@ -214,8 +226,11 @@ class TFRecords(Records):
                         try:
                             tf.io.parse_single_example(raw, description)
                         except tf.errors.InvalidArgumentError as err:
-                            raise DataError(self.name, f"record {position + i}: {_first_line(err)} (the feature "
-                                                       "description is training.tfrecord.features)") from None
+                            raise DataError(
+                                self.name,
+                                f"record {position + i}: {_first_line(err)} (the feature "
+                                "description is training.tfrecord.features)",
+                            ) from None
                     raise
                 values.append(parsed[label].numpy().reshape(len(batch), -1))
                 position += len(batch)
@@ -227,6 +242,7 @@ class TFRecords(Records):
 
 
 # --- a tf.data.Dataset given from Python ----------------------------------------------
+
 
 def is_dataset(value) -> bool:
     """A tf.data.Dataset (told without importing TensorFlow)."""
@@ -246,10 +262,13 @@ class DatasetRecords(Records):
             raise DataError(self.name, f"a dataset to train on yields (x, y) pairs; this one yields {spec}")
         rank = spec[0].shape.rank
         if rank == len(self.shape) + 1:
-            dataset = dataset.unbatch()                  # batched: read one example at a time
+            dataset = dataset.unbatch()  # batched: read one example at a time
         elif rank != len(self.shape):
-            raise DataError(self.name, f"its inputs have shape {list(spec[0].shape)}, the spec's input "
-                                       f"{list(self.shape)} (with or without a batch axis)")
+            raise DataError(
+                self.name,
+                f"its inputs have shape {list(spec[0].shape)}, the spec's input "
+                f"{list(self.shape)} (with or without a batch axis)",
+            )
         example = tuple(dataset.element_spec[0].shape)
         if any(a is not None and b is not None and a != b for a, b in zip(example, self.shape)):
             raise DataError(self.name, f"its inputs have shape {list(example)}, the spec's input {list(self.shape)}")
@@ -269,11 +288,13 @@ class DatasetRecords(Records):
 
 # --- TensorFlow Datasets ---------------------------------------------------------------
 
+
 class TfdsRecords(Records):
     """One split of a TensorFlow Datasets data set, by its supervised keys (image, label)."""
 
     def __init__(self, name, dataset_builder, split, shape):
         import tensorflow_datasets as tfds
+
         self.name, self.builder, self.split, self.shape = name, dataset_builder, split, tuple(shape)
         keys = dataset_builder.info.supervised_keys
         if not keys or len(keys) != 2 or not all(isinstance(k, str) for k in keys):
@@ -283,9 +304,12 @@ class TfdsRecords(Records):
         self.image = isinstance(features[self.input], tfds.features.Image)
         self.decoders = {self.input: tfds.decode.SkipDecoding()} if self.image else None
         tf = _tensorflow()
-        self.labels, found = named_labels(np.concatenate(
-            [batch.numpy() for batch in self._examples(tf).map(lambda ex: ex[self.label]).batch(4096)] or [[]]))
-        names = getattr(features[self.label], "names", None)          # a ClassLabel's
+        self.labels, found = named_labels(
+            np.concatenate(
+                [batch.numpy() for batch in self._examples(tf).map(lambda ex: ex[self.label]).batch(4096)] or [[]]
+            )
+        )
+        names = getattr(features[self.label], "names", None)  # a ClassLabel's
         self.class_names = list(names) if names else found
 
     def _examples(self, tf):
@@ -306,8 +330,10 @@ def tfds_sources(name, shape) -> dict:
     try:
         import tensorflow_datasets as tfds
     except ImportError:
-        raise SpecError(f"--data tfds:{name} needs TensorFlow Datasets, which is not installed: "
-                        "pip install tensorflow-datasets (or the project's `tfds` extra)") from None
+        raise SpecError(
+            f"--data tfds:{name} needs TensorFlow Datasets, which is not installed: "
+            "pip install tensorflow-datasets (or the project's `tfds` extra)"
+        ) from None
     label = f"tfds:{name}"
     try:
         if os.path.isdir(name):
@@ -315,7 +341,7 @@ def tfds_sources(name, shape) -> dict:
         else:
             found = tfds.builder(name)
             found.download_and_prepare()
-    except Exception as err:          # noqa: BLE001 - unknown names, failed downloads: the user's input
+    except Exception as err:  # noqa: BLE001 - unknown names, failed downloads: the user's input
         raise DataError(label, f"cannot load it ({_first_line(err)})") from None
     splits = list(found.info.splits.keys())
     if not splits:
@@ -325,23 +351,29 @@ def tfds_sources(name, shape) -> dict:
 
 # --- Hugging Face datasets -------------------------------------------------------------
 
+
 class HfRecords(Records):
     """One split of a Hugging Face `datasets.Dataset`: its `image` (or
     `text`, or only other) column is the input, `label` (or the named one) the label."""
 
     def __init__(self, name, dataset, shape, label=None):
         import datasets
+
         self.name, self.shape = name, tuple(shape)
         columns = dataset.column_names
         self.label = label or "label"
         if self.label not in columns:
-            raise DataError(name, f"no column '{self.label}' (columns: {', '.join(columns)}); name the label "
-                                  "column with --label")
+            raise DataError(
+                name, f"no column '{self.label}' (columns: {', '.join(columns)}); name the label column with --label"
+            )
         others = [c for c in columns if c != self.label]
         self.input = next((c for c in ("image", "img", "text") if c in others), others[0] if len(others) == 1 else None)
         if self.input is None:
-            raise DataError(name, f"which column is the input? It has {', '.join(others)} besides the label; "
-                                  "keep one (dataset.select_columns) or name it image or text")
+            raise DataError(
+                name,
+                f"which column is the input? It has {', '.join(others)} besides the label; "
+                "keep one (dataset.select_columns) or name it image or text",
+            )
         feature = dataset.features[self.input]
         self.image = isinstance(feature, datasets.Image)
         if self.image:
@@ -385,12 +417,14 @@ def hf_sources(name, shape, label=None) -> dict:
     try:
         import datasets
     except ImportError:
-        raise SpecError(f"--data hf:{name} needs Hugging Face datasets, which is not installed: "
-                        "pip install datasets (or the project's `hf` extra)") from None
+        raise SpecError(
+            f"--data hf:{name} needs Hugging Face datasets, which is not installed: "
+            "pip install datasets (or the project's `hf` extra)"
+        ) from None
     source = f"hf:{name}"
     try:
         loaded = datasets.load_from_disk(name) if os.path.isdir(name) else datasets.load_dataset(name)
-    except Exception as err:          # noqa: BLE001 - unknown names, failed downloads: the user's input
+    except Exception as err:  # noqa: BLE001 - unknown names, failed downloads: the user's input
         raise DataError(source, f"cannot load it ({_first_line(err)})") from None
     parts = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"all": loaded}
     return {split: HfRecords(source, part, shape, label) for split, part in parts.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping
 
 from . import trials
 from .run import load_for_training, train
@@ -14,8 +15,9 @@ def default_out(spec_name: str) -> str:
     return os.path.join("runs", f"{spec_name}-sweep")
 
 
-def sweep(path, data, swept: dict, *, fixed=None, out=None, mixed_precision=False, limits=None,
-          **options) -> list[dict]:
+def sweep(
+    path, data, swept: Mapping, *, fixed=None, out=None, mixed_precision=False, limits=None, **options
+) -> list[dict]:
     """Train a variant per combination of `swept` ({'dotted.path': [v1, v2]})
     with `fixed` overrides, each into `out/PATH=VALUE,...` (default
     runs/SPEC_NAME-sweep); every trained model is kept. Every variant is
@@ -25,11 +27,17 @@ def sweep(path, data, swept: dict, *, fixed=None, out=None, mixed_precision=Fals
     specs = [load_for_training(path, {**(fixed or {}), **variant}, mixed_precision, limits) for variant in variants]
     base = out or default_out(specs[0].name)
     rows = []
-    options.setdefault("verbose", 2)          # one plain line per epoch: variants are compared, not watched
+    options.setdefault("verbose", 2)  # one plain line per epoch: variants are compared, not watched
     for variant, spec in zip(variants, specs):
         folder = os.path.join(base, trials.folder_name(variant))
         print(f"\n=== {trials.folder_name(variant)}", flush=True)
-        metrics = train(spec, data, folder, mixed_precision=mixed_precision,
-                        record={"command": None, "overrides": {**(fixed or {}), **variant}}, **options)
+        metrics = train(
+            spec,
+            data,
+            folder,
+            mixed_precision=mixed_precision,
+            record={"command": None, "overrides": {**(fixed or {}), **variant}},
+            **options,
+        )
         rows.append(trials.row(variant, metrics, folder))
     return trials.ranked(rows)

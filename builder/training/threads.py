@@ -16,12 +16,12 @@ from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
 from ..errors import SpecError, in_source
 
-SMALL_STEP_MACS = 100_000_000      # LeNet-5 at batch 32: 13 million; a small CIFAR CNN, no faster on one: 783 million
+SMALL_STEP_MACS = 100_000_000  # LeNet-5 at batch 32: 13 million; a small CIFAR CNN, no faster on one: 783 million
 
 
 @dataclasses.dataclass
 class Threads:
-    intra_op: int | None        # what TensorFlow uses: 0 is its default (one per core); None: not TensorFlow's to set
+    intra_op: int | None  # what TensorFlow uses: 0 is its default (one per core); None: not TensorFlow's to set
     reason: str
 
     def line(self) -> str:
@@ -36,9 +36,11 @@ def check_backend(spec):
     backend = _keras().backend.backend()
     if spec.training.intra_op_threads != "auto" and backend != "tensorflow":
         with in_source(spec.source):
-            raise SpecError(f"a number of threads per op is TensorFlow's setting, and the backend is {backend}; "
-                            f"use auto (the backend's own threads), or the TensorFlow backend",
-                            path=("training", "intra_op_threads"))
+            raise SpecError(
+                f"a number of threads per op is TensorFlow's setting, and the backend is {backend}; "
+                f"use auto (the backend's own threads), or the TensorFlow backend",
+                path=("training", "intra_op_threads"),
+            )
 
 
 def choose(spec, expanded, batch_size: int) -> Threads:
@@ -49,8 +51,10 @@ def choose(spec, expanded, batch_size: int) -> Threads:
         return Threads(None, "not TensorFlow")
     tf = _tensorflow()
     if _started(tf):
-        return Threads(tf.config.threading.get_intra_op_parallelism_threads(),
-                       "TensorFlow had started before this run, which fixed it")
+        return Threads(
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            "TensorFlow had started before this run, which fixed it",
+        )
     if setting != "auto":
         tf.config.threading.set_intra_op_parallelism_threads(setting)
         return Threads(setting, "training.intra_op_threads")
@@ -62,12 +66,16 @@ def choose(spec, expanded, batch_size: int) -> Threads:
         return Threads(0, "auto: a pretrained network, made by reading its weights")
     macs = _step_macs(expanded, batch_size)
     if macs is None:
-        return Threads(tf.config.threading.get_intra_op_parallelism_threads(),
-                       "auto: making its layers started TensorFlow (as Keras's recurrent layers do: they look "
-                       "for a GPU)")
+        return Threads(
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            "auto: making its layers started TensorFlow (as Keras's recurrent layers do: they look for a GPU)",
+        )
     if macs > SMALL_STEP_MACS:
-        return Threads(0, f"auto: {macs / 1e6:,.1f} million multiply-accumulates a step, more than "
-                          f"{SMALL_STEP_MACS / 1e6:,.0f} million")
+        return Threads(
+            0,
+            f"auto: {macs / 1e6:,.1f} million multiply-accumulates a step, more than "
+            f"{SMALL_STEP_MACS / 1e6:,.0f} million",
+        )
     tf.config.threading.set_intra_op_parallelism_threads(1)
     return Threads(1, f"auto: a small model, {macs / 1e6:,.1f} million multiply-accumulates a step")
 
@@ -90,6 +98,7 @@ def _step_macs(expanded, batch_size: int) -> int | None:
     sets both afterwards."""
     from ..keras import describe
     from ..keras.assemble import build_model
+
     keras, tf = _keras(), _tensorflow()
     try:
         with keras.StatelessScope(initialize_variables=False):

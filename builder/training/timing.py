@@ -9,14 +9,14 @@ import time
 from ..backend import keras as _keras
 
 
-class StepTime(_keras().callbacks.Callback):
+class StepTime(_keras().callbacks.Callback):  # type: ignore[misc]
     """Seconds of each epoch's training steps: from the epoch's start to its
     validation (or its end). The first epoch of each `fit` call is kept apart:
     it traces and compiles the train function."""
 
     def __init__(self):
         super().__init__()
-        self.seconds: list[float] = []          # epochs after the first of their fit call
+        self.seconds: list[float] = []  # epochs after the first of their fit call
         self.first_epochs: list[float] = []
         self._started = None
         self._first = False
@@ -34,7 +34,7 @@ class StepTime(_keras().callbacks.Callback):
         self._stop()
 
     def _stop(self):
-        if self._started is None:           # evaluation outside an epoch, or the epoch's validation already stopped it
+        if self._started is None:  # evaluation outside an epoch, or the epoch's validation already stopped it
             return
         (self.first_epochs if self._first else self.seconds).append(time.perf_counter() - self._started)
         self._started, self._first = None, False

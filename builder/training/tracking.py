@@ -17,10 +17,17 @@ from ..errors import BuilderError
 def hyperparameters(spec, record) -> dict:
     """The run's settings as trackers take them (numbers, strings, booleans)."""
     from ..spec.training import named
+
     config = spec.training
     optimizer, arguments = named(config.optimizer)
-    found = {"optimizer": optimizer, "batch_size": config.batch_size, "epochs": config.epochs, "seed": config.seed,
-             "validation_split": float(config.validation_split), "test_split": float(config.test_split)}
+    found = {
+        "optimizer": optimizer,
+        "batch_size": config.batch_size,
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "validation_split": float(config.validation_split),
+        "test_split": float(config.test_split),
+    }
     if isinstance(arguments.get("learning_rate"), (int, float)):
         found["learning_rate"] = float(arguments["learning_rate"])
     for path, value in ((record or {}).get("overrides") or {}).items():
@@ -52,6 +59,7 @@ def tracked(spec, run_dir, run_name, record, chief=True):
             for name in ("metrics.json", "run.json", "spec.yaml"):
                 if os.path.exists(os.path.join(run_dir, name)):
                     mlflow.log_artifact(os.path.join(run_dir, name))
+
         yield [_EpochLogger(mlflow)], finish
 
 
@@ -65,12 +73,14 @@ def _mlflow():
     try:
         import mlflow
     except ImportError:
-        raise BuilderError("training.track: mlflow needs MLflow: pip install mlflow-skinny "
-                           "(or pip install \"keras-spec-builder[track]\")") from None
+        raise BuilderError(
+            "training.track: mlflow needs MLflow: pip install mlflow-skinny "
+            '(or pip install "keras-spec-builder[track]")'
+        ) from None
     return mlflow
 
 
-class _EpochLogger(_keras().callbacks.Callback):
+class _EpochLogger(_keras().callbacks.Callback):  # type: ignore[misc]
     """Each epoch's loss and metrics, as MLflow metrics at that step."""
 
     def __init__(self, mlflow):

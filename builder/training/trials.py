@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-ALGORITHMS = ("random", "bayesian", "hyperband")       # search's KerasTuner oracles
+ALGORITHMS = ("random", "bayesian", "hyperband")  # search's KerasTuner oracles
 
 
 def text(value) -> str:
@@ -27,16 +27,25 @@ def folder_name(variant: dict) -> str:
 
 def objective(metrics: dict) -> tuple[str, str]:
     """(metric, 'max' or 'min'): validation accuracy where there is one, else validation loss."""
-    for name, direction in (("val_accuracy", "max"), ("val_loss", "min"), ("test_accuracy", "max"),
-                            ("test_loss", "min"), ("loss", "min")):
+    for name, direction in (
+        ("val_accuracy", "max"),
+        ("val_loss", "min"),
+        ("test_accuracy", "max"),
+        ("test_loss", "min"),
+        ("loss", "min"),
+    ):
         if metrics.get(name) is not None:
             return name, direction
     return "loss", "min"
 
 
 def row(variant: dict, metrics: dict, folder: str) -> dict:
-    return {"values": dict(variant), "metrics": metrics, "folder": folder,
-            "seconds_per_epoch": metrics["seconds"] / max(1, metrics["epochs"])}
+    return {
+        "values": dict(variant),
+        "metrics": metrics,
+        "folder": folder,
+        "seconds_per_epoch": metrics["seconds"] / max(1, metrics["epochs"]),
+    }
 
 
 def ranked(rows: list[dict]) -> list[dict]:
@@ -48,6 +57,7 @@ def ranked(rows: list[dict]) -> list[dict]:
     def key(r):
         value = r["metrics"].get(name)
         return (value is None, -value if value is not None and direction == "max" else (value or 0))
+
     return sorted(rows, key=key)
 
 
@@ -63,12 +73,25 @@ def table(rows: list[dict]) -> str:
     def show(value):
         return "n/a" if value is None else f"{value:.4f}"
 
-    header = ["", *paths, f"{name.replace('_', ' ')} ({direction})", "test accuracy", "parameters",
-              "seconds / epoch", "folder"]
+    header = [
+        "",
+        *paths,
+        f"{name.replace('_', ' ')} ({direction})",
+        "test accuracy",
+        "parameters",
+        "seconds / epoch",
+        "folder",
+    ]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---"] * len(header)) + " |"]
     for i, r in enumerate(rows):
-        cells = ["best" if i == 0 else "", *(text(r["values"].get(p, "")) for p in paths),
-                 show(r["metrics"].get(name)), show(r["metrics"].get("test_accuracy")), f"{r['metrics']['params']:,}",
-                 f"{r['seconds_per_epoch']:.2f}", r["folder"]]
+        cells = [
+            "best" if i == 0 else "",
+            *(text(r["values"].get(p, "")) for p in paths),
+            show(r["metrics"].get(name)),
+            show(r["metrics"].get("test_accuracy")),
+            f"{r['metrics']['params']:,}",
+            f"{r['seconds_per_epoch']:.2f}",
+            r["folder"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

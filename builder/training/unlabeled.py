@@ -20,7 +20,7 @@ def is_unlabeled(data_arg, input_shape) -> bool:
     if os.path.isfile(data_arg):
         if data_arg.lower().endswith((*data_module.IMAGE_SUFFIXES, ".txt")):
             return True
-        if data_arg.endswith(".npz"):                 # a broken file is for the labeled reader to name
+        if data_arg.endswith(".npz"):  # a broken file is for the labeled reader to name
             return zipfile.is_zipfile(data_arg) and "y.npy" not in zipfile.ZipFile(data_arg).namelist()
         if data_arg.endswith(".csv"):
             header = data_module._read_csv(data_arg)[0]
@@ -54,17 +54,20 @@ def _files(name, files, shape, dtype, vocabulary):
     """Images or .txt files, all of one kind."""
     if files and all(f.lower().endswith(".txt") for f in files):
         names = [os.path.basename(f) for f in files]
-        if dtype == "string":          # the model vectorizes its text itself
+        if dtype == "string":  # the model vectorizes its text itself
             return _whole(name, data_module.raw_texts(name, [data_module._read_text(f) for f in files], shape)), names
         if vocabulary is None:
-            raise DataError(name, "text to predict needs the vocabulary its model was trained with "
-                                  "(vocabulary.json beside the model)")
+            raise DataError(
+                name,
+                "text to predict needs the vocabulary its model was trained with (vocabulary.json beside the model)",
+            )
         texts = [data_module._read_text(f) for f in files]
         length = shape[0] if shape[0] is not None else max(len(data_module._words(t)) for t in texts)
         return _whole(name, data_module.encode(texts, vocabulary, length, dtype)), names
     if not files or not all(f.lower().endswith(data_module.IMAGE_SUFFIXES) for f in files):
-        raise DataError(name, f"expected image files ({', '.join(data_module.IMAGE_SUFFIXES)}) or .txt files, "
-                              "all of one kind")
+        raise DataError(
+            name, f"expected image files ({', '.join(data_module.IMAGE_SUFFIXES)}) or .txt files, all of one kind"
+        )
     for file in files:
         data_module._check_image(file, shape[-1])
     data = _whole(name, np.array(files), rescale=1.0 / 255.0)

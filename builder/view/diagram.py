@@ -20,6 +20,7 @@ def diagram(path: str) -> dict:
     from ..backend import keras
     from ..keras.assemble import build_model
     from ..keras.describe import facts, layer_macs
+
     model = _shapes_only(keras(), build_model, graph)
     macs = {name: m for name, _, m in layer_macs(model)}
     spans = _Spans()
@@ -29,18 +30,37 @@ def diagram(path: str) -> dict:
     for node in graph.nodes:
         parent = None
         for frame in node.frames:
-            frames.setdefault(frame.id, {"label": frame.label, "block": frame.block, "count": frame.count,
-                                         "parent": parent, "lines": [spans.of(frame.source, frame.path)]})
+            frames.setdefault(
+                frame.id,
+                {
+                    "label": frame.label,
+                    "block": frame.block,
+                    "count": frame.count,
+                    "parent": parent,
+                    "lines": [spans.of(frame.source, frame.path)],
+                },
+            )
             parent = frame.id
     totals = facts(model)
-    files = sorted({path} | {line[0] for n in nodes for line in n["lines"]}      # the spec itself, even when
-                   | {line[0] for f in frames.values() for line in f["lines"]},   # all it holds is `extends`
-                   key=lambda f: (f != path, f))
-    return {"name": spec.name, "description": spec.description, "spec": path,
-            "totals": {key: totals[key] for key in ("params", "trainable_params", "layers", "macs",
-                                                    "input_shape", "output_shape")},
-            "nodes": nodes, "frames": frames, "files": files, "texts": {f: _text(f) for f in files},
-            "notes": [note.render() for note in graph.notes]}
+    files = sorted(
+        {path}
+        | {line[0] for n in nodes for line in n["lines"]}  # the spec itself, even when
+        | {line[0] for f in frames.values() for line in f["lines"]},  # all it holds is `extends`
+        key=lambda f: (f != path, f),
+    )
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "spec": path,
+        "totals": {
+            key: totals[key] for key in ("params", "trainable_params", "layers", "macs", "input_shape", "output_shape")
+        },
+        "nodes": nodes,
+        "frames": frames,
+        "files": files,
+        "texts": {f: _text(f) for f in files},
+        "notes": [note.render() for note in graph.notes],
+    }
 
 
 def failed(err: BaseException, message: str) -> dict:
@@ -48,8 +68,12 @@ def failed(err: BaseException, message: str) -> dict:
     for a located error, the file's text and the block instances it came through."""
     view: dict = {"error": {"message": message}}
     if isinstance(err, SpecError) and err.file:
-        view["error"].update(file=err.file, line=err.line, col=err.col,
-                             via=[{"path": p, "file": f, "line": line} for p, f, line in err.via])
+        view["error"].update(
+            file=err.file,
+            line=err.line,
+            col=err.col,
+            via=[{"path": p, "file": f, "line": line} for p, f, line in err.via],
+        )
         view["files"] = [err.file]
         view["texts"] = {err.file: _text(err.file)}
     return view
@@ -59,11 +83,11 @@ def _shapes_only(keras, build_model, graph):
     """The model with its weights' values left uninitialized (Keras's StatelessScope), which is
     all a diagram needs and far quicker for large models; a layer that must read its weights
     while being built gets the plain build, which also raises whatever the spec's error is."""
-    keras.backend.clear_session()          # the server builds spec after spec; hold one model at a time
+    keras.backend.clear_session()  # the server builds spec after spec; hold one model at a time
     try:
         with keras.StatelessScope():
             return build_model(graph)
-    except Exception:                      # noqa: BLE001 - the plain build below says what is wrong
+    except Exception:  # noqa: BLE001 - the plain build below says what is wrong
         keras.backend.clear_session()
         return build_model(graph)
 
@@ -72,7 +96,7 @@ class _Spans:
     """The lines (file, first, last) a path covers in a source: from its key to its last value."""
 
     def __init__(self):
-        self.ends: dict = {}        # id(source) -> {path: last line of it or anything under it}
+        self.ends: dict = {}  # id(source) -> {path: last line of it or anything under it}
 
     def of(self, source: reader.Source, path) -> list:
         path = tuple(path)
@@ -95,10 +119,17 @@ def _record(layer, type_name, inputs, frames, lines, macs) -> dict:
     for line in lines:
         if line not in unique:
             unique.append(line)
-    return {"id": layer.name, "type": type_name, "class": type(layer).__name__, "shape": _shape(layer),
-            "params": int(layer.count_params()) if layer.built else 0, "macs": int(macs.get(layer.name, 0)),
-            "inputs": list(dict.fromkeys(name.partition(".")[0] for name in inputs)),
-            "frames": [frame.id for frame in frames], "lines": unique}
+    return {
+        "id": layer.name,
+        "type": type_name,
+        "class": type(layer).__name__,
+        "shape": _shape(layer),
+        "params": int(layer.count_params()) if layer.built else 0,
+        "macs": int(macs.get(layer.name, 0)),
+        "inputs": list(dict.fromkeys(name.partition(".")[0] for name in inputs)),
+        "frames": [frame.id for frame in frames],
+        "lines": unique,
+    }
 
 
 def _input_node(item, source, model, spans) -> dict:
@@ -111,13 +142,17 @@ def _layer_nodes(graph, model, macs, spans) -> list:
     (batch, features), is drawn as part of the head."""
     records, last = [], graph.output
     for node in graph.nodes:
-        lines = [spans.of(node.source, node.path), *[spans.of(f.source, f.path) for f in node.frames],
-                 *[spans.of(source, where) for source, where in node.origins.values()]]
+        lines = [
+            spans.of(node.source, node.path),
+            *[spans.of(f.source, f.path) for f in node.frames],
+            *[spans.of(source, where) for source, where in node.origins.values()],
+        ]
         records.append(_record(model.get_layer(node.name), node.type.name, node.inputs, node.frames, lines, macs))
     head = graph.head
     if head is not None:
         lines = [spans.of(head.source, head.path), *[spans.of(s, w) for s, w in head.origins.values()]]
         from ..keras.assemble import head_pooling_name
+
         pooling = head_pooling_name(head.name, graph.spec.output["pool"])
         if pooling in {layer.name for layer in model.layers}:
             records.append(_record(model.get_layer(pooling), "output pooling", [last], (), lines[:1], macs))
@@ -137,4 +172,3 @@ def _text(file: str) -> str:
         return read_bounded(file, reader.MAX_BYTES).decode("utf-8", errors="replace")
     except (OSError, ValueError):
         return ""
-

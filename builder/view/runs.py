@@ -13,9 +13,9 @@ import os
 
 from ..files import read_bounded
 
-MAX_DEPTH = 4                   # runs/sweep/variant/ is three levels under a project folder
+MAX_DEPTH = 4  # runs/sweep/variant/ is three levels under a project folder
 MAX_RUNS = 500
-MAX_BYTES = 20 * 1024 * 1024    # a history of thousands of epochs is well under this
+MAX_BYTES = 20 * 1024 * 1024  # a history of thousands of epochs is well under this
 SKIPPED = {"cache", "checkpoints", "logs", "tensorboard", "node_modules", "__pycache__"}
 MARKS = ("run.json", "history.json", "history.csv")
 
@@ -25,8 +25,14 @@ def walk(root: str):
     order; hidden folders, symbolic links and a run's own SKIPPED folders are not entered."""
     for folder, subfolders, files in os.walk(root):
         depth = os.path.relpath(folder, root).count(os.sep) + (folder != root)
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in SKIPPED
-                               and not os.path.islink(os.path.join(folder, d)) and depth < MAX_DEPTH)
+        subfolders[:] = sorted(
+            d
+            for d in subfolders
+            if not d.startswith(".")
+            and d not in SKIPPED
+            and not os.path.islink(os.path.join(folder, d))
+            and depth < MAX_DEPTH
+        )
         yield folder, sorted(files)
 
 
@@ -48,9 +54,13 @@ def read_run(folder: str) -> dict:
     history = _json(folder, "history.json", problems, list)
     if history is None:
         history = _csv_history(folder, problems)
-    return {"history": history or [], "metrics": _json(folder, "metrics.json", problems, dict) or {},
-            "record": _json(folder, "run.json", problems, dict) or {},
-            "spec": _read(folder, "spec.yaml", problems) or "", "problems": problems}
+    return {
+        "history": history or [],
+        "metrics": _json(folder, "metrics.json", problems, dict) or {},
+        "record": _json(folder, "run.json", problems, dict) or {},
+        "spec": _read(folder, "spec.yaml", problems) or "",
+        "problems": problems,
+    }
 
 
 def _read(folder, name, problems) -> str | None:
@@ -69,7 +79,7 @@ def _json(folder, name, problems, kind):
     if text is None:
         return None
     try:
-        value = json.loads(text, parse_constant=lambda _: None)      # NaN and Infinity plot as gaps
+        value = json.loads(text, parse_constant=lambda _: None)  # NaN and Infinity plot as gaps
     except ValueError as err:
         problems.append(f"{name}: not JSON ({err})")
         return None
@@ -88,7 +98,7 @@ def _csv_history(folder, problems) -> list | None:
     for row in csv.DictReader(io.StringIO(text)):
         values = {key: _number(value) for key, value in row.items() if key is not None}
         if isinstance(values.get("epoch"), float):
-            values["epoch"] = int(values["epoch"]) + 1        # CSVLogger counts from 0, history.json from 1
+            values["epoch"] = int(values["epoch"]) + 1  # CSVLogger counts from 0, history.json from 1
             history.append(values)
     return history
 

@@ -20,9 +20,14 @@ from .site import Site
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
-_HEADERS = [(b"content-security-policy",
-             b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'"),
-            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 
 def app(site: Site, hosts=LOCAL_HOSTS):
@@ -53,8 +58,11 @@ def app(site: Site, hosts=LOCAL_HOSTS):
         return found(await run_in_threadpool(site.run, request.query_params.get("path", "")))
 
     async def events(request):
-        return StreamingResponse(site.events(), media_type="text/event-stream",
-                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+        return StreamingResponse(
+            site.events(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(_):
@@ -65,10 +73,17 @@ def app(site: Site, hosts=LOCAL_HOSTS):
             await site._stop()
             watcher.cancel()
 
-    routes = [Route("/", page), Route("/api/index", index), Route("/api/spec", spec), Route("/api/run", run),
-              Route("/api/events", events), Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    return _Headers(Starlette(routes=routes, lifespan=lifespan,
-                              middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)]))
+    routes = [
+        Route("/", page),
+        Route("/api/index", index),
+        Route("/api/spec", spec),
+        Route("/api/run", run),
+        Route("/api/events", events),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return _Headers(
+        Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)])
+    )
 
 
 class _Headers:
@@ -82,6 +97,7 @@ class _Headers:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *_HEADERS]
             await send(message)
+
         await self.inner(scope, receive, sending)
 
 
@@ -94,21 +110,26 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8000, out=sys.stdout
         import uvicorn
         import watchfiles  # noqa: F401
     except ImportError as err:
-        raise BuilderError(f"serve needs {err.name}: pip install starlette uvicorn watchfiles "
-                           "(or the project's `serve` extra)") from None
+        raise BuilderError(
+            f"serve needs {err.name}: pip install starlette uvicorn watchfiles (or the project's `serve` extra)"
+        ) from None
     if not os.path.exists(target):
         raise BuilderError(f"{target}: no such file or folder")
     site = Site(target, failure)
     listening = _bind(host, port)
     first = site.specs()[:1]
     if first:
-        site.view(first[0])          # built before the address is printed: the first page is at once complete
+        site.view(first[0])  # built before the address is printed: the first page is at once complete
     hosts = ["*"] if host in ("0.0.0.0", "::") else [*LOCAL_HOSTS, host]
-    config = uvicorn.Config(app(site, hosts), log_level="warning", access_log=False, timeout_graceful_shutdown=1,
-                            lifespan="on")
+    config = uvicorn.Config(
+        app(site, hosts), log_level="warning", access_log=False, timeout_graceful_shutdown=1, lifespan="on"
+    )
     shown_host = f"[{host}]" if ":" in host else host
-    print(f"Serving {site.shown} at http://{shown_host}:{listening.getsockname()[1]}/ (Ctrl-C stops)",
-          file=out, flush=True)
+    print(
+        f"Serving {site.shown} at http://{shown_host}:{listening.getsockname()[1]}/ (Ctrl-C stops)",
+        file=out,
+        flush=True,
+    )
     stopping_server(config, site).run(sockets=[listening])
 
 
@@ -121,6 +142,7 @@ def stopping_server(config, site):
         def handle_exit(self, sig, frame):
             super().handle_exit(sig, frame)
             site.stop_soon()
+
     return Server(config)
 
 
@@ -133,8 +155,10 @@ def _bind(host, port) -> socket.socket:
     except OSError as err:
         listening.close()
         if err.errno == errno.EADDRINUSE:
-            raise BuilderError(f"cannot serve on {host}:{port}: the port is in use; choose another with --port "
-                               "(--port 0 takes a free one)") from None
+            raise BuilderError(
+                f"cannot serve on {host}:{port}: the port is in use; choose another with --port "
+                "(--port 0 takes a free one)"
+            ) from None
         raise BuilderError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
-    listening.listen(2048)      # from the printed address on, connections wait for the server, not refused
+    listening.listen(2048)  # from the printed address on, connections wait for the server, not refused
     return listening

@@ -28,16 +28,16 @@ class Site:
         self.failure = failure or _rendered
         self.target = os.path.abspath(target)
         self.folder = self.target if os.path.isdir(self.target) else os.path.dirname(self.target)
-        self.shown = _as_given(self.target)          # how messages name it: from the current folder
+        self.shown = _as_given(self.target)  # how messages name it: from the current folder
         self.version = 0
-        self.views: dict = {}                    # spec -> its view at self.version
-        self.listing: tuple = (-1, [])          # (version, specs) the folder held, read once per version
-        self.included: set = set()              # folders of files the specs read, outside self.folder
-        self.lock = threading.Lock()             # one build at a time: Keras's global state
+        self.views: dict = {}  # spec -> its view at self.version
+        self.listing: tuple = (-1, [])  # (version, specs) the folder held, read once per version
+        self.included: set = set()  # folders of files the specs read, outside self.folder
+        self.lock = threading.Lock()  # one build at a time: Keras's global state
         self.changed: asyncio.Condition | None = None
         self.stopping = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.rewatch = asyncio.Event()          # set: the watcher stops, and starts again unless stopping
+        self.rewatch = asyncio.Event()  # set: the watcher stops, and starts again unless stopping
 
     # --- what may be asked for ----------------------------------------------------
 
@@ -46,7 +46,7 @@ class Site:
         if not os.path.isdir(self.target):
             return [os.path.basename(self.target)]
         version = self.version
-        if self.loop is not None and self.listing[0] == version:       # the watcher keeps the version current
+        if self.loop is not None and self.listing[0] == version:  # the watcher keeps the version current
             return list(self.listing[1])
         found = []
         for folder, files in runs.walk(self.folder):
@@ -82,13 +82,13 @@ class Site:
         path = os.path.normpath(os.path.join(_as_given(self.folder), spec))
         try:
             view = diagram.diagram(path)
-        except Exception as err:             # noqa: BLE001 - every failure is the CLI's one line, on the page
+        except Exception as err:  # noqa: BLE001 - every failure is the CLI's one line, on the page
             view = diagram.failed(err, self.failure(err))
         outside = {os.path.dirname(os.path.abspath(file)) for file in view.get("files", ())}
         outside = {where for where in outside if os.path.relpath(where, self.folder).startswith("..")}
         if not outside <= self.included:
             self.included |= outside
-            if self.loop is not None:              # the watcher starts again, watching these folders too
+            if self.loop is not None:  # the watcher starts again, watching these folders too
                 self.loop.call_soon_threadsafe(lambda: self.rewatch.set())
         view["version"] = self.version
         return view
@@ -104,11 +104,13 @@ class Site:
         """Bump the version and tell the pages whenever a watched file changes;
         the folders of included files outside the folder are watched too."""
         import watchfiles
+
         while not self.stopping.is_set():
             self.rewatch = asyncio.Event()
             folders = sorted({self.folder, *self.included})
-            async for _ in watchfiles.awatch(*folders, debounce=50, step=20, stop_event=self.rewatch,
-                                             recursive=True, watch_filter=_watched):
+            async for _ in watchfiles.awatch(
+                *folders, debounce=50, step=20, stop_event=self.rewatch, recursive=True, watch_filter=_watched
+            ):
                 self.version += 1
                 async with self.changed:
                     self.changed.notify_all()
@@ -141,7 +143,7 @@ class Site:
                 seen = self.version
                 yield f"data: {json.dumps({'version': seen})}\n\n"
             else:
-                yield ": still here\n\n"         # a comment keeps proxies and the browser's timer quiet
+                yield ": still here\n\n"  # a comment keeps proxies and the browser's timer quiet
 
 
 def _rendered(err: BaseException) -> str:
@@ -163,8 +165,11 @@ def _is_spec(path) -> bool:
 def _watched(change, path) -> bool:
     """Specs, run files, and folders (a new run folder: files made at once inside it may pass unseen)."""
     name = os.path.basename(path)
-    return not name.startswith(".") and (name.endswith(WATCHED) or "." not in name) \
+    return (
+        not name.startswith(".")
+        and (name.endswith(WATCHED) or "." not in name)
         and "/." not in path.replace(os.sep, "/")
+    )
 
 
 def _as_given(path) -> str:
