@@ -45,7 +45,7 @@ sys.path.insert(0, sys.argv[1])
 from builder.training import data
 from builder.training.timing import StepTime      # the clock `train` reports by
 """ + inspect.getsource(hand_written_lenet5) + """
-digits = data.load("digits", (32, 32, 1), "float32", validation_split=0.1, test_split=0.15, seed=0)  # train's splits
+digits = data.load("digits", data.InputDescription((32, 32, 1)), data.SplitPlan(0.1, 0.15, 0))  # train's splits
 (x, y), (x_val, y_val), (x_test, y_test) = [(split.x * digits.rescale, split.y)
                                             for split in (digits.train, digits.validation, digits.test)]
 epochs = int(sys.argv[3])

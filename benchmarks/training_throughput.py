@@ -23,6 +23,7 @@ memory cap / in memory >= 0.9.
 """
 
 import argparse
+import dataclasses
 import gc
 import os
 import statistics
@@ -139,9 +140,9 @@ def resnet18_rows(keras, args) -> list:
     shape, classes, count = (64, 64, 3), 10, 512
     rng = np.random.default_rng(0)
     x, y = rng.random((count,) + shape, dtype="float32"), rng.integers(0, classes, count)
-    arrays = data.from_arrays(x, y, shape, validation_split=0, test_split=0, seed=0)
-    in_memory = pipeline.dataset(arrays.train, arrays, shape, args.batch_size, training=True,
-                                 preprocessing=Preprocessing(), seed=0)
+    arrays = data.load((x, y), data.InputDescription(shape), data.SplitPlan())
+    in_memory = pipeline.dataset(arrays.train, arrays, pipeline.Pipeline(shape, args.batch_size, Preprocessing()),
+                                 training=True)
     overrides = {"input": list(shape), "output.units": classes}
     spec = builder.load_spec(RESNET18, overrides=overrides)
     chosen = steps_per_execution(spec.training, count, args.batch_size)
@@ -191,32 +192,29 @@ def main(argv=None):
     parser.add_argument("--resnet-rounds", type=int, default=6, help="rounds of one epoch each for ResNet-18 (0: none)")
     args = parser.parse_args(argv)
     keras = backend.keras()
-    loaded = data.load("digits", (32, 32, 1), "float32", validation_split=0, test_split=0, seed=0)
+    images = data.InputDescription((32, 32, 1))
+    loaded = data.load("digits", images, data.SplitPlan())
     samples = len(loaded.train.y)
     plain = Preprocessing()
-    in_memory = pipeline.dataset(loaded.train, loaded, (32, 32, 1), args.batch_size, training=True,
-                                 preprocessing=plain, seed=0)
+    steps = pipeline.Pipeline((32, 32, 1), args.batch_size, plain)
+    in_memory = pipeline.dataset(loaded.train, loaded, steps, training=True)
     arrays = (loaded.train.x * loaded.rescale, loaded.train.y)        # the same images, as a script holds them
     resnet = resnet18_rows(keras, args) if args.resnet_rounds else []
     with tempfile.TemporaryDirectory() as folder:
-        small = data.load("digits", (8, 8, 1), "float32", validation_split=0, test_split=0, seed=0)
+        small = data.load("digits", data.InputDescription((8, 8, 1)), data.SplitPlan())
         write_image_folder(small.train, folder)
-        files = data.load(folder, (32, 32, 1), "float32", validation_split=0, test_split=0, seed=0)
-        from_files = pipeline.dataset(files.train, files, (32, 32, 1), args.batch_size, training=True,
-                                      preprocessing=plain, seed=0, cache="memory")
+        files = data.load(folder, images, data.SplitPlan())
+        from_files = pipeline.dataset(files.train, files, dataclasses.replace(steps, cache="memory"), training=True)
         pipeline.CACHE_BUDGET = 0        # a memory cap the data does not fit: auto caches it on disk
-        over_cap = pipeline.dataset(files.train, files, (32, 32, 1), args.batch_size, training=True,
-                                    preprocessing=plain, seed=0, cache="auto",
+        over_cap = pipeline.dataset(files.train, files, steps, training=True,
                                     cache_file=os.path.join(folder, "cache-folder"))
-        streamed = pipeline.dataset(files.train, files, (32, 32, 1), args.batch_size, training=True,
-                                    preprocessing=plain, seed=0, cache="none")
+        streamed = pipeline.dataset(files.train, files, dataclasses.replace(steps, cache="none"), training=True)
         write_tfrecord(small.train, os.path.join(folder, "digits.tfrecord"))
-        records = data.load(os.path.join(folder, "digits.tfrecord"), (32, 32, 1), "float32", validation_split=0,
-                            test_split=0, seed=0, tfrecord=TFRecordSettings.model_validate(
-                                {"features": {"image": {"dtype": "string", "decode": "image"},
-                                              "label": {"dtype": "int64"}}}))
-        from_records = pipeline.dataset(records.train, records, (32, 32, 1), args.batch_size, training=True,
-                                        preprocessing=plain, seed=0, cache="auto",
+        features = TFRecordSettings.model_validate(
+            {"features": {"image": {"dtype": "string", "decode": "image"}, "label": {"dtype": "int64"}}})
+        records = data.load(os.path.join(folder, "digits.tfrecord"), dataclasses.replace(images, tfrecord=features),
+                            data.SplitPlan())
+        from_records = pipeline.dataset(records.train, records, steps, training=True,
                                         cache_file=os.path.join(folder, "cache-records"))
         spec = builder.load_spec(SPEC)
         chosen = steps_per_execution(spec.training, samples, args.batch_size)      # what `train` chooses

@@ -16,12 +16,27 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
-from .errors import BuilderError, SpecError
+from .errors import (
+    BuilderError,
+    DataError,
+    DependencyError,
+    DeviceError,
+    FlagError,
+    ModelError,
+    RunFolderError,
+    SpecError,
+)
 from .keras.registry import LAYERS, register_layer
 from .spec.load import load_spec, validate
 
 __all__ = [
     "BuilderError",
+    "DataError",
+    "DependencyError",
+    "DeviceError",
+    "FlagError",
+    "ModelError",
+    "RunFolderError",
     "SpecError",
     "build",
     "build_model",
@@ -98,7 +113,7 @@ def sweep(
     ({'dotted.path': [v1, v2, ...]}); return the comparison rows (training.sweep)."""
     from .training.sweep import sweep as _sweep
 
-    return _sweep(path, data, swept, fixed=fixed, out=out, **options)
+    return _sweep(_variants(path, fixed, options), data, swept, out=out, **options)
 
 
 def search(
@@ -115,7 +130,14 @@ def search(
     or `hyperband`): (trial rows best first, the path of the best spec)."""
     from .training.search import search as _search
 
-    return _search(path, data, algorithm=algorithm, trials_count=trials, fixed=fixed, out=out, **options)
+    return _search(_variants(path, fixed, options), data, algorithm=algorithm, trials_count=trials, out=out, **options)
+
+
+def _variants(path, fixed, options: dict):
+    """The spec a sweep or search varies; `options` gives up how its variants are loaded."""
+    from .training.trials import Variants
+
+    return Variants(path, dict(fixed or {}), options.pop("mixed_precision", False), options.pop("limits", None))
 
 
 def to_spec(model: keras.Model, name: str | None = None) -> str:
@@ -148,6 +170,7 @@ def train(
     run folder `out` (default runs/SPEC_NAME) as `cli.py train` does and
     returns a Run: `.model`, `.history`, `.metrics`, `.dir`."""
     from .training import run
+    from .training.settings import RunSettings
 
     loaded: Any = spec
     if not isinstance(spec, spec_types()):
@@ -155,7 +178,7 @@ def train(
     elif overrides:
         raise TypeError("overrides apply to a spec path; a loaded Spec already has its own")
     out = os.fspath(out) if out else os.path.join("runs", loaded.name)
-    return run.train_run(
+    settings = RunSettings.make(
         loaded,
         data,
         out,
@@ -168,6 +191,7 @@ def train(
         callbacks=callbacks,
         record={"command": None, "overrides": overrides or {}},
     )
+    return run.train_run(loaded, settings)
 
 
 def spec_types():

@@ -30,9 +30,9 @@ def tensorflow() -> Any:
     a BuilderError that says how to fix it where it is missing or does not import."""
     problem = tensorflow_problem()
     if problem:
-        from .errors import BuilderError
+        from .errors import DependencyError
 
-        raise BuilderError(f"TensorFlow {problem}")
+        raise DependencyError(f"TensorFlow {problem}")
     return sys.modules["tensorflow"]
 
 
@@ -60,8 +60,8 @@ def tensorflow_problem():
             from .errors import first_line
 
             _tensorflow_problem = (
-                f"is installed but does not import ({type(err).__name__}: "
-                f"{first_line(err, 200)}): reinstall it: pip install --force-reinstall tensorflow"
+                f"is installed but does not import ({first_line(err, 200, named=True)}): "
+                "reinstall it: pip install --force-reinstall tensorflow"
             )
     return _tensorflow_problem
 
@@ -120,7 +120,7 @@ def _refuse_broken_tensorflow_backend(err):
     )
     problem = from_tensorflow and tensorflow_problem()
     if problem:
-        from .errors import BuilderError
+        from .errors import DependencyError
 
         others = _other_backends()
         instead = (
@@ -128,7 +128,7 @@ def _refuse_broken_tensorflow_backend(err):
             if others
             else 'or install another backend: pip install "keras-spec-builder[jax]"'
         )
-        raise BuilderError(f"Keras's backend is TensorFlow, which {problem}; {instead}") from None
+        raise DependencyError(f"Keras's backend is TensorFlow, which {problem}; {instead}") from None
 
 
 def _other_backends() -> list:
@@ -143,9 +143,9 @@ def _choose_installed_backend():
         return
     installed = _other_backends()
     if not installed:
-        from .errors import BuilderError
+        from .errors import DependencyError
 
-        raise BuilderError(
+        raise DependencyError(
             'Keras needs a backend, and none is installed: pip install "keras-spec-builder[tensorflow]" '
             "(or [jax], or [torch])"
         )

@@ -21,7 +21,7 @@ import shlex
 import sys
 import warnings
 
-from .errors import BuilderError, BuilderWarning, SpecError, first_line, is_out_of_memory
+from .errors import BuilderError, BuilderWarning, FlagError, SpecError, first_line, is_out_of_memory
 from .files import check_output, target_of
 from .spec import overrides as overrides_module
 
@@ -101,8 +101,7 @@ def failure(err: BaseException, argv, prog="cli.py") -> tuple[int, str]:
     if isinstance(err, OSError):
         where = f"{target_of(err.filename)}: " if err.filename else ""
         return 1, f"error: {where}{err.strerror or err}"
-    first = first_line(err)
-    return 1, f"error: internal error ({type(err).__name__}: {first}); run again with --debug for the traceback"
+    return 1, f"error: internal error ({first_line(err, named=True)}); run again with --debug for the traceback"
 
 
 def _resume_command(argv, out, prog="cli.py") -> str:
@@ -146,7 +145,7 @@ def cmd_build(args) -> int:
     from .keras.describe import macs_table
 
     if args.output and not args.output.endswith(".keras"):
-        raise BuilderError(f"-o takes a .keras file name, got {args.output!r}")
+        raise FlagError(f"-o takes a .keras file name, got {args.output!r}")
     if args.output:
         check_output(args.output, args.overwrite)
     model = build(
@@ -204,29 +203,17 @@ def cmd_layers(args) -> int:
     return 0
 
 
-# What a run folder holds, in the order `train` names them (logs/ only where TensorFlow is installed)
-RUN_FILES = (
-    "model.keras",
-    "spec.yaml",
-    "metrics.json",
-    "run.json",
-    "history.csv",
-    "history.json",
-    "classes.json",
-    "checkpoint/",
-    "logs/",
-)
-
-
 def cmd_train(args) -> int:
     from .training import devices, run
+    from .training.folder import RunFolder
+    from .training.settings import RunSettings
 
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or os.path.join("runs", spec.name)
     record = {"command": shlex.join([*_command(args.prog), *args.argv]), "overrides": _overrides(args)}
     verbose = 0 if args.quiet else 1 if args.verbose else "auto"
-    metrics = run.train(
+    settings = RunSettings.make(
         spec,
         args.data,
         out,
@@ -240,17 +227,18 @@ def cmd_train(args) -> int:
         record=record,
         verbose=verbose,
     )
+    trained = run.train_run(spec, settings)
+    metrics = trained.metrics
     print("\n".join(run.results_table(metrics)))
     if args.distribute != "multi-worker" or devices.is_chief():
-        written = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
-        print(f"wrote {out}/: {', '.join(written)}")
+        print(f"wrote {out}/: {', '.join(RunFolder.listed_in(out))}")
     if args.json:
         print(json.dumps(metrics))
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from .training import devices, sweep
+    from .training import devices, sweep, trials
 
     devices.configure_devices(args.device, args.cpu_devices)
     fixed, swept = {}, {}
@@ -261,22 +249,18 @@ def cmd_sweep(args) -> int:
         else:
             fixed[path] = overrides_module.parse_override_value(value)
     if not swept:
-        raise BuilderError("sweep needs at least one --set PATH=V1,V2,... with several values")
+        raise FlagError("sweep needs at least one --set PATH=V1,V2,... with several values")
+    variants = trials.Variants(args.spec, fixed, args.mixed_precision, _limits(args))
     rows = sweep.sweep(
-        args.spec,
+        variants,
         args.data,
         swept,
-        fixed=fixed,
         out=args.out,
         epochs=args.epochs,
         batch_size=args.batch_size,
         distribute=args.distribute,
-        mixed_precision=args.mixed_precision,
         label=args.label,
-        limits=_limits(args),
     )
-    from .training import trials
-
     print("\n" + trials.table(rows))
     return 0
 
@@ -285,19 +269,17 @@ def cmd_search(args) -> int:
     from .training import devices, search, trials
 
     devices.configure_devices(args.device, args.cpu_devices)
+    variants = trials.Variants(args.spec, _overrides(args), args.mixed_precision, _limits(args))
     rows, best = search.search(
-        args.spec,
+        variants,
         args.data,
         algorithm=args.algorithm,
         trials_count=args.trials,
-        fixed=_overrides(args),
         out=args.out,
         epochs=args.epochs,
         batch_size=args.batch_size,
         distribute=args.distribute,
-        mixed_precision=args.mixed_precision,
         label=args.label,
-        limits=_limits(args),
     )
     print("\n" + trials.table(rows))
     print(f"\nwrote the best spec to {best}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 
 
 class BuilderError(Exception):
@@ -14,6 +15,42 @@ class BuilderError(Exception):
 
     def render(self) -> str:
         return f"error: {self}"
+
+
+class FlagError(BuilderError):
+    """A command-line flag or argument (or a library call's argument of the
+    same meaning) that cannot be used as given: `error: --FLAG …`."""
+
+
+class DeviceError(BuilderError):
+    """Devices that cannot be had or set as asked (--device, --distribute, --cpu-devices)."""
+
+
+class DependencyError(BuilderError):
+    """A package or program the asked-for work needs is not installed (or does not import); says how to install it."""
+
+
+class DataError(BuilderError):
+    """Something wrong with the data (a file, a folder, arrays) rather than the
+    spec, named with its line where it has one: `DATA[:LINE]: error: message`."""
+
+    def __init__(self, file, message: str, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.data_file = str(file)
+        self.data_line = line
+
+    def render(self) -> str:
+        where = f"{self.data_file}:{self.data_line}" if self.data_line else self.data_file
+        return f"{where}: error: {self.message}"
+
+
+class ModelError(BuilderError):
+    """A Keras model (saved or in memory) that cannot be turned into a spec or read as asked."""
+
+
+class RunFolderError(BuilderError):
+    """A run folder that cannot be used as asked (--out, --resume)."""
 
 
 class SpecError(BuilderError):
@@ -154,6 +191,24 @@ def describe(value) -> str:
     return f"{shown} ({kind})"
 
 
-def first_line(err: BaseException, limit: int = 300) -> str:
-    """An exception's message as one line for a one-line report: its first line, at most `limit` characters."""
-    return (str(err).strip().splitlines() or [""])[0][:limit]
+def first_line(err: BaseException, limit: int = 300, *, named: bool = False) -> str:
+    """An exception's message as one line for a one-line report: its first
+    line that says something (after Keras's 'Exception encountered when
+    calling …' wrapper), without terminal colours, TensorFlow's op decorations
+    ({{function_node …}}, [Op:…]) or runs of white space, at most `limit`
+    characters; the exception's class name where it says nothing, or before
+    the line when `named`. The one helper for this: every one-line report uses it."""
+    text = getattr(err, "message", None) or str(err)
+    lines = [_ANSI.sub("", line).strip() for line in str(text).splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1 and lines[0].startswith("Exception encountered when calling"):
+        lines = lines[1:]
+    line = _SPACE.sub(" ", _TF_DECORATION.sub("", lines[0])).strip()[:limit] if lines else ""
+    if named:
+        return f"{type(err).__name__}: {line}"
+    return line or type(err).__name__
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TF_DECORATION = re.compile(r"\{\{.*?\}\}|\[Op:.*")
+_SPACE = re.compile(r"\s+")

@@ -13,14 +13,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 
-from .errors import BuilderError
+from .errors import BuilderError, FlagError, first_line
 
 GROUP = "keras_spec_builder.layers"
 _installed_loaded = False
-
-
-def _first_line(err) -> str:
-    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:200]}"
 
 
 def _keras_first():
@@ -38,15 +34,15 @@ def load(module: str) -> None:
         importlib.import_module(module)
     except ModuleNotFoundError as err:
         if err.name and module.startswith(err.name):
-            raise BuilderError(
+            raise FlagError(
                 f"--plugin {module}: no module named '{err.name}' (a plug-in is an importable "
                 "module: on PYTHONPATH, or installed)"
             ) from None
-        raise BuilderError(f"--plugin {module}: importing it failed: {_first_line(err)}") from None
+        raise FlagError(f"--plugin {module}: importing it failed: {first_line(err, 200, named=True)}") from None
     except BuilderError as err:
-        raise BuilderError(f"--plugin {module}: {err}") from None
+        raise FlagError(f"--plugin {module}: {err}") from None
     except Exception as err:  # noqa: BLE001 - the plug-in's own failure, named as such
-        raise BuilderError(f"--plugin {module}: importing it failed: {_first_line(err)}") from None
+        raise FlagError(f"--plugin {module}: importing it failed: {first_line(err, 200, named=True)}") from None
 
 
 def load_installed() -> list[str]:
@@ -64,7 +60,8 @@ def load_installed() -> list[str]:
                 loaded()
         except Exception as err:  # noqa: BLE001 - an installed package's failure, named as such
             raise BuilderError(
-                f"the installed plug-in '{entry.name}' ({entry.value}) failed to load: {_first_line(err)}"
+                f"the installed plug-in '{entry.name}' ({entry.value}) failed to load: "
+                f"{first_line(err, 200, named=True)}"
             ) from None
         names.append(entry.name)
     return names

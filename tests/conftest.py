@@ -51,5 +51,5 @@ def write_spec(tmp_path):
 def digits_split():
     """scikit-learn's digits, all in the training split: (that split, the loaded data)."""
     from builder.training import data
-    loaded = data.load("digits", (8, 8, 1), "float32", validation_split=0, test_split=0, seed=0)
+    loaded = data.load("digits", data.InputDescription((8, 8, 1)), data.SplitPlan())
     return loaded.train, loaded

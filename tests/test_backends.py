@@ -82,8 +82,8 @@ def test_numpy_input_path_trains_without_tf_data(tmp_path, monkeypatch):
     spec = builder.load_spec(text="name: t\ninput: [8, 8, 1]\nlayers: [flatten, {dense: 16}]\noutput: {units: 10}\n"
                                   "training: {epochs: 2, preprocessing: {augmentation: [{random_flip: "
                                   "{mode: horizontal}}]}}\n")
-    batches = batching.dataset(*digits_split(), (8, 8, 1), 32, training=True,
-                               preprocessing=spec.training.preprocessing, seed=0)
+    batches = batching.dataset(*digits_split(), batching.Pipeline((8, 8, 1), 32, spec.training.preprocessing),
+                               training=True)
     assert type(batches).__name__ == "ArrayBatches"
     x, y = batches[0]
     assert x.shape == (32, 8, 8, 1) and float(x.max()) <= 1.0

@@ -49,10 +49,14 @@ def hf_images(images, labels, names=None):
                                        "label": labels.tolist()}, features=features)
 
 
+PLAN = data_module.SplitPlan(validation_split=0.1, test_split=0.15, seed=0)
+IMAGES_8x8 = data_module.InputDescription((8, 8, 1))
+
+
 def load(source, spec_text=SPEC, shape=(8, 8, 1), dtype="float32"):
     spec = builder.load_spec(text=spec_text)
-    return data_module.load(str(source), shape, dtype, validation_split=0.1, test_split=0.15, seed=0,
-                            tfrecord=spec.training.tfrecord)
+    return data_module.load(str(source), data_module.InputDescription(shape, dtype, tfrecord=spec.training.tfrecord),
+                            PLAN)
 
 
 def test_tfrecord_and_hugging_face_stream_the_same_examples_as_arrays(tmp_path):
@@ -202,11 +206,11 @@ def test_streamed_sources_name_what_is_wrong(tmp_path, monkeypatch):
     with pytest.raises(data_module.DataError, match=r"cannot load it \(Couldn't find any data file at /nowhere/at/all\.\)"):
         load("hf:/nowhere/at/all", shape=(2,))
     monkeypatch.setitem(sys.modules, "datasets", None)
-    with pytest.raises(builder.SpecError, match=r"needs Hugging Face datasets, which is not installed: pip install "
+    with pytest.raises(builder.DependencyError, match=r"needs Hugging Face datasets, which is not installed: pip install "
                                                 r"datasets \(or the project's `hf` extra\)"):
         load(f"hf:{tmp_path / 'a'}", shape=(2,))
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
-    with pytest.raises(builder.SpecError, match=r"needs TensorFlow Datasets, which is not installed"):
+    with pytest.raises(builder.DependencyError, match=r"needs TensorFlow Datasets, which is not installed"):
         load("tfds:mnist")
 
 
@@ -235,10 +239,10 @@ def test_a_tf_data_dataset_from_python(tmp_path):
     images, labels = digits(200)
     x = images.astype("float32") / 255
     text = SPEC.split("  tfrecord:")[0]
-    from_arrays = data_module.load((x, labels), (8, 8, 1), "float32", validation_split=0.1, test_split=0.15, seed=0)
+    from_arrays = data_module.load((x, labels), IMAGES_8x8, PLAN)
     for dataset in (tf.data.Dataset.from_tensor_slices((x, labels)),
                     tf.data.Dataset.from_tensor_slices((x, labels)).batch(32)):
-        loaded = data_module.load(dataset, (8, 8, 1), "float32", validation_split=0.1, test_split=0.15, seed=0)
+        loaded = data_module.load(dataset, IMAGES_8x8, PLAN)
         for split in ("train", "validation", "test"):
             assert sorted(getattr(loaded, split).index) == sorted(getattr(from_arrays, split).index)
             np.testing.assert_array_equal(getattr(loaded, split).y, labels[getattr(loaded, split).index])
@@ -247,8 +251,6 @@ def test_a_tf_data_dataset_from_python(tmp_path):
     assert run.metrics["epochs"] == 2 and run.metrics["data"] == "a tf.data.Dataset"
     assert json.loads((tmp_path / "run" / "run.json").read_text())["data"] == "a tf.data.Dataset"
     with pytest.raises(data_module.DataError, match=r"a dataset to train on yields \(x, y\) pairs; this one yields"):
-        data_module.load(tf.data.Dataset.from_tensor_slices(x), (8, 8, 1), "float32", validation_split=0.1,
-                         test_split=0.15, seed=0)
+        data_module.load(tf.data.Dataset.from_tensor_slices(x), IMAGES_8x8, PLAN)
     with pytest.raises(data_module.DataError, match=r"its inputs have shape \[8, 8\], the spec's input \[8, 8, 1\]"):
-        data_module.load(tf.data.Dataset.from_tensor_slices((x[..., 0], labels)), (8, 8, 1), "float32",
-                         validation_split=0.1, test_split=0.15, seed=0)
+        data_module.load(tf.data.Dataset.from_tensor_slices((x[..., 0], labels)), IMAGES_8x8, PLAN)

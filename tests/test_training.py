@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import builder
-from builder import SpecError
+from builder import RunFolderError, SpecError
 from builder.training import run as training
 from conftest import ROOT, digits_split, run_cli_process, spec_path
 
@@ -105,9 +105,9 @@ def test_the_input_pipeline_and_xla_are_settings_that_change_speed_not_weights(t
     split, loaded = digits_split()
     spec = builder.load_spec(text=TINY + "  num_parallel_calls: 2\n  prefetch: 0\n")
 
-    def pipeline(settings, **kw):
-        return batching.dataset(split, loaded, (8, 8, 1), 32, training=True, seed=0,
-                                preprocessing=spec.training.preprocessing, **settings, **kw)
+    def pipeline(settings):
+        steps = batching.Pipeline((8, 8, 1), 32, spec.training.preprocessing, **settings)
+        return batching.dataset(split, loaded, steps, training=True)
     assert _pipeline_of(pipeline(batching.pipeline(spec.training))) == [
         ("OptionsDataset", None), ("BatchDataset", None), ("ShuffleDataset", 1797), ("CacheDataset", None),
         ("ParallelMapDataset", 2), ("TensorSliceDataset", None)]
@@ -207,7 +207,7 @@ def test_same_seed_same_initial_weights():
 
 def test_existing_run_is_not_overwritten(tmp_path):
     train_tiny(tmp_path)
-    with pytest.raises(SpecError, match="already holds a run; continue it with --resume"):
+    with pytest.raises(RunFolderError, match="already holds a run; continue it with --resume"):
         train_tiny(tmp_path)
 
 
@@ -540,7 +540,8 @@ def test_normalization_adapts_to_the_training_data_as_keras_does(tmp_path):
     text = ("name: norm\ninput: [3]\nlayers:\n  - normalization: {adapt: true, name: norm}\n  - dense: 4\n"
             "output: {units: 2}\ntraining: {epochs: 1}\n")
     metrics, out = train_tiny(tmp_path, data=str(tmp_path / "d.npz"), text=text)
-    split = data_module.load(str(tmp_path / "d.npz"), (3,), "float32", validation_split=0.1, test_split=0.15, seed=0)
+    split = data_module.load(str(tmp_path / "d.npz"), data_module.InputDescription((3,)),
+                             data_module.SplitPlan(validation_split=0.1, test_split=0.15, seed=0))
     reference = keras().layers.Normalization()
     reference.adapt(split.train.x)
     adapted = keras().saving.load_model(os.path.join(out, "model.keras")).get_layer("norm")
@@ -827,7 +828,7 @@ def test_mlflow_tracking_in_a_local_file_store(tmp_path):
 
 
 def test_python_api_arrays_that_do_not_fit_are_one_error(tmp_path):
-    from builder.training.checks import DataError
+    from builder.errors import DataError
     x = np.zeros((10, 8, 8, 1), "float32")
     with pytest.raises(DataError) as info:
         builder.train(builder.load_spec(text=TINY), (x, np.zeros(9, "int64")), out=tmp_path / "a", verbose=0)

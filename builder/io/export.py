@@ -4,7 +4,7 @@ and TensorFlow's own exporters. Every output appears atomically."""
 from __future__ import annotations
 
 from .. import backend
-from ..errors import SpecError
+from ..errors import BuilderError, DependencyError, FlagError, first_line
 from ..files import check_output, publish
 
 FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tflite"}
@@ -43,18 +43,18 @@ def export(model, fmt: str, path: str, *, overwrite=False) -> str:
     """Write `model` to `path` in format `fmt`; an existing `path` is refused
     unless `overwrite`, and then only it is replaced."""
     if fmt not in FORMATS:
-        raise SpecError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise FlagError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     suffix = FORMATS[fmt]
     if suffix and not path.endswith(suffix):
-        raise SpecError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
+        raise FlagError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
     check_output(path, overwrite)
     if fmt != "keras" and not backend.has_tensorflow():
-        raise SpecError(
+        raise DependencyError(
             f"--format {fmt} needs TensorFlow (Keras exports {fmt} through it), which "
             f"{backend.tensorflow_problem()}; --format keras needs no TensorFlow"
         )
     if fmt == "onnx" and any(tensor.dtype == "string" for tensor in model.inputs):
-        raise SpecError(
+        raise FlagError(
             "ONNX cannot hold this model's text processing (tf2onnx converts no string ops): a model "
             "that takes raw strings exports as keras, savedmodel or tflite (run with the TensorFlow "
             "Lite Flex delegate)"
@@ -68,6 +68,5 @@ def export(model, fmt: str, path: str, *, overwrite=False) -> str:
         try:
             model.export(staging, format=_KERAS_FORMAT[fmt], verbose=False)
         except Exception as err:  # noqa: BLE001 - the exporter's complaint, shown to the user
-            message = str(err).strip().split("\n")[0]
-            raise SpecError(f"the {fmt} exporter failed: {message}") from None
+            raise BuilderError(f"the {fmt} exporter failed: {first_line(err, 10_000)}") from None
     return path

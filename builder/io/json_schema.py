@@ -98,6 +98,14 @@ def _scalar_schema(layer_type):
 
 
 def generate() -> dict:
+    """The spec language's JSON Schema: the document's sections from the
+    language's pydantic models, every layer type's arguments from the registry."""
+    document = language.SpecFile.model_json_schema(ref_template="#/$defs/{model}")
+    return _document(_entry_defs(), document)
+
+
+def _entry_defs() -> dict:
+    """The definitions of a layer entry: every layer type's arguments, activations and block instances."""
     defs: dict = {}
     entry_properties = {}
     for name, layer_type in sorted(registry.LAYERS.items()):
@@ -133,13 +141,19 @@ def generate() -> dict:
         ]
     }
     defs["entries"] = {"type": "array", "items": _ref("entry"), "minItems": 1}
+    defs["activation"] = _activation_def(activations)
+    return defs
+
+
+def _activation_def(activations: list) -> dict:
+    """An `activation:` value: a name, {leaky_relu|prelu|maxout: arguments}, null or a parameter."""
     layer_activations = {}
     for name in registry.LAYER_ACTIVATIONS:
         forms = [{"type": "null"}, _ref(f"args_{name}")]
         if registry.LAYERS[name].short:
             forms.append(_scalar_schema(registry.LAYERS[name]))
         layer_activations[name] = {"anyOf": forms}
-    defs["activation"] = {
+    return {
         "anyOf": [
             {"enum": activations + list(registry.LAYER_ACTIVATIONS)},
             {
@@ -154,7 +168,10 @@ def generate() -> dict:
         ],
         "description": "an activation name, or {leaky_relu|prelu|maxout: arguments}",
     }
-    document = language.SpecFile.model_json_schema(ref_template="#/$defs/{model}")
+
+
+def _document(defs: dict, document: dict) -> dict:
+    """The schema of a whole spec file, from the language's models and the entry definitions."""
     defs.update(document.pop("$defs"))
     dense_args = {k: v for k, v in defs[f"args_{registry.HEAD}"]["properties"].items() if k not in language.ENTRY_KEYS}
     defs["Output"]["properties"] = {**dense_args, **defs["Output"]["properties"], "activation": _ref("activation")}

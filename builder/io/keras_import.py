@@ -16,7 +16,7 @@ import re
 import yaml
 
 from ..backend import keras as _keras
-from ..errors import SpecError
+from ..errors import ModelError
 from ..keras import registry
 from ..keras.signatures import snake_case
 from .compact import compact as compact_spec
@@ -35,7 +35,7 @@ def _args(layer_type, config):
         if layer_type.arg_type(key) == "entry" and isinstance(value, dict):
             inner = registry.for_config(value["class_name"], value.get("module"))
             if inner is None:
-                raise SpecError(f"{layer_type.name} wraps a {value['class_name']}, which has no spec type")
+                raise ModelError(f"{layer_type.name} wraps a {value['class_name']}, which has no spec type")
             args[key] = {inner.name: _args(inner, value["config"])}
             continue
         simplified = simplify(layer_type, key, value)
@@ -71,7 +71,7 @@ def _references(node):
         for item in items:
             found = ref(item)
             if found is None:
-                raise SpecError(f"a layer call passes a non-tensor positional argument ({json.dumps(item)[:80]})")
+                raise ModelError(f"a layer call passes a non-tensor positional argument ({json.dumps(item)[:80]})")
             positional.append(found)
     keywords, options = {}, {}
     for key, value in node.get("kwargs", {}).items():
@@ -163,10 +163,27 @@ def _same_outputs(model, built):
     expected, got = model.predict(feeds, verbose=0), built.predict(feeds, verbose=0)
     for a, b in zip(expected if isinstance(expected, list) else [expected], got if isinstance(got, list) else [got]):
         if a.shape != b.shape or not np.allclose(a, b, atol=1e-4, rtol=1e-3):
-            raise SpecError(
+            raise ModelError(
                 "the imported spec does not compute what the model computes; please report this "
                 "(cli.py import --flat writes one entry per layer)"
             )
+
+
+def _spec_inputs(inputs: list) -> dict:
+    """The spec's `input:` (one input) or `inputs:` (several) for the model's InputLayer configs."""
+    found = {}
+    for item in inputs:
+        shape = list(item["config"]["batch_shape"][1:])
+        dtype = item["config"].get("dtype", "float32")
+        dtype = dtype.get("config", {}).get("name", "float32") if isinstance(dtype, dict) else dtype
+        entry = {"shape": shape}
+        if dtype != "float32":
+            entry["dtype"] = dtype
+        found[item["name"]] = entry
+    if len(inputs) != 1:
+        return {"inputs": found}
+    ((input_name, entry),) = found.items()
+    return {"input": entry["shape"] if input_name == "input" and len(entry) == 1 else {**entry, "name": input_name}}
 
 
 def _flat_spec(model, name=None) -> tuple[dict, dict]:
@@ -177,26 +194,13 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
     outputs = config["output_layers"]  # [name, node, tensor], or a list of them
     if outputs and isinstance(outputs[0], list):
         if len(outputs) != 1:
-            raise SpecError(f"to_spec reads models with one output; this one has {len(outputs)}")
+            raise ModelError(f"to_spec reads models with one output; this one has {len(outputs)}")
         outputs = outputs[0]
     output_name = outputs[0]
     layers = config["layers"]
     inputs = [l for l in layers if l["class_name"] == "InputLayer"]
     spec: dict = {"name": name or re.sub(r"[^A-Za-z0-9_.\-]", "_", config["name"]).lstrip(".-") or "model"}
-    input_specs = {}
-    for item in inputs:
-        shape = list(item["config"]["batch_shape"][1:])
-        dtype = item["config"].get("dtype", "float32")
-        dtype = dtype.get("config", {}).get("name", "float32") if isinstance(dtype, dict) else dtype
-        entry = {"shape": shape}
-        if dtype != "float32":
-            entry["dtype"] = dtype
-        input_specs[item["name"]] = entry
-    if len(inputs) == 1:
-        ((input_name, entry),) = input_specs.items()
-        spec["input"] = entry["shape"] if input_name == "input" and len(entry) == 1 else {**entry, "name": input_name}
-    else:
-        spec["inputs"] = input_specs
+    spec.update(_spec_inputs(inputs))
     entries, previous = [], inputs[0]["name"] if len(inputs) == 1 else None
     mask_makers = _mask_makers(layers)
     for item in layers:
@@ -204,12 +208,12 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
             continue
         layer_type = registry.for_config(item["class_name"], item.get("module"))
         if layer_type is None:
-            raise SpecError(
+            raise ModelError(
                 f"layer '{item['name']}' is a {item['class_name']}, which has no spec type; "
                 "register it with builder.register_layer(...)"
             )
         if len(item["inbound_nodes"]) != 1:
-            raise SpecError(
+            raise ModelError(
                 f"layer '{item['name']}' is called {len(item['inbound_nodes'])} times; specs hold layers called once"
             )
         positional, keywords, options = _references(item["inbound_nodes"][0])
@@ -224,11 +228,11 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
         entries.append({layer_type.name: args})
         previous = item["name"]
     if not entries or next(iter(entries[-1].values()))["name"] != output_name:
-        raise SpecError(f"the model's output '{output_name}' is not its last layer")
+        raise ModelError(f"the model's output '{output_name}' is not its last layer")
     spec["layers"] = entries
     spec["output"] = _head(model, entries, original)
     if not spec["layers"]:
-        raise SpecError("the model has no layers besides its output")
+        raise ModelError("the model has no layers besides its output")
     return spec, original
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from ..errors import SpecError
+from ..errors import DependencyError, FlagError
 from ..files import publish
 
 FORMATS = (".png", ".svg")
@@ -17,9 +17,9 @@ def _check_tools():
     try:
         import pydot  # noqa: F401
     except ImportError:
-        raise SpecError("plot needs pydot: pip install pydot (or the project's [plot] extra)") from None
+        raise DependencyError("plot needs pydot: pip install pydot (or the project's [plot] extra)") from None
     if shutil.which("dot") is None:
-        raise SpecError(
+        raise DependencyError(
             "plot needs Graphviz's `dot` program: apt-get install graphviz, brew install graphviz, "
             "or see https://graphviz.org/download/"
         )
@@ -28,7 +28,7 @@ def _check_tools():
 def plot(spec, path, collapse_blocks=False, overwrite=False) -> str:
     extension = os.path.splitext(path)[1].lower()
     if extension not in FORMATS:
-        raise SpecError(f"-o takes a .png or .svg file, got {path!r}")
+        raise FlagError(f"-o takes a .png or .svg file, got {path!r}")
     _check_tools()
     from ..keras.assemble import build_model
     from ..spec import graph as graph_module

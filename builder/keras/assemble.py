@@ -6,10 +6,9 @@ entry that made the layer."""
 from __future__ import annotations
 
 import os
-import re
 
 from ..backend import keras as _keras
-from ..errors import is_out_of_memory
+from ..errors import first_line, is_out_of_memory
 from ..spec import graph as graph_module
 from ..spec.language import Spec
 from ..spec.load import load_spec
@@ -19,18 +18,12 @@ from . import weights as starting_weights
 _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints"}
 
 
-def build(path=None, *, text=None, data=None, overrides=None, limits=None, weights=None, report=None, scale=None):
-    """Load, check and build a spec (a file, YAML text or plain data) into a
-    keras.Model, with its starting weights (the spec's `weights`, or `weights`);
-    `report(lines)` is told what was loaded."""
-    spec = load_spec(
-        os.fspath(path) if path is not None else None,
-        text=text,
-        data=data,
-        overrides=overrides,
-        limits=limits,
-        scale=scale,
-    )
+def build(path=None, *, weights=None, report=None, **source):
+    """Load, check and build a spec (a file, or load_spec's `source` keywords:
+    text, data, overrides, limits, scale) into a keras.Model, with its
+    starting weights (the spec's `weights`, or `weights`); `report(lines)` is
+    told what was loaded."""
+    spec = load_spec(os.fspath(path) if path is not None else None, **source)
     model = build_model(spec)
     loaded = starting_weights.start(model, spec, weights)
     if loaded is not None and report is not None:
@@ -100,7 +93,7 @@ def make_layer(keras, node):
     except Exception as err:  # noqa: BLE001 - any Keras complaint is a spec error here
         if is_out_of_memory(err):
             raise
-        raise node.error(f"Keras rejected the arguments of {node.type.name}: {_first_line(err)}") from None
+        raise node.error(f"Keras rejected the arguments of {node.type.name}: {first_line(err, 400)}") from None
 
 
 def _call(layer, node, inputs):
@@ -133,9 +126,9 @@ def _apply(keras, node, inputs, input_names, layers=None):
             raise
         shapes = ", ".join(f"{_shape(t)} from '{name}'" for t, name in zip(inputs, input_names))
         if node.type.kind == "merge":
-            message = f"cannot {node.type.name} inputs of shapes {shapes}: {_first_line(err)}"
+            message = f"cannot {node.type.name} inputs of shapes {shapes}: {first_line(err, 400)}"
         else:
-            message = f"{node.type.name} cannot take an input of shape {shapes}: {_first_line(err)}"
+            message = f"{node.type.name} cannot take an input of shape {shapes}: {first_line(err, 400)}"
         raise node.error(message) from None
 
 
@@ -172,14 +165,3 @@ def _keras_object(keras, key, value):
 
 def _shape(tensor):
     return "(" + ", ".join("None" if d is None else str(d) for d in tensor.shape) + ")"
-
-
-def _first_line(err: Exception) -> str:
-    """The line of a Keras error that says what's wrong (Keras wraps errors
-    raised in call() in 'Exception encountered when calling X.call().')."""
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).split("\n")]
-    lines = [line for line in lines if line]
-    if lines and lines[0].startswith("Exception encountered when calling") and len(lines) > 1:
-        lines = lines[1:]
-    text = lines[0] if lines else type(err).__name__
-    return text if len(text) <= 400 else text[:397] + "..."

@@ -12,7 +12,7 @@ import re
 import zipfile
 
 from ..backend import keras as _keras
-from ..errors import BuilderError
+from ..errors import BuilderError, first_line
 from ..files import not_regular
 
 _SHOWN = 4  # names listed per kind of mismatch, then a count
@@ -65,9 +65,7 @@ def _load_h5(model, path):
             warnings.simplefilter("ignore")  # what it skips, the report says
             model.load_weights(path, skip_mismatch=True)
     except Exception as err:  # noqa: BLE001 - a bad file is the user's input, not a bug
-        raise WeightsError(
-            f"{path}: cannot read the weights: {(str(err).strip().splitlines() or [''])[0][:300]}"
-        ) from None
+        raise WeightsError(f"{path}: cannot read the weights: {first_line(err)}") from None
 
 
 def _read(path) -> list[tuple[str, list]]:
@@ -84,9 +82,7 @@ def _read(path) -> list[tuple[str, list]]:
     try:
         saved = _keras().saving.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - a bad file is the user's input, not a bug
-        raise WeightsError(
-            f"{path}: cannot read the model: {(str(err).strip().splitlines() or [''])[0][:300]}"
-        ) from None
+        raise WeightsError(f"{path}: cannot read the model: {first_line(err)}") from None
     return [(layer.name, layer.get_weights()) for layer in saved.layers if layer.weights]
 
 

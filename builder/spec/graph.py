@@ -16,10 +16,11 @@ from typing import Any
 
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from ..keras import registry, signatures
-from . import activations, arguments, budget, expressions
-from .language import NUMBERINGS, REQUIRED, RESERVED, BlockDef, Spec
+from . import budget, expressions
+from .entries import Entry, check_settings, parse_entry, repetition_name, vary_overrides
+from .language import REQUIRED, BlockDef, Spec
+from .layer_args import LayerArguments
 
-MAX_REPEAT = 1000
 MAX_NODES = 100_000
 
 
@@ -81,7 +82,7 @@ class Graph:
 class _Scope:
     """Names visible to one list of entries (the spec's layers, or one block instance's)."""
 
-    def __init__(self, source, prefix, names, params, via, stack, entries_path, entries):
+    def __init__(self, source, prefix, names, params, via, stack, later):
         self.source = source
         self.prefix = prefix  # prepended to the layer names made here
         self.names = dict(names)  # reference name -> node (or input) name
@@ -89,11 +90,49 @@ class _Scope:
         self.via = via
         self.stack = stack  # block names being expanded, for cycles
         self.last = next(iter(self.names.values()), None)
-        self.later = _later_names(entries, entries_path)
+        self.later = later  # name -> path of the entries below, to tell 'defined later' from 'unknown'
         self.frames = ()  # Frames of the nodes made here, for diagrams
 
     def full_name(self, name: str) -> str:
         return f"{self.prefix}_{name}" if self.prefix else name
+
+    def resolve_inputs(self, inputs) -> tuple[list, list | None]:
+        """The node names an entry takes, and the call keywords when `inputs`
+        is a mapping ({query: a, value: b, attention_mask: m})."""
+        if inputs is None:
+            if self.last is None:
+                raise SpecError("this entry has no input: name one with `inputs:`")
+            return [self.last], None
+        with at("inputs"):
+            keys = None
+            if isinstance(inputs, dict):
+                keys, names = [str(k) for k in inputs], list(inputs.values())
+            else:
+                names = [inputs] if isinstance(inputs, str) else inputs
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise SpecError(
+                    f"expected an entry name, a list of them, or a mapping of call arguments "
+                    f"to them, got {describe(inputs)}"
+                )
+            return [self.reference(name) for name in names], keys
+
+    def reference(self, reference: str) -> str:
+        """An entry name, or `name.K` for output K of a layer with several (an RNN's states)."""
+        base, dot, index = reference.partition(".")
+        if dot:
+            if not index.isdigit():
+                raise SpecError(f"'{reference}': after the dot comes an output number, e.g. {base}.1")
+            return f"{self.reference(base)}.{index}"
+        if reference in self.names:
+            return self.names[reference]
+        if reference in self.later:
+            line = self.source.position(self.later[reference])[0]
+            raise SpecError(f"'{reference}' is defined later (line {line}); an entry can only use entries above it")
+        known = [n for n in self.names if n]
+        raise SpecError(
+            f"unknown reference '{reference}'.{suggest(reference, known)} "
+            f"Names defined above: {', '.join(known) or 'none'}."
+        )
 
 
 def _later_names(entries, entries_path) -> dict:
@@ -107,26 +146,20 @@ def _later_names(entries, entries_path) -> dict:
     return later
 
 
-class _Expander:
-    def __init__(self, spec: Spec):
-        self.spec = spec
-        self.nodes: list[Node] = []
-        self.taken: dict[str, tuple] = {}  # layer name -> where it was made
+class _LayerNames:
+    """The model's layer names, each used once: where each was made, and how
+    many automatic names (`conv2d`, `conv2d_1`, ...) each stem has had."""
+
+    def __init__(self):
+        self.taken: dict[str, tuple] = {}  # layer name -> (file, line) it was made at
         self.counters: dict[str, int] = {}
-        self.notes: list[SpecNote] = []
-        self.channels: dict[str, int | None] = {  # a node's output channels where arguments alone tell
-            item.name: item.shape[-1] if item.shape else None for item in spec.inputs
-        }
-        self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
 
-    # --- names ---------------------------------------------------------------------
-
-    def auto_name(self, scope, base: str) -> str:
+    def auto(self, scope, base: str) -> str:
         stem = scope.full_name(base)
         count = self.counters.get(stem, 0)
         self.counters[stem] = count + 1
         name = stem if count == 0 else f"{stem}_{count}"
-        return name if name not in self.taken else self.auto_name(scope, base)
+        return name if name not in self.taken else self.auto(scope, base)
 
     def claim(self, name: str, scope, path):
         if name in self.taken:
@@ -135,6 +168,22 @@ class _Expander:
                 f"the layer name '{name}' is already used (at {file}:{line}); names must be unique in the model"
             )
         self.taken[name] = (scope.source.file, scope.source.position(path)[0])
+
+
+class _Expander:
+    """Makes one spec's nodes: entries, their repetitions, layers and block
+    instances, each named uniquely; the arguments are LayerArguments' part."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.arguments = LayerArguments(spec)
+        self.nodes: list[Node] = []
+        self.names = _LayerNames()
+        self.notes: list[SpecNote] = []
+        self.channels: dict[str, int | None] = {  # a node's output channels where arguments alone tell
+            item.name: item.shape[-1] if item.shape else None for item in spec.inputs
+        }
+        self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
 
     # --- entries -------------------------------------------------------------------
 
@@ -151,7 +200,7 @@ class _Expander:
     def entry(self, scope, entry, path) -> str:
         type_name, args = parse_entry(entry, self.spec.blocks)
         with at(type_name):
-            args, origins = self.substitute(scope, args, path + (type_name,))
+            args, origins = _substitute(scope, args)
             name = args.pop("name", None)
             inputs = args.pop("inputs", None)
             vary = args.pop("vary", {})
@@ -159,27 +208,13 @@ class _Expander:
                 with at("name"):
                     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
                         raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
-            sources, keys = self.resolve_inputs(scope, inputs)
+            sources, keys = scope.resolve_inputs(inputs)
             names = self.known(scope, sources)
-            when = self.resolved(args.pop("when", True), names, "when")
-            repeat = self.resolved(args.pop("repeat", 1), names, "repeat")
+            when = _resolved(args.pop("when", True), names, "when")
+            repeat = _resolved(args.pop("repeat", 1), names, "repeat")
             numbering = args.pop("numbering", "numbers")
-            with at("when"):
-                if not isinstance(when, bool):
-                    raise SpecError(
-                        f"expected true or false (often a block parameter such as $shortcut), got {describe(when)}"
-                    )
-            with at("repeat"):
-                if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
-                    raise SpecError(
-                        f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, got {describe(repeat)}"
-                    )
-            with at("numbering"):
-                if numbering not in NUMBERINGS:
-                    raise SpecError(f"expected {' or '.join(NUMBERINGS)}, got {describe(numbering)}")
-                if numbering == "letters" and repeat > 26:
-                    raise SpecError(f"letters name at most 26 repetitions; this entry has {repeat}")
-            vary = _vary(vary, repeat)
+            check_settings(when, repeat, numbering)
+            vary = vary_overrides(vary, repeat)
             if not when:  # a switched-off entry passes its (first) input through
                 merge = type_name in registry.LAYERS and registry.LAYERS[type_name].kind == "merge"
                 if len(sources) != 1 and not merge:
@@ -190,47 +225,39 @@ class _Expander:
                 if name is not None:
                     scope.names[name] = sources[0]
                 return sources[0]
-        output = self.repeated(scope, type_name, args, origins, vary, repeat, name, sources, keys, path, numbering)
+        output = self.repeated(
+            scope, Entry(type_name, args, origins, name, sources, keys, path), vary, repeat, numbering
+        )
         if name is not None:
             scope.names[name] = output
         return output
 
-    def repeated(
-        self, scope, type_name, args, origins, vary, repeat, name, sources, keys, path, numbering="numbers"
-    ) -> str:
-        """The entry made `repeat` times, each repetition taking the last one's output;
-        repetitions are named NAME1, NAME2, ... (one alone: NAME), or NAMEa, NAMEb, ... (Keras's EfficientNet)."""
-        block = self.spec.blocks.get(type_name)
-        outer = scope.frames
+    def repeated(self, scope, entry: Entry, vary: dict, repeat: int, numbering="numbers") -> str:
+        """The entry made `repeat` times, each repetition taking the last one's output
+        (named as entries.repetition_name says), with `vary`'s overrides per repetition."""
+        block = self.spec.blocks.get(entry.type_name)
+        outer, sources = scope.frames, entry.sources
         if repeat > 1:
-            scope.frames = (
-                *outer,
-                Frame(
-                    f"{outer[-1].id if outer else ''}/{format_path(path)}",
-                    f"{name or type_name} ×{repeat}",
-                    scope.source,
-                    path,
-                    count=repeat,
-                ),
-            )
+            label = f"{entry.name or entry.type_name} ×{repeat}"
+            place = f"{outer[-1].id if outer else ''}/{format_path(entry.path)}"
+            scope.frames = (*outer, Frame(place, label, scope.source, entry.path, count=repeat))
         for k in range(1, repeat + 1):
-            origins_k = {**origins, **{key: (scope.source, path + (type_name, "vary", key)) for key in vary.get(k, {})}}
-            name_k = (
-                name
-                if name is None or (repeat == 1 and numbering == "numbers")
-                else f"{name}{k if numbering == 'numbers' else chr(ord('a') + k - 1)}"
-            )
-            with at(type_name):
+            varied = {key: (scope.source, entry.path + (entry.type_name, "vary", key)) for key in vary.get(k, {})}
+            with at(entry.type_name):
                 names = self.known(scope, sources)
                 if repeat > 1:  # a repeated entry's own repetition; else its block instance's
                     names.update(index=k - 1, count=repeat)
-                args_k = {key: self.resolved(value, names, key) for key, value in {**args, **vary.get(k, {})}.items()}
+                args = {key: _resolved(value, names, key) for key, value in {**entry.args, **vary.get(k, {})}.items()}
+                name = repetition_name(entry.name, k, repeat, numbering)
+                made = dataclasses.replace(
+                    entry, args=args, origins={**entry.origins, **varied}, name=name, sources=sources
+                )
                 if block is not None:
-                    if keys is not None:
+                    if entry.keys is not None:
                         raise SpecError("a block takes its inputs as a name or a list").at("inputs")
-                    output = self.block(scope, block, args_k, origins_k, name_k, sources, path, (k - 1, repeat))
+                    output = self.block(scope, block, made, (k - 1, repeat))
                 else:
-                    output = self.layer(scope, type_name, args_k, origins_k, name_k, sources, keys, path)
+                    output = self.layer(scope, made)
             sources = [output, *sources[1:]]  # repetitions chain the first input; others stay
         scope.frames = outer
         return output
@@ -260,194 +287,32 @@ class _Expander:
             )
         return found
 
-    @staticmethod
-    def resolved(value, names, key):
-        """`value` with its expressions evaluated (errors at `key`)."""
-        if isinstance(value, _Expression):
-            with at(key):
-                return expressions.evaluate(value.text, names)
-        if isinstance(value, list):
-            return [_Expander.resolved(item, names, key) for item in value]
-        if isinstance(value, dict):
-            return {k: _Expander.resolved(v, names, key) for k, v in value.items()}
-        return value
-
-    def substitute(self, scope, args, path):
-        """Replace `$param` values with the block's arguments and mark expressions
-        (evaluated per repetition); remember where each argument came from so an
-        error can point there."""
-        origins = {}
-
-        def walk(value, key):
-            if expressions.is_expression(value) or (isinstance(value, str) and value[1:] in expressions.GIVEN):
-                return _Expression(value)
-            if isinstance(value, str) and value.startswith("$"):
-                param = value[1:]
-                if scope.params is None:
-                    raise SpecError(f"'{value}' refers to a block parameter, but this entry is not inside a block").at(
-                        key
-                    )
-                if param not in scope.params:
-                    raise unknown("block parameter", param, scope.params).at(key)
-                found, source, where = scope.params[param]
-                origins.setdefault(key, (source, where))
-                return copy.deepcopy(found)
-            if isinstance(value, list):
-                return [walk(item, key) for item in value]
-            if isinstance(value, dict):
-                return {k: walk(v, key) for k, v in value.items()}
-            return value
-
-        return {key: walk(value, key) for key, value in args.items()}, origins
-
-    def resolve_inputs(self, scope, inputs) -> tuple[list, list | None]:
-        """The node names an entry takes, and the call keywords when `inputs`
-        is a mapping ({query: a, value: b, attention_mask: m})."""
-        if inputs is None:
-            if scope.last is None:
-                raise SpecError("this entry has no input: name one with `inputs:`")
-            return [scope.last], None
-        with at("inputs"):
-            keys = None
-            if isinstance(inputs, dict):
-                keys, names = [str(k) for k in inputs], list(inputs.values())
-            else:
-                names = [inputs] if isinstance(inputs, str) else inputs
-            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-                raise SpecError(
-                    f"expected an entry name, a list of them, or a mapping of call arguments "
-                    f"to them, got {describe(inputs)}"
-                )
-            return [self.reference(scope, name) for name in names], keys
-
-    def reference(self, scope, reference: str) -> str:
-        """An entry name, or `name.K` for output K of a layer with several (an RNN's states)."""
-        base, dot, index = reference.partition(".")
-        if dot:
-            if not index.isdigit():
-                raise SpecError(f"'{reference}': after the dot comes an output number, e.g. {base}.1")
-            return f"{self.reference(scope, base)}.{index}"
-        if reference in scope.names:
-            return scope.names[reference]
-        if reference in scope.later:
-            line = scope.source.position(scope.later[reference])[0]
-            raise SpecError(f"'{reference}' is defined later (line {line}); an entry can only use entries above it")
-        known = [n for n in scope.names if n]
-        raise SpecError(
-            f"unknown reference '{reference}'.{suggest(reference, known)} "
-            f"Names defined above: {', '.join(known) or 'none'}."
-        )
-
     # --- layers --------------------------------------------------------------------
 
-    def layer(self, scope, type_name, args, origins, name, sources, keys, path) -> str:
-        path = path + (type_name,)
+    def layer(self, scope, entry: Entry) -> str:
+        path, type_name, args, origins = entry.path + (entry.type_name,), entry.type_name, entry.args, entry.origins
         if type_name not in registry.LAYERS or registry.LAYERS[type_name].applies_activation:
-            type_name, args = self.activation_entry(type_name, args, origins, scope, path)
+            type_name, args = self.arguments.activation_entry(type_name, args, origins)
         layer_type = registry.get(type_name)
-        if layer_type.requires and importlib.util.find_spec(layer_type.requires[0]) is None:
-            raise SpecError(
-                f"{type_name} comes from {layer_type.requires[1]}, which is not installed: "
-                f"pip install {layer_type.requires[1]}"
-            )
-        if layer_type.module == "keras.layers" and layer_type.plugin_class is None:
-            missing = signatures.missing_in_installed_keras(layer_type.cls_name)
-            if missing:
-                raise SpecError(f"{type_name} needs a newer Keras: {missing}")
-            newer = signatures.newer_arguments(
-                layer_type.cls_name, [arg for arg in args if arg in layer_type.constructor_args]
-            )
-            if newer:
-                version, wanted = signatures.installed_keras()[0], signatures.table()["keras_version"]
-                raise SpecError(
-                    f"'{newer[0]}' needs a newer Keras: keras.layers.{layer_type.cls_name} of the "
-                    f"installed Keras {version} does not take it (this package's layer table is Keras "
-                    f'{wanted}\'s): pip install -U "keras>={wanted}"',
-                    path=(newer[0],),
-                )
-        if layer_type.kind == "cell":
-            raise SpecError(
-                f"{type_name} is an RNN cell: it goes inside an rnn entry, `rnn: {{cell: {{{type_name}: ...}}}}`"
-            )
+        _check_available(layer_type, type_name, args)
         explicit = frozenset(args)
-        self.apply_defaults(layer_type, args, origins, path)
-        activation_entry = self.split_activation(layer_type, args, origins, scope, path)
-        self.check(layer_type, args, origins, scope, path)
+        self.arguments.apply_defaults(layer_type, args, origins)
+        activation_entry = self.arguments.split_activation(layer_type, args, origins)
+        self.arguments.check(layer_type, args, origins)
         if layer_type.wraps:
-            explicit = self.wrapped(layer_type, args, origins, scope, path)
-        _check_input_count(layer_type, sources, keys)
-        full = scope.full_name(name) if name else self.auto_name(scope, type_name)
-        self.claim(full, scope, path)
-        output = self.add(
-            Node(
-                full,
-                layer_type,
-                args,
-                list(sources),
-                scope.source,
-                path,
-                scope.via,
-                keys,
-                explicit,
-                scope.frames,
-                origins,
-            )
-        )
+            explicit = self.arguments.wrapped(layer_type, args)
+        _check_input_count(layer_type, entry.sources, entry.keys)
+        full = scope.full_name(entry.name) if entry.name else self.names.auto(scope, type_name)
+        self.names.claim(full, scope, path)
+        made = Node(full, layer_type, args, list(entry.sources), scope.source, path, scope.via, entry.keys, explicit)
+        output = self.add(dataclasses.replace(made, frames=scope.frames, origins=origins))
         if activation_entry is not None:
             act_type, act_args = activation_entry
             act_name = f"{full}_{act_type.name}"
-            self.claim(act_name, scope, path)
-            output = self.add(
-                Node(
-                    act_name,
-                    act_type,
-                    act_args,
-                    [output],
-                    scope.source,
-                    path,
-                    scope.via,
-                    frames=scope.frames,
-                    origins=origins,
-                )
-            )
+            self.names.claim(act_name, scope, path)
+            made = Node(act_name, act_type, act_args, [output], scope.source, path, scope.via)
+            output = self.add(dataclasses.replace(made, frames=scope.frames, origins=origins))
         return output
-
-    def wrapped(self, wrapper, args, origins, scope, path) -> frozenset:
-        """Check the entries a layer holds (`bidirectional: {layer: {lstm: 64}}`,
-        `rnn: {cell: {lstm_cell: 8}}`, `stacked_rnn_cells: {cells: [...]}`) and
-        store them normalized; returns the first held entry's own arguments."""
-        explicit = None
-        for key in [arg for arg in wrapper.args if wrapper.arg_type(arg) in ("entry", "entries")]:
-            if args.get(key) is None:
-                continue
-            with at(key):
-                many = wrapper.arg_type(key) == "entries"
-                held = []
-                for i, entry in enumerate(args[key] if many else [args[key]]):
-                    with at(*((i,) if many else ())):
-                        inner_name, inner_args, own = self.held_entry(wrapper, entry, scope, path)
-                        held.append({inner_name: inner_args})
-                        if explicit is None:
-                            explicit = own
-            args[key] = held if many else held[0]
-        return explicit or frozenset()
-
-    def held_entry(self, wrapper, entry, scope, path):
-        inner_name, inner_args = parse_entry(entry, {})
-        with at(inner_name):
-            inner = registry.get(inner_name)
-            if inner.kind not in wrapper.wraps:
-                raise SpecError(_cannot_wrap(wrapper, inner_name))
-            explicit = frozenset(inner_args)
-            self.apply_defaults(inner, inner_args, {}, path)
-            if self.split_activation(inner, inner_args, {}, scope, path) is not None:
-                raise SpecError(
-                    "a wrapped layer takes a plain activation (relu, tanh, ...), not leaky_relu, prelu or maxout"
-                ).at("activation")
-            arguments.check_args(inner, inner_args)
-            if inner.wraps:
-                self.wrapped(inner, inner_args, {}, scope, path)
-        return inner_name, inner_args, explicit
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
@@ -458,120 +323,36 @@ class _Expander:
         self.channels[node.name] = registry.channels(node.type, node.args, inputs)
         return node.name
 
-    def apply_defaults(self, layer_type, args, origins, path):
-        for key, value in self.spec.defaults.items():
-            if key in args or key not in layer_type.args or key in layer_type.no_defaults:
-                continue
-            if key == "activation" and (layer_type.kind != "layer" or args.get("activation", 0) is None):
-                continue
-            args[key] = copy.deepcopy(value)
-            origins[key] = (self.spec.source, ("defaults", key))
-
-    def activation_entry(self, type_name, args, origins, scope, path):
-        """`- swish`, `- activation: swish` or `- activation: prelu` -> the layer type that does it."""
-        if type_name in registry.LAYERS:  # the type that applies a named activation
-            if "activation" not in args:
-                return type_name, args  # the schema check reports the missing argument
-            value = args.pop("activation")
-        else:
-            value = type_name
-        act_name, act_args = self.activation(value, origins, scope, path)
-        if act_name in registry.LAYER_ACTIVATIONS:
-            return act_name, {**act_args, **args}
-        return _activation_type(), {"activation": act_name, **args}
-
-    def activation(self, value, origins, scope, path):
-        try:
-            return activations.parse(value)
-        except SpecError as err:
-            raise self.located(err.at("activation"), origins, "activation", scope, path) from None
-
-    def split_activation(self, layer_type, args, origins, scope, path):
-        """`activation: prelu` (or leaky_relu, maxout, or {name: args}) on a layer
-        becomes the layer without activation, then that activation's own layer."""
-        value = args.get("activation")
-        if value is None or layer_type.kind != "layer":
-            return None
-        act_name, act_args = self.activation(value, origins, scope, path)
-        if act_name not in registry.LAYER_ACTIVATIONS:
-            args["activation"] = act_name
-            return None
-        act_type = registry.LAYERS[act_name]
-        args["activation"] = None
-        if act_type.widens:
-            factor = act_args.get(act_type.widens, act_type.args[act_type.widens]["default"])
-            width = layer_type.width
-            if width is None:
-                raise SpecError(
-                    f"{act_name} as the activation of {layer_type.name} needs a layer with units "
-                    f"or filters; add a `- {act_name}` entry after it instead"
-                ).at("activation")
-            if isinstance(args.get(width), int):
-                args[width] = args[width] * factor  # maxout: k linear pieces per output unit
-        return act_type, act_args
-
-    def check(self, layer_type, args, origins, scope, path):
-        try:
-            arguments.check_args(layer_type, args)
-            if layer_type.check is not None:
-                layer_type.check(args)
-        except SpecError as err:
-            raise self.located(err, origins, err.path[0] if err.path else None, scope, path) from None
-
-    def located(self, err, origins, arg, scope, path):
-        """Point an argument's error where the value was written: the entry, the
-        spec's defaults, or the block instance that passed it."""
-        if arg in origins:
-            source, where = origins[arg]
-            source.locate(err, where)
-        return err
-
     # --- blocks --------------------------------------------------------------------
 
-    def block(self, scope, block: BlockDef, args, origins, name, sources, path, position=(0, 1)) -> str:
+    def block(self, scope, block: BlockDef, entry: Entry, position=(0, 1)) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack, block.name))
             raise SpecError(f"block cycle: {chain}")
-        params = {}
-        for key, value in args.items():
-            if key not in block.params:
-                raise unknown("argument", key, block.params, of=f" for block '{block.name}'").at(key)
-            source, where = origins.get(key, (scope.source, path + (block.name, key)))
-            params[key] = (value, source, where)
-        for key, default in block.params.items():
-            if key in expressions.GIVEN:
-                raise block.source.locate(
-                    SpecError(f"'{key}' is a name expressions are given (${key}); call the parameter something else"),
-                    block.path + ("params", key),
-                )
-            if key not in params:
-                if default == REQUIRED:
-                    raise SpecError(f"block '{block.name}' needs the argument '{key}'")
-                params[key] = (default, block.source, block.path + ("params", key))
-        params["index"] = (position[0], scope.source, path)
-        params["count"] = (position[1], scope.source, path)
-        params["in_channels"] = (self.channels_of(sources[0]) if sources else None, scope.source, path)
+        in_channels = self.channels_of(entry.sources[0]) if entry.sources else None
+        params = _instance_params(scope, block, entry, position, in_channels)
+        sources, path = entry.sources, entry.path
         if len(sources) != len(block.inputs):
             raise SpecError(
                 f"block '{block.name}' takes {len(block.inputs)} input(s) "
                 f"({', '.join(block.inputs)}), got {len(sources)}"
             )
-        instance = scope.full_name(name) if name else self.auto_name(scope, block.name)
+        instance = scope.full_name(entry.name) if entry.name else self.names.auto(scope, block.name)
         line = scope.source.position(path)[0]
         via = [*scope.via, (format_path(path), scope.source.file, line)]
+        stack, inner_path = (*scope.stack, block.name), block.path + ("layers",)
         inner = _Scope(
             block.source,
             instance,
             dict(zip(block.inputs, sources)),
             params,
             via,
-            (*scope.stack, block.name),
-            block.path + ("layers",),
-            block.layers,
+            stack,
+            _later_names(block.layers, inner_path),
         )
         inner.frames = (*scope.frames, Frame(instance, instance, scope.source, path, block=block.name))
         try:
-            output = self.entries(inner, block.layers, block.path + ("layers",))
+            output = self.entries(inner, block.layers, inner_path)
             if block.output is not None:
                 if block.output not in inner.names:
                     raise block.source.locate(
@@ -588,6 +369,99 @@ class _Expander:
                 err.via.insert(len(scope.via), (format_path(path), scope.source.file, line))
             raise
         return output
+
+
+def _instance_params(scope, block: BlockDef, entry: Entry, position, in_channels) -> dict:
+    """A block instance's parameters: its arguments, the block's defaults, and
+    the $index, $count and $in_channels (of its first input) it is given, each with where it was written."""
+    params = {}
+    for key, value in entry.args.items():
+        if key not in block.params:
+            raise unknown("argument", key, block.params, of=f" for block '{block.name}'").at(key)
+        source, where = entry.origins.get(key, (scope.source, entry.path + (block.name, key)))
+        params[key] = (value, source, where)
+    for key, default in block.params.items():
+        if key in expressions.GIVEN:
+            raise block.source.locate(
+                SpecError(f"'{key}' is a name expressions are given (${key}); call the parameter something else"),
+                block.path + ("params", key),
+            )
+        if key not in params:
+            if default == REQUIRED:
+                raise SpecError(f"block '{block.name}' needs the argument '{key}'")
+            params[key] = (default, block.source, block.path + ("params", key))
+    params["index"] = (position[0], scope.source, entry.path)
+    params["count"] = (position[1], scope.source, entry.path)
+    params["in_channels"] = (in_channels, scope.source, entry.path)
+    return params
+
+
+def _resolved(value, names, key):
+    """`value` with its expressions evaluated (errors at `key`)."""
+    if isinstance(value, _Expression):
+        with at(key):
+            return expressions.evaluate(value.text, names)
+    if isinstance(value, list):
+        return [_resolved(item, names, key) for item in value]
+    if isinstance(value, dict):
+        return {k: _resolved(v, names, key) for k, v in value.items()}
+    return value
+
+
+def _substitute(scope, args) -> tuple[dict, dict]:
+    """Replace `$param` values with the block's arguments and mark expressions
+    (evaluated per repetition); remember where each argument came from so an
+    error can point there."""
+    origins: dict = {}
+
+    def walk(value, key):
+        if expressions.is_expression(value) or (isinstance(value, str) and value[1:] in expressions.GIVEN):
+            return _Expression(value)
+        if isinstance(value, str) and value.startswith("$"):
+            param = value[1:]
+            if scope.params is None:
+                raise SpecError(f"'{value}' refers to a block parameter, but this entry is not inside a block").at(key)
+            if param not in scope.params:
+                raise unknown("block parameter", param, scope.params).at(key)
+            found, source, where = scope.params[param]
+            origins.setdefault(key, (source, where))
+            return copy.deepcopy(found)
+        if isinstance(value, list):
+            return [walk(item, key) for item in value]
+        if isinstance(value, dict):
+            return {k: walk(v, key) for k, v in value.items()}
+        return value
+
+    return {key: walk(value, key) for key, value in args.items()}, origins
+
+
+def _check_available(layer_type, type_name: str, args: dict):
+    """The layer type can be made here: its package is installed, the installed
+    Keras has it and every argument given, and it is not an RNN cell on its own."""
+    if layer_type.requires and importlib.util.find_spec(layer_type.requires[0]) is None:
+        raise SpecError(
+            f"{type_name} comes from {layer_type.requires[1]}, which is not installed: "
+            f"pip install {layer_type.requires[1]}"
+        )
+    if layer_type.module == "keras.layers" and layer_type.plugin_class is None:
+        missing = signatures.missing_in_installed_keras(layer_type.cls_name)
+        if missing:
+            raise SpecError(f"{type_name} needs a newer Keras: {missing}")
+        newer = signatures.newer_arguments(
+            layer_type.cls_name, [arg for arg in args if arg in layer_type.constructor_args]
+        )
+        if newer:
+            version, wanted = signatures.installed_keras()[0], signatures.table()["keras_version"]
+            raise SpecError(
+                f"'{newer[0]}' needs a newer Keras: keras.layers.{layer_type.cls_name} of the "
+                f"installed Keras {version} does not take it (this package's layer table is Keras "
+                f'{wanted}\'s): pip install -U "keras>={wanted}"',
+                path=(newer[0],),
+            )
+    if layer_type.kind == "cell":
+        raise SpecError(
+            f"{type_name} is an RNN cell: it goes inside an rnn entry, `rnn: {{cell: {{{type_name}: ...}}}}`"
+        )
 
 
 def _check_input_count(layer_type, sources, keys):
@@ -611,78 +485,14 @@ def _check_input_count(layer_type, sources, keys):
         ).at("inputs")
 
 
-def _activation_type() -> str:
-    """The layer type that applies an activation function by name."""
-    return next(name for name, t in registry.LAYERS.items() if t.applies_activation)
-
-
-def _cannot_wrap(wrapper, inner_name) -> str:
-    if len(wrapper.wraps) == 1:
-        kind = wrapper.wraps[0]
-        return f"{wrapper.name} wraps a {kind} layer ({', '.join(registry.of_kind(kind))}), not {inner_name}"
-    return f"{wrapper.name} cannot wrap {inner_name}"
-
-
-def parse_entry(entry, blocks):
-    """`- flatten`, `- dense: 120` or `- conv2d: {filters: 6, ...}` -> (type, args dict)."""
-    if isinstance(entry, str):
-        type_name, args = entry, None
-    elif isinstance(entry, dict) and len(entry) == 1:
-        type_name, args = next(iter(entry.items()))
-        type_name = str(type_name)
-    elif isinstance(entry, dict):
-        keys = ", ".join(map(str, entry))
-        raise SpecError(
-            f"an entry is one `TYPE: ARGS` pair, got the keys {keys}; put name, inputs and the "
-            "other arguments inside ARGS, e.g. `- conv2d: {filters: 8, kernel_size: 3, name: c1}`"
-        )
-    else:
-        raise SpecError(f"expected an entry such as `- dense: 64` or `- flatten`, got {describe(entry)}")
-    known = [*registry.LAYERS, *registry.activation_names(), *blocks]
-    if type_name not in known:
-        raise unknown("layer type", type_name, known).at(type_name)
-    if args is None:
-        return type_name, {}
-    if isinstance(args, dict):
-        return type_name, dict(args)
-    layer_type = registry.LAYERS.get(type_name)
-    if layer_type is None or layer_type.short is None:
-        raise SpecError(
-            f"{type_name} has no short form; write its arguments as a mapping, "
-            f"e.g. `- {type_name}: {{...}}`, got {describe(args)}"
-        ).at(type_name)
-    return type_name, {layer_type.short: args}
-
-
-def _vary(vary, repeat) -> dict:
-    """`vary: {first: {...}, 3: {...}, last: {...}}` -> {repetition number: overrides}."""
-    with at("vary"):
-        if not isinstance(vary, dict):
-            raise SpecError(
-                f"expected a mapping of repetitions (first, last or a number) to "
-                f"argument overrides, got {describe(vary)}"
-            )
-        result: dict = {}
-        for key, overrides in vary.items():
-            index = {"first": 1, "last": repeat}.get(key, key)
-            with at(key):
-                if not isinstance(index, int) or isinstance(index, bool) or not 1 <= index <= repeat:
-                    raise SpecError(f"expected first, last or a repetition from 1 to {repeat}, got {describe(key)}")
-                if not isinstance(overrides, dict):
-                    raise SpecError(f"expected argument overrides as a mapping, got {describe(overrides)}")
-                if set(overrides) & set(RESERVED):
-                    raise SpecError("vary changes arguments only, not name, inputs, repeat, vary or when")
-            result[index] = {**result.get(index, {}), **overrides}
-        return result
-
-
 def expand(spec: Spec) -> Graph:
     """The spec's layers, blocks expanded, as a list of nodes in build order."""
     expander = _Expander(spec)
     names = {i.name: i.name for i in spec.inputs}
     for i in spec.inputs:
-        expander.taken[i.name] = (spec.source.file, spec.source.position(i.path)[0])
-    scope = _Scope(spec.source, "", names, _spec_params(spec), [], (), ("layers",), spec.layers)
+        expander.names.taken[i.name] = (spec.source.file, spec.source.position(i.path)[0])
+    later = _later_names(spec.layers, ("layers",))
+    scope = _Scope(spec.source, "", names, _spec_params(spec), [], (), later)
     output = expander.entries(scope, spec.layers, ("layers",))
     _return_sequences(expander.nodes)
     head, tie = None, None
@@ -727,7 +537,7 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
                 extra[0]
             )
         with at("tie"):
-            target = expander.reference(scope, tie)
+            target = scope.reference(tie)
         node = next((n for n in expander.nodes if n.name == target), None)
         if node is None or not node.type.reverses:
             kind = f"a {node.type.name} layer" if node else "an input"
@@ -738,8 +548,8 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
             "activation": spec.output["activation"],
             **({"dtype": spec.output["dtype"]} if "dtype" in spec.output else {}),
         }
-        expander.check(registry.LAYERS["activation"], args, {}, scope, ("output",))
-        expander.claim(name, scope, ("output",))
+        expander.arguments.check(registry.LAYERS["activation"], args, {})
+        expander.names.claim(name, scope, ("output",))
     return Node(name, registry.LAYERS["activation"], args, [output], spec.source, ("output",), []), target
 
 
@@ -749,7 +559,7 @@ def _head(expander, spec, scope, output) -> Node:
     origins = {key: (spec.source, ("output", key)) for key in args}
     with in_source(spec.source), at("output"):
         dense = registry.LAYERS[registry.HEAD]
-        expander.apply_defaults(dense, args, origins, ("output",))
+        expander.arguments.apply_defaults(dense, args, origins)
         if args.get("use_bias") is False and "use_bias" not in spec.output:
             source, path = origins["use_bias"]
             expander.notes.append(
@@ -762,13 +572,13 @@ def _head(expander, spec, scope, output) -> Node:
                     path,
                 )
             )
-        activation_entry = expander.split_activation(dense, args, origins, scope, ("output",))
-        expander.check(dense, args, origins, scope, ("output",))
+        activation_entry = expander.arguments.split_activation(dense, args, origins)
+        expander.arguments.check(dense, args, origins)
         if activation_entry is not None:
             raise SpecError("the output layer takes a plain activation (softmax, sigmoid, linear, ...)").at(
                 "activation"
             )
-        expander.claim(name, scope, ("output",))
+        expander.names.claim(name, scope, ("output",))
     return Node(name, dense, args, [output], spec.source, ("output",), [])
 
 

@@ -5,6 +5,7 @@ it (Keras on JAX or PyTorch alone), a keras.utils.PyDataset of NumPy batches."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -16,7 +17,8 @@ import numpy as np
 from .. import backend
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
-from ..errors import BuilderWarning, SpecError
+from ..errors import BuilderWarning, DependencyError
+from . import streams
 
 keras: Any = _keras()
 
@@ -79,60 +81,60 @@ def _existing(path):
 
 
 def pipeline(config) -> dict:
-    """The input pipeline's settings in a spec's training section, as dataset()'s keywords."""
+    """The input pipeline's settings in a spec's training section, as Pipeline's keywords."""
     return {"num_parallel_calls": config.num_parallel_calls, "prefetch": config.prefetch}
 
 
-def dataset(
-    split,
-    data,
-    shape,
-    batch_size,
-    *,
-    training,
-    preprocessing,
-    seed,
-    shuffle=True,
-    cache="auto",
-    cache_file=None,
-    num_parallel_calls="auto",
-    prefetch="auto",
-):
-    """A batched dataset of (x, y) for `split`. The data source's own scaling
-    (`data.rescale`: 1/255 for images) applies unless `preprocessing.rescale` says otherwise.
-    `num_parallel_calls` and `prefetch`: a number, or auto (tf.data tunes them; Keras's PyDataset defaults)."""
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """How a split becomes batches: the input's shape, the batch size, the
+    spec's preprocessing, and the pipeline's settings. `num_parallel_calls`
+    and `prefetch`: a number, or auto (tf.data tunes them; Keras's PyDataset defaults)."""
+
+    shape: tuple
+    batch_size: int
+    preprocessing: Any
+    seed: int = 0
+    cache: str = "auto"
+    num_parallel_calls: Any = "auto"
+    prefetch: Any = "auto"
+
+    @classmethod
+    def of(cls, spec, batch_size: int, seed: int | None = None) -> Pipeline:
+        """A spec's pipeline for its one input (its own seed unless `seed` is given)."""
+        config = spec.training
+        seed = config.seed if seed is None else seed
+        return cls(
+            tuple(spec.inputs[0].shape), batch_size, config.preprocessing, seed, config.cache, **pipeline(config)
+        )
+
+
+def dataset(split, data, steps: Pipeline, *, training, shuffle=True, cache_file=None):
+    """A batched dataset of (x, y) for `split`, made as `steps` says. The data
+    source's own scaling (`data.rescale`: 1/255 for images) applies unless
+    `preprocessing.rescale` says otherwise."""
+    preprocessing, shape = steps.preprocessing, steps.shape
     rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
     strings = getattr(split.x, "dtype", None) == object  # noqa: E721 - a NumPy dtype, not a type
     if strings and not data.images_from_files:
         rescale = None  # raw strings, for a model that vectorizes its text itself
     augment = augmentation_layers(preprocessing) if training else []
     if data.streamed and not has_tf_data():
-        raise SpecError(
+        raise DependencyError(
             f"{data.name} is read by tf.data, which needs TensorFlow; TensorFlow {backend.tensorflow_problem()}"
         )
     if has_tf_data():
         # evaluate and predict (no cache file) read each file once anyway
-        mode = cache_mode(split, data, shape, cache, cache_file and os.path.dirname(cache_file))
-        ds = _tf_dataset(
-            split,
-            data,
-            shape,
-            batch_size,
-            training and shuffle,
-            rescale,
-            augment,
-            seed,
-            (mode, cache_file),
-            num_parallel_calls,
-        )
-        if prefetch == "auto":
+        mode = cache_mode(split, data, shape, steps.cache, cache_file and os.path.dirname(cache_file))
+        ds = _tf_dataset(split, data, steps, training and shuffle, (rescale, augment), (mode, cache_file))
+        if steps.prefetch == "auto":
             return ds.prefetch(_tensorflow().data.AUTOTUNE)
-        return ds.prefetch(prefetch) if prefetch else ds
-    batches = ArrayBatches(split, data, shape, batch_size, training and shuffle, rescale, augment, seed)
-    if num_parallel_calls != "auto":
-        batches.workers = num_parallel_calls
-    if prefetch != "auto":
-        batches.max_queue_size = max(1, prefetch)  # the workers' queue (0 would make it unbounded)
+        return ds.prefetch(steps.prefetch) if steps.prefetch else ds
+    batches = ArrayBatches(split, data, steps, training and shuffle, rescale, augment)
+    if steps.num_parallel_calls != "auto":
+        batches.workers = steps.num_parallel_calls
+    if steps.prefetch != "auto":
+        batches.max_queue_size = max(1, steps.prefetch)  # the workers' queue (0 would make it unbounded)
     return batches
 
 
@@ -141,26 +143,13 @@ def shuffle_buffer(count, shape) -> int:
     return max(1, min(count, CACHE_BUDGET // max(1, int(np.prod([d for d in shape if d])) * 4)))
 
 
-def _tf_dataset(
-    split, data, shape, batch_size, shuffle, rescale, augment, seed, cache=("none", None), num_parallel_calls="auto"
-):
+def _tf_dataset(split, data, steps: Pipeline, shuffle, scaling, cache=("none", None)):
+    """`scaling`: (the factor or None, the augmentation layers); `cache`: (mode, file)."""
     tf = _tensorflow()
-    calls = tf.data.AUTOTUNE if num_parallel_calls == "auto" else num_parallel_calls
+    shape, seed, (rescale, augment) = steps.shape, steps.seed, scaling
+    calls = tf.data.AUTOTUNE if steps.num_parallel_calls == "auto" else steps.num_parallel_calls
     count = len(split.y)
-    if data.streamed:
-        records = split.x.records
-        ds = tf.data.Dataset.zip((split.x.raw(tf), tf.data.Dataset.from_tensor_slices(split.y)))
-        ds = ds.apply(tf.data.experimental.assert_cardinality(count))  # progress bars know the epoch's length
-        decode_one, images = (lambda raw: records.decode(tf, raw)), records.image
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
-        channels = shape[-1]
-        decode_one = (
-            (lambda path: tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False))
-            if data.images_from_files
-            else None
-        )
-        images = data.images_from_files
+    ds, decode_one, images = _examples(tf, split, data, shape)
     # Streamed inputs are shuffled before decoding (file names and encoded
     # records are small), so that no buffer holds every decoded example.
     early = shuffle and decode_one is not None and cache[0] == "none"
@@ -192,7 +181,7 @@ def _tf_dataset(
         ds = ds.shuffle(
             count if cache[0] == "memory" else shuffle_buffer(count, shape), seed=seed, reshuffle_each_iteration=True
         )
-    ds = ds.batch(batch_size)
+    ds = ds.batch(steps.batch_size)
     if augment:
 
         def apply(x, y):
@@ -209,14 +198,14 @@ def _tf_dataset(
 class ArrayBatches(keras.utils.PyDataset):
     """NumPy batches for Keras without TensorFlow."""
 
-    def __init__(self, split, data, shape, batch_size, shuffle, rescale, augment, seed):
+    def __init__(self, split, data, steps: Pipeline, shuffle, rescale, augment):
         super().__init__()
-        self.x = _load_images(split.x, shape) if data.images_from_files else split.x
+        self.x = _load_images(split.x, steps.shape) if data.images_from_files else split.x
         if rescale is not None:
             self.x = self.x.astype("float32") * rescale
         self.y = split.y
-        self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
-        self.rng = np.random.default_rng(seed)
+        self.batch_size, self.shuffle, self.augment = steps.batch_size, shuffle, augment
+        self.rng = np.random.default_rng(steps.seed)
         self.order = np.arange(len(self.y))
         self.on_epoch_end()
 
@@ -235,11 +224,25 @@ class ArrayBatches(keras.utils.PyDataset):
             self.rng.shuffle(self.order)
 
 
+def _examples(tf, split, data, shape):
+    """(a dataset of the split's (raw input, label) pairs, the decoder of one
+    raw input or None where they need none, whether they are images)."""
+    if data.streamed:
+        records = split.x.records
+        ds = tf.data.Dataset.zip((split.x.raw(tf), tf.data.Dataset.from_tensor_slices(split.y)))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(len(split.y)))  # progress bars know the epoch's length
+        return ds, (lambda raw: records.decode(tf, raw)), records.image
+    ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
+    if not data.images_from_files:
+        return ds, None, False
+    return ds, (lambda path: streams.decode_image(tf, tf.io.read_file(path), shape[-1])), True
+
+
 def decode_image_file(path, channels):
     """One image file decoded (TensorFlow's decoder where the pipeline uses it, Keras's otherwise)."""
     if has_tf_data():
         tf = _tensorflow()
-        return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        return streams.decode_image(tf, tf.io.read_file(path), channels)
     return keras.utils.img_to_array(keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb"))
 
 

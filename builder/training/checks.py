@@ -5,20 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SpecError
-
-
-class DataError(SpecError):
-    """Something wrong with the data rather than the spec."""
-
-    def __init__(self, file, message: str, line: int | None = None):
-        super().__init__(message)
-        self.data_file = str(file)
-        self.data_line = line
-
-    def render(self) -> str:
-        where = f"{self.data_file}:{self.data_line}" if self.data_line else self.data_file
-        return f"{where}: error: {self.message}"
+from ..errors import DataError
 
 
 def check_finite(name, x, what="x", rows=None):

@@ -17,16 +17,15 @@ import dataclasses
 import io
 import json
 import os
-import re
 import zipfile
 from typing import Any
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import DataError, FlagError, first_line
 from ..files import not_regular, read_bounded, write_atomic
-from . import streams
-from .checks import DataError, check_finite, class_labels, named_labels
+from . import sources, streams
+from .checks import check_finite, class_labels, named_labels
 
 MAX_FILE_BYTES = 4 * 1024**3  # one CSV or text file read whole
 
@@ -68,116 +67,109 @@ def describe_source(data_arg) -> str:
     return data_arg
 
 
-def from_arrays(x, y, shape, *, validation_split, test_split, seed) -> Data:
-    """In-memory data, `(x, y)` NumPy arrays (Python's `builder.training`), split as a .npz file is."""
-    name = "the (x, y) arrays"
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) != len(y):
-        raise DataError(name, f"x has {len(x)} examples and y {len(y)}; they must have as many")
-    x = _fit_array(x, tuple(shape), name)
-    if x.dtype.kind in "fc":
-        check_finite(name, x)
-    y, names = named_labels(y)
-    return _split(name, x, y, None, names, None, validation_split, test_split, seed)
+@dataclasses.dataclass(frozen=True)
+class InputDescription:
+    """What the model's one input takes, as a source reads for it: its shape
+    (no batch axis) and dtype; the label column or feature where the data has
+    several; for text, the vocabulary (a resumed run's) or the most tokens one
+    may hold; for TFRecord files, the spec's feature description."""
+
+    shape: tuple
+    dtype: str = "float32"
+    label: str | None = None
+    vocabulary: list | None = None
+    max_tokens: int | None = None
+    tfrecord: Any = None
 
 
-def load(
-    data_arg: str,
-    shape,
-    dtype,
-    *,
-    validation_split: float,
-    test_split: float,
-    seed: int,
-    vocabulary: list | None = None,
-    max_tokens: int | None = None,
-    label: str | None = None,
-    tfrecord=None,
-) -> Data:
-    """Load `data_arg` for a model input of `shape` (no batch axis) and `dtype`;
-    see the module doc for the formats. `tfrecord`: the spec's feature
-    description (training.tfrecord), for TFRecord files."""
-    shape = tuple(shape)
-    if streams.is_dataset(data_arg):
-        return _streamed(
-            "the tf.data.Dataset",
-            {"all": streams.DatasetRecords(data_arg, shape)},
-            shape,
-            dtype,
-            validation_split,
-            test_split,
-            seed,
-        )
-    if not isinstance(data_arg, tuple):
+@dataclasses.dataclass(frozen=True)
+class SplitPlan:
+    """How data without its own splits is split: the validation and test
+    fractions (0: none) and the seed of the shuffle before the split."""
+
+    validation_split: float = 0.0
+    test_split: float = 0.0
+    seed: int = 0
+
+
+def load(data_arg, wanted: InputDescription, plan: SplitPlan) -> Data:
+    """Load `data_arg` for a model input as `wanted` describes, split as
+    `plan` says; the first source of sources.SOURCES that recognises it reads
+    it (the module doc lists them)."""
+    if not streams.is_dataset(data_arg) and not isinstance(data_arg, tuple):
         data_arg = os.fspath(data_arg)
-    if isinstance(data_arg, tuple):
-        return from_arrays(*data_arg, shape, validation_split=validation_split, test_split=test_split, seed=seed)
-    if data_arg == "digits":
-        x, y, names, rescale = _digits(shape)
-        return _split("digits", x, y, None, names, rescale, validation_split, test_split, seed)
-    if data_arg.startswith("tfds:"):
-        return _streamed(
-            data_arg, streams.tfds_sources(data_arg[5:], shape), shape, dtype, validation_split, test_split, seed
-        )
-    if data_arg.startswith("hf:"):
-        return _streamed(
-            data_arg, streams.hf_sources(data_arg[3:], shape, label), shape, dtype, validation_split, test_split, seed
-        )
-    if not os.path.exists(data_arg):
-        raise SpecError(f"--data {data_arg!r}: no such file or folder (or use the built-in 'digits')")
-    what = not_regular(data_arg)
-    if what and what != "a folder":
-        raise DataError(data_arg, f"it is {what}, not a data file or folder")
-    files = streams.tfrecord_files(data_arg)
-    if files is not None:
-        if tfrecord is None:
-            raise SpecError(
-                f"--data {data_arg!r}: TFRecord files need their feature description in the spec's "
-                "training section, e.g. `tfrecord: {features: {image: {dtype: string, decode: image}, "
-                "label: {dtype: int64}}}`"
-            )
-        sources = {
-            split: streams.TFRecords(data_arg, part, tfrecord, shape)
-            for split, part in streams.split_files(files).items()
-        }
-        return _streamed(data_arg, sources, shape, dtype, validation_split, test_split, seed)
-    if os.path.isdir(data_arg):
-        return _folder(data_arg, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens)
-    if data_arg.endswith(".npz"):
-        return _npz(data_arg, shape, validation_split, test_split, seed)
-    if data_arg.endswith(".csv"):
-        return _csv(data_arg, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens, label)
-    raise SpecError(
-        f"--data {data_arg!r}: expected 'digits', a .npz, .csv or .tfrecord file, a folder with one "
-        "sub-folder per class, tfds:NAME or hf:NAME"
-    )
+    return sources.READERS[sources.find(data_arg).name](data_arg, wanted, plan)
 
 
 # --- sources ------------------------------------------------------------------------
 
 
-def _digits(shape):
+@sources.reads("dataset")
+def _dataset(dataset, wanted: InputDescription, plan: SplitPlan) -> Data:
+    records = {"all": streams.DatasetRecords(dataset, wanted.shape)}
+    return _streamed("the tf.data.Dataset", records, wanted, plan)
+
+
+@sources.reads("arrays")
+def from_arrays(arrays, wanted: InputDescription, plan: SplitPlan) -> Data:
+    """In-memory data, `(x, y)` NumPy arrays (Python's `builder.training`), split as a .npz file is."""
+    name = "the (x, y) arrays"
+    x, y = np.asarray(arrays[0]), np.asarray(arrays[1])
+    if len(x) != len(y):
+        raise DataError(name, f"x has {len(x)} examples and y {len(y)}; they must have as many")
+    x = _fit_array(x, wanted.shape, name)
+    if x.dtype.kind in "fc":
+        check_finite(name, x)
+    y, names = named_labels(y)
+    return _split(name, x, y, plan, names=names)
+
+
+@sources.reads("digits")
+def _digits(_, wanted: InputDescription, plan: SplitPlan) -> Data:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     images = digits.images.astype("float32")[..., None]  # (1797, 8, 8, 1), values 0..16
-    return (
-        _fit_images(images, shape, "digits"),
-        digits.target.astype("int64"),
-        [str(i) for i in digits.target_names],
-        1.0 / 16.0,
-    )
+    x, y = _fit_images(images, wanted.shape, "digits"), digits.target.astype("int64")
+    return _split("digits", x, y, plan, names=[str(i) for i in digits.target_names], rescale=1.0 / 16.0)
 
 
-def _npz(path, shape, validation_split, test_split, seed):
+@sources.reads("tfds")
+def _tfds(data_arg, wanted: InputDescription, plan: SplitPlan) -> Data:
+    return _streamed(data_arg, streams.tfds_sources(data_arg[5:], wanted.shape), wanted, plan)
+
+
+@sources.reads("hf")
+def _hf(data_arg, wanted: InputDescription, plan: SplitPlan) -> Data:
+    return _streamed(data_arg, streams.hf_sources(data_arg[3:], wanted.shape, wanted.label), wanted, plan)
+
+
+@sources.reads("tfrecord")
+def _tfrecord(data_arg, wanted: InputDescription, plan: SplitPlan) -> Data:
+    if wanted.tfrecord is None:
+        raise FlagError(
+            f"--data {data_arg!r}: TFRecord files need their feature description in the spec's "
+            "training section, e.g. `tfrecord: {features: {image: {dtype: string, decode: image}, "
+            "label: {dtype: int64}}}`"
+        )
+    files = sources.tfrecord_files(data_arg) or []
+    records = {
+        split: streams.TFRecords(data_arg, part, wanted.tfrecord, wanted.shape)
+        for split, part in streams.split_files(files).items()
+    }
+    return _streamed(data_arg, records, wanted, plan)
+
+
+@sources.reads("npz")
+def _npz(path, wanted: InputDescription, plan: SplitPlan) -> Data:
     x, y, test = _read_npz(path)
-    x = _fit_array(x, shape, path)
+    x = _fit_array(x, wanted.shape, path)
     check_finite(path, x)
     if test is not None:
-        test = Split(_fit_array(test[0], shape, path), test[1], np.arange(len(test[1])))
+        test = Split(_fit_array(test[0], wanted.shape, path), test[1], np.arange(len(test[1])))
         check_finite(path, test.x, "x_test")
     y, names = named_labels(y)
-    return _split(path, x, y, test, names, None, validation_split, test_split, seed)
+    return _split(path, x, y, plan, test=test, names=names)
 
 
 def read_npz_arrays(path, needed=("x", "y")) -> dict:
@@ -220,19 +212,20 @@ def _read_npz(path):
     return x, y, test
 
 
-def _csv(path, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens, label):
+@sources.reads("csv")
+def _csv(path, wanted: InputDescription, plan: SplitPlan) -> Data:
     header, rows, lines = _read_csv(path)
-    label = label or ("label" if "label" in header else header[-1])
+    label = wanted.label or ("label" if "label" in header else header[-1])
     if label not in header:
         raise DataError(path, f"no column '{label}' (columns: {', '.join(header)})")
     column = header.index(label)
     labels = [row[column] for row in rows]
     y, names = class_labels(labels)
-    if "text" in header and dtype in ("int32", "int64", "string"):
+    if "text" in header and wanted.dtype in ("int32", "int64", "string"):
         texts = [row[header.index("text")] for row in rows]
-        return _text(path, texts, y, names, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens)
+        return _text(path, texts, (y, names), wanted, plan)
     x = features(path, header, rows, lines, label_column=column)
-    return _split(path, _fit_array(x, shape, path), y, None, names, None, validation_split, test_split, seed)
+    return _split(path, _fit_array(x, wanted.shape, path), y, plan, names=names)
 
 
 def features(path, header, rows, lines, label_column=None) -> np.ndarray:
@@ -286,7 +279,8 @@ def _read_csv(path):
 SPLIT_FOLDERS = streams.SPLIT_NAMES
 
 
-def _folder(path, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
+@sources.reads("folder")
+def _folder(path, wanted: InputDescription, plan: SplitPlan) -> Data:
     splits = split_folders(path)
     if splits is None:
         classes, files, y = _class_files(path)
@@ -298,49 +292,19 @@ def _folder(path, shape, dtype, validation_split, test_split, seed, vocabulary, 
     if all(f.lower().endswith(".txt") for f in every):
         texts = {f: _read_text(f) for f in every}
         if parts is None:
-            return _text(
-                path,
-                [texts[f] for f in files],
-                y,
-                classes,
-                shape,
-                dtype,
-                validation_split,
-                test_split,
-                seed,
-                vocabulary,
-                max_tokens,
-            )
-        data = _presplit(
-            path,
-            np.array([texts[f] for f in files], dtype=object),
-            y,
-            classes,
-            None,
-            {
-                name: (np.array([texts[f] for f in more], dtype=object), labels)
-                for name, (_, more, labels) in parts.items()
-            },
-            validation_split,
-            test_split,
-            seed,
-        )
-        return _encode_texts(path, data, shape, dtype, vocabulary, max_tokens)
-    _check_images(path, every, shape)
+            return _text(path, [texts[f] for f in files], (y, classes), wanted, plan)
+        x = np.array([texts[f] for f in files], dtype=object)
+        others = {
+            name: (np.array([texts[f] for f in more], dtype=object), labels)
+            for name, (_, more, labels) in parts.items()
+        }
+        return _encode_texts(path, _presplit(path, (x, y), classes, None, others, plan), wanted)
+    _check_images(path, every, wanted.shape)
     if parts is None:
-        data = _split(path, np.array(files), y, None, classes, 1.0 / 255.0, validation_split, test_split, seed)
+        data = _split(path, np.array(files), y, plan, names=classes, rescale=1.0 / 255.0)
     else:
-        data = _presplit(
-            path,
-            np.array(files),
-            y,
-            classes,
-            1.0 / 255.0,
-            {name: (np.array(more), labels) for name, (_, more, labels) in parts.items()},
-            validation_split,
-            test_split,
-            seed,
-        )
+        others = {name: (np.array(more), labels) for name, (_, more, labels) in parts.items()}
+        data = _presplit(path, (np.array(files), y), classes, 1.0 / 255.0, others, plan)
     data.images_from_files = True
     return data
 
@@ -369,43 +333,38 @@ def split_folders(path) -> dict | None:
     return {split: folder for split, folder in found.items() if folder is not None}
 
 
-def _presplit(name, x, y, classes, rescale, parts, validation_split, test_split, seed) -> Data:
-    """Data split by its folders: train/ shuffled with the seed; val/ and test/
-    as they are; a missing one is taken from train/ as the fractions say."""
-    data = _split(
-        name,
-        x,
-        y,
-        None,
-        classes,
-        rescale,
-        0 if "validation" in parts else validation_split,
-        0 if "test" in parts else test_split,
-        seed,
+def _presplit(name, examples, classes, rescale, parts, plan: SplitPlan) -> Data:
+    """Data split by its folders: train/ (`examples`, an (x, y) pair) shuffled
+    with the seed; val/ and test/ (`parts`) as they are; a missing one is taken
+    from train/ as the fractions say."""
+    plan = SplitPlan(
+        0 if "validation" in parts else plan.validation_split, 0 if "test" in parts else plan.test_split, plan.seed
     )
+    x, y = examples
+    data = _split(name, x, y, plan, names=classes, rescale=rescale)
     for split, (xs, ys) in parts.items():
         setattr(data, split, Split(xs, ys, np.arange(len(ys))))
     data.split_by_folders = True
     return data
 
 
-def _streamed(name, sources: dict, shape, dtype, validation_split, test_split, seed) -> Data:
+def _streamed(name, found: dict, wanted: InputDescription, plan: SplitPlan) -> Data:
     """Data from a streamed source's splits ({'train': Records, ...}, or {'all': Records}):
     its own train/validation/test where it has them, else split with the seed."""
     named = {}
-    for split, records in sources.items():
+    for split, records in found.items():
         known = next((s for s, names in SPLIT_FOLDERS.items() if split.lower() in names), None)
         if known and known not in named:
             named[known] = records
     if "train" not in named:
-        if len(sources) != 1:
-            raise DataError(name, f"its splits are {', '.join(sources)}; expected one of them named train")
-        named = {"train": next(iter(sources.values()))}
+        if len(found) != 1:
+            raise DataError(name, f"its splits are {', '.join(found)}; expected one of them named train")
+        named = {"train": next(iter(found.values()))}
     train = named.pop("train")
-    image = train.image
-    if image and (len(shape) != 3 or shape[-1] not in (1, 3) or None in shape):
-        raise DataError(name, f"images need an input of shape [height, width, 1 or 3], the spec has {list(shape)}")
-    if not image and dtype == "string" and tuple(shape) not in ((), (1,)):
+    shape, image = wanted.shape, train.image
+    if image:
+        check_image_input(name, shape, "images need")
+    if not image and wanted.dtype == "string" and tuple(shape) not in ((), (1,)):
         raise DataError(name, f"a string input takes one text per example: shape [] or [1], not {list(shape)}")
     if image:
         for records in (train, *named.values()):
@@ -415,23 +374,13 @@ def _streamed(name, sources: dict, shape, dtype, validation_split, test_split, s
         every = np.arange(len(records.labels))
         return streams.Stream(records, every), records.labels
 
-    x, y = whole(train)
+    scale = 1 / 255 if image else None
     if named:
-        data = _presplit(
-            name,
-            x,
-            y,
-            train.class_names,
-            1 / 255 if image else None,
-            {split: whole(records) for split, records in named.items()},
-            validation_split,
-            test_split,
-            seed,
-        )
+        others = {split: whole(records) for split, records in named.items()}
+        data = _presplit(name, whole(train), train.class_names, scale, others, plan)
     else:
-        data = _split(
-            name, x, y, None, train.class_names, 1 / 255 if image else None, validation_split, test_split, seed
-        )
+        x, y = whole(train)
+        data = _split(name, x, y, plan, names=train.class_names, rescale=scale)
     for split in (data.train, data.validation, data.test):
         if split is not None:
             streams.in_source_order(split)
@@ -439,15 +388,19 @@ def _streamed(name, sources: dict, shape, dtype, validation_split, test_split, s
     return data
 
 
+def check_image_input(name, shape, subject: str):
+    """An input that takes images: [height, width, 1 or 3], every size known
+    (the one check of it: image folders, streamed images, predict's image files)."""
+    if len(shape) != 3 or shape[-1] not in (1, 3) or None in shape:
+        raise DataError(name, f"{subject} an input of shape [height, width, 1 or 3], the spec has {list(shape)}")
+
+
 def _check_images(path, files, shape):
     if not all(f.lower().endswith(IMAGE_SUFFIXES) for f in files):
         raise DataError(
             path, f"sub-folders hold images ({', '.join(IMAGE_SUFFIXES)}) or .txt files, not both or others"
         )
-    if len(shape) != 3 or shape[-1] not in (1, 3) or None in shape:
-        raise DataError(
-            path, f"an image folder needs an input of shape [height, width, 1 or 3], the spec has {list(shape)}"
-        )
+    check_image_input(path, shape, "an image folder needs")
     for file in files:
         _check_image(file, shape[-1])
 
@@ -499,9 +452,7 @@ def _check_image(file, channels):
     try:
         decode_image_file(file, channels)
     except Exception as err:  # noqa: BLE001 - any decoder's complaint means the same here
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        first = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", first).strip()[:200]  # TensorFlow's op decorations
-        raise DataError(file, f"cannot decode the image ({first})") from None
+        raise DataError(file, f"cannot decode the image ({first_line(err, 200)})") from None
 
 
 def read_bounded_data(path) -> bytes:
@@ -511,15 +462,18 @@ def read_bounded_data(path) -> bytes:
         raise DataError(path, str(err)) from None
 
 
-def _text(name, texts, y, classes, shape, dtype, validation_split, test_split, seed, vocabulary, max_tokens):
+def _text(name, texts, labels, wanted: InputDescription, plan: SplitPlan) -> Data:
     """Token ids from texts: lower-cased words, ids by training-set frequency
-    (0 padding, 1 out-of-vocabulary), padded or cut to the input's length."""
-    data = _split(name, np.array(texts, dtype=object), y, None, classes, None, validation_split, test_split, seed)
-    return _encode_texts(name, data, shape, dtype, vocabulary, max_tokens)
+    (0 padding, 1 out-of-vocabulary), padded or cut to the input's length.
+    `labels`: (y, class names)."""
+    y, classes = labels
+    data = _split(name, np.array(texts, dtype=object), y, plan, names=classes)
+    return _encode_texts(name, data, wanted)
 
 
-def _encode_texts(name, data, shape, dtype, vocabulary, max_tokens) -> Data:
+def _encode_texts(name, data, wanted: InputDescription) -> Data:
     """Texts as the input takes them: raw strings, or token ids from a vocabulary of the training split."""
+    shape, dtype, vocabulary = wanted.shape, wanted.dtype, wanted.vocabulary
     if dtype not in ("int32", "int64", "string"):
         raise DataError(
             name,
@@ -539,7 +493,7 @@ def _encode_texts(name, data, shape, dtype, vocabulary, max_tokens) -> Data:
             for word in _words(text):
                 counts[word] = counts.get(word, 0) + 1
         vocabulary = ["", "[UNK]"] + sorted(counts, key=lambda w: (-counts[w], w))
-        vocabulary = vocabulary[:max_tokens]  # ids must stay below the embedding's input_dim
+        vocabulary = vocabulary[: wanted.max_tokens]  # ids must stay below the embedding's input_dim
     for split in (data.train, data.validation, data.test):
         if split is not None:
             split.x = encode(split.x, vocabulary, length, dtype)
@@ -598,14 +552,17 @@ def _fit_array(x, shape, name):
     )
 
 
-def _split(name, x, y, test, names, rescale, validation_split, test_split, seed) -> Data:
-    order = np.random.default_rng(seed).permutation(len(y))
+def _split(name, x, y, plan: SplitPlan, *, test=None, names=None, rescale=None) -> Data:
+    """x and y shuffled with the plan's seed and split into train, validation
+    and (unless the source holds its own `test`) test; `names`: the class
+    names; `rescale`: the source's own scaling."""
+    order = np.random.default_rng(plan.seed).permutation(len(y))
     rest = Split(x[order], y[order], order)
-    if test is None and test_split > 0:
-        test, rest = _take(rest, test_split)
+    if test is None and plan.test_split > 0:
+        test, rest = _take(rest, plan.test_split)
     validation = None
-    if validation_split > 0:
-        validation, rest = _take(rest, validation_split)
+    if plan.validation_split > 0:
+        validation, rest = _take(rest, plan.validation_split)
     if len(rest.y) == 0:
         raise DataError(name, "no training examples are left after the validation and test splits")
     return Data(name, rest, validation, test, names, rescale)

@@ -10,7 +10,7 @@ import os
 
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
-from ..errors import SpecError
+from ..errors import DeviceError
 
 DEVICES = ("auto", "cpu", "gpu")
 DISTRIBUTE = ("none", "mirrored", "multi-worker")
@@ -21,7 +21,7 @@ def configure_devices(device="auto", cpu_devices=None):
     insists on one; `cpu_devices` splits the CPU into that many logical
     devices (to try `--distribute mirrored` without GPUs)."""
     if device not in DEVICES:
-        raise SpecError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+        raise DeviceError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # every backend honours this at start-up
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -36,9 +36,9 @@ def configure_devices(device="auto", cpu_devices=None):
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
     except RuntimeError as err:  # TensorFlow already started in this process
-        raise SpecError(f"cannot change devices now: {err}") from None
+        raise DeviceError(f"cannot change devices now: {err}") from None
     if device == "gpu" and not tf.config.list_physical_devices("GPU"):
-        raise SpecError("--device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)")
+        raise DeviceError("--device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)")
 
 
 def device_line(strategy) -> str:
@@ -63,11 +63,11 @@ def device_line(strategy) -> str:
 
 def make_strategy(distribute):
     if distribute not in DISTRIBUTE:
-        raise SpecError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {distribute!r}")
+        raise DeviceError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {distribute!r}")
     if distribute == "none":
         return None
     if _keras().backend.backend() != "tensorflow":
-        raise SpecError("--distribute uses tf.distribute and needs the TensorFlow backend")
+        raise DeviceError("--distribute uses tf.distribute and needs the TensorFlow backend")
     tf = _tensorflow()
     if distribute == "mirrored":
         devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
@@ -75,7 +75,7 @@ def make_strategy(distribute):
         ]
         return tf.distribute.MirroredStrategy(devices)
     if "TF_CONFIG" not in os.environ:
-        raise SpecError(
+        raise DeviceError(
             "--distribute multi-worker reads the cluster from the TF_CONFIG environment "
             "variable, which is not set (docs/training.md shows one)"
         )

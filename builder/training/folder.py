@@ -12,32 +12,28 @@ import os
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import RunFolderError
 from ..files import process_alive
 from . import checkpoints
 
+# Every name in a run folder, said once: the files a run writes, in the order `train` lists them,
+# then what it keeps for itself. Anything else in a folder means --out names a folder of the user's.
+MODEL = "model.keras"  # the tested weights
+SPEC = "spec.yaml"  # the spec as resolved
+METRICS = "metrics.json"
+RECORD = "run.json"  # how the run was started, on what, with which versions
+HISTORY_CSV = "history.csv"  # written as each epoch ends
+HISTORY = "history.json"
+CLASSES = "classes.json"  # the class names predict writes
+VOCABULARY = "vocabulary.json"  # a text run's vocabulary
+CHECKPOINT = "checkpoint"
+LOGS = "logs"  # TensorBoard's (where TensorFlow is installed)
+CACHE = "cache"  # decoded examples, while the run trains
+CALLBACKS = "callbacks"  # files the spec's callbacks write
+MLRUNS = "mlruns"  # MLflow's file store
 LOCK = ".lock"
-# What a run folder holds; anything else means --out names a folder of the user's.
-RUN_ENTRIES = {
-    "checkpoint",
-    "logs",
-    "history.csv",
-    "history.json",
-    "metrics.json",
-    "run.json",
-    "model.keras",
-    "vocabulary.json",
-    "classes.json",
-    "spec.yaml",
-    "callbacks",
-    "cache",
-    "mlruns",
-    LOCK,
-}
-
-
-class RunFolderError(SpecError):
-    """A run folder that cannot be used as asked (a SpecError without a place, as other settings are)."""
+LISTED = (MODEL, SPEC, METRICS, RECORD, HISTORY_CSV, HISTORY, CLASSES, CHECKPOINT + "/", LOGS + "/")
+RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {VOCABULARY, CACHE, CALLBACKS, MLRUNS, LOCK}
 
 
 @dataclasses.dataclass
@@ -50,7 +46,21 @@ class RunFolder:
 
     @property
     def checkpoints(self) -> str:
-        return os.path.join(self.dir, "checkpoint")
+        return os.path.join(self.dir, CHECKPOINT)
+
+    def file(self, name: str) -> str:
+        """Where this process writes the run's file `name` (one of the names above)."""
+        return os.path.join(self.dir, name)
+
+    @staticmethod
+    def listed_in(path: str) -> list[str]:
+        """The files of the run folder `path` that exist, in the order `train` names them."""
+        return [name for name in LISTED if os.path.exists(os.path.join(path, name))]
+
+    @property
+    def name(self) -> str:
+        """The run's name, as trackers and TensorBoard's HParams show it: its folder's."""
+        return os.path.basename(os.path.abspath(self.path))
 
 
 def identity(spec, data_arg) -> dict:

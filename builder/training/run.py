@@ -13,12 +13,12 @@ import json
 import math
 import os
 import shutil
-import sys
 import time
+from typing import Any
 
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
-from ..errors import SpecError
+from ..errors import FlagError, SpecError
 from ..files import atomic_path, write_atomic
 from ..keras import weights as starting_weights
 from ..keras.assemble import build_model
@@ -35,48 +35,48 @@ from .devices import device_line, is_chief, keep_float32, make_strategy, precisi
 from .folder import RunFolder
 from .interrupt import stopped
 from .multiworker import MultiWorkerLoop
+from .settings import RunSettings
 from .timing import StepTime
 
 
-def run_folder(out, distribute, run_identity) -> RunFolder:
+def run_folder(settings: RunSettings, run_identity) -> RunFolder:
     """Step 1: the run folder (a worker's own, on workers other than the chief)."""
-    chief = is_chief() if distribute == "multi-worker" else True
+    out = settings.out
+    chief = is_chief() if settings.distribute == "multi-worker" else True
     run_dir = out if chief else os.path.join(out, f".worker-{json.loads(os.environ['TF_CONFIG'])['task']['index']}")
     return RunFolder(out, run_dir, chief, run_identity, {"epoch": 0, "history": [], "best": None})
 
 
-def load_data(spec, expanded, data_arg, folder: RunFolder, resume, label):
+def load_data(spec, expanded, settings: RunSettings, folder: RunFolder):
     """Step 2: the data, split and shaped for the spec's one input."""
     if len(spec.inputs) != 1:
-        raise SpecError(f"training from --data needs a spec with one input; this one has {len(spec.inputs)}")
+        raise FlagError(f"training from --data needs a spec with one input; this one has {len(spec.inputs)}")
     item, config = spec.inputs[0], spec.training
-    vocabulary = data_module.load_vocabulary(os.path.join(folder.dir, "model.keras")) if resume else None
+    vocabulary = data_module.load_vocabulary(folder.file(folder_module.MODEL)) if settings.resume else None
     sizes = [
         node.args[node.type.vocabulary]
         for node in expanded.nodes
         if node.type.vocabulary and node.type.vocabulary in node.args
     ]
-    data = data_module.load(
-        data_arg,
-        item.shape,
+    wanted = data_module.InputDescription(
+        tuple(item.shape),
         item.dtype,
-        validation_split=config.validation_split,
-        test_split=config.test_split,
-        seed=config.seed,
+        label=settings.label,
         vocabulary=vocabulary,
         max_tokens=sizes[0] if sizes else None,
-        label=label,
         tfrecord=config.tfrecord,
     )
+    plan = data_module.SplitPlan(config.validation_split, config.test_split, config.seed)
+    data = data_module.load(settings.data, wanted, plan)
     check_labels(data, task_of(spec), spec.output.get("units") if spec.output else None)
     if any(node.type.rescales for node in expanded.nodes):
         data.rescale = None  # the model scales its raw input itself
     if data.vocabulary is not None and folder.chief:
-        data_module.save_vocabulary(os.path.join(folder.dir, "vocabulary.json"), data.vocabulary)
+        data_module.save_vocabulary(folder.file(folder_module.VOCABULARY), data.vocabulary)
     return data
 
 
-def make_model(spec, expanded, folder: RunFolder, strategy, weights=None, *, data, batch_size, distribute="none"):
+def make_model(spec, expanded, settings: RunSettings, folder: RunFolder, strategy, data):
     """Step 3: the compiled model: built from the spec (from its starting
     weights, if any; its `adapt: true` layers adapted to the data), or the
     last checkpoint's to resume."""
@@ -85,14 +85,15 @@ def make_model(spec, expanded, folder: RunFolder, strategy, weights=None, *, dat
         if folder.state["epoch"] and os.path.exists(last):
             return _keras().saving.load_model(last)
         model = build_model(expanded)
-        loaded = starting_weights.start(model, spec, weights)
+        loaded = starting_weights.start(model, spec, settings.weights)
         if loaded is not None:
             print("\n".join(loaded.lines()), flush=True)
-        adapt_layers(model, expanded, data, spec, batch_size)
+        adapt_layers(model, expanded, data, spec, settings.batch_size)
+        examples, batch_size = len(data.train.y), settings.batch_size
         compile_model(
             model,
             spec,
-            steps_per_execution=steps_per_execution(spec.training, len(data.train.y), batch_size, distribute),
+            steps_per_execution=steps_per_execution(spec.training, examples, batch_size, settings.distribute),
         )
         return model
 
@@ -105,65 +106,40 @@ class Fitted:
     steps: StepTime  # the time of the training steps alone
 
 
-def fit(
-    model, spec, data, folder: RunFolder, *, epochs, batch_size, distribute, strategy, verbose, extra_callbacks=()
-) -> Fitted:
+@dataclasses.dataclass
+class _Fitting:
+    """What every phase of a fit shares."""
+
+    train: Any  # the training batches
+    validation: Any  # the validation batches, or None
+    callbacks: list
+    settings: RunSettings
+    strategy: Any
+
+
+def fit(model, spec, data, settings: RunSettings, folder: RunFolder, strategy, extra_callbacks=()) -> Fitted:
     """Step 4: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
-    keras, config = _keras(), spec.training
-    make = dict(
-        data=data,
-        shape=spec.inputs[0].shape,
-        batch_size=batch_size,
-        preprocessing=config.preprocessing,
-        seed=config.seed,
-        cache=config.cache,
-        **batching.pipeline(config),
-    )
-    cache_dir = os.path.join(folder.dir, "cache")
+    config, state = spec.training, folder.state
+    steps = batching.Pipeline.of(spec, settings.batch_size)
+    cache_dir = folder.file(folder_module.CACHE)
     shutil.rmtree(cache_dir, ignore_errors=True)  # a killed run's partial cache would be refused
     if config.cache in ("disk", "auto"):
         os.makedirs(cache_dir)
     train_ds = batching.dataset(
-        data.train, training=True, shuffle=config.shuffle, cache_file=os.path.join(cache_dir, "train"), **make
+        data.train, data, steps, training=True, shuffle=config.shuffle, cache_file=os.path.join(cache_dir, "train")
     )
     val_ds = (
-        batching.dataset(data.validation, training=False, cache_file=os.path.join(cache_dir, "validation"), **make)
+        batching.dataset(data.validation, data, steps, training=False, cache_file=os.path.join(cache_dir, "validation"))
         if data.validation
         else None
     )
-    monitor = config.monitor if val_ds is not None or not config.monitor.startswith("val_") else "loss"
-    state = folder.state
-    history_csv = os.path.join(folder.dir, "history.csv")
-    if not state["epoch"] and os.path.exists(history_csv):
-        os.remove(history_csv)  # left by a run killed in its first epoch
-    say = print if verbose != 0 else None
-    steps = StepTime()  # first: its clock stops before the other callbacks' epoch-end work
-    callbacks = [
-        steps,
-        *checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
-        keras.callbacks.CSVLogger(history_csv, append=True),
-        *make_callbacks(config, folder.dir),
-        *extra_callbacks,
-    ]
-    if batching.has_tf_data():
-        options = {**callback_options(config, "tensorboard"), "log_dir": os.path.join(folder.dir, "logs")}
-        callbacks.append(keras.callbacks.TensorBoard(**options))
+    timer = StepTime()  # first: its clock stops before the other callbacks' epoch-end work
+    callbacks = [timer, *_run_callbacks(spec, settings, folder, has_validation=val_ds is not None), *extra_callbacks]
+    fitting = _Fitting(train_ds, val_ds, callbacks, settings, strategy)
     started = time.perf_counter()
     try:
-        for phase in phases.plan(spec, epochs):
-            _fit_phase(
-                model,
-                spec,
-                phase,
-                state,
-                folder,
-                train_ds,
-                val_ds,
-                callbacks,
-                distribute=distribute,
-                strategy=strategy,
-                verbose=verbose,
-            )
+        for phase in phases.plan(spec, settings.epochs):
+            _fit_phase(model, spec, phase, folder, fitting)
             if model.stop_training:
                 break
     except (KeyboardInterrupt, Exception) as err:  # noqa: BLE001 - TensorFlow's own write errors too
@@ -171,17 +147,36 @@ def fit(
         if stop is None:
             raise
         raise stop from None
-    return Fitted(state["history"], state["epoch"], time.perf_counter() - started, steps)
+    return Fitted(state["history"], state["epoch"], time.perf_counter() - started, timer)
+
+
+def _run_callbacks(spec, settings: RunSettings, folder: RunFolder, has_validation: bool) -> list:
+    """The run's own callbacks: checkpoints, the history file, the spec's, and TensorBoard's logs."""
+    keras, config, state = _keras(), spec.training, folder.state
+    monitor = config.monitor if has_validation or not config.monitor.startswith("val_") else "loss"
+    history_csv = folder.file(folder_module.HISTORY_CSV)
+    if not state["epoch"] and os.path.exists(history_csv):
+        os.remove(history_csv)  # left by a run killed in its first epoch
+    say = print if settings.verbose != 0 else None
+    callbacks = [
+        *checkpoints.callbacks(folder.checkpoints, monitor, config.mode, state, folder.identity, say),
+        keras.callbacks.CSVLogger(history_csv, append=True),
+        *make_callbacks(config, folder.dir),
+    ]
+    if batching.has_tf_data():
+        options = {**callback_options(config, "tensorboard"), "log_dir": folder.file(folder_module.LOGS)}
+        callbacks.append(keras.callbacks.TensorBoard(**options))
+    return callbacks
 
 
 def _done(state) -> int:
     return state["history"][-1]["epoch"] if state["history"] else state["epoch"]
 
 
-def _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, *, distribute, strategy, verbose):
+def _fit_phase(model, spec, phase, folder: RunFolder, fitting: _Fitting):
     """One phase's epochs; entered afresh unless the run resumes in its middle
     (then the checkpoint holds its trainable layers and optimizer state)."""
-    done = _done(state)
+    done = _done(folder.state)
     if done >= phase.end:
         return
     if spec.training.phases and done <= phase.start:
@@ -191,16 +186,17 @@ def _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, *
             f"{'all layers' if phase.trainable == 'all' else ', '.join(phase.trainable)}",
             flush=True,
         )
-    if distribute == "multi-worker":
-        MultiWorkerLoop(model, spec, strategy).fit(train_ds, val_ds, phase.end, done, callbacks)
+    if fitting.settings.distribute == "multi-worker":
+        loop = MultiWorkerLoop(model, spec, fitting.strategy)
+        loop.fit(fitting.train, fitting.validation, phase.end, done, fitting.callbacks)
     else:
         model.fit(
-            train_ds,
-            validation_data=val_ds,
+            fitting.train,
+            validation_data=fitting.validation,
             epochs=phase.end,
             initial_epoch=done,
-            callbacks=callbacks,
-            verbose=verbose,
+            callbacks=fitting.callbacks,
+            verbose=fitting.settings.verbose,
             shuffle=False,
         )  # the pipeline shuffles
     if phase.number < len(spec.training.phases or ()):
@@ -208,49 +204,28 @@ def _fit_phase(model, spec, phase, state, folder, train_ds, val_ds, callbacks, *
             model.save(path)
 
 
-def report(
-    model,
-    spec,
-    data,
-    data_arg,
-    folder: RunFolder,
-    fitted: Fitted,
-    *,
-    batch_size,
-    distribute,
-    strategy,
-    label,
-    threads,
-    record=None,
-) -> dict:
-    """Step 5: test metrics, then model.keras, history, run.json and metrics.json in the run folder."""
-    history, config = fitted.history, spec.training
+def report(model, spec, data, fitted: Fitted, settings: RunSettings, folder: RunFolder, strategy) -> dict:
+    """Step 5: the run's metrics: its time and throughput, the tested weights
+    (use_tested_weights), their test metrics and validation metrics."""
+    history = fitted.history
     completed = history[-1]["epoch"] if history else fitted.first_epoch
     trained = len(data.train.y) * (completed - fitted.first_epoch)
     metrics = {
-        "data": data_module.describe_source(data_arg),
+        "data": data_module.describe_source(settings.data),
         "epochs": completed,
         "seconds": round(fitted.seconds, 3),
         "samples_per_second": round(trained / fitted.seconds, 1) if fitted.seconds > 0 and trained else None,
         "step_samples_per_second": fitted.steps.samples_per_second(len(data.train.y)),
         "params": int(model.count_params()),
     }
-    if folder.chief and distribute != "multi-worker":
+    multi_worker = settings.distribute == "multi-worker"
+    if folder.chief and not multi_worker:
         metrics.update(use_tested_weights(model, spec, folder, completed))
     if data.test is not None:
-        test_ds = batching.dataset(
-            data.test,
-            data,
-            spec.inputs[0].shape,
-            batch_size,
-            training=False,
-            preprocessing=config.preprocessing,
-            seed=config.seed,
-            **batching.pipeline(config),
-        )
+        test_ds = batching.dataset(data.test, data, batching.Pipeline.of(spec, settings.batch_size), training=False)
         results = (
             MultiWorkerLoop(model, spec, strategy).evaluate(test_ds)
-            if distribute == "multi-worker"
+            if multi_worker
             else model.evaluate(test_ds, return_dict=True, verbose=0)
         )
         metrics.update({f"test_{name}": float(value) for name, value in results.items()})
@@ -258,49 +233,58 @@ def report(
         tested = metrics.get("tested_epoch", completed)
         row = next((h for h in history if h["epoch"] == tested), history[-1])
         metrics.update({k: v for k, v in row.items() if k.startswith("val_")})
+    return metrics
+
+
+def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metrics: dict, facts: dict):
+    """Step 6: model.keras, the history, classes, the resolved spec, run.json
+    and metrics.json in the run folder (a worker other than the chief removes
+    its own folder instead). `facts`: what run.json records of how the run
+    trained, besides its settings (threads, device)."""
     if not folder.chief:
         shutil.rmtree(folder.dir, ignore_errors=True)
-        return metrics
-    log_results(folder, spec, record, metrics)
-    shutil.rmtree(os.path.join(folder.dir, "cache"), ignore_errors=True)  # the run's own decoded copies
-    with atomic_path(os.path.join(folder.dir, "model.keras"), suffix=".keras") as temporary:
+        return
+    log_results(folder, spec, settings, metrics)
+    shutil.rmtree(folder.file(folder_module.CACHE), ignore_errors=True)  # the run's own decoded copies
+    with atomic_path(folder.file(folder_module.MODEL), suffix=".keras") as temporary:
         model.save(temporary)
-    write_atomic(os.path.join(folder.dir, "history.json"), json.dumps(history, indent=1).encode())
+    history = folder.state["history"]  # one dict of logs per epoch, the resumed run's earlier epochs included
+    write_atomic(folder.file(folder_module.HISTORY), json.dumps(history, indent=1).encode())
     if data.class_names:  # predict names its classes with them
-        write_atomic(os.path.join(folder.dir, "classes.json"), json.dumps(data.class_names).encode())
-    write_atomic(os.path.join(folder.dir, "spec.yaml"), resolved_yaml(spec, header=_SPEC_HEADER).encode())
-    write_atomic(
-        os.path.join(folder.dir, "run.json"),
-        json.dumps(
-            {
-                "spec": spec.source.file,
-                "resolved_spec": "spec.yaml",
-                "name": spec.name,
-                **(record or {}),
-                "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
-                "data_fingerprint": folder.identity["data"],
-                "seed": config.seed,
-                "validation_split": config.validation_split,
-                "test_split": config.test_split,
-                "batch_size": batch_size,
-                "rescale": _scaling(config, data),
-                "label": label,
-                "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
-                "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
-                "jit_compile": bool(getattr(model, "jit_compile", False)),
-                "intra_op_threads": threads.intra_op,
-                "num_parallel_calls": config.num_parallel_calls,
-                "prefetch": config.prefetch,
-                "precision": _keras().mixed_precision.global_policy().name,
-                "float32_layers": _float32_layers(model),
-                "device": device_line(strategy),
-                "versions": versions(),
-            },
-            indent=1,
-        ).encode(),
-    )
-    write_atomic(os.path.join(folder.dir, "metrics.json"), json.dumps(_finite(metrics), indent=1).encode())
-    return metrics
+        write_atomic(folder.file(folder_module.CLASSES), json.dumps(data.class_names).encode())
+    write_atomic(folder.file(folder_module.SPEC), resolved_yaml(spec, header=_SPEC_HEADER).encode())
+    record = run_record(model, spec, data, settings, folder, facts)
+    write_atomic(folder.file(folder_module.RECORD), json.dumps(record, indent=1).encode())
+    write_atomic(folder.file(folder_module.METRICS), json.dumps(_finite(metrics), indent=1).encode())
+
+
+def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, facts: dict) -> dict:
+    """run.json: what was trained, on what, with which settings and versions."""
+    config, data_arg = spec.training, settings.data
+    return {
+        "spec": spec.source.file,
+        "resolved_spec": folder_module.SPEC,
+        "name": spec.name,
+        **settings.record,
+        "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
+        "data_fingerprint": folder.identity["data"],
+        "seed": config.seed,
+        "validation_split": config.validation_split,
+        "test_split": config.test_split,
+        "batch_size": settings.batch_size,
+        "rescale": _scaling(config, data),
+        "label": settings.label,
+        "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
+        "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
+        "jit_compile": bool(getattr(model, "jit_compile", False)),
+        "intra_op_threads": facts["intra_op_threads"],
+        "num_parallel_calls": config.num_parallel_calls,
+        "prefetch": config.prefetch,
+        "precision": _keras().mixed_precision.global_policy().name,
+        "float32_layers": _float32_layers(model),
+        "device": facts["device"],
+        "versions": versions(),
+    }
 
 
 def _float32_layers(model) -> list:
@@ -338,7 +322,7 @@ def versions() -> dict:
     return found
 
 
-def log_results(folder: RunFolder, spec, record, metrics):
+def log_results(folder: RunFolder, spec, settings: RunSettings, metrics):
     """TensorBoard's HParams view: the run's settings and overrides, and its
     test metrics, in logs/results (where TensorFlow is installed)."""
     if not batching.has_tf_data():
@@ -346,10 +330,8 @@ def log_results(folder: RunFolder, spec, record, metrics):
     tf = _tensorflow()
     from tensorboard.plugins.hparams import api as hparams_api
 
-    with tf.summary.create_file_writer(os.path.join(folder.dir, "logs", "results")).as_default():
-        hparams_api.hparams(
-            tracking.hyperparameters(spec, record), trial_id=os.path.basename(os.path.abspath(folder.path))
-        )
+    with tf.summary.create_file_writer(os.path.join(folder.file(folder_module.LOGS), "results")).as_default():
+        hparams_api.hparams(tracking.hyperparameters(spec, settings), trial_id=folder.name)
         for key, value in metrics.items():
             if key.startswith(("test_", "val_")) and isinstance(value, float) and math.isfinite(value):
                 tf.summary.scalar(key, value, step=metrics["epochs"])
@@ -420,16 +402,7 @@ def adapt_layers(model, expanded, data, spec, batch_size):
     keras = _keras()
 
     def training_inputs():
-        return batching.dataset(
-            data.train,
-            data,
-            spec.inputs[0].shape,
-            batch_size,
-            training=False,
-            preprocessing=spec.training.preprocessing,
-            seed=0,
-            **batching.pipeline(spec.training),
-        )
+        return batching.dataset(data.train, data, batching.Pipeline.of(spec, batch_size, seed=0), training=False)
 
     for node in expanded.nodes:
         if node.type.adapts and node.args.get("adapt"):
@@ -478,110 +451,52 @@ class Run:
 
 def train(spec, data_arg, out, **options) -> dict:
     """Train `spec` (a loaded Spec) on `data_arg`; write the run folder `out`;
-    return the metrics written to metrics.json (train_run's options)."""
-    return train_run(spec, data_arg, out, **options).metrics
+    return the metrics written to metrics.json. `options`: RunSettings.make's."""
+    return train_run(spec, RunSettings.make(spec, data_arg, out, **options)).metrics
 
 
-def train_run(
-    spec,
-    data_arg,
-    out,
-    *,
-    epochs=None,
-    batch_size=None,
-    resume=False,
-    distribute="none",
-    mixed_precision=False,
-    verbose="auto",
-    label=None,
-    weights=None,
-    record=None,
-    callbacks=None,
-) -> Run:
-    """Train `spec` on `data_arg` (a path, 'digits', or an (x, y) pair of
-    arrays) into the run folder `out`. `record` ({command, overrides}) goes into
-    run.json; `callbacks` are Keras callbacks added to the run's own."""
-    if isinstance(data_arg, os.PathLike):
-        data_arg = os.fspath(data_arg)
-    if spec.training.phases and epochs:
-        raise SpecError(
-            "--epochs: the spec trains in phases, whose epochs set the run's length; change training.phases instead"
-        )
-    epochs = epochs or (phases.plan(spec, 0)[-1].end if spec.training.phases else spec.training.epochs)
-    if verbose == "auto":  # a progress bar on a terminal; one plain line per epoch in a log
-        verbose = 1 if sys.stdout.isatty() else 2
-    batch_size = batch_size or spec.training.batch_size
+def train_run(spec, settings: RunSettings) -> Run:
+    """Train `spec` as `settings` say (RunSettings.make) into the run folder
+    `settings.out`, and return the finished Run."""
     op_threads.check_backend(spec)
-    strategy = make_strategy(distribute)
-    folder = run_folder(out, distribute, folder_module.identity(spec, data_arg))
-    created = not os.path.lexists(out)
+    strategy = make_strategy(settings.distribute)
+    folder = run_folder(settings, folder_module.identity(spec, settings.data))
+    created = not os.path.lexists(settings.out)
     try:
         with folder_module.locked(folder):
-            folder_module.check_run_folder(folder, resume)
-            return _train(
-                spec,
-                data_arg,
-                folder,
-                epochs=epochs,
-                batch_size=batch_size,
-                resume=resume,
-                distribute=distribute,
-                strategy=strategy,
-                mixed_precision=mixed_precision,
-                verbose=verbose,
-                label=label,
-                weights=weights,
-                record=record,
-                callbacks=list(callbacks or []),
-            )
+            folder_module.check_run_folder(folder, settings.resume)
+            return _train(spec, settings, folder, strategy)
     except BaseException:
         if created:  # failed before writing anything: leave no empty run folder behind
-            folder_module.remove_empty(out)
+            folder_module.remove_empty(settings.out)
         raise
 
 
-def _train(
-    spec,
-    data_arg,
-    folder,
-    *,
-    epochs,
-    batch_size,
-    resume,
-    distribute,
-    strategy,
-    mixed_precision,
-    verbose,
-    label,
-    weights,
-    record,
-    callbacks,
-) -> Run:
-    policy = "mixed_float16" if mixed_precision else precision_policy(spec.training.precision)
+def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
+    policy = "mixed_float16" if settings.mixed_precision else precision_policy(spec.training.precision)
     if policy != "float32" and spec.output is not None:
         spec.output.setdefault("dtype", "float32")  # a float16 softmax loses too much
     previous = _keras().mixed_precision.global_policy().name
     try:
         expanded = graph.expand(spec)
-        threads = op_threads.choose(spec, expanded, batch_size)  # first: its probe build clears Keras's session
+        threads = op_threads.choose(spec, expanded, settings.batch_size)  # first: its probe clears Keras's session
         _keras().mixed_precision.set_global_policy(policy)
-        return _train_with_policy(
-            spec,
-            data_arg,
-            folder,
-            epochs=epochs,
-            batch_size=batch_size,
-            resume=resume,
-            distribute=distribute,
-            strategy=strategy,
-            verbose=verbose,
-            label=label,
-            weights=weights,
-            record=record,
-            callbacks=callbacks,
-            expanded=expanded,
-            threads=threads,
-        )
+        facts = {"intra_op_threads": threads.intra_op, "device": device_line(strategy)}
+        seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
+        keep_float32(expanded, _keras().mixed_precision.global_policy().name)
+        data = load_data(spec, expanded, settings, folder)
+        model = make_model(spec, expanded, settings, folder, strategy, data)
+        phases.check(spec, model)
+        print(facts["device"], flush=True)
+        if threads.line():
+            print(threads.line(), flush=True)
+        print(_data_line(spec, settings, folder, data), flush=True)
+        with tracking.tracked(spec, settings, folder) as (tracker_callbacks, finish):
+            fitted = fit(model, spec, data, settings, folder, strategy, [*settings.callbacks, *tracker_callbacks])
+            metrics = report(model, spec, data, fitted, settings, folder, strategy)
+            save_run(model, spec, data, settings, folder, metrics, facts)
+            finish(metrics)
+        return Run(model, fitted.history, metrics, folder.path)
     except SpecError as err:
         if err.path and not err.located:  # a training setting Keras refused (an optimizer's, a callback's)
             spec.source.locate(err)
@@ -590,97 +505,32 @@ def _train(
         _keras().mixed_precision.set_global_policy(previous)
 
 
+def _data_line(spec, settings: RunSettings, folder: RunFolder, data) -> str:
+    """The run's Data line: the source, its splits' sizes, how it was split, where its decoded examples are kept."""
+    steps = batching.Pipeline.of(spec, settings.batch_size)
+    cached = batching.cache_mode(data.train, data, steps.shape, steps.cache, folder.file(folder_module.CACHE))
+    split_by = ""
+    if data.split_by_folders:
+        split_by = (
+            " (split by its own train, validation and test splits)"
+            if data.streamed
+            else " (split by its own train/, val/, test/ folders)"
+        )
+    return (
+        f"Data: {data_module.describe_source(settings.data)}: {len(data.train.y)} training, "
+        f"{len(data.validation.y) if data.validation else 0} validation, "
+        f"{len(data.test.y) if data.test else 0} test examples" + split_by + _cache_note(data, cached)
+    )
+
+
 def _cache_note(data, mode) -> str:
     """Where the data's decoded examples are kept between epochs, for the run's Data line."""
     if not (data.streamed or data.images_from_files):
         return ""
     what = "examples" if data.streamed else "images"
     uncached = "streamed, decoded every epoch" if data.streamed else "images decoded from their files every epoch"
-    return (
-        "; "
-        + {"memory": f"decoded {what} cached in memory", "disk": f"decoded {what} cached in cache/", "none": uncached}[
-            mode
-        ]
-    )
-
-
-def _train_with_policy(
-    spec,
-    data_arg,
-    folder,
-    *,
-    epochs,
-    batch_size,
-    resume,
-    distribute,
-    strategy,
-    verbose,
-    label,
-    weights,
-    record,
-    callbacks,
-    expanded,
-    threads,
-) -> Run:
-    seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
-    keep_float32(expanded, _keras().mixed_precision.global_policy().name)
-    data = load_data(spec, expanded, data_arg, folder, resume, label)
-    model = make_model(
-        spec, expanded, folder, strategy, weights, data=data, batch_size=batch_size, distribute=distribute
-    )
-    phases.check(spec, model)
-    print(device_line(strategy), flush=True)
-    if threads.line():
-        print(threads.line(), flush=True)
-    cached = batching.cache_mode(
-        data.train, data, spec.inputs[0].shape, spec.training.cache, os.path.join(folder.dir, "cache")
-    )
-    print(
-        f"Data: {data_module.describe_source(data_arg)}: {len(data.train.y)} training, "
-        f"{len(data.validation.y) if data.validation else 0} validation, "
-        f"{len(data.test.y) if data.test else 0} test examples"
-        + (
-            (
-                " (split by its own train, validation and test splits)"
-                if data.streamed
-                else " (split by its own train/, val/, test/ folders)"
-            )
-            if data.split_by_folders
-            else ""
-        )
-        + _cache_note(data, cached),
-        flush=True,
-    )
-    name = os.path.basename(os.path.abspath(folder.path))
-    with tracking.tracked(spec, folder.dir, name, record, chief=folder.chief) as (tracker_callbacks, finish):
-        fitted = fit(
-            model,
-            spec,
-            data,
-            folder,
-            epochs=epochs,
-            batch_size=batch_size,
-            distribute=distribute,
-            strategy=strategy,
-            verbose=verbose,
-            extra_callbacks=[*callbacks, *tracker_callbacks],
-        )
-        metrics = report(
-            model,
-            spec,
-            data,
-            data_arg,
-            folder,
-            fitted,
-            batch_size=batch_size,
-            distribute=distribute,
-            strategy=strategy,
-            label=label,
-            threads=threads,
-            record=record,
-        )
-        finish(metrics)
-    return Run(model, fitted.history, metrics, folder.path)
+    notes = {"memory": f"decoded {what} cached in memory", "disk": f"decoded {what} cached in cache/", "none": uncached}
+    return "; " + notes[mode]
 
 
 def load_for_training(path, overrides, mixed_precision=False, limits=None):

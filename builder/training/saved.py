@@ -9,12 +9,12 @@ import zipfile
 import numpy as np
 
 from ..backend import keras as _keras
-from ..errors import SpecError
+from ..errors import DataError, FlagError, first_line
 from ..files import not_regular
 from ..spec.training import Preprocessing
 from . import batching, unlabeled
 from . import data as data_module
-from .checks import DataError, check_labels
+from .checks import check_labels
 from .compile import DEFAULT_LOSS, DEFAULT_METRICS
 
 
@@ -26,7 +26,7 @@ def run_settings(model_path) -> dict:
 def load_trained(model_path):
     keras = _keras()
     if not os.path.exists(model_path):
-        raise SpecError(f"{model_path}: no such model file")
+        raise FlagError(f"{model_path}: no such model file")
     what = not_regular(model_path)
     if what:
         raise DataError(model_path, f"it is {what}, not a .keras file")
@@ -35,8 +35,7 @@ def load_trained(model_path):
     try:
         return keras.saving.load_model(model_path, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - a bad file is the user's input, not a bug
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-        raise DataError(model_path, f"cannot load the model: {first}") from None
+        raise DataError(model_path, f"cannot load the model: {first_line(err)}") from None
 
 
 def task_of_model(model) -> tuple[str, int]:
@@ -82,17 +81,20 @@ def _data_for(model, model_path, data_arg, whole, label=None):
     """(data, input shape, preprocessing, batch size) for a saved model."""
     settings = run_settings(model_path)
     shape = tuple(model.inputs[0].shape[1:])
-    data = data_module.load(
-        data_arg,
+    wanted = data_module.InputDescription(
         shape,
         model.inputs[0].dtype,
-        validation_split=0 if whole else settings.get("validation_split", 0.1),
-        test_split=0 if whole else settings.get("test_split", 0.15),
-        seed=settings.get("seed", 0),
-        vocabulary=data_module.load_vocabulary(model_path),
         label=label or settings.get("label"),
+        vocabulary=data_module.load_vocabulary(model_path),
         tfrecord=_tfrecord(settings),
     )
+    seed = settings.get("seed", 0)
+    plan = (  # predict reads every example; evaluate the test split its training run made
+        data_module.SplitPlan(seed=seed)
+        if whole
+        else data_module.SplitPlan(settings.get("validation_split", 0.1), settings.get("test_split", 0.15), seed)
+    )
+    data = data_module.load(data_arg, wanted, plan)
     if whole and data.split_by_folders:
         data = data_module.merged(data)
     _check_classes(model, data, model_path)
@@ -122,7 +124,7 @@ def evaluate(model_path, data_arg, label=None, weights=None, report=None) -> dic
     model = compile_for_its_task(model)
     data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=False, label=label)
     split = data.test or data.train
-    ds = batching.dataset(split, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)
+    ds = batching.dataset(split, data, batching.Pipeline(tuple(shape), batch_size, preprocessing), training=False)
     results = model.evaluate(ds, return_dict=True, verbose=0)
     return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
@@ -143,7 +145,8 @@ def predict(model_path, data_arg, label=None, top_k=1):
         data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
         names, truth, first = None, data.train.y, ("index",)
     order = np.argsort(data.train.index)  # back to the order of the file or folder
-    ds = batching.dataset(data.train, data, shape, batch_size, training=False, preprocessing=preprocessing, seed=0)
+    steps = batching.Pipeline(tuple(shape), batch_size, preprocessing)
+    ds = batching.dataset(data.train, data, steps, training=False)
     outputs = np.asarray(model.predict(ds, verbose=0))[order]
     names = names if names is not None else [str(i) for i in range(len(outputs))]
     classes = saved_classes(model_path) or data.class_names

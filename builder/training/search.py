@@ -4,13 +4,15 @@ complete run folder named after its values; the best spec is written out."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Any
 
-from ..errors import BuilderError, SpecError
+from ..errors import BuilderError, DependencyError, FlagError, RunFolderError, SpecError
 from ..files import write_atomic
 from ..spec.resolved import resolved_yaml
 from . import trials
-from .run import load_for_training, train
+from .run import train
 
 ALGORITHMS = trials.ALGORITHMS
 
@@ -19,106 +21,113 @@ def default_out(spec_name: str) -> str:
     return os.path.join("runs", f"{spec_name}-search")
 
 
-def search(
-    path,
-    data,
-    *,
-    algorithm="random",
-    trials_count=10,
-    fixed=None,
-    out=None,
-    epochs=None,
-    seed=0,
-    mixed_precision=False,
-    limits=None,
-    **options,
-) -> tuple[list[dict], str]:
-    """Run `trials_count` trials of the spec at `path` over its `search:`
-    space, into `out/NN-PATH=VALUE,...`; returns (rows best first, the best
-    spec's path, out/best.yaml)."""
+def search(variants: trials.Variants, data, *, algorithm="random", trials_count=10, out=None, seed=0, **options):
+    """Run `trials_count` trials of the spec `variants` names over its `search:`
+    space, into `out/NN-PATH=VALUE,...`; `options`: RunSettings.make's (`epochs`:
+    each trial's most). Returns (rows best first, the best spec's path, out/best.yaml)."""
     keras_tuner = _keras_tuner()
-    base_spec = load_for_training(path, fixed or {}, mixed_precision, limits)
+    base_spec = variants.load()
     if not base_spec.search:
         raise SpecError(
             "the spec has no `search:` section: add one, e.g. `search: {defaults.activation: "
             "[relu, swish]}` (docs/search.md)"
         )
     space = base_spec.search
-    _check_paths(path, fixed, space, mixed_precision, limits)
+    _check_paths(variants, space)
     base = out or default_out(base_spec.name)
-    max_epochs = epochs or base_spec.training.epochs
+    max_epochs = options.pop("epochs", None) or base_spec.training.epochs
     objective = _objective(base_spec)
     oracle = _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, keras_tuner.Objective(*objective))
     if os.path.isdir(base) and any(not e.startswith(".") for e in os.listdir(base)):
-        raise BuilderError(f"{base} holds an earlier search; choose another --out (nothing was trained)")
-    rows: list[dict] = []
-    failures: list = []
+        raise RunFolderError(f"{base} holds an earlier search; choose another --out (nothing was trained)")
     options.setdefault("verbose", 2)  # one plain line per epoch: trials are compared, not watched
-
-    def run_trial(trial):
-        try:
-            return trial_run(trial)
-        except Exception as err:  # noqa: BLE001 - KerasTuner would count it and go on; the search stops
-            failures.append(err)
-            raise keras_tuner.errors.FatalError(str(err)) from err
-
-    def trial_run(trial):
-        values = {p: trial.hyperparameters.get(_hp_name(p)) for p in space}
-        trial_epochs = trial.hyperparameters.values.get("tuner/epochs", max_epochs)
-        folder = os.path.join(base, f"{len(rows) + 1:02d}-{trials.folder_name(values)}")
-        print(f"\n=== trial {len(rows) + 1}: {trials.folder_name(values)}", flush=True)
-        spec = load_for_training(path, {**(fixed or {}), **values}, mixed_precision, limits)
-        metrics = train(
-            spec,
-            data,
-            folder,
-            epochs=trial_epochs,
-            mixed_precision=mixed_precision,
-            record={"command": None, "overrides": {**(fixed or {}), **values}},
-            **options,
-        )
-        rows.append(trials.row(values, metrics, folder))
-        return {objective[0]: metrics.get(objective[0], float("nan"))}
-
-    tuner = _tuner(keras_tuner, oracle, run_trial, base)
+    runs = _Trials(variants, data, space, base, max_epochs, objective, options)
+    tuner = _tuner(keras_tuner, oracle, lambda trial: runs.run(trial, keras_tuner), base)
     try:
         tuner.search(verbose=0)  # the trials print their own lines; the table comes last
     except Exception:  # noqa: BLE001 - a trial's own error is the one to report
-        if failures:
-            raise failures[0] from None
+        if runs.failures:
+            raise runs.failures[0] from None
         raise
-    ranked = trials.ranked(rows)
+    ranked = trials.ranked(runs.rows)
     if not ranked:
         raise BuilderError("the search ran no trial")
-    best = load_for_training(path, {**(fixed or {}), **ranked[0]["values"]}, mixed_precision, limits)
+    return ranked, _write_best(variants, ranked, base, algorithm)
+
+
+@dataclasses.dataclass
+class _Trials:
+    """One search's trials: each trains the spec with the trial's values into a folder of its own."""
+
+    variants: trials.Variants
+    data: Any
+    space: dict  # the spec's search: section
+    base: str  # the search's folder
+    max_epochs: int
+    objective: tuple  # (metric, direction)
+    options: dict  # RunSettings.make's
+    rows: list = dataclasses.field(default_factory=list)
+    failures: list = dataclasses.field(default_factory=list)
+
+    def run(self, trial, keras_tuner) -> dict:
+        try:
+            return self.train(trial)
+        except Exception as err:  # noqa: BLE001 - KerasTuner would count it and go on; the search stops
+            self.failures.append(err)
+            raise keras_tuner.errors.FatalError(str(err)) from err
+
+    def train(self, trial) -> dict:
+        values = {p: trial.hyperparameters.get(_hp_name(p)) for p in self.space}
+        trial_epochs = trial.hyperparameters.values.get("tuner/epochs", self.max_epochs)
+        number, name = len(self.rows) + 1, trials.folder_name(values)
+        folder = os.path.join(self.base, f"{number:02d}-{name}")
+        print(f"\n=== trial {number}: {name}", flush=True)
+        record = {"command": None, "overrides": self.variants.overrides(values)}
+        metrics = train(
+            self.variants.load(values),
+            self.data,
+            folder,
+            epochs=trial_epochs,
+            mixed_precision=self.variants.mixed_precision,
+            record=record,
+            **self.options,
+        )
+        self.rows.append(trials.row(values, metrics, folder))
+        metric = self.objective[0]
+        return {metric: metrics.get(metric, float("nan"))}
+
+
+def _write_best(variants: trials.Variants, ranked: list, base: str, algorithm: str) -> str:
+    """out/best.yaml: the best trial's spec, resolved, without its search: section."""
+    best = variants.load(ranked[0]["values"])
     best_path = os.path.join(base, "best.yaml")
     best.source.data.pop("search", None)
     header = (
-        f"# The best of {len(ranked)} trials of {os.path.basename(str(path))} ({algorithm} search): "
+        f"# The best of {len(ranked)} trials of {os.path.basename(str(variants.path))} ({algorithm} search): "
         f"{trials.folder_name(ranked[0]['values'])}, trained in {ranked[0]['folder']}."
     )
     write_atomic(best_path, resolved_yaml(best, header).encode())
-    return ranked, best_path
+    return best_path
 
 
 def _keras_tuner():
     try:
         import keras_tuner
     except ImportError:
-        raise BuilderError(
+        raise DependencyError(
             'search needs KerasTuner: pip install keras-tuner (or pip install "keras-spec-builder[search]")'
         ) from None
     return keras_tuner
 
 
-def _check_paths(path, fixed, space, mixed_precision, limits):
+def _check_paths(variants: trials.Variants, space):
     """Every path and every end of every range builds a valid spec, before any trial trains."""
     from ..spec.search import candidates
 
     for key, value in space.items():
         for candidate in candidates(value):
             try:
-                load_for_training(path, {**(fixed or {}), key: candidate}, mixed_precision, limits)
+                variants.load({key: candidate})
             except SpecError as err:
                 raise SpecError(f"search.{key} = {trials.text(candidate)}: {err.render()}") from None
 
@@ -158,7 +167,7 @@ def _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, objec
         return keras_tuner.oracles.HyperbandOracle(
             max_epochs=max_epochs, factor=3, hyperband_iterations=1, max_consecutive_failed_trials=1, **common
         )
-    raise SpecError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    raise FlagError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
 
 
 def _tuner(keras_tuner, oracle, run_trial, base):

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 
 import numpy as np
 
 from ..backend import tensorflow as _tensorflow
-from ..errors import SpecError
-from .checks import DataError, named_labels
+from ..errors import DataError, DependencyError, first_line
+from .checks import named_labels
 
 # The names of a source's own splits (folders train/ val/ test/, files train-*.tfrecord, tfds and hf splits).
 SPLIT_NAMES = {"train": ("train", "training"), "validation": ("val", "valid", "validation"), "test": ("test",)}
-TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfrec", ".tfrecord.gz", ".tfrecords.gz")
 
 
 class Records:
@@ -34,6 +32,7 @@ class Records:
     labels: np.ndarray
     class_names: list | None = None
     image: bool = False  # inputs are encoded images (decoded, resized, scaled by 1/255)
+    shape: tuple = ()  # the model input's (no batch axis): an image's channels are its last
 
     def read(self, tf):
         """The raw inputs, in the source's order."""
@@ -41,7 +40,13 @@ class Records:
 
     def decode(self, tf, raw):
         """One raw input as the model takes it (an image: decoded, not yet resized)."""
-        return raw
+        return decode_image(tf, raw, self.shape[-1]) if self.image else raw
+
+
+def decode_image(tf, encoded, channels: int):
+    """An encoded image (PNG, JPEG, BMP, GIF's first frame) as `channels` channels,
+    not yet resized: the one decoder of every image the pipeline reads."""
+    return tf.io.decode_image(encoded, channels=channels, expand_animations=False)
 
 
 @dataclasses.dataclass
@@ -109,21 +114,13 @@ def labels_and_names(batches: list) -> tuple:
     return named_labels(y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y)
 
 
-def _first_line(err) -> str:
-    """An error's first line, without TensorFlow's op decorations."""
-    text = getattr(err, "message", None) or str(err)
-    first = (text.strip().splitlines() or [type(err).__name__])[0]
-    first = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", first)
-    return re.sub(r"\s+", " ", first).strip()[:300]
-
-
 def _located(name, records: Records, tf):
     """The first raw input that cannot be decoded, as a DataError naming its position."""
     for position, raw in enumerate(records.read(tf)):
         try:
             records.decode(tf, raw)
         except Exception as err:  # noqa: BLE001 - a decoder's complaint about the user's data
-            return DataError(name, f"record {position}: cannot decode its input ({_first_line(err)})")
+            return DataError(name, f"record {position}: cannot decode its input ({first_line(err)})")
     return None
 
 
@@ -140,16 +137,6 @@ def check_decodable(name, records: Records):
 
 
 # --- TFRecord --------------------------------------------------------------------------
-
-
-def tfrecord_files(path) -> list | None:
-    """The TFRecord files of `path` (a file, or a folder of them), or None if it is neither."""
-    if os.path.isfile(path):
-        return [path] if path.lower().endswith(TFRECORD_SUFFIXES) else None
-    if os.path.isdir(path):
-        found = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(TFRECORD_SUFFIXES))
-        return found or None
-    return None
 
 
 def split_files(files) -> dict:
@@ -205,10 +192,7 @@ class TFRecords(Records):
 
     def decode(self, tf, raw):
         value = tf.io.parse_single_example(raw, {self.input: self._spec(tf, self.settings.features[self.input])})
-        value = value[self.input]
-        if self.image:
-            return tf.io.decode_image(value, channels=self.shape[-1], expand_animations=False)
-        return value
+        return super().decode(tf, value[self.input])
 
     def _labels(self):
         """Every record's label (parsing every feature, so that a record
@@ -228,14 +212,14 @@ class TFRecords(Records):
                         except tf.errors.InvalidArgumentError as err:
                             raise DataError(
                                 self.name,
-                                f"record {position + i}: {_first_line(err)} (the feature "
+                                f"record {position + i}: {first_line(err)} (the feature "
                                 "description is training.tfrecord.features)",
                             ) from None
                     raise
                 values.append(parsed[label].numpy().reshape(len(batch), -1))
                 position += len(batch)
         except tf.errors.OpError as err:
-            raise DataError(self.name, f"not readable as TFRecord files ({_first_line(err)})") from None
+            raise DataError(self.name, f"not readable as TFRecord files ({first_line(err)})") from None
         if not values:
             raise DataError(self.name, "the TFRecord files hold no records")
         return labels_and_names(values)
@@ -277,7 +261,7 @@ class DatasetRecords(Records):
         try:
             batches = [b.numpy().reshape(len(b), -1) for b in dataset.map(lambda x, y: y).batch(4096)]
         except tf.errors.OpError as err:
-            raise DataError(self.name, f"reading it failed: {_first_line(err)}") from None
+            raise DataError(self.name, f"reading it failed: {first_line(err)}") from None
         if not batches:
             raise DataError(self.name, "the dataset holds no examples")
         self.labels, self.class_names = labels_and_names(batches)
@@ -318,11 +302,6 @@ class TfdsRecords(Records):
     def read(self, tf):
         return self._examples(tf).map(lambda ex: ex[self.input])
 
-    def decode(self, tf, raw):
-        if self.image:
-            return tf.io.decode_image(raw, channels=self.shape[-1], expand_animations=False)
-        return raw
-
 
 def tfds_sources(name, shape) -> dict:
     """{split: TfdsRecords} of `tfds:NAME` (a registered data set, prepared
@@ -330,7 +309,7 @@ def tfds_sources(name, shape) -> dict:
     try:
         import tensorflow_datasets as tfds
     except ImportError:
-        raise SpecError(
+        raise DependencyError(
             f"--data tfds:{name} needs TensorFlow Datasets, which is not installed: "
             "pip install tensorflow-datasets (or the project's `tfds` extra)"
         ) from None
@@ -342,7 +321,7 @@ def tfds_sources(name, shape) -> dict:
             found = tfds.builder(name)
             found.download_and_prepare()
     except Exception as err:  # noqa: BLE001 - unknown names, failed downloads: the user's input
-        raise DataError(label, f"cannot load it ({_first_line(err)})") from None
+        raise DataError(label, f"cannot load it ({first_line(err)})") from None
     splits = list(found.info.splits.keys())
     if not splits:
         raise DataError(label, "the data set has no prepared splits")
@@ -406,18 +385,13 @@ class HfRecords(Records):
             signature = tf.TensorSpec(self.example.shape, dtype)
         return tf.data.Dataset.from_generator(self._rows, output_signature=signature)
 
-    def decode(self, tf, raw):
-        if self.image:
-            return tf.io.decode_image(raw, channels=self.shape[-1], expand_animations=False)
-        return raw
-
 
 def hf_sources(name, shape, label=None) -> dict:
     """{split: HfRecords} of `hf:NAME`: a folder written by `save_to_disk`, or a data set on the Hub."""
     try:
         import datasets
     except ImportError:
-        raise SpecError(
+        raise DependencyError(
             f"--data hf:{name} needs Hugging Face datasets, which is not installed: "
             "pip install datasets (or the project's `hf` extra)"
         ) from None
@@ -425,6 +399,6 @@ def hf_sources(name, shape, label=None) -> dict:
     try:
         loaded = datasets.load_from_disk(name) if os.path.isdir(name) else datasets.load_dataset(name)
     except Exception as err:  # noqa: BLE001 - unknown names, failed downloads: the user's input
-        raise DataError(source, f"cannot load it ({_first_line(err)})") from None
+        raise DataError(source, f"cannot load it ({first_line(err)})") from None
     parts = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"all": loaded}
     return {split: HfRecords(source, part, shape, label) for split, part in parts.items()}

@@ -8,36 +8,28 @@ import os
 from collections.abc import Mapping
 
 from . import trials
-from .run import load_for_training, train
+from .run import train
 
 
 def default_out(spec_name: str) -> str:
     return os.path.join("runs", f"{spec_name}-sweep")
 
 
-def sweep(
-    path, data, swept: Mapping, *, fixed=None, out=None, mixed_precision=False, limits=None, **options
-) -> list[dict]:
-    """Train a variant per combination of `swept` ({'dotted.path': [v1, v2]})
-    with `fixed` overrides, each into `out/PATH=VALUE,...` (default
-    runs/SPEC_NAME-sweep); every trained model is kept. Every variant is
-    checked before any trains. Returns one row per variant (trials.row),
+def sweep(variants: trials.Variants, data, swept: Mapping, *, out=None, **options) -> list[dict]:
+    """Train a variant per combination of `swept` ({'dotted.path': [v1, v2]}),
+    each into `out/PATH=VALUE,...` (default runs/SPEC_NAME-sweep); every
+    trained model is kept. Every variant is checked before any trains.
+    `options`: RunSettings.make's. Returns one row per variant (trials.row),
     best first."""
-    variants = [dict(zip(swept, values)) for values in itertools.product(*swept.values())]
-    specs = [load_for_training(path, {**(fixed or {}), **variant}, mixed_precision, limits) for variant in variants]
+    combinations = [dict(zip(swept, values)) for values in itertools.product(*swept.values())]
+    specs = [variants.load(variant) for variant in combinations]
     base = out or default_out(specs[0].name)
     rows = []
     options.setdefault("verbose", 2)  # one plain line per epoch: variants are compared, not watched
-    for variant, spec in zip(variants, specs):
+    for variant, spec in zip(combinations, specs):
         folder = os.path.join(base, trials.folder_name(variant))
         print(f"\n=== {trials.folder_name(variant)}", flush=True)
-        metrics = train(
-            spec,
-            data,
-            folder,
-            mixed_precision=mixed_precision,
-            record={"command": None, "overrides": {**(fixed or {}), **variant}},
-            **options,
-        )
+        record = {"command": None, "overrides": variants.overrides(variant)}
+        metrics = train(spec, data, folder, mixed_precision=variants.mixed_precision, record=record, **options)
         rows.append(trials.row(variant, metrics, folder))
     return trials.ranked(rows)

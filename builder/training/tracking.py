@@ -11,36 +11,40 @@ import os
 import pathlib
 
 from ..backend import keras as _keras
-from ..errors import BuilderError
+from ..errors import DependencyError
+from .folder import METRICS, RECORD, SPEC, RunFolder
+from .settings import RunSettings
 
 
-def hyperparameters(spec, record) -> dict:
-    """The run's settings as trackers take them (numbers, strings, booleans)."""
+def hyperparameters(spec, settings) -> dict:
+    """The run's settings as trackers take them (numbers, strings, booleans):
+    the batch size and epochs it ran with (RunSettings, --batch-size and --epochs
+    included), the spec's optimizer, seed and splits, and the overrides."""
     from ..spec.training import named
 
     config = spec.training
     optimizer, arguments = named(config.optimizer)
     found = {
         "optimizer": optimizer,
-        "batch_size": config.batch_size,
-        "epochs": config.epochs,
+        "batch_size": settings.batch_size,
+        "epochs": settings.epochs,
         "seed": config.seed,
         "validation_split": float(config.validation_split),
         "test_split": float(config.test_split),
     }
     if isinstance(arguments.get("learning_rate"), (int, float)):
         found["learning_rate"] = float(arguments["learning_rate"])
-    for path, value in ((record or {}).get("overrides") or {}).items():
+    for path, value in settings.overrides.items():
         found[path] = value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
     return found
 
 
 @contextlib.contextmanager
-def tracked(spec, run_dir, run_name, record, chief=True):
+def tracked(spec, run: RunSettings, folder: RunFolder):
     """Around a training run: yields the callbacks that log each epoch ([]
     without tracking), and a `finish(metrics)` that logs the results."""
-    settings = _settings(spec.training.track)
-    if settings is None or not chief:
+    settings, run_dir = _settings(spec.training.track), folder.dir
+    if settings is None or not folder.chief:
         yield [], lambda metrics: None
         return
     mlflow = _mlflow()
@@ -50,13 +54,13 @@ def tracked(spec, run_dir, run_name, record, chief=True):
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     mlflow.set_tracking_uri(uri or pathlib.Path(os.path.abspath(run_dir), "mlruns").as_uri())
     mlflow.set_experiment(settings.get("experiment") or spec.name)
-    with mlflow.start_run(run_name=run_name):
-        mlflow.log_params(hyperparameters(spec, record))
+    with mlflow.start_run(run_name=folder.name):
+        mlflow.log_params(hyperparameters(spec, run))
 
         def finish(metrics):
             mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float) and k.startswith("test_")})
             mlflow.set_tag("tested", metrics.get("tested", "final"))
-            for name in ("metrics.json", "run.json", "spec.yaml"):
+            for name in (METRICS, RECORD, SPEC):
                 if os.path.exists(os.path.join(run_dir, name)):
                     mlflow.log_artifact(os.path.join(run_dir, name))
 
@@ -73,7 +77,7 @@ def _mlflow():
     try:
         import mlflow
     except ImportError:
-        raise BuilderError(
+        raise DependencyError(
             "training.track: mlflow needs MLflow: pip install mlflow-skinny "
             '(or pip install "keras-spec-builder[track]")'
         ) from None

@@ -3,11 +3,35 @@ it tried, and the table that compares the trials, best first and marked."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
 ALGORITHMS = ("random", "bayesian", "hyperband")  # search's KerasTuner oracles
+
+
+@dataclasses.dataclass(frozen=True)
+class Variants:
+    """The spec a sweep or search varies: its path, the overrides every
+    variant shares (--set), and how each variant is loaded for training."""
+
+    path: Any  # the spec's path (or a shipped spec's name)
+    fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    mixed_precision: bool = False
+    limits: dict | None = None  # the size budget's limits (--max-params, --max-activation)
+
+    def load(self, values: Mapping | None = None):
+        """The spec with the fixed overrides and `values` ({'dotted.path': value}) applied."""
+        from .run import load_for_training
+
+        return load_for_training(self.path, {**self.fixed, **(values or {})}, self.mixed_precision, self.limits)
+
+    def overrides(self, values: Mapping) -> dict:
+        """What a variant's run.json records as its overrides."""
+        return {**self.fixed, **values}
 
 
 def text(value) -> str:

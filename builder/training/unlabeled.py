@@ -9,8 +9,9 @@ import zipfile
 
 import numpy as np
 
+from ..errors import DataError
 from . import data as data_module
-from .checks import DataError, check_finite
+from .checks import check_finite
 
 
 def is_unlabeled(data_arg, input_shape) -> bool:

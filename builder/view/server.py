@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 
-from ..errors import BuilderError
+from ..errors import DependencyError, FlagError
 from .site import Site
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -110,11 +110,11 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8000, out=sys.stdout
         import uvicorn
         import watchfiles  # noqa: F401
     except ImportError as err:
-        raise BuilderError(
+        raise DependencyError(
             f"serve needs {err.name}: pip install starlette uvicorn watchfiles (or the project's `serve` extra)"
         ) from None
     if not os.path.exists(target):
-        raise BuilderError(f"{target}: no such file or folder")
+        raise FlagError(f"{target}: no such file or folder")
     site = Site(target, failure)
     listening = _bind(host, port)
     first = site.specs()[:1]
@@ -155,10 +155,10 @@ def _bind(host, port) -> socket.socket:
     except OSError as err:
         listening.close()
         if err.errno == errno.EADDRINUSE:
-            raise BuilderError(
+            raise FlagError(
                 f"cannot serve on {host}:{port}: the port is in use; choose another with --port "
                 "(--port 0 takes a free one)"
             ) from None
-        raise BuilderError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
+        raise FlagError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
     listening.listen(2048)  # from the printed address on, connections wait for the server, not refused
     return listening
