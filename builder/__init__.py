@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
+from .catalogue.registry import LAYERS, register_layer
 from .errors import (
     BuilderError,
     DataError,
@@ -26,7 +27,6 @@ from .errors import (
     RunFolderError,
     SpecError,
 )
-from .keras.registry import LAYERS, register_layer
 from .spec.load import load_spec, validate
 
 __all__ = [

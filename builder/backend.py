@@ -19,8 +19,9 @@ _NOT_INSTALLED = "is not installed: pip install tensorflow"
 
 
 def keras() -> Any:
-    """Import and return keras, and register builder's own layers."""
-    if "keras" not in sys.modules or "builder.keras.layers" not in sys.modules:
+    """Import and return keras (quietly, on a backend that is installed).
+    builder's own layers are registered by the package builder.keras."""
+    if "keras" not in sys.modules:
         _quietly(_import_keras)
     return sys.modules["keras"]
 
@@ -99,8 +100,6 @@ def _import_keras():
         except Exception as err:
             _refuse_broken_tensorflow_backend(err)
             raise
-
-        import builder.keras.layers  # noqa: F401  (registers the custom layers)
 
         if module.backend.backend() == "tensorflow":
             _import_tensorflow()

@@ -164,7 +164,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_layers(args) -> int:
-    from .keras import registry
+    from .catalogue import registry
     from .spec.arguments import expected
 
     if args.excluded:
@@ -487,6 +487,7 @@ def _evaluate_flags(parser):
 
 
 def _training_flags(parser):
+    from .training import sources
     from .training.devices import DEVICES, DISTRIBUTE
 
     parser.add_argument("spec", metavar="SPEC")
@@ -494,7 +495,7 @@ def _training_flags(parser):
         "--data",
         required=True,
         metavar="DATA",
-        help="'digits' (built in), a .npz (x, y) or .csv file, or a folder of class sub-folders (images or .txt)",
+        help=sources.help_text(),
     )
     parser.add_argument(
         "--out",

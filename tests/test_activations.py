@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import builder
-from builder.keras import registry
+from builder.catalogue import registry
 
 ALL = registry.activation_names() + list(registry.LAYER_ACTIVATIONS)
 

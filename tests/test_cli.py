@@ -157,7 +157,7 @@ def test_build_keeps_tensorflow_start_up_noise_off_the_terminal():
 
 def test_layers_command_lists_types_and_arguments(cli):
     code, out, _ = cli("layers")
-    from builder.keras import registry
+    from builder.catalogue import registry
     listed = {line.split()[0] for line in out.splitlines() if line and not line.startswith("Activations")}
     assert set(registry.LAYERS) <= listed
     code, out, _ = cli("layers", "conv2d")

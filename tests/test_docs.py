@@ -18,6 +18,17 @@ def test_layer_reference_is_generated_from_the_registry():
         assert handle.read() == layer_docs.render(), "docs/layers.md is stale: run python tools/regenerate.py"
 
 
+def test_the_data_table_is_the_sources_table():
+    """docs/training.md's table of --data forms is made from the one table of sources, as --help's line is."""
+    from builder.cli import _parser
+    from builder.training import sources
+    training = open(os.path.join(ROOT, "docs", "training.md"), encoding="utf-8").read()
+    assert sources.markdown_table() in training, "docs/training.md's data table: paste sources.markdown_table()"
+    assert len(sources.markdown_table().splitlines()) == 2 + sum(len(s.docs) for s in sources.SOURCES) == 12
+    train = _parser()._subparsers._group_actions[0].choices["train"]
+    assert " ".join(sources.help_text().split()) in " ".join(train.format_help().split())
+
+
 def test_every_command_is_in_the_readme():
     from builder.cli import COMMANDS
     for command in COMMANDS:
@@ -57,32 +68,55 @@ DOCS = ["README.md", *sorted(os.path.join("docs", f) for f in os.listdir(os.path
                               if f.endswith(".md"))]
 
 
-def yaml_examples(text, fragments=False):
-    """The ```yaml blocks of a Markdown text: whole specs, or (`fragments`) the
-    ones marked ```yaml fragment (a part of a spec, shown on its own)."""
-    return [body for kind, body in re.findall(r"```yaml( fragment)?\n(.*?)```", text, re.S)
-            if bool(kind) == fragments]
+def yaml_examples(text, kind=""):
+    """The ```yaml blocks of a Markdown text of one kind: "" whole specs; "fragment" complete parts
+    of a spec shown on their own (sections, or a list of entries), which validate set into a spec;
+    "excerpt" parts that name what is defined around them (a block, an input, an earlier entry)."""
+    return [body for found, body in re.findall(r"```yaml(?: (fragment|excerpt))?\n(.*?)```", text, re.S)
+            if found == kind]
 
 
-def _examples(fragments):
+def _examples(kind=""):
     return [(doc, i) for doc in DOCS
-            for i in range(len(yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read(), fragments)))]
+            for i in range(len(yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read(), kind)))]
 
 
-@pytest.mark.parametrize("doc, index", _examples(fragments=True))
-def test_doc_fragments_are_valid_yaml(doc, index):
-    from builder.spec import reader
-    snippet = yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read(), True)[index]
+# A spec a fragment is set into: its sections replace these (a list of entries replaces the layers).
+FRAGMENT_HOME = {"name": "t", "input": [8, 8, 1], "layers": ["flatten"], "output": {"units": 10}}
+
+
+@pytest.mark.parametrize("doc, index", _examples("fragment"))
+def test_doc_fragments_validate_in_a_spec(doc, index, monkeypatch):
+    """Every fragment is a complete part of a spec: set into a small spec, it validates
+    (includes are read from specs/, as the shipped specs read theirs)."""
+    import builder
+    from builder.spec import language, reader
+    snippet = yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read(), "fragment")[index]
     snippet = snippet.replace("\n      ...\n", "\n")
     if all(line.lstrip().startswith("#") for line in snippet.strip().splitlines()):
-        return                              # a comment alone (the editor modeline)
-    reader.load_text(snippet, doc)
-    if snippet.startswith("training:"):            # a training section: it validates in a spec
-        import builder
-        builder.validate(text="name: t\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 10}\n" + snippet)
+        assert "yaml-language-server" in snippet     # a comment alone: the editor modeline
+        return
+    data = reader.load_text(snippet, doc).data
+    spec = dict(FRAGMENT_HOME)
+    if isinstance(data, list):
+        spec["layers"] = data
+    else:
+        assert isinstance(data, dict) and set(data) <= set(language.SpecFile.model_fields), sorted(data)
+        if "inputs" in data:
+            spec.pop("input")
+        spec.update(data)
+    monkeypatch.chdir(os.path.join(ROOT, "specs"))
+    builder.validate(data=spec)
 
 
-@pytest.mark.parametrize("doc, index", _examples(fragments=False))
+@pytest.mark.parametrize("doc, index", _examples("excerpt"))
+def test_doc_excerpts_are_valid_yaml(doc, index):
+    from builder.spec import reader
+    snippet = yaml_examples(open(os.path.join(ROOT, doc), encoding="utf-8").read(), "excerpt")[index]
+    assert reader.load_text(snippet.replace("\n      ...\n", "\n"), doc).data
+
+
+@pytest.mark.parametrize("doc, index", _examples())
 def test_doc_examples_validate_and_build(doc, index, monkeypatch):
     """A whole spec in the docs builds. One that names its file in its first
     line (`# specs/resnet101.yaml`) is that file; others read includes from the doc's folder."""

@@ -44,14 +44,34 @@ def test_export_of_a_saved_model_matches_it(cli, tmp_path):
 
 
 @pytest.mark.parametrize("fmt, name", [("savedmodel", "sm"), ("tflite", "m.tflite"), ("keras", "m.keras")])
-def test_other_formats_write_their_files(cli, tmp_path, fmt, name):
-    code, _, err = cli("export", spec_path("lenet5"), "--format", fmt, "-o", tmp_path / name)
+def test_other_formats_predict_what_keras_predicts(cli, tmp_path, fmt, name):
+    """The SavedModel, TFLite and .keras exports of a model give its outputs, and nothing is
+    written beside them."""
+    model = builder.build(spec_path("lenet5"), overrides={"defaults.activation": "relu"})
+    (tmp_path / "in").mkdir()
+    model.save(tmp_path / "in" / "m.keras")
+    code, _, err = cli("export", tmp_path / "in" / "m.keras", "--format", fmt, "-o", tmp_path / name)
     assert code == 0, err
-    assert sorted(os.listdir(tmp_path)) == [name]                 # nothing half-written beside it
+    assert sorted(os.listdir(tmp_path)) == sorted(["in", name])           # nothing half-written beside it
+    x = np.random.default_rng(2).standard_normal((3, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(exported_outputs(fmt, tmp_path / name, x), model.predict(x, verbose=0), atol=1e-5)
+
+
+def exported_outputs(fmt, path, x) -> np.ndarray:
+    """What the exported model at `path` predicts for `x`, run by its own runtime."""
+    import tensorflow as tf
     if fmt == "savedmodel":
-        assert "saved_model.pb" in os.listdir(tmp_path / name)
-    else:
-        assert (tmp_path / name).stat().st_size > 100_000
+        loaded = tf.saved_model.load(str(path))          # held while it runs: its variables live in it
+        return np.asarray(loaded.serve(tf.constant(x)))
+    if fmt == "tflite":
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+        source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        interpreter.resize_tensor_input(source["index"], list(x.shape))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(source["index"], x)
+        interpreter.invoke()
+        return interpreter.get_tensor(target["index"])
+    return builder.backend.keras().saving.load_model(path).predict(x, verbose=0)
 
 
 def test_export_format_and_suffix_must_agree(cli, tmp_path):

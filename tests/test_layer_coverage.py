@@ -9,7 +9,8 @@ import pytest
 from test_registry import hub_example, hub_preset, minimal_example  # noqa: F401 - the fixture is used by name
 
 import builder
-from builder.keras import registry
+from builder.catalogue import registry
+from builder.spec import argtypes
 
 
 def keras_layer_classes() -> dict:
@@ -63,7 +64,7 @@ def test_every_type_trains_a_step_saves_and_reloads_in_safe_mode(name, tmp_path,
     from builder.backend import keras
     layer_type = registry.LAYERS[name]
     example = minimal_example(layer_type)
-    if layer_type.arg_type(layer_type.short or "") == "hub_preset":
+    if argtypes.arg_type(layer_type, layer_type.short or "") == "hub_preset":
         example = hub_example(name, request.getfixturevalue("hub_preset"))
     model = builder.build(data=example)
     x = feed(model, ids=layer_type.vocabulary is not None)      # an embedding's float input holds ids

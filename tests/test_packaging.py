@@ -53,7 +53,7 @@ def test_the_wheel_carries_the_zoo_and_the_schema(tmp_path):
     (wheel,) = glob.glob(str(tmp_path / "dist" / "*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {"builder/zoo/resnet50.yaml", "builder/zoo/blocks/resnet.yaml", "builder/zoo/spec.schema.json",
-            "builder/py.typed", "builder/keras/signatures.json", "builder/view/static/index.html",
+            "builder/py.typed", "builder/catalogue/signatures.json", "builder/view/static/index.html",
             "builder/view/static/app.js", "builder/view/static/vendor/dagre.min.js",
             "builder/view/static/vendor/uPlot.iife.min.js", "builder/view/static/vendor/VENDORED.json"} <= set(names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
@@ -78,7 +78,7 @@ def test_a_layer_newer_than_the_installed_keras_is_named_at_validate(cli, tmp_pa
     """The layer table is generated from one Keras; under an older one, a type
     that Keras lacks is a located error at `validate` (read from Keras's API
     file, nothing imported), not a failure at build time."""
-    from builder.keras import signatures
+    from builder.catalogue import signatures
     version, exported = signatures.installed_keras()
     assert exported is not None and "RMSNormalization" in exported and version == signatures.table()["keras_version"]
     monkeypatch.setattr(signatures, "installed_keras", lambda: ("3.0.5", exported - {"RMSNormalization"}))
@@ -95,7 +95,7 @@ def test_a_layer_newer_than_the_installed_keras_is_named_at_validate(cli, tmp_pa
 def test_an_argument_newer_than_the_installed_keras_is_named_at_validate(cli, tmp_path, monkeypatch):
     """Arguments too: each keras.layers class's constructor, read from the
     installed Keras's source files (nothing imported), against the table."""
-    from builder.keras import registry, signatures
+    from builder.catalogue import registry, signatures
     for name, layer_type in registry.LAYERS.items():       # the source files say what the table says
         if layer_type.module == "keras.layers" and layer_type.plugin_class is None:
             assert set(layer_type.constructor_args) <= signatures.installed_arguments(layer_type.cls_name), name

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from builder.keras import registry
+from builder.catalogue import registry
+from builder.spec import argtypes
 
 # A value for each required argument, by its type.
 REQUIRED_VALUES = {"positive_int": 8, "sizes": 2, "shape": [-1], "rate": 0.5, "activation": "relu",
@@ -21,14 +22,14 @@ def minimal_example(layer_type):
     args = {}
     for arg, info in layer_type.args.items():
         if info.get("required") and arg not in example.get("args", {}):
-            args[arg] = REQUIRED_VALUES[layer_type.arg_type(arg)]
+            args[arg] = REQUIRED_VALUES[argtypes.arg_type(layer_type, arg)]
     args.update(example.get("args", {}))
     if layer_type.name == "time_distributed":
         args["layer"] = {"dense": 4}          # applied to each step
     found = re.search(r"([123])d", layer_type.name)
     rank = int(found.group(1)) if found else 1
     shape = [8] * rank + [8]
-    if layer_type.arg_type(layer_type.short or "") == "application":
+    if argtypes.arg_type(layer_type, layer_type.short or "") == "application":
         shape = [32, 32, 3]                   # the smallest image keras.applications networks take
     layers = []
     if layer_type.kind == "merge" and "inputs" not in args:
@@ -67,7 +68,7 @@ def test_every_layer_type_builds_from_a_minimal_example(name, request):
     import builder
     layer_type = registry.LAYERS[name]
     example = minimal_example(layer_type)
-    if layer_type.arg_type(layer_type.short or "") == "hub_preset":
+    if argtypes.arg_type(layer_type, layer_type.short or "") == "hub_preset":
         example = hub_example(name, request.getfixturevalue("hub_preset"))
     model = builder.build(data=example)
     layer = model.layers[-1]
@@ -80,11 +81,11 @@ def test_every_layer_type_builds_from_a_minimal_example(name, request):
 def test_generated_files_match_installed_keras_and_the_registry():
     import json
 
-    from builder.keras import signatures
+    from builder.catalogue import signatures
     from tools import regenerate
     with open(signatures.FILE, encoding="utf-8") as handle:
         assert json.loads(handle.read()) == json.loads(json.dumps(regenerate.signature_table())), \
-            "builder/keras/signatures.json is stale: run python tools/regenerate.py"
+            "builder/catalogue/signatures.json is stale: run python tools/regenerate.py"
     assert regenerate.main(["--check"]) == 0
 
 
@@ -147,8 +148,8 @@ def test_a_keras_builtin_registers_with_its_own_argument_types():
     builder.register_layer(keras.layers.Rescaling, name="scale_shift")     # as a plug-in would
     try:
         layer_type = registry.LAYERS["scale_shift"]
-        assert layer_type.arg_type("scale") == "number"          # not batch normalization's boolean `scale`
-        assert registry.LAYERS["batch_normalization"].arg_type("scale") == "bool"
+        assert argtypes.arg_type(layer_type, "scale") == "number"          # not batch normalization's boolean `scale`
+        assert argtypes.arg_type(registry.LAYERS["batch_normalization"], "scale") == "bool"
         spec = {"name": "r", "input": [4], "layers": [{"scale_shift": {"scale": 0.5, "offset": 1.0}}],
                 "output": "none"}
         model = builder.build(data=spec)
@@ -201,7 +202,7 @@ def test_argument_checks_agree_with_the_schema_models():
     compared = failed = 0
     for layer_type in registry.LAYERS.values():
         model = arguments.args_model(layer_type)
-        required = {arg: REQUIRED_VALUES.get(layer_type.arg_type(arg), "x")
+        required = {arg: REQUIRED_VALUES.get(argtypes.arg_type(layer_type, arg), "x")
                     for arg, info in layer_type.args.items() if info.get("required")}
         cases = [{}, {"not_an_argument": 1, **required}]
         cases += [{**required, arg: value} for arg in layer_type.args for value in PROBES]

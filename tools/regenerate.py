@@ -1,5 +1,5 @@
 """Regenerates every generated file from the installed Keras and the registry:
-builder/keras/signatures.json (layer signatures, activation names),
+builder/catalogue/signatures.json (layer signatures, activation names),
 docs/layers.md (the layer reference) and spec.schema.json (the JSON Schema).
 
     python tools/regenerate.py            # rewrite the files that changed
@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from builder.files import write_atomic  # noqa: E402
-from builder.keras import registry, signatures  # noqa: E402
+from builder.catalogue import registry, signatures  # noqa: E402
 
 
 def _usable_by_name(function) -> bool:

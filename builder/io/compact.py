@@ -17,7 +17,9 @@ import collections
 import dataclasses
 import re
 
-from ..keras import registry
+from ..catalogue import registry
+from ..spec import argtypes
+from ..spec.language import RESERVED, TOP_LEVEL_ORDER, as_entry_name
 from .keras_values import simplify
 
 MIN_CHAIN_REPEATS = 3  # a chain of layers becomes a block when it occurs this often
@@ -30,7 +32,6 @@ _SHORT = {
     "batch_normalization": "bn",
     "layer_normalization": "ln",
 }
-_RESERVED = {"name", "inputs", "repeat", "vary", "when"}
 
 
 @dataclasses.dataclass
@@ -465,7 +466,7 @@ def _parameters(block: BlockShape):
                 block.when[local] = f"${param}"
         else:
             local = found[0][0]
-            param = _unique(key if arg_names[key] == 1 and key not in _RESERVED else f"{local}_{key}", block.params)
+            param = _unique(key if arg_names[key] == 1 and key not in RESERVED else f"{local}_{key}", block.params)
             for local, _ in found:
                 block.fixed.setdefault(local, {})[key] = f"${param}"
         shown = [v for v in values if v is not _ABSENT]
@@ -494,9 +495,9 @@ def _merged(vectors) -> list:
 
 def _unique(name, taken) -> str:
     """`name` (letters, digits, _), or `name_2`, `name_3`, ... where it is taken or reserved."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    name = as_entry_name(name)
     candidate, k = name, 1
-    while candidate in taken or candidate in _RESERVED:
+    while candidate in taken or candidate in RESERVED:
         k += 1
         candidate = f"{name}_{k}"
     return candidate
@@ -574,7 +575,7 @@ def _argument_sets(items, blocks, head) -> list:
     for type_name, args in list(found):
         layer_type = registry.get(type_name)
         for key, value in args.items():
-            if layer_type.arg_type(key) == "entry" and isinstance(value, dict) and len(value) == 1:
+            if argtypes.arg_type(layer_type, key) == "entry" and isinstance(value, dict) and len(value) == 1:
                 found.append(next(iter(value.items())))
     return found
 
@@ -648,8 +649,5 @@ def _entries(items, first_input) -> list:
     return entries
 
 
-_KEY_ORDER = ("name", "description", "input", "inputs", "weights", "defaults", "blocks", "layers", "output")
-
-
 def _order(spec: dict) -> dict:
-    return {key: spec[key] for key in _KEY_ORDER if key in spec}
+    return {key: spec[key] for key in TOP_LEVEL_ORDER if key in spec}

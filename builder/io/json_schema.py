@@ -17,8 +17,8 @@ import json
 import os
 from typing import Any
 
-from ..keras import registry
-from ..spec import arguments, language
+from ..catalogue import registry
+from ..spec import argtypes, arguments, entries, language
 
 TARGET = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "specs", "spec.schema.json"
@@ -40,7 +40,7 @@ def _layer_args(layer_type) -> tuple[dict, dict]:
     properties = {}
     for arg, prop in generated.get("properties", {}).items():
         prop.pop("title", None)
-        kind = layer_type.arg_type(arg)
+        kind = argtypes.arg_type(layer_type, arg)
         if kind == "activation":
             prop = {**_ref("activation"), "description": prop.get("description", "")}
         elif kind == "entry":
@@ -66,7 +66,7 @@ def _items_may_be_parameters(schema):
 
 
 def _entry_keys() -> dict:
-    names = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[0-9]+)?$"}
+    names = {"type": "string", "pattern": rf"^{language.ENTRY_NAME}(\.[0-9]+)?$"}
     forms: dict[str, dict] = {
         "name": {"type": "string"},
         "inputs": {
@@ -76,7 +76,7 @@ def _entry_keys() -> dict:
                 {"type": "object", "additionalProperties": names},
             ]
         },
-        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, PARAMETER]},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": entries.MAX_REPEAT}, PARAMETER]},
         "vary": {"type": "object", "additionalProperties": {"type": "object"}},
         "when": {"anyOf": [{"type": "boolean"}, PARAMETER]},
         "numbering": {"enum": list(language.NUMBERINGS)},
@@ -85,7 +85,7 @@ def _entry_keys() -> dict:
 
 
 def _scalar_schema(layer_type):
-    annotation_type = layer_type.arg_type(layer_type.short)
+    annotation_type = argtypes.arg_type(layer_type, layer_type.short)
     model = arguments.args_model(layer_type).model_json_schema()
     prop = copy.deepcopy(model["properties"][layer_type.short])
     prop.pop("title", None)

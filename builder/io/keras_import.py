@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import yaml
 
 from ..backend import keras as _keras
+from ..catalogue import registry
+from ..catalogue.signatures import snake_case
 from ..errors import ModelError
-from ..keras import registry
-from ..keras.signatures import snake_case
+from ..spec import argtypes
+from ..spec.language import as_entry_name, as_model_name
 from .compact import compact as compact_spec
 from .keras_values import simplify
 
@@ -32,7 +33,7 @@ def _args(layer_type, config):
         if key in _DROPPED or key not in layer_type.args:
             continue
         info = layer_type.args[key]
-        if layer_type.arg_type(key) == "entry" and isinstance(value, dict):
+        if argtypes.arg_type(layer_type, key) == "entry" and isinstance(value, dict):
             inner = registry.for_config(value["class_name"], value.get("module"))
             if inner is None:
                 raise ModelError(f"{layer_type.name} wraps a {value['class_name']}, which has no spec type")
@@ -199,7 +200,7 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
     output_name = outputs[0]
     layers = config["layers"]
     inputs = [l for l in layers if l["class_name"] == "InputLayer"]
-    spec: dict = {"name": name or re.sub(r"[^A-Za-z0-9_.\-]", "_", config["name"]).lstrip(".-") or "model"}
+    spec: dict = {"name": name or as_model_name(config["name"]) or "model"}
     spec.update(_spec_inputs(inputs))
     entries, previous = [], inputs[0]["name"] if len(inputs) == 1 else None
     mask_makers = _mask_makers(layers)
@@ -243,7 +244,7 @@ def _valid_names(config) -> tuple[dict, dict]:
     renamed, taken = {}, set()
     for item in config["layers"]:
         name = item["name"]
-        new = re.sub(r"[^A-Za-z0-9_]", "_", name) or "layer"
+        new = as_entry_name(name) or "layer"
         while new != name and (new in taken or new in {i["name"] for i in config["layers"]}):
             new += "_"
         renamed[name] = new

@@ -5,7 +5,8 @@ differ from its defaults), a size list of equal values as one number."""
 from __future__ import annotations
 
 from ..backend import keras as _keras
-from ..keras.signatures import snake_case
+from ..catalogue.signatures import snake_case
+from ..spec import argtypes
 
 _SIZE_TYPES = {"sizes", "optional_sizes"}
 
@@ -43,7 +44,7 @@ def simplify(layer_type, arg, value):
     if isinstance(value, (list, tuple)):
         value = [list(v) if isinstance(v, tuple) else v for v in value]
         if (
-            layer_type.arg_type(arg) in _SIZE_TYPES
+            argtypes.arg_type(layer_type, arg) in _SIZE_TYPES
             and value
             and all(v == value[0] for v in value)
             and not isinstance(value[0], list)

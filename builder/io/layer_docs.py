@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..keras import registry
+from ..catalogue import registry
 from ..spec.arguments import expected
 from ..spec.language import ENTRY_KEYS
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 
 from ..backend import keras as _keras
+from ..catalogue import registry
 from ..errors import first_line, is_out_of_memory
+from ..spec import argtypes
 from ..spec import graph as graph_module
 from ..spec.language import Spec
 from ..spec.load import load_spec
-from . import registry
 from . import weights as starting_weights
 
 _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers", "constraint": "constraints"}
@@ -66,10 +67,10 @@ def _construct(keras, layer_type, args, name):
     for key, value in args.items():
         if key in layer_type.call_options or key in layer_type.builder_options:
             continue
-        if layer_type.arg_type(key) == "entry" and value is not None:
+        if argtypes.arg_type(layer_type, key) == "entry" and value is not None:
             ((inner_name, inner_args),) = value.items()
             value = _construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}")
-        elif layer_type.arg_type(key) == "entries" and value is not None:
+        elif argtypes.arg_type(layer_type, key) == "entries" and value is not None:
             value = [
                 _construct(keras, registry.LAYERS[inner_name], inner_args, f"{name}_{inner_name}_{i}")
                 for i, item in enumerate(value)

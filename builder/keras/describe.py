@@ -8,7 +8,7 @@ import math
 import sys
 
 from ..backend import keras
-from . import costs, registry
+from ..catalogue import costs, registry
 
 
 def layer_macs(model) -> list[tuple[str, str, int]]:

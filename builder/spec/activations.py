@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..catalogue import registry
 from ..errors import SpecError, describe, unknown
-from ..keras import registry
 from . import arguments
 
 

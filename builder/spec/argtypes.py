@@ -10,12 +10,13 @@ by takes any plain YAML value and is checked by Keras when the layer is built.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from ..keras import applications
+from ..catalogue import applications
 from .validation import spec_check
 
 SIZE_LIMIT = 2**31 - 1
@@ -289,6 +290,18 @@ _DOC_WORDS = (
     (r"\bstr(ing)?\b", str),
     (r"\b(tuple|list)\b", list),
 )
+
+
+def arg_type(layer_type, arg: str) -> str:
+    """The TYPES key of argument `arg` of `layer_type`: the one the registry
+    names for it, else the one its signature and its name resolve to, else any."""
+    return _type_keys(layer_type).get(arg, "any")
+
+
+@functools.cache
+def _type_keys(layer_type) -> dict:
+    explicit = dict(layer_type.arg_types)
+    return {arg: explicit.get(arg) or resolve(arg, info) for arg, info in layer_type.args.items()}
 
 
 def resolve(arg: str, info: dict) -> str:

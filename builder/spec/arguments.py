@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from ..catalogue import registry
 from ..errors import SpecError, suggest
-from ..keras import registry
 from . import argtypes
 from .validation import SpecModel, mismatch
 
@@ -43,7 +43,7 @@ def args_model(layer_type: registry.LayerType) -> type[Arguments]:
     """The pydantic model of `layer_type`'s keyword arguments (the JSON Schema's)."""
     fields = {}
     for arg, info in layer_type.args.items():
-        annotation, text = argtypes.TYPES[layer_type.arg_type(arg)]
+        annotation, text = argtypes.TYPES[argtypes.arg_type(layer_type, arg)]
         default = ... if info.get("required") else info.get("default")
         fields[arg] = (annotation, Field(default, description=text))
     model = create_model(f"{layer_type.name}_args", __base__=Arguments, **fields)  # type: ignore[call-overload]
@@ -73,7 +73,7 @@ def check_args(layer_type: registry.LayerType, args: dict) -> None:
     for arg in layer_type.args:
         if arg in args:
             try:
-                _adapter(layer_type.arg_type(arg)).validate_python(args[arg])
+                _adapter(argtypes.arg_type(layer_type, arg)).validate_python(args[arg])
             except ValidationError as err:
                 errors = err.errors()
                 failures.append((arg, next((e for e in errors if e["type"] == "spec"), errors[0])))
@@ -84,4 +84,4 @@ def check_args(layer_type: registry.LayerType, args: dict) -> None:
 
 def expected(layer_type, arg) -> str:
     """What a value of `arg` must be, in words."""
-    return argtypes.TYPES[layer_type.arg_type(arg)][1]
+    return argtypes.TYPES[argtypes.arg_type(layer_type, arg)][1]

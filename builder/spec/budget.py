@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
+from ..catalogue import registry
 from ..errors import SpecError
-from ..keras import registry
 
 MAX_PARAMS = 1_000_000_000  # 4 GB of float32 weights
 MAX_ACTIVATION = 1_000_000_000  # values in one tensor, per example

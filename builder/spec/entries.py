@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..catalogue import registry
 from ..errors import SpecError, at, describe, unknown
-from ..keras import registry
 from .language import NUMBERINGS, RESERVED
 
 MAX_REPEAT = 1000

@@ -14,11 +14,11 @@ import re
 import warnings
 from typing import Any
 
+from ..catalogue import registry, signatures
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
-from ..keras import registry, signatures
 from . import budget, expressions
 from .entries import Entry, check_settings, parse_entry, repetition_name, vary_overrides
-from .language import REQUIRED, BlockDef, Spec
+from .language import ENTRY_NAME, REQUIRED, BlockDef, Spec
 from .layer_args import LayerArguments
 
 MAX_NODES = 100_000
@@ -206,7 +206,7 @@ class _Expander:
             vary = args.pop("vary", {})
             if name is not None:
                 with at("name"):
-                    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+                    if not isinstance(name, str) or not re.fullmatch(ENTRY_NAME, name):
                         raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
             sources, keys = scope.resolve_inputs(inputs)
             names = self.known(scope, sources)

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..catalogue import registry
 from ..errors import SpecError, at, describe, in_source, unknown
-from ..keras import registry
 from . import activations
 from .argtypes import SIZE_LIMIT
 from .reader import Source
@@ -47,8 +47,38 @@ NUMBERINGS = ("numbers", "letters")
 HEAD_POOLS = tuple(registry.HEAD_POOLS)
 
 Size = Annotated[StrictInt, Field(gt=0, le=SIZE_LIMIT)]
+# The names a spec gives, said once. An entry's (a layer's) name: letters, digits and _.
 # A model's name is a label, never a path: no '/', and no leading '.' ('..').
-ModelName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=100)]
+_ENTRY_CHARS = "A-Za-z0-9_"
+_MODEL_CHARS = _ENTRY_CHARS + ".\\-"
+ENTRY_NAME = f"[{_ENTRY_CHARS}]+"
+MODEL_NAME = f"[{_ENTRY_CHARS}][{_MODEL_CHARS}]*"
+ModelName = Annotated[StrictStr, Field(pattern=f"^{MODEL_NAME}$", max_length=100)]
+
+
+def as_entry_name(text: str) -> str:
+    """`text` as an entry's name: every other character made _."""
+    return re.sub(f"[^{_ENTRY_CHARS}]", "_", text)
+
+
+def as_model_name(text: str) -> str:
+    """`text` as a model's name (empty where nothing is left of it)."""
+    return re.sub(f"[^{_MODEL_CHARS}]", "_", text).lstrip(".-")
+
+
+# The order of a spec's top-level keys where builder writes a spec (a run's spec.yaml, an imported model's).
+TOP_LEVEL_ORDER = (
+    "name",
+    "description",
+    "input",
+    "inputs",
+    "weights",
+    "defaults",
+    "blocks",
+    "layers",
+    "output",
+    "training",
+)
 # A layer entry: checked entry by entry when the graph is expanded (graph.py);
 # its JSON Schema, one form per registered layer type, is put in this mark's place.
 ENTRY_MARK = "x-spec-entry"
@@ -365,7 +395,7 @@ def parse(source: Source, includes) -> Spec:
 
 def _name_from(file) -> str:
     """A spec without `name` is named after its file, as a valid name."""
-    stem = re.sub(r"[^A-Za-z0-9_.\-]", "_", os.path.splitext(os.path.basename(file))[0]).lstrip(".-")
+    stem = as_model_name(os.path.splitext(os.path.basename(file))[0])
     return stem[:100] or "model"
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 
+from ..catalogue import registry
 from ..errors import SpecError, at
-from ..keras import registry
-from . import activations, arguments
+from . import activations, argtypes, arguments
 from .entries import parse_entry
 
 
@@ -91,11 +91,11 @@ class LayerArguments:
         `rnn: {cell: {lstm_cell: 8}}`, `stacked_rnn_cells: {cells: [...]}`) and
         store them normalized; returns the first held entry's own arguments."""
         explicit = None
-        for key in [arg for arg in wrapper.args if wrapper.arg_type(arg) in ("entry", "entries")]:
+        for key in [arg for arg in wrapper.args if argtypes.arg_type(wrapper, arg) in ("entry", "entries")]:
             if args.get(key) is None:
                 continue
             with at(key):
-                many = wrapper.arg_type(key) == "entries"
+                many = argtypes.arg_type(wrapper, key) == "entries"
                 held = []
                 for i, entry in enumerate(args[key] if many else [args[key]]):
                     with at(*((i,) if many else ())):

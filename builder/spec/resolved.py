@@ -9,7 +9,7 @@ import copy
 
 import yaml
 
-from .language import Spec
+from .language import TOP_LEVEL_ORDER, Spec
 
 
 def resolved_document(spec: Spec) -> dict:
@@ -23,10 +23,9 @@ def resolved_document(spec: Spec) -> dict:
     if spec.weights:
         document["weights"] = {"path": spec.weights["path"], "skip_mismatch": spec.weights["skip_mismatch"]}
     document.setdefault("name", spec.name)
-    order = ("name", "description", "input", "inputs", "weights", "defaults", "blocks", "layers", "output", "training")
     return {
-        **{key: document[key] for key in order if key in document},
-        **{key: value for key, value in document.items() if key not in order},
+        **{key: document[key] for key in TOP_LEVEL_ORDER if key in document},
+        **{key: value for key, value in document.items() if key not in TOP_LEVEL_ORDER},
     }
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, JsonValue, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
+from ..catalogue import signatures
 from ..errors import SpecError, suggest, unknown
-from ..keras import signatures
 from .argtypes import Number
 from .validation import SpecModel, spec_check
 

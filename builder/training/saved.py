@@ -11,6 +11,7 @@ import numpy as np
 from ..backend import keras as _keras
 from ..errors import DataError, FlagError, first_line
 from ..files import not_regular
+from ..keras import layers as _layers  # noqa: F401  (builder's own layers, which saved models may hold)
 from ..spec.training import Preprocessing
 from . import batching, unlabeled
 from . import data as data_module

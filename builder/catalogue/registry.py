@@ -15,7 +15,6 @@ import functools
 import importlib
 
 from ..errors import SpecError, unknown
-from ..spec import argtypes
 from . import applications, costs, signatures
 
 # Arguments every Keras layer takes through **kwargs.
@@ -103,15 +102,6 @@ class LayerType:
     def builder_options(self) -> dict:
         """Arguments builder handles itself, not passed to the Keras class."""
         return {"adapt": {"default": False}} if self.adapts else {}
-
-    @functools.cached_property
-    def arg_type_keys(self) -> dict:
-        """Argument name -> its argtypes.TYPES key."""
-        explicit = dict(self.arg_types)
-        return {arg: explicit.get(arg) or argtypes.resolve(arg, info) for arg, info in self.args.items()}
-
-    def arg_type(self, arg: str) -> str:
-        return self.arg_type_keys.get(arg, "any")
 
     @property
     def call_tensors(self) -> list:
