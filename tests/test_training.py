@@ -827,6 +827,38 @@ def test_mlflow_tracking_in_a_local_file_store(tmp_path):
     assert run.info.status == "FINISHED"
 
 
+def logged_hparams(run_dir) -> dict:
+    """The hyperparameters TensorBoard's HParams view shows for a run (logs/results)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    found = {}
+    for path in (run_dir / "logs" / "results").iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                    if data.HasField("session_start_info"):
+                        for name, logged in data.session_start_info.hparams.items():
+                            found[name] = logged.WhichOneof("kind") and getattr(logged, logged.WhichOneof("kind"))
+    return found
+
+
+def test_trackers_log_the_batch_size_and_epochs_the_run_trained_with(tmp_path, cli):
+    """--batch-size and --epochs reach run.json, TensorBoard's HParams and MLflow alike (they all read
+    the run's settings), not the spec's batch_size: 64 and epochs: 2."""
+    import mlflow
+    (tmp_path / "s.yaml").write_text(TINY + "  track: mlflow\n")
+    code, _, err = cli("train", tmp_path / "s.yaml", "--data", "digits", "--batch-size", "16", "--epochs", "1",
+                       "--out", tmp_path / "run")
+    assert code == 0, err
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    client = mlflow.tracking.MlflowClient(tracking_uri=(tmp_path / "run" / "mlruns").as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    hparams = logged_hparams(tmp_path / "run")
+    assert (record["batch_size"], run.data.params["batch_size"], run.data.params["epochs"]) == (16, "16", "1")
+    assert (hparams["batch_size"], hparams["epochs"]) == (16, 1)
+
+
 def test_python_api_arrays_that_do_not_fit_are_one_error(tmp_path):
     from builder.errors import DataError
     x = np.zeros((10, 8, 8, 1), "float32")
