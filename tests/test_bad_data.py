@@ -176,6 +176,21 @@ def test_out_must_be_a_new_folder_or_a_run_folder(cli, tmp_path):
     assert os.listdir(tmp_path / "mine") == ["thesis.tex"] and (tmp_path / "file").read_text() == "x"
 
 
+def test_a_folder_of_the_users_is_no_run_folder_whatever_its_files_are_called(cli, tmp_path):
+    """A folder is a run folder only when a run made it: the user's own spec.yaml and model.keras in
+    `--out` stay byte for byte, as any other file of theirs does."""
+    (tmp_path / "exp").mkdir()
+    mine = "# my notes, kept\n" + open(spec_path("lenet5"), encoding="utf-8").read()
+    (tmp_path / "exp" / "spec.yaml").write_text(mine)
+    (tmp_path / "exp" / "model.keras").write_bytes(b"my model")
+    code, _, err = cli("train", tmp_path / "exp" / "spec.yaml", "--data", "digits", "--out", tmp_path / "exp")
+    assert (code, err) == (1, f"error: --out {tmp_path / 'exp'} holds other files (model.keras, spec.yaml); name a "
+                              "new or empty folder for the run\n")
+    assert sorted(os.listdir(tmp_path / "exp")) == ["model.keras", "spec.yaml"]
+    assert (tmp_path / "exp" / "spec.yaml").read_text() == mine
+    assert (tmp_path / "exp" / "model.keras").read_bytes() == b"my model"
+
+
 def test_a_diverged_loss_is_null_in_metrics_json(tmp_path):
     """JSON has no NaN: metrics.json stays readable and says which values diverged."""
     import builder

@@ -19,7 +19,7 @@ from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path
 from . import budget, expressions
 from .entries import Entry, check_settings, parse_entry, repetition_name, vary_overrides
 from .language import ENTRY_NAME, REQUIRED, BlockDef, Spec
-from .layer_args import LayerArguments
+from .layer_args import LayerArguments, activation_type
 
 MAX_NODES = 100_000
 
@@ -548,9 +548,10 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
             "activation": spec.output["activation"],
             **({"dtype": spec.output["dtype"]} if "dtype" in spec.output else {}),
         }
-        expander.arguments.check(registry.LAYERS["activation"], args, {})
+        applies = registry.LAYERS[activation_type()]
+        expander.arguments.check(applies, args, {})
         expander.names.claim(name, scope, ("output",))
-    return Node(name, registry.LAYERS["activation"], args, [output], spec.source, ("output",), []), target
+    return Node(name, applies, args, [output], spec.source, ("output",), []), target
 
 
 def _head(expander, spec, scope, output) -> Node:

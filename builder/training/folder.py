@@ -32,8 +32,9 @@ CACHE = "cache"  # decoded examples, while the run trains
 CALLBACKS = "callbacks"  # files the spec's callbacks write
 MLRUNS = "mlruns"  # MLflow's file store
 LOCK = ".lock"
+MARK = ".builder-run"  # written when a run first takes the folder: this project made it
 LISTED = (MODEL, SPEC, METRICS, RECORD, HISTORY_CSV, HISTORY, CLASSES, CHECKPOINT + "/", LOGS + "/")
-RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {VOCABULARY, CACHE, CALLBACKS, MLRUNS, LOCK}
+RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {VOCABULARY, CACHE, CALLBACKS, MLRUNS, LOCK, MARK}
 
 
 @dataclasses.dataclass
@@ -109,6 +110,9 @@ def locked(folder: RunFolder):
     """Hold the run folder for this process; a second run on it is refused with the first one's PID."""
     _check_is_a_run_folder(folder.path)
     os.makedirs(folder.checkpoints, exist_ok=True)
+    if not os.path.exists(os.path.join(folder.dir, MARK)):
+        with open(os.path.join(folder.dir, MARK), "wb"):
+            pass
     path = os.path.join(folder.dir, LOCK)
     for _ in range(2):
         try:
@@ -136,22 +140,37 @@ def locked(folder: RunFolder):
 
 def remove_empty(path):
     """Remove `path` and the folders in it if they hold no file (a run that
-    failed before its first epoch); a folder with a file in it stays, and so does the file."""
+    failed before its first epoch), the run's own mark aside; a folder with a
+    file in it stays, and so does the file."""
+    if os.path.isdir(path) and not any(files for _, _, files in os.walk(path) if files != [MARK]):
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(path, MARK))
     for folder, _, _ in sorted(os.walk(path), key=lambda entry: -len(entry[0])):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
 
 
 def _check_is_a_run_folder(out):
-    """--out is new, or a run folder: never a file, nor a folder of other things that a run would overwrite."""
+    """--out is new or empty, or a run folder this project made (it holds the
+    run's record, its checkpoint state or its lock): never a file, nor a folder
+    of the user's, even one whose files bear a run's names (spec.yaml, model.keras)."""
     if not os.path.lexists(out):
         return
     if not os.path.isdir(out):
         raise RunFolderError(f"--out {out} is a file, not a folder; name a new folder for the run")
-    others = sorted(e for e in os.listdir(out) if e not in RUN_ENTRIES and not e.startswith((".worker-", ".")))
+    entries = [e for e in os.listdir(out) if not e.startswith(".worker-")]
+    if is_run_folder(out):
+        entries = [e for e in entries if e not in RUN_ENTRIES]
+    others = sorted(e for e in entries if not e.startswith("."))
     if others:
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise RunFolderError(f"--out {out} holds other files ({shown}); name a new or empty folder for the run")
+
+
+def is_run_folder(path) -> bool:
+    """Whether `path` is a run folder this project made: its record, its checkpoint's state or its lock is there."""
+    marks = (MARK, RECORD, os.path.join(CHECKPOINT, checkpoints.STATE), LOCK)
+    return any(os.path.isfile(os.path.join(path, mark)) for mark in marks)
 
 
 def _holder(path) -> int | None:
