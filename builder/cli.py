@@ -217,24 +217,25 @@ def cmd_train(args) -> int:
         spec,
         args.data,
         out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
         resume=args.resume,
-        distribute=args.distribute,
         mixed_precision=args.mixed_precision,
-        label=args.label,
         weights=args.weights,
         record=record,
         verbose=verbose,
+        **_run_flags(args),
     )
-    trained = run.train_run(spec, settings)
-    metrics = trained.metrics
+    metrics = run.train_run(spec, settings).metrics
     print("\n".join(run.results_table(metrics)))
     if args.distribute != "multi-worker" or devices.is_chief():
         print(f"wrote {out}/: {', '.join(RunFolder.listed_in(out))}")
     if args.json:
         print(json.dumps(metrics))
     return 0
+
+
+def _run_flags(args) -> dict:
+    """The flags train, sweep and search share, as RunSettings.make takes them."""
+    return {"epochs": args.epochs, "batch_size": args.batch_size, "distribute": args.distribute, "label": args.label}
 
 
 def cmd_sweep(args) -> int:
@@ -251,16 +252,7 @@ def cmd_sweep(args) -> int:
     if not swept:
         raise FlagError("sweep needs at least one --set PATH=V1,V2,... with several values")
     variants = trials.Variants(args.spec, fixed, args.mixed_precision, _limits(args))
-    rows = sweep.sweep(
-        variants,
-        args.data,
-        swept,
-        out=args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        distribute=args.distribute,
-        label=args.label,
-    )
+    rows = sweep.sweep(variants, args.data, swept, out=args.out, **_run_flags(args))
     print("\n" + trials.table(rows))
     return 0
 
@@ -276,10 +268,7 @@ def cmd_search(args) -> int:
         algorithm=args.algorithm,
         trials_count=args.trials,
         out=args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        distribute=args.distribute,
-        label=args.label,
+        **_run_flags(args),
     )
     print("\n" + trials.table(rows))
     print(f"\nwrote the best spec to {best}")

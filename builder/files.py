@@ -87,15 +87,27 @@ def not_regular(path) -> str | None:
 
 
 def read_bounded(path, limit: int) -> bytes:
-    """A regular file's bytes, at most `limit` (OSError or ValueError otherwise)."""
+    """A regular file's bytes, at most `limit` (OSError or ValueError otherwise),
+    read in chunks: memory for the file's own size, never for the limit's."""
     what = not_regular(path)
     if what:
         raise ValueError(f"it is {what}, not a regular file")
+    chunks, total = [], 0
     with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
+        if os.fstat(handle.fileno()).st_size > limit:
+            total = limit + 1  # larger already: nothing is read
+        while total <= limit:
+            chunk = handle.read(min(_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > limit:
         raise ValueError(f"the file is larger than {limit:,} bytes")
-    return data
+    return b"".join(chunks)
+
+
+_CHUNK = 1 << 20
 
 
 def check_output(path, overwrite=False) -> None:

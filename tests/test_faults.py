@@ -264,3 +264,20 @@ def test_a_disk_cache_that_fills_the_disk_is_one_line(tmp_path):
 def test_bad_flag_values_are_usage_errors():
     result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--cpu-devices", "0")
     assert result.returncode == 2 and "argument --cpu-devices: expected a positive integer, got 0" in result.stderr
+
+
+def test_a_small_file_is_read_within_a_small_memory_limit(tmp_path):
+    """Reading a CSV takes memory for its own size, not for the 4 GiB a file may have at most:
+    under a 1 GiB address-space limit a two-row CSV is read (it once failed, out of memory)."""
+    (tmp_path / "d.csv").write_text("a,label\n1,0\n2,1\n")
+    code = ("import resource\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+            "from builder.files import read_bounded\n"
+            f"print(read_bounded({str(tmp_path / 'd.csv')!r}, 4 * 1024 ** 3).decode())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert (result.returncode, result.stdout) == (0, "a,label\n1,0\n2,1\n\n"), result.stderr
+    from builder.files import read_bounded
+    (tmp_path / "big.csv").write_bytes(b"x" * 1001)
+    with pytest.raises(ValueError, match="the file is larger than 1,000 bytes"):
+        read_bounded(tmp_path / "big.csv", 1000)
+    assert read_bounded(tmp_path / "big.csv", 1001) == b"x" * 1001
