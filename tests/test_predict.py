@@ -138,3 +138,32 @@ def test_a_model_that_vectorizes_its_own_text_takes_raw_strings(cli, tmp_path):
     exported = tf.saved_model.load(str(tmp_path / "sm"))
     served = exported.serve(tf.constant([["so lovely"], ["so dull"]]))
     np.testing.assert_allclose(np.asarray(served), probabilities, atol=1e-5)
+
+
+def test_new_images_are_scaled_by_1_255_not_by_the_training_datas_factor(cli, tmp_path):
+    """A model trained on digits (pixels 0-16, scaled by 1/16) predicts new PNGs (0-255) scaled by 1/255,
+    as the docs say; evaluate on digits still scales by the source's own 1/16 (its test accuracy again)."""
+    import json
+
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    import builder
+    from builder.training import run
+    spec = builder.load_spec(text="name: d\ninput: [8, 8, 1]\nlayers: [flatten, dense: 16]\noutput: {units: 10}\n"
+                                  "training: {epochs: 3}\n")
+    metrics = run.train(spec, "digits", str(tmp_path / "run"), verbose=0)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (record["rescale"], record["new_data_rescale"]) == (1 / 16, None)
+    pixels = (load_digits().images[:4] * 255 / 16).round().astype("uint8")
+    os.makedirs(tmp_path / "new")
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(tmp_path / "new" / f"{i}.png")
+    code, out, err = cli("predict", tmp_path / "run" / "model.keras", "--data", tmp_path / "new")
+    assert code == 0, err
+    model = builder.backend.keras().saving.load_model(tmp_path / "run" / "model.keras")
+    expected = model.predict(pixels[..., None].astype("float32") / 255, verbose=0)
+    assert [float(row[2]) for row in rows(out)[1:]] == pytest.approx(expected.max(axis=1), abs=1e-5)
+    code, out, err = cli("evaluate", tmp_path / "run" / "model.keras", "--data", "digits")
+    assert code == 0, err
+    assert json.loads(out)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)

@@ -273,6 +273,7 @@ def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, fact
         "test_split": config.test_split,
         "batch_size": settings.batch_size,
         "rescale": _scaling(config, data),
+        "new_data_rescale": _new_data_scaling(config, facts),
         "label": settings.label,
         "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
         "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
@@ -396,6 +397,16 @@ def _scaling(config, data) -> float:
     return 1.0 if factor is None else factor
 
 
+def _new_data_scaling(config, facts) -> float | None:
+    """How evaluate and predict scale data other than the run's own: the
+    spec's `preprocessing.rescale`, 1.0 where the model scales its raw input
+    itself, else null: each kind of data its own (images 1/255), never the
+    training source's factor (digits' 1/16 would brighten new images 16-fold)."""
+    if config.preprocessing.rescale is not None:
+        return config.preprocessing.rescale
+    return 1.0 if facts["rescales_itself"] else None
+
+
 def adapt_layers(model, expanded, data, spec, batch_size):
     """Layers with `adapt: true` (normalization) learn their state from the
     training inputs as they reach them, before fitting."""
@@ -481,7 +492,8 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         expanded = graph.expand(spec)
         threads = op_threads.choose(spec, expanded, settings.batch_size)  # first: its probe clears Keras's session
         _keras().mixed_precision.set_global_policy(policy)
-        facts = {"intra_op_threads": threads.intra_op, "device": device_line(strategy)}
+        rescales = any(node.type.rescales for node in expanded.nodes)
+        facts = {"intra_op_threads": threads.intra_op, "device": device_line(strategy), "rescales_itself": rescales}
         seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
         keep_float32(expanded, _keras().mixed_precision.global_policy().name)
         data = load_data(spec, expanded, settings, folder)

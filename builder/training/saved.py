@@ -99,7 +99,7 @@ def _data_for(model, model_path, data_arg, whole, label=None):
     if whole and data.split_by_folders:
         data = data_module.merged(data)
     _check_classes(model, data, model_path)
-    return data, shape, Preprocessing(rescale=settings.get("rescale")), settings.get("batch_size", 32)
+    return data, shape, _scaling(settings), settings.get("batch_size", 32)
 
 
 def _tfrecord(settings):
@@ -140,7 +140,7 @@ def predict(model_path, data_arg, label=None, top_k=1):
     settings = run_settings(model_path)
     if unlabeled.is_unlabeled(data_arg, shape):
         data, names = unlabeled.load(data_arg, shape, model.inputs[0].dtype, data_module.load_vocabulary(model_path))
-        preprocessing, batch_size = Preprocessing(rescale=settings.get("rescale")), settings.get("batch_size", 32)
+        preprocessing, batch_size = _scaling(settings), settings.get("batch_size", 32)
         truth, first = None, ("input",)
     else:
         data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
@@ -153,6 +153,15 @@ def predict(model_path, data_arg, label=None, top_k=1):
     classes = saved_classes(model_path) or data.class_names
     truth = truth[order] if truth is not None else None
     return _rows(outputs, names, classes, truth, top_k), _header(first, outputs, truth, top_k)
+
+
+def _scaling(settings: dict) -> Preprocessing:
+    """The scaling of data given to a trained model, as its run.json's
+    `new_data_rescale` says (the spec's rescale, 1.0, or null: the data's own,
+    images 1/255); a run.json from before that key: the training data's factor."""
+    if "new_data_rescale" in settings:
+        return Preprocessing(rescale=settings["new_data_rescale"])
+    return Preprocessing(rescale=settings.get("rescale"))
 
 
 def saved_classes(model_path) -> list | None:
