@@ -143,3 +143,31 @@ def test_epochs_cannot_override_phases(tmp_path, cli):
     code, _, err = cli("train", tmp_path / "p.yaml", "--data", "digits", "--epochs", "3", "--out", tmp_path / "run")
     assert (code, err) == (1, "error: --epochs: the spec trains in phases, whose epochs set the run's length; change "
                               "training.phases instead\n")
+
+
+def test_a_layer_keras_skips_is_never_reported_loaded(saved, cli, tmp_path):
+    """A .weights.h5 whose layer holds its variables in another order (f6's kernel and bias swapped) has the
+    shapes the model wants, but Keras's loader skips that layer: verified after loading, it is refused, or
+    with skip_mismatch reported skipped and left fresh, never counted as loaded."""
+    import shutil
+
+    import h5py
+    folder, model, _ = saved
+    swapped = tmp_path / "swapped.weights.h5"
+    shutil.copy(folder / "lenet.weights.h5", swapped)
+    with h5py.File(swapped, "r+") as handle:
+        dense = handle["layers"]["dense"]["vars"]               # f6, the first Dense: (84 units)
+        kernel, bias = dense["0"][()], dense["1"][()]
+        del dense["0"], dense["1"]
+        dense["0"], dense["1"] = bias, kernel
+    reason = "f6 (the file holds its variables in another order, which Keras does not load)"
+    code, out, err = cli("build", spec_path("lenet5"), "--weights", swapped)
+    assert (code, err) == (1, f"error: {swapped}: the weights do not fit the model: {reason}; load what fits with "
+                              "`weights: {path: swapped.weights.h5, skip_mismatch: true}`\n")
+    rebuilt = builder.build(spec_path("lenet5"), overrides={"weights": {"path": str(swapped), "skip_mismatch": True}})
+    np.testing.assert_array_equal(rebuilt.get_layer("c1").get_weights()[0], model.get_layer("c1").get_weights()[0])
+    assert not np.array_equal(rebuilt.get_layer("f6").get_weights()[0], model.get_layer("f6").get_weights()[0])
+    from builder.keras import weights
+    loaded = weights.load(builder.build(spec_path("lenet5")), str(swapped), skip_mismatch=True)
+    assert loaded.lines() == [f"Weights: 4 layers from {swapped}",
+                              f"  skipped (kept their fresh weights, or not in the model): {reason}"]

@@ -11,6 +11,8 @@ import os
 import re
 import zipfile
 
+import numpy as np
+
 from ..backend import keras as _keras
 from ..errors import BuilderError, first_line
 from ..files import not_regular
@@ -49,10 +51,37 @@ def load(model, path, skip_mismatch=False) -> Report:
         )
     if path.endswith(".weights.h5"):
         _load_h5(model, path)
+        refused = [(layer.name, _REFUSED) for layer, arrays in pairs if not _holds(layer, arrays)]
+        if refused and not skip_mismatch:  # Keras skipped them: never reported as loaded
+            raise WeightsError(
+                f"{path}: the weights do not fit the model: {_listing(refused)}; load what fits with "
+                f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`"
+            )
+        pairs = [(layer, arrays) for layer, arrays in pairs if layer.name not in dict(refused)]
+        skipped = refused + skipped
     else:
         for layer, arrays in pairs:
             layer.set_weights(arrays)
     return Report(path, [layer.name for layer, _ in pairs], skipped)
+
+
+def _same(a, b) -> bool:
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc" and b.dtype.kind in "fc")
+
+
+_REFUSED = "the file holds its variables in another order, which Keras does not load"
+
+
+def _holds(layer, arrays) -> bool:
+    """Whether `layer` now holds exactly `arrays`, in whatever order its variables
+    come (checked after Keras's loader, which skips a layer it cannot load)."""
+    left = list(layer.get_weights())
+    for array in arrays:
+        found = next((i for i, w in enumerate(left) if _same(w, array)), None)
+        if found is None:
+            return False
+        left.pop(found)
+    return not left
 
 
 def _load_h5(model, path):
