@@ -78,6 +78,11 @@ class Graph:
     notes: list = dataclasses.field(default_factory=list)  # SpecNotes: builds, but likely not as meant
     tie: str | None = None  # the embedding node the head runs in reverse (`output: {tie: NAME}`)
 
+    @property
+    def scales_its_input(self) -> bool:
+        """Whether a layer of the model scales its raw input itself (a rescaling layer)."""
+        return any(node.type.rescales for node in self.nodes)
+
 
 class _Scope:
     """Names visible to one list of entries (the spec's layers, or one block instance's)."""

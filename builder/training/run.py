@@ -69,7 +69,7 @@ def load_data(spec, expanded, settings: RunSettings, folder: RunFolder):
     plan = data_module.SplitPlan(config.validation_split, config.test_split, config.seed)
     data = data_module.load(settings.data, wanted, plan)
     check_labels(data, task_of(spec), spec.output.get("units") if spec.output else None)
-    if any(node.type.rescales for node in expanded.nodes):
+    if expanded.scales_its_input:
         data.rescale = None  # the model scales its raw input itself
     if data.vocabulary is not None and folder.chief:
         data_module.save_vocabulary(folder.file(folder_module.VOCABULARY), data.vocabulary)
@@ -404,7 +404,7 @@ def _new_data_scaling(config, facts) -> float | None:
     training source's factor (digits' 1/16 would brighten new images 16-fold)."""
     if config.preprocessing.rescale is not None:
         return config.preprocessing.rescale
-    return 1.0 if facts["rescales_itself"] else None
+    return 1.0 if facts["scales_its_input"] else None
 
 
 def adapt_layers(model, expanded, data, spec, batch_size):
@@ -492,8 +492,8 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         expanded = graph.expand(spec)
         threads = op_threads.choose(spec, expanded, settings.batch_size)  # first: its probe clears Keras's session
         _keras().mixed_precision.set_global_policy(policy)
-        rescales = any(node.type.rescales for node in expanded.nodes)
-        facts = {"intra_op_threads": threads.intra_op, "device": device_line(strategy), "rescales_itself": rescales}
+        facts = {"intra_op_threads": threads.intra_op, "device": device_line(strategy)}
+        facts["scales_its_input"] = expanded.scales_its_input
         seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
         keep_float32(expanded, _keras().mixed_precision.global_policy().name)
         data = load_data(spec, expanded, settings, folder)
