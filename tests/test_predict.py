@@ -167,3 +167,8 @@ def test_new_images_are_scaled_by_1_255_not_by_the_training_datas_factor(cli, tm
     code, out, err = cli("evaluate", tmp_path / "run" / "model.keras", "--data", "digits")
     assert code == 0, err
     assert json.loads(out)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+
+def test_more_top_classes_than_the_model_has_is_one_line(trained, cli):
+    code, out, err = cli("predict", trained / "run" / "model.keras", "--data", trained / "new", "--top-k", "3")
+    assert (code, out, err) == (1, "", "error: --top-k 3: the model predicts 2 classes; ask for at most 2\n")

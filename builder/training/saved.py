@@ -136,6 +136,9 @@ def predict(model_path, data_arg, label=None, top_k=1):
     flat folder, a CSV of features) is named by file or line. Classes are
     named as the training data named them (classes.json beside the model)."""
     model = load_trained(model_path)
+    classes = model.outputs[0].shape[-1] if len(model.outputs[0].shape) == 2 else 1
+    if 1 < classes < top_k:  # a CSV row per example: each with as many columns
+        raise FlagError(f"--top-k {top_k}: the model predicts {classes} classes; ask for at most {classes}")
     shape = tuple(model.inputs[0].shape[1:])
     settings = run_settings(model_path)
     if unlabeled.is_unlabeled(data_arg, shape):
