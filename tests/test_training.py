@@ -845,8 +845,10 @@ def logged_hparams(run_dir) -> dict:
 
 def test_trackers_log_the_batch_size_and_epochs_the_run_trained_with(tmp_path, cli):
     """--batch-size and --epochs reach run.json, TensorBoard's HParams and MLflow alike (they all read
-    the run's settings), not the spec's batch_size: 64 and epochs: 2."""
+    the run's settings), not the spec's batch_size: 64 and epochs: 2. Each run logs into its own store,
+    also after another tracked run in the same process (MLflow keeps the last store in its environment)."""
     import mlflow
+    train_tiny(tmp_path / "earlier", text=TINY + "  track: mlflow\n", epochs=1)
     (tmp_path / "s.yaml").write_text(TINY + "  track: mlflow\n")
     code, _, err = cli("train", tmp_path / "s.yaml", "--data", "digits", "--batch-size", "16", "--epochs", "1",
                        "--out", tmp_path / "run")

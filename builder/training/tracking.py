@@ -48,23 +48,32 @@ def tracked(spec, run: RunSettings, folder: RunFolder):
         yield [], lambda metrics: None
         return
     mlflow = _mlflow()
-    uri = settings.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    users = os.environ.get("MLFLOW_TRACKING_URI")  # the user's own, before this run sets its store
+    uri = settings.get("tracking_uri") or users
     if uri is None or uri.startswith("file:") or "://" not in uri:
         # MLflow 3 keeps its file store for local use behind this switch (no server, no database)
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     mlflow.set_tracking_uri(uri or pathlib.Path(os.path.abspath(run_dir), "mlruns").as_uri())
-    mlflow.set_experiment(settings.get("experiment") or spec.name)
-    with mlflow.start_run(run_name=folder.name):
-        mlflow.log_params(hyperparameters(spec, run))
+    try:
+        mlflow.set_experiment(settings.get("experiment") or spec.name)
+        with mlflow.start_run(run_name=folder.name):
+            yield from _logging(mlflow, spec, run, run_dir)
+    finally:  # MLflow keeps the store in MLFLOW_TRACKING_URI: the next run in this process chooses its own
+        mlflow.set_tracking_uri(users)
 
-        def finish(metrics):
-            mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float) and k.startswith("test_")})
-            mlflow.set_tag("tested", metrics.get("tested", "final"))
-            for name in (METRICS, RECORD, SPEC):
-                if os.path.exists(os.path.join(run_dir, name)):
-                    mlflow.log_artifact(os.path.join(run_dir, name))
 
-        yield [_EpochLogger(mlflow)], finish
+def _logging(mlflow, spec, run: RunSettings, run_dir):
+    """Inside the MLflow run: log the settings, then yield the epoch logger and `finish`."""
+    mlflow.log_params(hyperparameters(spec, run))
+
+    def finish(metrics):
+        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float) and k.startswith("test_")})
+        mlflow.set_tag("tested", metrics.get("tested", "final"))
+        for name in (METRICS, RECORD, SPEC):
+            if os.path.exists(os.path.join(run_dir, name)):
+                mlflow.log_artifact(os.path.join(run_dir, name))
+
+    yield [_EpochLogger(mlflow)], finish
 
 
 def _settings(track):
