@@ -32,6 +32,7 @@ def main(argv=None, prog=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = prog or ("keras-builder" if os.path.basename(sys.argv[0]) == "keras-builder" else "cli.py")
     args = _parser(prog).parse_args(argv)
+    _merge_global_flags(args)
     args.argv = argv  # for a run's record
     args.prog = prog
     if args.backend:  # before Keras is first imported (commands import it lazily)
@@ -738,30 +739,50 @@ def _version(prog) -> str:
 def _parser(prog="cli.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Build Keras models from YAML specs.")
     parser.add_argument("--version", action="version", version=_version(prog))
-    parser.add_argument(
-        "--plugin",
-        action="append",
-        metavar="MODULE",
-        help="import MODULE first: a Python module that registers layer types with "
-        "builder.register_layer (repeat for several); installed plug-ins load by themselves",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=("tensorflow", "jax", "torch"),
-        help="the Keras backend (default: KERAS_BACKEND, else Keras's configuration, else tensorflow)",
-    )
-    parser.add_argument("--debug", action="store_true", help="show a failure's traceback instead of one line")
+    _global_flags(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         sub = commands.add_parser(name, help=command.help, description=command.description)
         command.flags(sub)
-        sub.add_argument(
-            "--debug",
-            action="store_true",
-            default=argparse.SUPPRESS,
-            help="show a failure's traceback instead of one line",
-        )
+        _global_flags(sub, after_command=True)
     return parser
+
+
+def _global_flags(parser, after_command=False):
+    """--plugin, --backend and --debug, before the command or after it (where they
+    go to a `*_after` place of their own, which _merge_global_flags joins in)."""
+    after = "_after" if after_command else ""
+    unset = {"default": argparse.SUPPRESS} if after_command else {}
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        dest="plugin" + after,
+        metavar="MODULE",
+        help="import MODULE first: a Python module that registers layer types with "
+        "builder.register_layer (repeat for several); installed plug-ins load by themselves",
+        **unset,
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        dest="backend" + after,
+        help="the Keras backend (default: KERAS_BACKEND, else Keras's configuration, else tensorflow)",
+        **unset,
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        dest="debug" + after,
+        help="show a failure's traceback instead of one line",
+        **unset,
+    )
+
+
+def _merge_global_flags(args):
+    """The global flags as one, wherever on the line they were given (after the command wins for --backend)."""
+    args.plugin = [*(args.plugin or ()), *getattr(args, "plugin_after", ())]
+    args.backend = getattr(args, "backend_after", None) or args.backend
+    args.debug = args.debug or getattr(args, "debug_after", False)
 
 
 if __name__ == "__main__":

@@ -82,3 +82,17 @@ def test_an_installed_plugin_loads_by_itself(tmp_path):
                             env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), ROOT]),
                                  "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert json.loads(result.stdout.splitlines()[-1]) == 46, result.stderr[-2000:]
+
+
+def test_global_flags_go_before_or_after_the_command(tmp_path):
+    """`cli.py validate p.yaml --plugin mine` works as `cli.py --plugin mine validate p.yaml` does; so do
+    --backend and --debug, and a plug-in named on each side loads both."""
+    (tmp_path / "myplug.py").write_text(PLUGIN)
+    (tmp_path / "other.py").write_text(PLUGIN.replace("Scale", "Twice").replace("factor: float = 2.0", "factor=2"))
+    (tmp_path / "p.yaml").write_text(SPEC)
+    after = run(tmp_path, "validate", "p.yaml", "--plugin", "myplug")
+    assert (after.returncode, after.stdout, after.stderr) == (0, "p.yaml: ok\n", "")
+    both = run(tmp_path, "--plugin", "other", "layers", "--plugin", "myplug", "--backend", "jax").stdout.splitlines()
+    assert [line.split()[0] for line in both if "[plug-in:" in line] == ["scale", "twice"]
+    debug = run(tmp_path, "validate", "p.yaml", "--debug", "--plugin", "nosuch")
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
