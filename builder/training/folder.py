@@ -32,7 +32,7 @@ CACHE = "cache"  # decoded examples, while the run trains
 CALLBACKS = "callbacks"  # files the spec's callbacks write
 MLRUNS = "mlruns"  # MLflow's file store
 LOCK = ".lock"
-MARK = ".builder-run"  # written when a run first takes the folder: this project made it
+MARK = ".builder-run"  # a run's folder until its run.json is written: written when a run first takes it
 LISTED = (MODEL, SPEC, METRICS, RECORD, HISTORY_CSV, HISTORY, CLASSES, CHECKPOINT + "/", LOGS + "/")
 RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {VOCABULARY, CACHE, CALLBACKS, MLRUNS, LOCK, MARK}
 
@@ -136,6 +136,12 @@ def locked(folder: RunFolder):
     finally:
         with contextlib.suppress(OSError):
             os.remove(path)
+
+
+def unmark(folder: RunFolder):
+    """Remove the run's mark once its record (run.json) marks the folder instead."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(folder.dir, MARK))
 
 
 def remove_empty(path):

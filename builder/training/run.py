@@ -256,6 +256,7 @@ def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metric
     record = run_record(model, spec, data, settings, folder, facts)
     write_atomic(folder.file(folder_module.RECORD), json.dumps(record, indent=1).encode())
     write_atomic(folder.file(folder_module.METRICS), json.dumps(_finite(metrics), indent=1).encode())
+    folder_module.unmark(folder)  # run.json says now whose folder it is
 
 
 def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, facts: dict) -> dict:
