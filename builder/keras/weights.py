@@ -45,24 +45,25 @@ def load(model, path, skip_mismatch=False) -> Report:
     source = _read(path)
     pairs, skipped = _pair(model, source, by_name=not path.endswith(".weights.h5"))
     if skipped and not skip_mismatch:
-        raise WeightsError(
-            f"{path}: the weights do not fit the model: {_listing(skipped)}; load what fits with "
-            f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`"
-        )
+        raise _misfit(path, skipped)
     if path.endswith(".weights.h5"):
         _load_h5(model, path)
-        refused = [(layer.name, _REFUSED) for layer, arrays in pairs if not _holds(layer, arrays)]
+        checked = [(layer, arrays, _holds(layer, arrays)) for layer, arrays in pairs]
+        refused = [(layer.name, _REFUSED) for layer, _, held in checked if not held]
         if refused and not skip_mismatch:  # Keras skipped them: never reported as loaded
-            raise WeightsError(
-                f"{path}: the weights do not fit the model: {_listing(refused)}; load what fits with "
-                f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`"
-            )
-        pairs = [(layer, arrays) for layer, arrays in pairs if layer.name not in dict(refused)]
-        skipped = refused + skipped
+            raise _misfit(path, refused)
+        pairs, skipped = [(layer, arrays) for layer, arrays, held in checked if held], refused + skipped
     else:
         for layer, arrays in pairs:
             layer.set_weights(arrays)
     return Report(path, [layer.name for layer, _ in pairs], skipped)
+
+
+def _misfit(path, skipped) -> WeightsError:
+    return WeightsError(
+        f"{path}: the weights do not fit the model: {_listing(skipped)}; load what fits with "
+        f"`weights: {{path: {os.path.basename(path)}, skip_mismatch: true}}`"
+    )
 
 
 def _same(a, b) -> bool:
