@@ -109,8 +109,9 @@ def _digest(data: bytes) -> str:
 def locked(folder: RunFolder):
     """Hold the run folder for this process; a second run on it is refused with the first one's PID."""
     _check_is_a_run_folder(folder.path)
+    marked = is_run_folder(folder.dir)  # before the lock: a run already marks it (run.json, state, lock)
     os.makedirs(folder.checkpoints, exist_ok=True)
-    if not os.path.exists(os.path.join(folder.dir, MARK)):
+    if not marked:  # a new or empty folder: this run makes it a run folder
         with open(os.path.join(folder.dir, MARK), "wb"):
             pass
     path = os.path.join(folder.dir, LOCK)
