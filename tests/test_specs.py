@@ -135,8 +135,8 @@ def test_unet_gives_each_pixel_a_probability_per_class():
     ("vit_b16", "ViTBackbone(image_shape=(224, 224, 3), patch_size=16, num_layers=12, num_heads=12, hidden_dim=768, "
                 "mlp_dim=3072)")])
 def test_transformer_specs_count_what_keras_hub_backbones_count(name, backbone):
-    pytest.importorskip("keras_hub")
+    keras_hub = pytest.importorskip("keras_hub")
     import builder
-    reference = eval(f"keras_hub.models.{backbone}")          # noqa: S307 - a fixed string in this test
+    reference = eval(f"keras_hub.models.{backbone}", {"keras_hub": keras_hub})          # noqa: S307 - a fixed string in this test
     head = {"gpt2": {}, "vit_b16": {"output": "none"}}[name]  # GPT-2's tied head has no weights of its own
     assert builder.build(spec_path(name), overrides=head).count_params() == reference.count_params()
