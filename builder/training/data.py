@@ -58,7 +58,7 @@ class Data:
 
 
 def describe_source(data_arg) -> str:
-    if streams.is_dataset(data_arg):
+    if sources.is_dataset(data_arg):
         return "a tf.data.Dataset"
     if isinstance(data_arg, tuple):
         return f"arrays x {list(np.shape(data_arg[0]))} and y {list(np.shape(data_arg[1]))}"
@@ -96,7 +96,7 @@ def load(data_arg, wanted: InputDescription, plan: SplitPlan) -> Data:
     """Load `data_arg` for a model input as `wanted` describes, split as
     `plan` says; the first source of sources.SOURCES that recognises it reads
     it (the module doc lists them)."""
-    if not streams.is_dataset(data_arg) and not isinstance(data_arg, tuple):
+    if not sources.is_dataset(data_arg) and not isinstance(data_arg, tuple):
         data_arg = os.fspath(data_arg)
     return sources.READERS[sources.find(data_arg).name](data_arg, wanted, plan)
 

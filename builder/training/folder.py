@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import RunFolderError
 from ..files import process_alive
-from . import checkpoints
+from . import checkpoints, sources
 
 # Every name in a run folder, said once: the files a run writes, in the order `train` lists them,
 # then what it keeps for itself. Anything else in a folder means --out names a folder of the user's.
@@ -75,7 +75,7 @@ def identity(spec, data_arg) -> dict:
 
 def data_fingerprint(data_arg) -> str:
     """The data's name plus, for a file, its bytes' digest; for a folder, its files' names and sizes."""
-    if hasattr(data_arg, "element_spec"):  # a tf.data.Dataset: what it holds, not its contents
+    if sources.is_dataset(data_arg):  # what it holds, not its contents
         return hashlib.sha256(f"tf.data.Dataset {data_arg.element_spec}".encode()).hexdigest()[:16]
     if isinstance(data_arg, tuple):  # in-memory arrays: their bytes
         digest = hashlib.sha256(b"arrays")

@@ -29,8 +29,9 @@ class Source:
     on_disk: bool = False  # a path, checked to exist and to be a regular file or folder before it is read
 
 
-def _is_dataset(value) -> bool:
-    return hasattr(value, "element_spec")  # a tf.data.Dataset, told apart without importing TensorFlow
+def is_dataset(value) -> bool:
+    """A tf.data.Dataset (told without importing TensorFlow)."""
+    return type(value).__module__.startswith("tensorflow") and hasattr(value, "element_spec")
 
 
 def _prefixed(prefix: str) -> Callable[[Any], bool]:
@@ -48,7 +49,7 @@ def tfrecord_files(path) -> list | None:
 
 
 SOURCES = (
-    Source("dataset", _is_dataset, ""),
+    Source("dataset", is_dataset, ""),
     Source("arrays", lambda value: isinstance(value, tuple), ""),
     Source(
         "digits",

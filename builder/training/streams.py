@@ -228,11 +228,6 @@ class TFRecords(Records):
 # --- a tf.data.Dataset given from Python ----------------------------------------------
 
 
-def is_dataset(value) -> bool:
-    """A tf.data.Dataset (told without importing TensorFlow)."""
-    return type(value).__module__.startswith("tensorflow") and hasattr(value, "element_spec")
-
-
 class DatasetRecords(Records):
     """`builder.train(spec, data=dataset)`: a tf.data.Dataset of (x, y) pairs,
     batched or not. It must give its examples in the same order each time it
