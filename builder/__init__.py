@@ -210,7 +210,11 @@ def evaluate(
 
 
 def predict(model_path: PathLike, data: PathLike, *, label: str | None = None, top_k: int = 1) -> tuple[list, list]:
-    """(rows, header) of a saved model's predictions on `data` (as `cli.py predict`)."""
+    """(rows, header) of a saved model's predictions on `data` (as `cli.py predict`);
+    for a segmentation model, ({file name: PNG bytes of its mask}, None), as `cli.py predict -o` writes them."""
     from .training import saved
 
-    return saved.predict(model_path, data, label=label, top_k=top_k)
+    predicted = saved.predict(model_path, data, label=label, top_k=top_k)
+    if predicted.files is not None:
+        return predicted.files, None  # type: ignore[return-value]
+    return predicted.rows, predicted.header

@@ -221,6 +221,7 @@ def cmd_train(args) -> int:
         resume=args.resume,
         mixed_precision=args.mixed_precision,
         weights=args.weights,
+        vocabulary=args.vocabulary,
         record=record,
         verbose=verbose,
         **_run_flags(args),
@@ -290,7 +291,10 @@ def cmd_predict(args) -> int:
 
     if args.output:
         check_output(args.output, args.overwrite)
-    rows, header = saved.predict(args.model, args.data, label=args.label, top_k=args.top_k)
+    predicted = saved.predict(args.model, args.data, label=args.label, top_k=args.top_k)
+    if predicted.files is not None:
+        return _write_files(predicted.files, args.output, args.overwrite)
+    rows, header = predicted.rows, predicted.header
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
@@ -302,6 +306,34 @@ def cmd_predict(args) -> int:
         print(f"wrote {len(rows)} predictions to {args.output}")
     else:
         sys.stdout.write(text.getvalue())
+    return 0
+
+
+def _write_files(files: dict, folder, overwrite) -> int:
+    """Predictions that are files (segmentation's masks), into the folder -o names:
+    a new folder, or one whose same-named files --overwrite may replace."""
+    from .files import write_atomic
+
+    if not folder:
+        raise FlagError("this model predicts a mask per image: name the folder to write them to with -o FOLDER")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise FlagError(f"-o {folder}: exists and is not a folder")
+    existing = [name for name in sorted(files) if os.path.lexists(os.path.join(folder, name))]
+    if existing and not overwrite:
+        raise FlagError(
+            f"-o {folder}: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite to replace them"
+        )
+    os.makedirs(folder, exist_ok=True)
+    for name, content in files.items():
+        write_atomic(os.path.join(folder, name), content, overwrite=overwrite)
+    print(f"wrote {len(files)} masks to {folder}/")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .training import saved
+
+    print(saved.generate(args.model, args.prompt, args.max_length, args.sampler, args.seed))
     return 0
 
 
@@ -542,6 +574,12 @@ def _validate_flags(parser):
 def _train_flags(parser):
     _training_flags(parser)
     _weights_flag(parser)
+    parser.add_argument(
+        "--vocabulary",
+        metavar="FILE",
+        help="text tasks: the tokenizer's vocabulary, one token per line ([PAD] and [UNK] among them), "
+        "instead of one learned from the training split",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--quiet", action="store_true", help="no per-epoch output, only the results")
@@ -563,8 +601,31 @@ def _predict_flags(parser):
         metavar="K",
         help="the K most probable classes of each example, each with its probability",
     )
-    parser.add_argument("-o", "--output", metavar="FILE.csv", help="write here (atomically) instead of stdout")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.csv",
+        help="write here (atomically) instead of stdout; a segmentation model's masks: the folder to write them to",
+    )
     _overwrite_flag(parser)
+
+
+def _generate_flags(parser):
+    from .training.tasks.causal_lm import SAMPLERS
+
+    parser.add_argument("model", metavar="MODEL.keras")
+    parser.add_argument("--prompt", required=True, help="the text to continue")
+    parser.add_argument(
+        "--max-length",
+        type=_positive,
+        default=32,
+        metavar="N",
+        help="tokens in all, the prompt's included (default 32)",
+    )
+    parser.add_argument(
+        "--sampler", choices=SAMPLERS, default="greedy", help="how the next token is chosen (KerasHub's samplers)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="the random samplers' seed")
 
 
 def _export_flags(parser):
@@ -680,6 +741,13 @@ COMMANDS = {
         "Predict every example of DATA with MODEL.keras and write CSV rows: the example (its "
         "row, or its file for new data: an image or text file, a folder of them, a CSV of "
         "features), the predicted class and its probability, and the label where DATA has one.",
+    ),
+    "generate": Command(
+        cmd_generate,
+        _generate_flags,
+        "continue a prompt with a trained language model",
+        "Continue PROMPT with MODEL.keras (a causal_lm run's, its tokenizer.json beside it) to --max-length "
+        "tokens, choosing each next token with one of KerasHub's samplers.",
     ),
     "export": Command(
         cmd_export,

@@ -73,7 +73,7 @@ output: none
     assert [layer.name for layer in model.layers[1:]] == ["a_conv", "b_conv", "b_drop", "b_add"]
     inbound = model.get_layer("b_conv")._inbound_nodes[0].parent_nodes
     assert [node.operation.name for node in inbound] == ["a_conv"]
-    assert "exactly one input, which it passes on (a merge passes its first)" in build_error(
+    assert "exactly one input, which it passes on (a merge or a block passes its first)" in build_error(
         text.replace("- dropout: {rate: 0.1, name: drop, when: $residual}",
                      "- multi_head_attention: {num_heads: 1, key_dim: 2, inputs: [conv, conv], name: drop, "
                      "when: $residual}"))

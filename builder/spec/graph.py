@@ -222,10 +222,10 @@ class _Expander:
             vary = vary_overrides(vary, repeat)
             if not when:  # a switched-off entry passes its (first) input through
                 merge = type_name in registry.LAYERS and registry.LAYERS[type_name].kind == "merge"
-                if len(sources) != 1 and not merge:
+                if len(sources) != 1 and not merge and type_name not in self.spec.blocks:
                     raise SpecError(
                         "an entry switched off with `when: false` must have exactly one input, "
-                        "which it passes on (a merge passes its first)"
+                        "which it passes on (a merge or a block passes its first)"
                     ).at("when")
                 if name is not None:
                     scope.names[name] = sources[0]

@@ -55,6 +55,9 @@ AUGMENTATIONS = (
     "random_crop",
 )
 MONITOR_MODES = ("auto", "min", "max")
+# What a run trains its model to do (`training.task`); builder/training/tasks/ has one module per task,
+# registered under these names (a test holds the two to each other).
+TASKS = ("classification", "binary", "regression", "segmentation", "causal_lm")
 
 
 def _check_callback_values(name, args):
@@ -242,7 +245,22 @@ class Training(SpecModel):
     against the installed Keras (signatures.json), so `validate` finds them."""
 
     UNKNOWN: ClassVar[str] = "training setting"
+    CHOICES: ClassVar[dict] = {"task": "task"}
 
+    task: Literal[TASKS] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="what the model is trained to do: classification, binary, regression, segmentation or "
+        "causal_lm; default: inferred from the output layer (a per-pixel head: segmentation; a head tied to a "
+        "token embedding: causal_lm; one sigmoid unit: binary; softmax: classification; else regression)",
+    )
+    sequence_length: Annotated[StrictInt, Field(gt=0, le=1_000_000)] | None = Field(
+        None,
+        description="text tasks: the tokens of one example (a language model's window; a text classifier's "
+        "packed texts); default: the input's length, else the position embedding's, cut to the longest text",
+    )
+    ignore_index: Annotated[StrictInt, Field(ge=0, le=65535)] | None = Field(
+        None, description="segmentation: the mask value of pixels left out of the loss and metrics (e.g. 255)"
+    )
     optimizer: Named = Field(
         "adam",
         description="a Keras optimizer name, or {name: {arguments}}; "

@@ -101,11 +101,16 @@ class Pipeline:
 
     @classmethod
     def of(cls, spec, batch_size: int, seed: int | None = None) -> Pipeline:
-        """A spec's pipeline for its one input (its own seed unless `seed` is given)."""
+        """A spec's pipeline for its (first) input (its own seed unless `seed` is given)."""
         config = spec.training
         seed = config.seed if seed is None else seed
         return cls(
-            tuple(spec.inputs[0].shape), batch_size, config.preprocessing, seed, config.cache, **pipeline(config)
+            tuple(spec.inputs[0].shape),
+            batch_size,
+            config.preprocessing,
+            seed,
+            config.cache,
+            **pipeline(config),
         )
 
 
@@ -116,8 +121,8 @@ def dataset(split, data, steps: Pipeline, *, training, shuffle=True, cache_file=
     preprocessing, shape = steps.preprocessing, steps.shape
     rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
     strings = getattr(split.x, "dtype", None) == object  # noqa: E721 - a NumPy dtype, not a type
-    if strings and not data.images_from_files:
-        rescale = None  # raw strings, for a model that vectorizes its text itself
+    if (strings and not data.images_from_files) or isinstance(split.x, dict):
+        rescale = None  # raw strings, for a model that vectorizes its text itself; named token inputs
     augment = augmentation_layers(preprocessing) if training else []
     if data.streamed and not has_tf_data():
         raise DependencyError(
@@ -172,7 +177,7 @@ def _tf_dataset(split, data, steps: Pipeline, shuffle, scaling, cache=("none", N
 
         ds = ds.map(decode, num_parallel_calls=calls)
     if rescale is not None:
-        ds = ds.map(lambda x, y: (tf.cast(x, "float32") * rescale, y), num_parallel_calls=calls)
+        ds = ds.map(lambda x, *rest: (tf.cast(x, "float32") * rescale, *rest), num_parallel_calls=calls)
     if cache[0] == "memory":
         ds = ds.cache()  # decoded once; later epochs read memory
     elif cache[0] == "disk":
@@ -183,16 +188,29 @@ def _tf_dataset(split, data, steps: Pipeline, shuffle, scaling, cache=("none", N
         )
     ds = ds.batch(steps.batch_size)
     if augment:
-
-        def apply(x, y):
-            for layer in augment:
-                x = layer(x, training=True)
-            return x, y
-
-        ds = ds.map(apply, num_parallel_calls=calls)
+        ds = ds.map(lambda *batch: augmented(augment, batch, data.label_masks), num_parallel_calls=calls)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options)
+
+
+def augmented(layers, batch, masks=False):
+    """A batch (x, y[, weights]) through the augmentation layers; per-pixel
+    masks (and their weights) take the same random transformation as their
+    images (Keras's `segmentation_masks`: nearest-neighbour, never blended)."""
+    x, y, *weights = batch
+    if not masks:
+        for layer in layers:
+            x = layer(x, training=True)
+        return (x, y, *weights)
+    ops = keras.ops
+    x = ops.convert_to_tensor(x)
+    stacked = ops.stack([ops.cast(y, "float32"), *(ops.cast(w, "float32") for w in weights)], axis=-1)
+    for layer in layers:
+        out = layer({"images": x, "segmentation_masks": stacked}, training=True)
+        x, stacked = out["images"], out["segmentation_masks"]
+    y = ops.cast(ops.round(stacked[..., 0]), y.dtype)
+    return (x, y, *(ops.cast(ops.round(stacked[..., 1 + i]), w.dtype) for i, w in enumerate(weights)))
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -203,7 +221,7 @@ class ArrayBatches(keras.utils.PyDataset):
         self.x = _load_images(split.x, steps.shape) if data.images_from_files else split.x
         if rescale is not None:
             self.x = self.x.astype("float32") * rescale
-        self.y = split.y
+        self.y, self.weights, self.masks = split.y, split.weights, data.label_masks
         self.batch_size, self.shuffle, self.augment = steps.batch_size, shuffle, augment
         self.rng = np.random.default_rng(steps.seed)
         self.order = np.arange(len(self.y))
@@ -213,11 +231,13 @@ class ArrayBatches(keras.utils.PyDataset):
         return math.ceil(len(self.y) / self.batch_size)
 
     def __getitem__(self, index):
+        from .data import take
+
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        x = self.x[chosen]
-        for layer in self.augment:
-            x = np.asarray(layer(x, training=True))
-        return x, self.y[chosen]
+        batch = (take(self.x, chosen), self.y[chosen], *(() if self.weights is None else (self.weights[chosen],)))
+        if self.augment:
+            batch = tuple(np.asarray(part) for part in augmented(self.augment, batch, self.masks))
+        return batch
 
     def on_epoch_end(self):
         if self.shuffle:
@@ -232,7 +252,9 @@ def _examples(tf, split, data, shape):
         ds = tf.data.Dataset.zip((split.x.raw(tf), tf.data.Dataset.from_tensor_slices(split.y)))
         ds = ds.apply(tf.data.experimental.assert_cardinality(len(split.y)))  # progress bars know the epoch's length
         return ds, (lambda raw: records.decode(tf, raw)), records.image
-    ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
+    ds = tf.data.Dataset.from_tensor_slices(
+        (split.x, split.y) if split.weights is None else (split.x, split.y, split.weights)
+    )
     if not data.images_from_files:
         return ds, None, False
     return ds, (lambda path: streams.decode_image(tf, tf.io.read_file(path), shape[-1])), True

@@ -1,6 +1,6 @@
 """What `model.compile` gets from a spec's training section: the optimizer
-(with a learning-rate schedule), the loss and metrics for the task the
-output layer implies, and the callbacks the spec names."""
+(with a learning-rate schedule), the loss and metrics of the run's task
+(tasks/), and the callbacks the spec names."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ import warnings
 from ..backend import keras as _keras
 from ..errors import SpecError, SpecNote, SpecWarning, first_line
 from ..spec.training import CALLBACK_CLASSES, CALLBACK_PATHS, named
-
-DEFAULT_LOSS = {
-    "classifier": "sparse_categorical_crossentropy",
-    "binary": "binary_crossentropy",
-    "regression": "mean_squared_error",
-}
-DEFAULT_METRICS = {"classifier": ["accuracy"], "binary": ["accuracy"], "regression": ["mae"]}
 
 
 def make_optimizer(config, path=("training", "optimizer")):
@@ -33,26 +26,14 @@ def make_optimizer(config, path=("training", "optimizer")):
         raise SpecError(f"optimizer {name!r}: {err}", path=path) from None
 
 
-def task_of(spec) -> str:
-    """'classifier', 'binary' or 'regression', from the output layer."""
-    if spec.output is None:
-        return "regression"
-    activation = spec.output.get("activation")
-    if activation == "softmax":
-        return "classifier"
-    if activation == "sigmoid" and spec.output.get("units") == 1:
-        return "binary"
-    return "regression"
-
-
-def compile_model(model, spec, optimizer=None, steps_per_execution=1):
-    """Compile for the spec's task; `optimizer` (a spec value) replaces the training section's."""
+def compile_model(model, spec, task, optimizer=None, steps_per_execution=1):
+    """Compile for `task` (a tasks.Task: its loss and metrics); `optimizer` (a
+    spec value) replaces the training section's."""
     config = spec.training
-    task = task_of(spec)
     model.compile(
         optimizer=make_optimizer(optimizer or config.optimizer),
-        loss=config.loss or DEFAULT_LOSS[task],
-        metrics=config.metrics if config.metrics is not None else DEFAULT_METRICS[task],
+        loss=task.loss(),
+        metrics=task.metrics(),
         steps_per_execution=steps_per_execution,
         jit_compile=config.jit_compile,
     )

@@ -37,6 +37,7 @@ class Split:
     x: Any  # np.ndarray; file paths for image folders; a streams.Stream
     y: np.ndarray
     index: np.ndarray  # each example's position in the source (file row, folder order)
+    weights: np.ndarray | None = None  # per-label sample weights (0: left out of the loss and metrics), or None
 
 
 @dataclasses.dataclass
@@ -51,6 +52,10 @@ class Data:
     split_by_folders: bool = False  # train/, val/, test/ folders, not a random split
     vocabulary: list | None = None  # text data: the vectorizer's vocabulary
     streamed: bool = False  # x is a streams.Stream, read and decoded by the pipeline
+    label_masks: bool = False  # the labels are per-pixel masks, augmented with their images (segmentation)
+    tokenizer: Any = None  # text tasks: the text.Tokenizer the run writes beside its model
+    sequence_length: int | None = None  # text tasks: the tokens of one example
+    text_pairs: bool = False  # packed text: pairs of texts (text_a, text_b), not one text per example
 
     @property
     def num_classes(self):
@@ -121,7 +126,7 @@ def from_arrays(arrays, wanted: InputDescription, plan: SplitPlan) -> Data:
     if x.dtype.kind in "fc":
         check_finite(name, x)
     y, names = named_labels(y)
-    return _split(name, x, y, plan, names=names)
+    return split_examples(name, x, y, plan, names=names)
 
 
 @sources.reads("digits")
@@ -131,7 +136,7 @@ def _digits(_, wanted: InputDescription, plan: SplitPlan) -> Data:
     digits = load_digits()
     images = digits.images.astype("float32")[..., None]  # (1797, 8, 8, 1), values 0..16
     x, y = _fit_images(images, wanted.shape, "digits"), digits.target.astype("int64")
-    return _split("digits", x, y, plan, names=[str(i) for i in digits.target_names], rescale=1.0 / 16.0)
+    return split_examples("digits", x, y, plan, names=[str(i) for i in digits.target_names], rescale=1.0 / 16.0)
 
 
 @sources.reads("tfds")
@@ -169,7 +174,7 @@ def _npz(path, wanted: InputDescription, plan: SplitPlan) -> Data:
         test = Split(_fit_array(test[0], wanted.shape, path), test[1], np.arange(len(test[1])))
         check_finite(path, test.x, "x_test")
     y, names = named_labels(y)
-    return _split(path, x, y, plan, test=test, names=names)
+    return split_examples(path, x, y, plan, test=test, names=names)
 
 
 def read_npz_arrays(path, needed=("x", "y")) -> dict:
@@ -225,7 +230,7 @@ def _csv(path, wanted: InputDescription, plan: SplitPlan) -> Data:
         texts = [row[header.index("text")] for row in rows]
         return _text(path, texts, (y, names), wanted, plan)
     x = features(path, header, rows, lines, label_column=column)
-    return _split(path, _fit_array(x, wanted.shape, path), y, plan, names=names)
+    return split_examples(path, _fit_array(x, wanted.shape, path), y, plan, names=names)
 
 
 def features(path, header, rows, lines, label_column=None) -> np.ndarray:
@@ -301,7 +306,7 @@ def _folder(path, wanted: InputDescription, plan: SplitPlan) -> Data:
         return _encode_texts(path, _presplit(path, (x, y), classes, None, others, plan), wanted)
     _check_images(path, every, wanted.shape)
     if parts is None:
-        data = _split(path, np.array(files), y, plan, names=classes, rescale=1.0 / 255.0)
+        data = split_examples(path, np.array(files), y, plan, names=classes, rescale=1.0 / 255.0)
     else:
         others = {name: (np.array(more), labels) for name, (_, more, labels) in parts.items()}
         data = _presplit(path, (np.array(files), y), classes, 1.0 / 255.0, others, plan)
@@ -341,7 +346,7 @@ def _presplit(name, examples, classes, rescale, parts, plan: SplitPlan) -> Data:
         0 if "validation" in parts else plan.validation_split, 0 if "test" in parts else plan.test_split, plan.seed
     )
     x, y = examples
-    data = _split(name, x, y, plan, names=classes, rescale=rescale)
+    data = split_examples(name, x, y, plan, names=classes, rescale=rescale)
     for split, (xs, ys) in parts.items():
         setattr(data, split, Split(xs, ys, np.arange(len(ys))))
     data.split_by_folders = True
@@ -380,7 +385,7 @@ def _streamed(name, found: dict, wanted: InputDescription, plan: SplitPlan) -> D
         data = _presplit(name, whole(train), train.class_names, scale, others, plan)
     else:
         x, y = whole(train)
-        data = _split(name, x, y, plan, names=train.class_names, rescale=scale)
+        data = split_examples(name, x, y, plan, names=train.class_names, rescale=scale)
     for split in (data.train, data.validation, data.test):
         if split is not None:
             streams.in_source_order(split)
@@ -467,7 +472,7 @@ def _text(name, texts, labels, wanted: InputDescription, plan: SplitPlan) -> Dat
     (0 padding, 1 out-of-vocabulary), padded or cut to the input's length.
     `labels`: (y, class names)."""
     y, classes = labels
-    data = _split(name, np.array(texts, dtype=object), y, plan, names=classes)
+    data = split_examples(name, np.array(texts, dtype=object), y, plan, names=classes)
     return _encode_texts(name, data, wanted)
 
 
@@ -552,12 +557,17 @@ def _fit_array(x, shape, name):
     )
 
 
-def _split(name, x, y, plan: SplitPlan, *, test=None, names=None, rescale=None) -> Data:
+def take(x, chosen):
+    """The examples `chosen` (indices or a slice) of `x`: an array, or a dict of arrays (a model's named inputs)."""
+    return {name: values[chosen] for name, values in x.items()} if isinstance(x, dict) else x[chosen]
+
+
+def split_examples(name, x, y, plan: SplitPlan, *, test=None, names=None, rescale=None, weights=None) -> Data:
     """x and y shuffled with the plan's seed and split into train, validation
     and (unless the source holds its own `test`) test; `names`: the class
-    names; `rescale`: the source's own scaling."""
+    names; `rescale`: the source's own scaling. `x` may be a dict of arrays."""
     order = np.random.default_rng(plan.seed).permutation(len(y))
-    rest = Split(x[order], y[order], order)
+    rest = Split(take(x, order), y[order], order, None if weights is None else weights[order])
     if test is None and plan.test_split > 0:
         test, rest = _take(rest, plan.test_split)
     validation = None
@@ -571,10 +581,15 @@ def _split(name, x, y, plan: SplitPlan, *, test=None, names=None, rescale=None) 
 def _take(split: Split, fraction: float) -> tuple[Split, Split]:
     """The first `fraction` of `split` (at least one example), and the rest."""
     count = max(1, int(round(len(split.y) * fraction)))
+    head, tail = slice(None, count), slice(count, None)
     return (
-        Split(split.x[:count], split.y[:count], split.index[:count]),
-        Split(split.x[count:], split.y[count:], split.index[count:]),
+        Split(take(split.x, head), split.y[head], split.index[head], take_weights(split, head)),
+        Split(take(split.x, tail), split.y[tail], split.index[tail], take_weights(split, tail)),
     )
+
+
+def take_weights(split: Split, chosen):
+    return None if split.weights is None else split.weights[chosen]
 
 
 def save_vocabulary(path, vocabulary):

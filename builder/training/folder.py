@@ -26,6 +26,7 @@ HISTORY_CSV = "history.csv"  # written as each epoch ends
 HISTORY = "history.json"
 CLASSES = "classes.json"  # the class names predict writes
 VOCABULARY = "vocabulary.json"  # a text run's vocabulary
+TOKENIZER = "tokenizer.json"  # a text task's KerasHub tokenizer (its word pieces), for predict and generate
 CHECKPOINT = "checkpoint"
 LOGS = "logs"  # TensorBoard's (where TensorFlow is installed)
 CACHE = "cache"  # decoded examples, while the run trains
@@ -33,8 +34,8 @@ CALLBACKS = "callbacks"  # files the spec's callbacks write
 MLRUNS = "mlruns"  # MLflow's file store
 LOCK = ".lock"
 MARK = ".builder-run"  # a run's folder until its run.json is written: written when a run first takes it
-LISTED = (MODEL, SPEC, METRICS, RECORD, HISTORY_CSV, HISTORY, CLASSES, CHECKPOINT + "/", LOGS + "/")
-RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {VOCABULARY, CACHE, CALLBACKS, MLRUNS, LOCK, MARK}
+LISTED = (MODEL, SPEC, METRICS, RECORD, HISTORY_CSV, HISTORY, CLASSES, TOKENIZER, CHECKPOINT + "/", LOGS + "/")
+RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {VOCABULARY, TOKENIZER, CACHE, CALLBACKS, MLRUNS, LOCK, MARK}
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
 from ..errors import SpecError
-from .compile import DEFAULT_LOSS, task_of
+from . import tasks
 
 
 class MultiWorkerLoop:
@@ -19,20 +19,22 @@ class MultiWorkerLoop:
         tf = _tensorflow()
         keras = _keras()
         self.tf, self.model, self.strategy = tf, model, strategy
-        self.task = task_of(spec)
-        self.metric = {"classifier": "accuracy", "binary": "accuracy", "regression": "mae"}[self.task]
+        self.task = tasks.infer(spec, model)
+        if self.task not in ("classification", "binary", "regression"):
+            raise SpecError(f"--distribute multi-worker trains one label per example, not {self.task}")
+        self.metric = {"classification": "accuracy", "binary": "accuracy", "regression": "mae"}[self.task]
         if spec.training.metrics not in (None, [self.metric]):
             raise SpecError(
                 f"--distribute multi-worker reports the loss and {self.metric}; remove "
                 f"training.metrics or set it to [{self.metric}]"
             )
-        self.loss_fn = keras.losses.get(spec.training.loss or DEFAULT_LOSS[self.task])
+        self.loss_fn = keras.losses.get(tasks.TASKS[self.task](model, spec).loss())
         self.run = tf.function(self._run)
 
     def _per_example(self, y, prediction):
         tf = self.tf
         losses = tf.reshape(self.loss_fn(y, prediction), [-1])
-        if self.task == "classifier":
+        if self.task == "classification":
             score = tf.cast(tf.equal(tf.cast(tf.argmax(prediction, -1), y.dtype), y), "float32")
         elif self.task == "binary":
             score = tf.cast(

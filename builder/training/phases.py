@@ -57,4 +57,7 @@ def enter(model, spec, phase: Phase) -> None:
     patterns: Any = [] if phase.trainable == "all" else phase.trainable
     for layer in model.layers:
         layer.trainable = phase.trainable == "all" or any(fnmatch.fnmatchcase(layer.name, p) for p in patterns)
-    compile_model(model, spec, optimizer=phase.optimizer, steps_per_execution=model.steps_per_execution)
+    from . import tasks
+
+    task = tasks.of(spec, model)
+    compile_model(model, spec, task, optimizer=phase.optimizer, steps_per_execution=model.steps_per_execution)

@@ -18,19 +18,18 @@ from typing import Any
 
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
-from ..errors import FlagError, SpecError
+from ..errors import SpecError
 from ..files import atomic_path, write_atomic
 from ..keras import weights as starting_weights
 from ..keras.assemble import build_model
 from ..spec import graph
 from ..spec.load import load_spec
 from ..spec.resolved import resolved_yaml
-from . import batching, checkpoints, phases, tracking
+from . import batching, checkpoints, phases, tasks, tracking
 from . import data as data_module
 from . import folder as folder_module
 from . import threads as op_threads
-from .checks import check_labels
-from .compile import callback_options, compile_model, make_callbacks, steps_per_execution, task_of
+from .compile import callback_options, compile_model, make_callbacks, steps_per_execution
 from .devices import device_line, is_chief, keep_float32, make_strategy, precision_policy, strategy_scope
 from .folder import RunFolder
 from .interrupt import stopped
@@ -47,55 +46,42 @@ def run_folder(settings: RunSettings, run_identity) -> RunFolder:
     return RunFolder(out, run_dir, chief, run_identity, {"epoch": 0, "history": [], "best": None})
 
 
-def load_data(spec, expanded, settings: RunSettings, folder: RunFolder):
-    """Step 2: the data, split and shaped for the spec's one input."""
-    if len(spec.inputs) != 1:
-        raise FlagError(f"training from --data needs a spec with one input; this one has {len(spec.inputs)}")
-    item, config = spec.inputs[0], spec.training
-    vocabulary = data_module.load_vocabulary(folder.file(folder_module.MODEL)) if settings.resume else None
-    sizes = [
-        node.args[node.type.vocabulary]
-        for node in expanded.nodes
-        if node.type.vocabulary and node.type.vocabulary in node.args
-    ]
-    wanted = data_module.InputDescription(
-        tuple(item.shape),
-        item.dtype,
-        label=settings.label,
-        vocabulary=vocabulary,
-        max_tokens=sizes[0] if sizes else None,
-        tfrecord=config.tfrecord,
-    )
-    plan = data_module.SplitPlan(config.validation_split, config.test_split, config.seed)
-    data = data_module.load(settings.data, wanted, plan)
-    check_labels(data, task_of(spec), spec.output.get("units") if spec.output else None)
-    if expanded.scales_its_input:
-        data.rescale = None  # the model scales its raw input itself
+def load_data(job: tasks.Task, expanded, settings: RunSettings, folder: RunFolder):
+    """Step 3: the data, read and checked by the run's task, shaped to its model."""
+    data = job.load(expanded, settings, folder)
+    job.prepare(data)
     if data.vocabulary is not None and folder.chief:
         data_module.save_vocabulary(folder.file(folder_module.VOCABULARY), data.vocabulary)
     return data
 
 
-def make_model(spec, expanded, settings: RunSettings, folder: RunFolder, strategy, data):
-    """Step 3: the compiled model: built from the spec (from its starting
-    weights, if any; its `adapt: true` layers adapted to the data), or the
-    last checkpoint's to resume."""
+def make_model(spec, expanded, settings: RunSettings, folder: RunFolder, strategy):
+    """Step 2: the model, built from the spec (from its starting weights, if
+    any), or the last checkpoint's to resume (compiled, its optimizer's state in it)."""
     last = os.path.join(folder.checkpoints, "last.keras")
     with strategy_scope(strategy):
         if folder.state["epoch"] and os.path.exists(last):
-            return _keras().saving.load_model(last)
+            return _keras().saving.load_model(last), True
         model = build_model(expanded)
         loaded = starting_weights.start(model, spec, settings.weights)
         if loaded is not None:
             print("\n".join(loaded.lines()), flush=True)
+        return model, False
+
+
+def compile_for(job: tasks.Task, expanded, settings: RunSettings, strategy, data):
+    """Step 4: a built model's `adapt: true` layers adapted to the data, and the
+    model compiled with its task's loss and metrics."""
+    spec, model = job.spec, job.model
+    with strategy_scope(strategy):
         adapt_layers(model, expanded, data, spec, settings.batch_size)
         examples, batch_size = len(data.train.y), settings.batch_size
         compile_model(
             model,
             spec,
+            job,
             steps_per_execution=steps_per_execution(spec.training, examples, batch_size, settings.distribute),
         )
-        return model
 
 
 @dataclasses.dataclass
@@ -252,6 +238,8 @@ def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metric
     write_atomic(folder.file(folder_module.HISTORY), json.dumps(history, indent=1).encode())
     if data.class_names:  # predict names its classes with them
         write_atomic(folder.file(folder_module.CLASSES), json.dumps(data.class_names).encode())
+    for name, value in facts["beside"].items():  # the task's own (a tokenizer), for predict and generate
+        write_atomic(folder.file(name), json.dumps(value).encode())
     write_atomic(folder.file(folder_module.SPEC), resolved_yaml(spec, header=_SPEC_HEADER).encode())
     record = run_record(model, spec, data, settings, folder, facts)
     write_atomic(folder.file(folder_module.RECORD), json.dumps(record, indent=1).encode())
@@ -266,6 +254,8 @@ def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, fact
         "spec": spec.source.file,
         "resolved_spec": folder_module.SPEC,
         "name": spec.name,
+        "task": facts["task"],
+        **{key: facts[key] for key in ("sequence_length", "text_pairs") if key in facts},
         **settings.record,
         "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
         "data_fingerprint": folder.identity["data"],
@@ -276,6 +266,7 @@ def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, fact
         "rescale": _scaling(config, data),
         "new_data_rescale": _new_data_scaling(config, facts),
         "label": settings.label,
+        "ignore_index": config.ignore_index,
         "tfrecord": config.tfrecord.model_dump() if config.tfrecord else None,
         "steps_per_execution": int(getattr(model, "steps_per_execution", None) or 1),
         "jit_compile": bool(getattr(model, "jit_compile", False)),
@@ -493,12 +484,16 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         expanded = graph.expand(spec)
         threads = op_threads.choose(spec, expanded, settings.batch_size)  # first: its probe clears Keras's session
         _keras().mixed_precision.set_global_policy(policy)
-        facts = {"intra_op_threads": threads.intra_op, "device": device_line(strategy)}
+        facts: dict = {"intra_op_threads": threads.intra_op, "device": device_line(strategy)}
         facts["scales_its_input"] = expanded.scales_its_input
         seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
         keep_float32(expanded, _keras().mixed_precision.global_policy().name)
-        data = load_data(spec, expanded, settings, folder)
-        model = make_model(spec, expanded, settings, folder, strategy, data)
+        model, resumed = make_model(spec, expanded, settings, folder, strategy)
+        job = tasks.of(spec, model)
+        data = load_data(job, expanded, settings, folder)
+        if not resumed:  # a resumed model is compiled, its optimizer's state in it
+            compile_for(job, expanded, settings, strategy, data)
+        facts.update(task=job.name, beside=job.beside(data), **job.facts(data))
         phases.check(spec, model)
         print(facts["device"], flush=True)
         if threads.line():

@@ -13,10 +13,9 @@ from ..errors import DataError, FlagError, first_line
 from ..files import not_regular
 from ..keras import layers as _layers  # noqa: F401  (builder's own layers, which saved models may hold)
 from ..spec.training import Preprocessing
-from . import batching, unlabeled
+from . import batching, tasks, unlabeled
 from . import data as data_module
 from .checks import check_labels
-from .compile import DEFAULT_LOSS, DEFAULT_METRICS
 
 
 def run_settings(model_path) -> dict:
@@ -39,43 +38,34 @@ def load_trained(model_path):
         raise DataError(model_path, f"cannot load the model: {first_line(err)}") from None
 
 
-def task_of_model(model) -> tuple[str, int]:
-    """('classifier', 'binary' or 'regression', output units) from the model's
-    output: several units, a classifier; one sigmoid unit, a binary one."""
-    keras = _keras()
-    units = model.outputs[0].shape[-1] or 1
-    if units > 1:
-        return "classifier", units
-    if getattr(model.layers[-1], "activation", None) is keras.activations.sigmoid:
-        return "binary", units
-    return "regression", units
-
-
 def compile_for_its_task(model):
-    """Compile a loaded model with the loss and metrics its task needs,
-    whatever it was saved with (or without)."""
+    """Compile a loaded model with one label per example with the loss and
+    metrics its task needs, whatever it was saved with (or without)."""
     keras = _keras()
-    task, _ = task_of_model(model)
-    if task == "classifier":
+    task = tasks.of_saved(model, {})
+    if task.name == "classification":
         probabilities = getattr(model.layers[-1], "activation", None) is keras.activations.softmax
         model.compile(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities), metrics=["accuracy"]
         )
     else:
-        model.compile(loss=DEFAULT_LOSS[task], metrics=DEFAULT_METRICS[task])
+        model.compile(loss=task.default_loss, metrics=list(task.default_metrics))
     return model
 
 
+_CHECKED_AS = {"classification": "classifier", "binary": "binary", "regression": "regression"}
+
+
 def _check_classes(model, data, model_path):
-    task, units = task_of_model(model)
+    task, units = tasks.of_saved(model, {}).name, model.outputs[0].shape[-1] or 1
     classes = data.num_classes
-    if task == "classifier" and classes and classes > units:
+    if task == "classification" and classes and classes > units:
         raise DataError(
             model_path,
             f"the model predicts {units} classes, but {data.name} has {classes} "
             f"({', '.join(map(str, data.class_names[:12]))}{', ...' if classes > 12 else ''})",
         )
-    check_labels(data, task, units)
+    check_labels(data, _CHECKED_AS[task], units)
 
 
 def _data_for(model, model_path, data_arg, whole, label=None):
@@ -122,6 +112,11 @@ def evaluate(model_path, data_arg, label=None, weights=None, report=None) -> dic
         loaded = starting_weights.load(model, os.fspath(weights))
         if report is not None:
             report(loaded.lines())
+    return tasks.of_saved(model, run_settings(model_path)).evaluate(model_path, data_arg, label)
+
+
+def evaluate_labelled(model, model_path, data_arg, label=None) -> dict:
+    """evaluate for a model with one label per example (tasks/classification.py)."""
     model = compile_for_its_task(model)
     data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=False, label=label)
     split = data.test or data.train
@@ -130,12 +125,18 @@ def evaluate(model_path, data_arg, label=None, weights=None, report=None) -> dic
     return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
 
-def predict(model_path, data_arg, label=None, top_k=1):
+def predict(model_path, data_arg, label=None, top_k=1) -> tasks.Predictions:
+    """What the saved model's task predicts for every example of `data_arg`:
+    CSV rows, or files (segmentation's masks)."""
+    model = load_trained(model_path)
+    return tasks.of_saved(model, run_settings(model_path)).predict(model_path, data_arg, label, top_k)
+
+
+def predict_labelled(model, model_path, data_arg, label=None, top_k=1):
     """(rows, header): one row per example, in the order of the file or folder.
     Labeled data keeps its label column; new data without labels (a file, a
     flat folder, a CSV of features) is named by file or line. Classes are
     named as the training data named them (classes.json beside the model)."""
-    model = load_trained(model_path)
     classes = model.outputs[0].shape[-1] if len(model.outputs[0].shape) == 2 else 1
     if 1 < classes < top_k:  # a CSV row per example: each with as many columns
         raise FlagError(f"--top-k {top_k}: the model predicts {classes} classes; ask for at most {classes}")
@@ -155,7 +156,7 @@ def predict(model_path, data_arg, label=None, top_k=1):
     names = names if names is not None else [str(i) for i in range(len(outputs))]
     classes = saved_classes(model_path) or data.class_names
     truth = truth[order] if truth is not None else None
-    return _rows(outputs, names, classes, truth, top_k), _header(first, outputs, truth, top_k)
+    return prediction_rows(outputs, names, classes, truth, top_k), prediction_header(first, outputs, truth, top_k)
 
 
 def _scaling(settings: dict) -> Preprocessing:
@@ -172,7 +173,7 @@ def saved_classes(model_path) -> list | None:
     return data_module.read_beside(model_path, "classes.json")
 
 
-def _header(first, outputs, truth, top_k) -> tuple:
+def prediction_header(first, outputs, truth, top_k) -> tuple:
     if outputs.ndim == 2 and outputs.shape[1] > 1:
         ranked = [("predicted", "probability")] + [(f"predicted_{k}", f"probability_{k}") for k in range(2, top_k + 1)]
         columns = tuple(c for pair in ranked for c in pair)
@@ -181,7 +182,7 @@ def _header(first, outputs, truth, top_k) -> tuple:
     return (*first, *columns, *(("label",) if truth is not None else ()))
 
 
-def _rows(outputs, names, classes, truth, top_k) -> list:
+def prediction_rows(outputs, names, classes, truth, top_k) -> list:
     rows = []
     for i, output in enumerate(outputs):
         if output.ndim == 1 and output.shape[0] > 1:
@@ -196,3 +197,12 @@ def _rows(outputs, names, classes, truth, top_k) -> list:
 
 def _class(classes, index):
     return classes[index] if classes and index < len(classes) else int(index)
+
+
+def generate(model_path, prompt: str, max_length: int = 32, sampler: str = "greedy", seed=None) -> str:
+    """`prompt` continued by a saved language model (a causal_lm run's, its tokenizer beside it)."""
+    model = load_trained(model_path)
+    task = tasks.of_saved(model, run_settings(model_path))
+    if not hasattr(task, "generate"):
+        raise FlagError(f"{model_path} was trained for {task.name}, not as a language model (training.task: causal_lm)")
+    return task.generate(model_path, prompt, max_length, sampler, seed)

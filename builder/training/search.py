@@ -135,11 +135,11 @@ def _check_paths(variants: trials.Variants, space):
 def _objective(spec) -> tuple[str, str]:
     """What the oracle optimizes, as the trials table ranks: validation
     accuracy for classifiers, else validation loss (training loss without validation)."""
-    from .compile import task_of
+    from .tasks import infer
 
     if spec.training.validation_split <= 0:
         return ("loss", "min")
-    return ("val_accuracy", "max") if task_of(spec) in ("classifier", "binary") else ("val_loss", "min")
+    return ("val_accuracy", "max") if infer(spec) in ("classification", "binary") else ("val_loss", "min")
 
 
 def _hp_name(path: str) -> str:

@@ -29,6 +29,7 @@ class RunSettings:
     verbose: int = 2  # Keras's fit verbosity: 0 silent, 1 a progress bar, 2 a line per epoch
     label: str | None = None  # the label column or feature, where the data has several
     weights: str | None = None  # starting weights (--weights)
+    vocabulary: str | None = None  # text tasks: a vocabulary file, one token per line (--vocabulary), not learned
     command: str | None = None  # the command line that started the run, for run.json
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # --set PATH=VALUE, as given
     callbacks: tuple = ()  # Keras callbacks added to the run's own (a library caller's)

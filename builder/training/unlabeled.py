@@ -25,6 +25,8 @@ def is_unlabeled(data_arg, input_shape) -> bool:
             return zipfile.is_zipfile(data_arg) and "y.npy" not in zipfile.ZipFile(data_arg).namelist()
         if data_arg.endswith(".csv"):
             header = data_module._read_csv(data_arg)[0]
+            if header == ["text"]:  # texts alone: the text column is never a label
+                return True
             return "label" not in header and len(input_shape) == 1 and len(header) == input_shape[0]
         return False
     entries = [e for e in os.listdir(data_arg) if not e.startswith(".")]
@@ -47,6 +49,8 @@ def load(data_arg, shape, dtype, vocabulary) -> tuple[data_module.Data, list]:
         check_finite(data_arg, x)
         return _whole(data_arg, x), [str(i) for i in range(len(x))]
     header, rows, lines = data_module._read_csv(data_arg)
+    if header == ["text"]:
+        return _texts(data_arg, [row[0] for row in rows], shape, dtype, vocabulary), [str(line) for line in lines]
     x = data_module.features(data_arg, header, rows, lines)
     return _whole(data_arg, data_module._fit_array(x, shape, data_arg)), [str(line) for line in lines]
 
@@ -55,16 +59,7 @@ def _files(name, files, shape, dtype, vocabulary):
     """Images or .txt files, all of one kind."""
     if files and all(f.lower().endswith(".txt") for f in files):
         names = [os.path.basename(f) for f in files]
-        if dtype == "string":  # the model vectorizes its text itself
-            return _whole(name, data_module.raw_texts(name, [data_module._read_text(f) for f in files], shape)), names
-        if vocabulary is None:
-            raise DataError(
-                name,
-                "text to predict needs the vocabulary its model was trained with (vocabulary.json beside the model)",
-            )
-        texts = [data_module._read_text(f) for f in files]
-        length = shape[0] if shape[0] is not None else max(len(data_module._words(t)) for t in texts)
-        return _whole(name, data_module.encode(texts, vocabulary, length, dtype)), names
+        return _texts(name, [data_module._read_text(f) for f in files], shape, dtype, vocabulary), names
     if not files or not all(f.lower().endswith(data_module.IMAGE_SUFFIXES) for f in files):
         raise DataError(
             name, f"expected image files ({', '.join(data_module.IMAGE_SUFFIXES)}) or .txt files, all of one kind"
@@ -74,6 +69,18 @@ def _files(name, files, shape, dtype, vocabulary):
     data = _whole(name, np.array(files), rescale=1.0 / 255.0)
     data.images_from_files = True
     return data, [os.path.basename(f) for f in files]
+
+
+def _texts(name, texts, shape, dtype, vocabulary) -> data_module.Data:
+    """Texts as the model's input takes them: raw strings, or token ids from its training vocabulary."""
+    if dtype == "string":  # the model vectorizes its text itself
+        return _whole(name, data_module.raw_texts(name, texts, shape))
+    if vocabulary is None:
+        raise DataError(
+            name, "text to predict needs the vocabulary its model was trained with (vocabulary.json beside the model)"
+        )
+    length = shape[0] if shape[0] is not None else max(len(data_module._words(t)) for t in texts)
+    return _whole(name, data_module.encode(texts, vocabulary, length, dtype))
 
 
 def _whole(name, x, rescale=None) -> data_module.Data:

@@ -1,0 +1,229 @@
+"""One label per example: classification (a softmax over classes), binary (one
+sigmoid unit) and regression (numbers). Data from every source of sources.py
+for a one-input model; for a BERT-style model (token ids, segment ids and a
+padding mask), texts from a CSV's `text` column (or `text_a` and `text_b`
+for pairs), tokenized and packed into its inputs (text.py)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ...errors import DataError, FlagError
+from .. import data as data_module
+from .. import folder as folder_module
+from .. import text
+from ..checks import check_labels, class_labels
+from . import Predictions, Task, task
+
+
+class _OneLabel(Task):
+    default_loss = "sparse_categorical_crossentropy"
+    default_metrics = ("accuracy",)
+    checked_as = "classifier"  # how checks.check_labels checks the labels
+
+    def loss(self):
+        return self.spec.training.loss or self.default_loss
+
+    def metrics(self):
+        metrics = self.spec.training.metrics
+        return list(metrics) if metrics is not None else list(self.default_metrics)
+
+    def load(self, expanded, settings, folder):
+        spec, config = self.spec, self.spec.training
+        plan = data_module.SplitPlan(config.validation_split, config.test_split, config.seed)
+        if text.is_packed_text_model(self.model):
+            data = self._packed(settings, plan, expanded, folder)
+        else:
+            if len(spec.inputs) != 1:
+                raise FlagError(
+                    f"training from --data needs a spec with one input, or a BERT-style spec whose inputs are "
+                    f"{text.TOKEN_INPUT}, {text.SEGMENT_INPUT} and {text.MASK_INPUT}; this one has "
+                    f"{len(spec.inputs)}: {', '.join(item.name for item in spec.inputs)}"
+                )
+            item = spec.inputs[0]
+            resumed = data_module.load_vocabulary(folder.file(folder_module.MODEL)) if settings.resume else None
+            wanted = data_module.InputDescription(
+                tuple(item.shape),
+                item.dtype,
+                label=settings.label,
+                vocabulary=resumed,
+                max_tokens=text.embedding_size(expanded),
+                tfrecord=config.tfrecord,
+            )
+            data = data_module.load(settings.data, wanted, plan)
+        check_labels(data, self.checked_as, spec.output.get("units") if spec.output else None)
+        if expanded.scales_its_input:
+            data.rescale = None  # the model scales its raw input itself
+        return data
+
+    def _packed(self, settings, plan, expanded, folder):
+        """Texts from a CSV, packed into the model's token ids, segment ids and padding mask."""
+        path = settings.data
+        if not (isinstance(path, str) and path.endswith(".csv")):
+            raise FlagError(
+                f"--data {path!r}: a model with inputs {', '.join(text.input_names(self.model))} trains on a "
+                "CSV file with a `text` column (or `text_a` and `text_b`) and a label column"
+            )
+        texts, labels = read_text_csv(path, settings.label, labelled=True)
+        y, names = class_labels(labels)
+        first, second = texts
+        order = data_module.split_examples(path, np.arange(len(y)), y, plan)
+        train_rows = order.train.x
+        resumed = text.read_tokenizer_beside(folder.file(folder_module.MODEL), folder_module.TOKENIZER)
+        tokenizer = resumed or text.tokenizer_for(
+            [first[i] for i in train_rows] + ([second[i] for i in train_rows] if second else []),
+            text.embedding_size(expanded),
+            settings.vocabulary,
+        )
+        length = self.spec.training.sequence_length or text.packed_length(
+            tokenizer,
+            [first[i] for i in train_rows],
+            [second[i] for i in train_rows] if second else None,
+            text.positions(expanded),
+        )
+        names_in = text.input_names(self.model)
+        for split in (order.train, order.validation, order.test):
+            if split is not None:
+                rows = split.x
+                split.x = text.pack(
+                    tokenizer, [first[i] for i in rows], [second[i] for i in rows] if second else None, length, names_in
+                )
+        order.class_names = names
+        order.tokenizer, order.sequence_length, order.text_pairs = tokenizer, length, second is not None
+        return order
+
+    def beside(self, data):
+        return {folder_module.TOKENIZER: data.tokenizer.to_json()} if data.tokenizer is not None else {}
+
+    def facts(self, data):
+        if not data.sequence_length:
+            return {}
+        return {"sequence_length": data.sequence_length, "text_pairs": data.text_pairs}
+
+    def evaluate(self, model_path, data_arg, label=None):
+        from .. import saved
+
+        if not text.is_packed_text_model(self.model):
+            return saved.evaluate_labelled(self.model, model_path, data_arg, label)
+        record = self.record
+        plan = data_module.SplitPlan(
+            record.get("validation_split", 0.1), record.get("test_split", 0.15), record.get("seed", 0)
+        )
+        x, y, _ = self._packed_examples(model_path, data_arg, label or record.get("label"), labelled=True)
+        data = data_module.split_examples(os.fspath(data_arg), x, y, plan)
+        split = data.test or data.train
+        saved.compile_for_its_task(self.model)
+        results = self.model.evaluate(
+            split.x, split.y, batch_size=record.get("batch_size", 32), verbose=0, return_dict=True
+        )
+        return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
+
+    def predict(self, model_path, data_arg, label=None, top_k=1):
+        from .. import saved
+
+        if not text.is_packed_text_model(self.model):
+            rows, header = saved.predict_labelled(self.model, model_path, data_arg, label, top_k)
+            return Predictions(header, rows)
+        header_row = data_module._read_csv(os.fspath(data_arg))[0]
+        labelled = bool(label) or "label" in header_row
+        x, y, lines = self._packed_examples(model_path, data_arg, label or self.record.get("label"), labelled)
+        outputs = np.asarray(self.model.predict(x, batch_size=self.record.get("batch_size", 32), verbose=0))
+        classes = saved.saved_classes(model_path)
+        rows = saved.prediction_rows(outputs, [str(line) for line in lines], classes, y, top_k)
+        return Predictions(saved.prediction_header(("line",), outputs, y, top_k), rows)
+
+    def _packed_examples(self, model_path, data_arg, label, labelled):
+        """(the model's named inputs, class ids or None, CSV line numbers) of a
+        CSV of texts, for a saved BERT-style model."""
+        from .. import saved
+
+        path = os.fspath(data_arg)
+        if not path.endswith(".csv") or not os.path.isfile(path):
+            raise FlagError(
+                f"--data {path!r}: this model reads texts from a CSV file (a `text` column, or text_a and text_b)"
+            )
+        tokenizer = text.read_tokenizer_beside(model_path, folder_module.TOKENIZER)
+        length = self.record.get("sequence_length")
+        if tokenizer is None or not length:
+            raise DataError(
+                model_path, f"no {folder_module.TOKENIZER} (or run.json) beside the model; its training run writes them"
+            )
+        (first, second), labels, lines = read_text_csv(path, label, labelled=labelled, lines=True)
+        pairs = self.record.get("text_pairs")
+        if pairs is not None and pairs != (second is not None):
+            raise DataError(
+                path,
+                "the model was trained on pairs of texts: give columns text_a and text_b"
+                if pairs
+                else "the model was trained on single texts: give a `text` column",
+            )
+        x = text.pack(tokenizer, first, second, length, text.input_names(self.model))
+        if labels is None:
+            return x, None, lines
+        classes = saved.saved_classes(model_path)
+        y, names = class_labels(labels)
+        if classes:
+            unknown = sorted(set(names) - set(classes))
+            if unknown:
+                raise DataError(
+                    path, f"the label {unknown[0]!r} is not one of the model's classes ({', '.join(classes)})"
+                )
+            y = np.array([classes.index(names[i]) for i in y], dtype="int64")
+        return x, y, lines
+
+
+@task("classification")
+class Classification(_OneLabel):
+    """A softmax over classes: sparse categorical cross-entropy, accuracy."""
+
+
+@task("binary")
+class Binary(_OneLabel):
+    """One sigmoid unit: binary cross-entropy, accuracy."""
+
+    default_loss = "binary_crossentropy"
+    checked_as = "binary"
+
+
+@task("regression")
+class Regression(_OneLabel):
+    """Numbers: mean squared error, mean absolute error."""
+
+    default_loss = "mean_squared_error"
+    default_metrics = ("mae",)
+    checked_as = "regression"
+
+
+def read_text_csv(path, label=None, labelled=True, lines=False):
+    """((texts, second texts or None), labels or None) from a CSV with a
+    `text` column, or `text_a` and `text_b` for pairs; the label column is
+    `label`, `--label`, or the last other column."""
+    header, rows, numbers = data_module._read_csv(path)
+    found = _text_columns(path, header, rows, numbers, label, labelled)
+    return (*found, numbers) if lines else found
+
+
+def _text_columns(path, header, rows, lines, label, labelled):
+    if "text" in header:
+        columns = ["text"]
+    elif "text_a" in header:
+        if "text_b" not in header:
+            raise DataError(path, "a pair of texts needs columns text_a and text_b; text_b is missing", lines[0] - 1)
+        columns = ["text_a", "text_b"]
+    else:
+        raise DataError(path, f"no `text` column (or `text_a` and `text_b`); columns: {', '.join(header)}", 1)
+    texts = [[row[header.index(c)] for row in rows] for c in columns]
+    empty = next(
+        ((lines[r], c) for c in columns for r, row in enumerate(rows) if not row[header.index(c)].strip()), None
+    )
+    if empty:
+        raise DataError(path, f"the {empty[1]} column is empty", empty[0])
+    if not labelled:
+        return (texts[0], texts[1] if len(texts) > 1 else None), None
+    others = [c for c in header if c not in columns]
+    chosen = label or ("label" if "label" in header else others[-1] if others else None)
+    if chosen is None or chosen not in header:
+        raise DataError(path, f"no label column{f' {chosen!r}' if chosen else ''} (columns: {', '.join(header)})", 1)
+    return (texts[0], texts[1] if len(texts) > 1 else None), [row[header.index(chosen)] for row in rows]

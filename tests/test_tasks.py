@@ -1,0 +1,330 @@
+"""Tasks (builder/training/tasks/): declared or inferred, each with its data,
+loss and metrics, evaluate and predict; segmentation, causal language
+modelling and BERT-style text, end to end from the command line."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import builder
+import task_data
+from conftest import spec_path
+
+
+def run_folder_absent(path):
+    return not os.path.exists(path)
+
+
+# --- the registry and inference -----------------------------------------------------------
+
+
+def test_every_task_name_has_one_module_and_no_more():
+    from builder.spec.training import TASKS
+    from builder.training import tasks
+
+    assert set(tasks.TASKS) == set(TASKS)
+    with pytest.raises(ValueError, match="registered already"):
+        tasks.task("segmentation")
+    with pytest.raises(ValueError, match="no task named"):
+        tasks.task("detection")
+
+
+@pytest.mark.parametrize("spec, overrides, expected", [
+    ("unet", {"scale": "small"}, "segmentation"),
+    ("gpt2", {"scale": "tiny"}, "causal_lm"),
+    ("lenet5", {}, "classification"),
+    ("lenet5", {"output": {"units": 1, "activation": "sigmoid"}}, "binary"),
+    ("lenet5", {"output": {"units": 1, "activation": "linear"}}, "regression"),
+    ("lenet5", {"training.task": "regression"}, "regression"),
+])
+def test_the_task_is_inferred_from_the_output_or_declared(spec, overrides, expected):
+    from builder.spec.load import load_spec
+    from builder.training import tasks
+
+    scale = overrides.pop("scale", None) if "scale" in overrides else None
+    loaded = load_spec(spec_path(spec), overrides=overrides, scale=scale)
+    model = builder.build(spec_path(spec), overrides=overrides, scale=scale)
+    assert tasks.of(loaded, model).name == expected
+
+
+def test_a_task_the_model_cannot_learn_is_a_located_error(write_spec, cli, tmp_path):
+    path = write_spec("input: [8, 8, 1]\nlayers:\n  - flatten\noutput: {units: 10}\ntraining:\n  task: segmentation\n")
+    code, out, err = cli("train", path, "--data", "digits", "--out", tmp_path / "run", "--epochs", "1")
+    assert code == 1
+    assert err.strip() == (
+        f"{path}:6:3: error: training.task: segmentation needs a per-pixel output over 2 or more classes, "
+        "(batch, height, width, classes); this model's output is [None, 10]"
+    )
+    assert run_folder_absent(tmp_path / "run")
+
+
+def test_an_unknown_task_names_the_choices(write_spec, cli):
+    path = write_spec("input: [8]\nlayers:\n  - dense: 4\noutput: 2\ntraining:\n  task: detection\n")
+    code, _, err = cli("validate", path)
+    assert code == 1
+    assert err.strip() == (f"{path}:6:3: error: training.task: unknown task 'detection'. "
+                           "Known: binary, causal_lm, classification, regression, segmentation.")
+
+
+def test_a_per_position_output_without_a_task_is_a_located_error(write_spec, cli, tmp_path):
+    path = write_spec(
+        "input: {shape: [6], dtype: int32}\nlayers:\n  - embedding: {input_dim: 20, output_dim: 4}\n"
+        "output: {units: 20, pool: none}\n"
+    )
+    code, _, err = cli("train", path, "--data", "digits", "--out", tmp_path / "run")
+    assert code == 1
+    assert err.strip().startswith(f"{path}:4:1: error: output: the output predicts for every position of a sequence")
+
+
+# --- segmentation -----------------------------------------------------------------------
+
+
+def _mask(path, values):
+    from PIL import Image
+
+    Image.fromarray(np.asarray(values, "uint8")).save(path)
+
+
+@pytest.fixture
+def seg(tmp_path):
+    return task_data.shapes(str(tmp_path / "seg"), count=12)
+
+
+SMALL_UNET = ["--scale", "small", "--set", "params.width=4"]
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("resize", "masks/0003.png: error: the mask is 32x32 pixels, its image 64x64"),
+    ("class", "masks/0003.png: error: class id 7 is beyond the output's 3 classes (0 to 2)"),
+    ("orphan", "images/0003.png: error: no mask for this image in "),
+    ("rgb", "masks/0003.png: error: a mask is one channel of class ids (a grey or palette PNG); this one is RGB"),
+])
+def test_bad_segmentation_data_is_one_line_and_writes_nothing(seg, damage, expected, cli, tmp_path):
+    from PIL import Image
+
+    mask = os.path.join(seg, "masks", "0003.png")
+    if damage == "resize":
+        _mask(mask, np.zeros((32, 32)))
+    elif damage == "class":
+        _mask(mask, np.full((64, 64), 7))
+    elif damage == "orphan":
+        os.remove(mask)
+    else:
+        Image.fromarray(np.zeros((64, 64, 3), "uint8")).save(mask)
+    code, _, err = cli("train", spec_path("unet"), *SMALL_UNET, "--data", seg, "--out", tmp_path / "run")
+    assert code == 1
+    assert err.count("\n") == 1 and expected in err and err.startswith(seg)
+    assert run_folder_absent(tmp_path / "run")
+
+
+def test_masks_are_cropped_to_a_smaller_output_and_ignored_pixels_weigh_nothing(seg):
+    from builder.spec.load import load_spec
+    from builder.training import data, tasks
+
+    text = "input: [64, 64, 3]\nlayers:\n  - conv2d: {filters: 3, kernel_size: 5}\noutput: {units: 3, pool: none}\n"
+    loaded = load_spec(text=text + "training: {ignore_index: 2}\n")
+    model = builder.build(text=text)
+    task = tasks.of(loaded, model)
+    read = task.read(seg, data.SplitPlan(), ignore=2)
+    task.prepare(read)
+    assert read.train.y.shape[1:] == (60, 60) and read.train.weights.shape == read.train.y.shape
+    from PIL import Image
+
+    first = os.path.join(seg, "masks", f"{read.train.index[0]:04d}.png")
+    full = np.asarray(Image.open(first)).astype("int64")[2:62, 2:62]
+    np.testing.assert_array_equal(read.train.weights[0], (full != 2).astype("float32"))
+    np.testing.assert_array_equal(read.train.y[0], np.where(full == 2, 0, full))
+
+
+def test_augmentation_moves_masks_with_their_images():
+    import keras
+
+    from builder.training.batching import augmented
+
+    x = np.zeros((4, 8, 8, 1), "float32")
+    x[:, :, :3] = 1.0  # the left columns are bright, and class 1
+    y = (x[..., 0] > 0).astype("int32")
+    flip = keras.layers.RandomFlip("horizontal", seed=3)
+    outs = [augmented([flip], (x, y), masks=True) for _ in range(4)]
+    for images, masks in outs:
+        np.testing.assert_array_equal(np.asarray(images)[..., 0] > 0, np.asarray(masks) == 1)
+    assert any((np.asarray(m)[:, :, -1] == 1).all(axis=1).any() for _, m in outs)  # some were flipped
+
+
+@pytest.mark.slow
+def test_unet_trains_evaluates_and_writes_one_mask_per_image(tmp_path, cli):
+    import keras
+    from PIL import Image
+
+    seg = task_data.shapes(str(tmp_path / "seg"), count=60)
+    run = tmp_path / "run"
+    code, out, err = cli("train", spec_path("unet"), "--scale", "small", "--data", seg, "--epochs", "4",
+                         "--batch-size", "8", "--out", run)
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_mean_iou"] > 0.3 and "test_accuracy" in metrics
+    assert json.loads((run / "run.json").read_text())["task"] == "segmentation"
+    # evaluate's mean IoU is keras.metrics.MeanIoU's on the same predictions
+    code, out, _ = cli("evaluate", run / "model.keras", "--data", seg)
+    evaluated = json.loads(out)
+    assert evaluated["test_mean_iou"] == pytest.approx(metrics["test_mean_iou"], abs=1e-6)
+    new = tmp_path / "new"
+    new.mkdir()
+    for name in ("0001.png", "0002.png", "0005.png"):
+        (new / name).write_bytes((tmp_path / "seg" / "images" / name).read_bytes())
+    code, out, err = cli("predict", run / "model.keras", "--data", new, "-o", tmp_path / "masks")
+    assert code == 0, err
+    assert out.strip() == f"wrote 3 masks to {tmp_path / 'masks'}/"
+    assert sorted(os.listdir(tmp_path / "masks")) == ["0001.png", "0002.png", "0005.png"]
+    written = np.asarray(Image.open(tmp_path / "masks" / "0002.png"))
+    assert written.shape == (64, 64) and written.max() < 3
+    model = keras.saving.load_model(run / "model.keras")
+    image = np.asarray(Image.open(new / "0002.png").convert("RGB"), "float32")[None] / 255
+    np.testing.assert_array_equal(written, model.predict(image, verbose=0)[0].argmax(-1))
+    truth = np.asarray(Image.open(tmp_path / "seg" / "masks" / "0002.png"))
+    reference = keras.metrics.MeanIoU(num_classes=3)
+    reference.update_state(truth, written)
+    assert float(reference.result()) > 0.3
+    code, _, err = cli("predict", run / "model.keras", "--data", new)
+    assert code == 1 and "name the folder to write them to with -o FOLDER" in err
+
+
+# --- causal language models ---------------------------------------------------------------
+
+
+def test_gpt2_causal_lm_loss_is_keras_hubs():
+    """The task's loss on the GPT-2 spec equals keras_hub.models.GPT2CausalLM's on the same batch and weights."""
+    import keras_hub
+    from test_transformer_zoo import gpt2_inputs, small_gpt2
+
+    from builder.training import tasks
+
+    reference, built = small_gpt2()
+    inputs = gpt2_inputs()
+    inputs["padding_mask"] = np.ones_like(inputs["padding_mask"])  # windows are never padded
+    labels = np.roll(inputs["token_ids"], -1, axis=1)
+    lm = keras_hub.models.GPT2CausalLM(backbone=reference, preprocessor=None)
+    lm.compile()
+    expected = float(lm.loss(labels, lm.predict(inputs, verbose=0)))
+    task = tasks.TASKS["causal_lm"](built)
+    ours = float(task.loss()(labels, built.predict(inputs, verbose=0)))
+    assert ours == pytest.approx(expected, abs=1e-5)
+    assert expected > 1.0
+
+
+def test_a_corpus_is_cut_into_shifted_windows(tmp_path):
+    from builder.spec.load import load_spec
+    from builder.training import data, tasks
+    from builder.training.text import Tokenizer
+
+    path = task_data.corpus(str(tmp_path / "corpus.txt"), sentences=300)
+    loaded = load_spec(spec_path("gpt2"), scale="tiny", overrides={"training.test_split": 0})
+    model = builder.build(spec_path("gpt2"), scale="tiny")
+    task = tasks.of(loaded, model)
+    name, parts = tasks.causal_lm.corpus_splits(path, data.SplitPlan(0.1, 0.0, 0))
+    tokenizer = Tokenizer.learn([p for p, _ in parts["train"]], 2048)
+    windows = task.windows(name, parts, tokenizer, 16)
+    train = windows.train
+    assert set(train.x) == {"token_ids", "padding_mask"}
+    assert train.x["token_ids"].shape[1] == 16 and (train.x["padding_mask"] == 1).all()
+    np.testing.assert_array_equal(train.x["token_ids"][:, 1:], train.y[:, :-1])
+    assert windows.validation is not None and windows.test is None
+    assert tokenizer.text(train.x["token_ids"][0][:3]).split()[0] in ("the", ".", "cat", "dog", "bird", "fish",
+                                                                      "horse", "sheep", "garden", "house")
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "error: the corpus holds no text"),
+    (b"the cat \xff sat", "corpus.txt:1: error: not UTF-8 text (byte 0xff at offset 8)"),
+    (b"the cat sat.", "tokens, fewer than one window of 64 + 1; give more text, a shorter training.sequence_length"),
+])
+def test_bad_corpora_are_one_line_and_write_nothing(tmp_path, cli, content, expected):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    code, _, err = cli("train", spec_path("gpt2"), "--scale", "tiny", "--data", path, "--out", tmp_path / "run",
+                       "--set", "training.validation_split=0", "--set", "training.test_split=0")
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith(str(path)) and expected in err
+    assert run_folder_absent(tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_gpt2_tiny_trains_on_text_and_generates_its_words(tmp_path, cli):
+    corpus = task_data.corpus(str(tmp_path / "corpus.txt"))
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("gpt2"), "--scale", "tiny", "--data", corpus, "--epochs", "3", "--out", run)
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_perplexity"] <= 5.0
+    assert np.exp(metrics["test_loss"]) == pytest.approx(metrics["test_perplexity"], rel=1e-3)
+    assert set(json.loads((run / "tokenizer.json").read_text())["vocabulary"][:6]) == {
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[EOS]"}
+    code, out, err = cli("generate", run / "model.keras", "--prompt", "the cat", "--max-length", "12")
+    assert code == 0, err
+    words = out.split()
+    assert words[:2] == ["the", "cat"] and len(words) > 4
+    vocabulary = set(open(corpus).read().split())
+    assert set(words) <= vocabulary
+    code, out, err = cli("generate", run / "model.keras", "--prompt", "the cat", "--max-length", "100")
+    assert code == 1 and err.strip() == (
+        "error: --max-length 100: the model was trained on windows of 64 tokens; ask for at most 64")
+    code, out, err = cli("evaluate", run / "model.keras", "--data", corpus)
+    assert json.loads(out)["test_perplexity"] == pytest.approx(metrics["test_perplexity"], rel=1e-4)
+
+
+# --- BERT on raw text -----------------------------------------------------------------------
+
+
+def test_a_pair_csv_without_text_b_is_one_line(tmp_path, cli):
+    path = tmp_path / "pairs.csv"
+    path.write_text("text_a,label\nthe cat,1\na dog,0\n")
+    code, _, err = cli("train", spec_path("bert_tiny"), "--data", path, "--out", tmp_path / "run")
+    assert code == 1
+    assert err.strip() == f"{path}:1: error: a pair of texts needs columns text_a and text_b; text_b is missing"
+    assert run_folder_absent(tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_bert_tiny_fine_tunes_on_raw_texts_and_pairs(tmp_path, cli):
+    reviews = task_data.reviews(str(tmp_path / "reviews.csv"))
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("bert_tiny"), "--data", reviews, "--epochs", "3", "--out", run)
+    assert code == 0, err
+    assert json.loads((run / "metrics.json").read_text())["test_accuracy"] >= 0.9
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "classification" and record["text_pairs"] is False
+    new = tmp_path / "new.csv"
+    new.write_text("text\nwhat a wonderful film\nan awful story\n")
+    code, out, err = cli("predict", run / "model.keras", "--data", new)
+    assert code == 0, err
+    assert [line.split(",")[:2] for line in out.splitlines()] == [["line", "predicted"], ["2", "1"], ["3", "0"]]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(new.read_text().replace("text\n", "text_a,text_b\n").replace("film\n", "film,a film\n")
+                     .replace("story\n", "story,a story\n"))
+    code, _, err = cli("predict", run / "model.keras", "--data", pairs)
+    assert code == 1 and err.strip() == f"{pairs}: error: the model was trained on single texts: give a `text` column"
+
+    pairs_csv = task_data.pairs(str(tmp_path / "animals.csv"), count=1200)
+    run2 = tmp_path / "pairs_run"
+    code, _, err = cli("train", spec_path("bert_tiny"), "--data", pairs_csv, "--epochs", "6", "--out", run2,
+                       "--set", "training.optimizer={adam: {learning_rate: 0.0003}}")
+    assert code == 0, err
+    assert json.loads((run2 / "metrics.json").read_text())["test_accuracy"] >= 0.7
+    assert json.loads((run2 / "run.json").read_text())["text_pairs"] is True
+
+
+@pytest.mark.slow
+def test_a_text_column_alone_is_never_read_as_labels(tmp_path, cli):
+    """predict on a CSV with only a `text` column: every row is an example to predict."""
+    reviews = task_data.reviews(str(tmp_path / "reviews.csv"))
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("lstm_text"), "--data", reviews, "--epochs", "1", "--out", run)
+    assert code == 0, err
+    new = tmp_path / "new.csv"
+    new.write_text("text\na wonderful film\nan awful story\nthe actors spoke\n")
+    code, out, err = cli("predict", run / "model.keras", "--data", new)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "input,predicted,probability" and [line.split(",")[0] for line in lines[1:]] == ["2", "3", "4"]
