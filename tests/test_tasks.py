@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
+import task_data
 
 import builder
-import task_data
 from conftest import spec_path
 
 

@@ -194,6 +194,11 @@ def _tf_dataset(split, data, steps: Pipeline, shuffle, scaling, cache=("none", N
     return ds.with_options(options)
 
 
+def take(x, chosen):
+    """The examples `chosen` (indices or a slice) of `x`: an array, or a dict of arrays (a model's named inputs)."""
+    return {name: values[chosen] for name, values in x.items()} if isinstance(x, dict) else x[chosen]
+
+
 def augmented(layers, batch, masks=False):
     """A batch (x, y[, weights]) through the augmentation layers; per-pixel
     masks (and their weights) take the same random transformation as their
@@ -231,8 +236,6 @@ class ArrayBatches(keras.utils.PyDataset):
         return math.ceil(len(self.y) / self.batch_size)
 
     def __getitem__(self, index):
-        from .data import take
-
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = (take(self.x, chosen), self.y[chosen], *(() if self.weights is None else (self.weights[chosen],)))
         if self.augment:

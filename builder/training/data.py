@@ -557,17 +557,14 @@ def _fit_array(x, shape, name):
     )
 
 
-def take(x, chosen):
-    """The examples `chosen` (indices or a slice) of `x`: an array, or a dict of arrays (a model's named inputs)."""
-    return {name: values[chosen] for name, values in x.items()} if isinstance(x, dict) else x[chosen]
-
-
-def split_examples(name, x, y, plan: SplitPlan, *, test=None, names=None, rescale=None, weights=None) -> Data:
+def split_examples(name, x, y, plan: SplitPlan, *, test=None, names=None, rescale=None) -> Data:
     """x and y shuffled with the plan's seed and split into train, validation
     and (unless the source holds its own `test`) test; `names`: the class
     names; `rescale`: the source's own scaling. `x` may be a dict of arrays."""
+    from .batching import take  # here: batching imports Keras
+
     order = np.random.default_rng(plan.seed).permutation(len(y))
-    rest = Split(take(x, order), y[order], order, None if weights is None else weights[order])
+    rest = Split(take(x, order), y[order], order)
     if test is None and plan.test_split > 0:
         test, rest = _take(rest, plan.test_split)
     validation = None
@@ -580,6 +577,8 @@ def split_examples(name, x, y, plan: SplitPlan, *, test=None, names=None, rescal
 
 def _take(split: Split, fraction: float) -> tuple[Split, Split]:
     """The first `fraction` of `split` (at least one example), and the rest."""
+    from .batching import take
+
     count = max(1, int(round(len(split.y) * fraction)))
     head, tail = slice(None, count), slice(count, None)
     return (
@@ -607,6 +606,11 @@ def read_beside(model_path, name):
             with open(path, encoding="utf-8") as handle:
                 return json.load(handle)
     return None
+
+
+def saved_record(model_path) -> dict:
+    """The run.json of the run that wrote `model_path`, or {}."""
+    return read_beside(model_path, "run.json") or {}
 
 
 def load_vocabulary(model_path):

@@ -13,86 +13,9 @@ with a `@task(NAME)` class, its name added to spec.training.TASKS.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from ...errors import SpecError
 from ...spec.training import TASKS as TASK_NAMES
-
-TASKS: dict[str, type[Task]] = {}
-
-
-def task(name: str):
-    """Register a Task class under `name` (one of spec.training.TASKS)."""
-    if name not in TASK_NAMES:
-        raise ValueError(f"no task named {name!r} in spec.training.TASKS")
-    if name in TASKS:
-        raise ValueError(f"task {name!r} is registered already")
-
-    def register(cls):
-        cls.name = name
-        TASKS[name] = cls
-        return cls
-
-    return register
-
-
-class Task:
-    """One task, for a model (and the spec it was built from, when training).
-
-    Training: `check` (the model fits the task), `load` (the data, read and
-    checked before anything is written), `prepare` (the data shaped to the
-    built model), `loss`, `metrics`, `beside` (files the run writes beside
-    its model). Saved models: `evaluate`, `predict`."""
-
-    name: ClassVar[str] = ""
-
-    def __init__(self, model, spec=None, record: dict | None = None):
-        self.model, self.spec, self.record = model, spec, record or {}
-
-    # --- training ---------------------------------------------------------------------
-
-    def check(self) -> None:
-        """Raise a SpecError (at training.task) where the model cannot learn this task."""
-
-    def load(self, expanded, settings, folder):
-        """The run's data.Data, read and checked (one line, nothing written)."""
-        raise NotImplementedError
-
-    def prepare(self, data) -> None:
-        """Shape the data to the built model (masks cropped to the output)."""
-
-    def loss(self) -> Any:
-        raise NotImplementedError
-
-    def metrics(self) -> list:
-        raise NotImplementedError
-
-    def beside(self, data) -> dict:
-        """{file name: JSON-able value}: what the run writes beside its model for predict (a tokenizer)."""
-        return {}
-
-    def facts(self, data) -> dict:
-        """What run.json records of the task besides its name."""
-        return {}
-
-    # --- saved models -----------------------------------------------------------------
-
-    def evaluate(self, model_path, data_arg, label=None) -> dict:
-        raise NotImplementedError
-
-    def predict(self, model_path, data_arg, label=None, top_k=1) -> Predictions:
-        raise NotImplementedError
-
-
-class Predictions:
-    """What predict writes: CSV rows under a header, or files into a folder."""
-
-    def __init__(self, header=None, rows=None, files=None):
-        self.header, self.rows, self.files = header, rows, files  # files: {name: bytes}
-
-
-def output_rank(model) -> int:
-    return len(model.outputs[0].shape)
+from .base import TASKS, Predictions, Task, flat_task, output_rank, task, wrong_model
 
 
 def infer(spec, model=None) -> str:
@@ -135,23 +58,22 @@ def of_saved(model, record: dict) -> Task:
     """A saved model's task: its run.json's (`record`), or the one its output implies."""
     name = record.get("task")
     if name not in TASKS:  # a run from before tasks were recorded
-        name = "segmentation" if output_rank(model) == 4 else _flat_task(model)
+        name = "segmentation" if output_rank(model) == 4 else flat_task(model)
     return TASKS[name](model, None, record)
 
 
-def _flat_task(model) -> str:
-    from ...backend import keras as _keras
+from . import causal_lm, classification, segmentation  # noqa: E402 - they register themselves
 
-    keras = _keras()
-    units = model.outputs[0].shape[-1] or 1
-    if units > 1:
-        return "classification"
-    return "binary" if getattr(model.layers[-1], "activation", None) is keras.activations.sigmoid else "regression"
-
-
-def wrong_model(message: str) -> SpecError:
-    """A task the model cannot learn: a SpecError at training.task."""
-    return SpecError(message, path=("training", "task"))
-
-
-from . import causal_lm, classification, segmentation  # noqa: E402, F401 - they register themselves
+__all__ = [
+    "TASKS",
+    "Predictions",
+    "Task",
+    "causal_lm",
+    "classification",
+    "infer",
+    "of",
+    "of_saved",
+    "segmentation",
+    "task",
+    "wrong_model",
+]

@@ -22,10 +22,9 @@ from ...errors import DataError, FlagError, SpecError
 from .. import data as data_module
 from .. import folder as folder_module
 from .. import text
-from . import Task, output_rank, task, wrong_model
+from .base import Task, output_rank, task, wrong_model
 
 BLOCKS = 100  # one long document is split by blocks of lines: this many, at most
-SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
 
 
 @task("causal_lm")
@@ -142,7 +141,7 @@ class CausalLM(Task):
         split = data.test or data.train
         self.model.compile(loss=self.loss(), metrics=self.metrics())
         results = self.model.evaluate(
-            data_module.take(split.x, slice(None)),
+            split.x,
             split.y,
             batch_size=record.get("batch_size", 32),
             verbose=0,

@@ -10,12 +10,14 @@ import os
 
 import numpy as np
 
+from ...backend import keras as _keras
 from ...errors import DataError, FlagError
+from ...spec.training import Preprocessing
+from .. import batching, text, unlabeled
 from .. import data as data_module
 from .. import folder as folder_module
-from .. import text
 from ..checks import check_labels, class_labels
-from . import Predictions, Task, task
+from .base import TASKS, Predictions, Task, flat_task, task
 
 
 class _OneLabel(Task):
@@ -103,10 +105,8 @@ class _OneLabel(Task):
         return {"sequence_length": data.sequence_length, "text_pairs": data.text_pairs}
 
     def evaluate(self, model_path, data_arg, label=None):
-        from .. import saved
-
         if not text.is_packed_text_model(self.model):
-            return saved.evaluate_labelled(self.model, model_path, data_arg, label)
+            return evaluate_labelled(self.model, model_path, data_arg, label)
         record = self.record
         plan = data_module.SplitPlan(
             record.get("validation_split", 0.1), record.get("test_split", 0.15), record.get("seed", 0)
@@ -114,31 +114,27 @@ class _OneLabel(Task):
         x, y, _ = self._packed_examples(model_path, data_arg, label or record.get("label"), labelled=True)
         data = data_module.split_examples(os.fspath(data_arg), x, y, plan)
         split = data.test or data.train
-        saved.compile_for_its_task(self.model)
+        compile_for_its_task(self.model)
         results = self.model.evaluate(
             split.x, split.y, batch_size=record.get("batch_size", 32), verbose=0, return_dict=True
         )
         return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
     def predict(self, model_path, data_arg, label=None, top_k=1):
-        from .. import saved
-
         if not text.is_packed_text_model(self.model):
-            rows, header = saved.predict_labelled(self.model, model_path, data_arg, label, top_k)
+            rows, header = predict_labelled(self.model, model_path, data_arg, label, top_k)
             return Predictions(header, rows)
         header_row = data_module._read_csv(os.fspath(data_arg))[0]
         labelled = bool(label) or "label" in header_row
         x, y, lines = self._packed_examples(model_path, data_arg, label or self.record.get("label"), labelled)
         outputs = np.asarray(self.model.predict(x, batch_size=self.record.get("batch_size", 32), verbose=0))
-        classes = saved.saved_classes(model_path)
-        rows = saved.prediction_rows(outputs, [str(line) for line in lines], classes, y, top_k)
-        return Predictions(saved.prediction_header(("line",), outputs, y, top_k), rows)
+        classes = saved_classes(model_path)
+        rows = prediction_rows(outputs, [str(line) for line in lines], classes, y, top_k)
+        return Predictions(prediction_header(("line",), outputs, y, top_k), rows)
 
     def _packed_examples(self, model_path, data_arg, label, labelled):
         """(the model's named inputs, class ids or None, CSV line numbers) of a
         CSV of texts, for a saved BERT-style model."""
-        from .. import saved
-
         path = os.fspath(data_arg)
         if not path.endswith(".csv") or not os.path.isfile(path):
             raise FlagError(
@@ -162,7 +158,7 @@ class _OneLabel(Task):
         x = text.pack(tokenizer, first, second, length, text.input_names(self.model))
         if labels is None:
             return x, None, lines
-        classes = saved.saved_classes(model_path)
+        classes = saved_classes(model_path)
         y, names = class_labels(labels)
         if classes:
             unknown = sorted(set(names) - set(classes))
@@ -227,3 +223,146 @@ def _text_columns(path, header, rows, lines, label, labelled):
     if chosen is None or chosen not in header:
         raise DataError(path, f"no label column{f' {chosen!r}' if chosen else ''} (columns: {', '.join(header)})", 1)
     return (texts[0], texts[1] if len(texts) > 1 else None), [row[header.index(chosen)] for row in rows]
+
+
+# --- saved models with one label per example ------------------------------------------
+
+
+def compile_for_its_task(model):
+    """Compile a loaded model with one label per example with the loss and
+    metrics its task needs, whatever it was saved with (or without)."""
+    keras = _keras()
+    task = TASKS[flat_task(model)]
+    if task is Classification:
+        probabilities = getattr(model.layers[-1], "activation", None) is keras.activations.softmax
+        model.compile(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities), metrics=["accuracy"]
+        )
+    else:
+        model.compile(loss=task.default_loss, metrics=list(task.default_metrics))
+    return model
+
+
+_CHECKED_AS = {"classification": "classifier", "binary": "binary", "regression": "regression"}
+
+
+def _check_classes(model, data, model_path):
+    task, units = flat_task(model), model.outputs[0].shape[-1] or 1
+    classes = data.num_classes
+    if task == "classification" and classes and classes > units:
+        raise DataError(
+            model_path,
+            f"the model predicts {units} classes, but {data.name} has {classes} "
+            f"({', '.join(map(str, data.class_names[:12]))}{', ...' if classes > 12 else ''})",
+        )
+    check_labels(data, _CHECKED_AS[task], units)
+
+
+def _data_for(model, model_path, data_arg, whole, label=None):
+    """(data, input shape, preprocessing, batch size) for a saved model."""
+    settings = data_module.saved_record(model_path)
+    shape = tuple(model.inputs[0].shape[1:])
+    wanted = data_module.InputDescription(
+        shape,
+        model.inputs[0].dtype,
+        label=label or settings.get("label"),
+        vocabulary=data_module.load_vocabulary(model_path),
+        tfrecord=_tfrecord(settings),
+    )
+    seed = settings.get("seed", 0)
+    plan = (  # predict reads every example; evaluate the test split its training run made
+        data_module.SplitPlan(seed=seed)
+        if whole
+        else data_module.SplitPlan(settings.get("validation_split", 0.1), settings.get("test_split", 0.15), seed)
+    )
+    data = data_module.load(data_arg, wanted, plan)
+    if whole and data.split_by_folders:
+        data = data_module.merged(data)
+    _check_classes(model, data, model_path)
+    return data, shape, _scaling(settings), settings.get("batch_size", 32)
+
+
+def _tfrecord(settings):
+    """The feature description the run read its TFRecord files with, if any."""
+    if not settings.get("tfrecord"):
+        return None
+    from ..spec.training import TFRecordSettings
+
+    return TFRecordSettings.model_validate(settings["tfrecord"])
+
+
+def evaluate_labelled(model, model_path, data_arg, label=None) -> dict:
+    """evaluate for a model with one label per example (tasks/classification.py)."""
+    model = compile_for_its_task(model)
+    data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=False, label=label)
+    split = data.test or data.train
+    ds = batching.dataset(split, data, batching.Pipeline(tuple(shape), batch_size, preprocessing), training=False)
+    results = model.evaluate(ds, return_dict=True, verbose=0)
+    return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
+
+
+def predict_labelled(model, model_path, data_arg, label=None, top_k=1):
+    """(rows, header): one row per example, in the order of the file or folder.
+    Labeled data keeps its label column; new data without labels (a file, a
+    flat folder, a CSV of features) is named by file or line. Classes are
+    named as the training data named them (classes.json beside the model)."""
+    classes = model.outputs[0].shape[-1] if len(model.outputs[0].shape) == 2 else 1
+    if 1 < classes < top_k:  # a CSV row per example: each with as many columns
+        raise FlagError(f"--top-k {top_k}: the model predicts {classes} classes; ask for at most {classes}")
+    shape = tuple(model.inputs[0].shape[1:])
+    settings = data_module.saved_record(model_path)
+    if unlabeled.is_unlabeled(data_arg, shape):
+        data, names = unlabeled.load(data_arg, shape, model.inputs[0].dtype, data_module.load_vocabulary(model_path))
+        preprocessing, batch_size = _scaling(settings), settings.get("batch_size", 32)
+        truth, first = None, ("input",)
+    else:
+        data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
+        names, truth, first = None, data.train.y, ("index",)
+    order = np.argsort(data.train.index)  # back to the order of the file or folder
+    steps = batching.Pipeline(tuple(shape), batch_size, preprocessing)
+    ds = batching.dataset(data.train, data, steps, training=False)
+    outputs = np.asarray(model.predict(ds, verbose=0))[order]
+    names = names if names is not None else [str(i) for i in range(len(outputs))]
+    classes = saved_classes(model_path) or data.class_names
+    truth = truth[order] if truth is not None else None
+    return prediction_rows(outputs, names, classes, truth, top_k), prediction_header(first, outputs, truth, top_k)
+
+
+def _scaling(settings: dict) -> Preprocessing:
+    """The scaling of data given to a trained model, as its run.json's
+    `new_data_rescale` says (the spec's rescale, 1.0, or null: the data's own,
+    images 1/255); a run.json from before that key: the training data's factor."""
+    if "new_data_rescale" in settings:
+        return Preprocessing(rescale=settings["new_data_rescale"])
+    return Preprocessing(rescale=settings.get("rescale"))
+
+
+def saved_classes(model_path) -> list | None:
+    """The class names saved beside a trained model (classes.json), or None."""
+    return data_module.read_beside(model_path, "classes.json")
+
+
+def prediction_header(first, outputs, truth, top_k) -> tuple:
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        ranked = [("predicted", "probability")] + [(f"predicted_{k}", f"probability_{k}") for k in range(2, top_k + 1)]
+        columns = tuple(c for pair in ranked for c in pair)
+    else:
+        columns = ("prediction",)
+    return (*first, *columns, *(("label",) if truth is not None else ()))
+
+
+def prediction_rows(outputs, names, classes, truth, top_k) -> list:
+    rows = []
+    for i, output in enumerate(outputs):
+        if output.ndim == 1 and output.shape[0] > 1:
+            best = np.argsort(-output, kind="stable")[:top_k]
+            cells = [c for b in best for c in (_class(classes, b), f"{output[b]:.6f}")]
+        else:
+            cells = [f"{float(np.ravel(output)[0]):.6f}"]
+        label = [_class(classes, truth[i]) if classes else truth[i]] if truth is not None else []
+        rows.append((names[i], *cells, *label))
+    return rows
+
+
+def _class(classes, index):
+    return classes[index] if classes and index < len(classes) else int(index)

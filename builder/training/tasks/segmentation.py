@@ -20,7 +20,7 @@ from ...backend import keras as _keras
 from ...errors import DataError, DependencyError, FlagError
 from ...spec.training import Preprocessing
 from .. import data as data_module
-from . import Predictions, Task, output_rank, task, wrong_model
+from .base import Predictions, Task, output_rank, task, wrong_model
 
 IMAGES, MASKS, CLASSES_FILE = "images", "masks", "classes.json"
 MAX_BYTES = 4 * 1024**3  # decoded images and masks held in memory
@@ -212,16 +212,7 @@ class Segmentation(Task):
         """One PNG of class ids per image, named after it: for a folder of images, or a segmentation folder's images."""
         path = os.fspath(data_arg)
         height, width, channels = self.input_shape
-        if os.path.isdir(path) and (os.path.isdir(os.path.join(path, IMAGES)) or data_module.split_folders(path)):
-            files = self._all_images(path)
-        elif os.path.isdir(path):
-            files = [os.path.join(path, f) for f in _files(path)]
-        elif path.lower().endswith(data_module.IMAGE_SUFFIXES) and os.path.isfile(path):
-            files = [path]
-        else:
-            raise FlagError(f"--data {path!r}: expected an image, a folder of images, or a folder with images/")
-        if not files:
-            raise DataError(path, "no images to predict")
+        files = _images_to_predict(path)
         scale = self.record.get("rescale", 1 / 255)  # the factor its training images took
         x = np.stack([resized_image(read_image(f, channels), (height, width)) for f in files]).astype("float32") * scale
         classes = np.asarray(self.model.predict(x, batch_size=self.record.get("batch_size", 32), verbose=0)).argmax(-1)
@@ -234,10 +225,22 @@ class Segmentation(Task):
             raise DataError(path, "two images share a name; the masks would overwrite each other")
         return Predictions(files=pictures)
 
-    def _all_images(self, path):
+
+def _images_to_predict(path) -> list[str]:
+    """The image files to predict: one image, a folder of images, or every image of a segmentation folder."""
+    if os.path.isdir(path) and (os.path.isdir(os.path.join(path, IMAGES)) or data_module.split_folders(path)):
         splits = data_module.split_folders(path)
         folders = [path] if splits is None else list(splits.values())
-        return [os.path.join(folder, IMAGES, f) for folder in folders for f in _files(os.path.join(folder, IMAGES))]
+        files = [os.path.join(folder, IMAGES, f) for folder in folders for f in _files(os.path.join(folder, IMAGES))]
+    elif os.path.isdir(path):
+        files = [os.path.join(path, f) for f in _files(path)]
+    elif path.lower().endswith(data_module.IMAGE_SUFFIXES) and os.path.isfile(path):
+        files = [path]
+    else:
+        raise FlagError(f"--data {path!r}: expected an image, a folder of images, or a folder with images/")
+    if not files:
+        raise DataError(path, "no images to predict")
+    return files
 
 
 def _softmax(model) -> bool:

@@ -1,0 +1,102 @@
+"""The task registry and a task's interface: each task module registers a
+`Task` subclass with `@task(NAME)` (NAME one of spec.training.TASKS)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ...errors import SpecError
+from ...spec.training import TASKS as TASK_NAMES
+
+TASKS: dict[str, type[Task]] = {}
+
+
+def task(name: str):
+    """Register a Task class under `name` (one of spec.training.TASKS)."""
+    if name not in TASK_NAMES:
+        raise ValueError(f"no task named {name!r} in spec.training.TASKS")
+    if name in TASKS:
+        raise ValueError(f"task {name!r} is registered already")
+
+    def register(cls):
+        cls.name = name
+        TASKS[name] = cls
+        return cls
+
+    return register
+
+
+class Task:
+    """One task, for a model (and the spec it was built from, when training).
+
+    Training: `check` (the model fits the task), `load` (the data, read and
+    checked before anything is written), `prepare` (the data shaped to the
+    built model), `loss`, `metrics`, `beside` (files the run writes beside
+    its model). Saved models: `evaluate`, `predict`."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, model, spec=None, record: dict | None = None):
+        self.model, self.spec, self.record = model, spec, record or {}
+
+    # --- training ---------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise a SpecError (at training.task) where the model cannot learn this task."""
+
+    def load(self, expanded, settings, folder):
+        """The run's data.Data, read and checked (one line, nothing written)."""
+        raise NotImplementedError
+
+    def prepare(self, data) -> None:
+        """Shape the data to the built model (masks cropped to the output)."""
+
+    def loss(self) -> Any:
+        raise NotImplementedError
+
+    def metrics(self) -> list:
+        raise NotImplementedError
+
+    def beside(self, data) -> dict:
+        """{file name: JSON-able value}: what the run writes beside its model for predict (a tokenizer)."""
+        return {}
+
+    def facts(self, data) -> dict:
+        """What run.json records of the task besides its name."""
+        return {}
+
+    # --- saved models -----------------------------------------------------------------
+
+    def evaluate(self, model_path, data_arg, label=None) -> dict:
+        raise NotImplementedError
+
+    def predict(self, model_path, data_arg, label=None, top_k=1) -> Predictions:
+        raise NotImplementedError
+
+
+class Predictions:
+    """What predict writes: CSV rows under a header, or files into a folder."""
+
+    def __init__(self, header=None, rows=None, files=None):
+        self.header, self.rows, self.files = header, rows, files  # files: {name: bytes}
+
+
+def output_rank(model) -> int:
+    return len(model.outputs[0].shape)
+
+
+def wrong_model(message: str) -> SpecError:
+    """A task the model cannot learn: a SpecError at training.task."""
+    return SpecError(message, path=("training", "task"))
+
+
+def flat_task(model) -> str:
+    """The task of a model with one output per example: several units, classification;
+    one sigmoid unit, binary; else regression."""
+    from ...backend import keras as _keras
+
+    units = model.outputs[0].shape[-1] or 1
+    if units > 1:
+        return "classification"
+    sigmoid = getattr(model.layers[-1], "activation", None) is _keras().activations.sigmoid
+    return "binary" if sigmoid else "regression"
