@@ -611,7 +611,7 @@ def _predict_flags(parser):
 
 
 def _generate_flags(parser):
-    from .training.text import SAMPLERS
+    from .training import SAMPLERS
 
     parser.add_argument("model", metavar="MODEL.keras")
     parser.add_argument("--prompt", required=True, help="the text to continue")

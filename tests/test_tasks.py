@@ -158,13 +158,13 @@ def test_unet_trains_evaluates_and_writes_one_mask_per_image(tmp_path, cli):
     import keras
     from PIL import Image
 
-    seg = task_data.shapes(str(tmp_path / "seg"), count=60)
+    seg = task_data.shapes(str(tmp_path / "seg"), count=400)
     run = tmp_path / "run"
-    code, out, err = cli("train", spec_path("unet"), "--scale", "small", "--data", seg, "--epochs", "4",
-                         "--batch-size", "8", "--out", run)
+    code, out, err = cli("train", spec_path("unet"), "--scale", "small", "--data", seg, "--epochs", "8",
+                         "--batch-size", "16", "--out", run)
     assert code == 0, err
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["test_mean_iou"] > 0.3 and "test_accuracy" in metrics
+    assert metrics["test_mean_iou"] >= 0.6 and "test_accuracy" in metrics
     assert json.loads((run / "run.json").read_text())["task"] == "segmentation"
     # evaluate's mean IoU is keras.metrics.MeanIoU's on the same predictions
     code, out, _ = cli("evaluate", run / "model.keras", "--data", seg)
@@ -186,7 +186,7 @@ def test_unet_trains_evaluates_and_writes_one_mask_per_image(tmp_path, cli):
     truth = np.asarray(Image.open(tmp_path / "seg" / "masks" / "0002.png"))
     reference = keras.metrics.MeanIoU(num_classes=3)
     reference.update_state(truth, written)
-    assert float(reference.result()) > 0.3
+    assert float(reference.result()) >= 0.6
     code, _, err = cli("predict", run / "model.keras", "--data", new)
     assert code == 1 and "name the folder to write them to with -o FOLDER" in err
 
@@ -306,9 +306,9 @@ def test_bert_tiny_fine_tunes_on_raw_texts_and_pairs(tmp_path, cli):
     code, _, err = cli("predict", run / "model.keras", "--data", pairs)
     assert code == 1 and err.strip() == f"{pairs}: error: the model was trained on single texts: give a `text` column"
 
-    pairs_csv = task_data.pairs(str(tmp_path / "animals.csv"), count=1200)
+    pairs_csv = task_data.pairs(str(tmp_path / "animals.csv"), count=3000)
     run2 = tmp_path / "pairs_run"
-    code, _, err = cli("train", spec_path("bert_tiny"), "--data", pairs_csv, "--epochs", "6", "--out", run2,
+    code, _, err = cli("train", spec_path("bert_tiny"), "--data", pairs_csv, "--epochs", "10", "--out", run2,
                        "--set", "training.optimizer={adam: {learning_rate: 0.0003}}")
     assert code == 0, err
     assert json.loads((run2 / "metrics.json").read_text())["test_accuracy"] >= 0.7

@@ -96,6 +96,20 @@ class SplitPlan:
     test_split: float = 0.0
     seed: int = 0
 
+    @classmethod
+    def of(cls, config) -> SplitPlan:
+        """A spec's training section's plan."""
+        return cls(config.validation_split, config.test_split, config.seed)
+
+    @classmethod
+    def saved(cls, record: dict, whole: bool = False) -> SplitPlan:
+        """The plan of the run whose run.json is `record` (evaluate: its test split),
+        or every example unsplit (`whole`: predict)."""
+        seed = record.get("seed", 0)
+        if whole:
+            return cls(seed=seed)
+        return cls(record.get("validation_split", 0.1), record.get("test_split", 0.15), seed)
+
 
 def load(data_arg, wanted: InputDescription, plan: SplitPlan) -> Data:
     """Load `data_arg` for a model input as `wanted` describes, split as

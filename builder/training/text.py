@@ -18,7 +18,6 @@ PAD, UNK, CLS, SEP, MASK, EOS = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[
 RESERVED = (PAD, UNK, CLS, SEP, MASK, EOS)  # the first ids of a learned vocabulary, in this order
 TOKEN_INPUT, SEGMENT_INPUT, MASK_INPUT = "token_ids", "segment_ids", "padding_mask"
 MAX_VOCABULARY_FILE = 64 * 1024**2
-SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")  # generate's choices of KerasHub's samplers
 
 
 def keras_hub():

@@ -65,7 +65,7 @@ class CausalLM(Task):
                     path=("training", "sequence_length"),
                 )
             )
-        plan = data_module.SplitPlan(config.validation_split, config.test_split, config.seed)
+        plan = data_module.SplitPlan.of(config)
         name, parts = corpus_splits(settings.data, plan)
         resumed = text.read_tokenizer_beside(folder.file(folder_module.MODEL), folder_module.TOKENIZER)
         tokenizer = resumed or text.tokenizer_for(
@@ -130,9 +130,7 @@ class CausalLM(Task):
 
     def evaluate(self, model_path, data_arg, label=None):
         record = self.record
-        plan = data_module.SplitPlan(
-            record.get("validation_split", 0.1), record.get("test_split", 0.15), record.get("seed", 0)
-        )
+        plan = data_module.SplitPlan.saved(record)
         name, parts = corpus_splits(os.fspath(data_arg), plan)
         tested = "test" if parts["test"] else "train"
         data = self.windows(

@@ -34,7 +34,7 @@ class _OneLabel(Task):
 
     def load(self, expanded, settings, folder):
         spec, config = self.spec, self.spec.training
-        plan = data_module.SplitPlan(config.validation_split, config.test_split, config.seed)
+        plan = data_module.SplitPlan.of(config)
         if text.is_packed_text_model(self.model):
             data = self._packed(settings, plan, expanded, folder)
         else:
@@ -108,9 +108,7 @@ class _OneLabel(Task):
         if not text.is_packed_text_model(self.model):
             return evaluate_labelled(self.model, model_path, data_arg, label)
         record = self.record
-        plan = data_module.SplitPlan(
-            record.get("validation_split", 0.1), record.get("test_split", 0.15), record.get("seed", 0)
-        )
+        plan = data_module.SplitPlan.saved(record)
         x, y, _ = self._packed_examples(model_path, data_arg, label or record.get("label"), labelled=True)
         data = data_module.split_examples(os.fspath(data_arg), x, y, plan)
         split = data.test or data.train
@@ -269,12 +267,7 @@ def _data_for(model, model_path, data_arg, whole, label=None):
         vocabulary=data_module.load_vocabulary(model_path),
         tfrecord=_tfrecord(settings),
     )
-    seed = settings.get("seed", 0)
-    plan = (  # predict reads every example; evaluate the test split its training run made
-        data_module.SplitPlan(seed=seed)
-        if whole
-        else data_module.SplitPlan(settings.get("validation_split", 0.1), settings.get("test_split", 0.15), seed)
-    )
+    plan = data_module.SplitPlan.saved(settings, whole)  # predict reads every example; evaluate the test split
     data = data_module.load(data_arg, wanted, plan)
     if whole and data.split_by_folders:
         data = data_module.merged(data)

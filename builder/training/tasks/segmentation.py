@@ -62,7 +62,7 @@ class Segmentation(Task):
 
     def load(self, expanded, settings, folder):
         config = self.spec.training
-        plan = data_module.SplitPlan(config.validation_split, config.test_split, config.seed)
+        plan = data_module.SplitPlan.of(config)
         data = self.read(settings.data, plan, ignore=config.ignore_index)
         if expanded.scales_its_input:
             data.rescale = None  # the model scales its raw input itself
@@ -186,14 +186,8 @@ class Segmentation(Task):
     # --- saved models -----------------------------------------------------------------
 
     def _saved_data(self, data_arg, whole):
-        record = self.record
-        seed = record.get("seed", 0)
-        plan = (
-            data_module.SplitPlan(seed=seed)
-            if whole
-            else data_module.SplitPlan(record.get("validation_split", 0.1), record.get("test_split", 0.15), seed)
-        )
-        data = self.read(os.fspath(data_arg), plan, ignore=record.get("ignore_index"), whole=whole)
+        plan = data_module.SplitPlan.saved(self.record, whole)
+        data = self.read(os.fspath(data_arg), plan, ignore=self.record.get("ignore_index"), whole=whole)
         self.prepare(data)
         return data
 
