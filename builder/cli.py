@@ -310,22 +310,17 @@ def cmd_predict(args) -> int:
 
 
 def _write_files(files: dict, folder, overwrite) -> int:
-    """Predictions that are files (segmentation's masks), into the folder -o names:
-    a new folder, or one whose same-named files --overwrite may replace."""
-    from .files import write_atomic
+    """Predictions that are files (segmentation's masks), into the folder -o
+    names: made whole under a staging name beside it, then renamed into place."""
+    from .files import publish
 
     if not folder:
         raise FlagError("this model predicts a mask per image: name the folder to write them to with -o FOLDER")
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise FlagError(f"-o {folder}: exists and is not a folder")
-    existing = [name for name in sorted(files) if os.path.lexists(os.path.join(folder, name))]
-    if existing and not overwrite:
-        raise FlagError(
-            f"-o {folder}: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite to replace them"
-        )
-    os.makedirs(folder, exist_ok=True)
-    for name, content in files.items():
-        write_atomic(os.path.join(folder, name), content, overwrite=overwrite)
+    with publish(folder, overwrite=overwrite) as staging:
+        os.makedirs(staging)
+        for name, content in files.items():
+            with open(os.path.join(staging, name), "wb") as handle:
+                handle.write(content)
     print(f"wrote {len(files)} masks to {folder}/")
     return 0
 

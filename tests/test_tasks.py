@@ -49,6 +49,19 @@ def test_the_task_is_inferred_from_the_output_or_declared(spec, overrides, expec
     assert tasks.of(loaded, model).name == expected
 
 
+def test_the_spec_s_loss_and_metrics_replace_the_task_s():
+    from builder.spec.load import load_spec
+    from builder.training import tasks
+
+    model = builder.build(spec_path("unet"), scale="small")
+    own = tasks.of(load_spec(spec_path("unet"), scale="small"), model)
+    assert [m.name for m in own.metrics()] == ["accuracy", "mean_iou"] and own.loss().name == (
+        "sparse_categorical_crossentropy")
+    overrides = {"training.metrics": ["sparse_categorical_accuracy"], "training.loss": "categorical_focal_crossentropy"}
+    chosen = tasks.of(load_spec(spec_path("unet"), scale="small", overrides=overrides), model)
+    assert chosen.metrics() == ["sparse_categorical_accuracy"] and chosen.loss() == "categorical_focal_crossentropy"
+
+
 def test_a_task_the_model_cannot_learn_is_a_located_error(write_spec, cli, tmp_path):
     path = write_spec("input: [8, 8, 1]\nlayers:\n  - flatten\noutput: {units: 10}\ntraining:\n  task: segmentation\n")
     code, out, err = cli("train", path, "--data", "digits", "--out", tmp_path / "run", "--epochs", "1")
@@ -189,6 +202,11 @@ def test_unet_trains_evaluates_and_writes_one_mask_per_image(tmp_path, cli):
     assert float(reference.result()) >= 0.6
     code, _, err = cli("predict", run / "model.keras", "--data", new)
     assert code == 1 and "name the folder to write them to with -o FOLDER" in err
+    before = sorted(os.listdir(tmp_path / "masks"))
+    code, _, err = cli("predict", run / "model.keras", "--data", new, "-o", tmp_path / "masks")
+    assert (code, err.strip()) == (1, f"error: {tmp_path / 'masks'} already exists; choose another name, or pass "
+                                      "--overwrite to replace it")
+    assert sorted(os.listdir(tmp_path / "masks")) == before
 
 
 # --- causal language models ---------------------------------------------------------------
@@ -272,6 +290,134 @@ def test_gpt2_tiny_trains_on_text_and_generates_its_words(tmp_path, cli):
         "error: --max-length 100: the model was trained on windows of 64 tokens; ask for at most 64")
     code, out, err = cli("evaluate", run / "model.keras", "--data", corpus)
     assert json.loads(out)["test_perplexity"] == pytest.approx(metrics["test_perplexity"], rel=1e-4)
+
+
+TINIER_GPT2 = ["--scale", "tiny", "--set", "layers.token_embedding.output_dim=16",
+               "--set", "layers.transformer_layer_.intermediate_dim=16", "--set", "layers.transformer_layer_.repeat=1",
+               "--set", "layers.position_embedding.sequence_length=8"]
+
+
+@pytest.fixture(scope="module")
+def small_lm(tmp_path_factory):
+    """A language model trained for one epoch on 300 sentences: (its run folder, the corpus)."""
+    from builder.cli import main
+
+    folder = tmp_path_factory.mktemp("lm")
+    corpus = task_data.corpus(str(folder / "corpus.txt"), sentences=300)
+    assert main(["train", spec_path("gpt2"), *TINIER_GPT2, "--data", corpus, "--epochs", "1",
+                 "--out", str(folder / "run"), "--quiet"]) == 0
+    return folder / "run", corpus
+
+
+def test_a_language_model_generates_and_evaluates(small_lm, cli):
+    run, corpus = small_lm
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "causal_lm" and record["sequence_length"] == 8
+    code, out, err = cli("generate", run / "model.keras", "--prompt", "the dog", "--max-length", "8")
+    assert code == 0, err
+    assert out.split()[:2] == ["the", "dog"]
+    code, out, err = cli("evaluate", run / "model.keras", "--data", corpus)
+    assert code == 0, err
+    assert json.loads(out)["test_perplexity"] == pytest.approx(
+        json.loads((run / "metrics.json").read_text())["test_perplexity"], rel=1e-4)
+
+
+def test_generate_refuses_what_it_cannot_do_in_one_line(small_lm, cli, tmp_path):
+    import shutil
+
+    run, _ = small_lm
+    model = run / "model.keras"
+    cases = [
+        (("--max-length", "9"), "error: --max-length 9: the model was trained on windows of 8 tokens; ask for at most 8"),
+        (("--prompt", "the dog sat in the garden . the cat", "--max-length", "6"),
+         "error: --max-length 6: the prompt is 9 tokens already"),
+    ]
+    for extra, expected in cases:
+        code, _, err = cli("generate", model, "--prompt", "the dog", *extra)
+        assert (code, err.strip()) == (1, expected)
+    with pytest.raises(SystemExit) as exited:  # a usage error: argparse's exit status 2
+        cli("generate", model, "--prompt", "x", "--sampler", "nucleus")
+    assert exited.value.code == 2
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("checkpoint", "logs"))
+    (copy / "tokenizer.json").write_text('{"kind": "word_piece", "vocabulary": ["the", "[PAD]"]}')
+    code, _, err = cli("generate", copy / "model.keras", "--prompt", "the dog")
+    assert (code, err.strip()) == (1, f"{copy / 'tokenizer.json'}: error: a vocabulary's first token is [PAD] "
+                                      "(id 0 pads), then one token per line")
+    (copy / "tokenizer.json").write_text('{"kind": "word_pie')
+    code, _, err = cli("generate", copy / "model.keras", "--prompt", "the dog")
+    assert code == 1 and err.startswith(f"{copy / 'tokenizer.json'}: error: not a JSON file as its training run "
+                                        "writes it") and err.count("\n") == 1
+    (copy / "tokenizer.json").unlink()
+    code, _, err = cli("generate", copy / "model.keras", "--prompt", "the dog")
+    assert (code, err.strip()) == (1, f"{copy / 'model.keras'}: error: no tokenizer.json beside the model "
+                                      "(its training run writes one)")
+    code, _, err = cli("predict", model, "--data", small_lm[1])
+    assert (code, err.strip()) == (1, f"error: {model} is a language model: continue a prompt with "
+                                      f"`generate {model} --prompt TEXT`")
+
+
+def test_generate_on_a_model_of_another_task_is_one_line(tmp_path, cli):
+    run = tmp_path / "run"
+    path = tmp_path / "spec.yaml"
+    path.write_text("input: [8, 8, 1]\nlayers:\n  - flatten\noutput: {units: 10}\n")
+    assert cli("train", path, "--data", "digits", "--epochs", "1", "--out", run, "--quiet")[0] == 0
+    code, _, err = cli("generate", run / "model.keras", "--prompt", "the")
+    assert (code, err.strip()) == (1, f"error: {run / 'model.keras'} was trained for classification, not as a "
+                                      "language model (training.task: causal_lm)")
+
+
+def test_a_resumed_language_model_keeps_its_tokenizer(small_lm, cli, tmp_path):
+    """tokenizer.json is written as the data is read: a resumed run reads it rather than learning anew."""
+    import shutil
+
+    run, corpus = small_lm
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    written = json.loads((copy / "tokenizer.json").read_text())
+    code, out, err = cli("train", spec_path("gpt2"), *TINIER_GPT2, "--data", corpus, "--epochs", "2", "--out", copy,
+                         "--resume", "--quiet")
+    assert code == 0, err
+    assert json.loads((copy / "tokenizer.json").read_text()) == written
+
+
+def test_bad_json_lines_are_one_line(tmp_path, cli):
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"text": "the cat sat"}\n["the dog"]\n')
+    code, _, err = cli("train", spec_path("gpt2"), *TINIER_GPT2, "--data", path, "--out", tmp_path / "run")
+    assert (code, err.strip()) == (1, f'{path}:2: error: each line is a JSON object with a "text" string')
+    assert run_folder_absent(tmp_path / "run")
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "error: --vocabulary '{path}': no such file"),
+    ("[UNK]\n[PAD]\nthe\n", "{path}: error: a vocabulary's first token is [PAD] (id 0 pads), then one token per line"),
+    ("[PAD]\nthe\n", "{path}: error: a vocabulary needs the token [UNK] (for words outside it)"),
+    ("[PAD]\n[UNK]\nthe\n\nthe\n", "{path}:5: error: the token 'the' is listed twice (first on line 3)"),
+    ("[PAD]\n[UNK]\n" + "\n".join(f"w{i}" for i in range(2100)),
+     "{path}: error: the vocabulary has 2102 tokens, but the token embedding takes 2048"),
+])
+def test_a_bad_vocabulary_file_is_one_line_and_writes_nothing(tmp_path, cli, content, expected):
+    path = tmp_path / "vocab.txt"
+    if content is not None:
+        path.write_text(content)
+    corpus = task_data.corpus(str(tmp_path / "corpus.txt"), sentences=50)
+    code, _, err = cli("train", spec_path("gpt2"), *TINIER_GPT2, "--data", corpus, "--vocabulary", path,
+                       "--out", tmp_path / "run")
+    assert (code, err.strip()) == (1, expected.format(path=path))
+    assert run_folder_absent(tmp_path / "run")
+
+
+def test_a_vocabulary_file_is_the_tokenizer(tmp_path, cli):
+    vocabulary = ["[PAD]", "[UNK]", "[EOS]", "the", "cat", "dog", "sat", "in", "."]
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(vocabulary) + "\n")
+    corpus = task_data.corpus(str(tmp_path / "corpus.txt"), sentences=60)
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("gpt2"), *TINIER_GPT2, "--data", corpus, "--vocabulary", path,
+                       "--epochs", "1", "--out", run, "--quiet")
+    assert code == 0, err
+    assert json.loads((run / "tokenizer.json").read_text())["vocabulary"] == vocabulary
 
 
 # --- BERT on raw text -----------------------------------------------------------------------

@@ -255,11 +255,11 @@ class Training(SpecModel):
     )
     sequence_length: Annotated[StrictInt, Field(gt=0, le=1_000_000)] | None = Field(
         None,
-        description="text tasks: the tokens of one example (a language model's window; a text classifier's "
-        "packed texts); default: the input's length, else the position embedding's, cut to the longest text",
+        description="a positive number of tokens per example, for text tasks (default: the input's length, "
+        "else the position embedding's, cut to the longest text)",
     )
     ignore_index: Annotated[StrictInt, Field(ge=0, le=65535)] | None = Field(
-        None, description="segmentation: the mask value of pixels left out of the loss and metrics (e.g. 255)"
+        None, description="a mask value from 0 to 65535 that the loss and metrics leave out (segmentation; e.g. 255)"
     )
     optimizer: Named = Field(
         "adam",

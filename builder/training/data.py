@@ -613,12 +613,22 @@ def read_beside(model_path, name):
     """A JSON file its training run wrote beside `model_path` (run.json,
     vocabulary.json, classes.json), or, for a checkpoint of a run
     (RUN/checkpoint/best.keras), beside the run's model; None where there is none."""
+    path = find_beside(model_path, name)
+    if path is None:
+        return None
+    try:
+        return json.loads(read_bounded_data(path).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise DataError(path, f"not a JSON file as its training run writes it ({first_line(err, 120)})") from None
+
+
+def find_beside(model_path, name) -> str | None:
+    """Where read_beside reads `name` for `model_path`, or None."""
     folder = os.path.dirname(os.path.abspath(model_path))
     for candidate in (folder, os.path.dirname(folder) if os.path.basename(folder) == "checkpoint" else None):
         path = os.path.join(candidate, name) if candidate else None
         if path and os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                return json.load(handle)
+            return path
     return None
 
 

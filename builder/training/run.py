@@ -47,11 +47,16 @@ def run_folder(settings: RunSettings, run_identity) -> RunFolder:
 
 
 def load_data(job: tasks.Task, expanded, settings: RunSettings, folder: RunFolder):
-    """Step 3: the data, read and checked by the run's task, shaped to its model."""
+    """Step 3: the data, read and checked by the run's task, shaped to its model;
+    what predict needs of it (a vocabulary, a tokenizer) written beside the
+    model at once, so that a resumed run reads the same."""
     data = job.load(expanded, settings, folder)
     job.prepare(data)
-    if data.vocabulary is not None and folder.chief:
-        data_module.save_vocabulary(folder.file(folder_module.VOCABULARY), data.vocabulary)
+    if folder.chief:
+        if data.vocabulary is not None:
+            data_module.save_vocabulary(folder.file(folder_module.VOCABULARY), data.vocabulary)
+        for name, value in job.beside(data).items():
+            write_atomic(folder.file(name), json.dumps(value).encode())
     return data
 
 
@@ -238,8 +243,6 @@ def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metric
     write_atomic(folder.file(folder_module.HISTORY), json.dumps(history, indent=1).encode())
     if data.class_names:  # predict names its classes with them
         write_atomic(folder.file(folder_module.CLASSES), json.dumps(data.class_names).encode())
-    for name, value in facts["beside"].items():  # the task's own (a tokenizer), for predict and generate
-        write_atomic(folder.file(name), json.dumps(value).encode())
     write_atomic(folder.file(folder_module.SPEC), resolved_yaml(spec, header=_SPEC_HEADER).encode())
     record = run_record(model, spec, data, settings, folder, facts)
     write_atomic(folder.file(folder_module.RECORD), json.dumps(record, indent=1).encode())
@@ -493,7 +496,7 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         data = load_data(job, expanded, settings, folder)
         if not resumed:  # a resumed model is compiled, its optimizer's state in it
             compile_for(job, expanded, settings, strategy, data)
-        facts.update(task=job.name, beside=job.beside(data), **job.facts(data))
+        facts.update(task=job.name, **job.facts(data))
         phases.check(spec, model)
         print(facts["device"], flush=True)
         if threads.line():

@@ -8,6 +8,7 @@ TensorFlow-side (KerasHub's tokenizers run on tf.text), like the rest of data.""
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -60,18 +61,31 @@ class Tokenizer:
         except (OSError, ValueError) as err:
             raise DataError(path, str(err)) from None
         try:
-            tokens = [line.strip() for line in raw.decode("utf-8-sig").splitlines() if line.strip()]
+            lines = raw.decode("utf-8-sig").splitlines()
         except UnicodeDecodeError as err:
-            raise DataError(path, f"not UTF-8 text (byte 0x{raw[err.start]:02x})") from None
-        missing = [token for token in (PAD, UNK) if token not in tokens]
-        if missing:
-            raise DataError(path, f"a vocabulary needs the tokens {', '.join(missing)} (one token per line)")
-        if len(set(tokens)) != len(tokens):
-            duplicate = next(t for t in tokens if tokens.count(t) > 1)
-            raise DataError(path, f"the token {duplicate!r} is listed twice", tokens.index(duplicate) + 2)
-        return cls(tokens)
+            raise DataError(
+                path, f"not UTF-8 text (byte 0x{raw[err.start]:02x})", raw.count(b"\n", 0, err.start) + 1
+            ) from None
+        numbered = [(number, line.strip()) for number, line in enumerate(lines, 1) if line.strip()]
+        seen: dict = {}
+        for number, token in numbered:
+            if token in seen:
+                raise DataError(path, f"the token {token!r} is listed twice (first on line {seen[token]})", number)
+            seen[token] = number
+        return cls.checked([token for _, token in numbered], path)
 
-    def keras(self):
+    @classmethod
+    def checked(cls, tokens, where) -> Tokenizer:
+        """A tokenizer of `tokens` (read from `where`), [PAD] first (id 0 pads) and [UNK] among them."""
+        if not tokens or tokens[0] != PAD:
+            raise DataError(where, f"a vocabulary's first token is {PAD} (id 0 pads), then one token per line")
+        if UNK not in tokens:
+            raise DataError(where, f"a vocabulary needs the token {UNK} (for words outside it)")
+        return cls(list(tokens))
+
+    @functools.cached_property
+    def layer(self):
+        """KerasHub's WordPieceTokenizer of this vocabulary (made once)."""
         return keras_hub().tokenizers.WordPieceTokenizer(
             vocabulary=self.vocabulary,
             lowercase=True,
@@ -86,7 +100,7 @@ class Tokenizer:
         """Each text's token ids."""
         if not len(texts):
             return []
-        tokenized = self.keras()(list(texts))
+        tokenized = self.layer(list(texts))
         rows = tokenized.to_list() if hasattr(tokenized, "to_list") else tokenized  # ragged, or lists already
         return [np.asarray(row, dtype="int32") for row in rows]
 
@@ -96,7 +110,7 @@ class Tokenizer:
         kept = [int(i) for i in ids if int(i) not in reserved]
         if not kept:
             return ""
-        out = np.asarray(self.keras().detokenize([kept])).reshape(-1)[0]
+        out = np.asarray(self.layer.detokenize([kept])).reshape(-1)[0]
         return out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
 
     def check_fits(self, size: int | None, where: str):
@@ -109,17 +123,36 @@ class Tokenizer:
         return {"kind": "word_piece", "lowercase": True, "vocabulary": self.vocabulary}
 
     @classmethod
-    def from_json(cls, value: dict) -> Tokenizer:
-        return cls(list(value["vocabulary"]))
+    def from_json(cls, value, where) -> Tokenizer:
+        """tokenizer.json's content (read from `where`), checked."""
+        tokens = value.get("vocabulary") if isinstance(value, dict) else None
+        kind = value.get("kind") if isinstance(value, dict) else None
+        if kind != "word_piece" or not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise DataError(
+                where, 'expected {"kind": "word_piece", "vocabulary": [tokens]}, as a training run writes it'
+            )
+        if len(set(tokens)) != len(tokens):
+            raise DataError(where, "a token is listed twice in the vocabulary")
+        return cls.checked(tokens, where)
 
 
-def tokenizer_for(texts, size: int | None, vocabulary_file=None) -> Tokenizer:
-    """The run's tokenizer: the user's vocabulary file, or one learned from `texts` (the training split)."""
-    if vocabulary_file is not None:
-        tokenizer = Tokenizer.read(vocabulary_file)
-        tokenizer.check_fits(size, vocabulary_file)
+def run_tokenizer(settings, folder, texts, expanded) -> Tokenizer:
+    """A run's tokenizer: a resumed run's own (tokenizer.json in its folder),
+    the `--vocabulary` file, or one learned from `texts` (the training split);
+    at most as many tokens as the token embedding takes."""
+    from .folder import MODEL, TOKENIZER
+
+    size = embedding_size(expanded)
+    resumed = read_tokenizer_beside(folder.file(MODEL), TOKENIZER) if settings.resume else None
+    if resumed is not None:
+        return resumed
+    if settings.vocabulary is not None:
+        tokenizer = Tokenizer.read(settings.vocabulary)
+        tokenizer.check_fits(size, settings.vocabulary)
         return tokenizer
-    return Tokenizer.learn(texts, size or 30_000)
+    learned = Tokenizer.learn(texts, size or 30_000)
+    learned.check_fits(size, "the learned vocabulary")
+    return learned
 
 
 def embedding_size(expanded) -> int | None:
@@ -147,9 +180,9 @@ def pack(tokenizer: Tokenizer, first, second, length: int, input_names) -> dict:
     if cls_id is None or sep_id is None:
         raise DataError("the vocabulary", f"packing text pairs needs the tokens {CLS} and {SEP}")
     packer = hub.layers.MultiSegmentPacker(sequence_length=length, start_value=cls_id, end_value=sep_id, pad_value=0)
-    segments = [tokenizer.keras()(list(first))]
+    segments = [tokenizer.layer(list(first))]
     if second is not None:
-        segments.append(tokenizer.keras()(list(second)))
+        segments.append(tokenizer.layer(list(second)))
     token_ids, segment_ids = packer(tuple(segments) if len(segments) > 1 else segments[0])
     token_ids, segment_ids = np.asarray(token_ids, "int32"), np.asarray(segment_ids, "int32")
     values = {TOKEN_INPUT: token_ids, SEGMENT_INPUT: segment_ids, MASK_INPUT: (token_ids != 0).astype("int32")}
@@ -176,7 +209,8 @@ def input_names(model) -> list[str]:
 
 
 def read_tokenizer_beside(model_path, name: str) -> Tokenizer | None:
-    from .data import read_beside
+    """The tokenizer a run wrote beside `model_path` (checked), or None where there is none."""
+    from .data import find_beside, read_beside
 
-    value = read_beside(model_path, name)
-    return Tokenizer.from_json(value) if value else None
+    path = find_beside(model_path, name)
+    return None if path is None else Tokenizer.from_json(read_beside(model_path, name), path)

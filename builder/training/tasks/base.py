@@ -52,9 +52,19 @@ class Task:
         """Shape the data to the built model (masks cropped to the output)."""
 
     def loss(self) -> Any:
-        raise NotImplementedError
+        """The spec's `training.loss`, else the task's own."""
+        configured = self.spec.training.loss if self.spec is not None else None
+        return configured or self.own_loss()
 
     def metrics(self) -> list:
+        """The spec's `training.metrics`, else the task's own."""
+        configured = self.spec.training.metrics if self.spec is not None else None
+        return list(configured) if configured is not None else self.own_metrics()
+
+    def own_loss(self) -> Any:
+        raise NotImplementedError
+
+    def own_metrics(self) -> list:
         raise NotImplementedError
 
     def beside(self, data) -> dict:
@@ -100,3 +110,10 @@ def flat_task(model) -> str:
         return "classification"
     sigmoid = getattr(model.layers[-1], "activation", None) is _keras().activations.sigmoid
     return "binary" if sigmoid else "regression"
+
+
+def probabilities(model) -> bool:
+    """Whether the model's output layer ends in a softmax (probabilities, not logits)."""
+    from ...backend import keras as _keras
+
+    return getattr(model.layers[-1], "activation", None) is _keras().activations.softmax

@@ -22,7 +22,7 @@ from ...errors import DataError, FlagError, SpecError
 from .. import data as data_module
 from .. import folder as folder_module
 from .. import text
-from .base import Task, output_rank, task, wrong_model
+from .base import Task, output_rank, probabilities, task, wrong_model
 
 BLOCKS = 100  # one long document is split by blocks of lines: this many, at most
 
@@ -56,7 +56,7 @@ class CausalLM(Task):
 
     def load(self, expanded, settings, folder):
         config = self.spec.training
-        length = config.sequence_length or _fixed_length(self.model) or text.positions(expanded)
+        length = config.sequence_length or self.fixed_length() or text.positions(expanded)
         if length is None:
             raise self.spec.source.locate(
                 SpecError(
@@ -67,51 +67,50 @@ class CausalLM(Task):
             )
         plan = data_module.SplitPlan.of(config)
         name, parts = corpus_splits(settings.data, plan)
-        resumed = text.read_tokenizer_beside(folder.file(folder_module.MODEL), folder_module.TOKENIZER)
-        tokenizer = resumed or text.tokenizer_for(
-            [piece for piece, _ in parts["train"]], text.embedding_size(expanded), settings.vocabulary
-        )
+        tokenizer = text.run_tokenizer(settings, folder, [piece for piece, _ in parts["train"]], expanded)
         return self.windows(name, parts, tokenizer, length)
 
     def windows(self, name, parts, tokenizer, length):
         """Data of windows of `length` + 1 tokens, per split."""
-        eos = tokenizer.id(text.EOS)
-        splits = {}
-        for split, pieces in parts.items():
-            if not pieces:
-                continue
-            stream = []
-            for ids, ends in zip(tokenizer.ids([piece for piece, _ in pieces]), (e for _, e in pieces)):
-                stream.extend(ids.tolist())
-                if ends and eos is not None:
-                    stream.append(eos)
-            count = (len(stream) - 1) // length
-            if count < 1:
-                raise DataError(
-                    name,
-                    f"the {split} split holds {len(stream)} tokens, fewer than one window of {length} + 1; give more "
-                    f"text, a shorter training.sequence_length{'' if split == 'train' else f', or {split}_split: 0'}",
-                )
-            ids = np.asarray(stream[: count * length + 1], dtype="int32")
-            starts = np.arange(count) * length
-            windows = np.stack([ids[s : s + length + 1] for s in starts])
-            splits[split] = data_module.Split(self.inputs(windows[:, :-1]), windows[:, 1:], starts)
+        splits = {
+            split: self.split_windows(name, split, pieces, tokenizer, length)
+            for split, pieces in parts.items()
+            if pieces
+        }
         data = data_module.Data(name, splits["train"], splits.get("validation"), splits.get("test"))
         data.tokenizer, data.sequence_length = tokenizer, length
         return data
+
+    def split_windows(self, name, split, pieces, tokenizer, length) -> data_module.Split:
+        """One split's windows: its pieces' tokens, each document ended by [EOS], cut every `length` tokens."""
+        eos = tokenizer.id(text.EOS)
+        stream = []
+        for ids, (_, ends) in zip(tokenizer.ids([piece for piece, _ in pieces]), pieces):
+            stream.extend(ids.tolist())
+            if ends and eos is not None:
+                stream.append(eos)
+        count = (len(stream) - 1) // length
+        if count < 1:
+            raise DataError(
+                name,
+                f"the {split} split holds {len(stream)} tokens, fewer than one window of {length} + 1; give more "
+                f"text, a shorter training.sequence_length{'' if split == 'train' else f', or {split}_split: 0'}",
+            )
+        ids = np.asarray(stream[: count * length + 1], dtype="int32")
+        starts = np.arange(count) * length
+        windows = np.stack([ids[s : s + length + 1] for s in starts])
+        return data_module.Split(self.inputs(windows[:, :-1]), windows[:, 1:], starts)
 
     def inputs(self, token_ids) -> dict:
         """The model's named inputs for windows of token ids: masks of ones (windows are never padded)."""
         token = self.token_input()
         return {name: token_ids if name == token else np.ones_like(token_ids) for name in text.input_names(self.model)}
 
-    def loss(self):
-        if self.spec is not None and self.spec.training.loss:
-            return self.spec.training.loss
-        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not _softmax(self.model))
+    def own_loss(self):
+        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not probabilities(self.model))
 
-    def metrics(self):
-        perplexity = text.keras_hub().metrics.Perplexity(from_logits=not _softmax(self.model), name="perplexity")
+    def own_metrics(self):
+        perplexity = text.keras_hub().metrics.Perplexity(from_logits=not probabilities(self.model), name="perplexity")
         return [perplexity, _keras().metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     def beside(self, data):
@@ -123,20 +122,32 @@ class CausalLM(Task):
     # --- saved models -----------------------------------------------------------------
 
     def tokenizer(self, model_path) -> text.Tokenizer:
+        """The tokenizer its run wrote beside the model, which must fit the model's output."""
+        path = data_module.find_beside(model_path, folder_module.TOKENIZER)
         found = text.read_tokenizer_beside(model_path, folder_module.TOKENIZER)
-        if found is None:
+        if path is None or found is None:
             raise DataError(model_path, f"no {folder_module.TOKENIZER} beside the model (its training run writes one)")
+        found.check_fits(self.model.outputs[0].shape[-1], path)
         return found
+
+    def window(self, model_path) -> int:
+        """The tokens of the windows the model was trained on (run.json's sequence_length)."""
+        length = self.record.get("sequence_length") or self.fixed_length()
+        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+            raise DataError(model_path, "no run.json with the sequence_length the model was trained on beside it")
+        return length
+
+    def fixed_length(self) -> int | None:
+        """The token input's length, where the model fixes it."""
+        shape = next(t.shape for t in self.model.inputs if t.name.split(":")[0] == self.token_input())
+        return shape[1]
 
     def evaluate(self, model_path, data_arg, label=None):
         record = self.record
         plan = data_module.SplitPlan.saved(record)
         name, parts = corpus_splits(os.fspath(data_arg), plan)
         tested = "test" if parts["test"] else "train"
-        data = self.windows(
-            name, {tested: parts[tested], "train": parts[tested]}, self.tokenizer(model_path), record["sequence_length"]
-        )
-        split = data.test or data.train
+        split = self.split_windows(name, tested, parts[tested], self.tokenizer(model_path), self.window(model_path))
         self.model.compile(loss=self.loss(), metrics=self.metrics())
         results = self.model.evaluate(
             split.x,
@@ -158,7 +169,7 @@ class CausalLM(Task):
         """`prompt` continued to `max_length` tokens in all (fewer where [EOS] comes first), as text."""
         keras, hub = _keras(), text.keras_hub()
         tokenizer = self.tokenizer(model_path)
-        window = int(self.record.get("sequence_length") or _fixed_length(self.model) or max_length)
+        window = self.window(model_path)
         if max_length > window:
             raise FlagError(
                 f"--max-length {max_length}: the model was trained on windows of {window} tokens; "
@@ -169,7 +180,7 @@ class CausalLM(Task):
             raise FlagError(f"--max-length {max_length}: the prompt is {len(ids)} tokens already")
         prompt_ids = np.zeros((1, max_length), dtype="int32")
         prompt_ids[0, : len(ids)] = ids
-        token, names, softmax = self.token_input(), text.input_names(self.model), _softmax(self.model)
+        token, names, softmax = self.token_input(), text.input_names(self.model), probabilities(self.model)
         ops = keras.ops
 
         def next_token(prompt, cache, index):
@@ -201,14 +212,6 @@ def _sampler(hub, name: str, seed):
         "beam": lambda: hub.samplers.BeamSampler(num_beams=5),
     }
     return samplers[name]()
-
-
-def _softmax(model) -> bool:
-    return getattr(model.layers[-1], "activation", None) is _keras().activations.softmax
-
-
-def _fixed_length(model) -> int | None:
-    return model.inputs[0].shape[1] if len(model.inputs[0].shape) == 2 else None
 
 
 def corpus_splits(data_arg, plan) -> tuple[str, dict]:

@@ -12,12 +12,12 @@ import numpy as np
 
 from ...backend import keras as _keras
 from ...errors import DataError, FlagError
-from ...spec.training import Preprocessing
+from ...spec.training import Preprocessing, TFRecordSettings
 from .. import batching, text, unlabeled
 from .. import data as data_module
 from .. import folder as folder_module
 from ..checks import check_labels, class_labels
-from .base import TASKS, Predictions, Task, flat_task, task
+from .base import TASKS, Predictions, Task, flat_task, probabilities, task
 
 
 class _OneLabel(Task):
@@ -25,12 +25,11 @@ class _OneLabel(Task):
     default_metrics = ("accuracy",)
     checked_as = "classifier"  # how checks.check_labels checks the labels
 
-    def loss(self):
-        return self.spec.training.loss or self.default_loss
+    def own_loss(self):
+        return self.default_loss
 
-    def metrics(self):
-        metrics = self.spec.training.metrics
-        return list(metrics) if metrics is not None else list(self.default_metrics)
+    def own_metrics(self):
+        return list(self.default_metrics)
 
     def load(self, expanded, settings, folder):
         spec, config = self.spec, self.spec.training
@@ -73,12 +72,8 @@ class _OneLabel(Task):
         first, second = texts
         order = data_module.split_examples(path, np.arange(len(y)), y, plan)
         train_rows = order.train.x
-        resumed = text.read_tokenizer_beside(folder.file(folder_module.MODEL), folder_module.TOKENIZER)
-        tokenizer = resumed or text.tokenizer_for(
-            [first[i] for i in train_rows] + ([second[i] for i in train_rows] if second else []),
-            text.embedding_size(expanded),
-            settings.vocabulary,
-        )
+        train_texts = [first[i] for i in train_rows] + ([second[i] for i in train_rows] if second else [])
+        tokenizer = text.run_tokenizer(settings, folder, train_texts, expanded)
         length = self.spec.training.sequence_length or text.packed_length(
             tokenizer,
             [first[i] for i in train_rows],
@@ -106,7 +101,7 @@ class _OneLabel(Task):
 
     def evaluate(self, model_path, data_arg, label=None):
         if not text.is_packed_text_model(self.model):
-            return evaluate_labelled(self.model, model_path, data_arg, label)
+            return evaluate_labelled(self.model, model_path, self.record, data_arg, label)
         record = self.record
         plan = data_module.SplitPlan.saved(record)
         x, y, _ = self._packed_examples(model_path, data_arg, label or record.get("label"), labelled=True)
@@ -119,12 +114,13 @@ class _OneLabel(Task):
         return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
     def predict(self, model_path, data_arg, label=None, top_k=1):
+        classes = self.model.outputs[0].shape[-1] if len(self.model.outputs[0].shape) == 2 else 1
+        if 1 < classes < top_k:  # a CSV row per example: each with as many columns
+            raise FlagError(f"--top-k {top_k}: the model predicts {classes} classes; ask for at most {classes}")
         if not text.is_packed_text_model(self.model):
-            rows, header = predict_labelled(self.model, model_path, data_arg, label, top_k)
+            rows, header = predict_labelled(self.model, model_path, self.record, data_arg, label, top_k)
             return Predictions(header, rows)
-        header_row = data_module._read_csv(os.fspath(data_arg))[0]
-        labelled = bool(label) or "label" in header_row
-        x, y, lines = self._packed_examples(model_path, data_arg, label or self.record.get("label"), labelled)
+        x, y, lines = self._packed_examples(model_path, data_arg, label or self.record.get("label"), labelled=None)
         outputs = np.asarray(self.model.predict(x, batch_size=self.record.get("batch_size", 32), verbose=0))
         classes = saved_classes(model_path)
         rows = prediction_rows(outputs, [str(line) for line in lines], classes, y, top_k)
@@ -132,7 +128,8 @@ class _OneLabel(Task):
 
     def _packed_examples(self, model_path, data_arg, label, labelled):
         """(the model's named inputs, class ids or None, CSV line numbers) of a
-        CSV of texts, for a saved BERT-style model."""
+        CSV of texts, for a saved BERT-style model; `labelled` None: labelled
+        where the CSV has a label column (`label`, or the one named)."""
         path = os.fspath(data_arg)
         if not path.endswith(".csv") or not os.path.isfile(path):
             raise FlagError(
@@ -193,7 +190,8 @@ class Regression(_OneLabel):
 def read_text_csv(path, label=None, labelled=True, lines=False):
     """((texts, second texts or None), labels or None) from a CSV with a
     `text` column, or `text_a` and `text_b` for pairs; the label column is
-    `label`, `--label`, or the last other column."""
+    `label`, `--label`, or the last other column. `labelled` None: labels
+    where there is a `label` column or one is named."""
     header, rows, numbers = data_module._read_csv(path)
     found = _text_columns(path, header, rows, numbers, label, labelled)
     return (*found, numbers) if lines else found
@@ -214,6 +212,8 @@ def _text_columns(path, header, rows, lines, label, labelled):
     )
     if empty:
         raise DataError(path, f"the {empty[1]} column is empty", empty[0])
+    if labelled is None:
+        labelled = label is not None or "label" in header
     if not labelled:
         return (texts[0], texts[1] if len(texts) > 1 else None), None
     others = [c for c in header if c not in columns]
@@ -232,16 +232,13 @@ def compile_for_its_task(model):
     keras = _keras()
     task = TASKS[flat_task(model)]
     if task is Classification:
-        probabilities = getattr(model.layers[-1], "activation", None) is keras.activations.softmax
         model.compile(
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities), metrics=["accuracy"]
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities(model)), metrics=["accuracy"]
         )
     else:
-        model.compile(loss=task.default_loss, metrics=list(task.default_metrics))
+        own = task(model)
+        model.compile(loss=own.own_loss(), metrics=own.own_metrics())
     return model
-
-
-_CHECKED_AS = {"classification": "classifier", "binary": "binary", "regression": "regression"}
 
 
 def _check_classes(model, data, model_path):
@@ -253,12 +250,11 @@ def _check_classes(model, data, model_path):
             f"the model predicts {units} classes, but {data.name} has {classes} "
             f"({', '.join(map(str, data.class_names[:12]))}{', ...' if classes > 12 else ''})",
         )
-    check_labels(data, _CHECKED_AS[task], units)
+    check_labels(data, TASKS[task].checked_as, units)
 
 
-def _data_for(model, model_path, data_arg, whole, label=None):
-    """(data, input shape, preprocessing, batch size) for a saved model."""
-    settings = data_module.saved_record(model_path)
+def _data_for(model, model_path, settings, data_arg, whole, label=None):
+    """(data, input shape, preprocessing, batch size) for a saved model whose run.json is `settings`."""
     shape = tuple(model.inputs[0].shape[1:])
     wanted = data_module.InputDescription(
         shape,
@@ -279,37 +275,31 @@ def _tfrecord(settings):
     """The feature description the run read its TFRecord files with, if any."""
     if not settings.get("tfrecord"):
         return None
-    from ..spec.training import TFRecordSettings
-
     return TFRecordSettings.model_validate(settings["tfrecord"])
 
 
-def evaluate_labelled(model, model_path, data_arg, label=None) -> dict:
-    """evaluate for a model with one label per example (tasks/classification.py)."""
+def evaluate_labelled(model, model_path, settings, data_arg, label=None) -> dict:
+    """evaluate for a model with one input and one label per example."""
     model = compile_for_its_task(model)
-    data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=False, label=label)
+    data, shape, preprocessing, batch_size = _data_for(model, model_path, settings, data_arg, False, label)
     split = data.test or data.train
     ds = batching.dataset(split, data, batching.Pipeline(tuple(shape), batch_size, preprocessing), training=False)
     results = model.evaluate(ds, return_dict=True, verbose=0)
     return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
 
-def predict_labelled(model, model_path, data_arg, label=None, top_k=1):
+def predict_labelled(model, model_path, settings, data_arg, label=None, top_k=1):
     """(rows, header): one row per example, in the order of the file or folder.
     Labeled data keeps its label column; new data without labels (a file, a
     flat folder, a CSV of features) is named by file or line. Classes are
     named as the training data named them (classes.json beside the model)."""
-    classes = model.outputs[0].shape[-1] if len(model.outputs[0].shape) == 2 else 1
-    if 1 < classes < top_k:  # a CSV row per example: each with as many columns
-        raise FlagError(f"--top-k {top_k}: the model predicts {classes} classes; ask for at most {classes}")
     shape = tuple(model.inputs[0].shape[1:])
-    settings = data_module.saved_record(model_path)
     if unlabeled.is_unlabeled(data_arg, shape):
         data, names = unlabeled.load(data_arg, shape, model.inputs[0].dtype, data_module.load_vocabulary(model_path))
         preprocessing, batch_size = _scaling(settings), settings.get("batch_size", 32)
         truth, first = None, ("input",)
     else:
-        data, shape, preprocessing, batch_size = _data_for(model, model_path, data_arg, whole=True, label=label)
+        data, shape, preprocessing, batch_size = _data_for(model, model_path, settings, data_arg, True, label)
         names, truth, first = None, data.train.y, ("index",)
     order = np.argsort(data.train.index)  # back to the order of the file or folder
     steps = batching.Pipeline(tuple(shape), batch_size, preprocessing)

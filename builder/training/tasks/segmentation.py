@@ -20,7 +20,7 @@ from ...backend import keras as _keras
 from ...errors import DataError, DependencyError, FlagError
 from ...spec.training import Preprocessing
 from .. import data as data_module
-from .base import Predictions, Task, output_rank, task, wrong_model
+from .base import Predictions, Task, output_rank, probabilities, task, wrong_model
 
 IMAGES, MASKS, CLASSES_FILE = "images", "masks", "classes.json"
 MAX_BYTES = 4 * 1024**3  # decoded images and masks held in memory
@@ -78,10 +78,10 @@ class Segmentation(Task):
         splits = data_module.split_folders(path)
         names = _class_names(path, self.classes)
         if splits is None:
-            x, y, _ = self._pairs(path, ignore)
+            x, y = self._pairs(path, ignore)
             data = data_module.split_examples(path, x, y, plan, names=names, rescale=1 / 255)
         else:
-            x, y, _ = self._pairs(splits["train"], ignore)
+            x, y = self._pairs(splits["train"], ignore)
             plan = data_module.SplitPlan(
                 0 if "validation" in splits else plan.validation_split,
                 0 if "test" in splits else plan.test_split,
@@ -90,7 +90,7 @@ class Segmentation(Task):
             data = data_module.split_examples(path, x, y, plan, names=names, rescale=1 / 255)
             for split, where in splits.items():
                 if split != "train":
-                    xs, ys, _ = self._pairs(where, ignore)
+                    xs, ys = self._pairs(where, ignore)
                     setattr(data, split, data_module.Split(xs, ys, np.arange(len(ys))))
             data.split_by_folders = True
         if whole:
@@ -104,7 +104,7 @@ class Segmentation(Task):
         return data
 
     def _pairs(self, folder, ignore):
-        """(images, masks, image files) of one folder holding images/ and masks/, checked pair by pair."""
+        """(images, masks) of one folder holding images/ and masks/, checked pair by pair."""
         images_dir, masks_dir = os.path.join(folder, IMAGES), os.path.join(folder, MASKS)
         for needed in (images_dir, masks_dir):
             if not os.path.isdir(needed):
@@ -152,7 +152,7 @@ class Segmentation(Task):
             y[i] = np.asarray(
                 _pil().fromarray(mask.astype("int32")).resize((width, height), _pil().NEAREST), dtype="int32"
             )
-        return x, y, [os.path.join(images_dir, f) for f in images]
+        return x, y
 
     def prepare(self, data):
         """Masks centre-cropped to an output smaller than the input."""
@@ -171,12 +171,10 @@ class Segmentation(Task):
         top, left = (height - out_h) // 2, (width - out_w) // 2
         return masks[:, top : top + out_h, left : left + out_w]
 
-    def loss(self):
-        if self.spec is not None and self.spec.training.loss:
-            return self.spec.training.loss
-        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not _softmax(self.model))
+    def own_loss(self):
+        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not probabilities(self.model))
 
-    def metrics(self):
+    def own_metrics(self):
         keras = _keras()
         return [
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
@@ -235,10 +233,6 @@ def _images_to_predict(path) -> list[str]:
     if not files:
         raise DataError(path, "no images to predict")
     return files
-
-
-def _softmax(model) -> bool:
-    return getattr(model.layers[-1], "activation", None) is _keras().activations.softmax
 
 
 def _files(folder) -> list[str]:
