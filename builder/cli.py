@@ -572,7 +572,7 @@ def _train_flags(parser):
     parser.add_argument(
         "--vocabulary",
         metavar="FILE",
-        help="text tasks: the tokenizer's vocabulary, one token per line ([PAD] and [UNK] among them), "
+        help="text tasks: the tokenizer's vocabulary, one token per line ([PAD] first, [UNK] among them), "
         "instead of one learned from the training split",
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")

@@ -408,6 +408,15 @@ def test_a_bad_vocabulary_file_is_one_line_and_writes_nothing(tmp_path, cli, con
     assert run_folder_absent(tmp_path / "run")
 
 
+def test_a_vocabulary_for_a_run_without_text_is_refused(tmp_path, cli):
+    path = tmp_path / "vocab.txt"
+    path.write_text("[PAD]\n[UNK]\n")
+    code, _, err = cli("train", spec_path("lenet5"), "--data", "digits", "--vocabulary", path, "--out", tmp_path / "run")
+    assert (code, err.strip()) == (1, f"error: --vocabulary {path}: this run tokenizes no text (a language model, or "
+                                      "a spec with token_ids and padding_mask inputs, does)")
+    assert run_folder_absent(tmp_path / "run")
+
+
 def test_a_vocabulary_file_is_the_tokenizer(tmp_path, cli):
     vocabulary = ["[PAD]", "[UNK]", "[EOS]", "the", "cat", "dog", "sat", "in", "."]
     path = tmp_path / "vocab.txt"

@@ -1,6 +1,6 @@
 """Training a spec, as a sequence of named steps, each on one screen:
 
-    run folder -> data -> model -> fit -> report
+    run folder -> model -> its task's data -> compiled -> fit -> report -> saved
 
 `train()` strings them together. Devices are chosen beforehand
 (devices.configure_devices), since TensorFlow fixes them when it starts.
@@ -18,7 +18,7 @@ from typing import Any
 
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
-from ..errors import SpecError
+from ..errors import FlagError, SpecError
 from ..files import atomic_path, write_atomic
 from ..keras import weights as starting_weights
 from ..keras.assemble import build_model
@@ -51,6 +51,11 @@ def load_data(job: tasks.Task, expanded, settings: RunSettings, folder: RunFolde
     what predict needs of it (a vocabulary, a tokenizer) written beside the
     model at once, so that a resumed run reads the same."""
     data = job.load(expanded, settings, folder)
+    if settings.vocabulary is not None and data.tokenizer is None:
+        raise FlagError(
+            f"--vocabulary {settings.vocabulary}: this run tokenizes no text (a language model, or a spec with "
+            "token_ids and padding_mask inputs, does)"
+        )
     job.prepare(data)
     if folder.chief:
         if data.vocabulary is not None:
@@ -109,7 +114,7 @@ class _Fitting:
 
 
 def fit(model, spec, data, settings: RunSettings, folder: RunFolder, strategy, extra_callbacks=()) -> Fitted:
-    """Step 4: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
+    """Step 5: fit, with checkpoints after every epoch, logs and the spec's callbacks."""
     config, state = spec.training, folder.state
     steps = batching.Pipeline.of(spec, settings.batch_size)
     cache_dir = folder.file(folder_module.CACHE)
@@ -196,7 +201,7 @@ def _fit_phase(model, spec, phase, folder: RunFolder, fitting: _Fitting):
 
 
 def report(model, spec, data, fitted: Fitted, settings: RunSettings, folder: RunFolder, strategy) -> dict:
-    """Step 5: the run's metrics: its time and throughput, the tested weights
+    """Step 6: the run's metrics: its time and throughput, the tested weights
     (use_tested_weights), their test metrics and validation metrics."""
     history = fitted.history
     completed = history[-1]["epoch"] if history else fitted.first_epoch
@@ -228,7 +233,7 @@ def report(model, spec, data, fitted: Fitted, settings: RunSettings, folder: Run
 
 
 def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metrics: dict, facts: dict):
-    """Step 6: model.keras, the history, classes, the resolved spec, run.json
+    """Step 7: model.keras, the history, classes, the resolved spec, run.json
     and metrics.json in the run folder (a worker other than the chief removes
     its own folder instead). `facts`: what run.json records of how the run
     trained, besides its settings (threads, device)."""
@@ -365,7 +370,7 @@ def results_table(metrics: dict) -> list[str]:
 
 
 def use_tested_weights(model, spec, folder: RunFolder, completed) -> dict:
-    """Step 5a: the weights that are tested and saved as model.keras: the best
+    """Step 6a: the weights that are tested and saved as model.keras: the best
     checkpoint's (`training.test_on: best`, the default) or the last epoch's;
     what the report says about them."""
     state = (
