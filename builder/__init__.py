@@ -209,12 +209,14 @@ def evaluate(
     return saved.evaluate(model_path, data, label=label, weights=weights)
 
 
-def predict(model_path: PathLike, data: PathLike, *, label: str | None = None, top_k: int = 1) -> tuple[list, list]:
+def predict(
+    model_path: PathLike, data: PathLike, *, label: str | None = None, top_k: int = 1, threshold: float | None = None
+) -> tuple[list, list]:
     """(rows, header) of a saved model's predictions on `data` (as `cli.py predict`);
     for a segmentation model, ({file name: PNG bytes of its mask}, None), as `cli.py predict -o` writes them."""
     from .training import saved
 
-    predicted = saved.predict(model_path, data, label=label, top_k=top_k)
+    predicted = saved.predict(model_path, data, label=label, top_k=top_k, threshold=threshold)
     if predicted.files is not None:
         return predicted.files, None  # type: ignore[return-value]
     return predicted.rows, predicted.header

@@ -291,7 +291,7 @@ def cmd_predict(args) -> int:
 
     if args.output:
         check_output(args.output, args.overwrite)
-    predicted = saved.predict(args.model, args.data, label=args.label, top_k=args.top_k)
+    predicted = saved.predict(args.model, args.data, label=args.label, top_k=args.top_k, threshold=args.threshold)
     if predicted.files is not None:
         return _write_files(predicted.files, args.output, args.overwrite)
     rows, header = predicted.rows, predicted.header
@@ -410,6 +410,16 @@ def _limits(args) -> dict:
 
 
 # --- flags -------------------------------------------------------------------------------
+
+
+def _probability(text) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text!r}")
+    return value
 
 
 def _positive(text) -> int:
@@ -595,6 +605,12 @@ def _predict_flags(parser):
         default=1,
         metavar="K",
         help="the K most probable classes of each example, each with its probability",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_probability,
+        metavar="P",
+        help="a multi-label model: the classes of probability P or more are predicted (default 0.5)",
     )
     parser.add_argument(
         "-o",

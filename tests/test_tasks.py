@@ -36,6 +36,7 @@ def test_every_task_name_has_one_module_and_no_more():
     ("gpt2", {"scale": "tiny"}, "causal_lm"),
     ("lenet5", {}, "classification"),
     ("lenet5", {"output": {"units": 1, "activation": "sigmoid"}}, "binary"),
+    ("lenet5", {"output": {"units": 4, "activation": "sigmoid"}}, "multi_label"),
     ("lenet5", {"output": {"units": 1, "activation": "linear"}}, "regression"),
     ("lenet5", {"training.task": "regression"}, "regression"),
 ])
@@ -78,7 +79,7 @@ def test_an_unknown_task_names_the_choices(write_spec, cli):
     code, _, err = cli("validate", path)
     assert code == 1
     assert err.strip() == (f"{path}:6:3: error: training.task: unknown task 'detection'. "
-                           "Known: binary, causal_lm, classification, regression, segmentation.")
+                           "Known: binary, causal_lm, classification, multi_label, regression, segmentation.")
 
 
 def test_a_per_position_output_without_a_task_is_a_located_error(write_spec, cli, tmp_path):
@@ -89,6 +90,81 @@ def test_a_per_position_output_without_a_task_is_a_located_error(write_spec, cli
     code, _, err = cli("train", path, "--data", "digits", "--out", tmp_path / "run")
     assert code == 1
     assert err.strip().startswith(f"{path}:4:1: error: output: the output predicts for every position of a sequence")
+
+
+# --- multi-label ------------------------------------------------------------------------
+
+
+MULTI_LABEL = "name: ml\ninput: [4]\nlayers:\n  - dense: {units: 32, activation: relu}\noutput: {units: 3, activation: sigmoid}\n"
+
+
+def label_sets(tmp_path, count=300):
+    """A CSV of four features whose first three, where positive, name the classes cat, dog and fish."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(count, 4))
+    lines = ["a,b,c,d,label"] + [",".join(f"{v:.4f}" for v in row) + "," + "|".join(
+        name for name, v in zip(("cat", "dog", "fish"), row) if v > 0) for row in x]
+    path = tmp_path / "sets.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path, x
+
+
+def test_multi_label_trains_on_label_sets_and_predicts_above_a_threshold(tmp_path, cli, write_spec):
+    spec = write_spec(MULTI_LABEL)
+    data, x = label_sets(tmp_path)
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec, "--data", data, "--epochs", "30", "--out", run, "--quiet")
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_auc"] > 0.9 and metrics["test_accuracy"] > 0.8
+    assert json.loads((run / "classes.json").read_text()) == ["cat", "dog", "fish"]
+    assert json.loads((run / "run.json").read_text())["task"] == "multi_label"
+    code, out, err = cli("predict", run / "model.keras", "--data", data, "--threshold", "0.5")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "index,predicted,probability_cat,probability_dog,probability_fish,label"
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        chosen = {name for name, p in zip(("cat", "dog", "fish"), row[2:5]) if float(p) >= 0.5}
+        assert set(filter(None, row[1].split("|"))) == chosen
+    right = sum(row[1] == row[5] for row in rows)
+    assert right / len(rows) > 0.6
+    code, out, _ = cli("predict", run / "model.keras", "--data", data, "--threshold", "1")
+    assert all(line.split(",")[1] == "" for line in out.splitlines()[1:])
+    code, out, err = cli("evaluate", run / "model.keras", "--data", data)
+    assert code == 0, err
+    assert json.loads(out)["test_auc"] == pytest.approx(metrics["test_auc"], abs=1e-6)
+
+
+def test_multi_label_hostile_labels_are_one_line(tmp_path, cli, write_spec):
+    spec = write_spec(MULTI_LABEL)
+    data, _ = label_sets(tmp_path, 40)
+    text = data.read_text().splitlines()
+    text[3] = text[3].rsplit(",", 1)[0] + ",cat|dog|fish|bird"
+    data.write_text("\n".join(text) + "\n")
+    code, _, err = cli("train", spec, "--data", data, "--out", tmp_path / "run")
+    assert (code, err.strip()) == (1, f"{data}: error: 4 classes (bird, cat, dog, fish), but the output has 3 units")
+    hot = tmp_path / "hot.npz"
+    np.savez(hot, x=np.zeros((10, 4), "float32"), y=np.ones((10, 2), "int64"))
+    code, _, err = cli("train", spec, "--data", hot, "--out", tmp_path / "run")
+    assert (code, err.strip()) == (1, f"{hot}: error: multi-hot labels are rows of 3 zeros and ones (the output's "
+                                      "units); y's rows have 2")
+    y = np.zeros((10, 3), "int64")
+    y[4, 1] = 2
+    np.savez(hot, x=np.zeros((10, 4), "float32"), y=y)
+    code, _, err = cli("train", spec, "--data", hot, "--out", tmp_path / "run")
+    assert (code, err.strip()) == (1, f"{hot}: error: multi-hot labels are zeros and ones; example 4 holds others")
+    assert run_folder_absent(tmp_path / "run")
+
+
+def test_threshold_is_for_multi_label_models_only(tmp_path, cli):
+    run = tmp_path / "run"
+    path = tmp_path / "spec.yaml"
+    path.write_text("input: [8, 8, 1]\nlayers:\n  - flatten\noutput: {units: 10}\n")
+    assert cli("train", path, "--data", "digits", "--epochs", "1", "--out", run, "--quiet")[0] == 0
+    code, _, err = cli("predict", run / "model.keras", "--data", "digits", "--threshold", "0.3")
+    assert (code, err.strip()) == (1, f"error: --threshold: {run / 'model.keras'} was trained for classification; "
+                                      "a multi_label model takes it")
 
 
 # --- segmentation -----------------------------------------------------------------------

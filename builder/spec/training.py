@@ -57,7 +57,7 @@ AUGMENTATIONS = (
 MONITOR_MODES = ("auto", "min", "max")
 # What a run trains its model to do (`training.task`); builder/training/tasks/ has one module per task,
 # registered under these names (a test holds the two to each other).
-TASKS = ("classification", "binary", "regression", "segmentation", "causal_lm")
+TASKS = ("classification", "binary", "multi_label", "regression", "segmentation", "causal_lm")
 
 
 def _check_callback_values(name, args):
@@ -249,9 +249,10 @@ class Training(SpecModel):
 
     task: Literal[TASKS] | None = Field(  # type: ignore[valid-type]
         None,
-        description="what the model is trained to do: classification, binary, regression, segmentation or "
-        "causal_lm; default: inferred from the output layer (a per-pixel head: segmentation; a head tied to a "
-        "token embedding: causal_lm; one sigmoid unit: binary; softmax: classification; else regression)",
+        description="what the model is trained to do: classification, binary, multi_label, regression, "
+        "segmentation or causal_lm; default: inferred from the output layer (a per-pixel head: segmentation; a "
+        "head tied to a token embedding: causal_lm; one sigmoid unit: binary; several: multi_label; softmax: "
+        "classification; else regression)",
     )
     sequence_length: Annotated[StrictInt, Field(gt=0, le=1_000_000)] | None = Field(
         None,

@@ -43,11 +43,14 @@ def evaluate(model_path, data_arg, label=None, weights=None, report=None) -> dic
     return tasks.of_saved(model, data_module.saved_record(model_path)).evaluate(model_path, data_arg, label)
 
 
-def predict(model_path, data_arg, label=None, top_k=1) -> tasks.Predictions:
+def predict(model_path, data_arg, label=None, top_k=1, threshold=None) -> tasks.Predictions:
     """What the saved model's task predicts for every example of `data_arg`:
-    CSV rows, or files (segmentation's masks)."""
+    CSV rows, or files (segmentation's masks); `threshold`: a multi-label model's."""
     model = load_trained(model_path)
-    return tasks.of_saved(model, data_module.saved_record(model_path)).predict(model_path, data_arg, label, top_k)
+    task = tasks.of_saved(model, data_module.saved_record(model_path))
+    if threshold is not None and not task.takes_threshold:
+        raise FlagError(f"--threshold: {model_path} was trained for {task.name}; a multi_label model takes it")
+    return task.predict(model_path, data_arg, label, top_k, threshold)
 
 
 def generate(model_path, prompt: str, max_length: int = 32, sampler: str = "greedy", seed=None) -> str:

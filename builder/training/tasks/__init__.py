@@ -3,6 +3,7 @@ owns, in one place, how its data is read and checked, its loss and metrics,
 what `evaluate` reports and what `predict` writes:
 
     classification, binary, regression   classification.py
+    multi_label                           multi_label.py
     segmentation                          segmentation.py
     causal_lm                             causal_lm.py
 
@@ -21,7 +22,7 @@ from .base import TASKS, Predictions, Task, flat_task, output_rank, task, wrong_
 def infer(spec, model=None) -> str:
     """The task a spec declares, or the one its output implies: a head tied to a
     token embedding, causal_lm; a per-pixel head, segmentation; one sigmoid
-    unit, binary; a softmax, classification; anything else, regression. With
+    unit, binary; several, multi_label; a softmax, classification; anything else, regression. With
     no `model` (before it is built), from the spec alone."""
     declared = spec.training.task
     if declared is not None:
@@ -42,8 +43,8 @@ def infer(spec, model=None) -> str:
                 path=("output",),
             )
         )
-    if output.get("activation") == "sigmoid" and output.get("units") == 1:
-        return "binary"
+    if output.get("activation") == "sigmoid":
+        return "binary" if output.get("units") == 1 else "multi_label"
     return "classification" if output.get("activation") == "softmax" else "regression"
 
 
@@ -62,7 +63,7 @@ def of_saved(model, record: dict) -> Task:
     return TASKS[name](model, None, record)
 
 
-from . import causal_lm, classification, segmentation  # noqa: E402 - they register themselves
+from . import causal_lm, classification, multi_label, segmentation  # noqa: E402 - they register themselves
 
 __all__ = [
     "TASKS",
@@ -71,6 +72,7 @@ __all__ = [
     "causal_lm",
     "classification",
     "infer",
+    "multi_label",
     "of",
     "of_saved",
     "segmentation",

@@ -35,6 +35,7 @@ class Task:
     its model). Saved models: `evaluate`, `predict`."""
 
     name: ClassVar[str] = ""
+    takes_threshold: ClassVar[bool] = False  # predict's --threshold (multi-label)
 
     def __init__(self, model, spec=None, record: dict | None = None):
         self.model, self.spec, self.record = model, spec, record or {}
@@ -80,7 +81,8 @@ class Task:
     def evaluate(self, model_path, data_arg, label=None) -> dict:
         raise NotImplementedError
 
-    def predict(self, model_path, data_arg, label=None, top_k=1) -> Predictions:
+    def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None) -> Predictions:
+        """What the model predicts for `data_arg`; `threshold` only where the task `takes_threshold`."""
         raise NotImplementedError
 
 
@@ -101,15 +103,15 @@ def wrong_model(message: str) -> SpecError:
 
 
 def flat_task(model) -> str:
-    """The task of a model with one output per example: several units, classification;
-    one sigmoid unit, binary; else regression."""
+    """The task of a model with one output per example: sigmoid units, binary
+    (one) or multi_label (several); other units, classification (several) or
+    regression (one)."""
     from ...backend import keras as _keras
 
     units = model.outputs[0].shape[-1] or 1
-    if units > 1:
-        return "classification"
-    sigmoid = getattr(model.layers[-1], "activation", None) is _keras().activations.sigmoid
-    return "binary" if sigmoid else "regression"
+    if getattr(model.layers[-1], "activation", None) is _keras().activations.sigmoid:
+        return "binary" if units == 1 else "multi_label"
+    return "classification" if units > 1 else "regression"
 
 
 def probabilities(model) -> bool:

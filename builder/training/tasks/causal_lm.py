@@ -158,7 +158,7 @@ class CausalLM(Task):
         )
         return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
-    def predict(self, model_path, data_arg, label=None, top_k=1):
+    def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None):
         raise FlagError(
             f"{model_path} is a language model: continue a prompt with `generate {model_path} --prompt TEXT`"
         )

@@ -32,31 +32,12 @@ class _OneLabel(Task):
         return list(self.default_metrics)
 
     def load(self, expanded, settings, folder):
-        spec, config = self.spec, self.spec.training
-        plan = data_module.SplitPlan.of(config)
+        spec = self.spec
         if text.is_packed_text_model(self.model):
-            data = self._packed(settings, plan, expanded, folder)
+            data = self._packed(settings, data_module.SplitPlan.of(spec.training), expanded, folder)
         else:
-            if len(spec.inputs) != 1:
-                raise FlagError(
-                    f"training from --data needs a spec with one input, or a BERT-style spec whose inputs are "
-                    f"{text.TOKEN_INPUT}, {text.SEGMENT_INPUT} and {text.MASK_INPUT}; this one has "
-                    f"{len(spec.inputs)}: {', '.join(item.name for item in spec.inputs)}"
-                )
-            item = spec.inputs[0]
-            resumed = data_module.load_vocabulary(folder.file(folder_module.MODEL)) if settings.resume else None
-            wanted = data_module.InputDescription(
-                tuple(item.shape),
-                item.dtype,
-                label=settings.label,
-                vocabulary=resumed,
-                max_tokens=text.embedding_size(expanded),
-                tfrecord=config.tfrecord,
-            )
-            data = data_module.load(settings.data, wanted, plan)
+            data = read_one_input(self, expanded, settings, folder)
         check_labels(data, self.checked_as, spec.output.get("units") if spec.output else None)
-        if expanded.scales_its_input:
-            data.rescale = None  # the model scales its raw input itself
         return data
 
     def _packed(self, settings, plan, expanded, folder):
@@ -113,7 +94,7 @@ class _OneLabel(Task):
         )
         return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
-    def predict(self, model_path, data_arg, label=None, top_k=1):
+    def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None):
         classes = self.model.outputs[0].shape[-1] if len(self.model.outputs[0].shape) == 2 else 1
         if 1 < classes < top_k:  # a CSV row per example: each with as many columns
             raise FlagError(f"--top-k {top_k}: the model predicts {classes} classes; ask for at most {classes}")
@@ -163,6 +144,32 @@ class _OneLabel(Task):
                 )
             y = np.array([classes.index(names[i]) for i in y], dtype="int64")
         return x, y, lines
+
+
+def read_one_input(job: Task, expanded, settings, folder):
+    """A one-input model's data from the first source of sources.SOURCES that
+    recognises --data, split by the spec's plan (labels not yet checked)."""
+    spec, config = job.spec, job.spec.training
+    if len(spec.inputs) != 1:
+        raise FlagError(
+            f"training from --data needs a spec with one input, or a BERT-style spec whose inputs are "
+            f"{text.TOKEN_INPUT}, {text.SEGMENT_INPUT} and {text.MASK_INPUT}; this one has "
+            f"{len(spec.inputs)}: {', '.join(item.name for item in spec.inputs)}"
+        )
+    item = spec.inputs[0]
+    resumed = data_module.load_vocabulary(folder.file(folder_module.MODEL)) if settings.resume else None
+    wanted = data_module.InputDescription(
+        tuple(item.shape),
+        item.dtype,
+        label=settings.label,
+        vocabulary=resumed,
+        max_tokens=text.embedding_size(expanded),
+        tfrecord=config.tfrecord,
+    )
+    data = data_module.load(settings.data, wanted, data_module.SplitPlan.of(config))
+    if expanded.scales_its_input:
+        data.rescale = None  # the model scales its raw input itself
+    return data
 
 
 @task("classification")
@@ -253,8 +260,9 @@ def _check_classes(model, data, model_path):
     check_labels(data, TASKS[task].checked_as, units)
 
 
-def _data_for(model, model_path, settings, data_arg, whole, label=None):
-    """(data, input shape, preprocessing, batch size) for a saved model whose run.json is `settings`."""
+def saved_data(model, model_path, settings, data_arg, whole, label=None, check=True):
+    """(data, input shape, preprocessing, batch size) for a saved model whose
+    run.json is `settings`; with `check`, its labels checked as class numbers."""
     shape = tuple(model.inputs[0].shape[1:])
     wanted = data_module.InputDescription(
         shape,
@@ -267,7 +275,8 @@ def _data_for(model, model_path, settings, data_arg, whole, label=None):
     data = data_module.load(data_arg, wanted, plan)
     if whole and data.split_by_folders:
         data = data_module.merged(data)
-    _check_classes(model, data, model_path)
+    if check:
+        _check_classes(model, data, model_path)
     return data, shape, _scaling(settings), settings.get("batch_size", 32)
 
 
@@ -281,7 +290,7 @@ def _tfrecord(settings):
 def evaluate_labelled(model, model_path, settings, data_arg, label=None) -> dict:
     """evaluate for a model with one input and one label per example."""
     model = compile_for_its_task(model)
-    data, shape, preprocessing, batch_size = _data_for(model, model_path, settings, data_arg, False, label)
+    data, shape, preprocessing, batch_size = saved_data(model, model_path, settings, data_arg, False, label)
     split = data.test or data.train
     ds = batching.dataset(split, data, batching.Pipeline(tuple(shape), batch_size, preprocessing), training=False)
     results = model.evaluate(ds, return_dict=True, verbose=0)
@@ -293,22 +302,34 @@ def predict_labelled(model, model_path, settings, data_arg, label=None, top_k=1)
     Labeled data keeps its label column; new data without labels (a file, a
     flat folder, a CSV of features) is named by file or line. Classes are
     named as the training data named them (classes.json beside the model)."""
+    task = TASKS[flat_task(model)](model, None, settings)
+    outputs, names, truth, data = saved_outputs(task, model_path, data_arg, label)
+    first = ("index",) if truth is not None else ("input",)
+    classes = saved_classes(model_path) or data.class_names
+    return prediction_rows(outputs, names, classes, truth, top_k), prediction_header(first, outputs, truth, top_k)
+
+
+def saved_outputs(task: Task, model_path, data_arg, label=None, labels=None) -> tuple:
+    """(the outputs, the examples' names, their labels or None, the data) of a
+    saved one-input model on `data_arg`, in the order of its file or folder;
+    labels checked as class numbers, or made by `labels(data) -> data` (multi-hot rows)."""
+    model, settings = task.model, task.record
     shape = tuple(model.inputs[0].shape[1:])
     if unlabeled.is_unlabeled(data_arg, shape):
         data, names = unlabeled.load(data_arg, shape, model.inputs[0].dtype, data_module.load_vocabulary(model_path))
-        preprocessing, batch_size = _scaling(settings), settings.get("batch_size", 32)
-        truth, first = None, ("input",)
+        preprocessing, batch_size, labelled = _scaling(settings), settings.get("batch_size", 32), False
     else:
-        data, shape, preprocessing, batch_size = _data_for(model, model_path, settings, data_arg, True, label)
-        names, truth, first = None, data.train.y, ("index",)
+        data, shape, preprocessing, batch_size = saved_data(
+            model, model_path, settings, data_arg, True, label, check=labels is None
+        )
+        if labels is not None:
+            data = labels(data)
+        names, labelled = None, True
     order = np.argsort(data.train.index)  # back to the order of the file or folder
     steps = batching.Pipeline(tuple(shape), batch_size, preprocessing)
-    ds = batching.dataset(data.train, data, steps, training=False)
-    outputs = np.asarray(model.predict(ds, verbose=0))[order]
+    outputs = np.asarray(model.predict(batching.dataset(data.train, data, steps, training=False), verbose=0))[order]
     names = names if names is not None else [str(i) for i in range(len(outputs))]
-    classes = saved_classes(model_path) or data.class_names
-    truth = truth[order] if truth is not None else None
-    return prediction_rows(outputs, names, classes, truth, top_k), prediction_header(first, outputs, truth, top_k)
+    return outputs, names, data.train.y[order] if labelled else None, data
 
 
 def _scaling(settings: dict) -> Preprocessing:

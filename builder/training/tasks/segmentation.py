@@ -200,7 +200,7 @@ class Segmentation(Task):
         results = self.model.evaluate(batching.dataset(split, data, steps, training=False), return_dict=True, verbose=0)
         return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
 
-    def predict(self, model_path, data_arg, label=None, top_k=1):
+    def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None):
         """One PNG of class ids per image, named after it: for a folder of images, or a segmentation folder's images."""
         path = os.fspath(data_arg)
         height, width, channels = self.input_shape
