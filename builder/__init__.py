@@ -161,12 +161,14 @@ def train(
     resume: bool = False,
     verbose: int | str = "auto",
     label: str | None = None,
+    vocabulary: PathLike | None = None,
 ) -> Run:
     """Train a spec (a path, or a Spec from load_spec) on `data`: 'digits', a
-    path (.npz, .csv, .tfrecord, a folder of class folders), 'tfds:NAME',
-    'hf:NAME', an `(x, y)` pair of NumPy arrays, or a tf.data.Dataset of
-    (x, y) pairs, batched or not, in the same order each time it is read;
-    `callbacks` are Keras callbacks added to the run's own. Writes the
+    path (.npz, .csv, .tfrecord, a folder of class folders, a folder of images/
+    and masks/, a text file), 'tfds:NAME', 'hf:NAME', an `(x, y)` pair of
+    NumPy arrays, or a tf.data.Dataset of (x, y) pairs, batched or not, in the
+    same order each time it is read; `callbacks` are Keras callbacks added to
+    the run's own; `vocabulary` a text task's vocabulary file (as `--vocabulary`). Writes the
     run folder `out` (default runs/SPEC_NAME) as `cli.py train` does and
     returns a Run: `.model`, `.history`, `.metrics`, `.dir`."""
     from .training import run
@@ -188,6 +190,7 @@ def train(
         verbose=verbose,
         label=label,
         weights=weights,
+        vocabulary=os.fspath(vocabulary) if vocabulary is not None else None,
         callbacks=callbacks,
         record={"command": None, "overrides": overrides or {}},
     )

@@ -209,3 +209,20 @@ def test_runs_of_a_sweep_are_plotted_side_by_side(browser, server, folder):
     assert all(run in table for run in runs) and "test_accuracy" in table
     assert "name: lenet5" in page.inner_text("#run-spec") and '"seed"' in page.inner_text("#run-record")
     assert page.errors == []
+
+
+def test_a_language_model_run_charts_its_perplexity(browser, server, folder):
+    """A task's own metrics (a language model's perplexity) reach the runs' charts and table."""
+    import builder
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(["the cat sat in the garden .", "a dog ran to the park ."] * 60) + "\n")
+    builder.train(spec_path("gpt2"), str(corpus), out=str(folder / "runs" / "lm"), epochs=2, verbose=0,
+                  overrides={"scale": "tiny", "layers.token_embedding.output_dim": 16,
+                             "layers.transformer_layer_.repeat": 1, "layers.position_embedding.sequence_length": 8})
+    page = open_spec(browser, server, "mine.yaml")
+    page.wait_for_selector("#runs-tab:not([hidden])", timeout=5000)
+    page.click("#runs-tab")
+    page.wait_for_function("() => (document.body.dataset.runs || '').includes('runs/lm')")
+    assert "perplexity" in page.eval_on_selector_all("#charts figure", "f => f.map(x => x.dataset.metric)")
+    assert "test_perplexity" in page.inner_text("#metrics-table")
+    assert page.errors == []
