@@ -22,6 +22,16 @@ SPECS = {
             "  tfrecord: {features: {image: {dtype: string, decode: image}, label: {dtype: int64}}}\n"),
     "text": ("name: text\ninput: {shape: [6], dtype: int32}\nlayers: [{embedding: {input_dim: 50, output_dim: 4}}, "
              "flatten]\noutput: {units: 2}\ntraining: {epochs: 1}\n"),
+    "seg": ("name: seg\ninput: [8, 8, 3]\nlayers: [{conv2d: {filters: 4, kernel_size: 3, padding: same}}]\n"
+            "output: {units: 3, pool: none}\ntraining: {epochs: 1}\n"),
+    "lm": ("name: lm\ninputs: {token_ids: {shape: [null], dtype: int32}}\nlayers:\n"
+           "  - reversible_embedding: {input_dim: 64, output_dim: 8, name: tokens}\noutput: {tie: tokens}\n"
+           "training: {epochs: 1, sequence_length: 8, validation_split: 0, test_split: 0}\n"),
+    "pair": ("name: pair\ninputs:\n  token_ids: {shape: [null], dtype: int32}\n  segment_ids: {shape: [null], "
+             "dtype: int32}\n  padding_mask: {shape: [null], dtype: int32}\nlayers:\n  - embedding: {input_dim: 64, "
+             "output_dim: 4, inputs: token_ids}\n  - global_average_pooling1d\noutput: {units: 2}\n"
+             "training: {epochs: 1}\n"),
+    "tags": "name: tags\ninput: [2]\nlayers: [dense: 4]\noutput: {units: 3, activation: sigmoid}\ntraining: {epochs: 1}\n",
 }
 
 

@@ -135,10 +135,42 @@ def main():
     records("records_label_out_of_range.tfrecord", [], labels=[0, 1, 0, 5, 1, 0])
     records("records_label_is_text.tfrecord", [], labels=[b"cat"] * 6)
     records("records_no_description.tfrecord", [])
+    task_cases()
     # keep empty folders in git
     for folder, _, files in os.walk(HERE):
         if not files and not os.listdir(folder):
             text(os.path.relpath(os.path.join(folder, ".gitkeep"), HERE), "")
+
+
+def segmentation(folder, count=3, mask=None, image_only=None, mask_mode="L"):
+    """`folder`/images/N.png (8x8 RGB) and masks/N.png (class ids 0-2); `mask`: (index, array) replacing one
+    mask; `image_only`: an index whose mask is left out; `mask_mode`: RGB for a three-channel mask."""
+    for sub in ("images", "masks"):
+        os.makedirs(os.path.join(HERE, folder, sub), exist_ok=True)
+    for i in range(count):
+        Image.fromarray((rng.random((8, 8, 3)) * 255).astype("uint8")).save(os.path.join(HERE, folder, "images", f"{i}.png"))
+        if i == image_only:
+            continue
+        ids = (np.arange(64).reshape(8, 8) % 3).astype("uint8")
+        if mask is not None and mask[0] == i:
+            ids = mask[1]
+        picture = Image.fromarray(ids) if mask_mode == "L" else Image.fromarray(np.stack([ids] * 3, axis=-1))
+        picture.save(os.path.join(HERE, folder, "masks", f"{i}.png"))
+
+
+def task_cases():
+    """The tasks' data (docs/tasks.md): segmentation folders, corpora, text pairs, label sets."""
+    segmentation("seg_mask_size", mask=(1, np.zeros((4, 4), "uint8")))
+    segmentation("seg_class_beyond_output", mask=(2, np.full((8, 8), 5, "uint8")))
+    segmentation("seg_image_without_mask", image_only=1)
+    segmentation("seg_mask_in_colour", mask_mode="RGB")
+    text("corpus_empty.txt", "\n\n")
+    text("corpus_non_utf8.txt", b"the cat sat\nthe dog \xff ran\n", "wb")
+    text("corpus_shorter_than_a_window.txt", "a cat\n")
+    text("corpus_bad_line.jsonl", '{"text": "the cat sat"}\n["the dog ran"]\n')
+    text("pairs_without_text_b.csv", "text_a,label\nthe cat sat,1\na dog ran,0\n")
+    text("label_sets_too_many.csv", "a,b,label\n" + "".join(f"{i},{i},{n}\n" for i, n in enumerate(
+        ["cat", "dog|fish", "bird", "cat|dog"])))
 
 
 if __name__ == "__main__":
