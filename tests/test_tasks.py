@@ -195,6 +195,17 @@ def test_masks_are_cropped_to_a_smaller_output_and_ignored_pixels_weigh_nothing(
     np.testing.assert_array_equal(read.train.y[0], np.where(full == 2, 0, full))
 
 
+def test_a_segmentation_folder_may_split_itself(tmp_path):
+    from builder.training import data, tasks
+
+    folder = task_data.shapes(str(tmp_path / "seg"), count=10, split=True)
+    model = builder.build(spec_path("unet"), scale="small", overrides={"params.width": 4})
+    read = tasks.TASKS["segmentation"](model).read(folder, data.SplitPlan(0.5, 0.5, 0))
+    assert read.split_by_folders and read.label_masks
+    assert (len(read.train.y), len(read.validation.y), len(read.test.y)) == (10, 2, 2)
+    assert read.train.x.shape == (10, 64, 64, 3) and read.train.y.shape == (10, 64, 64)
+
+
 def test_augmentation_moves_masks_with_their_images():
     import keras
 

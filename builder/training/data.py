@@ -317,13 +317,13 @@ def _folder(path, wanted: InputDescription, plan: SplitPlan) -> Data:
             name: (np.array([texts[f] for f in more], dtype=object), labels)
             for name, (_, more, labels) in parts.items()
         }
-        return _encode_texts(path, _presplit(path, (x, y), classes, None, others, plan), wanted)
+        return _encode_texts(path, presplit(path, (x, y), classes, None, others, plan), wanted)
     _check_images(path, every, wanted.shape)
     if parts is None:
         data = split_examples(path, np.array(files), y, plan, names=classes, rescale=1.0 / 255.0)
     else:
         others = {name: (np.array(more), labels) for name, (_, more, labels) in parts.items()}
-        data = _presplit(path, (np.array(files), y), classes, 1.0 / 255.0, others, plan)
+        data = presplit(path, (np.array(files), y), classes, 1.0 / 255.0, others, plan)
     data.images_from_files = True
     return data
 
@@ -352,7 +352,7 @@ def split_folders(path) -> dict | None:
     return {split: folder for split, folder in found.items() if folder is not None}
 
 
-def _presplit(name, examples, classes, rescale, parts, plan: SplitPlan) -> Data:
+def presplit(name, examples, classes, rescale, parts, plan: SplitPlan) -> Data:
     """Data split by its folders: train/ (`examples`, an (x, y) pair) shuffled
     with the seed; val/ and test/ (`parts`) as they are; a missing one is taken
     from train/ as the fractions say."""
@@ -396,7 +396,7 @@ def _streamed(name, found: dict, wanted: InputDescription, plan: SplitPlan) -> D
     scale = 1 / 255 if image else None
     if named:
         others = {split: whole(records) for split, records in named.items()}
-        data = _presplit(name, whole(train), train.class_names, scale, others, plan)
+        data = presplit(name, whole(train), train.class_names, scale, others, plan)
     else:
         x, y = whole(train)
         data = split_examples(name, x, y, plan, names=train.class_names, rescale=scale)

@@ -81,18 +81,8 @@ class Segmentation(Task):
             x, y = self._pairs(path, ignore)
             data = data_module.split_examples(path, x, y, plan, names=names, rescale=1 / 255)
         else:
-            x, y = self._pairs(splits["train"], ignore)
-            plan = data_module.SplitPlan(
-                0 if "validation" in splits else plan.validation_split,
-                0 if "test" in splits else plan.test_split,
-                plan.seed,
-            )
-            data = data_module.split_examples(path, x, y, plan, names=names, rescale=1 / 255)
-            for split, where in splits.items():
-                if split != "train":
-                    xs, ys = self._pairs(where, ignore)
-                    setattr(data, split, data_module.Split(xs, ys, np.arange(len(ys))))
-            data.split_by_folders = True
+            others = {split: self._pairs(where, ignore) for split, where in splits.items() if split != "train"}
+            data = data_module.presplit(path, self._pairs(splits["train"], ignore), names, 1 / 255, others, plan)
         if whole:
             data = data_module.merged(data)
         data.label_masks = True
