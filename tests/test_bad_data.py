@@ -31,6 +31,10 @@ SPECS = {
              "dtype: int32}\n  padding_mask: {shape: [null], dtype: int32}\nlayers:\n  - embedding: {input_dim: 64, "
              "output_dim: 4, inputs: token_ids}\n  - global_average_pooling1d\noutput: {units: 2}\n"
              "training: {epochs: 1}\n"),
+    "outs": ("name: outs\ninput: [4]\nlayers: [dense: 8]\noutputs:\n  digit: {units: 3}\n"
+             "  parity: {units: 1, activation: linear}\ntraining: {epochs: 1}\n"),
+    "two_in": ("name: two_in\ninputs: {a: [4], b: [2]}\nlayers: [{concatenate: {inputs: [a, b]}}]\n"
+               "output: {units: 3}\ntraining: {epochs: 1}\n"),
     "tags": "name: tags\ninput: [2]\nlayers: [dense: 4]\noutput: {units: 3, activation: sigmoid}\ntraining: {epochs: 1}\n",
 }
 

@@ -45,5 +45,5 @@ def test_validate_refuses_with_the_line_and_the_cli_flag_raises_it(cli, write_sp
 def test_the_bound_never_exceeds_a_real_model(name):
     graph = builder.validate(spec_path(name))
     least = sum(budget.least_weights(node.type, node.args)
-                for node in [*graph.nodes, *([graph.head] if graph.head else [])])
+                for node in [*graph.nodes, *graph.heads])
     assert 0 < least <= builder.build_model(graph).count_params()

@@ -79,7 +79,7 @@ def test_an_unknown_task_names_the_choices(write_spec, cli):
     code, _, err = cli("validate", path)
     assert code == 1
     assert err.strip() == (f"{path}:6:3: error: training.task: unknown task 'detection'. "
-                           "Known: binary, causal_lm, classification, multi_label, regression, segmentation.")
+                           "Known: binary, causal_lm, classification, multi_label, multi_output, regression, segmentation.")
 
 
 def test_a_per_position_output_without_a_task_is_a_located_error(write_spec, cli, tmp_path):
@@ -506,3 +506,123 @@ def test_a_text_column_alone_is_never_read_as_labels(tmp_path, cli):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "input,predicted,probability" and [line.split(",")[0] for line in lines[1:]] == ["2", "3", "4"]
+
+
+# --- several outputs (`outputs:`) and several inputs ---------------------------------------------
+
+
+TWO_OUTPUTS = (
+    "name: digits_parity\ninput: [64]\nlayers:\n  - dense: {units: 64, activation: relu}\n"
+    "  - dense: {units: 32, activation: relu, name: features}\n"
+    "outputs:\n  digit: {units: 10}\n  parity: {units: 2, loss_weight: 0.5, input: features}\n"
+)
+
+
+def digits_and_parity(path, count=None):
+    """scikit-learn's digits as 64 features scaled to [0, 1], with each digit and its parity."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, digit = (digits.data / 16).astype("float32")[:count], digits.target[:count]
+    np.savez(path, x=x, digit=digit, parity=digit % 2)
+    return x, digit
+
+
+def test_named_outputs_are_the_hand_written_keras_model(write_spec):
+    keras = pytest.importorskip("keras")
+    model = builder.build(write_spec(TWO_OUTPUTS))
+    x = keras.Input((64,))
+    features = keras.layers.Dense(32, activation="relu")(keras.layers.Dense(64, activation="relu")(x))
+    reference = keras.Model(x, [keras.layers.Dense(10, activation="softmax")(features),
+                                keras.layers.Dense(2, activation="softmax")(features)])
+    assert model.output_names == ["digit", "parity"]
+    assert [tuple(t.shape) for t in model.outputs] == [(None, 10), (None, 2)]
+    assert model.count_params() == reference.count_params() == 64 * 64 + 64 + 64 * 32 + 32 + 33 * 10 + 33 * 2
+    reference.set_weights(model.get_weights())
+    batch = np.random.default_rng(0).random((4, 64)).astype("float32")
+    for ours, theirs in zip(model.predict(batch, verbose=0), reference.predict(batch, verbose=0)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def test_digits_and_their_parity_train_each_with_its_metrics_and_weight(tmp_path, cli, write_spec):
+    spec, data, run = write_spec(TWO_OUTPUTS), tmp_path / "dp.npz", tmp_path / "run"
+    _, digit = digits_and_parity(data)
+    # 270 test examples: a batch size that divides them, so that Keras's total loss is the weighted sum exactly
+    code, _, err = cli("train", spec, "--data", data, "--epochs", "8", "--batch-size", "30", "--out", run, "--quiet")
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_digit_accuracy"] > 0.85 and metrics["test_parity_accuracy"] > 0.8
+    assert metrics["test_loss"] == pytest.approx(metrics["test_digit_loss"] + 0.5 * metrics["test_parity_loss"], 1e-4)
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "multi_output"
+    assert record["outputs"] == {"digit": "classification", "parity": "classification"}
+    assert record["loss_weights"] == {"digit": 1.0, "parity": 0.5}
+    code, out, err = cli("evaluate", run / "model.keras", "--data", data)
+    assert code == 0, err
+    evaluated = json.loads(out)
+    assert evaluated["examples"] == 270
+    for key in ("test_digit_accuracy", "test_parity_accuracy", "test_loss"):
+        assert evaluated[key] == pytest.approx(metrics[key], abs=1e-5)
+    code, out, err = cli("predict", run / "model.keras", "--data", data)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "index,digit,digit_probability,digit_label,parity,parity_probability,parity_label"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [int(row[0]) for row in rows] == list(range(len(digit)))
+    assert all(row[3] == str(d) and row[6] == str(d % 2) for row, d in zip(rows, digit))
+    assert sum(row[1] == row[3] for row in rows) / len(rows) > 0.85
+    unlabelled = tmp_path / "new.npz"
+    np.savez(unlabelled, x=np.load(data)["x"][:5])
+    code, out, err = cli("predict", run / "model.keras", "--data", unlabelled)
+    assert code == 0, err
+    assert out.splitlines()[0] == "index,digit,digit_probability,parity,parity_probability"
+    assert [line.split(",")[1] for line in out.splitlines()[1:]] == [row[1] for row in rows[:5]]
+
+
+def test_outputs_from_csv_columns_name_their_classes_and_learn_numbers(tmp_path, cli, write_spec):
+    """A CSV: each output's labels in the column named after it (class names, or numbers for a linear output)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    colours = np.array(["red", "green", "blue"])[np.argmax(x, axis=1)]
+    size = 2 * x[:, 0] - x[:, 1]
+    data = tmp_path / "things.csv"
+    data.write_text("a,b,c,colour,size\n" + "".join(
+        f"{a:.4f},{b:.4f},{c:.4f},{k},{s:.4f}\n" for (a, b, c), k, s in zip(x, colours, size)))
+    spec = write_spec("input: [3]\nlayers:\n  - dense: {units: 32, activation: relu}\noutputs:\n"
+                      "  colour: 3\n  size: {units: 1, activation: linear, metrics: [mae, mse]}\n")
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec, "--data", data, "--epochs", "40", "--out", run, "--quiet")
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_colour_accuracy"] > 0.8 and metrics["test_size_mae"] < 0.5
+    assert "test_size_mse" in metrics and "test_size_accuracy" not in metrics
+    assert json.loads((run / "classes.json").read_text()) == {"colour": ["blue", "green", "red"]}
+    assert json.loads((run / "run.json").read_text())["outputs"] == {"colour": "classification", "size": "regression"}
+    code, out, err = cli("predict", run / "model.keras", "--data", data)
+    assert code == 0, err
+    header, *rows = [line.split(",") for line in out.splitlines()]
+    assert header == ["index", "colour", "colour_probability", "colour_label", "size", "size_label"]
+    assert sum(row[1] == row[3] for row in rows) / len(rows) > 0.8
+    assert np.mean([abs(float(row[4]) - float(row[5])) for row in rows]) < 0.5
+
+
+def test_several_inputs_read_arrays_named_after_them(tmp_path, cli, write_spec):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 3)).astype("float32"), rng.normal(size=(300, 1)).astype("float32")
+    data = tmp_path / "two.npz"
+    np.savez(data, a=a, b=b, y=(a[:, 0] + b[:, 0] > 0).astype("int64"))
+    spec = write_spec("inputs: {a: [3], b: [1]}\nlayers:\n  - concatenate: {inputs: [a, b]}\n"
+                      "  - dense: {units: 16, activation: relu}\noutput: 2\n")
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec, "--data", data, "--epochs", "20", "--out", run, "--quiet")
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.85
+    code, out, err = cli("evaluate", run / "model.keras", "--data", data)
+    assert code == 0, err
+    assert json.loads(out)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    code, out, err = cli("predict", run / "model.keras", "--data", data)
+    assert code == 0, err
+    assert out.splitlines()[0] == "index,predicted,probability,label" and len(out.splitlines()) == 301
+    code, _, err = cli("train", spec, "--data", "digits", "--out", tmp_path / "other")
+    assert code == 1 and err.startswith("error: --data 'digits': a spec with several inputs (a, b) trains on a .npz")

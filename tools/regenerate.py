@@ -66,6 +66,9 @@ def _init_args(cls) -> dict:
     return {arg: {k: v for k, v in info.items() if k != "doc"} for arg, info in signatures.read_arguments(cls).items()}
 
 
+SHORT_NAMES = ("mae", "mse", "mape", "msle")  # Keras's own short names of metrics (and losses), as `compile` takes them
+
+
 def training_table() -> dict:
     """What a `training:` section may name: optimizers, schedules, losses, metrics, callbacks, with arguments."""
     import keras
@@ -85,9 +88,9 @@ def training_table() -> dict:
     bases = {"Loss", "Metric", "loss", "metric", "Reduction"}
     callbacks = {name: _init_args(getattr(keras.callbacks, cls)) for name, cls in training.CALLBACK_CLASSES.items()}
     return {"optimizers": dict(sorted(optimizers.items())), "schedules": dict(sorted(schedules.items())),
-            "losses": [n for n in _accepted_names(keras.losses, keras.losses.get, public(keras.losses))
+            "losses": [n for n in _accepted_names(keras.losses, keras.losses.get, [*public(keras.losses), *SHORT_NAMES])
                        if n not in bases],
-            "metrics": sorted(set(_accepted_names(keras.metrics, keras.metrics.get, public(keras.metrics)))
+            "metrics": sorted(set(_accepted_names(keras.metrics, keras.metrics.get, [*public(keras.metrics), *SHORT_NAMES]))
                               - bases | {"accuracy", "acc", "crossentropy", "ce"}),
             "callbacks": callbacks}
 

@@ -70,9 +70,9 @@ def _collapsed(graph, model):
         box = node.group or node.name
         box_of[node.name] = box
         last_of[box] = node.name
-    nodes = list(graph.nodes) + ([graph.head] if graph.head is not None else [])
-    if graph.head is not None:
-        box_of[graph.head.name] = last_of[graph.head.name] = graph.head.name
+    nodes = list(graph.nodes) + list(graph.heads)
+    for head in graph.heads:
+        box_of[head.name] = last_of[head.name] = head.name
     drawn, edges = set(), set()
     for node in nodes:
         box = box_of[node.name]

@@ -42,11 +42,16 @@ def build_model(spec_or_graph):
         tensors[item.name] = keras.Input(shape=item.shape, dtype=item.dtype, name=item.name)
     for node in graph.nodes:
         tensors[node.name] = _apply(keras, node, [_tensor(tensors, name) for name in node.inputs], node.inputs, layers)
-    output = _tensor(tensors, graph.output)
-    if graph.head is not None:
-        output = _head(keras, graph.head, output, spec.output["pool"], layers.get(graph.tie))
+    outputs = [
+        _head(keras, head, _tensor(tensors, head.inputs[0]), graph.pools[head.name], layers.get(graph.tie))
+        for head in graph.heads
+    ] or [_tensor(tensors, graph.output)]
     inputs = [tensors[item.name] for item in spec.inputs]
-    return keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=output, name=spec.name)
+    return keras.Model(
+        inputs=inputs[0] if len(inputs) == 1 else inputs,
+        outputs=outputs[0] if len(outputs) == 1 else outputs,
+        name=spec.name,
+    )
 
 
 def _tensor(tensors, reference):
@@ -143,7 +148,7 @@ def _head(keras, node, output, pool, tied=None):
         output = pooling.keras_class()(name=head_pooling_name(node.name, pool))(output)
     if tied is not None:
         output = tied(output, reverse=True)
-    return _apply(keras, node, [output], ["the last layer"])
+    return _apply(keras, node, [output], [node.inputs[0] if node.path[0] == "outputs" else "the last layer"])
 
 
 def head_pooling_name(head: str, pool: str) -> str:

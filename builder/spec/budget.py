@@ -31,7 +31,7 @@ def check(graph, max_params=None, max_activation=None) -> None:
                 (*item.path, "shape"),
             )
     total = 0
-    for node in [*graph.nodes, *([graph.head] if graph.head is not None else [])]:
+    for node in [*graph.nodes, *graph.heads]:
         width = node.args.get(node.type.width) if node.type.width else None
         if isinstance(width, int) and width > max_activation:
             raise node.error(

@@ -18,7 +18,7 @@ from ..catalogue import registry, signatures
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from . import budget, expressions
 from .entries import Entry, check_settings, parse_entry, repetition_name, vary_overrides
-from .language import ENTRY_NAME, REQUIRED, BlockDef, Spec
+from .language import ENTRY_NAME, REQUIRED, BlockDef, NamedOutput, Spec
 from .layer_args import LayerArguments, activation_type
 
 MAX_NODES = 100_000
@@ -74,9 +74,10 @@ class Graph:
     spec: Spec
     nodes: list
     output: str  # the node (or input) the body ends in
-    head: Node | None  # the output Dense layer, or None
+    heads: list  # the output layers (Nodes; one per named output), none for `output: none`
     notes: list = dataclasses.field(default_factory=list)  # SpecNotes: builds, but likely not as meant
     tie: str | None = None  # the embedding node the head runs in reverse (`output: {tie: NAME}`)
+    pools: dict = dataclasses.field(default_factory=dict)  # head name -> how its input is reduced first (`pool`)
 
     @property
     def scales_its_input(self) -> bool:
@@ -500,12 +501,18 @@ def expand(spec: Spec) -> Graph:
     scope = _Scope(spec.source, "", names, _spec_params(spec), [], (), later)
     output = expander.entries(scope, spec.layers, ("layers",))
     _return_sequences(expander.nodes)
-    head, tie = None, None
+    heads, tie = [], None
     if spec.output is not None and spec.output.get("tie") is not None:
         head, tie = _tied_head(expander, spec, scope, output)
+        heads.append(head)
     elif spec.output is not None:
-        head = _head(expander, spec, scope, output)
-    graph = Graph(spec, expander.nodes, output, head, expander.notes, tie)
+        heads.append(_head(expander, (spec.output["name"], spec.output), scope, output, ("output",)))
+    for name, settings in (spec.outputs or {}).items():
+        with in_source(spec.source), at("outputs", name, "input"):
+            body = scope.reference(settings["input"]) if settings["input"] is not None else output
+        heads.append(_head(expander, (name, settings), scope, body, ("outputs", name)))
+    pools = {head.name: settings["pool"] for head, settings in zip(heads, _head_settings(spec))}
+    graph = Graph(spec, expander.nodes, output, heads, expander.notes, tie, pools)
     budget.check(graph, **spec.limits)
     for note in graph.notes:
         warnings.warn(note.render(), SpecWarning, stacklevel=2)
@@ -559,23 +566,31 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
     return Node(name, applies, args, [output], spec.source, ("output",), []), target
 
 
-def _head(expander, spec, scope, output) -> Node:
-    args = {k: v for k, v in spec.output.items() if k not in ("pool", "name", "tie")}
-    name = spec.output["name"]
-    origins = {key: (spec.source, ("output", key)) for key in args}
-    with in_source(spec.source), at("output"):
+def _head_settings(spec) -> list:
+    """The settings of the spec's output layers, in order: its `output`, or each of its `outputs`."""
+    return [spec.output] if spec.output is not None else list((spec.outputs or {}).values())
+
+
+def _head(expander, named, scope, body, path) -> Node:
+    """An output layer (Dense) on `body`: `named` is (its name, its settings) written at `path`."""
+    name, settings = named
+    spec = expander.spec
+    args = {k: v for k, v in settings.items() if k not in ("name", "tie", *NamedOutput.SETTINGS)}
+    origins = {key: (spec.source, (*path, key)) for key in args}
+    with in_source(spec.source), at(*path):
         dense = registry.LAYERS[registry.HEAD]
         expander.arguments.apply_defaults(dense, args, origins)
-        if args.get("use_bias") is False and "use_bias" not in spec.output:
-            source, path = origins["use_bias"]
+        if args.get("use_bias") is False and "use_bias" not in settings:
+            source, where = origins["use_bias"]
+            written = "output: {%s}" if len(path) == 1 else "outputs: {" + name + ": {%s}}"
             expander.notes.append(
                 source.locate(
                     SpecNote(
                         f"false applies to the output layer too, which then has no bias ({args.get('units')} "
-                        "parameters fewer than a classifier's usual head); write `output: {use_bias: true}` "
-                        "to keep its bias, or `output: {use_bias: false}` to say that none is meant"
+                        f"parameters fewer than a classifier's usual head); write `{written % 'use_bias: true'}` "
+                        f"to keep its bias, or `{written % 'use_bias: false'}` to say that none is meant"
                     ),
-                    path,
+                    where,
                 )
             )
         activation_entry = expander.arguments.split_activation(dense, args, origins)
@@ -584,8 +599,8 @@ def _head(expander, spec, scope, output) -> Node:
             raise SpecError("the output layer takes a plain activation (softmax, sigmoid, linear, ...)").at(
                 "activation"
             )
-        expander.names.claim(name, scope, ("output",))
-    return Node(name, dense, args, [output], spec.source, ("output",), [])
+        expander.names.claim(name, scope, path)
+    return Node(name, dense, args, [body], spec.source, path, [])
 
 
 def _recurrent(node) -> dict | None:

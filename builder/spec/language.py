@@ -25,10 +25,10 @@ from pydantic import (
 from ..catalogue import registry
 from ..errors import SpecError, at, describe, in_source, unknown
 from . import activations
-from .argtypes import SIZE_LIMIT
+from .argtypes import SIZE_LIMIT, Number
 from .reader import Source
 from .search import SearchSpace
-from .training import Training
+from .training import OUTPUT_TASKS, Training, known_loss, known_metrics
 from .validation import SpecModel, spec_check, validate
 
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "bool", "string")
@@ -77,6 +77,7 @@ TOP_LEVEL_ORDER = (
     "blocks",
     "layers",
     "output",
+    "outputs",
     "training",
 )
 # A layer entry: checked entry by entry when the graph is expanded (graph.py);
@@ -105,8 +106,8 @@ def _shape_alone(value):
 InputForm = Annotated[Input, BeforeValidator(_shape_alone, json_schema_input_type=Union[list[Size | None], Input])]
 
 
-class Output(SpecModel):
-    """The head: Dense arguments (checked with the dense layer's own), plus how
+class _Head(SpecModel):
+    """An output layer: Dense arguments (checked with the dense layer's own), plus how
     a body that ends in more than (batch, features) is reduced first."""
 
     model_config = {**SpecModel.model_config, "extra": "allow"}
@@ -115,8 +116,56 @@ class Output(SpecModel):
     pool: Literal[HEAD_POOLS] = Field(  # type: ignore[valid-type]
         "flatten", description="how to reduce a body that ends in more than (batch, features) before the output layer"
     )
-    name: StrictStr = Field("predictions", description="the output layer's name")
     activation: Any = Field("softmax", description="the output layer's activation")
+
+
+class NamedOutput(_Head):
+    """One of several named outputs (`outputs:`): a head on the body's last
+    entry (or on `input`), with what it learns and how much it counts."""
+
+    CHOICES: ClassVar[dict] = {**_Head.CHOICES, "task": "output task"}
+    # What an output holds besides its Dense arguments: graph.py leaves these out of the layer.
+    SETTINGS: ClassVar[tuple] = ("pool", "input", "task", "loss", "metrics", "loss_weight")
+
+    input: StrictStr | None = Field(None, description="the entry the output reads (default: the last layer)")
+    task: Literal[OUTPUT_TASKS] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="what it learns: " + ", ".join(OUTPUT_TASKS) + " (default: from its activation and units, "
+        "as training.task's)",
+    )
+    loss: StrictStr | None = Field(None, description="a Keras loss name (default: its task's)")
+    metrics: list[StrictStr] | None = Field(None, description="Keras metric names (default: its task's)")
+    loss_weight: Annotated[Number, Field(ge=0, le=1e6)] = Field(
+        1.0, description="its loss's weight in the total loss, a number from 0"
+    )
+
+    @field_validator("loss")
+    @classmethod
+    @spec_check
+    def _known_loss(cls, value):
+        return known_loss(value)
+
+    @field_validator("metrics")
+    @classmethod
+    @spec_check
+    def _known_metrics(cls, value):
+        return known_metrics(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    @spec_check
+    def _named_by_its_key(cls, data):
+        if isinstance(data, dict) and "name" in data:
+            raise SpecError("an output is named by its key in `outputs:`; leave out 'name'", path=("name",))
+        if isinstance(data, dict) and "tie" in data:
+            raise SpecError("a tied head is the one `output:` of a language model, not one of `outputs:`").at("tie")
+        return data
+
+
+class Output(_Head):
+    """The head: the output layer of a model with one output."""
+
+    name: StrictStr = Field("predictions", description="the output layer's name")
     tie: StrictStr | None = Field(
         None,
         description="an embedding entry (a reversible_embedding) whose matrix, "
@@ -135,6 +184,13 @@ def _output_shorthand(value):
 OutputForm = Annotated[
     Output | None,
     BeforeValidator(_output_shorthand, json_schema_input_type=Union[Literal["none"], None, Size, Output]),
+]
+NamedOutputForm = Annotated[
+    NamedOutput,
+    BeforeValidator(
+        lambda v: {"units": v} if isinstance(v, int) and not isinstance(v, bool) else v,
+        json_schema_input_type=Union[Size, NamedOutput],
+    ),
 ]
 
 
@@ -230,6 +286,11 @@ class Document(_WithBlocks):
     defaults: dict[StrictStr, Any] = Field(default_factory=dict, description="a mapping of argument names to values")
     layers: Annotated[list[Entry], Field(min_length=1)] = Field(description="a non-empty list of layer entries")
     output: OutputForm = Field(description="{units: N, ...} or none")
+    outputs: Annotated[dict[StrictStr, NamedOutputForm], Field(min_length=1)] | None = Field(
+        None,
+        description="instead of `output:`, named outputs: names to output settings ({units: N, ...}, with "
+        "input, task, loss, metrics and loss_weight)",
+    )
     weights: WeightsForm = Field(None, description=Weights.EXPECTED)
     training: Training = Field(default_factory=Training, description="a mapping")  # type: ignore[arg-type]
     params: dict[StrictStr, Any] = Field(
@@ -251,12 +312,41 @@ class Document(_WithBlocks):
         "step: N} or {float: [low, high], sampling: log} (cli.py search)",
     )
 
+    @model_validator(mode="after")
+    @spec_check
+    def _one_task_per_output(self):
+        declared = self.training.task
+        if self.outputs and declared not in (None, "multi_output"):
+            raise SpecError(
+                f"the spec has named outputs, each learning its own task: write `task: {declared}` in an output "
+                "of `outputs:`, or leave training.task out",
+                path=("training", "task"),
+            )
+        if declared == "multi_output" and not self.outputs:
+            raise SpecError("multi_output trains named outputs: write them under `outputs:`", path=("training", "task"))
+        return self
+
+    @field_validator("outputs")
+    @classmethod
+    @spec_check
+    def _output_names(cls, outputs):
+        for name in outputs or ():
+            if not re.fullmatch(ENTRY_NAME, name):
+                raise SpecError(
+                    f"an output's name is letters, digits and _ (it names its layer), not {name!r}", path=(name,)
+                )
+        return outputs
+
     @model_validator(mode="before")
     @classmethod
     @spec_check
     def _a_mapping(cls, data):
         if not isinstance(data, dict):
             raise SpecError(f"a spec is a mapping with name, input, layers and output; got {describe(data)}")
+        if "outputs" in data:
+            if "output" in data:
+                raise SpecError("a spec has one `output:` or several named `outputs:`, not both", path=("outputs",))
+            data = {**data, "output": None}
         return data
 
     @field_validator("inputs", mode="before")
@@ -354,6 +444,7 @@ class Spec:
     weights: dict | None = None  # {'path': the file, found from the folder of the spec that names it, 'skip_mismatch'}
     search: dict | None = None  # path -> a list of choices, or {int|float: [low, high], step, sampling}
     params: dict = dataclasses.field(default_factory=dict)  # the spec's own parameters, for its top-level entries
+    outputs: dict | None = None  # `outputs:`: name -> the head's Dense arguments plus NamedOutput.SETTINGS
 
 
 def parse(source: Source, includes) -> Spec:
@@ -390,6 +481,8 @@ def parse(source: Source, includes) -> Spec:
     if document.search:
         spec.search = dict(document.search)
     spec.params = dict(document.params)
+    if document.outputs is not None:
+        spec.outputs = {name: head.model_dump() for name, head in document.outputs.items()}
     return spec
 
 

@@ -57,7 +57,9 @@ AUGMENTATIONS = (
 MONITOR_MODES = ("auto", "min", "max")
 # What a run trains its model to do (`training.task`); builder/training/tasks/ has one module per task,
 # registered under these names (a test holds the two to each other).
-TASKS = ("classification", "binary", "multi_label", "regression", "segmentation", "causal_lm")
+TASKS = ("classification", "binary", "multi_label", "regression", "segmentation", "causal_lm", "multi_output")
+# What one of several named outputs (`outputs:`) learns: a task with one value or one set per example.
+OUTPUT_TASKS = ("classification", "binary", "multi_label", "regression")
 
 
 def _check_callback_values(name, args):
@@ -240,6 +242,21 @@ class TFRecordSettings(SpecModel):
         return self.input or next(f for f in self.features if f != self.label)
 
 
+def known_loss(value):
+    """A Keras loss name (or None), as the installed Keras knows them."""
+    if value is not None and value not in _keras_names("losses"):
+        raise SpecError(unknown("loss", value, _keras_names("losses")).message)
+    return value
+
+
+def known_metrics(value):
+    """Keras metric names (or None), as the installed Keras knows them."""
+    for i, metric in enumerate(value or ()):
+        if metric not in _keras_names("metrics"):
+            raise SpecError(unknown("metric", metric, _keras_names("metrics")).message, path=(i,))
+    return value
+
+
 class Training(SpecModel):
     """The training section. Names and arguments of Keras objects are checked
     against the installed Keras (signatures.json), so `validate` finds them."""
@@ -250,7 +267,8 @@ class Training(SpecModel):
     task: Literal[TASKS] | None = Field(  # type: ignore[valid-type]
         None,
         description="what the model is trained to do: classification, binary, multi_label, regression, "
-        "segmentation or causal_lm; default: inferred from the output layer (a per-pixel head: segmentation; a "
+        "segmentation, causal_lm or multi_output; default: inferred from the output layer (named `outputs:`: "
+        "multi_output; a per-pixel head: segmentation; a "
         "head tied to a token embedding: causal_lm; one sigmoid unit: binary; several: multi_label; softmax: "
         "classification; else regression)",
     )
@@ -395,18 +413,13 @@ class Training(SpecModel):
     @classmethod
     @spec_check
     def _known_loss(cls, value):
-        if value is not None and value not in _keras_names("losses"):
-            raise SpecError(unknown("loss", value, _keras_names("losses")).message)
-        return value
+        return known_loss(value)
 
     @field_validator("metrics")
     @classmethod
     @spec_check
     def _known_metrics(cls, value):
-        for i, metric in enumerate(value or ()):
-            if metric not in _keras_names("metrics"):
-                raise SpecError(unknown("metric", metric, _keras_names("metrics")).message, path=(i,))
-        return value
+        return known_metrics(value)
 
     @model_validator(mode="after")
     @spec_check

@@ -66,7 +66,7 @@ def cache_mode(split, data, shape, cache="auto", cache_dir=None) -> str:
         return "memory"
     if cache != "auto":
         return cache if cache == "memory" or cache_dir is not None else "none"
-    decoded = len(split.y) * int(np.prod([d for d in shape if d])) * 4
+    decoded = len(split) * int(np.prod([d for d in shape if d])) * 4
     if decoded <= CACHE_BUDGET:
         return "memory"
     if cache_dir is not None and decoded <= shutil.disk_usage(_existing(cache_dir)).free * DISK_SHARE:
@@ -153,7 +153,7 @@ def _tf_dataset(split, data, steps: Pipeline, shuffle, scaling, cache=("none", N
     tf = _tensorflow()
     shape, seed, (rescale, augment) = steps.shape, steps.seed, scaling
     calls = tf.data.AUTOTUNE if steps.num_parallel_calls == "auto" else steps.num_parallel_calls
-    count = len(split.y)
+    count = len(split)
     ds, decode_one, images = _examples(tf, split, data, shape)
     # Streamed inputs are shuffled before decoding (file names and encoded
     # records are small), so that no buffer holds every decoded example.
@@ -229,15 +229,15 @@ class ArrayBatches(keras.utils.PyDataset):
         self.y, self.weights, self.masks = split.y, split.weights, data.label_masks
         self.batch_size, self.shuffle, self.augment = steps.batch_size, shuffle, augment
         self.rng = np.random.default_rng(steps.seed)
-        self.order = np.arange(len(self.y))
+        self.order = np.arange(len(split))
         self.on_epoch_end()
 
     def __len__(self):
-        return math.ceil(len(self.y) / self.batch_size)
+        return math.ceil(len(self.order) / self.batch_size)
 
     def __getitem__(self, index):
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        batch = (take(self.x, chosen), self.y[chosen], *(() if self.weights is None else (self.weights[chosen],)))
+        batch = (take(self.x, chosen), take(self.y, chosen), *(() if self.weights is None else (self.weights[chosen],)))
         if self.augment:
             batch = tuple(np.asarray(part) for part in augmented(self.augment, batch, self.masks))
         return batch
@@ -253,7 +253,7 @@ def _examples(tf, split, data, shape):
     if data.streamed:
         records = split.x.records
         ds = tf.data.Dataset.zip((split.x.raw(tf), tf.data.Dataset.from_tensor_slices(split.y)))
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(split.y)))  # progress bars know the epoch's length
+        ds = ds.apply(tf.data.experimental.assert_cardinality(len(split)))  # progress bars know the epoch's length
         return ds, (lambda raw: records.decode(tf, raw)), records.image
     ds = tf.data.Dataset.from_tensor_slices(
         (split.x, split.y) if split.weights is None else (split.x, split.y, split.weights)

@@ -34,10 +34,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 @dataclasses.dataclass
 class Split:
-    x: Any  # np.ndarray; file paths for image folders; a streams.Stream
-    y: np.ndarray
+    x: Any  # np.ndarray; file paths for image folders; a streams.Stream; a dict of arrays (named inputs)
+    y: Any  # np.ndarray; a dict of arrays, one per named output (`outputs:`)
     index: np.ndarray  # each example's position in the source (file row, folder order)
     weights: np.ndarray | None = None  # per-label sample weights (0: left out of the loss and metrics), or None
+
+    def __len__(self) -> int:
+        return len(self.index)
 
 
 @dataclasses.dataclass
@@ -46,7 +49,7 @@ class Data:
     train: Split
     validation: Split | None
     test: Split | None
-    class_names: list | None = None
+    class_names: Any = None  # a list; {output: list} for named outputs; or None
     rescale: float | None = None  # the source's own default scaling
     images_from_files: bool = False  # x holds image paths, decoded by the pipeline
     split_by_folders: bool = False  # train/, val/, test/ folders, not a random split
@@ -136,7 +139,7 @@ def from_arrays(arrays, wanted: InputDescription, plan: SplitPlan) -> Data:
     x, y = np.asarray(arrays[0]), np.asarray(arrays[1])
     if len(x) != len(y):
         raise DataError(name, f"x has {len(x)} examples and y {len(y)}; they must have as many")
-    x = _fit_array(x, wanted.shape, name)
+    x = fit_array(x, wanted.shape, name)
     if x.dtype.kind in "fc":
         check_finite(name, x)
     y, names = named_labels(y)
@@ -182,17 +185,17 @@ def _tfrecord(data_arg, wanted: InputDescription, plan: SplitPlan) -> Data:
 @sources.reads("npz")
 def _npz(path, wanted: InputDescription, plan: SplitPlan) -> Data:
     x, y, test = _read_npz(path)
-    x = _fit_array(x, wanted.shape, path)
+    x = fit_array(x, wanted.shape, path)
     check_finite(path, x)
     if test is not None:
-        test = Split(_fit_array(test[0], wanted.shape, path), test[1], np.arange(len(test[1])))
+        test = Split(fit_array(test[0], wanted.shape, path), test[1], np.arange(len(test[1])))
         check_finite(path, test.x, "x_test")
     y, names = named_labels(y)
     return split_examples(path, x, y, plan, test=test, names=names)
 
 
-def read_npz_arrays(path, needed=("x", "y")) -> dict:
-    """The arrays of a .npz file, which must hold `needed`; never unpickles."""
+def read_npz_arrays(path, needed=("x", "y"), optional="'x_test', 'y_test'") -> dict:
+    """The arrays of a .npz file, which must hold `needed` (and may hold `optional`); never unpickles."""
     if not zipfile.is_zipfile(path):
         raise DataError(path, "not a .npz file (a .npz is a zip archive of arrays x and y, as numpy.savez writes)")
     try:
@@ -201,7 +204,7 @@ def read_npz_arrays(path, needed=("x", "y")) -> dict:
                 raise DataError(
                     path,
                     f"a .npz needs arrays {' and '.join(repr(n) for n in needed)} (and "
-                    f"optionally 'x_test', 'y_test'); it has {', '.join(arrays.files) or 'none'}",
+                    f"optionally {optional}); it has {', '.join(arrays.files) or 'none'}",
                 )
             return {name: arrays[name] for name in arrays.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as err:
@@ -243,13 +246,14 @@ def _csv(path, wanted: InputDescription, plan: SplitPlan) -> Data:
     if "text" in header and wanted.dtype in ("int32", "int64", "string"):
         texts = [row[header.index("text")] for row in rows]
         return _text(path, texts, (y, names), wanted, plan)
-    x = features(path, header, rows, lines, label_column=column)
-    return split_examples(path, _fit_array(x, wanted.shape, path), y, plan, names=names)
+    x = features(path, header, rows, lines, [column])
+    return split_examples(path, fit_array(x, wanted.shape, path), y, plan, names=names)
 
 
-def features(path, header, rows, lines, label_column=None) -> np.ndarray:
-    """The CSV's feature columns (all but `label_column`) as finite float32 numbers, or a DataError at the line."""
-    columns = [i for i in range(len(header)) if i != label_column]
+def features(path, header, rows, lines, exclude=()) -> np.ndarray:
+    """The CSV's feature columns (all but those numbered in `exclude`) as finite
+    float32 numbers, or a DataError at the line."""
+    columns = [i for i in range(len(header)) if i not in exclude]
     x = np.zeros((len(rows), len(columns)), dtype="float32")
     for r, (row, line) in enumerate(zip(rows, lines)):
         for c, i in enumerate(columns):
@@ -561,43 +565,50 @@ def _fit_images(images, shape, name):
     return images.astype("float32")
 
 
-def _fit_array(x, shape, name):
+def fit_array(x, shape, name, what="x"):
+    """`x` as (examples, *shape): as it is where it fits, images resized and given their channels."""
     if x.ndim == len(shape) + 1 and all(s is None or s == d for s, d in zip(shape, x.shape[1:])):
         return x
     if x.ndim == 4 and len(shape) == 3 or x.ndim == 3 and len(shape) == 3:
         return _fit_images(x[..., None] if x.ndim == 3 else x, shape, name)
     raise DataError(
-        name, f"x has shape {list(x.shape)}, which does not fit the spec's input {list(shape)} (plus the batch axis)"
+        name,
+        f"{what} has shape {list(x.shape)}, which does not fit the spec's input {list(shape)} (plus the batch axis)",
     )
 
 
 def split_examples(name, x, y, plan: SplitPlan, *, test=None, names=None, rescale=None) -> Data:
     """x and y shuffled with the plan's seed and split into train, validation
     and (unless the source holds its own `test`) test; `names`: the class
-    names; `rescale`: the source's own scaling. `x` may be a dict of arrays."""
+    names; `rescale`: the source's own scaling. `x` and `y` may be dicts of arrays."""
     from .batching import take  # here: batching imports Keras
 
-    order = np.random.default_rng(plan.seed).permutation(len(y))
-    rest = Split(take(x, order), y[order], order)
+    order = np.random.default_rng(plan.seed).permutation(_length(y) or _length(x))
+    rest = Split(take(x, order), take(y, order), order)
     if test is None and plan.test_split > 0:
         test, rest = _take(rest, plan.test_split)
     validation = None
     if plan.validation_split > 0:
         validation, rest = _take(rest, plan.validation_split)
-    if len(rest.y) == 0:
+    if len(rest) == 0:
         raise DataError(name, "no training examples are left after the validation and test splits")
     return Data(name, rest, validation, test, names, rescale)
+
+
+def _length(values) -> int:
+    """Examples in an array or a dict of arrays (0 for an empty dict)."""
+    return len(next(iter(values.values()), ())) if isinstance(values, dict) else len(values)
 
 
 def _take(split: Split, fraction: float) -> tuple[Split, Split]:
     """The first `fraction` of `split` (at least one example), and the rest."""
     from .batching import take
 
-    count = max(1, int(round(len(split.y) * fraction)))
+    count = max(1, int(round(len(split) * fraction)))
     head, tail = slice(None, count), slice(count, None)
     return (
-        Split(take(split.x, head), split.y[head], split.index[head], take_weights(split, head)),
-        Split(take(split.x, tail), split.y[tail], split.index[tail], take_weights(split, tail)),
+        Split(take(split.x, head), take(split.y, head), split.index[head], take_weights(split, head)),
+        Split(take(split.x, tail), take(split.y, tail), split.index[tail], take_weights(split, tail)),
     )
 
 

@@ -85,7 +85,7 @@ def compile_for(job: tasks.Task, expanded, settings: RunSettings, strategy, data
     spec, model = job.spec, job.model
     with strategy_scope(strategy):
         adapt_layers(model, expanded, data, spec, settings.batch_size)
-        examples, batch_size = len(data.train.y), settings.batch_size
+        examples, batch_size = len(data.train), settings.batch_size
         compile_model(
             model,
             spec,
@@ -205,13 +205,13 @@ def report(model, spec, data, fitted: Fitted, settings: RunSettings, folder: Run
     (use_tested_weights), their test metrics and validation metrics."""
     history = fitted.history
     completed = history[-1]["epoch"] if history else fitted.first_epoch
-    trained = len(data.train.y) * (completed - fitted.first_epoch)
+    trained = len(data.train) * (completed - fitted.first_epoch)
     metrics = {
         "data": data_module.describe_source(settings.data),
         "epochs": completed,
         "seconds": round(fitted.seconds, 3),
         "samples_per_second": round(trained / fitted.seconds, 1) if fitted.seconds > 0 and trained else None,
-        "step_samples_per_second": fitted.steps.samples_per_second(len(data.train.y)),
+        "step_samples_per_second": fitted.steps.samples_per_second(len(data.train)),
         "params": int(model.count_params()),
     }
     multi_worker = settings.distribute == "multi-worker"
@@ -263,7 +263,7 @@ def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, fact
         "resolved_spec": folder_module.SPEC,
         "name": spec.name,
         "task": facts["task"],
-        **{key: facts[key] for key in ("sequence_length", "text_pairs") if key in facts},
+        **{key: facts[key] for key in ("sequence_length", "text_pairs", "outputs", "loss_weights") if key in facts},
         **settings.record,
         "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
         "data_fingerprint": folder.identity["data"],
@@ -425,7 +425,7 @@ def adapt_layers(model, expanded, data, spec, batch_size):
             else:
                 values = data.train.x  # the raw input itself (texts for a text_vectorization)
             layer.adapt(values)
-            print(f"Adapted {node.type.name} '{node.name}' to the {len(data.train.y)} training examples", flush=True)
+            print(f"Adapted {node.type.name} '{node.name}' to the {len(data.train)} training examples", flush=True)
 
 
 def _finite(metrics: dict) -> dict:
@@ -533,9 +533,9 @@ def _data_line(spec, settings: RunSettings, folder: RunFolder, data) -> str:
             else " (split by its own train/, val/, test/ folders)"
         )
     return (
-        f"Data: {data_module.describe_source(settings.data)}: {len(data.train.y)} training, "
-        f"{len(data.validation.y) if data.validation else 0} validation, "
-        f"{len(data.test.y) if data.test else 0} test examples" + split_by + _cache_note(data, cached)
+        f"Data: {data_module.describe_source(settings.data)}: {len(data.train)} training, "
+        f"{len(data.validation) if data.validation else 0} validation, "
+        f"{len(data.test) if data.test else 0} test examples" + split_by + _cache_note(data, cached)
     )
 
 

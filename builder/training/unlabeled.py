@@ -45,14 +45,14 @@ def load(data_arg, shape, dtype, vocabulary) -> tuple[data_module.Data, list]:
         x = data_module.read_npz_arrays(data_arg, needed=("x",))["x"]
         if x.dtype.kind not in "biuf":
             raise DataError(data_arg, f"x must be a numeric array, not {x.dtype}")
-        x = data_module._fit_array(x, shape, data_arg)
+        x = data_module.fit_array(x, shape, data_arg)
         check_finite(data_arg, x)
         return _whole(data_arg, x), [str(i) for i in range(len(x))]
     header, rows, lines = data_module._read_csv(data_arg)
     if header == ["text"]:
         return _texts(data_arg, [row[0] for row in rows], shape, dtype, vocabulary), [str(line) for line in lines]
     x = data_module.features(data_arg, header, rows, lines)
-    return _whole(data_arg, data_module._fit_array(x, shape, data_arg)), [str(line) for line in lines]
+    return _whole(data_arg, data_module.fit_array(x, shape, data_arg)), [str(line) for line in lines]
 
 
 def _files(name, files, shape, dtype, vocabulary):

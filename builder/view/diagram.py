@@ -140,7 +140,7 @@ def _layer_nodes(graph, model, macs, spans) -> list:
     """Every layer of the body and the head; the head's pooling (or flattening) layer,
     which the builder adds before the output layer where the body ends in more than
     (batch, features), is drawn as part of the head."""
-    records, last = [], graph.output
+    records = []
     for node in graph.nodes:
         lines = [
             spans.of(node.source, node.path),
@@ -148,12 +148,12 @@ def _layer_nodes(graph, model, macs, spans) -> list:
             *[spans.of(source, where) for source, where in node.origins.values()],
         ]
         records.append(_record(model.get_layer(node.name), node.type.name, node.inputs, node.frames, lines, macs))
-    head = graph.head
-    if head is not None:
-        lines = [spans.of(head.source, head.path), *[spans.of(s, w) for s, w in head.origins.values()]]
-        from ..keras.assemble import head_pooling_name
+    from ..keras.assemble import head_pooling_name
 
-        pooling = head_pooling_name(head.name, graph.spec.output["pool"])
+    for head in graph.heads:
+        lines = [spans.of(head.source, head.path), *[spans.of(s, w) for s, w in head.origins.values()]]
+        last = head.inputs[0]
+        pooling = head_pooling_name(head.name, graph.pools[head.name])
         if pooling in {layer.name for layer in model.layers}:
             records.append(_record(model.get_layer(pooling), "output pooling", [last], (), lines[:1], macs))
             last = pooling

@@ -171,6 +171,15 @@ def task_cases():
     text("pairs_without_text_b.csv", "text_a,label\nthe cat sat,1\na dog ran,0\n")
     text("label_sets_too_many.csv", "a,b,label\n" + "".join(f"{i},{i},{n}\n" for i, n in enumerate(
         ["cat", "dog|fish", "bird", "cat|dog"])))
+    # named outputs (`outputs: {digit: ..., parity: ...}`) and named inputs
+    npz("outputs_missing_one.npz", x=x(), digit=y())
+    npz("outputs_label_beyond_units.npz", x=x(), digit=y(classes=5), parity=y() % 2)
+    npz("outputs_lengths_differ.npz", x=x(), digit=y(), parity=y(12) % 2)
+    npz("outputs_test_arrays_partial.npz", x=x(), digit=y(), parity=y() % 2, x_test=x(5), digit_test=y(5))
+    text("outputs_missing_column.csv", "a,b,c,d,digit\n" + "".join(f"{i},1,2,3,{i % 3}\n" for i in range(6)))
+    text("outputs_text_for_numbers.csv", "a,b,c,d,digit,parity\n" + "".join(
+        f"{i},1,2,3,{i % 3},{'odd' if i % 2 else 'even'}\n" for i in range(6)))
+    npz("inputs_missing_one.npz", a=x(), y=y())
 
 
 if __name__ == "__main__":

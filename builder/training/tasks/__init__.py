@@ -4,6 +4,7 @@ what `evaluate` reports and what `predict` writes:
 
     classification, binary, regression   classification.py
     multi_label                           multi_label.py
+    multi_output (named `outputs:`)       multi_output.py, its data in named.py
     segmentation                          segmentation.py
     causal_lm                             causal_lm.py
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from ...errors import SpecError
 from ...spec.training import TASKS as TASK_NAMES
-from .base import TASKS, Predictions, Task, flat_task, output_rank, task, wrong_model
+from .base import TASKS, Predictions, Task, flat_task, output_kind, output_rank, task, wrong_model
 
 
 def infer(spec, model=None) -> str:
@@ -27,6 +28,8 @@ def infer(spec, model=None) -> str:
     declared = spec.training.task
     if declared is not None:
         return declared
+    if spec.outputs:
+        return "multi_output"
     output = spec.output
     if output is None:
         return "regression"
@@ -43,9 +46,7 @@ def infer(spec, model=None) -> str:
                 path=("output",),
             )
         )
-    if output.get("activation") == "sigmoid":
-        return "binary" if output.get("units") == 1 else "multi_label"
-    return "classification" if output.get("activation") == "softmax" else "regression"
+    return output_kind(output.get("activation"), output.get("units"))
 
 
 def of(spec, model) -> Task:
@@ -60,10 +61,12 @@ def of_saved(model, record: dict) -> Task:
     name = record.get("task")
     if name not in TASKS:  # a run from before tasks were recorded
         name = "segmentation" if output_rank(model) == 4 else flat_task(model)
+    if len(model.outputs) > 1:
+        name = "multi_output"
     return TASKS[name](model, None, record)
 
 
-from . import causal_lm, classification, multi_label, segmentation  # noqa: E402 - they register themselves
+from . import causal_lm, classification, multi_label, multi_output, segmentation  # noqa: E402 - they register themselves
 
 __all__ = [
     "TASKS",
@@ -73,6 +76,7 @@ __all__ = [
     "classification",
     "infer",
     "multi_label",
+    "multi_output",
     "of",
     "of_saved",
     "segmentation",

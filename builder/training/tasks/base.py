@@ -62,6 +62,10 @@ class Task:
         configured = self.spec.training.metrics if self.spec is not None else None
         return list(configured) if configured is not None else self.own_metrics()
 
+    def loss_weights(self) -> dict | None:
+        """Each output's weight in the total loss (several outputs), or None."""
+        return None
+
     def own_loss(self) -> Any:
         raise NotImplementedError
 
@@ -100,6 +104,15 @@ def output_rank(model) -> int:
 def wrong_model(message: str) -> SpecError:
     """A task the model cannot learn: a SpecError at training.task."""
     return SpecError(message, path=("training", "task"))
+
+
+def output_kind(activation: str | None, units: int) -> str:
+    """What an output with one value or set per example learns, by its
+    activation and units: sigmoid, binary (one unit) or multi_label (several);
+    softmax, classification; anything else, regression."""
+    if activation == "sigmoid":
+        return "binary" if units == 1 else "multi_label"
+    return "classification" if activation == "softmax" else "regression"
 
 
 def flat_task(model) -> str:

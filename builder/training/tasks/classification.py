@@ -17,6 +17,7 @@ from .. import batching, text, unlabeled
 from .. import data as data_module
 from .. import folder as folder_module
 from ..checks import check_labels, class_labels
+from . import named
 from .base import TASKS, Predictions, Task, flat_task, probabilities, task
 
 
@@ -81,31 +82,52 @@ class _OneLabel(Task):
         return {"sequence_length": data.sequence_length, "text_pairs": data.text_pairs}
 
     def evaluate(self, model_path, data_arg, label=None):
-        if not text.is_packed_text_model(self.model):
+        if len(self.model.inputs) == 1:
             return evaluate_labelled(self.model, model_path, self.record, data_arg, label)
-        record = self.record
-        plan = data_module.SplitPlan.saved(record)
-        x, y, _ = self._packed_examples(model_path, data_arg, label or record.get("label"), labelled=True)
-        data = data_module.split_examples(os.fspath(data_arg), x, y, plan)
-        split = data.test or data.train
+        split, _, _ = self._saved_examples(model_path, data_arg, label, whole=False)
         compile_for_its_task(self.model)
         results = self.model.evaluate(
-            split.x, split.y, batch_size=record.get("batch_size", 32), verbose=0, return_dict=True
+            split.x, split.y, batch_size=self.record.get("batch_size", 32), verbose=0, return_dict=True
         )
-        return {"examples": int(len(split.y)), **{f"test_{k}": float(v) for k, v in results.items()}}
+        return {"examples": len(split), **{f"test_{k}": float(v) for k, v in results.items()}}
 
     def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None):
         classes = self.model.outputs[0].shape[-1] if len(self.model.outputs[0].shape) == 2 else 1
         if 1 < classes < top_k:  # a CSV row per example: each with as many columns
             raise FlagError(f"--top-k {top_k}: the model predicts {classes} classes; ask for at most {classes}")
-        if not text.is_packed_text_model(self.model):
+        if len(self.model.inputs) == 1:
             rows, header = predict_labelled(self.model, model_path, self.record, data_arg, label, top_k)
             return Predictions(header, rows)
-        x, y, lines = self._packed_examples(model_path, data_arg, label or self.record.get("label"), labelled=None)
-        outputs = np.asarray(self.model.predict(x, batch_size=self.record.get("batch_size", 32), verbose=0))
-        classes = saved_classes(model_path)
-        rows = prediction_rows(outputs, [str(line) for line in lines], classes, y, top_k)
-        return Predictions(prediction_header(("line",), outputs, y, top_k), rows)
+        split, names, first = self._saved_examples(model_path, data_arg, label, whole=True, labelled=None)
+        outputs = np.asarray(self.model.predict(split.x, batch_size=self.record.get("batch_size", 32), verbose=0))
+        rows = prediction_rows(outputs, names, saved_classes(model_path), split.y, top_k)
+        return Predictions(prediction_header((first,), outputs, split.y, top_k), rows)
+
+    def _saved_examples(self, model_path, data_arg, label, whole, labelled=True):
+        """(a data.Split, its examples' names, what names them) of a saved model
+        with several inputs: texts packed into a BERT-style model's, or arrays
+        named after them; the test split, or (`whole`) every example in order."""
+        record, path = self.record, os.fspath(data_arg)
+        plan = data_module.SplitPlan.saved(record, whole)
+        if text.is_packed_text_model(self.model):
+            x, y, lines = self._packed_examples(model_path, data_arg, label or record.get("label"), labelled)
+            if whole:
+                return data_module.Split(x, y, np.arange(len(lines))), [str(line) for line in lines], "line"
+            data = data_module.split_examples(path, x, y, plan)
+        else:
+            units = int(self.model.outputs[0].shape[-1] or 1)
+            known = saved_classes(model_path)
+            target = named.Target("y", self.name, units, tuple(known) if known else None)
+            data = named.read(path, named.model_inputs(self.model), [target], plan, labelled=labelled)
+            for split in (data.train, data.validation, data.test):
+                if split is not None:
+                    split.y = split.y.get("y")
+        split = data.train if whole else data.test or data.train
+        if whole:
+            order = np.argsort(split.index)
+            y = None if split.y is None else split.y[order]
+            split = data_module.Split(batching.take(split.x, order), y, split.index[order])
+        return split, [str(int(i)) for i in split.index], "index"
 
     def _packed_examples(self, model_path, data_arg, label, labelled):
         """(the model's named inputs, class ids or None, CSV line numbers) of a
@@ -151,11 +173,7 @@ def read_one_input(job: Task, expanded, settings, folder):
     recognises --data, split by the spec's plan (labels not yet checked)."""
     spec, config = job.spec, job.spec.training
     if len(spec.inputs) != 1:
-        raise FlagError(
-            f"training from --data needs a spec with one input, or a BERT-style spec whose inputs are "
-            f"{text.TOKEN_INPUT}, {text.SEGMENT_INPUT} and {text.MASK_INPUT}; this one has "
-            f"{len(spec.inputs)}: {', '.join(item.name for item in spec.inputs)}"
-        )
+        return _named_inputs(job, settings.data, data_module.SplitPlan.of(config))
     item = spec.inputs[0]
     resumed = data_module.load_vocabulary(folder.file(folder_module.MODEL)) if settings.resume else None
     wanted = data_module.InputDescription(
@@ -169,6 +187,24 @@ def read_one_input(job: Task, expanded, settings, folder):
     data = data_module.load(settings.data, wanted, data_module.SplitPlan.of(config))
     if expanded.scales_its_input:
         data.rescale = None  # the model scales its raw input itself
+    return data
+
+
+def _named_inputs(job: Task, path, plan):
+    """A model with several inputs: arrays (or CSV columns) named after them, its labels `y`."""
+    units = int(job.model.outputs[0].shape[-1] or 1)
+    if not (isinstance(path, str) and path.endswith((".npz", ".csv"))):
+        raise FlagError(
+            f"--data {path!r}: a spec with several inputs ({', '.join(t.name for t in job.model.inputs)}) trains on "
+            "a .npz with an array named after each input and its labels in `y`, or a CSV with a column per input "
+            f"(or on a CSV of texts where its inputs are {text.TOKEN_INPUT}, {text.SEGMENT_INPUT} and "
+            f"{text.MASK_INPUT})"
+        )
+    data = named.read(path, named.model_inputs(job.model), [named.Target("y", job.name, units)], plan)
+    for split in (data.train, data.validation, data.test):
+        if split is not None:
+            split.y = split.y["y"]
+    data.class_names = (data.class_names or {}).get("y")
     return data
 
 

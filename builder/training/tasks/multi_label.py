@@ -15,8 +15,7 @@ from ...backend import keras as _keras
 from ...errors import DataError, FlagError
 from . import classification
 from .base import Predictions, Task, output_rank, task, wrong_model
-
-SEPARATOR = "|"
+from .named import SEPARATOR, multi_hot
 
 
 @task("multi_label")
@@ -81,27 +80,21 @@ class MultiLabel(Task):
         return data
 
     def _multi_hot(self, name, sets, names, rows) -> np.ndarray:
-        hot = np.zeros((len(sets), self.classes), dtype="float32")
-        for i, labels in enumerate(sets):
-            for label in (label.strip() for label in labels):
-                if not label:
-                    continue
-                if label not in names:
-                    raise DataError(
-                        name,
-                        f"the label {label!r} (example {int(rows[i])}) is not one of the classes ({', '.join(names)})",
-                    )
-                hot[i, names.index(label)] = 1.0
-        return hot
+        return multi_hot(name, sets, names, self.classes, rows)
 
     def own_loss(self):
         return "binary_crossentropy"
 
     def own_metrics(self):
+        return self.label_metrics(self.classes)
+
+    @staticmethod
+    def label_metrics(classes: int) -> list:
+        """Binary accuracy and the ROC AUC over `classes` sigmoid units."""
         keras = _keras()
         return [
             keras.metrics.BinaryAccuracy(name="accuracy"),
-            keras.metrics.AUC(multi_label=True, num_labels=self.classes, name="auc"),
+            keras.metrics.AUC(multi_label=True, num_labels=classes, name="auc"),
         ]
 
     # --- saved models -----------------------------------------------------------------
