@@ -108,7 +108,11 @@ def round_trip(cli, tmp_path, model, atol=1e-4, *flags, same_names=True):
     x = rng.integers(1, 100, shape).astype(tensor.dtype) if "int" in str(tensor.dtype) else \
         rng.uniform(0, 1, shape).astype("float32")
     # different graphs of the same layers: float summation order may differ slightly
-    np.testing.assert_allclose(built.predict(x, verbose=0), model.predict(x, verbose=0), atol=atol)
+    ours, theirs = built.predict(x, verbose=0), model.predict(x, verbose=0)
+    if isinstance(theirs, list):  # several outputs, in the model's order
+        assert built.output_names == model.output_names
+    for a, b in zip(*[o if isinstance(o, list) else [o] for o in (ours, theirs)]):
+        np.testing.assert_allclose(a, b, atol=atol)
     return text
 
 
@@ -184,6 +188,28 @@ def test_import_sequential_and_the_shipped_specs_round_trip(cli, tmp_path):
         folder = tmp_path / name
         folder.mkdir()
         round_trip(cli, folder, builder.build(spec_path(name)))
+
+
+def test_a_model_with_several_outputs_imports_as_named_outputs(cli, tmp_path):
+    from builder.backend import keras
+    k = keras()
+    x = k.Input((16,), name="pixels")
+    hidden = k.layers.Dense(32, activation="relu", name="hidden")(x)
+    digit = k.layers.Dense(10, activation="softmax", name="digit")(hidden)
+    side = k.layers.Dense(8, activation="relu", name="side")(hidden)
+    parity = k.layers.Dense(2, name="parity")(side)
+    early = k.layers.Dense(1, activation="sigmoid", name="early")(k.layers.Dense(4, name="e0")(x))
+    text = round_trip(cli, tmp_path, k.Model(x, [digit, parity, early]))
+    assert text.endswith(
+        "outputs:\n  digit: {units: 10, input: hidden}\n  parity: {units: 2, activation: linear, input: side}\n"
+        "  early: {units: 1, activation: sigmoid}\n"
+    )
+    tail = k.layers.Dense(3, name="tail")(digit)
+    (tmp_path / "feeds").mkdir()
+    k.Model(x, [digit, tail]).save(tmp_path / "feeds" / "model.keras")
+    code, _, err = cli("import", tmp_path / "feeds" / "model.keras", "-o", tmp_path / "feeds" / "spec.yaml")
+    assert (code, err) == (1, "error: the model's output 'digit' also feeds other layers; a spec's outputs end "
+                              "the model\n")
 
 
 def test_unregistered_layers_are_named(cli, tmp_path):

@@ -81,7 +81,15 @@ def compact(spec: dict) -> tuple[dict, dict]:
     result = {key: value for key, value in spec.items() if key != "layers"}
     if isinstance(result.get("output"), dict):
         result["output"] = dict(result["output"])  # defaults may take arguments out of it
-    defaults = _defaults(items, blocks, result.get("output"))
+    heads = [result["output"]] if isinstance(result.get("output"), dict) else []
+    reads = {}  # named output -> the entry it reads, kept out of the defaults
+    if "outputs" in result:
+        result["outputs"] = {name: dict(head) for name, head in result["outputs"].items()}
+        reads = {name: head.pop("input") for name, head in result["outputs"].items() if "input" in head}
+        heads += list(result["outputs"].values())
+    defaults = _defaults(items, blocks, heads)
+    for name, entry in reads.items():
+        result["outputs"][name]["input"] = renamed.get(entry, entry)
     if defaults:
         result["defaults"] = defaults
     if blocks:
@@ -565,13 +573,12 @@ def _names(items) -> dict:
 # --- defaults ---------------------------------------------------------------------------
 
 
-def _argument_sets(items, blocks, head) -> list:
+def _argument_sets(items, blocks, heads) -> list:
     """(layer type, arguments) of every layer the spec writes, wrapped ones included."""
     found = [(item.type, item.args) for item in items if item.members is None and item.reps is None]
     for block in blocks:
         found += [(type_name, block.fixed.setdefault(local, {})) for local, type_name, _ in block.entries]
-    if isinstance(head, dict):
-        found.append((registry.HEAD, head))
+    found += [(registry.HEAD, head) for head in heads]
     for type_name, args in list(found):
         layer_type = registry.get(type_name)
         for key, value in args.items():
@@ -580,9 +587,9 @@ def _argument_sets(items, blocks, head) -> list:
     return found
 
 
-def _defaults(items, blocks, head) -> dict:
+def _defaults(items, blocks, heads) -> dict:
     """Arguments most layers that take them share, moved to `defaults:`."""
-    sets = _argument_sets(items, blocks, head)
+    sets = _argument_sets(items, blocks, heads)
     chosen = {}
     counts = collections.Counter(
         (key, _key(value))

@@ -91,7 +91,7 @@ def to_spec(model, name=None, header="", compact=True) -> str:
     repeats and defaults where the model repeats itself (`compact`), else one
     entry per layer."""
     spec = to_spec_data(model, name)
-    return to_yaml(compact_spec(spec)[0] if compact else spec, header)
+    return to_yaml(_compacted(spec)[0] if compact else spec, header)
 
 
 def to_spec_data(model, name=None) -> dict:
@@ -108,7 +108,7 @@ def import_model(model, spec_path, weights_path=None, *, compact=True, overwrite
     spec, original = _flat_spec(model)
     renamed: dict = {}
     if compact:
-        spec, renamed = compact_spec(spec)
+        spec, renamed = _compacted(spec)
     if weights_path is None:
         text = to_yaml(spec, header)
         write_atomic(spec_path, text.encode(), overwrite=overwrite)
@@ -123,6 +123,15 @@ def import_model(model, spec_path, weights_path=None, *, compact=True, overwrite
         built.save_weights(staging)
         write_atomic(spec_path, text.encode(), overwrite=overwrite)
     return text
+
+
+def _compacted(spec) -> tuple[dict, dict]:
+    """(the spec in blocks, layer renames), unless blocks would hide a layer
+    that a named output reads: then the flat spec as it is."""
+    compacted, renamed = compact_spec(spec)
+    if any(head.get("input") in renamed for head in (spec.get("outputs") or {}).values()):
+        return spec, {}
+    return compacted, renamed
 
 
 def weights_path_of(spec_path) -> str:
@@ -192,12 +201,8 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
     if isinstance(model, keras.Sequential):
         model = keras.Model(model.inputs, model.outputs, name=model.name)
     config, original = _valid_names(model.get_config())
-    outputs = config["output_layers"]  # [name, node, tensor], or a list of them
-    if outputs and isinstance(outputs[0], list):
-        if len(outputs) != 1:
-            raise ModelError(f"to_spec reads models with one output; this one has {len(outputs)}")
-        outputs = outputs[0]
-    output_name = outputs[0]
+    ends = config["output_layers"]  # [name, node, tensor], or a list of them
+    output_names = [end[0] for end in ends] if ends and isinstance(ends[0], list) else [ends[0]]
     layers = config["layers"]
     inputs = [l for l in layers if l["class_name"] == "InputLayer"]
     spec: dict = {"name": name or as_model_name(config["name"]) or "model"}
@@ -228,10 +233,13 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
             args["inputs"] = positional[0] if len(positional) == 1 else positional
         entries.append({layer_type.name: args})
         previous = item["name"]
-    if not entries or next(iter(entries[-1].values()))["name"] != output_name:
-        raise ModelError(f"the model's output '{output_name}' is not its last layer")
     spec["layers"] = entries
-    spec["output"] = _head(model, entries, original)
+    if len(output_names) > 1:
+        spec["outputs"] = _named_heads(model, entries, original, output_names)
+    elif not entries or next(iter(entries[-1].values()))["name"] != output_names[0]:
+        raise ModelError(f"the model's output '{output_names[0]}' is not its last layer")
+    else:
+        spec["output"] = _head(model, entries, original)
     if not spec["layers"]:
         raise ModelError("the model has no layers besides its output")
     return spec, original
@@ -306,6 +314,44 @@ def _head(model, entries, original):
     return head
 
 
+def _named_heads(model, entries, original, names) -> dict:
+    """A model's several outputs as `outputs:`: each a Dense layer on (batch,
+    features) that no other layer reads, taken out of `entries` with the entry it reads."""
+    first_input = model.inputs[0].name if len(model.inputs) == 1 else None
+    reads = []  # (entry name, what it reads)
+    for i, entry in enumerate(entries):
+        args = next(iter(entry.values()))
+        previous = next(iter(entries[i - 1].values()))["name"] if i else first_input
+        refs = args.get("inputs", previous)
+        reads.append((args["name"], refs if isinstance(refs, str) else refs))
+    heads = {}
+    for name in names:
+        index = next(i for i, (entry_name, _) in enumerate(reads) if entry_name == name)
+        ((type_name, args),) = entries[index].items()
+        layer = model.get_layer(original.get(name, name))
+        if type_name != registry.HEAD or len(layer.input.shape) != 2 or not isinstance(reads[index][1], str):
+            raise ModelError(
+                f"the model's output '{name}' is a {type(layer).__name__} on {list(layer.input.shape)}; a spec's "
+                "named outputs are Dense layers on (batch, features)"
+            )
+        if any(name == refs or (isinstance(refs, list) and name in refs) for _, refs in reads):
+            raise ModelError(f"the model's output '{name}' also feeds other layers; a spec's outputs end the model")
+        head = {k: v for k, v in args.items() if k not in ("name", "inputs")}
+        head["activation"] = head.get("activation", "linear")
+        if head["activation"] == "softmax":
+            del head["activation"]
+        heads[name] = {**head, "input": reads[index][1]}
+    kept = [entry for entry, (entry_name, _) in zip(entries, reads) if entry_name not in heads]
+    if not kept:
+        raise ModelError("the model has no layers besides its outputs")
+    last = next(iter(kept[-1].values()))["name"]
+    for head in heads.values():
+        if head["input"] == last:
+            del head["input"]  # an output reads the last layer unless it says otherwise
+    entries[:] = kept
+    return heads
+
+
 def to_yaml(spec: dict, header: str = "") -> str:
     """A readable YAML text of a spec: one line per entry."""
 
@@ -336,5 +382,9 @@ def to_yaml(spec: dict, header: str = "") -> str:
             entries(block["layers"], "      ")
     lines.append("layers:")
     entries(spec["layers"], "  ")
-    lines.append(f"output: {flow(spec['output'])}")
+    if "outputs" in spec:
+        lines.append("outputs:")
+        lines.extend(f"  {name}: {flow(head)}" for name, head in spec["outputs"].items())
+    else:
+        lines.append(f"output: {flow(spec['output'])}")
     return "\n".join(lines) + "\n"

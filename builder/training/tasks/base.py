@@ -35,7 +35,7 @@ class Task:
     its model). Saved models: `evaluate`, `predict`."""
 
     name: ClassVar[str] = ""
-    takes_threshold: ClassVar[bool] = False  # predict's --threshold (multi-label)
+    takes_threshold: bool = False  # predict's --threshold (multi-label)
 
     def __init__(self, model, spec=None, record: dict | None = None):
         self.model, self.spec, self.record = model, spec, record or {}

@@ -36,8 +36,6 @@ _PROBABILITIES = {"classification": "softmax", "binary": "sigmoid", "multi_label
 class MultiOutput(Task):
     """Each output's own loss (weighted by its `loss_weight`) and metrics."""
 
-    takes_threshold = True  # for its multi-label outputs
-
     def __init__(self, model, spec=None, record=None):
         super().__init__(model, spec, record)
         settings = (spec.outputs or {}) if spec is not None else {}
@@ -47,6 +45,7 @@ class MultiOutput(Task):
             declared = settings.get(name, {}).get("task") or saved.get(name)
             self.kinds[name] = declared or output_kind(_activation(model, name), self.units(name))
         self.settings = settings
+        self.takes_threshold = "multi_label" in self.kinds.values()
 
     def units(self, name) -> int:
         return int(self.model.get_layer(name).output.shape[-1] or 1)
