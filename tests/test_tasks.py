@@ -512,9 +512,9 @@ def test_a_text_column_alone_is_never_read_as_labels(tmp_path, cli):
 
 
 TWO_OUTPUTS = (
-    "name: digits_parity\ninput: [64]\nlayers:\n  - dense: {units: 64, activation: relu}\n"
-    "  - dense: {units: 32, activation: relu, name: features}\n"
-    "outputs:\n  digit: {units: 10}\n  parity: {units: 2, loss_weight: 0.5, input: features}\n"
+    "name: digits_parity\ninput: [64]\nlayers:\n  - dense: {units: 64, activation: relu, name: hidden}\n"
+    "  - dense: {units: 32, activation: relu}\n"
+    "outputs:\n  digit: {units: 10}\n  parity: {units: 2, loss_weight: 0.5, input: hidden}\n"
 )
 
 
@@ -532,12 +532,13 @@ def test_named_outputs_are_the_hand_written_keras_model(write_spec):
     keras = pytest.importorskip("keras")
     model = builder.build(write_spec(TWO_OUTPUTS))
     x = keras.Input((64,))
-    features = keras.layers.Dense(32, activation="relu")(keras.layers.Dense(64, activation="relu")(x))
+    hidden = keras.layers.Dense(64, activation="relu")(x)
+    features = keras.layers.Dense(32, activation="relu")(hidden)
     reference = keras.Model(x, [keras.layers.Dense(10, activation="softmax")(features),
-                                keras.layers.Dense(2, activation="softmax")(features)])
+                                keras.layers.Dense(2, activation="softmax")(hidden)])
     assert model.output_names == ["digit", "parity"]
     assert [tuple(t.shape) for t in model.outputs] == [(None, 10), (None, 2)]
-    assert model.count_params() == reference.count_params() == 64 * 64 + 64 + 64 * 32 + 32 + 33 * 10 + 33 * 2
+    assert model.count_params() == reference.count_params() == 64 * 64 + 64 + 64 * 32 + 32 + 33 * 10 + 65 * 2
     reference.set_weights(model.get_weights())
     batch = np.random.default_rng(0).random((4, 64)).astype("float32")
     for ours, theirs in zip(model.predict(batch, verbose=0), reference.predict(batch, verbose=0)):
