@@ -111,3 +111,17 @@ def test_the_cli_sets_an_entry_by_its_name(cli):
     from conftest import spec_path
     code, out, _ = cli("build", spec_path("lenet5"), "--set", "layers.c1.filters=8", "--json")
     assert code == 0 and json.loads(out.splitlines()[-1])["params"] == 62_558
+
+
+def test_a_spec_without_a_name_is_named_so_that_tensorflow_can_train_it(cli, tmp_path):
+    """A spec from text (or a file named `_x.yaml`) was named `_spec_`, a name TensorFlow's scopes refuse in fit."""
+    import numpy as np
+
+    import builder
+    model = builder.build(text="input: [3]\nlayers: [dense: 2]\noutput: 2\n")
+    assert model.name == "spec_"
+    model.compile(loss="sparse_categorical_crossentropy")
+    model.fit(np.zeros((4, 3), "float32"), np.zeros(4, "int64"), verbose=0)
+    (tmp_path / "_x.yaml").write_text("name: _x\ninput: [3]\nlayers: [dense: 2]\noutput: 2\n")
+    code, _, err = cli("validate", tmp_path / "_x.yaml")
+    assert code == 1 and "starting with a letter or digit" in err

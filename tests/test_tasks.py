@@ -627,3 +627,29 @@ def test_several_inputs_read_arrays_named_after_them(tmp_path, cli, write_spec):
     assert out.splitlines()[0] == "index,predicted,probability,label" and len(out.splitlines()) == 301
     code, _, err = cli("train", spec, "--data", "digits", "--out", tmp_path / "other")
     assert code == 1 and err.startswith("error: --data 'digits': a spec with several inputs (a, b) trains on a .npz")
+
+
+def test_ignored_pixels_count_in_neither_the_loss_nor_the_metrics():
+    """Keras weighs only `weighted_metrics` by sample weights: a pixel of ignore_index is left out of pixel
+    accuracy and mean IoU too, which equal Keras's metrics on the other pixels alone."""
+    import keras
+
+    from builder.spec.load import load_spec
+    from builder.training import tasks
+    from builder.training.compile import compile_model
+
+    text = "name: seg\ninput: [4, 4, 3]\nlayers:\n  - conv2d: {filters: 3, kernel_size: 1}\noutput: {units: 3, pool: none}\n"
+    model = builder.build(text=text)
+    compile_model(model, load_spec(text=text + "training: {ignore_index: 255}\n"),
+                  tasks.of(load_spec(text=text), model))
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 4, 4, 3)).astype("float32"), rng.integers(0, 3, (8, 4, 4))
+    weights = (rng.random((8, 4, 4)) > 0.5).astype("float32")
+    results = model.evaluate(x, y, sample_weight=weights, batch_size=8, return_dict=True, verbose=0)
+    predicted = model.predict(x, verbose=0)
+    kept = weights.astype(bool)
+    assert results["accuracy"] == pytest.approx(float(np.mean(predicted.argmax(-1)[kept] == y[kept])), abs=1e-6)
+    iou = keras.metrics.MeanIoU(num_classes=3, sparse_y_pred=False)
+    iou.update_state(y[kept], predicted[kept])
+    assert results["mean_iou"] == pytest.approx(float(iou.result()), abs=1e-5)
+    assert results["accuracy"] != pytest.approx(float(np.mean(predicted.argmax(-1) == y)), abs=1e-3)

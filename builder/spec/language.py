@@ -48,11 +48,12 @@ HEAD_POOLS = tuple(registry.HEAD_POOLS)
 
 Size = Annotated[StrictInt, Field(gt=0, le=SIZE_LIMIT)]
 # The names a spec gives, said once. An entry's (a layer's) name: letters, digits and _.
-# A model's name is a label, never a path: no '/', and no leading '.' ('..').
+# A model's name is a label, never a path: no '/', no leading '.' ('..'); and no leading _,
+# which TensorFlow's name scopes refuse.
 _ENTRY_CHARS = "A-Za-z0-9_"
 _MODEL_CHARS = _ENTRY_CHARS + ".\\-"
 ENTRY_NAME = f"[{_ENTRY_CHARS}]+"
-MODEL_NAME = f"[{_ENTRY_CHARS}][{_MODEL_CHARS}]*"
+MODEL_NAME = f"[A-Za-z0-9][{_MODEL_CHARS}]*"  # TensorFlow's scopes take no leading _
 ModelName = Annotated[StrictStr, Field(pattern=f"^{MODEL_NAME}$", max_length=100)]
 
 
@@ -63,7 +64,7 @@ def as_entry_name(text: str) -> str:
 
 def as_model_name(text: str) -> str:
     """`text` as a model's name (empty where nothing is left of it)."""
-    return re.sub(f"[^{_MODEL_CHARS}]", "_", text).lstrip(".-")
+    return re.sub(f"[^{_MODEL_CHARS}]", "_", text).lstrip("._-")
 
 
 # The order of a spec's top-level keys where builder writes a spec (a run's spec.yaml, an imported model's).
@@ -277,7 +278,9 @@ class Document(_WithBlocks):
     }
 
     name: ModelName | None = Field(
-        None, description="the model's name, of letters, digits and _ . - (it also names the run folder, runs/NAME)"
+        None,
+        description="the model's name, of letters, digits and _ . - starting with a letter or digit (it also names "
+        "the run folder, runs/NAME)",
     )
     input: InputForm | None = Field(None, description=Input.EXPECTED)
     inputs: Annotated[dict[StrictStr, InputForm], Field(min_length=1)] | None = Field(

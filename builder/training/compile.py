@@ -34,7 +34,7 @@ def compile_model(model, spec, task, optimizer=None, steps_per_execution=1):
         optimizer=make_optimizer(optimizer or config.optimizer),
         loss=task.loss(),
         loss_weights=task.loss_weights(),
-        metrics=task.metrics(),
+        **task.compiled_metrics(task.metrics()),
         steps_per_execution=steps_per_execution,
         jit_compile=config.jit_compile,
     )

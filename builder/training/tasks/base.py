@@ -36,6 +36,7 @@ class Task:
 
     name: ClassVar[str] = ""
     takes_threshold: bool = False  # predict's --threshold (multi-label)
+    weighted: ClassVar[bool] = False  # its examples carry sample weights its metrics follow (ignored pixels)
 
     def __init__(self, model, spec=None, record: dict | None = None):
         self.model, self.spec, self.record = model, spec, record or {}
@@ -61,6 +62,11 @@ class Task:
         """The spec's `training.metrics`, else the task's own."""
         configured = self.spec.training.metrics if self.spec is not None else None
         return list(configured) if configured is not None else self.own_metrics()
+
+    def compiled_metrics(self, metrics) -> dict:
+        """`metrics` as model.compile takes them: weighted by the examples' sample
+        weights where the task has them (Keras weighs only `weighted_metrics`)."""
+        return {"weighted_metrics" if self.weighted else "metrics": metrics}
 
     def loss_weights(self) -> dict | None:
         """Each output's weight in the total loss (several outputs), or None."""

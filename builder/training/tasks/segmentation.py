@@ -36,7 +36,10 @@ def _pil():
 
 @task("segmentation")
 class Segmentation(Task):
-    """Per-pixel classes: sparse categorical cross-entropy over every pixel, pixel accuracy, mean IoU."""
+    """Per-pixel classes: sparse categorical cross-entropy over every pixel, pixel
+    accuracy, mean IoU; pixels of `training.ignore_index` weigh nothing in any of them."""
+
+    weighted = True
 
     @property
     def classes(self) -> int:
@@ -168,7 +171,7 @@ class Segmentation(Task):
         keras = _keras()
         return [
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.MeanIoU(num_classes=self.classes, sparse_y_pred=False, name="mean_iou"),
+            keras.metrics.MeanIoU(num_classes=self.classes, sparse_y_pred=False, name="mean_iou", dtype="float32"),
         ]
 
     # --- saved models -----------------------------------------------------------------
@@ -183,7 +186,7 @@ class Segmentation(Task):
         from .. import batching
 
         data = self._saved_data(data_arg, whole=False)
-        self.model.compile(loss=self.loss(), metrics=self.metrics())
+        self.model.compile(loss=self.loss(), **self.compiled_metrics(self.metrics()))
         split = data.test or data.train
         scaling = Preprocessing(rescale=self.record.get("rescale", 1 / 255))  # as its training images were
         steps = batching.Pipeline(self.input_shape, self.record.get("batch_size", 32), scaling)
