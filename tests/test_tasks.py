@@ -79,7 +79,7 @@ def test_an_unknown_task_names_the_choices(write_spec, cli):
     code, _, err = cli("validate", path)
     assert code == 1
     assert err.strip() == (f"{path}:6:3: error: training.task: unknown task 'detection'. "
-                           "Known: binary, causal_lm, classification, multi_label, multi_output, regression, segmentation.")
+                           "Known: binary, causal_lm, classification, masked_lm, multi_label, multi_output, regression, segmentation.")
 
 
 def test_a_per_position_output_without_a_task_is_a_located_error(write_spec, cli, tmp_path):
@@ -653,3 +653,120 @@ def test_ignored_pixels_count_in_neither_the_loss_nor_the_metrics():
     iou.update_state(y[kept], predicted[kept])
     assert results["mean_iou"] == pytest.approx(float(iou.result()), abs=1e-5)
     assert results["accuracy"] != pytest.approx(float(np.mean(predicted.argmax(-1) == y)), abs=1e-3)
+
+
+# --- masked language models ------------------------------------------------------------------
+
+
+MLM_SMALL = {"layers.token_embedding.input_dim": 50, "layers.token_embedding.output_dim": 8,
+             "layers.position_embedding.sequence_length": 16, "layers.transformer_layer_.num_heads": 2,
+             "layers.transformer_layer_.intermediate_dim": 16, "layers.transformer_layer_.repeat": 1,
+             "layers.segment_embedding.output_dim": 8, "layers.mlm_intermediate_dense.units": 8}
+
+
+def test_bert_masked_lm_is_keras_hubs_bert_masked_lm():
+    """specs/bert_tiny_mlm.yaml at a small size computes keras_hub's BertMaskedLM (less its unused pooler):
+    the same logits at the masked positions and the same loss on the same batch and weights."""
+    import keras_hub
+    from weights import weighted_layers
+
+    from builder.training import tasks
+
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8,
+                                             intermediate_dim=16, max_sequence_length=16, num_segments=2)
+    reference = keras_hub.models.BertMaskedLM(backbone=backbone, preprocessor=None)
+    built = builder.build(spec_path("bert_tiny_mlm"), overrides=MLM_SMALL)
+    pooler = backbone.get_layer("pooled_dense").count_params()
+    assert built.count_params() == reference.count_params() - pooler
+    rng = np.random.default_rng(2)
+    for layer in weighted_layers(backbone) + [reference.masked_lm_head]:
+        layer.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in layer.get_weights()])
+    ours = [layer for layer in weighted_layers(built)]
+    for source, target in zip([layer for layer in weighted_layers(backbone) if layer.name != "pooled_dense"], ours):
+        target.set_weights(source.get_weights())
+    head = reference.masked_lm_head
+    built.get_layer("mlm_intermediate_dense").set_weights(head._intermediate_dense.get_weights())
+    built.get_layer("mlm_layer_norm").set_weights(head._intermediate_layer_norm.get_weights())
+    built.get_layer("mlm_logits_bias").set_weights([np.asarray(head._bias)])
+    token_ids = rng.integers(1, 50, (3, 12)).astype("int32")
+    padding_mask = np.ones_like(token_ids)
+    padding_mask[2, 9:] = 0
+    inputs = {"token_ids": token_ids * padding_mask, "segment_ids": np.zeros_like(token_ids),
+              "padding_mask": padding_mask, "mask_positions": np.array([[1, 4, 0], [2, 3, 7], [5, 0, 0]], "int32")}
+    labels = rng.integers(0, 50, (3, 3)).astype("int32")
+    weights = np.array([[1, 1, 0], [1, 1, 1], [1, 0, 0]], "float32")
+    expected, got = reference.predict(inputs, verbose=0), built.predict(inputs, verbose=0)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    reference.compile()
+    task = tasks.TASKS["masked_lm"](built)
+    assert float(task.loss()(labels, got, sample_weight=weights)) == pytest.approx(
+        float(reference.loss(labels, expected, sample_weight=weights)), abs=1e-5)
+    assert float(reference.loss(labels, expected, sample_weight=weights)) > 1.0
+
+
+def test_masking_follows_bert_15_percent_then_80_10_10():
+    from builder.training import text
+    from builder.training.tasks.masked_lm import MASK_SHARE, mask
+
+    tokenizer = text.Tokenizer([*text.RESERVED, *[f"w{i}" for i in range(94)]])
+    cls, sep, mask_id = tokenizer.id(text.CLS), tokenizer.id(text.SEP), tokenizer.id(text.MASK)
+    sequences = np.zeros((4000, 64), "int32")
+    sequences[:, 0], sequences[:, 1:61], sequences[:, 61] = cls, np.random.default_rng(0).integers(6, 100, (4000, 60)), sep
+    masked, positions, ids, weights = mask(np.random.default_rng(1), sequences, tokenizer)
+    assert positions.shape == (4000, round(64 * MASK_SHARE))
+    chosen = weights.astype(bool)
+    assert chosen.sum() / (4000 * 60) == pytest.approx(0.15, abs=0.005)      # of the 60 tokens; never [CLS], [SEP], pad
+    rows = np.repeat(np.arange(4000)[:, None], positions.shape[1], 1)
+    at = positions[chosen], rows[chosen]
+    assert set(np.unique(sequences[at[1], at[0]])) <= set(range(6, 100))
+    np.testing.assert_array_equal(ids[chosen], sequences[at[1], at[0]])
+    now = masked[at[1], at[0]]
+    assert np.mean(now == mask_id) == pytest.approx(0.8, abs=0.01)
+    kept = np.mean(now == ids[chosen])
+    assert kept == pytest.approx(0.1 + 0.1 / 100, abs=0.01)          # kept, or a random token that is the same
+    assert set(np.unique(now)) <= set(range(100))                    # random tokens come from the vocabulary
+    untouched = np.ones_like(sequences, bool)
+    untouched[at[1], at[0]] = False
+    np.testing.assert_array_equal(masked[untouched], sequences[untouched])
+    again = mask(np.random.default_rng(1), sequences, tokenizer)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (masked, positions, ids, weights)))
+
+
+@pytest.mark.slow
+def test_bert_tiny_learns_masked_tokens_and_fills_masks(tmp_path, cli):
+    corpus = task_data.corpus(tmp_path / "corpus.txt")
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("bert_tiny_mlm"), "--data", corpus, "--epochs", "20", "--out", run,
+                       "--set", "training.sequence_length=32", "--quiet")
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.4          # "the", the likeliest token, is under 30% of those masked
+    assert json.loads((run / "run.json").read_text())["task"] == "masked_lm"
+    assert json.loads((run / "tokenizer.json").read_text())["vocabulary"][:6] == [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[EOS]"]
+    code, out, err = cli("evaluate", run / "model.keras", "--data", corpus)
+    assert code == 0, err
+    assert json.loads(out)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    lines = tmp_path / "fill.txt"
+    lines.write_text("the cat sat in the [MASK] .\n\nthe [MASK] ran to the [MASK] .\n")
+    code, out, err = cli("predict", run / "model.keras", "--data", lines, "--top-k", "5")
+    assert code == 0, err
+    header, *rows = [line.split(",") for line in out.splitlines()]
+    assert header[:4] == ["line", "mask", "predicted", "probability"] and len(header) == 12
+    assert [row[:2] for row in rows] == [["1", "1"], ["3", "1"], ["3", "2"]]
+    places = {place.split()[1] for place in task_data.PLACES}
+    assert places & set(rows[0][2::2]) and places & set(rows[2][2::2])
+
+
+def test_masked_lm_refuses_a_model_or_text_it_cannot_use(tmp_path, cli, write_spec):
+    corpus = task_data.corpus(tmp_path / "corpus.txt", sentences=200)
+    code, _, err = cli("train", spec_path("bert_tiny"), "--data", corpus, "--set", "training.task=masked_lm",
+                       "--out", tmp_path / "run")
+    assert code == 1 and err.startswith(f"{spec_path('bert_tiny')}:") and (
+        "error: training.task: masked_lm needs inputs token_ids and mask_positions") in err
+    vocabulary = tmp_path / "vocab.txt"
+    vocabulary.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\ncat\n")
+    code, _, err = cli("train", spec_path("bert_tiny_mlm"), "--data", corpus, "--vocabulary", vocabulary,
+                       "--out", tmp_path / "run")
+    assert (code, err) == (1, f"{corpus}: error: the vocabulary has no [MASK] token; a masked language model needs it\n")
+    assert run_folder_absent(tmp_path / "run")

@@ -332,6 +332,16 @@ _builtin(
     min_weights=functools.partial(costs.least_wrapped, copies=1),
 )
 _builtin("select_step", "SelectStep", module=_CUSTOM, short="index", takes_sequence=True)
+_builtin(
+    "gather_steps",
+    "GatherSteps",
+    module=_CUSTOM,
+    takes_sequence=True,
+    example={
+        "inputs": {"x": {"shape": [5, 4]}, "positions": {"shape": [2], "dtype": "int32"}},
+        "args": {"inputs": ["x", "positions"]},
+    },
+)
 
 # Preprocessing inside the model, so saved and exported models take raw input
 _builtin("rescaling", "Rescaling", short="scale", rescales=True)

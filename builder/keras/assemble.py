@@ -42,9 +42,9 @@ def build_model(spec_or_graph):
         tensors[item.name] = keras.Input(shape=item.shape, dtype=item.dtype, name=item.name)
     for node in graph.nodes:
         tensors[node.name] = _apply(keras, node, [_tensor(tensors, name) for name in node.inputs], node.inputs, layers)
+    tied = (layers.get(graph.tie), bool(spec.output.get("use_bias"))) if graph.tie else None
     outputs = [
-        _head(keras, head, _tensor(tensors, head.inputs[0]), graph.pools[head.name], layers.get(graph.tie))
-        for head in graph.heads
+        _head(keras, head, _tensor(tensors, head.inputs[0]), graph.pools[head.name], tied) for head in graph.heads
     ] or [_tensor(tensors, graph.output)]
     inputs = [tensors[item.name] for item in spec.inputs]
     return keras.Model(
@@ -140,14 +140,18 @@ def _apply(keras, node, inputs, input_names, layers=None):
 
 def _head(keras, node, output, pool, tied=None):
     """The output Dense layer; a body that ends in more than (batch, features)
-    is first flattened or pooled, as `output.pool` says. A tied head runs the `tied`
-    embedding in reverse (its matrix transposed), then the output's activation."""
+    is first flattened or pooled, as `output.pool` says. A tied head (`tied`:
+    the embedding layer, and whether a bias follows) runs the embedding in
+    reverse (its matrix transposed), adds its bias, then the output's activation."""
     rank = len(output.shape)
     if rank > 2 and registry.HEAD_POOLS[pool] is not None:
         pooling = registry.LAYERS[registry.HEAD_POOLS[pool].format(d=min(rank - 2, 3))]
         output = pooling.keras_class()(name=head_pooling_name(node.name, pool))(output)
     if tied is not None:
-        output = tied(output, reverse=True)
+        embedding, bias = tied
+        output = embedding(output, reverse=True)
+        if bias:
+            output = custom_layers().OutputBias(name=f"{node.name}_bias")(output)
     return _apply(keras, node, [output], [node.inputs[0] if node.path[0] == "outputs" else "the last layer"])
 
 

@@ -99,6 +99,35 @@ class SelectStep(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="builder")
+class GatherSteps(keras.layers.Layer):
+    """The steps of a sequence at given positions: BERT's masked tokens, read
+    at `mask_positions` (as KerasHub's MaskedLMHead gathers them). (batch,
+    steps, features) and (batch, n) positions -> (batch, n, features)."""
+
+    def call(self, inputs, positions):
+        positions = ops.cast(positions, "int32")
+        return ops.take_along_axis(inputs, ops.expand_dims(positions, -1), axis=1)
+
+    def compute_output_shape(self, inputs_shape, positions_shape):
+        return (inputs_shape[0], positions_shape[1], inputs_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class OutputBias(keras.layers.Layer):
+    """A bias added to every output unit (zeros at first): the bias of a head
+    tied to an embedding (`output: {tie: NAME, use_bias: true}`, BERT's masked-LM head)."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(name="bias", shape=(input_shape[-1],), initializer="zeros")
+
+    def call(self, inputs):
+        return inputs + ops.cast(self.bias, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="builder")
 class PositionEmbedding(keras.layers.Layer):
     """Learned position embeddings for sequences up to `sequence_length` steps:
     returns the embeddings of positions 0..steps-1, shaped like the input

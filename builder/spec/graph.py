@@ -543,11 +543,13 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
     no weights of its own), then the output's activation."""
     tie, name = spec.output["tie"], spec.output["name"]
     with in_source(spec.source), at("output"):
-        extra = [k for k in spec.output if k not in ("pool", "name", "tie", "activation", "dtype")]
+        extra = [k for k in spec.output if k not in ("pool", "name", "tie", "activation", "dtype", "use_bias")]
         if extra:
             raise SpecError(f"a tied output takes its size and weights from '{tie}'; leave out {', '.join(extra)}").at(
                 extra[0]
             )
+        if not isinstance(spec.output.get("use_bias", False), bool):
+            raise SpecError(f"expected true or false, got {describe(spec.output['use_bias'])}").at("use_bias")
         with at("tie"):
             target = scope.reference(tie)
         node = next((n for n in expander.nodes if n.name == target), None)

@@ -57,7 +57,16 @@ AUGMENTATIONS = (
 MONITOR_MODES = ("auto", "min", "max")
 # What a run trains its model to do (`training.task`); builder/training/tasks/ has one module per task,
 # registered under these names (a test holds the two to each other).
-TASKS = ("classification", "binary", "multi_label", "regression", "segmentation", "causal_lm", "multi_output")
+TASKS = (
+    "classification",
+    "binary",
+    "multi_label",
+    "regression",
+    "segmentation",
+    "causal_lm",
+    "masked_lm",
+    "multi_output",
+)
 # What one of several named outputs (`outputs:`) learns: a task with one value or one set per example.
 OUTPUT_TASKS = ("classification", "binary", "multi_label", "regression")
 
@@ -267,10 +276,9 @@ class Training(SpecModel):
     task: Literal[TASKS] | None = Field(  # type: ignore[valid-type]
         None,
         description="what the model is trained to do: classification, binary, multi_label, regression, "
-        "segmentation, causal_lm or multi_output; default: inferred from the output layer (named `outputs:`: "
-        "multi_output; a per-pixel head: segmentation; a "
-        "head tied to a token embedding: causal_lm; one sigmoid unit: binary; several: multi_label; softmax: "
-        "classification; else regression)",
+        "segmentation, causal_lm, masked_lm or multi_output; default: inferred from the output layer (named "
+        "`outputs:`: multi_output; a per-pixel head: segmentation; a head tied to a token embedding: "
+        "causal_lm; one sigmoid unit: binary; several: multi_label; softmax: classification; else regression)",
     )
     sequence_length: Annotated[StrictInt, Field(gt=0, le=1_000_000)] | None = Field(
         None,

@@ -7,6 +7,7 @@ what `evaluate` reports and what `predict` writes:
     multi_output (named `outputs:`)       multi_output.py, its data in named.py
     segmentation                          segmentation.py
     causal_lm                             causal_lm.py
+    masked_lm                             masked_lm.py
 
 A spec names its task (`training.task`), or the model's output implies it
 (`infer`); a saved model's task is its run.json's. A new task is a module
@@ -66,7 +67,14 @@ def of_saved(model, record: dict) -> Task:
     return TASKS[name](model, None, record)
 
 
-from . import causal_lm, classification, multi_label, multi_output, segmentation  # noqa: E402 - they register themselves
+from . import (  # noqa: E402 - they register themselves
+    causal_lm,
+    classification,
+    masked_lm,
+    multi_label,
+    multi_output,
+    segmentation,
+)
 
 __all__ = [
     "TASKS",
@@ -75,6 +83,7 @@ __all__ = [
     "causal_lm",
     "classification",
     "infer",
+    "masked_lm",
     "multi_label",
     "multi_output",
     "of",
