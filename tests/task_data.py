@@ -84,3 +84,29 @@ def pairs(path, count=400, seed=0):
                 int(same),
             ])
     return path
+
+
+PEOPLE = ["Anna", "Boris", "Chen", "Dara", "Emil", "Farah"]
+TOWNS = [["Paris"], ["Oslo"], ["New", "York"], ["Lima"], ["San", "Diego"], ["Rome"]]
+FIRMS = [["Acme"], ["Globex"], ["Initech"], ["Umbrella", "Corp"], ["Hooli"], ["Vandelay", "Industries"]]
+
+
+def conll(path, sentences=600, seed=0):
+    """CoNLL-style `word tag` lines (IOB2 named entities: PER, ORG, LOC), a blank line between sentences."""
+    rng = np.random.default_rng(seed)
+
+    def entity(words, kind):
+        return [(w, f"{'B' if i == 0 else 'I'}-{kind}") for i, w in enumerate(words)]
+
+    lines = ["-DOCSTART- -X- O O", ""]
+    for _ in range(sentences):
+        person = entity([PEOPLE[rng.integers(6)]], "PER")
+        firm, town = entity(FIRMS[rng.integers(6)], "ORG"), entity(TOWNS[rng.integers(6)], "LOC")
+        if rng.integers(2):
+            words = person + [("works", "O"), ("for", "O")] + firm + [("in", "O")] + town
+        else:
+            words = [("in", "O")] + town + [(",", "O")] + person + [("met", "O"), ("the", "O")] + firm
+        lines += [f"{w} {t}" for w, t in words + [(".", "O")]] + [""]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+    return path

@@ -35,6 +35,8 @@ SPECS = {
              "  parity: {units: 1, activation: linear}\ntraining: {epochs: 1}\n"),
     "two_in": ("name: two_in\ninputs: {a: [4], b: [2]}\nlayers: [{concatenate: {inputs: [a, b]}}]\n"
                "output: {units: 3}\ntraining: {epochs: 1}\n"),
+    "tagger": ("name: tagger\ninput: {shape: [null], dtype: int32}\nlayers: [{embedding: {input_dim: 50, "
+               "output_dim: 4}}]\noutput: {units: 3, pool: none}\ntraining: {epochs: 1, task: token_classification}\n"),
     "tags": "name: tags\ninput: [2]\nlayers: [dense: 4]\noutput: {units: 3, activation: sigmoid}\ntraining: {epochs: 1}\n",
 }
 

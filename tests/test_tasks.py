@@ -79,7 +79,7 @@ def test_an_unknown_task_names_the_choices(write_spec, cli):
     code, _, err = cli("validate", path)
     assert code == 1
     assert err.strip() == (f"{path}:6:3: error: training.task: unknown task 'detection'. "
-                           "Known: binary, causal_lm, classification, masked_lm, multi_label, multi_output, regression, segmentation.")
+                           "Known: binary, causal_lm, classification, masked_lm, multi_label, multi_output, regression, segmentation, token_classification.")
 
 
 def test_a_per_position_output_without_a_task_is_a_located_error(write_spec, cli, tmp_path):
@@ -770,3 +770,34 @@ def test_masked_lm_refuses_a_model_or_text_it_cannot_use(tmp_path, cli, write_sp
                        "--out", tmp_path / "run")
     assert (code, err) == (1, f"{corpus}: error: the vocabulary has no [MASK] token; a masked language model needs it\n")
     assert run_folder_absent(tmp_path / "run")
+
+
+# --- token classification ---------------------------------------------------------------------
+
+
+def test_a_bilstm_tagger_learns_named_entities_from_conll_lines(tmp_path, cli):
+    data = task_data.conll(tmp_path / "ner.txt")
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("bilstm_tagger"), "--data", data, "--epochs", "6", "--out", run, "--quiet")
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.9                    # "O", the commonest tag, is 5 words of 9 or 10
+    assert json.loads((run / "classes.json").read_text()) == ["B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "O"]
+    vocabulary = json.loads((run / "vocabulary.json").read_text())
+    assert vocabulary[:2] == ["", "[UNK]"] and "Anna" in vocabulary and "-DOCSTART-" not in vocabulary
+    assert json.loads((run / "run.json").read_text())["task"] == "token_classification"
+    code, out, err = cli("evaluate", run / "model.keras", "--data", data)
+    assert code == 0, err
+    assert json.loads(out)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    new = tmp_path / "new.txt"
+    new.write_text("Anna\nworks\nfor\nHooli\nin\nRome\n.\n\nin\nOslo\n,\nChen\nmet\nthe\nAcme\n.\n")
+    code, out, err = cli("predict", run / "model.keras", "--data", new)
+    assert code == 0, err
+    header, *rows = [line.split(",") for line in out.splitlines()]
+    assert header == ["line", "position", "word", "predicted", "probability"]
+    assert [row[:3] for row in rows[:2]] == [["1", "1", "Anna"], ["1", "2", "works"]] and rows[8][:3] == ["9", "2", "Oslo"]
+    expected = ["B-PER", "O", "O", "B-ORG", "O", "B-LOC", "O", "O", "B-LOC", "O", "B-PER", "O", "O", "B-ORG", "O"]
+    assert sum(row[3] == tag for row, tag in zip(rows, expected)) >= 13
+    new.write_text("Anna B-PER\nworks\n")
+    code, _, err = cli("predict", run / "model.keras", "--data", new)
+    assert (code, err) == (1, f"{new}:2: error: some words have a tag and others not; give every word one, or none\n")

@@ -34,8 +34,20 @@ CALLBACKS = "callbacks"  # files the spec's callbacks write
 MLRUNS = "mlruns"  # MLflow's file store
 LOCK = ".lock"
 MARK = ".builder-run"  # a run's folder until its run.json is written: written when a run first takes it
-LISTED = (MODEL, SPEC, METRICS, RECORD, HISTORY_CSV, HISTORY, CLASSES, TOKENIZER, CHECKPOINT + "/", LOGS + "/")
-RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {VOCABULARY, CACHE, CALLBACKS, MLRUNS, LOCK, MARK}
+LISTED = (
+    MODEL,
+    SPEC,
+    METRICS,
+    RECORD,
+    HISTORY_CSV,
+    HISTORY,
+    CLASSES,
+    VOCABULARY,
+    TOKENIZER,
+    CHECKPOINT + "/",
+    LOGS + "/",
+)
+RUN_ENTRIES = {name.rstrip("/") for name in LISTED} | {CACHE, CALLBACKS, MLRUNS, LOCK, MARK}
 
 
 @dataclasses.dataclass

@@ -180,6 +180,9 @@ def task_cases():
     text("outputs_text_for_numbers.csv", "a,b,c,d,digit,parity\n" + "".join(
         f"{i},1,2,3,{i % 3},{'odd' if i % 2 else 'even'}\n" for i in range(6)))
     npz("inputs_missing_one.npz", a=x(), y=y())
+    # token classification: CoNLL-style `word tag` lines
+    text("conll_word_without_tag.txt", "Anna B-PER\nworks O\n\nin O\nParis\n. O\n")
+    text("conll_too_many_tags.txt", "".join(f"w{i} T{i}\n\n" for i in range(5)))
 
 
 if __name__ == "__main__":

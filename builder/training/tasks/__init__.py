@@ -8,6 +8,7 @@ what `evaluate` reports and what `predict` writes:
     segmentation                          segmentation.py
     causal_lm                             causal_lm.py
     masked_lm                             masked_lm.py
+    token_classification                  token_classification.py
 
 A spec names its task (`training.task`), or the model's output implies it
 (`infer`); a saved model's task is its run.json's. A new task is a module
@@ -74,6 +75,7 @@ from . import (  # noqa: E402 - they register themselves
     multi_label,
     multi_output,
     segmentation,
+    token_classification,
 )
 
 __all__ = [
@@ -90,5 +92,6 @@ __all__ = [
     "of_saved",
     "segmentation",
     "task",
+    "token_classification",
     "wrong_model",
 ]
