@@ -625,13 +625,14 @@ def _generate_flags(parser):
     from .training import SAMPLERS
 
     parser.add_argument("model", metavar="MODEL.keras")
-    parser.add_argument("--prompt", required=True, help="the text to continue")
+    parser.add_argument("--prompt", required=True, help="the text to continue (a seq2seq model's source text)")
     parser.add_argument(
         "--max-length",
         type=_positive,
-        default=32,
+        default=None,
         metavar="N",
-        help="tokens in all, the prompt's included (default 32)",
+        help="tokens in all, the prompt's included (default 32); a seq2seq model's target tokens (default: the "
+        "longest it was trained on)",
     )
     parser.add_argument(
         "--sampler", choices=SAMPLERS, default="greedy", help="how the next token is chosen (KerasHub's samplers)"
@@ -756,9 +757,10 @@ COMMANDS = {
     "generate": Command(
         cmd_generate,
         _generate_flags,
-        "continue a prompt with a trained language model",
+        "continue a prompt with a trained language model, or write a seq2seq model's target",
         "Continue PROMPT with MODEL.keras (a causal_lm run's, its tokenizer.json beside it) to --max-length "
-        "tokens, choosing each next token with one of KerasHub's samplers.",
+        "tokens, or write the target of the source text PROMPT (a seq2seq run's), choosing each next token "
+        "with one of KerasHub's samplers.",
     ),
     "export": Command(
         cmd_export,

@@ -110,3 +110,21 @@ def conll(path, sentences=600, seed=0):
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
     return path
+
+
+LEXICON = {"the": "el", "cat": "gato", "dog": "perro", "bird": "pajaro", "fish": "pez", "horse": "caballo",
+           "sheep": "oveja", "sat": "sentado", "ran": "corrio", "slept": "durmio", "walked": "camino",
+           "played": "jugo", "looked": "miro", "in": "en", "to": "a", "at": "hacia", "garden": "jardin",
+           "house": "casa", "park": "parque", "river": "rio", "field": "campo", "barn": "granero"}
+
+
+def translations(path, count=2000, seed=0):
+    """`source,target` rows: a patterned English sentence and its word-for-word 'translation', reversed."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "target"])
+        for _ in range(count):
+            source = sentence(rng)[:-2]
+            writer.writerow([source, " ".join(LEXICON[w] for w in reversed(source.split()))])
+    return path

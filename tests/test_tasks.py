@@ -79,7 +79,7 @@ def test_an_unknown_task_names_the_choices(write_spec, cli):
     code, _, err = cli("validate", path)
     assert code == 1
     assert err.strip() == (f"{path}:6:3: error: training.task: unknown task 'detection'. "
-                           "Known: binary, causal_lm, classification, masked_lm, multi_label, multi_output, regression, segmentation, token_classification.")
+                           "Known: binary, causal_lm, classification, masked_lm, multi_label, multi_output, regression, segmentation, seq2seq, token_classification.")
 
 
 def test_a_per_position_output_without_a_task_is_a_located_error(write_spec, cli, tmp_path):
@@ -801,3 +801,68 @@ def test_a_bilstm_tagger_learns_named_entities_from_conll_lines(tmp_path, cli):
     new.write_text("Anna B-PER\nworks\n")
     code, _, err = cli("predict", run / "model.keras", "--data", new)
     assert (code, err) == (1, f"{new}:2: error: some words have a tag and others not; give every word one, or none\n")
+
+
+# --- sequence to sequence ---------------------------------------------------------------------
+
+
+def test_seq2seq_teacher_forcing_shifts_the_target_by_one(tmp_path):
+    from builder.spec.load import load_spec
+    from builder.training import tasks, text
+
+    spec = load_spec(spec_path("transformer_seq2seq"), scale="tiny")
+    model = builder.build(spec_path("transformer_seq2seq"), scale="tiny")
+    task = tasks.of(spec, model)
+    tokenizer = text.Tokenizer([*text.RESERVED, "el", "gato", "the", "cat"])
+    split = task.encoded([[8, 9]], [[6, 7]], tokenizer, (3, 4))
+    start, end = tokenizer.id(text.CLS), tokenizer.id(text.EOS)
+    np.testing.assert_array_equal(split.x["encoder_token_ids"], [[8, 9, 0]])
+    np.testing.assert_array_equal(split.x["encoder_padding_mask"], [[1, 1, 0]])
+    np.testing.assert_array_equal(split.x["decoder_token_ids"], [[start, 6, 7, 0]])
+    np.testing.assert_array_equal(split.x["decoder_padding_mask"], [[1, 1, 1, 0]])
+    np.testing.assert_array_equal(split.y, [[6, 7, end, 0]])
+    np.testing.assert_array_equal(split.weights, [[1, 1, 1, 0]])
+
+
+@pytest.mark.slow
+def test_a_transformer_learns_to_translate_and_writes_targets(tmp_path, cli):
+    data = task_data.translations(tmp_path / "pairs.csv")
+    run = tmp_path / "run"
+    code, _, err = cli("train", spec_path("transformer_seq2seq"), "--scale", "tiny", "--data", data, "--epochs", "10",
+                       "--out", run, "--quiet")
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.95 and metrics["test_perplexity"] < 1.5
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "seq2seq" and record["sequence_length"] == [6, 7]
+    code, out, err = cli("evaluate", run / "model.keras", "--data", data)
+    assert code == 0, err
+    assert json.loads(out)["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    code, out, err = cli("generate", run / "model.keras", "--prompt", "the horse slept in the barn")
+    assert (code, out) == (0, "granero el en durmio caballo el\n"), err
+    new = tmp_path / "new.csv"
+    new.write_text("source\nthe fish played in the field\nthe bird looked at the park\n")
+    code, out, err = cli("predict", run / "model.keras", "--data", new)
+    assert code == 0, err
+    assert out.splitlines() == ["line,source,predicted", "2,the fish played in the field,campo el en jugo pez el",
+                                "3,the bird looked at the park,parque el hacia miro pajaro el"]
+    code, _, err = cli("generate", run / "model.keras", "--prompt", "the cat", "--max-length", "7")
+    assert (code, err) == (1, "error: --max-length 7: the model was trained on targets of 6 tokens; ask for at most 6\n")
+
+
+def test_seq2seq_pairs_need_a_source_and_a_target(tmp_path, cli):
+    data = tmp_path / "pairs.csv"
+    data.write_text("source,target\nthe cat,el gato\nthe dog,\n")
+    code, _, err = cli("train", spec_path("transformer_seq2seq"), "--scale", "tiny", "--data", data,
+                       "--out", tmp_path / "run")
+    assert (code, err) == (1, f"{data}:3: error: the target is empty\n")
+    jsonl = tmp_path / "pairs.jsonl"
+    jsonl.write_text('{"source": "the cat", "target": "el gato"}\n\n{"source": "the dog"}\n')
+    code, _, err = cli("train", spec_path("transformer_seq2seq"), "--scale", "tiny", "--data", jsonl,
+                       "--out", tmp_path / "run")
+    assert (code, err) == (1, f"{jsonl}:3: error: a pair needs a target (a `target` column, or a \"target\" string)\n")
+    data.write_text("text,target\nthe cat,el gato\n")
+    code, _, err = cli("train", spec_path("transformer_seq2seq"), "--scale", "tiny", "--data", data,
+                       "--out", tmp_path / "run")
+    assert (code, err) == (1, f"{data}:1: error: no `source` column (columns: text, target)\n")
+    assert run_folder_absent(tmp_path / "run")

@@ -66,6 +66,7 @@ TASKS = (
     "causal_lm",
     "masked_lm",
     "token_classification",
+    "seq2seq",
     "multi_output",
 )
 # What one of several named outputs (`outputs:`) learns: a task with one value or one set per example.
@@ -277,7 +278,8 @@ class Training(SpecModel):
     task: Literal[TASKS] | None = Field(  # type: ignore[valid-type]
         None,
         description="what the model is trained to do: classification, binary, multi_label, regression, "
-        "segmentation, causal_lm, masked_lm, token_classification or multi_output; default: inferred from the "
+        "segmentation, causal_lm, masked_lm, token_classification, seq2seq or multi_output; default: inferred from "
+        "the "
         "output layer (named `outputs:`: multi_output; a per-pixel head: segmentation; a head tied to a token "
         "embedding: causal_lm; one sigmoid unit: binary; several: multi_label; softmax: classification; else "
         "regression)",

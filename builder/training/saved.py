@@ -53,7 +53,7 @@ def predict(model_path, data_arg, label=None, top_k=1, threshold=None) -> tasks.
     return task.predict(model_path, data_arg, label, top_k, threshold)
 
 
-def generate(model_path, prompt: str, max_length: int = 32, sampler: str = "greedy", seed=None) -> str:
+def generate(model_path, prompt: str, max_length: int | None = None, sampler: str = "greedy", seed=None) -> str:
     """`prompt` continued by a saved language model (a causal_lm run's, its tokenizer beside it)."""
     model = load_trained(model_path)
     task = tasks.of_saved(model, data_module.saved_record(model_path))

@@ -9,6 +9,7 @@ what `evaluate` reports and what `predict` writes:
     causal_lm                             causal_lm.py
     masked_lm                             masked_lm.py
     token_classification                  token_classification.py
+    seq2seq                               seq2seq.py
 
 A spec names its task (`training.task`), or the model's output implies it
 (`infer`); a saved model's task is its run.json's. A new task is a module
@@ -75,6 +76,7 @@ from . import (  # noqa: E402 - they register themselves
     multi_label,
     multi_output,
     segmentation,
+    seq2seq,
     token_classification,
 )
 
@@ -91,6 +93,7 @@ __all__ = [
     "of",
     "of_saved",
     "segmentation",
+    "seq2seq",
     "task",
     "token_classification",
     "wrong_model",

@@ -164,10 +164,11 @@ class CausalLM(Task):
         )
 
     def generate(
-        self, model_path, prompt: str, max_length: int, sampler: str = "greedy", seed: int | None = None
+        self, model_path, prompt: str, max_length: int | None, sampler: str = "greedy", seed: int | None = None
     ) -> str:
-        """`prompt` continued to `max_length` tokens in all (fewer where [EOS] comes first), as text."""
-        keras, hub = _keras(), text.keras_hub()
+        """`prompt` continued to `max_length` tokens in all (default 32; fewer where [EOS] comes first), as text."""
+        keras = _keras()
+        max_length = max_length or 32
         tokenizer = self.tokenizer(model_path)
         window = self.window(model_path)
         if max_length > window:
@@ -180,30 +181,27 @@ class CausalLM(Task):
             raise FlagError(f"--max-length {max_length}: the prompt is {len(ids)} tokens already")
         prompt_ids = np.zeros((1, max_length), dtype="int32")
         prompt_ids[0, : len(ids)] = ids
-        token, names, softmax = self.token_input(), text.input_names(self.model), probabilities(self.model)
-        ops = keras.ops
+        token, names, ops = self.token_input(), text.input_names(self.model), keras.ops
 
-        def next_token(prompt, cache, index):
+        def scores(prompt):
             inputs = {name: prompt if name == token else ops.ones_like(prompt) for name in names}
-            scores = self.model(inputs, training=False)[:, index - 1, :]
-            return (ops.log(ops.maximum(scores, 1e-20)) if softmax else scores), None, cache
+            return self.model(inputs, training=False)
 
-        chosen = _sampler(hub, sampler, seed)
-        eos = tokenizer.id(text.EOS)
-        generated = chosen(
-            next_token,
-            ops.convert_to_tensor(prompt_ids),
-            index=len(ids),
-            mask=ops.convert_to_tensor(np.arange(max_length)[None, :] < len(ids)),
-            stop_token_ids=None if eos is None else (eos,),
-        )
-        out = np.asarray(ops.convert_to_numpy(generated))[0].tolist()
-        if eos is not None and eos in out[len(ids) :]:
-            out = out[: len(ids) + out[len(ids) :].index(eos)]
+        out = sample(self.model, scores, prompt_ids, len(ids), (sampler, seed, tokenizer.id(text.EOS)))[0]
         return tokenizer.text(out)
 
 
-def _sampler(hub, name: str, seed):
+def sample(model, scores, prompt_ids, index: int, how) -> list:
+    """Each row of `prompt_ids` continued from `index` by KerasHub's sampler
+    (`how`: its name, a seed, the stop token or None): `scores(prompt)` gives
+    the model's output for every position. Rows end before the stop token."""
+    keras, hub = _keras(), text.keras_hub()
+    ops, (name, seed, eos), softmax = keras.ops, how, probabilities(model)
+
+    def next_token(prompt, cache, at):
+        chosen = scores(prompt)[:, at - 1, :]
+        return (ops.log(ops.maximum(chosen, 1e-20)) if softmax else chosen), None, cache
+
     samplers = {
         "greedy": lambda: hub.samplers.GreedySampler(),
         "top_k": lambda: hub.samplers.TopKSampler(k=5, seed=seed),
@@ -211,7 +209,19 @@ def _sampler(hub, name: str, seed):
         "random": lambda: hub.samplers.RandomSampler(seed=seed),
         "beam": lambda: hub.samplers.BeamSampler(num_beams=5),
     }
-    return samplers[name]()
+    generated = samplers[name]()(
+        next_token,
+        ops.convert_to_tensor(prompt_ids),
+        index=index,
+        mask=ops.convert_to_tensor(np.arange(prompt_ids.shape[1])[None, :] < index),
+        stop_token_ids=None if eos is None else (eos,),
+    )
+    rows = []
+    for row in np.asarray(ops.convert_to_numpy(generated)).tolist():
+        if eos is not None and eos in row[index:]:
+            row = row[: index + row[index:].index(eos)]
+        rows.append(row)
+    return rows
 
 
 def corpus_splits(data_arg, plan) -> tuple[str, dict]:
