@@ -37,6 +37,9 @@ SPECS = {
                "output: {units: 3}\ntraining: {epochs: 1}\n"),
     "tagger": ("name: tagger\ninput: {shape: [null], dtype: int32}\nlayers: [{embedding: {input_dim: 50, "
                "output_dim: 4}}]\noutput: {units: 3, pool: none}\ntraining: {epochs: 1, task: token_classification}\n"),
+    "s2s": ("name: s2s\ninputs:\n  encoder_token_ids: {shape: [null], dtype: int32}\n  decoder_token_ids: {shape: [null], "
+            "dtype: int32}\nlayers:\n  - embedding: {input_dim: 64, output_dim: 4, inputs: decoder_token_ids}\n"
+            "output: {units: 64, pool: none}\ntraining: {epochs: 1, task: seq2seq}\n"),
     "tags": "name: tags\ninput: [2]\nlayers: [dense: 4]\noutput: {units: 3, activation: sigmoid}\ntraining: {epochs: 1}\n",
 }
 

@@ -183,6 +183,9 @@ def task_cases():
     # token classification: CoNLL-style `word tag` lines
     text("conll_word_without_tag.txt", "Anna B-PER\nworks O\n\nin O\nParis\n. O\n")
     text("conll_too_many_tags.txt", "".join(f"w{i} T{i}\n\n" for i in range(5)))
+    # sequence to sequence: source/target pairs
+    text("pairs_target_empty.csv", "source,target\nthe cat,el gato\nthe dog,\n")
+    text("pairs_no_source.jsonl", '{"source": "the cat", "target": "el gato"}\n{"text": "the dog"}\n')
 
 
 if __name__ == "__main__":
