@@ -19,6 +19,12 @@ from conftest import shipped_specs, spec_path
      "output: none\n",
      "<spec>:4:5: error: layers[0].embedding: the model has at least 2,000,000,000 weights up to 'embedding' "
      "(2,000,000,000 of them there), more than the limit of 1,000,000,000; --max-params N raises it"),
+    ("name: t\ninput: [100]\nlayers:\n  - dense: 100000\noutput: {units: 100000}\n",     # the head counts too
+     "<spec>:5:1: error: output: the model has at least 10,010,000,000 weights up to 'predictions' "
+     "(10,000,000,000 of them there), more than the limit of 1,000,000,000; --max-params N raises it"),
+    ("name: t\ninput: [100]\nlayers:\n  - dense: 100000\noutputs:\n  a: 10\n  b: {units: 100000}\n",
+     "<spec>:7:3: error: outputs.b: the model has at least 10,011,000,000 weights up to 'b' "
+     "(10,000,000,000 of them there), more than the limit of 1,000,000,000; --max-params N raises it"),
 ])
 def test_absurd_sizes_are_refused_at_validate(text, expected):
     with pytest.raises(builder.SpecError) as info:
@@ -44,6 +50,5 @@ def test_validate_refuses_with_the_line_and_the_cli_flag_raises_it(cli, write_sp
 @pytest.mark.parametrize("name", [n for n in shipped_specs() if n not in ("vgg16", "bert_base", "resnet152")])
 def test_the_bound_never_exceeds_a_real_model(name):
     graph = builder.validate(spec_path(name))
-    least = sum(budget.least_weights(node.type, node.args)
-                for node in [*graph.nodes, *graph.heads])
+    least = sum(budget.node_weights(graph, node) for node in [*graph.nodes, *graph.heads])
     assert 0 < least <= builder.build_model(graph).count_params()

@@ -74,7 +74,8 @@ def test_a_spec_name_is_never_a_path(tmp_path):
         code, _, err = cli_in(tmp_path, *command)
         assert code == 1
         assert one_line(err) == ("s.yaml:1:1: error: name: expected the model's name, of letters, digits and _ . - "
-                                 "(it also names the run folder, runs/NAME), got '..' (a string)")
+                                 "starting with a letter or digit (it also names the run folder, runs/NAME), got "
+                                 "'..' (a string)")
     assert snapshot(tmp_path) == before
 
 
@@ -88,9 +89,7 @@ def test_fifo_and_device_inputs_are_refused_at_once(tmp_path):
         ("s.yaml", f"s.yaml:2:11: error: imports[0]: cannot import 'pipe.yaml': it is a FIFO (named pipe), not a "
                    f"file ({tmp_path / 'pipe.yaml'})"),
     ]:
-        started = time.monotonic()
-        code, _, err = cli_in(tmp_path, "validate", name, timeout=30)
-        assert time.monotonic() - started < 3          # Python's start-up included; nothing blocks
+        code, _, err = cli_in(tmp_path, "validate", name, timeout=60)   # a blocking read would hang past it
         assert (code, one_line(err)) == (1, expected)
 
 
@@ -101,10 +100,8 @@ def test_an_import_fan_out_finishes_at_once(tmp_path):
         (tmp_path / f"lib{i}.yaml").write_text(f"imports: {imports}\nblocks:\n  b{i}:\n    layers: [dense: 2]\n")
     (tmp_path / "s.yaml").write_text("name: s\nimports: [lib0.yaml]\ninput: [4]\nlayers: [b8, dense: 2]\n"
                                      "output: none\n")
-    started = time.monotonic()
-    code, out, err = cli_in(tmp_path, "validate", "s.yaml", timeout=30)
+    code, out, err = cli_in(tmp_path, "validate", "s.yaml", timeout=60)   # 10^8 loads would run far past it
     assert (code, out, err) == (0, "s.yaml: ok\n", "")
-    assert time.monotonic() - started < 5
 
 
 def test_a_closed_pipe_is_not_a_traceback():

@@ -317,3 +317,17 @@ def test_resnet101_extends_resnet50_with_the_keras_layer_count():
     graph = builder.validate(spec_path("resnet101"))
     names = [node.name for node in graph.nodes]
     assert "conv4_block23_out" in names and "conv4_block24_out" not in names
+
+
+def test_a_wrapper_takes_the_entry_it_wraps_alone():
+    """docs/spec.md's `- time_distributed: {dense: 8}` is `{layer: {dense: 8}}`; a wrong argument says both forms."""
+    short = builder.build(text="name: w\ninput: [5, 4]\nlayers:\n  - time_distributed: {dense: 8}\n"
+                               "  - bidirectional: {lstm: 3}\noutput: 2\n")
+    long = builder.build(text="name: w\ninput: [5, 4]\nlayers:\n  - time_distributed: {layer: {dense: 8}}\n"
+                              "  - bidirectional: {layer: {lstm: 3}}\noutput: 2\n")
+    assert short.count_params() == long.count_params() == 4 * 8 + 8 + 2 * (4 * 3 * (8 + 3 + 1)) + 6 * 2 + 2
+    with pytest.raises(builder.SpecError) as info:
+        builder.validate(text="name: w\ninput: [5, 4]\nlayers:\n  - time_distributed: {units: 8}\noutput: 2\n")
+    assert info.value.render().endswith(
+        "unknown argument 'units' for time_distributed. It takes: dtype, layer, name, trainable. The entry it wraps "
+        "goes in `layer:` (`- time_distributed: {layer: {dense: 8}}`), or alone (`- time_distributed: {dense: 8}`).")

@@ -681,7 +681,7 @@ def test_bert_masked_lm_is_keras_hubs_bert_masked_lm():
     rng = np.random.default_rng(2)
     for layer in weighted_layers(backbone) + [reference.masked_lm_head]:
         layer.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in layer.get_weights()])
-    ours = [layer for layer in weighted_layers(built)]
+    ours = weighted_layers(built)
     for source, target in zip([layer for layer in weighted_layers(backbone) if layer.name != "pooled_dense"], ours):
         target.set_weights(source.get_weights())
     head = reference.masked_lm_head

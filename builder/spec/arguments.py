@@ -30,7 +30,13 @@ class Arguments(SpecModel):
 
 def unknown_message(layer_type: registry.LayerType, key) -> str:
     known = sorted(layer_type.args)
-    return f"unknown argument '{key}' for {layer_type.name}.{suggest(key, known)} It takes: {', '.join(known)}."
+    message = f"unknown argument '{key}' for {layer_type.name}.{suggest(key, known)} It takes: {', '.join(known)}."
+    if layer_type.wraps:
+        message += (
+            f" The entry it wraps goes in `{layer_type.short}:` (`- {layer_type.name}: {{{layer_type.short}: "
+            f"{{dense: 8}}}}`), or alone (`- {layer_type.name}: {{dense: 8}}`)."
+        )
+    return message
 
 
 def missing_message(layer_type: registry.LayerType, field: str) -> str:

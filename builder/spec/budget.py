@@ -38,13 +38,24 @@ def check(graph, max_params=None, max_activation=None) -> None:
                 f"'{node.name}' makes at least {width:,} values per example, more than the limit of "
                 f"{max_activation:,}; --max-activation N raises it"
             )
-        least = least_weights(node.type, node.args)
+        least = node_weights(graph, node)
         total += least
         if total > max_params:
             raise node.error(
                 f"the model has at least {total:,} weights up to '{node.name}' ({least:,} of them "
                 f"there), more than the limit of {max_params:,}; --max-params N raises it"
             )
+
+
+def node_weights(graph, node) -> int:
+    """A lower bound of a node's weights: its arguments' (least_weights), and a
+    Dense layer's kernel, its input's features (where the graph knows them) by its units."""
+    least = least_weights(node.type, node.args)
+    units = node.args.get("units") if node.type.width == "units" else None
+    features = graph.channels.get(node.inputs[0]) if node.inputs else None
+    if isinstance(units, int) and isinstance(features, int):
+        least = max(least, units * features)
+    return least
 
 
 def least_weights(layer_type, args) -> int:

@@ -70,9 +70,11 @@ def parse_entry(entry, blocks):
         raise unknown("layer type", type_name, known).at(type_name)
     if args is None:
         return type_name, {}
-    if isinstance(args, dict):
-        return type_name, dict(args)
     layer_type = registry.LAYERS.get(type_name)
+    if isinstance(args, dict):
+        if layer_type is not None and layer_type.wraps and len(args) == 1 and next(iter(args)) in known:
+            return type_name, {layer_type.short: dict(args)}  # `- time_distributed: {dense: 8}`: the wrapped entry
+        return type_name, dict(args)
     if layer_type is None or layer_type.short is None:
         raise SpecError(
             f"{type_name} has no short form; write its arguments as a mapping, "

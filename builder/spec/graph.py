@@ -78,6 +78,7 @@ class Graph:
     notes: list = dataclasses.field(default_factory=list)  # SpecNotes: builds, but likely not as meant
     tie: str | None = None  # the embedding node the head runs in reverse (`output: {tie: NAME}`)
     pools: dict = dataclasses.field(default_factory=dict)  # head name -> how its input is reduced first (`pool`)
+    channels: dict = dataclasses.field(default_factory=dict)  # node or input -> its output's channels, where known
 
     @property
     def scales_its_input(self) -> bool:
@@ -512,7 +513,7 @@ def expand(spec: Spec) -> Graph:
             body = scope.reference(settings["input"]) if settings["input"] is not None else output
         heads.append(_head(expander, (name, settings), scope, body, ("outputs", name)))
     pools = {head.name: settings["pool"] for head, settings in zip(heads, _head_settings(spec))}
-    graph = Graph(spec, expander.nodes, output, heads, expander.notes, tie, pools)
+    graph = Graph(spec, expander.nodes, output, heads, expander.notes, tie, pools, expander.channels)
     budget.check(graph, **spec.limits)
     for note in graph.notes:
         warnings.warn(note.render(), SpecWarning, stacklevel=2)
