@@ -172,6 +172,7 @@ def train(
     run folder `out` (default runs/SPEC_NAME) as `cli.py train` does and
     returns a Run: `.model`, `.history`, `.metrics`, `.dir`."""
     from .training import run
+    from .training.folder import default_out
     from .training.settings import RunSettings
 
     loaded: Any = spec
@@ -179,7 +180,7 @@ def train(
         loaded = run.load_for_training(os.fspath(spec), overrides or {})  # type: ignore[arg-type]
     elif overrides:
         raise TypeError("overrides apply to a spec path; a loaded Spec already has its own")
-    out = os.fspath(out) if out else os.path.join("runs", loaded.name)
+    out = os.fspath(out) if out else default_out(loaded.name, resume)
     settings = RunSettings.make(
         loaded,
         data,

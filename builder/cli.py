@@ -206,12 +206,12 @@ def cmd_layers(args) -> int:
 
 def cmd_train(args) -> int:
     from .training import devices, run
-    from .training.folder import RunFolder
+    from .training.folder import RunFolder, default_out
     from .training.settings import RunSettings
 
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
-    out = args.out or os.path.join("runs", spec.name)
+    out = args.out or default_out(spec.name, args.resume)
     record = {"command": shlex.join([*_command(args.prog), *args.argv]), "overrides": _overrides(args)}
     verbose = 0 if args.quiet else 1 if args.verbose else "auto"
     settings = RunSettings.make(
@@ -527,8 +527,9 @@ def _training_flags(parser):
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="the run folder (default: runs/SPEC_NAME; for sweep and "
-        "search, the folder of their runs: runs/SPEC_NAME-sweep, runs/SPEC_NAME-search)",
+        help="the run folder (default: runs/SPEC_NAME, or runs/SPEC_NAME-2, -3, ... where it exists; --resume: "
+        "the last of them; for sweep and search, the folder of their runs: runs/SPEC_NAME-sweep, "
+        "runs/SPEC_NAME-search, numbered likewise)",
     )
     parser.add_argument("--epochs", type=_positive, metavar="N", help="override training.epochs")
     parser.add_argument("--batch-size", type=_positive, metavar="N", help="override training.batch_size")

@@ -211,6 +211,25 @@ def test_existing_run_is_not_overwritten(tmp_path):
         train_tiny(tmp_path)
 
 
+def test_runs_without_out_never_collide(tmp_path, cli, monkeypatch):
+    """runs/NAME, then runs/NAME-2, ...; --resume without --out continues the last; an explicit --out is refused."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.yaml").write_text("name: t\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: 10\n"
+                                     "training: {epochs: 1, validation_split: 0, test_split: 0}\n")
+    for expected in ("runs/t", "runs/t-2", "runs/t-3"):
+        code, out, err = cli("train", "t.yaml", "--data", "digits", "--quiet")
+        assert code == 0, err
+        assert out.splitlines()[-1].startswith(f"wrote {expected}/: model.keras")
+    code, out, err = cli("train", "t.yaml", "--data", "digits", "--epochs", "2", "--resume", "--quiet")
+    assert code == 0 and out.splitlines()[-1].startswith("wrote runs/t-3/"), err
+    assert json.loads((tmp_path / "runs" / "t-3" / "metrics.json").read_text())["epochs"] == 2
+    assert sorted(os.listdir(tmp_path / "runs")) == ["t", "t-2", "t-3"]
+    code, _, err = cli("train", "t.yaml", "--data", "digits", "--out", "runs/t")
+    assert (code, err) == (1, "error: runs/t already holds a run; continue it with --resume or choose another --out\n")
+    run = builder.train(str(tmp_path / "t.yaml"), "digits", verbose=0)
+    assert run.dir == os.path.join("runs", "t-4")
+
+
 def test_training_section_is_validated():
     with pytest.raises(SpecError) as info:
         builder.load_spec(text=TINY + "  optimiser: sgd\n")

@@ -187,6 +187,22 @@ def _check_is_a_run_folder(out):
         raise RunFolderError(f"--out {out} holds other files ({shown}); name a new or empty folder for the run")
 
 
+RUNS = "runs"  # where runs go when --out is not given
+
+
+def default_out(name: str, resume: bool = False) -> str:
+    """A run's folder when no --out names one: runs/NAME, or the first of
+    runs/NAME-2, runs/NAME-3, ... that does not exist yet, so that two runs of
+    one spec never collide (as Ultralytics' runs/train2); to `resume`, the last that exists."""
+    base = os.path.join(RUNS, name)
+    taken = [base]
+    while os.path.lexists(f"{base}-{len(taken) + 1}"):
+        taken.append(f"{base}-{len(taken) + 1}")
+    if resume or not os.path.lexists(base):
+        return taken[-1]
+    return f"{base}-{len(taken) + 1}"
+
+
 def is_run_folder(path) -> bool:
     """Whether `path` is a run folder this project made: its record, its checkpoint's state or its lock is there."""
     marks = (MARK, RECORD, os.path.join(CHECKPOINT, checkpoints.STATE), LOCK)

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import BuilderError, DependencyError, FlagError, RunFolderError, SpecError
 from ..files import write_atomic
 from ..spec.resolved import resolved_yaml
+from . import folder as folder_module
 from . import trials
 from .run import train
 
@@ -18,7 +19,7 @@ ALGORITHMS = trials.ALGORITHMS
 
 
 def default_out(spec_name: str) -> str:
-    return os.path.join("runs", f"{spec_name}-search")
+    return folder_module.default_out(f"{spec_name}-search")
 
 
 def search(variants: trials.Variants, data, *, algorithm="random", trials_count=10, out=None, seed=0, **options):

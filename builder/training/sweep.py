@@ -7,12 +7,13 @@ import itertools
 import os
 from collections.abc import Mapping
 
+from . import folder as folder_module
 from . import trials
 from .run import train
 
 
 def default_out(spec_name: str) -> str:
-    return os.path.join("runs", f"{spec_name}-sweep")
+    return folder_module.default_out(f"{spec_name}-sweep")
 
 
 def sweep(variants: trials.Variants, data, swept: Mapping, *, out=None, **options) -> list[dict]:
