@@ -82,14 +82,30 @@ def build(
     limits: Mapping[str, int] | None = None,
     weights: PathLike | dict | None = None,
     scale: str | int | None = None,
+    compile: bool = False,
 ) -> keras.Model:
     """Load, check and build a spec into a keras.Model. It starts from the
     spec's `weights:`, or from `weights` (a .keras or .weights.h5 file, or
     {'path': ..., 'skip_mismatch': True}) where given; `scale` chooses one
-    of the spec's `scales:` (`builder.build("resnet", scale=101)`)."""
+    of the spec's `scales:` (`builder.build("resnet", scale=101)`). With
+    `compile=True` it is compiled as `train` compiles it — the spec's
+    optimizer, its task's loss and metrics — ready for `model.fit`."""
     from .keras.assemble import build
 
-    return build(path, text=text, data=data, overrides=overrides, limits=limits, weights=weights, scale=scale)
+    spec = load_spec(
+        os.fspath(path) if path is not None else None,
+        text=text,
+        data=data,
+        overrides=overrides,
+        limits=limits,
+        scale=scale,
+    )
+    model = build(spec, weights=weights)
+    if compile:
+        from .training.compile import compile_spec
+
+        compile_spec(model, spec)
+    return model
 
 
 def describe(model: keras.Model) -> dict:
@@ -205,22 +221,43 @@ def spec_types():
 
 
 def evaluate(
-    model_path: PathLike, data: PathLike, *, label: str | None = None, weights: PathLike | None = None
+    model_path: PathLike,
+    data: PathLike | tuple[np.ndarray, np.ndarray],
+    *,
+    label: str | None = None,
+    weights: PathLike | None = None,
 ) -> dict:
-    """A saved model's metrics on the test split of `data` (as `cli.py evaluate`)."""
+    """A saved model's metrics on the test split of `data` (as `cli.py evaluate`),
+    or on all of an `(x, y)` pair of arrays (a dict by input or output name
+    for several), compiled for its run's task; arrays are scaled as the run
+    scaled its training data."""
     from .training import saved
 
+    if isinstance(data, tuple):
+        if weights is not None or label is not None:
+            raise TypeError("weights= and label= apply to data read from a path")
+        x, y = data
+        return saved.evaluate_arrays(model_path, x, y)
     return saved.evaluate(model_path, data, label=label, weights=weights)
 
 
 def predict(
-    model_path: PathLike, data: PathLike, *, label: str | None = None, top_k: int = 1, threshold: float | None = None
-) -> tuple[list, list]:
+    model_path: PathLike,
+    data: PathLike | np.ndarray | Mapping[str, np.ndarray] | tf.data.Dataset,
+    *,
+    label: str | None = None,
+    top_k: int = 1,
+    threshold: float | None = None,
+) -> Any:
     """(rows, header) of a saved model's predictions on `data` (as `cli.py predict`);
-    for a segmentation model, ({file name: PNG bytes of its mask}, None), as `cli.py predict -o` writes them."""
+    for a segmentation model, ({file name: PNG bytes of its mask}, None), as `cli.py predict -o` writes them.
+    On data in memory — NumPy arrays, a dict of them by input name, a tf.data.Dataset — the model's
+    outputs, as Keras's `predict` returns them (arrays scaled as the run scaled its training data)."""
     from .training import saved
 
+    if saved.is_arrays(data):
+        return saved.predict_arrays(model_path, data)
     predicted = saved.predict(model_path, data, label=label, top_k=top_k, threshold=threshold)
     if predicted.files is not None:
-        return predicted.files, None  # type: ignore[return-value]
+        return predicted.files, None
     return predicted.rows, predicted.header

@@ -639,6 +639,31 @@ def test_the_python_api_trains_on_arrays_with_callbacks(tmp_path):
     assert builder.evaluate(tmp_path / "run" / "model.keras", "digits")["examples"] == 270
 
 
+def test_the_python_api_compiles_fits_predicts_and_evaluates_arrays_as_keras_does(tmp_path):
+    """build(compile=True) is ready for fit (the spec's optimizer, its task's loss and metrics); predict and
+    evaluate take arrays, scaled as the run scaled its training data, and answer as Keras's predict and evaluate."""
+    from sklearn.datasets import load_digits
+
+    from builder.backend import keras
+    model = builder.build(text=TINY + "  optimizer: {sgd: {learning_rate: 0.05}}\n", compile=True)
+    assert type(model.optimizer).__name__ == "SGD" and float(model.optimizer.learning_rate) == pytest.approx(0.05)
+    digits = load_digits()
+    x, y = digits.images[..., None].astype("float32"), digits.target
+    history = model.fit(x / 16, y, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"}
+    builder.train(spec_path("lenet5"), "digits", out=tmp_path / "run", overrides={"training.epochs": 1}, verbose=0)
+    path = tmp_path / "run" / "model.keras"
+    reference = keras().saving.load_model(path)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["rescale"] == 1 / 16   # digits are 0..16
+    resized = keras().ops.image.resize(x[:6], (32, 32)).numpy()
+    np.testing.assert_allclose(builder.predict(path, resized), reference.predict(resized / 16, verbose=0), atol=1e-6)
+    reference.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    expected = reference.evaluate(resized / 16, y[:6], return_dict=True, verbose=0)
+    got = builder.evaluate(path, (resized, y[:6]))
+    assert got["examples"] == 6 and got["test_accuracy"] == pytest.approx(expected["accuracy"])
+    assert got["test_loss"] == pytest.approx(expected["loss"], abs=1e-5)
+
+
 def test_the_python_api_takes_a_spec_path_and_overrides(tmp_path):
     run = builder.train(spec_path("lenet5"), "digits", out=tmp_path / "run",
                         overrides={"training.epochs": 1, "layers.0.conv2d.filters": 2}, verbose=0)

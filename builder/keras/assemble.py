@@ -20,11 +20,11 @@ _OBJECT_MODULES = {"initializer": "initializers", "regularizer": "regularizers",
 
 
 def build(path=None, *, weights=None, report=None, **source):
-    """Load, check and build a spec (a file, or load_spec's `source` keywords:
-    text, data, overrides, limits, scale) into a keras.Model, with its
-    starting weights (the spec's `weights`, or `weights`); `report(lines)` is
-    told what was loaded."""
-    spec = load_spec(os.fspath(path) if path is not None else None, **source)
+    """Load, check and build a spec (a file, a loaded Spec, or load_spec's
+    `source` keywords: text, data, overrides, limits, scale) into a
+    keras.Model, with its starting weights (the spec's `weights`, or
+    `weights`); `report(lines)` is told what was loaded."""
+    spec = path if isinstance(path, Spec) else load_spec(os.fspath(path) if path is not None else None, **source)
     model = build_model(spec)
     loaded = starting_weights.start(model, spec, weights)
     if loaded is not None and report is not None:

@@ -46,6 +46,14 @@ def compile_model(model, spec, task, optimizer=None, steps_per_execution=1):
         warnings.warn(spec.source.locate(note, ("training", "jit_compile")).render(), SpecWarning, stacklevel=2)
 
 
+def compile_spec(model, spec) -> None:
+    """`model`, built from `spec`, compiled as a run of the spec compiles it:
+    the spec's optimizer, its task's loss and metrics (builder.build(compile=True))."""
+    from . import tasks
+
+    compile_model(model, spec, tasks.of(spec, model))
+
+
 AUTO_STEPS_PER_EXECUTION = 32
 
 

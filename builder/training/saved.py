@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import zipfile
 
+import numpy as np
+
 from ..backend import keras as _keras
 from ..errors import DataError, FlagError, first_line
 from ..files import not_regular
@@ -51,6 +53,41 @@ def predict(model_path, data_arg, label=None, top_k=1, threshold=None) -> tasks.
     if threshold is not None and not task.takes_threshold:
         raise FlagError(f"--threshold: {model_path} was trained for {task.name}; a multi_label model takes it")
     return task.predict(model_path, data_arg, label, top_k, threshold)
+
+
+def is_arrays(data) -> bool:
+    """Whether `data` is data in memory (NumPy arrays, a dict of them, a tf.data.Dataset), not a path or a name."""
+    return not isinstance(data, (str, os.PathLike))
+
+
+def _scaled(x, record: dict):
+    """Arrays scaled as the run scaled its training data (run.json's `rescale`); a dict or a dataset as it is."""
+    scale = record.get("rescale")
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" and scale not in (None, 1, 1.0):
+        return x.astype("float32") * scale
+    return x
+
+
+def predict_arrays(model_path, x):
+    """The saved model's outputs for `x` (NumPy arrays, a dict of them by input
+    name, or a tf.data.Dataset), as Keras's `predict` returns them."""
+    model = load_trained(model_path)
+    record = data_module.saved_record(model_path)
+    return model.predict(_scaled(x, record), batch_size=record.get("batch_size", 32), verbose=0)
+
+
+def evaluate_arrays(model_path, x, y) -> dict:
+    """A saved model's loss and metrics on arrays `x` and labels `y` (a dict by output name for several), as
+    `evaluate` reports them, compiled for the task its run trained."""
+    model = load_trained(model_path)
+    record = data_module.saved_record(model_path)
+    task = tasks.of_saved(model, record)
+    task.compile_saved()
+    results = model.evaluate(
+        _scaled(x, record), y, batch_size=record.get("batch_size", 32), verbose=0, return_dict=True
+    )
+    count = len(next(iter(y.values())) if isinstance(y, dict) else y)
+    return {"examples": int(count), **{f"test_{k}": float(v) for k, v in results.items()}}
 
 
 def generate(model_path, prompt: str, max_length: int | None = None, sampler: str = "greedy", seed=None) -> str:

@@ -88,6 +88,12 @@ class Task:
 
     # --- saved models -----------------------------------------------------------------
 
+    def compile_saved(self) -> None:
+        """Compile a saved model with the task's own loss and metrics, whatever it was saved with."""
+        self.model.compile(
+            loss=self.own_loss(), loss_weights=self.loss_weights(), **self.compiled_metrics(self.own_metrics())
+        )
+
     def evaluate(self, model_path, data_arg, label=None) -> dict:
         raise NotImplementedError
 

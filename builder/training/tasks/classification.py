@@ -76,6 +76,9 @@ class _OneLabel(Task):
     def beside(self, data):
         return {folder_module.TOKENIZER: data.tokenizer.to_json()} if data.tokenizer is not None else {}
 
+    def compile_saved(self):
+        compile_for_its_task(self.model)
+
     def facts(self, data):
         if not data.sequence_length:
             return {}

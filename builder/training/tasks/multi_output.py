@@ -86,7 +86,11 @@ class MultiOutput(Task):
         return chosen
 
     def loss_weights(self):
-        return {name: float(self.settings.get(name, {}).get("loss_weight", 1.0)) for name in self.kinds}
+        """The spec's `loss_weight`s; a saved model's, its run's."""
+        saved = self.record.get("loss_weights") or {}
+        return {
+            name: float(self.settings.get(name, {}).get("loss_weight", saved.get(name, 1.0))) for name in self.kinds
+        }
 
     def own_loss(self):
         return {name: self._own_loss(name) for name in self.kinds}
@@ -125,14 +129,11 @@ class MultiOutput(Task):
 
     def evaluate(self, model_path, data_arg, label=None):
         data, _ = self._saved(model_path, data_arg, whole=False, labelled=True)
-        self.model.compile(loss=self.own_loss(), metrics=self.own_metrics(), loss_weights=self.record_weights())
+        self.compile_saved()
         split = data.test or data.train
         batch_size = self.record.get("batch_size", 32)
         results = self.model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
         return {"examples": len(split), **{f"test_{k}": float(v) for k, v in results.items()}}
-
-    def record_weights(self):
-        return self.record.get("loss_weights") or None
 
     def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None):
         if top_k != 1:
