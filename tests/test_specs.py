@@ -33,9 +33,17 @@ PARAMS = {
     # keras_hub BertBackbone's count plus the 2-class head on the pooled output
     "bert_base": 109_482_240 + 768 * 2 + 2,
     "bert_tiny": 4_385_920 + 128 * 2 + 2,
+    # keras_hub BertMaskedLM at bert_tiny's size (4,433,210) less the pooler it never uses (128*128+128)
+    "bert_tiny_mlm": 4_433_210 - (128 * 128 + 128),
+    # Vaswani et al.'s base: two 37000x512 embeddings (the target's tied to the output), 6 encoder layers
+    # (attention, feed-forward, 2 layer norms) and 6 decoder layers (self- and cross-attention, feed-forward, 3)
+    "transformer_seq2seq": 2 * 37000 * 512 + 6 * (4 * (512 * 512 + 512) + 2 * 512 * 2048 + 2048 + 512 + 4 * 512)
+    + 6 * (8 * (512 * 512 + 512) + 2 * 512 * 2048 + 2048 + 512 + 6 * 512),
     # counted by hand from the layer formulas:
     # embedding 20000*128 + bidirectional LSTM 2*4*(64*(128+64)+64) + head 128*2+2
     "lstm_text": 20000 * 128 + 2 * 4 * (64 * (128 + 64) + 64) + 128 * 2 + 2,
+    # embedding 20000*100 + bidirectional LSTM 2*4*(100*(100+100)+100) + a 9-tag head at every word 200*9+9
+    "bilstm_tagger": 20000 * 100 + 2 * 4 * (100 * (100 + 100) + 100) + 200 * 9 + 9,
     # GRU (reset_after) 3*(32*(6+32) + 2*32) + dense 32*16+16 + head 16+1
     "gru_timeseries": 3 * (32 * (6 + 32) + 2 * 32) + 32 * 16 + 16 + 16 + 1,
     # LSTMs 4*(64*(16+64)+64) + 2 * 4*(64*(64+64)+64) + head 64*5+5
@@ -44,10 +52,12 @@ PARAMS = {
 # torchvision's resnet18/resnet34 count parameters() only, without batch-norm
 # running statistics: that is our trainable count.
 TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
-HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3", "unet", "gpt2", "vit_b16"}
+HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3", "unet", "gpt2", "vit_b16",
+         "transformer_seq2seq"}
 OUTPUTS = {"lenet5": [None, 10], "small_cnn_augmented": [None, 10], "bert_base": [None, 2], "bert_tiny": [None, 2], "lstm_text": [None, 2],
            "gru_timeseries": [None, 1], "stacked_lstm": [None, 5], "unet": [None, 388, 388, 2],
-           "gpt2": [None, None, 50257]}
+           "gpt2": [None, None, 50257], "bert_tiny_mlm": [None, None, 30522], "bilstm_tagger": [None, None, 9],
+           "transformer_seq2seq": [None, None, 37000]}
 
 
 def test_every_shipped_spec_has_an_expected_count():
