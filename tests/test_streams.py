@@ -254,3 +254,19 @@ def test_a_tf_data_dataset_from_python(tmp_path):
         data_module.load(tf.data.Dataset.from_tensor_slices(x), IMAGES_8x8, PLAN)
     with pytest.raises(data_module.DataError, match=r"its inputs have shape \[8, 8\], the spec's input \[8, 8, 1\]"):
         data_module.load(tf.data.Dataset.from_tensor_slices((x[..., 0], labels)), IMAGES_8x8, PLAN)
+
+
+@pytest.mark.parametrize("suffix", ["bmp", "gif", "png", "jpg"])
+def test_every_listed_image_format_decodes_to_one_channel(tmp_path, suffix):
+    """TensorFlow decodes BMP and GIF in colour only; a one-channel input gets their grey pixels as they are."""
+    from PIL import Image
+
+    from builder.training import batching
+    pixels = (np.random.default_rng(0).random((8, 8)) * 255).astype("uint8")
+    Image.fromarray(pixels).save(tmp_path / f"x.{suffix}")
+    decoded = np.asarray(batching.decode_image_file(str(tmp_path / f"x.{suffix}"), 1))
+    assert decoded.shape == (8, 8, 1)
+    if suffix != "jpg":                                   # lossless formats give the very pixels back
+        np.testing.assert_array_equal(decoded[..., 0], pixels)
+    colour = np.asarray(batching.decode_image_file(str(tmp_path / f"x.{suffix}"), 3))
+    assert colour.shape == (8, 8, 3)

@@ -699,7 +699,9 @@ def test_search_trains_trials_into_named_folders_and_writes_the_best_spec(cli, t
     assert all(f.startswith(("01-defaults.activation=", "02-", "03-")) for f in folders[:3])
     assert all(os.path.exists(tmp_path / "search" / f / "model.keras") for f in folders[:3])
     best = builder.load_spec(tmp_path / "search" / "best.yaml")
-    assert best.search is None
+    assert best.search is None and best.training.epochs == 2
+    assert "# That trial trained 1 epoch(s) (the search's --epochs or its budget); training.epochs below is the " \
+           "spec's own, 2." in (tmp_path / "search" / "best.yaml").read_text()
     assert builder.build(tmp_path / "search" / "best.yaml").count_params() == int(rows[0][6].replace(",", ""))
 
 

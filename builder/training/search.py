@@ -107,6 +107,12 @@ def _write_best(variants: trials.Variants, ranked: list, base: str, algorithm: s
         f"# The best of {len(ranked)} trials of {os.path.basename(str(variants.path))} ({algorithm} search): "
         f"{trials.folder_name(ranked[0]['values'])}, trained in {ranked[0]['folder']}."
     )
+    trained = ranked[0]["metrics"].get("epochs")
+    if trained != best.training.epochs:
+        header += (
+            f"\n# That trial trained {trained} epoch(s) (the search's --epochs or its budget); training.epochs "
+            f"below is the spec's own, {best.training.epochs}."
+        )
     write_atomic(best_path, resolved_yaml(best, header).encode())
     return best_path
 

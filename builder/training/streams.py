@@ -45,8 +45,21 @@ class Records:
 
 def decode_image(tf, encoded, channels: int):
     """An encoded image (PNG, JPEG, BMP, GIF's first frame) as `channels` channels,
-    not yet resized: the one decoder of every image the pipeline reads."""
-    return tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+    not yet resized: the one decoder of every image the pipeline reads.
+    TensorFlow decodes BMP and GIF only in colour: for one channel they are
+    decoded in colour and made grey (tf.image.rgb_to_grayscale)."""
+    if channels != 1:
+        return tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+    colour_only = tf.logical_or(
+        tf.equal(tf.strings.substr(encoded, 0, 2), "BM"), tf.equal(tf.strings.substr(encoded, 0, 3), "GIF")
+    )
+    image = tf.cond(
+        colour_only,
+        lambda: tf.image.rgb_to_grayscale(tf.io.decode_image(encoded, channels=3, expand_animations=False)),
+        lambda: tf.io.decode_image(encoded, channels=1, expand_animations=False),
+    )
+    image.set_shape([None, None, 1])
+    return image
 
 
 @dataclasses.dataclass
