@@ -432,6 +432,16 @@ def _positive(text) -> int:
     return value
 
 
+MAX_CPU_DEVICES = 64  # TensorFlow takes minutes to make 100,000 logical devices, for nothing
+
+
+def _cpu_devices(text) -> int:
+    value = _positive(text)
+    if value > MAX_CPU_DEVICES:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_CPU_DEVICES} logical CPU devices, got {value}")
+    return value
+
+
 def _weights_flag(parser):
     parser.add_argument(
         "--weights",
@@ -547,9 +557,10 @@ def _training_flags(parser):
     )
     parser.add_argument(
         "--cpu-devices",
-        type=_positive,
+        type=_cpu_devices,
         metavar="N",
-        help="split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
+        help=f"split the CPU into N logical devices, at most {MAX_CPU_DEVICES} (to try --distribute mirrored "
+        "without GPUs)",
     )
     parser.add_argument("--mixed-precision", action="store_true", help="float16 compute on GPUs")
     parser.add_argument(

@@ -261,6 +261,9 @@ def test_a_disk_cache_that_fills_the_disk_is_one_line(tmp_path):
 def test_bad_flag_values_are_usage_errors():
     result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--cpu-devices", "0")
     assert result.returncode == 2 and "argument --cpu-devices: expected a positive integer, got 0" in result.stderr
+    result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--cpu-devices", "100000")
+    assert result.returncode == 2 and result.stderr.endswith(
+        "argument --cpu-devices: expected at most 64 logical CPU devices, got 100000\n")   # not minutes of devices
 
 
 def test_a_small_file_is_read_within_a_small_memory_limit(tmp_path):
