@@ -104,11 +104,13 @@ def test_special_data_files_are_refused(case, cli, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def saved_models(tmp_path_factory):
-    """A good 5-class model on 8x8 images, and broken .keras files made from it."""
+    """A good 5-class model on 8x8 images, broken .keras files made from it, and a 10-class one for digits."""
     import builder
     folder = tmp_path_factory.mktemp("models")
     model = builder.build(text="name: five\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 5}\n")
     model.save(folder / "five.keras")
+    builder.build(text="name: ten\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 10}\n").save(
+        folder / "ten.keras")
     whole = (folder / "five.keras").read_bytes()
     (folder / "truncated.keras").write_bytes(whole[: len(whole) // 2])
     (folder / "text.keras").write_text("not a model\n")
@@ -125,6 +127,30 @@ SAVED_MODELS = [
     ("five.keras", "predict", "the model predicts 5 classes, but digits has 10 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"),
     ("five.keras", "evaluate", "the model predicts 5 classes, but digits has 10 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"),
 ]
+
+
+BESIDE = [  # a file beside a saved model that is not what its run wrote: one line naming it
+    ("run.json", "[1, 2]", "expected an object as its training run writes it, got a list"),
+    ("run.json", '{"batch_size": 0}', "batch_size is 0; expected a positive whole number, as its training run "
+                                      "writes it"),
+    ("run.json", '{"test_split": "0.2"}', 'test_split is "0.2"; expected a fraction from 0 up to 1, as its '
+                                          "training run writes it"),
+    ("classes.json", '{"a": 1}', "expected a list of class names, as its training run writes it for a one-output "
+                                 "model"),
+    ("classes.json", '"cat"', "expected a list of class names (an object of them by output for several) as its "
+                              "training run writes it, got a string"),
+    ("vocabulary.json", "{}", "expected a list of words as its training run writes it, got an object"),
+]
+
+
+@pytest.mark.parametrize("name, content, expected", BESIDE)
+def test_files_beside_a_model_are_what_its_run_wrote(saved_models, cli, tmp_path, name, content, expected):
+    import shutil
+    shutil.copy(saved_models / "ten.keras", tmp_path / "model.keras")
+    (tmp_path / name).write_text(content)
+    for command in ("evaluate", "predict") if name == "run.json" else ("predict",):   # predict names classes
+        code, out, err = cli(command, tmp_path / "model.keras", "--data", "digits")
+        assert (code, out, err) == (1, "", f"{tmp_path / name}: error: {expected}\n")
 
 
 @pytest.mark.parametrize("name, command, expected", SAVED_MODELS)

@@ -628,9 +628,58 @@ def read_beside(model_path, name):
     if path is None:
         return None
     try:
-        return json.loads(read_bounded_data(path).decode("utf-8"))
+        value = json.loads(read_bounded_data(path).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise DataError(path, f"not a JSON file as its training run writes it ({first_line(err, 120)})") from None
+    kinds, expected = _BESIDE.get(name, (object, ""))
+    if not isinstance(value, kinds):
+        raise DataError(path, f"expected {expected} as its training run writes it, got {_json_kind(value)}")
+    if name == "run.json":
+        _check_record(path, value)
+    return value
+
+
+# What a run writes beside its model: the JSON kinds it holds.
+_BESIDE = {
+    "run.json": (dict, "an object"),
+    "classes.json": ((list, dict), "a list of class names (an object of them by output for several)"),
+    "vocabulary.json": (list, "a list of words"),
+    "tokenizer.json": (dict, "an object"),
+}
+
+
+def _json_kind(value) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# run.json's values that evaluate, predict and generate read: what each must be.
+_RECORD = {
+    "batch_size": (lambda v: _number(v) and int(v) == v and v >= 1, "a positive whole number"),
+    "seed": (lambda v: _number(v) and int(v) == v, "a whole number"),
+    "validation_split": (lambda v: _number(v) and 0 <= v < 1, "a fraction from 0 up to 1"),
+    "test_split": (lambda v: _number(v) and 0 <= v < 1, "a fraction from 0 up to 1"),
+    "rescale": (lambda v: v is None or _number(v), "a number or null"),
+    "new_data_rescale": (lambda v: v is None or _number(v), "a number or null"),
+    "task": (lambda v: isinstance(v, str), "a task's name"),
+    "label": (lambda v: v is None or isinstance(v, str), "a column name or null"),
+    "sequence_length": (
+        lambda v: (_number(v) and v >= 1) or (isinstance(v, list) and all(_number(n) and n >= 1 for n in v)),
+        "a positive number of tokens (or two, a source's and a target's)",
+    ),
+}
+
+
+def _check_record(path, record: dict) -> None:
+    for key, (valid, expected) in _RECORD.items():
+        if key in record and not valid(record[key]):
+            raise DataError(
+                path, f"{key} is {json.dumps(record[key])}; expected {expected}, as its training run writes it"
+            )
 
 
 def find_beside(model_path, name) -> str | None:

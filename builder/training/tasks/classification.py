@@ -381,8 +381,12 @@ def _scaling(settings: dict) -> Preprocessing:
 
 
 def saved_classes(model_path) -> list | None:
-    """The class names saved beside a trained model (classes.json), or None."""
-    return data_module.read_beside(model_path, "classes.json")
+    """The class names saved beside a trained model (classes.json, a list for a model with one output), or None."""
+    classes = data_module.read_beside(model_path, "classes.json")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        path = data_module.find_beside(model_path, "classes.json")
+        raise DataError(path, "expected a list of class names, as its training run writes it for a one-output model")
+    return classes
 
 
 def prediction_header(first, outputs, truth, top_k) -> tuple:

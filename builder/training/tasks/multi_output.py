@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from ...backend import keras as _keras
-from ...errors import FlagError
+from ...errors import DataError, FlagError
 from .. import data as data_module
 from .base import Predictions, Task, output_kind, task, wrong_model
 from .multi_label import MultiLabel
@@ -121,6 +121,9 @@ class MultiOutput(Task):
 
     def _saved(self, model_path, data_arg, whole, labelled):
         known = data_module.read_beside(model_path, "classes.json")
+        if known is not None and not isinstance(known, dict):
+            path = data_module.find_beside(model_path, "classes.json")
+            raise DataError(path, "expected an object of class names by output, as its training run writes it")
         plan = data_module.SplitPlan.saved(self.record, whole)
         data = read(os.fspath(data_arg), model_inputs(self.model), self.targets(known), plan, labelled=labelled)
         if whole and data.split_by_folders:
