@@ -60,6 +60,27 @@ def test_a_missing_local_weights_file_is_one_line_at_the_entry(cli, tmp_path):
     assert "Received `weights=nothere.h5`" in err
 
 
+def test_pretrained_weights_offline_are_one_line_naming_the_file_and_leave_no_run_folder(cli, tmp_path, monkeypatch):
+    """Keras's own failure to download (as it says it offline), framed as a download, not as a shape problem."""
+    from keras.src.applications import mobilenet_v2
+    url = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/weights.h5"
+
+    def offline(*args, **kwargs):
+        raise Exception(f"URL fetch failure on {url}: None -- [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(mobilenet_v2.file_utils, "get_file", offline)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.yaml").write_text(MOBILENET.replace("[224, 224, 3]", "[32, 32, 3]")
+                                       .replace("weights: null", "weights: imagenet"))
+    code, out, err = cli("train", "app.yaml", "--data", "digits")
+    assert (code, err) == (1, "app.yaml:4:5: error: layers[0].keras_application: keras_application could not "
+                              f"download its weights from {url} (no network?); put that file in "
+                              f"{tmp_path / 'keras' / 'models'}, where Keras looks first, or give `weights:` a local "
+                              "weights file (or null for random ones)\n")
+    assert not (tmp_path / "runs").exists()
+
+
 HUB = """\
 name: hub_classifier
 inputs:

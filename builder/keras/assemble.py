@@ -6,6 +6,7 @@ entry that made the layer."""
 from __future__ import annotations
 
 import os
+import re
 
 from ..backend import keras as _keras
 from ..catalogue import registry
@@ -130,12 +131,27 @@ def _apply(keras, node, inputs, input_names, layers=None):
     except Exception as err:  # noqa: BLE001
         if is_out_of_memory(err):  # the model is too large, not wrongly shaped
             raise
-        shapes = ", ".join(f"{_shape(t)} from '{name}'" for t, name in zip(inputs, input_names))
-        if node.type.kind == "merge":
-            message = f"cannot {node.type.name} inputs of shapes {shapes}: {first_line(err, 400)}"
-        else:
-            message = f"{node.type.name} cannot take an input of shape {shapes}: {first_line(err, 400)}"
-        raise node.error(message) from None
+        raise node.error(_failure(node, inputs, input_names, err)) from None
+
+
+def _failure(node, inputs, input_names, err) -> str:
+    """What a layer's failure on its inputs says: a download a pretrained
+    backbone could not make, a backbone's own failure, or the shapes it refused."""
+    text = first_line(err, 400)
+    fetch = re.search(r"URL fetch failure on (\S+):\s", text)
+    if fetch:
+        url = fetch.group(1)
+        cache = os.path.join(os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras"), "models")
+        return (
+            f"{node.type.name} could not download its weights from {url} (no network?); put that file in "
+            f"{cache}, where Keras looks first, or give `weights:` a local weights file (or null for random ones)"
+        )
+    if node.type.pretrained:
+        return f"{node.type.name} could not be made: {text}"
+    shapes = ", ".join(f"{_shape(t)} from '{name}'" for t, name in zip(inputs, input_names))
+    if node.type.kind == "merge":
+        return f"cannot {node.type.name} inputs of shapes {shapes}: {text}"
+    return f"{node.type.name} cannot take an input of shape {shapes}: {text}"
 
 
 def _head(keras, node, output, pool, tied=None):

@@ -158,13 +158,23 @@ def unmark(folder: RunFolder):
         os.remove(os.path.join(folder.dir, MARK))
 
 
+def first_new(path) -> str | None:
+    """The outermost folder of `path` that does not exist yet (making `path` makes it), or None."""
+    path, first = os.path.abspath(path), None
+    while not os.path.lexists(path):
+        path, first = os.path.dirname(path), path
+    return first
+
+
 def remove_empty(path):
     """Remove `path` and the folders in it if they hold no file (a run that
     failed before its first epoch), the run's own mark aside; a folder with a
     file in it stays, and so does the file."""
     if os.path.isdir(path) and not any(files for _, _, files in os.walk(path) if files != [MARK]):
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(path, MARK))
+        for folder, _, files in os.walk(path):
+            if files == [MARK]:
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, MARK))
     for folder, _, _ in sorted(os.walk(path), key=lambda entry: -len(entry[0])):
         with contextlib.suppress(OSError):
             os.rmdir(folder)

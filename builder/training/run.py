@@ -472,14 +472,14 @@ def train_run(spec, settings: RunSettings) -> Run:
     op_threads.check_backend(spec)
     strategy = make_strategy(settings.distribute)
     folder = run_folder(settings, folder_module.identity(spec, settings.data))
-    created = not os.path.lexists(settings.out)
+    created = folder_module.first_new(settings.out)  # runs/, where the run makes it too
     try:
         with folder_module.locked(folder):
             folder_module.check_run_folder(folder, settings.resume)
             return _train(spec, settings, folder, strategy)
     except BaseException:
-        if created:  # failed before writing anything: leave no empty run folder behind
-            folder_module.remove_empty(settings.out)
+        if created:  # failed before writing anything: leave no empty run folder (nor runs/) behind
+            folder_module.remove_empty(created)
         raise
 
 
