@@ -139,3 +139,29 @@ def test_a_keras_hub_backbone_with_several_outputs_needs_one_chosen(tmp_path):
         builder.build(text=HUB.replace("PRESET", str(tmp_path / "preset")).replace("output: pooled_output, ", ""))
     assert "the backbone has the outputs sequence_output, pooled_output: choose one with `output:`" \
         in info.value.render()
+
+
+def test_a_saved_model_is_loaded_from_its_own_file_whatever_its_config_asks(tmp_path, monkeypatch):
+    """A .keras file whose keras_application config says `weights: imagenet` (crafted) fetches nothing at load."""
+    import zipfile
+
+    from keras.src.applications import mobilenet_v2
+
+    from builder.training.saved import load_trained
+    model = builder.build(text=MOBILENET.replace("[224, 224, 3]", "[32, 32, 3]"))
+    model.save(tmp_path / "good.keras")
+    with zipfile.ZipFile(tmp_path / "good.keras") as source, zipfile.ZipFile(tmp_path / "asks.keras", "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                assert b'"weights": null' in data
+                data = data.replace(b'"weights": null', b'"weights": "imagenet"')
+            target.writestr(item, data)
+
+    def fetch(*args, **kwargs):
+        raise AssertionError("a saved model fetched weights")
+
+    monkeypatch.setattr(mobilenet_v2.file_utils, "get_file", fetch)
+    loaded = load_trained(str(tmp_path / "asks.keras"))
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -599,6 +599,11 @@ class KerasApplication(keras.layers.Layer):
             "arguments": self.arguments,
         }
 
+    @classmethod
+    def from_config(cls, config):
+        # Loaded from a saved model, which holds the weights: whatever its config says, nothing is fetched.
+        return cls(**{**config, "weights": None})
+
 
 @keras.saving.register_keras_serializable(package="builder")
 class KerasHubBackbone(keras.layers.Layer):
@@ -656,4 +661,9 @@ class KerasHubBackbone(keras.layers.Layer):
     def from_config(cls, config):
         import keras_hub  # noqa: F401 - registers the backbone classes the config names
 
+        if config.get("backbone") is None:  # it would fetch its preset: a saved model holds its backbone
+            raise ValueError(
+                f"its keras_hub layer '{config.get('name')}' holds no backbone, only the preset "
+                f"{config.get('preset')!r}; a saved model is loaded from its own file, never fetched"
+            )
         return cls(**config)
