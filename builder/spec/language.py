@@ -28,7 +28,7 @@ from . import activations
 from .argtypes import SIZE_LIMIT, Number
 from .reader import Source
 from .search import SearchSpace
-from .training import OUTPUT_TASKS, Training, known_loss, known_metrics
+from .training import OUTPUT_TASKS, LossAndMetrics, Training
 from .validation import SpecModel, spec_check, validate
 
 INPUT_DTYPES = ("float32", "float16", "bfloat16", "float64", "int32", "int64", "bool", "string")
@@ -120,10 +120,11 @@ class _Head(SpecModel):
     activation: Any = Field("softmax", description="the output layer's activation")
 
 
-class NamedOutput(_Head):
+class NamedOutput(_Head, LossAndMetrics):
     """One of several named outputs (`outputs:`): a head on the body's last
     entry (or on `input`), with what it learns and how much it counts."""
 
+    model_config = _Head.model_config  # Dense's arguments beside its own (the mixin's config is stricter)
     CHOICES: ClassVar[dict] = {**_Head.CHOICES, "task": "output task"}
     # What an output holds besides its Dense arguments: graph.py leaves these out of the layer.
     SETTINGS: ClassVar[tuple] = ("pool", "input", "task", "loss", "metrics", "loss_weight")
@@ -139,18 +140,6 @@ class NamedOutput(_Head):
     loss_weight: Annotated[Number, Field(ge=0, le=1e6)] = Field(
         1.0, description="its loss's weight in the total loss, a number from 0"
     )
-
-    @field_validator("loss")
-    @classmethod
-    @spec_check
-    def _known_loss(cls, value):
-        return known_loss(value)
-
-    @field_validator("metrics")
-    @classmethod
-    @spec_check
-    def _known_metrics(cls, value):
-        return known_metrics(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -268,7 +268,23 @@ def known_metrics(value):
     return value
 
 
-class Training(SpecModel):
+class LossAndMetrics(SpecModel):
+    """What the training section and a named output share: a Keras loss name and metric names, checked."""
+
+    @field_validator("loss", check_fields=False)
+    @classmethod
+    @spec_check
+    def _known_loss(cls, value):
+        return known_loss(value)
+
+    @field_validator("metrics", check_fields=False)
+    @classmethod
+    @spec_check
+    def _known_metrics(cls, value):
+        return known_metrics(value)
+
+
+class Training(LossAndMetrics):
     """The training section. Names and arguments of Keras objects are checked
     against the installed Keras (signatures.json), so `validate` finds them."""
 
@@ -420,18 +436,6 @@ class Training(SpecModel):
             except SpecError as err:
                 raise err.at(name, "learning_rate") from None
         return value
-
-    @field_validator("loss")
-    @classmethod
-    @spec_check
-    def _known_loss(cls, value):
-        return known_loss(value)
-
-    @field_validator("metrics")
-    @classmethod
-    @spec_check
-    def _known_metrics(cls, value):
-        return known_metrics(value)
 
     @model_validator(mode="after")
     @spec_check

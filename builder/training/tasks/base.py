@@ -94,6 +94,20 @@ class Task:
             loss=self.own_loss(), loss_weights=self.loss_weights(), **self.compiled_metrics(self.own_metrics())
         )
 
+    def evaluate_split(self, split, examples=None) -> dict:
+        """`evaluate`'s answer on a prepared data.Split (arrays in memory, its sample
+        weights too): the examples (`examples`, else the split's) and the test metrics."""
+        self.model.compile(loss=self.loss(), **self.compiled_metrics(self.metrics()))
+        results = self.model.evaluate(
+            split.x,
+            split.y,
+            sample_weight=split.weights,
+            batch_size=self.record.get("batch_size", 32),
+            verbose=0,
+            return_dict=True,
+        )
+        return {"examples": examples or len(split), **{f"test_{k}": float(v) for k, v in results.items()}}
+
     def evaluate(self, model_path, data_arg, label=None) -> dict:
         raise NotImplementedError
 

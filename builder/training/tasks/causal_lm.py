@@ -107,11 +107,10 @@ class CausalLM(Task):
         return {name: token_ids if name == token else np.ones_like(token_ids) for name in text.input_names(self.model)}
 
     def own_loss(self):
-        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not probabilities(self.model))
+        return token_loss(self.model)
 
     def own_metrics(self):
-        perplexity = text.keras_hub().metrics.Perplexity(from_logits=not probabilities(self.model), name="perplexity")
-        return [perplexity, _keras().metrics.SparseCategoricalAccuracy(name="accuracy")]
+        return token_metrics(self.model)
 
     def beside(self, data):
         return {folder_module.TOKENIZER: data.tokenizer.to_json()}
@@ -189,6 +188,17 @@ class CausalLM(Task):
 
         out = sample(self.model, scores, prompt_ids, len(ids), (sampler, seed, tokenizer.id(text.EOS)))[0]
         return tokenizer.text(out)
+
+
+def token_loss(model):
+    """Cross-entropy over token ids, from the output's probabilities or logits (as KerasHub's CausalLM's)."""
+    return _keras().losses.SparseCategoricalCrossentropy(from_logits=not probabilities(model))
+
+
+def token_metrics(model) -> list:
+    """A language model's metrics: perplexity (KerasHub's) and token accuracy."""
+    perplexity = text.keras_hub().metrics.Perplexity(from_logits=not probabilities(model), name="perplexity")
+    return [perplexity, _keras().metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 def sample(model, scores, prompt_ids, index: int, how) -> list:

@@ -29,7 +29,7 @@ from .. import data as data_module
 from .. import folder as folder_module
 from .. import text
 from .base import Predictions, Task, output_rank, probabilities, task, wrong_model
-from .causal_lm import corpus_splits
+from .causal_lm import corpus_splits, token_loss
 
 POSITIONS = "mask_positions"  # the input that says where the masked tokens are
 SELECTION_RATE, MASK_TOKEN_RATE, RANDOM_TOKEN_RATE = 0.15, 0.8, 0.1
@@ -115,7 +115,7 @@ class MaskedLM(Task):
         return {name: values[name] for name in text.input_names(self.model)}
 
     def own_loss(self):
-        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not probabilities(self.model))
+        return token_loss(self.model)
 
     def own_metrics(self):
         return [_keras().metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -143,16 +143,7 @@ class MaskedLM(Task):
         name, parts = corpus_splits(os.fspath(data_arg), data_module.SplitPlan.saved(self.record))
         tested = "test" if parts["test"] else "train"
         split = self.masked(name, tested, parts[tested], tokenizer, (length, self.record.get("seed", 0)))
-        self.model.compile(loss=self.loss(), **self.compiled_metrics(self.metrics()))
-        results = self.model.evaluate(
-            split.x,
-            split.y,
-            sample_weight=split.weights,
-            batch_size=self.record.get("batch_size", 32),
-            verbose=0,
-            return_dict=True,
-        )
-        return {"examples": len(split), **{f"test_{k}": float(v) for k, v in results.items()}}
+        return self.evaluate_split(split)
 
     def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None):
         """Each [MASK] of each line of a text file, filled: the `top_k` likeliest tokens and their probabilities."""

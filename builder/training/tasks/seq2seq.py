@@ -24,8 +24,8 @@ from ...errors import DataError, FlagError
 from .. import data as data_module
 from .. import folder as folder_module
 from .. import text
-from .base import Predictions, Task, output_rank, probabilities, task, wrong_model
-from .causal_lm import sample
+from .base import Predictions, Task, output_rank, task, wrong_model
+from .causal_lm import sample, token_loss, token_metrics
 
 ENCODER, DECODER = "encoder_token_ids", "decoder_token_ids"
 MASKS = {"encoder_padding_mask": ENCODER, "decoder_padding_mask": DECODER}
@@ -100,11 +100,10 @@ class Seq2Seq(Task):
         return {name: values[name] for name in text.input_names(self.model)}
 
     def own_loss(self):
-        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not probabilities(self.model))
+        return token_loss(self.model)
 
     def own_metrics(self):
-        perplexity = text.keras_hub().metrics.Perplexity(from_logits=not probabilities(self.model), name="perplexity")
-        return [perplexity, _keras().metrics.SparseCategoricalAccuracy(name="accuracy")]
+        return token_metrics(self.model)
 
     def beside(self, data):
         return {folder_module.TOKENIZER: data.tokenizer.to_json()}
@@ -133,16 +132,7 @@ class Seq2Seq(Task):
         split = self.encoded(
             tokenizer.ids([sources[i] for i in rows]), tokenizer.ids([targets[i] for i in rows]), tokenizer, lengths
         )
-        self.model.compile(loss=self.loss(), **self.compiled_metrics(self.metrics()))
-        results = self.model.evaluate(
-            split.x,
-            split.y,
-            sample_weight=split.weights,
-            batch_size=self.record.get("batch_size", 32),
-            verbose=0,
-            return_dict=True,
-        )
-        return {"examples": len(split), **{f"test_{k}": float(v) for k, v in results.items()}}
+        return self.evaluate_split(split)
 
     def decode(self, tokenizer, sources, target_length, how) -> list[str]:
         """Each source's target, written token by token (`how`: the sampler's name and seed)."""

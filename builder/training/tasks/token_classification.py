@@ -22,6 +22,7 @@ from ...errors import DataError, FlagError
 from .. import data as data_module
 from .. import text
 from .base import Predictions, Task, output_rank, probabilities, task, wrong_model
+from .causal_lm import token_loss
 from .classification import saved_classes
 
 DOCSTART = "-DOCSTART-"
@@ -104,7 +105,7 @@ class TokenClassification(Task):
         return data_module.Split(x, y, np.array(starts), np.array(weights, dtype="float32"))
 
     def own_loss(self):
-        return _keras().losses.SparseCategoricalCrossentropy(from_logits=not probabilities(self.model))
+        return token_loss(self.model)
 
     def own_metrics(self):
         return [_keras().metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -131,16 +132,7 @@ class TokenClassification(Task):
         order = data_module.split_examples(path, np.arange(len(sentences)), np.zeros(len(sentences), "int64"), plan)
         part = order.test or order.train
         split = self.encoded([sentences[i] for i in part.x], vocabulary, tags, length)
-        self.model.compile(loss=self.loss(), **self.compiled_metrics(self.metrics()))
-        results = self.model.evaluate(
-            split.x,
-            split.y,
-            sample_weight=split.weights,
-            batch_size=self.record.get("batch_size", 32),
-            verbose=0,
-            return_dict=True,
-        )
-        return {"examples": len(part), **{f"test_{k}": float(v) for k, v in results.items()}}
+        return self.evaluate_split(split, examples=len(part))
 
     def predict(self, model_path, data_arg, label=None, top_k=1, threshold=None):
         """One row per word: its sentence's line, its place, the word, the tag and its probability (and the truth)."""
