@@ -3,6 +3,7 @@ features, a .npz of x alone; rows named by file or line, classes by name."""
 
 import csv
 import io
+import json
 import os
 
 import numpy as np
@@ -172,3 +173,32 @@ def test_new_images_are_scaled_by_1_255_not_by_the_training_datas_factor(cli, tm
 def test_more_top_classes_than_the_model_has_is_one_line(trained, cli):
     code, out, err = cli("predict", trained / "run" / "model.keras", "--data", trained / "new", "--top-k", "3")
     assert (code, out, err) == (1, "", "error: --top-k 3: the model predicts 2 classes; ask for at most 2\n")
+
+
+def test_labels_are_numbered_as_the_model_s_classes_not_as_the_data_names_them(cli, tmp_path):
+    """Data without one of the classes (cat, fish; no dog) once numbered fish 1, the model's dog: evaluate scored
+    it against the wrong class and predict wrote `dog` as its label. Labels follow classes.json."""
+    rng = np.random.default_rng(0)
+    names, centres = ["cat", "dog", "fish"], np.array([[3, 0], [0, 3], [-3, -3]])
+    rows = [(rng.normal(size=2) + centres[i % 3], names[i % 3]) for i in range(300)]
+    (tmp_path / "three.csv").write_text("a,b,label\n" + "".join(f"{x:.3f},{y:.3f},{k}\n" for (x, y), k in rows))
+    (tmp_path / "two.csv").write_text("a,b,label\n" + "".join(
+        f"{x:.3f},{y:.3f},{k}\n" for (x, y), k in rows if k != "dog"))
+    (tmp_path / "s.yaml").write_text("name: s\ninput: [2]\nlayers: [dense: 16]\noutput: 3\ntraining: {epochs: 20}\n")
+    code, _, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "three.csv", "--out", tmp_path / "run",
+                       "--quiet")
+    assert code == 0, err
+    model = tmp_path / "run" / "model.keras"
+    code, out, err = cli("predict", model, "--data", tmp_path / "two.csv")
+    assert code == 0, err
+    predicted = [line.split(",") for line in out.splitlines()[1:]]
+    assert {row[3] for row in predicted} == {"cat", "fish"}            # the data's own labels, by name
+    agreement = np.mean([row[1] == row[3] for row in predicted])
+    assert agreement > 0.9
+    code, out, err = cli("evaluate", model, "--data", tmp_path / "two.csv")
+    assert code == 0, err
+    assert json.loads(out)["test_accuracy"] > 0.9
+    (tmp_path / "bird.csv").write_text("a,b,label\n" + "1,2,bird\n3,4,cat\n" * 10)
+    code, _, err = cli("evaluate", model, "--data", tmp_path / "bird.csv")
+    assert (code, err) == (1, f"{tmp_path / 'bird.csv'}: error: the label 'bird' is not one of the model's classes "
+                              "(cat, dog, fish)\n")

@@ -153,10 +153,14 @@ def _layer_nodes(graph, model, macs, spans) -> list:
     for head in graph.heads:
         lines = [spans.of(head.source, head.path), *[spans.of(s, w) for s, w in head.origins.values()]]
         last = head.inputs[0]
+        made = {layer.name for layer in model.layers}
         pooling = head_pooling_name(head.name, graph.pools[head.name])
-        if pooling in {layer.name for layer in model.layers}:
+        if pooling in made:
             records.append(_record(model.get_layer(pooling), "output pooling", [last], (), lines[:1], macs))
             last = pooling
+        if f"{head.name}_bias" in made:  # a tied head's bias (`use_bias: true`)
+            records.append(_record(model.get_layer(f"{head.name}_bias"), "output bias", [last], (), lines, macs))
+            last = f"{head.name}_bias"
         records.append(_record(model.get_layer(head.name), "output", [last], (), lines, macs))
     return records
 

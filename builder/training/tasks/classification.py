@@ -315,8 +315,26 @@ def saved_data(model, model_path, settings, data_arg, whole, label=None, check=T
     if whole and data.split_by_folders:
         data = data_module.merged(data)
     if check:
+        _as_trained_classes(data, saved_classes(model_path))
         _check_classes(model, data, model_path)
     return data, shape, _scaling(settings), settings.get("batch_size", 32)
+
+
+def _as_trained_classes(data, classes) -> None:
+    """The data's labels numbered as the model's classes (classes.json), not as
+    the data names them: data without one of the classes, or naming them in
+    another order, would otherwise be scored against other classes."""
+    names = [str(name) for name in data.class_names or ()]
+    if not classes or not names or names == list(classes) or all(n.lstrip("-").isdigit() for n in names):
+        return  # class numbers are their own ids
+    unknown = [name for name in names if name not in classes]
+    if unknown:
+        raise DataError(data.name, f"the label {unknown[0]!r} is not one of the model's classes ({', '.join(classes)})")
+    ids = np.array([classes.index(name) for name in names], dtype="int64")
+    for split in (data.train, data.validation, data.test):
+        if split is not None:
+            split.y = ids[np.asarray(split.y, dtype="int64")]
+    data.class_names = list(classes)
 
 
 def _tfrecord(settings):
