@@ -27,8 +27,25 @@ from .base import Task, output_rank, probabilities, task, wrong_model
 BLOCKS = 100  # one long document is split by blocks of lines: this many, at most
 
 
+class TokenTask(Task):
+    """What the tasks on token ids share: a tokenizer written beside the model, the
+    sequence length in run.json, cross-entropy over tokens, perplexity and token accuracy."""
+
+    def own_loss(self):
+        return token_loss(self.model)
+
+    def own_metrics(self):
+        return token_metrics(self.model)
+
+    def beside(self, data):
+        return {folder_module.TOKENIZER: data.tokenizer.to_json()}
+
+    def facts(self, data):
+        return {"sequence_length": data.sequence_length}
+
+
 @task("causal_lm")
-class CausalLM(Task):
+class CausalLM(TokenTask):
     """Next-token prediction at every position."""
 
     def check(self):
@@ -105,18 +122,6 @@ class CausalLM(Task):
         """The model's named inputs for windows of token ids: masks of ones (windows are never padded)."""
         token = self.token_input()
         return {name: token_ids if name == token else np.ones_like(token_ids) for name in text.input_names(self.model)}
-
-    def own_loss(self):
-        return token_loss(self.model)
-
-    def own_metrics(self):
-        return token_metrics(self.model)
-
-    def beside(self, data):
-        return {folder_module.TOKENIZER: data.tokenizer.to_json()}
-
-    def facts(self, data):
-        return {"sequence_length": data.sequence_length}
 
     # --- saved models -----------------------------------------------------------------
 

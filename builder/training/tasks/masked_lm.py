@@ -28,8 +28,8 @@ from ...errors import DataError, FlagError, SpecError
 from .. import data as data_module
 from .. import folder as folder_module
 from .. import text
-from .base import Predictions, Task, output_rank, probabilities, task, wrong_model
-from .causal_lm import corpus_splits, token_loss
+from .base import Predictions, output_rank, probabilities, task, wrong_model
+from .causal_lm import TokenTask, corpus_splits
 
 POSITIONS = "mask_positions"  # the input that says where the masked tokens are
 SELECTION_RATE, MASK_TOKEN_RATE, RANDOM_TOKEN_RATE = 0.15, 0.8, 0.1
@@ -37,7 +37,7 @@ MASK_SHARE = 96 / 512  # the most tokens of a sequence masked
 
 
 @task("masked_lm")
-class MaskedLM(Task):
+class MaskedLM(TokenTask):
     """The tokens at masked positions, predicted from the rest."""
 
     weighted = True  # padded mask positions weigh nothing in the loss and the accuracy
@@ -114,17 +114,8 @@ class MaskedLM(Task):
         }
         return {name: values[name] for name in text.input_names(self.model)}
 
-    def own_loss(self):
-        return token_loss(self.model)
-
     def own_metrics(self):
-        return [_keras().metrics.SparseCategoricalAccuracy(name="accuracy")]
-
-    def beside(self, data):
-        return {folder_module.TOKENIZER: data.tokenizer.to_json()}
-
-    def facts(self, data):
-        return {"sequence_length": data.sequence_length}
+        return [_keras().metrics.SparseCategoricalAccuracy(name="accuracy")]  # as BertMaskedLM's
 
     # --- saved models -----------------------------------------------------------------
 

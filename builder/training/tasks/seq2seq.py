@@ -24,8 +24,8 @@ from ...errors import DataError, FlagError
 from .. import data as data_module
 from .. import folder as folder_module
 from .. import text
-from .base import Predictions, Task, output_rank, task, wrong_model
-from .causal_lm import sample, token_loss, token_metrics
+from .base import Predictions, output_rank, task, wrong_model
+from .causal_lm import TokenTask, sample
 
 ENCODER, DECODER = "encoder_token_ids", "decoder_token_ids"
 MASKS = {"encoder_padding_mask": ENCODER, "decoder_padding_mask": DECODER}
@@ -33,7 +33,7 @@ START, END = text.CLS, text.EOS  # the decoder's first token, and the target's l
 
 
 @task("seq2seq")
-class Seq2Seq(Task):
+class Seq2Seq(TokenTask):
     """A target text written for each source text, token by token."""
 
     weighted = True  # padding weighs nothing in the loss and the metrics
@@ -98,18 +98,6 @@ class Seq2Seq(Task):
         values = {ENCODER: encoder, DECODER: decoder}
         values.update({mask: (values[ids] != 0).astype("int32") for mask, ids in MASKS.items()})
         return {name: values[name] for name in text.input_names(self.model)}
-
-    def own_loss(self):
-        return token_loss(self.model)
-
-    def own_metrics(self):
-        return token_metrics(self.model)
-
-    def beside(self, data):
-        return {folder_module.TOKENIZER: data.tokenizer.to_json()}
-
-    def facts(self, data):
-        return {"sequence_length": list(data.sequence_length)}
 
     # --- saved models -----------------------------------------------------------------
 
