@@ -478,6 +478,23 @@ def _check_image(file, channels):
         raise DataError(file, f"cannot decode the image ({first_line(err, 200)})") from None
 
 
+def json_lines(path, key: str, expected: str) -> list:
+    """[(line number, object)] of a JSON-lines file whose objects hold a string at `key`
+    (blank lines skipped); a line that is not one is a DataError saying `expected`, at its line."""
+    found = []
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as err:
+            raise DataError(path, f"not a JSON object ({err})", number) from None
+        if not isinstance(value, dict) or not isinstance(value.get(key), str):
+            raise DataError(path, expected, number)
+        found.append((number, value))
+    return found
+
+
 def read_bounded_data(path) -> bytes:
     try:
         return read_bounded(path, MAX_FILE_BYTES)

@@ -12,7 +12,6 @@ metrics: perplexity (keras_hub.metrics.Perplexity) and token accuracy.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -274,18 +273,9 @@ def _documents(path) -> list[str]:
         if not files:
             raise DataError(path, "no .txt files in the folder")
         return [data_module._read_text(f) for f in files]
-    content = data_module._read_text(path)
     if not path.lower().endswith((".jsonl", ".json")):
-        return [content]
-    documents = []
-    for number, line in enumerate(content.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError as err:
-            raise DataError(path, f"not a JSON object ({err})", number) from None
-        if not isinstance(value, dict) or not isinstance(value.get("text"), str):
-            raise DataError(path, 'each line is a JSON object with a "text" string', number)
-        documents.append(value["text"])
-    return documents
+        return [data_module._read_text(path)]
+    return [
+        value["text"]
+        for _, value in data_module.json_lines(path, "text", 'each line is a JSON object with a "text" string')
+    ]

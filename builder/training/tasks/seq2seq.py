@@ -14,7 +14,6 @@ accuracy. `generate` and `predict` decode with KerasHub's samplers."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -194,17 +193,11 @@ def read_pairs(path, labelled=True) -> tuple:
     if not isinstance(path, str) or not os.path.isfile(path):
         raise FlagError(f"--data {path!r}: a seq2seq model trains on a CSV (source, target) or JSON lines")
     if path.lower().endswith((".jsonl", ".json")):
-        records = []
-        for number, line in enumerate(data_module._read_text(path).splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as err:
-                raise DataError(path, f"not a JSON object ({err})", number) from None
-            if not isinstance(value, dict) or not isinstance(value.get("source"), str):
-                raise DataError(path, 'each line is a JSON object with "source" and "target" strings', number)
-            records.append((value["source"], value.get("target"), number))
+        expected = 'each line is a JSON object with "source" and "target" strings'
+        records = [
+            (value["source"], value.get("target"), number)
+            for number, value in data_module.json_lines(path, "source", expected)
+        ]
     else:
         header, rows, numbers = data_module._read_csv(path)
         if "source" not in header:
