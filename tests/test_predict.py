@@ -202,3 +202,25 @@ def test_labels_are_numbered_as_the_model_s_classes_not_as_the_data_names_them(c
     code, _, err = cli("evaluate", model, "--data", tmp_path / "bird.csv")
     assert (code, err) == (1, f"{tmp_path / 'bird.csv'}: error: the label 'bird' is not one of the model's classes "
                               "(cat, dog, fish)\n")
+
+
+def test_class_numbers_with_a_gap_are_named_by_position(cli, tmp_path):
+    """Labels 1 and 3 (no 0, no 2) in a four-class model: classes.json once listed ["1", "3"], read by position,
+    so predict named class 1 "3". The names are "0" to "3", each at its own index; an older run's list is read so."""
+    rng = np.random.default_rng(0)
+    centres = {1: np.array([3, 0]), 3: np.array([-3, -3])}
+    rows = [(rng.normal(size=2) + centres[k], k) for k in (1, 3) * 150]
+    (tmp_path / "d.csv").write_text("a,b,label\n" + "".join(f"{x:.3f},{y:.3f},{k}\n" for (x, y), k in rows))
+    (tmp_path / "s.yaml").write_text("name: s\ninput: [2]\nlayers: [dense: 16]\noutput: 4\ntraining: {epochs: 20}\n")
+    code, _, err = cli("train", tmp_path / "s.yaml", "--data", tmp_path / "d.csv", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "classes.json").read_text()) == ["0", "1", "2", "3"]
+    model = tmp_path / "run" / "model.keras"
+    for classes in (None, ["1", "3"]):                     # this run's names, then an older run's
+        if classes:
+            (tmp_path / "run" / "classes.json").write_text(json.dumps(classes))
+        code, out, err = cli("predict", model, "--data", tmp_path / "d.csv")
+        assert code == 0, err
+        predicted = [line.split(",") for line in out.splitlines()[1:]]
+        assert {row[3] for row in predicted} == {"1", "3"}
+        assert np.mean([row[1] == row[3] for row in predicted]) > 0.9

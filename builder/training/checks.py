@@ -74,7 +74,7 @@ def class_labels(values) -> tuple:
     """(class numbers, class names) of labels given as numbers or as names (sorted)."""
     try:
         y = np.array([int(v) for v in values], dtype="int64")
-        return y, [str(c) for c in sorted(set(y.tolist()))]
+        return y, number_names(y)
     except ValueError:
         names = sorted(set(values))
         return np.array([names.index(v) for v in values], dtype="int64"), names
@@ -87,4 +87,20 @@ def named_labels(y) -> tuple:
     y = np.asarray(y)
     if y.dtype.kind in "US" or (y.dtype == object and len(y) and isinstance(y.flat[0], bytes)):
         return class_labels([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in y])
-    return y, ([str(c) for c in np.unique(y)] if np.issubdtype(y.dtype, np.integer) else None)
+    return y, (number_names(y) if np.issubdtype(y.dtype, np.integer) else None)
+
+
+MOST_NUMBERED = 1 << 20  # class numbers up to this are named by position; larger ones fail the output's check
+
+
+def number_names(y) -> list[str]:
+    """The names of labels that are class numbers: "0" to the largest, each at
+    its own position, so that a class without examples ({1, 3}) leaves no gap
+    and index 3 of the model's output is named "3", not "1"."""
+    y = np.asarray(y)
+    if not y.size:
+        return []
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= MOST_NUMBERED:
+        return [str(c) for c in np.unique(y)]
+    return [str(c) for c in range(high + 1)]
