@@ -28,6 +28,7 @@ from .errors import (
     SpecError,
 )
 from .spec.load import load_spec, validate
+from .spec.overrides import read_values
 
 __all__ = [
     "BuilderError",
@@ -84,7 +85,9 @@ def build(
     scale: str | int | None = None,
     compile: bool = False,
 ) -> keras.Model:
-    """Load, check and build a spec into a keras.Model. It starts from the
+    """Load, check and build a spec into a keras.Model; `overrides` sets
+    values by path ({'training.optimizer.adam.learning_rate': '0.01'}, a value
+    given as text read as YAML, as `--set` reads it). It starts from the
     spec's `weights:`, or from `weights` (a .keras or .weights.h5 file, or
     {'path': ..., 'skip_mismatch': True}) where given; `scale` chooses one
     of the spec's `scales:` (`builder.build("resnet", scale=101)`). With
@@ -209,7 +212,7 @@ def train(
         weights=weights,
         vocabulary=os.fspath(vocabulary) if vocabulary is not None else None,
         callbacks=callbacks,
-        record={"command": None, "overrides": overrides or {}},
+        record={"command": None, "overrides": read_values(overrides or {})},
     )
     return run.train_run(loaded, settings)
 

@@ -212,7 +212,10 @@ def cmd_train(args) -> int:
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or default_out(spec.name, args.resume)
-    record = {"command": shlex.join([*_command(args.prog), *args.argv]), "overrides": _overrides(args)}
+    record = {
+        "command": shlex.join([*_command(args.prog), *args.argv]),
+        "overrides": overrides_module.read_values(_overrides(args)),
+    }
     verbose = 0 if args.quiet else 1 if args.verbose else "auto"
     settings = RunSettings.make(
         spec,
@@ -250,7 +253,7 @@ def cmd_sweep(args) -> int:
         if "," in value and not value.lstrip().startswith(("[", "{")):
             swept[path] = [overrides_module.parse_override_value(v.strip()) for v in value.split(",")]
         else:
-            fixed[path] = overrides_module.parse_override_value(value)
+            fixed[path] = value  # text, read as YAML where the spec is loaded
     if not swept:
         raise FlagError("sweep needs at least one --set PATH=V1,V2,... with several values")
     variants = trials.Variants(args.spec, fixed, args.mixed_precision, _limits(args))
@@ -395,7 +398,7 @@ def cmd_schema(args) -> int:
 
 
 def _overrides(args) -> dict:
-    assignments = overrides_module.parse_assignments(args.overrides)
+    assignments = overrides_module.assignments(args.overrides)  # text: load_spec reads it as YAML
     if getattr(args, "scale", None) is not None:
         assignments["scale"] = args.scale
     return assignments

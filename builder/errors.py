@@ -158,9 +158,32 @@ def in_source(source):
         raise
 
 
+# Keras 2's, PyTorch's and other common names for Keras 3's arguments, too far
+# from them by spelling for a close match: suggested where the name is known.
+ALIASES = {
+    "lr": "learning_rate",
+    "eps": "epsilon",
+    "betas": "beta_1",
+    "wd": "weight_decay",
+    "out_features": "units",
+    "num_units": "units",
+    "out_channels": "filters",
+    "num_filters": "filters",
+    "kernel": "kernel_size",
+    "stride": "strides",
+    "p": "rate",
+    "dropout_rate": "rate",
+    "num_layers": "layers",
+    "dim": "axis",
+    "init": "kernel_initializer",
+}
+
+
 def suggest(name, known) -> str:
-    """' Did you mean 'x'?' for the closest known name, or ''."""
-    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    """' Did you mean 'x'?' for the closest known name (or the Keras 3 name of an alias), or ''."""
+    known = [str(k) for k in known]
+    alias = ALIASES.get(str(name))
+    close = [alias] if alias in known else difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
 
 

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import subprocess
 import sys
@@ -8,6 +9,35 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = os.path.join(ROOT, "specs")
 if ROOT not in sys.path:          # tools/ (the generators) is imported by the freshness tests
     sys.path.insert(0, ROOT)
+
+
+# The extras a test may need beyond the quick start's (pyproject.toml): the module each installs.
+# `@pytest.mark.needs("jax")` skips, naming the extra, where it is missing; CI installs them all and
+# sets BUILDER_REQUIRE_EXTRAS=1, which fails such a test instead of skipping it.
+EXTRAS = {
+    "jax": "jax",
+    "torch": "torch",
+    "search": "keras_tuner",
+    "track": "mlflow",
+    "tfds": "tensorflow_datasets",
+    "hf": "datasets",
+    "browser": "playwright",
+}
+
+
+def require_extra(extra: str) -> None:
+    """Skip the running test, naming the extra, where its package is missing (fail it in CI)."""
+    if importlib.util.find_spec(EXTRAS[extra]) is None:
+        message = f"needs the `{extra}` extra: pip install -e \".[{extra}]\""
+        if os.environ.get("BUILDER_REQUIRE_EXTRAS"):
+            pytest.fail(f"{message} (BUILDER_REQUIRE_EXTRAS is set)")
+        pytest.skip(message)
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("needs"):
+        for extra in mark.args:
+            require_extra(extra)
 
 
 def spec_path(name: str) -> str:

@@ -35,6 +35,7 @@ def test_names_and_arguments_are_checked_at_validate(change, expected):
     assert info.value.render().startswith(expected)
 
 
+@pytest.mark.slow
 def test_local_weights_load_and_the_model_reloads_in_safe_mode(tmp_path):
     from builder.backend import keras
     keras = keras()

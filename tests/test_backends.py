@@ -39,9 +39,11 @@ print(json.dumps({"backend": keras.backend.backend(), "counts": counts, "shape":
 """
 
 
-BACKENDS = ["jax", "torch"]       # both in the `dev` extra
+BACKENDS = [pytest.param("jax", marks=pytest.mark.needs("jax")),       # extras (`all` has both)
+            pytest.param("torch", marks=[pytest.mark.needs("torch"), pytest.mark.slow])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_specs_build_and_run_under_other_backends(backend):
     result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, cwd=ROOT,
@@ -65,6 +67,7 @@ def test_train_under_other_backends(tmp_path, backend):
     assert json.loads((tmp_path / "run" / "run.json").read_text())["intra_op_threads"] is None     # TensorFlow's
 
 
+@pytest.mark.needs("jax")
 def test_a_number_of_threads_per_op_is_refused_on_another_backend(tmp_path, write_spec):
     path = write_spec("name: t\ninput: [8, 8, 1]\nlayers: [flatten]\noutput: {units: 10}\n"
                       "training:\n  intra_op_threads: 2\n")
@@ -107,7 +110,8 @@ sys.exit(code)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chosen, missing", [("jax", ""), ("torch", "jax,jaxlib")])
+@pytest.mark.parametrize("chosen, missing", [pytest.param("jax", "", marks=pytest.mark.needs("jax")),
+                                             pytest.param("torch", "jax,jaxlib", marks=pytest.mark.needs("torch"))])
 def test_without_tensorflow_the_installed_backend_builds_trains_evaluates_and_predicts(tmp_path, chosen, missing):
     """TensorFlow not installed and no KERAS_BACKEND: JAX is chosen, else PyTorch; the
     NumPy data path trains; exports that need TensorFlow say so in one line."""
@@ -147,6 +151,7 @@ def _broken_tensorflow(tmp_path, error):
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")]))}
 
 
+@pytest.mark.needs("jax")
 @pytest.mark.parametrize("error, shown", [
     ("ImportError('libcudart.so.12: cannot open shared object file')",
      "ImportError: libcudart.so.12: cannot open shared object file"),
@@ -160,6 +165,7 @@ def test_a_broken_tensorflow_as_the_backend_is_one_line_that_says_how_to_fix_it(
                                                      "backend: --backend jax\n")
 
 
+@pytest.mark.needs("jax")
 def test_tensorflow_chosen_as_the_backend_but_not_installed_is_one_line(tmp_path):
     script = tmp_path / "no_tf.py"
     script.write_text(WITHOUT_TENSORFLOW)
@@ -171,6 +177,7 @@ def test_tensorflow_chosen_as_the_backend_but_not_installed_is_one_line(tmp_path
                                                      "--backend jax\n")
 
 
+@pytest.mark.needs("jax")
 @pytest.mark.slow
 def test_a_broken_tensorflow_leaves_jax_training_without_tf_data(tmp_path):
     """TensorFlow installed but broken, Keras on JAX: said once, then the NumPy data path

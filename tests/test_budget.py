@@ -47,7 +47,10 @@ def test_validate_refuses_with_the_line_and_the_cli_flag_raises_it(cli, write_sp
     assert (code, out, err) == (0, f"{path}: ok\n", "")
 
 
-@pytest.mark.parametrize("name", [n for n in shipped_specs() if n not in ("vgg16", "bert_base", "resnet152")])
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow if n in ("vit_b16", "gpt2", "transformer_seq2seq", "resnet101", "densenet",
+                                                    "inception_v3") else ())
+    for n in shipped_specs() if n not in ("vgg16", "bert_base", "resnet152")])
 def test_the_bound_never_exceeds_a_real_model(name):
     graph = builder.validate(spec_path(name))
     least = sum(budget.node_weights(graph, node) for node in [*graph.nodes, *graph.heads])

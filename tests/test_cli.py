@@ -108,6 +108,7 @@ def test_commands_that_need_no_backend_import_none(args):
     assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
 
 
+@pytest.mark.needs("jax")
 def test_a_build_on_jax_imports_no_tensorflow():
     """Keras's serializer imports TensorFlow wherever it is installed; the
     builder's MACs never call it, so a JAX build stays free of it (seconds, and hundreds of MiB)."""
@@ -119,6 +120,7 @@ def test_a_build_on_jax_imports_no_tensorflow():
     assert result.stdout.strip().splitlines()[-1] == "0 ['jax']", result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_the_command_line_imports_keras_uncollected_and_a_library_caller_is_left_alone():
     """console() (cli.py, python -m builder, keras-builder) imports Keras with
     the garbage collector paused and freezes what it made; a process that only

@@ -38,7 +38,7 @@ def seq2seq_inputs():
 @pytest.mark.parametrize("normalize_first", [False, True])
 def test_decoder_computes_what_keras_hub_transformer_decoder_computes(normalize_first):
     import keras
-    import keras_hub  # a test-only dependency (the dev extra)
+    import keras_hub  # the `hub` extra (in `test`)
     hidden = keras.Input((5, 16))
     memory = keras.Input((7, 12))
     decoder_mask, encoder_mask = keras.Input((5,), dtype="int32"), keras.Input((7,), dtype="int32")

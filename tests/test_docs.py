@@ -44,7 +44,7 @@ def test_quick_start_is_the_two_ci_commands():
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
     block = README.split("## Quick start", 1)[1].split("```console", 1)[1].split("```", 1)[0]
     commands = list(block.strip().splitlines())
-    assert commands == ['pip install -e ".[dev]" && python cli.py build specs/alexnet.yaml', "python -m pytest"]
+    assert commands == ['pip install -e ".[test]" && python cli.py build specs/alexnet.yaml', "python -m pytest"]
     for command in commands:
         assert command in ci
 
@@ -135,7 +135,9 @@ def test_doc_examples_validate_and_build(doc, index, monkeypatch):
     assert model.count_params() > 0
 
 
-@pytest.mark.parametrize("script", sorted(f for f in os.listdir(os.path.join(ROOT, "benchmarks")) if f.endswith(".py")))
+@pytest.mark.parametrize("script", [
+    pytest.param(f, marks=() if f == "build_time.py" else pytest.mark.slow)   # one in the quick suite
+    for f in sorted(os.listdir(os.path.join(ROOT, "benchmarks"))) if f.endswith(".py")])
 def test_every_benchmark_starts(script):
     """The benchmarks docs/benchmarks.md quotes still import what they use (their --help runs their imports)."""
     import subprocess

@@ -116,6 +116,7 @@ def round_trip(cli, tmp_path, model, atol=1e-4, *flags, same_names=True):
     return text
 
 
+@pytest.mark.slow
 def test_import_mobilenet_v2_in_blocks_with_its_weights(cli, tmp_path):
     from builder.backend import keras
     text = round_trip(cli, tmp_path, keras().applications.MobileNetV2(weights=None, input_shape=(96, 96, 3),
@@ -143,6 +144,7 @@ def test_import_flat_writes_one_entry_per_layer(cli, tmp_path):
     assert not (tmp_path / "spec.weights.h5").exists()
 
 
+@pytest.mark.slow
 def test_import_densenet121_repeats_its_blocks(cli, tmp_path):
     from builder.backend import keras
     text = round_trip(cli, tmp_path, keras().applications.DenseNet121(weights=None, input_shape=(64, 64, 3)))
@@ -176,6 +178,7 @@ def test_import_refuses_to_replace_the_weights_file(cli, tmp_path):
     assert (tmp_path / "s.weights.h5").read_text() == "mine" and not (tmp_path / "s.yaml").exists()
 
 
+@pytest.mark.slow
 def test_import_sequential_and_the_shipped_specs_round_trip(cli, tmp_path):
     from builder.backend import keras
     k = keras()

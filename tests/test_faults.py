@@ -55,6 +55,7 @@ def test_export_into_an_existing_folder_keeps_its_files(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["beside.txt", "out"]        # no staging left, nothing else touched
 
 
+@pytest.mark.slow
 def test_outputs_that_cannot_be_written_are_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
     code, _, err = cli_in(tmp_path, "build", spec_path("lenet5"), "-o", "file/model.keras")
@@ -111,6 +112,7 @@ def test_a_closed_pipe_is_not_a_traceback():
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback_one_line_otherwise(tmp_path):
     (tmp_path / "d.csv").write_bytes(b"a,b,label\n1,2,\xff\n")
     code, _, err = cli_in(tmp_path, "train", spec_path("lenet5"), "--data", "d.csv")

@@ -125,3 +125,17 @@ def test_a_spec_without_a_name_is_named_so_that_tensorflow_can_train_it(cli, tmp
     (tmp_path / "_x.yaml").write_text("name: _x\ninput: [3]\nlayers: [dense: 2]\noutput: 2\n")
     code, _, err = cli("validate", tmp_path / "_x.yaml")
     assert code == 1 and "starting with a letter or digit" in err
+
+
+def test_python_overrides_read_text_as_the_command_line_does():
+    """`overrides=` once kept "0.01" as text where `--set` reads a number; now text is read as YAML, other values
+    are used as they are, and quoted text stays text."""
+    import builder
+    from conftest import spec_path
+    for value in ("0.01", 0.01):
+        spec = builder.load_spec(spec_path("lenet5"), overrides={"training.optimizer.adam.learning_rate": value})
+        assert spec.training.optimizer == {"adam": {"learning_rate": 0.01}}
+    assert builder.load_spec(spec_path("lenet5"), overrides={"name": "'007'"}).name == "007"
+    assert builder.build(spec_path("lenet5"), overrides={"output.units": "3"}).output.shape == (None, 3)
+    with pytest.raises(builder.SpecError, match=r"cannot read the value '\[1': "):
+        builder.load_spec(spec_path("lenet5"), overrides={"output.units": "[1"})

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SPECS, spec_path
+from conftest import ROOT, SPECS, require_extra, spec_path
 
 TYPO = "  - conv2d: {filters: 16, kernel_size: 5, name: c3}"
 
@@ -30,7 +30,9 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def browser():
     executable = chromium()
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    require_extra("browser")
+    from playwright import sync_api as playwright_api
+
     with playwright_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield launched
@@ -208,6 +210,7 @@ def test_runs_of_a_sweep_are_plotted_side_by_side(browser, server, folder):
     assert page.errors == []
 
 
+@pytest.mark.slow
 def test_a_language_model_run_charts_its_perplexity(browser, server, folder):
     """A task's own metrics (a language model's perplexity) reach the runs' charts and table."""
     import builder

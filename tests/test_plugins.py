@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 PLUGIN = '''
@@ -39,6 +41,7 @@ def run(folder, *args):
                           text=True, cwd=folder, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_a_plugin_module_named_on_the_command_line(tmp_path):
     (tmp_path / "myplug.py").write_text(PLUGIN)
     (tmp_path / "p.yaml").write_text(SPEC)
@@ -66,6 +69,7 @@ def test_a_plugin_module_named_on_the_command_line(tmp_path):
                                                      "half-written\n")
 
 
+@pytest.mark.slow
 def test_an_installed_plugin_loads_by_itself(tmp_path):
     """A package's entry point in the group keras_spec_builder.layers: no flag needed."""
     (tmp_path / "myplug.py").write_text(PLUGIN)

@@ -173,7 +173,7 @@ def bert_inputs(batch=3, length=12, seed=0):
 
 def test_bert_tiny_computes_what_keras_hub_bert_backbone_computes():
     import keras
-    import keras_hub  # a test-only dependency (the dev extra)
+    import keras_hub  # the `hub` extra (in `test`)
     from weights import copy_weights
     reference = keras_hub.models.BertBackbone(vocabulary_size=30522, num_layers=2, num_heads=2, hidden_dim=128,
                                               intermediate_dim=512, max_sequence_length=512, num_segments=2)

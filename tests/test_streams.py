@@ -59,6 +59,8 @@ def load(source, spec_text=SPEC, shape=(8, 8, 1), dtype="float32"):
                             PLAN)
 
 
+@pytest.mark.needs("hf")
+@pytest.mark.slow
 def test_tfrecord_and_hugging_face_stream_the_same_examples_as_arrays(tmp_path):
     """The same images as a TFRecord file, a saved Hugging Face dataset and a
     .npz file: the same seeded split, the same labels, and the streamed two
@@ -166,8 +168,8 @@ def _tfds_builder():
     return TinyDigits
 
 
+@pytest.mark.needs("tfds")
 def test_tensorflow_datasets_by_folder(tmp_path):
-    pytest.importorskip("tensorflow_datasets")
     prepared = _tfds_builder()(data_dir=str(tmp_path / "tfds"))
     prepared.download_and_prepare()
     source = f"tfds:{prepared.data_dir}"
@@ -178,6 +180,7 @@ def test_tensorflow_datasets_by_folder(tmp_path):
     assert loaded.split_by_folders and len(loaded.test.y) == 50 and len(loaded.train.y) + len(loaded.validation.y) == 150
 
 
+@pytest.mark.needs("hf")
 def test_hugging_face_text_for_a_model_that_vectorizes_its_text(tmp_path):
     """A DatasetDict of texts with string labels: its own train/test splits; a
     text_vectorization layer adapts to the streamed texts."""
@@ -197,6 +200,7 @@ def test_hugging_face_text_for_a_model_that_vectorizes_its_text(tmp_path):
     assert json.loads((tmp_path / "run" / "classes.json").read_text()) == ["neg", "pos"]
 
 
+@pytest.mark.needs("hf")
 def test_streamed_sources_name_what_is_wrong(tmp_path, monkeypatch):
     import datasets
     datasets.Dataset.from_dict({"pixels": [[1.0, 2.0]] * 4, "target": [0, 1, 0, 1]}).save_to_disk(str(tmp_path / "a"))

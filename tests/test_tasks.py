@@ -775,6 +775,7 @@ def test_masked_lm_refuses_a_model_or_text_it_cannot_use(tmp_path, cli, write_sp
 # --- token classification ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_bilstm_tagger_learns_named_entities_from_conll_lines(tmp_path, cli):
     data = task_data.conll(tmp_path / "ner.txt")
     run = tmp_path / "run"

@@ -55,6 +55,7 @@ def fresh_python(script, *args, env=None):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_threads_are_chosen_before_tensorflow_starts_by_the_size_of_a_step():
     facts = fresh_python(CHOICES, spec_path("lenet5"), spec_path("gru_timeseries"))
     assert facts["seen"] == [
@@ -90,6 +91,7 @@ UNBUILDABLE = ("name: bad\ninput: [8, 8, 1]\nlayers: [flatten, {conv2d: {filters
                "output: {units: 10}\n")
 
 
+@pytest.mark.slow
 def test_a_run_records_its_threads_and_the_samples_per_second_of_its_steps(tmp_path):
     facts = fresh_python(TRAIN, TINY, tmp_path / "run", UNBUILDABLE)
     assert facts["policy"] == "mixed_bfloat16"

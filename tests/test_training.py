@@ -95,6 +95,7 @@ def _pipeline_of(ds) -> list:
     return steps
 
 
+@pytest.mark.slow
 def test_the_input_pipeline_and_xla_are_settings_that_change_speed_not_weights(tmp_path, monkeypatch):
     """num_parallel_calls and prefetch reach tf.data's map and prefetch (auto: AUTOTUNE, -1), and
     Keras's PyDataset without TensorFlow; jit_compile reaches compile; run.json records all three;
@@ -395,6 +396,7 @@ def test_gpu_device_without_a_gpu_is_an_error():
     assert result.stderr == "error: --device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)\n"
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_logical_cpus(tmp_path):
     result = run_cli_process("train", spec_path("lenet5"), "--data", "digits", "--epochs", "1", "--out",
                              tmp_path / "run", "--distribute", "mirrored", "--cpu-devices", "2", "--device", "cpu")
@@ -435,6 +437,7 @@ def test_multi_worker_on_loopback(tmp_path):
                                                     "logs", "metrics.json", "model.keras", "run.json", "spec.yaml"]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_continues_from_the_last_epoch(tmp_path):
     out = tmp_path / "run"
     args = [sys.executable, os.path.join(ROOT, "cli.py"), "train", spec_path("lenet5"), "--data", "digits",
@@ -569,6 +572,7 @@ def test_normalization_adapts_to_the_training_data_as_keras_does(tmp_path):
     np.testing.assert_allclose(np.ravel(adapted.variance), np.ravel(reference.variance), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_run_folder_is_a_record_that_trains_again(tmp_path, cli):
     """spec.yaml is the spec as resolved (extends and --set applied, blocks
     written in); training from it gives the same network and, seeded, the
@@ -686,6 +690,7 @@ def search_cli(cli, tmp_path, *flags):
     return out
 
 
+@pytest.mark.needs("search")
 def test_search_trains_trials_into_named_folders_and_writes_the_best_spec(cli, tmp_path):
     out = search_cli(cli, tmp_path, "--trials", "3", "--epochs", "1")
     table = out[out.index("|  | defaults.activation"):].split("\n\n")[0].splitlines()
@@ -705,6 +710,7 @@ def test_search_trains_trials_into_named_folders_and_writes_the_best_spec(cli, t
     assert builder.build(tmp_path / "search" / "best.yaml").count_params() == int(rows[0][6].replace(",", ""))
 
 
+@pytest.mark.needs("search")
 def test_search_paths_are_checked_before_any_trial(cli, tmp_path):
     (tmp_path / "s.yaml").write_text(SEARCHED.replace("layers.f6.units", "layers.f7.units"))
     code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "search")
@@ -713,6 +719,7 @@ def test_search_paths_are_checked_before_any_trial(cli, tmp_path):
     assert "'f7' is not an index of a list of 3 or the name of an entry (c1, f6)" in err
 
 
+@pytest.mark.needs("search")
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["bayesian", "hyperband"])
 def test_search_algorithms(cli, tmp_path, algorithm):
@@ -809,6 +816,7 @@ def test_a_folder_with_train_val_test_folders_is_split_by_them(tmp_path, cli):
                    "split's classes (day, night)\n")
 
 
+@pytest.mark.needs("search")
 def test_a_failing_trial_stops_the_search_with_its_own_error(cli, tmp_path):
     (tmp_path / "s.yaml").write_text(SEARCHED)
     (tmp_path / "bad.npz").write_bytes(b"not an npz")
@@ -857,6 +865,7 @@ def test_image_caching_is_a_choice_and_changes_no_result(tmp_path, cli, monkeypa
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.needs("track")
 def test_mlflow_tracking_in_a_local_file_store(tmp_path):
     """`track: mlflow` logs settings, per-epoch metrics, test metrics and the
     record files to the run's own mlruns/ (no server)."""
@@ -890,6 +899,7 @@ def logged_hparams(run_dir) -> dict:
     return found
 
 
+@pytest.mark.needs("track")
 def test_trackers_log_the_batch_size_and_epochs_the_run_trained_with(tmp_path, cli):
     """--batch-size and --epochs reach run.json, TensorBoard's HParams and MLflow alike (they all read
     the run's settings), not the spec's batch_size: 64 and epochs: 2. Each run logs into its own store,

@@ -41,7 +41,7 @@ def one_based(match):
 
 
 def small_gpt2():
-    import keras_hub  # a test-only dependency (the dev extra)
+    import keras_hub  # the `hub` extra (in `test`)
     reference = keras_hub.models.GPT2Backbone(vocabulary_size=1000, num_layers=2, num_heads=4, hidden_dim=64,
                                               intermediate_dim=128, max_sequence_length=32)
     built = builder.build(spec_path("gpt2"), overrides=GPT2_SMALL)

@@ -23,8 +23,9 @@ def load_spec(
     scale: str | int | None = None,
 ) -> language.Spec:
     """Read a spec from a file `path`, YAML `text` or plain `data`, apply
-    `overrides` ({'dotted.path': value}; 'scale' chooses one of the spec's
-    `scales:`, before the others apply) and check its top level. `limits`
+    `overrides` ({'dotted.path': value}, a value given as text read as YAML,
+    as `--set` reads it; 'scale' chooses one of the spec's `scales:`, before
+    the others apply) and check its top level. `limits`
     ({'max_params': N, 'max_activation': N}) raise the size budget; `scale`
     is the same as overrides={'scale': NAME}."""
     if sum(x is not None for x in (path, text, data)) != 1:
@@ -39,7 +40,7 @@ def load_spec(
         source = files.extend(reader.load_text(text))
     else:
         source = reader.Source("<data>", data, {})
-    overrides = dict(overrides or {})
+    overrides = overrides_module.read_values(overrides or {})
     if scale is not None:
         overrides["scale"] = scale
     scales.apply_scale(source, overrides.pop("scale", None))  # `--scale NAME` is `--set scale=NAME`

@@ -1,9 +1,14 @@
 """Overrides: `--set PATH=VALUE` on the command line, `set:` in an extending
-spec, `overrides=` in Python. One parser for all three."""
+spec, `overrides=` in Python. One parser for all three: a value given as text
+is read as YAML (`--set` and `overrides=` alike), any other value is used as
+it is."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import SpecError, describe, format_path
 from .reader import Source, load_text
@@ -34,6 +39,28 @@ def parse_override_value(text: str):
         raise SpecError(f"cannot read the value {text!r}: {err.message}") from None
 
 
+@dataclasses.dataclass(frozen=True)
+class Value:
+    """An override's value used as it is, never read as YAML (a sweep's or a
+    search's values, typed already)."""
+
+    value: Any
+
+
+def read_values(overrides: Mapping) -> dict:
+    """`overrides` ({'dotted.path': value}) with each value given as text read as
+    YAML, as `--set` reads it: '0.01' -> 0.01, '[1, 2]' -> [1, 2], 'relu' -> 'relu'.
+    A chosen `scale` is a name, kept as text."""
+    return {
+        path: value.value
+        if isinstance(value, Value)
+        else parse_override_value(value)
+        if isinstance(value, str) and path != "scale"
+        else value
+        for path, value in overrides.items()
+    }
+
+
 def split_assignment(item: str) -> tuple[str, str]:
     """'PATH=VALUE' -> ('PATH', 'VALUE'), the value still text."""
     path, sep, value = item.partition("=")
@@ -42,9 +69,9 @@ def split_assignment(item: str) -> tuple[str, str]:
     return path.strip(), value
 
 
-def parse_assignments(items) -> dict:
-    """['PATH=VALUE', ...] -> {'PATH': value read as YAML}."""
-    return {path: parse_override_value(value) for path, value in map(split_assignment, items)}
+def assignments(items) -> dict:
+    """['PATH=VALUE', ...] -> {'PATH': 'VALUE'}, the values still text (read_values reads them)."""
+    return dict(map(split_assignment, items))
 
 
 def apply_overrides(source: Source, overrides: dict) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from ..spec.overrides import Value, read_values
+
 ALGORITHMS = ("random", "bayesian", "hyperband")  # search's KerasTuner oracles
 
 
@@ -27,11 +29,12 @@ class Variants:
         """The spec with the fixed overrides and `values` ({'dotted.path': value}) applied."""
         from .run import load_for_training
 
-        return load_for_training(self.path, {**self.fixed, **(values or {})}, self.mixed_precision, self.limits)
+        typed = {path: Value(value) for path, value in (values or {}).items()}  # never read as YAML again
+        return load_for_training(self.path, {**self.fixed, **typed}, self.mixed_precision, self.limits)
 
     def overrides(self, values: Mapping) -> dict:
         """What a variant's run.json records as its overrides."""
-        return {**self.fixed, **values}
+        return {**read_values(self.fixed), **values}
 
 
 def text(value) -> str:

@@ -404,8 +404,8 @@ def saved_classes(model_path) -> list | None:
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         path = data_module.find_beside(model_path, "classes.json")
         raise DataError(path, "expected a list of class names, as its training run writes it for a one-output model")
-    if classes and all(c.isdigit() for c in classes):
-        return number_names([int(c) for c in classes])  # class numbers: named by position (older runs listed only those seen)
+    if classes and all(c.isdigit() for c in classes):  # class numbers, named by position (older runs listed the seen)
+        return number_names([int(c) for c in classes])
     return classes
 
 
