@@ -2,6 +2,8 @@
 installed Keras, built with their own weights (here: null, or a local file
 the test writes; nothing is downloaded), saved and reloaded in safe mode."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -52,13 +54,30 @@ def test_local_weights_load_and_the_model_reloads_in_safe_mode(tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
-def test_a_missing_local_weights_file_is_one_line_at_the_entry(cli, tmp_path):
-    (tmp_path / "app.yaml").write_text(MOBILENET.replace("[224, 224, 3]", "[32, 32, 3]")
-                                       .replace("weights: null", "weights: nothere.h5"))
-    code, out, err = cli("build", tmp_path / "app.yaml")
-    assert code == 1 and len(err.splitlines()) == 1
-    assert err.startswith(f"{tmp_path / 'app.yaml'}:4:5: error: layers[0].keras_application: ")
-    assert "Received `weights=nothere.h5`" in err
+def test_a_local_weights_file_is_read_from_the_spec_s_folder_and_checked_at_validate(cli, tmp_path, monkeypatch):
+    """Once read from the working folder (the same spec trained from its own folder and failed from the parent)
+    and not checked until build; a FIFO blocked the build. Now: from the spec file's folder, checked at validate,
+    and the run's spec.yaml holds the absolute path."""
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)                                          # not the spec's folder
+    small = MOBILENET.replace("[224, 224, 3]", "[32, 32, 3]").replace("pooling: avg}", "pooling: avg, "
+                                                                      "arguments: {alpha: 0.35}}")
+    builder.build(text=small).get_layer("keras_application").network.save_weights(
+        tmp_path / "sub" / "backbone.weights.h5")
+    (tmp_path / "sub" / "app.yaml").write_text(small.replace("weights: null", "weights: backbone.weights.h5"))
+    assert cli("validate", "sub/app.yaml") == (0, "sub/app.yaml: ok\n", "")
+    from builder.spec.resolved import resolved_document
+    layer = resolved_document(builder.load_spec("sub/app.yaml"))["layers"][0]["keras_application"]
+    assert layer["weights"] == str(tmp_path / "sub" / "backbone.weights.h5")
+    for name, found in (("nothere.h5", f"no such file: '{tmp_path / 'sub' / 'nothere.h5'}'"),
+                        ("fifo.h5", f"'{tmp_path / 'sub' / 'fifo.h5'}' is a FIFO (named pipe)")):
+        if name == "fifo.h5":
+            os.mkfifo(tmp_path / "sub" / name)
+        (tmp_path / "sub" / "app.yaml").write_text(small.replace("weights: null", f"weights: {name}"))
+        code, out, err = cli("build", "sub/app.yaml")
+        assert (code, out, err) == (1, "", f"sub/app.yaml:4:45: error: layers[0].keras_application.weights: {found}; "
+                                           "expected 'imagenet', null or a local .h5 or .weights.h5 file (a path in "
+                                           "a spec file is read from that file's folder)\n")
 
 
 def test_pretrained_weights_offline_are_one_line_naming_the_file_and_leave_no_run_folder(cli, tmp_path, monkeypatch):

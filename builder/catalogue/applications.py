@@ -5,7 +5,10 @@ is downloaded before `build`."""
 
 from __future__ import annotations
 
+import os
+
 from ..errors import SpecError, suggest, unknown
+from ..files import not_regular
 from . import signatures
 
 # The arguments the entry sets itself; the rest of an application's go in `arguments`.
@@ -22,8 +25,31 @@ def check_name(model: str) -> None:
         raise unknown("Keras application", model, names())
 
 
+def local_path(type_name: str, args: dict) -> str | None:
+    """The argument of a `keras_application` or `keras_hub` entry that names a
+    local file or folder (weights other than 'imagenet'; a preset written as a
+    path), where it has one: a spec file's own are read from its folder."""
+    arg = {"keras_application": "weights", "keras_hub": "preset"}.get(type_name)
+    value = args.get(arg) if arg and isinstance(args, dict) else None
+    if not isinstance(value, str) or value.startswith("$"):
+        return None
+    if arg == "weights":
+        return arg if value != "imagenet" else None
+    return arg if "://" not in value and ("/" in value or value.startswith(".")) else None
+
+
 def check(args: dict) -> None:
-    """`arguments` are the named application's own."""
+    """A local weights file exists and is a regular file; `arguments` are the named application's own."""
+    weights = args.get("weights")
+    if isinstance(weights, str) and local_path("keras_application", args):
+        special = not_regular(weights)
+        if special or not os.path.exists(weights):
+            found = f"{weights!r} is {special}" if special else f"no such file: {weights!r}"
+            raise SpecError(
+                f"{found}; expected 'imagenet', null or a local .h5 or .weights.h5 file (a path in a "
+                "spec file is read from that file's folder)",
+                path=("weights",),
+            )
     known = [a for a in names().get(args.get("model"), {}) if a not in SET_BY_THE_ENTRY]
     for key in args.get("arguments") or {}:
         if key not in known:
@@ -55,8 +81,6 @@ def check_preset(args: dict) -> None:
     """A local preset folder exists and holds a preset (config.json), so a
     typo is found at `validate`, not after a download attempt."""
     preset = args.get("preset")
-    if isinstance(preset, str) and "://" not in preset and ("/" in preset or preset.startswith(".")):
-        import os
-
+    if isinstance(preset, str) and local_path("keras_hub", args):
         if not os.path.isfile(os.path.join(preset, "config.json")):
             raise SpecError(f"'{preset}' is not a KerasHub preset folder (no config.json in it)", path=("preset",))

@@ -13,6 +13,7 @@ import copy
 import os
 from typing import Any
 
+from ..catalogue import applications
 from ..errors import SpecError, describe, in_source, suggest
 from ..files import not_regular
 from . import overrides, reader, shipped
@@ -75,6 +76,7 @@ class Includes:
             if len(self.sources) >= MAX_FILES:
                 raise SpecError(f"the spec brings in more than {MAX_FILES} files (extends and imports)")
             source = reader.load_file(path)
+            _local_paths_from(source.data, os.path.dirname(os.path.abspath(path)))
             self.bytes += os.path.getsize(path)
             if self.bytes > MAX_BYTES:
                 raise SpecError(f"the spec and the files it brings in hold more than {MAX_BYTES:,} bytes")
@@ -124,6 +126,24 @@ def _merge(base: reader.Source, child: reader.Source, changes: dict) -> reader.S
     with in_source(merged):
         overrides.apply_overrides(merged, changes)
     return merged
+
+
+def _local_paths_from(data, folder) -> None:
+    """A relative weights file or preset folder in an entry of a file is read
+    from that file's folder, as `weights:`, `extends` and `imports` are: the
+    spec builds the same from any working folder, and a run's spec.yaml
+    (resolved) holds the absolute path."""
+    if isinstance(data, list):
+        for item in data:
+            _local_paths_from(item, folder)
+    elif isinstance(data, dict):
+        if len(data) == 1:
+            ((type_name, args),) = data.items()
+            arg = applications.local_path(str(type_name), args)
+            if arg and not os.path.isabs(os.path.expanduser(args[arg])):
+                args[arg] = os.path.normpath(os.path.join(folder, args[arg]))
+        for value in data.values():
+            _local_paths_from(value, folder)
 
 
 def _rebase(key, value, base_file, child_file):
