@@ -3,6 +3,7 @@ by Playwright (Playwright's own browser download can't work here). `.ci/run`
 installs Chromium and sets BUILDER_REQUIRE_BROWSER=1, so there a missing
 browser fails these tests instead of skipping them."""
 
+import json
 import os
 import re
 import shutil
@@ -42,10 +43,10 @@ def browser():
 class Server:
     """`python cli.py serve TARGET --port 0` as a user starts it; stopped with Ctrl-C."""
 
-    def __init__(self, target):
+    def __init__(self, target, env=None):
         self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "cli.py"), "serve", str(target),
                                          "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        cwd=ROOT)
+                                        cwd=ROOT, env={**os.environ, **(env or {})})
         line = self.process.stdout.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops\)", line)
         if not match:
@@ -226,3 +227,43 @@ def test_a_language_model_run_charts_its_perplexity(browser, server, folder):
     assert "perplexity" in page.eval_on_selector_all("#charts figure", "f => f.map(x => x.dataset.metric)")
     assert "test_perplexity" in page.inner_text("#metrics-table")
     assert page.errors == []
+
+
+def test_a_folder_opens_on_a_spec_that_builds_never_fetches_and_keeps_long_lines_and_numbers_readable(
+        browser, tmp_path):
+    """The page once opened on the first spec alphabetically (broken), tried to download a backbone's weights at
+    every view, cut long YAML lines at the pane's edge, wrote a search's 16-digit floats in legends and table, and
+    plotted runs on different data on one chart."""
+    (tmp_path / "a_broken.yaml").write_text("name: broken\ninput: [4]\nlayers: [dense_typo: 3]\noutput: 2\n")
+    (tmp_path / "b_backbone.yaml").write_text(
+        "name: backbone\ndescription: '" + "a long description line " * 30 + "'\ninput: [32, 32, 3]\nlayers:\n"
+        "  - keras_application: {model: MobileNetV2, weights: imagenet, include_top: false, pooling: avg,\n"
+        "                        arguments: {alpha: 0.35}}\noutput: {units: 10}\n")
+    runs = {"runs/search/01-learning_rate=0.0007056544958930657": "digits", "runs/mine": "mine.csv"}
+    for run, data in runs.items():
+        (tmp_path / run).mkdir(parents=True)
+        (tmp_path / run / "run.json").write_text(json.dumps({"data": data, "seed": 0}))
+        (tmp_path / run / "history.json").write_text(json.dumps([{"epoch": 1, "accuracy": 0.5, "loss": 1.0},
+                                                                 {"epoch": 2, "accuracy": 0.7, "loss": 0.8}]))
+        (tmp_path / run / "metrics.json").write_text(json.dumps({"test_accuracy": 0.7}))
+    keras_home = tmp_path / "keras_home"
+    keras_home.mkdir()
+    server = Server(tmp_path, env={"KERAS_HOME": str(keras_home)})
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(server.url)
+        page.wait_for_selector("body[data-state='ready']", timeout=60000)
+        assert page.input_value("#spec-select") == "b_backbone.yaml"          # the first spec that builds
+        assert "parameters" in page.inner_text("#totals")
+        assert not (keras_home / "models").exists()                        # no weights fetched, none cached
+        wrapped = page.eval_on_selector_all("#lines .line", "rows => rows.map(r => [r.scrollWidth, r.clientWidth])")
+        assert all(scroll <= client for scroll, client in wrapped)
+        page.click("#runs-tab")
+        page.wait_for_function("() => (document.body.dataset.runs || '').includes('runs/mine')")
+        figures = page.eval_on_selector_all("#charts figure", "f => f.map(x => [x.dataset.metric, x.dataset.data])")
+        assert figures == [["accuracy", "mine.csv"], ["loss", "mine.csv"], ["accuracy", "digits"], ["loss", "digits"]]
+        legend = page.inner_text("figure[data-data='digits'][data-metric='loss'] .u-legend")
+        assert "learning_rate=0.0007057 loss" in legend and "0.00070565" not in legend
+        assert "learning_rate=0.0007057" in page.inner_text("#metrics-table")
+    finally:
+        assert server.stop() == (130, "error: interrupted\n")

@@ -937,3 +937,16 @@ def test_tracking_without_mlflow_is_one_line(cli, tmp_path, monkeypatch):
     code, out, err = cli("train", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "run")
     assert (code, err) == (1, "error: training.track: mlflow needs MLflow: pip install mlflow-skinny "
                               "(or pip install \"keras-spec-builder[track]\")\n")
+
+
+def test_trial_names_and_tables_round_floats_to_the_digits_that_tell_trials_apart():
+    from builder.training import trials
+    assert trials.folder_name({"training.optimizer.adam.learning_rate": 0.0007056544958930657, "a": "relu"}) == \
+        "training.optimizer.adam.learning_rate=0.0007057,a=relu"
+    close = [{"lr": 0.001234567}, {"lr": 0.001234568}]
+    assert trials.digits_apart(close) == 7
+    assert [trials.folder_name(v, trials.digits_apart(close)) for v in close] == ["lr=0.001234567", "lr=0.001234568"]
+    rows = [trials.row(v, {"val_accuracy": 0.5, "params": 10, "seconds": 1, "epochs": 1}, f"f{i}")
+            for i, v in enumerate(close)]
+    table = trials.table(rows)
+    assert "| 0.001234567 |" in table and "| 0.001234568 |" in table

@@ -38,6 +38,17 @@ def local_path(type_name: str, args: dict) -> str | None:
     return arg if "://" not in value and ("/" in value or value.startswith(".")) else None
 
 
+def without_weights(type_name: str, args: dict) -> dict:
+    """The arguments of a pretrained entry made without its pretrained weights
+    (random ones): its shapes and counts are the same, and nothing is read or
+    downloaded (a KerasHub preset's config may still be)."""
+    if type_name == "keras_application":
+        return {**args, "weights": None}
+    if type_name == "keras_hub":
+        return {**args, "load_weights": False}
+    return args
+
+
 def check(args: dict) -> None:
     """A local weights file exists and is a regular file; `arguments` are the named application's own."""
     weights = args.get("weights")

@@ -27,9 +27,10 @@ def sweep(variants: trials.Variants, data, swept: Mapping, *, out=None, **option
     base = out or default_out(specs[0].name)
     rows = []
     options.setdefault("verbose", 2)  # one plain line per epoch: variants are compared, not watched
+    digits = trials.digits_apart(combinations)
     for variant, spec in zip(combinations, specs):
-        folder = os.path.join(base, trials.folder_name(variant))
-        print(f"\n=== {trials.folder_name(variant)}", flush=True)
+        folder = os.path.join(base, trials.folder_name(variant, digits))
+        print(f"\n=== {trials.folder_name(variant, digits)}", flush=True)
         record = {"command": None, "overrides": variants.overrides(variant)}
         metrics = train(spec, data, folder, mixed_precision=variants.mixed_precision, record=record, **options)
         rows.append(trials.row(variant, metrics, folder))

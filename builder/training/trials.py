@@ -37,17 +37,33 @@ class Variants:
         return {**read_values(self.fixed), **values}
 
 
-def text(value) -> str:
-    """A value as it is written on the command line or in YAML."""
+FEWEST_DIGITS = 4  # the significant digits a trial's numbers are shown with, at least
+
+
+def text(value, digits: int = FEWEST_DIGITS) -> str:
+    """A value as it is written on the command line or in YAML; a float (a
+    search's 0.0007056544958930657) to `digits` significant digits."""
     if isinstance(value, str):
         return value
+    if isinstance(value, float):
+        value = float(f"{value:.{digits}g}")
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").removesuffix("...")
 
 
-def folder_name(variant: dict) -> str:
+def digits_apart(variants) -> int:
+    """The fewest significant digits (at least FEWEST_DIGITS) at which the
+    trials' different float values still read differently."""
+    floats = {(path, value) for v in variants for path, value in v.items() if isinstance(value, float)}
+    for digits in range(FEWEST_DIGITS, 18):
+        if len({(path, f"{value:.{digits}g}") for path, value in floats}) == len(floats):
+            return digits
+    return 17
+
+
+def folder_name(variant: dict, digits: int = FEWEST_DIGITS) -> str:
     """`defaults.activation=relu,layers.3.dense.units=64`: the paths and values
     a trial tried, as a folder name (no separators or control characters)."""
-    name = ",".join(f"{path}={text(value)}" for path, value in variant.items())
+    name = ",".join(f"{path}={text(value, digits)}" for path, value in variant.items())
     name = re.sub(r"[^A-Za-z0-9_.,=+\-]", "_", name)
     return name[:200] if not name.startswith(".") else "_" + name[:199]
 
@@ -96,6 +112,7 @@ def table(rows: list[dict]) -> str:
         return "(no trials)"
     name, direction = objective(rows[0]["metrics"])
     paths = list(dict.fromkeys(p for r in rows for p in r["values"]))
+    digits = digits_apart(r["values"] for r in rows)
 
     def show(value):
         return "n/a" if value is None else f"{value:.4f}"
@@ -113,7 +130,7 @@ def table(rows: list[dict]) -> str:
     for i, r in enumerate(rows):
         cells = [
             "best" if i == 0 else "",
-            *(text(r["values"].get(p, "")) for p in paths),
+            *(text(r["values"].get(p, ""), digits) for p in paths),
             show(r["metrics"].get(name)),
             show(r["metrics"].get("test_accuracy")),
             f"{r['metrics']['params']:,}",

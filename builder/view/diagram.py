@@ -6,6 +6,9 @@ located, with the text of the file it is in."""
 
 from __future__ import annotations
 
+import dataclasses
+
+from ..catalogue import applications
 from ..errors import SpecError
 from ..files import read_bounded
 from ..spec import graph as graph_module
@@ -21,7 +24,7 @@ def diagram(path: str) -> dict:
     from ..keras.assemble import build_model
     from ..keras.describe import facts, layer_macs
 
-    model = _shapes_only(keras(), build_model, graph)
+    model = _shapes_only(keras(), build_model, _without_weights(graph))
     macs = {name: m for name, _, m in layer_macs(model)}
     spans = _Spans()
     nodes = [_input_node(item, spec.source, model, spans) for item in spec.inputs]
@@ -77,6 +80,18 @@ def failed(err: BaseException, message: str) -> dict:
         view["files"] = [err.file]
         view["texts"] = {err.file: _text(err.file)}
     return view
+
+
+def _without_weights(graph):
+    """The graph with its pretrained entries made without their weights: a
+    backbone's shapes need none, and the page never waits on a download."""
+    nodes = [
+        dataclasses.replace(node, args=applications.without_weights(node.type.name, node.args))
+        if node.type.pretrained
+        else node
+        for node in graph.nodes
+    ]
+    return dataclasses.replace(graph, nodes=nodes)
 
 
 def _shapes_only(keras, build_model, graph):

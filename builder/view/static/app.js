@@ -48,8 +48,8 @@ async function start() {
   $("runs-tab").hidden = !state.index.runs.length;
   $("spec-tab").hidden = !state.index.specs.length;
   const wanted = decodeURIComponent(location.hash.slice(1));
-  state.spec = state.index.specs.includes(wanted.replace(/^spec=/, "")) ? wanted.replace(/^spec=/, "")
-    : state.index.specs[0] || null;
+  const asked = state.index.specs.includes(wanted.replace(/^spec=/, "")) ? wanted.replace(/^spec=/, "") : null;
+  state.spec = asked || await firstThatBuilds(state.index.specs);
   if (state.spec) select.value = state.spec;
   await loadSpec();
   // a folder of runs (each with its resolved spec.yaml) opens on its runs
@@ -61,6 +61,14 @@ async function start() {
     const {version} = JSON.parse(event.data);
     if (state.view && version !== state.view.version) refresh();
   };
+}
+
+async function firstThatBuilds(specs) {   // open on a spec that builds, not on a broken one (at most 8 tried)
+  for (const spec of specs.slice(0, 8)) {
+    const view = await getJSON("/api/spec?path=" + encodeURIComponent(spec));
+    if (!view.error) return spec;
+  }
+  return specs[0] || null;
 }
 
 let refreshing = null;
@@ -419,10 +427,17 @@ function renderRuns(runs) {
   const palette = ["#2f6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"];
   const charts = $("charts");
   charts.replaceChildren();
-  for (const metric of metrics) {
-    const epochs = [...new Set(runs.flatMap((r) => r.history.map((h) => h.epoch)))].sort((a, b) => a - b);
+  const groups = new Map();     // runs on different data are not compared on one plot
+  runs.forEach((run, i) => {
+    const data = typeof run.record.data === "string" ? run.record.data : "";
+    if (!groups.has(data)) groups.set(data, []);
+    groups.get(data).push([run, i]);
+  });
+  for (const [data, group] of groups) for (const metric of metrics) {
+    if (!group.some(([run]) => run.history.some((h) => metric in h || "val_" + metric in h))) continue;
+    const epochs = [...new Set(group.flatMap(([r]) => r.history.map((h) => h.epoch)))].sort((a, b) => a - b);
     const series = [{label: "epoch"}], columns = [epochs];
-    runs.forEach((run, i) => {
+    group.forEach(([run, i]) => {
       for (const [key, dash] of [[metric, undefined], ["val_" + metric, [6, 4]]]) {
         if (!run.history.some((h) => key in h)) continue;
         const values = new Map(run.history.map((h) => [h.epoch, h[key] ?? null]));
@@ -430,7 +445,8 @@ function renderRuns(runs) {
         series.push({label: `${label.get(run.path)} ${key}`, stroke: palette[i % palette.length], width: 2, dash, spanGaps: true});
       }
     });
-    const figure = el("figure", {"data-metric": metric}, el("figcaption", {text: metric}));
+    const caption = groups.size > 1 ? `${metric} on ${data || "(data not recorded)"}` : metric;
+    const figure = el("figure", {"data-metric": metric, "data-data": data}, el("figcaption", {text: caption}));
     charts.append(figure);
     state.charts.push(new uPlot({width: 520, height: 260, series, scales: {x: {time: false}},
       axes: [{label: "epoch"}, {}], legend: {live: false}}, columns, figure));
@@ -440,7 +456,7 @@ function renderRuns(runs) {
     .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const table = $("metrics-table");
   table.replaceChildren(el("tr", {}, el("th", {text: "run"}), ...keys.map((k) => el("th", {text: k}))),
-    ...runs.map((r) => el("tr", {}, el("td", {text: r.path}), ...keys.map((k) => el("td", {text: cell(r.metrics[k])})))));
+    ...runs.map((r) => el("tr", {}, el("td", {text: rounded(r.path)}), ...keys.map((k) => el("td", {text: cell(r.metrics[k])})))));
   const first = runs[0];
   $("run-name").textContent = first ? `(${first.path})` : "";
   $("run-spec").textContent = first ? first.spec : "";
@@ -452,8 +468,11 @@ function runLabels(paths) {      // runs of one sweep are told apart by what fol
   const parts = paths.map((p) => p.split("/"));
   let common = 0;
   while (paths.length > 1 && parts.every((p) => p.length > common + 1 && p[common] === parts[0][common])) common++;
-  return new Map(paths.map((p, i) => [p, p === "." ? state.index.title : parts[i].slice(common).join("/")]));
+  return new Map(paths.map((p, i) => [p, p === "." ? state.index.title : rounded(parts[i].slice(common).join("/"))]));
 }
+
+// 0.0007056544958930657 -> 0.0007057: long numbers in run names (a search's values) shown to 4 significant digits
+const rounded = (text) => text.replace(/\d*\.\d{5,}(e-?\d+)?/g, (n) => String(Number(Number(n).toPrecision(4))));
 
 const rank = (key) => key.startsWith("test_") ? 0 : key.startsWith("val_") ? 1 : 2;
 const cell = (value) => typeof value !== "number" ? "" : Number.isInteger(value) ? thousands(value)
