@@ -16,6 +16,7 @@ import csv
 import gc
 import io
 import json
+import logging
 import os
 import shlex
 import sys
@@ -24,6 +25,10 @@ import warnings
 from .errors import BuilderError, BuilderWarning, FlagError, SpecError, first_line, is_out_of_memory
 from .files import check_output, target_of
 from .spec import overrides as overrides_module
+
+# Libraries' notices that do not concern the user (TensorFlow's tf.function retracing,
+# tf2onnx's "TF freezing failed ... Attempting to fix"): errors only, unless --verbose or --debug.
+QUIET_LOGGERS = ("tensorflow", "tf2onnx", "absl")
 
 
 def main(argv=None, prog=None) -> int:
@@ -39,6 +44,9 @@ def main(argv=None, prog=None) -> int:
         os.environ["KERAS_BACKEND"] = args.backend
     for category in (FutureWarning, DeprecationWarning, UserWarning):  # library internals, not the user's business
         warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
+    if not (args.debug or getattr(args, "verbose", False)):
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             shown = warnings.showwarning

@@ -207,3 +207,16 @@ def test_defaults_that_remove_the_output_bias_are_a_warning(cli, write_spec):
         with warnings.catch_warnings():
             warnings.simplefilter("error", SpecWarning)
             builder.validate(quiet)
+
+
+def test_library_notices_stay_off_the_terminal_unless_debug(tmp_path):
+    """TensorFlow's tf.function retracing notice (and tf2onnx's freezing chatter, on the same loggers) once leaked
+    from a search's third trial; a plug-in that retraces on import shows it happens through the real command."""
+    (tmp_path / "retrace_plugin.py").write_text(
+        "import tensorflow as tf\n\n\n@tf.function\ndef add(x):\n    return x + 1\n\n\n"
+        "for i in range(8):\n    add(i)            # a Python number per call: a new trace each time\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    quiet = run_cli_process("--plugin", "retrace_plugin", "validate", spec_path("lenet5"), env=env)
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    shown = run_cli_process("--debug", "--plugin", "retrace_plugin", "validate", spec_path("lenet5"), env=env)
+    assert shown.returncode == 0 and "triggered tf.function retracing" in shown.stderr
