@@ -225,22 +225,22 @@ def spec_types():
 
 def evaluate(
     model_path: PathLike,
-    data: PathLike | tuple[np.ndarray, np.ndarray],
+    data: PathLike | tuple[np.ndarray, np.ndarray] | tf.data.Dataset,
     *,
     label: str | None = None,
     weights: PathLike | None = None,
 ) -> dict:
     """A saved model's metrics on the test split of `data` (as `cli.py evaluate`),
     or on all of an `(x, y)` pair of arrays (a dict by input or output name
-    for several), compiled for its run's task; arrays are scaled as the run
-    scaled its training data."""
+    for several) or a tf.data.Dataset of (x, y) pairs, batched or not,
+    compiled for its run's task; arrays are scaled as the run scaled its
+    training data (a dataset is used as it is)."""
     from .training import saved
 
-    if isinstance(data, tuple):
+    if saved.is_arrays(data):
         if weights is not None or label is not None:
             raise TypeError("weights= and label= apply to data read from a path")
-        x, y = data
-        return saved.evaluate_arrays(model_path, x, y)
+        return saved.evaluate_arrays(model_path, *(data if isinstance(data, tuple) else (data,)))
     return saved.evaluate(model_path, data, label=label, weights=weights)
 
 

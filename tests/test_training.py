@@ -666,6 +666,13 @@ def test_the_python_api_compiles_fits_predicts_and_evaluates_arrays_as_keras_doe
     got = builder.evaluate(path, (resized, y[:6]))
     assert got["examples"] == 6 and got["test_accuracy"] == pytest.approx(expected["accuracy"])
     assert got["test_loss"] == pytest.approx(expected["loss"], abs=1e-5)
+    import tensorflow as tf
+    pairs = tf.data.Dataset.from_tensor_slices((resized / 16, y[:6]))          # a dataset is used as it is
+    for dataset in (pairs, pairs.batch(4)):                                    # examples, or batches
+        got = builder.evaluate(path, dataset)
+        assert got["examples"] == 6 and got["test_loss"] == pytest.approx(expected["loss"], abs=1e-5)
+    np.testing.assert_allclose(builder.predict(path, pairs.map(lambda x, y: x).batch(4)),
+                               reference.predict(resized / 16, verbose=0), atol=1e-6)
 
 
 def test_the_python_api_takes_a_spec_path_and_overrides(tmp_path):

@@ -76,18 +76,32 @@ def predict_arrays(model_path, x):
     return model.predict(_scaled(x, record), batch_size=record.get("batch_size", 32), verbose=0)
 
 
-def evaluate_arrays(model_path, x, y) -> dict:
-    """A saved model's loss and metrics on arrays `x` and labels `y` (a dict by output name for several), as
-    `evaluate` reports them, compiled for the task its run trained."""
+def evaluate_arrays(model_path, x, y=None) -> dict:
+    """A saved model's loss and metrics on arrays `x` and labels `y` (a dict by output name for several), or
+    on a tf.data.Dataset `x` of (x, y) pairs, batched or not (used as it is, unscaled), as `evaluate` reports
+    them, compiled for the task its run trained."""
     model = load_trained(model_path)
     record = data_module.saved_record(model_path)
     task = tasks.of_saved(model, record)
     task.compile_saved()
-    results = model.evaluate(
-        _scaled(x, record), y, batch_size=record.get("batch_size", 32), verbose=0, return_dict=True
-    )
-    count = len(next(iter(y.values())) if isinstance(y, dict) else y)
+    batch_size = record.get("batch_size", 32)
+    if y is None:
+        x = _batched(x, model, batch_size)
+        results = model.evaluate(x, verbose=0, return_dict=True)
+        count = sum(len(np.asarray(_keras().tree.flatten(labels)[0])) for labels in x.map(lambda _, y: y))
+    else:
+        results = model.evaluate(_scaled(x, record), y, batch_size=batch_size, verbose=0, return_dict=True)
+        count = len(next(iter(y.values())) if isinstance(y, dict) else y)
     return {"examples": int(count), **{f"test_{k}": float(v) for k, v in results.items()}}
+
+
+def _batched(dataset, model, batch_size):
+    """A dataset of (x, y) pairs in batches: as given, or batched by the run's batch size where it yields examples."""
+    spec = dataset.element_spec
+    if not (isinstance(spec, tuple) and len(spec) == 2):
+        raise DataError("the tf.data.Dataset", f"a dataset to evaluate on yields (x, y) pairs; this one yields {spec}")
+    rank = _keras().tree.flatten(spec[0])[0].shape.rank
+    return dataset.batch(batch_size) if rank == len(model.inputs[0].shape) - 1 else dataset
 
 
 def generate(model_path, prompt: str, max_length: int | None = None, sampler: str = "greedy", seed=None) -> str:
