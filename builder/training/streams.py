@@ -235,7 +235,32 @@ class TFRecords(Records):
             raise DataError(self.name, f"not readable as TFRecord files ({first_line(err)})") from None
         if not values:
             raise DataError(self.name, "the TFRecord files hold no records")
+        if not self._compression():
+            for path in self.files:
+                _check_framing(path)
         return labels_and_names(values)
+
+
+def _check_framing(path) -> None:
+    """A TFRecord file ends where a record ends. tf.data takes a file cut
+    inside a record's 12-byte header for the file's end: half the data
+    would be read, without a word. Each record is its length (8 bytes), a
+    check of it (4), the data and a check of the data (4)."""
+    if not os.path.isfile(path):
+        return  # not a local file (gs://...): tf.data reads it
+    size, offset, count = os.path.getsize(path), 0, 0
+    with open(path, "rb") as handle:
+        while offset < size:
+            handle.seek(offset)
+            header = handle.read(12)
+            end = offset + 16 + int.from_bytes(header[:8], "little") if len(header) == 12 else size + 1
+            if end > size:
+                raise DataError(
+                    path,
+                    f"the file ends inside record {count} (at byte {size}, after {count} whole records): "
+                    "it was cut short; write it again",
+                )
+            offset, count = end, count + 1
 
 
 # --- a tf.data.Dataset given from Python ----------------------------------------------

@@ -135,6 +135,10 @@ def main():
     records("records_label_out_of_range.tfrecord", [], labels=[0, 1, 0, 5, 1, 0])
     records("records_label_is_text.tfrecord", [], labels=[b"cat"] * 6)
     records("records_no_description.tfrecord", [])
+    records("records_cut.tfrecord", [])                 # the file ends inside its fourth record
+    with open(os.path.join(HERE, "records_cut.tfrecord"), "rb") as whole:
+        data = whole.read()
+    text("records_cut.tfrecord", data[:len(data) // 2 + 7], "wb")
     task_cases()
     # keep empty folders in git
     for folder, _, files in os.walk(HERE):
