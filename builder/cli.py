@@ -93,7 +93,7 @@ def failure(err: BaseException, argv, prog="cli.py") -> tuple[int, str]:
     """(exit status, the one line on stderr) for a failure."""
     from .training.interrupt import TrainingStopped
 
-    if isinstance(err, TrainingStopped) and err.epoch > 1:
+    if isinstance(err, TrainingStopped) and err.resumable:
         return err.exit_code, f"{err.render()}; resume with: {_resume_command(argv, err.out, prog)}"
     if isinstance(err, TrainingStopped):
         return err.exit_code, f"{err.render()}; no epoch was completed: train again without --resume"
@@ -265,7 +265,7 @@ def cmd_sweep(args) -> int:
     if not swept:
         raise FlagError("sweep needs at least one --set PATH=V1,V2,... with several values")
     variants = trials.Variants(args.spec, fixed, args.mixed_precision, _limits(args))
-    rows = sweep.sweep(variants, args.data, swept, out=args.out, **_run_flags(args))
+    rows = sweep.sweep(variants, args.data, swept, out=args.out, resume=args.resume, **_run_flags(args))
     print("\n" + trials.table(rows))
     return 0
 
@@ -281,6 +281,7 @@ def cmd_search(args) -> int:
         algorithm=args.algorithm,
         trials_count=args.trials,
         out=args.out,
+        resume=args.resume,
         **_run_flags(args),
     )
     print("\n" + trials.table(rows))
@@ -522,6 +523,7 @@ def _search_flags(parser):
         metavar="N",
         help="how many trials (random, bayesian; Hyperband plans its own from the epochs)",
     )
+    _resume_flag(parser, "continue the search in --out: finished trials are kept, a stopped one continues")
 
 
 def _evaluate_flags(parser):
@@ -599,6 +601,15 @@ def _validate_flags(parser):
     _set_flag(parser)
 
 
+def _resume_flag(parser, help_text):
+    parser.add_argument("--resume", action="store_true", help=help_text)
+
+
+def _sweep_flags(parser):
+    _training_flags(parser)
+    _resume_flag(parser, "continue the sweep in --out: variants that finished are kept, a stopped one continues")
+
+
 def _train_flags(parser):
     _training_flags(parser)
     _weights_flag(parser)
@@ -608,7 +619,7 @@ def _train_flags(parser):
         help="text tasks: the tokenizer's vocabulary, one token per line ([PAD] first, [UNK] among them), "
         "instead of one learned from the training split",
     )
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    _resume_flag(parser, "continue the run in --out from its last completed epoch")
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--quiet", action="store_true", help="no per-epoch output, only the results")
     shown.add_argument(
@@ -750,7 +761,7 @@ COMMANDS = {
     ),
     "sweep": Command(
         cmd_sweep,
-        _training_flags,
+        _sweep_flags,
         "train variants of a spec and compare them in one table",
         "Train one variant per value of each swept --set (PATH=V1,V2,...) and print validation "
         "accuracy, parameters and seconds per epoch side by side.",

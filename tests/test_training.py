@@ -834,7 +834,8 @@ def test_a_failing_trial_stops_the_search_with_its_own_error(cli, tmp_path):
     assert not [e for e in os.listdir(tmp_path / "search") if not e.startswith(".")]    # the trial left no folder
     (tmp_path / "search" / "01-earlier").mkdir()
     code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--out", tmp_path / "search")
-    assert (code, err) == (1, f"error: {tmp_path / 'search'} holds an earlier search; choose another --out "
+    assert (code, err) == (1, f"error: {tmp_path / 'search'} holds an earlier search; continue it with --resume or "
+                              "choose another --out "
                               "(nothing was trained)\n")
 
 
@@ -957,3 +958,58 @@ def test_trial_names_and_tables_round_floats_to_the_digits_that_tell_trials_apar
             for i, v in enumerate(close)]
     table = trials.table(rows)
     assert "| 0.001234567 |" in table and "| 0.001234568 |" in table
+
+
+def _stop_at(epochs_seen):
+    """A callback that presses Ctrl-C when the `epochs_seen`-th epoch (counted over every run it joins) ends."""
+    from builder.backend import keras
+
+    class StopAt(keras().callbacks.Callback):
+        seen = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            StopAt.seen += 1
+            if StopAt.seen == epochs_seen:
+                raise KeyboardInterrupt
+    return StopAt()
+
+
+@pytest.mark.slow
+@pytest.mark.needs("search")
+def test_a_stopped_search_and_sweep_continue_with_resume(cli, tmp_path):
+    """Their Ctrl-C line once said to rerun with --resume, which neither took, and rerunning without it was
+    refused. Now the finished trials are kept as they are and the stopped one continues from its last epoch."""
+    from builder.training.interrupt import TrainingStopped
+    (tmp_path / "s.yaml").write_text(SEARCHED)
+    base = tmp_path / "search"
+    with pytest.raises(TrainingStopped) as stopped:        # trial 1 finishes its 2 epochs; trial 2 stops after 1
+        builder.search(tmp_path / "s.yaml", "digits", trials=3, epochs=2, out=base, callbacks=[_stop_at(3)],
+                       verbose=0)
+    assert (stopped.value.out, stopped.value.resumable) == (str(base), True)
+    first, second = sorted(f for f in os.listdir(base) if not f.startswith("."))
+    assert first.startswith("01-") and second.startswith("02-") and not (base / second / "metrics.json").exists()
+    kept = (base / first / "metrics.json").read_bytes()
+    code, _, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--trials", "3", "--epochs", "2",
+                       "--out", base)
+    assert (code, err) == (1, f"error: {base} holds an earlier search; continue it with --resume or choose another "
+                              "--out (nothing was trained)\n")
+    code, out, err = cli("search", tmp_path / "s.yaml", "--data", "digits", "--trials", "3", "--epochs", "2",
+                         "--out", base, "--resume")
+    assert code == 0, err
+    trials_run = sorted(f for f in os.listdir(base) if f[:2].isdigit())
+    assert [f[:3] for f in trials_run] == ["01-", "02-", "03-"] and trials_run[1] == second
+    assert (base / first / "metrics.json").read_bytes() == kept                      # not trained again
+    assert [row["epoch"] for row in json.loads((base / second / "history.json").read_text())] == [1, 2]
+    table = [line for line in out.splitlines() if line.startswith("| ") and f"{base}/0" in line]
+    assert sorted(line.split(" | ")[-1].strip(" |") for line in table) == [str(base / f) for f in trials_run]
+    swept = tmp_path / "sweep"
+    with pytest.raises(TrainingStopped):
+        builder.sweep(spec_path("lenet5"), "digits", {"defaults.activation": ["relu", "tanh"]},
+                      fixed={"training.epochs": 2}, out=swept, callbacks=[_stop_at(3)], verbose=0)
+    kept = (swept / "defaults.activation=relu" / "metrics.json").read_bytes()
+    code, out, err = cli("sweep", spec_path("lenet5"), "--data", "digits", "--set", "training.epochs=2",
+                         "--set", "defaults.activation=relu,tanh", "--out", swept, "--resume")
+    assert code == 0, err
+    assert "=== defaults.activation=relu (trained earlier)" in out
+    assert (swept / "defaults.activation=relu" / "metrics.json").read_bytes() == kept
+    assert [r["epoch"] for r in json.loads((swept / "defaults.activation=tanh" / "history.json").read_text())] == [1, 2]

@@ -13,13 +13,15 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class TrainingStopped(BuilderError):
-    """Training stopped at `epoch`; `out` is the run folder to resume."""
+    """Training stopped at `epoch`; `out` is the run folder to resume (a sweep's
+    or search's folder, which `resumable` marks: its finished trials count)."""
 
-    def __init__(self, reason: str, epoch: int, out: str, exit_code: int):
+    def __init__(self, reason: str, epoch: int, out: str, exit_code: int, resumable: bool = False):
         super().__init__(f"{reason} at epoch {epoch}")
         self.epoch = epoch
         self.out = out
         self.exit_code = exit_code
+        self.resumable = resumable or epoch > 1
 
 
 def stopped(err: BaseException, epoch: int, out: str) -> TrainingStopped | None:

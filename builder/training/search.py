@@ -11,21 +11,27 @@ from typing import Any
 from ..errors import BuilderError, DependencyError, FlagError, RunFolderError, SpecError
 from ..files import write_atomic
 from ..spec.resolved import resolved_yaml
+from . import data as data_module
 from . import folder as folder_module
 from . import trials
 from .run import train
 
 ALGORITHMS = trials.ALGORITHMS
+SEED = 0  # the oracle's: a search tries the same values each time it is run
+TUNER = ".keras_tuner"  # KerasTuner's own state, in the search's folder (a resumed search reloads it)
 
 
-def default_out(spec_name: str) -> str:
-    return folder_module.default_out(f"{spec_name}-search")
+def default_out(spec_name: str, resume: bool = False) -> str:
+    return folder_module.default_out(f"{spec_name}-search", resume)
 
 
-def search(variants: trials.Variants, data, *, algorithm="random", trials_count=10, out=None, seed=0, **options):
+def search(variants: trials.Variants, data, *, algorithm="random", trials_count=10, out=None, resume=False, **options):
     """Run `trials_count` trials of the spec `variants` names over its `search:`
     space, into `out/NN-PATH=VALUE,...`; `options`: RunSettings.make's (`epochs`:
-    each trial's most). Returns (rows best first, the best spec's path, out/best.yaml)."""
+    each trial's most). With `resume`, a search stopped in `out` continues:
+    its finished trials are kept (KerasTuner's oracle reloads them), the
+    stopped one continues from its last epoch. Returns (rows best first, the
+    best spec's path, out/best.yaml)."""
     keras_tuner = _keras_tuner()
     base_spec = variants.load()
     if not base_spec.search:
@@ -35,21 +41,28 @@ def search(variants: trials.Variants, data, *, algorithm="random", trials_count=
         )
     space = base_spec.search
     _check_paths(variants, space)
-    base = out or default_out(base_spec.name)
+    base = os.fspath(out) if out else default_out(base_spec.name, resume)
     max_epochs = options.pop("epochs", None) or base_spec.training.epochs
     objective = _objective(base_spec)
-    oracle = _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, keras_tuner.Objective(*objective))
-    if os.path.isdir(base) and any(not e.startswith(".") for e in os.listdir(base)):
-        raise RunFolderError(f"{base} holds an earlier search; choose another --out (nothing was trained)")
+    oracle = _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, keras_tuner.Objective(*objective))
+    if resume and not os.path.isfile(os.path.join(base, TUNER, "search", "oracle.json")):
+        raise RunFolderError(f"--resume: {base} holds no search to continue")
+    if not resume and os.path.isdir(base) and any(not e.startswith(".") for e in os.listdir(base)):
+        raise RunFolderError(
+            f"{base} holds an earlier search; continue it with --resume or choose another --out (nothing was trained)"
+        )
     options.setdefault("verbose", 2)  # one plain line per epoch: trials are compared, not watched
     runs = _Trials(variants, data, space, base, max_epochs, objective, options)
-    tuner = _tuner(keras_tuner, oracle, lambda trial: runs.run(trial, keras_tuner), base)
-    try:
-        tuner.search(verbose=0)  # the trials print their own lines; the table comes last
-    except Exception:  # noqa: BLE001 - a trial's own error is the one to report
-        if runs.failures:
-            raise runs.failures[0] from None
-        raise
+    if resume:
+        runs.rows = _finished_rows(base, space)
+    tuner = _tuner(keras_tuner, oracle, lambda trial: runs.run(trial, keras_tuner), base, resume)
+    with trials.stopped_in(base):
+        try:
+            tuner.search(verbose=0)  # the trials print their own lines; the table comes last
+        except Exception:  # noqa: BLE001 - a trial's own error is the one to report
+            if runs.failures:
+                raise runs.failures[0] from None
+            raise
     ranked = trials.ranked(runs.rows)
     if not ranked:
         raise BuilderError("the search ran no trial")
@@ -80,7 +93,7 @@ class _Trials:
     def train(self, trial) -> dict:
         values = {p: trial.hyperparameters.get(_hp_name(p)) for p in self.space}
         trial_epochs = trial.hyperparameters.values.get("tuner/epochs", self.max_epochs)
-        number, name = len(self.rows) + 1, trials.folder_name(values)
+        number, name = int(trial.trial_id) + 1, trials.folder_name(values)  # a resumed search reruns a stopped id
         folder = os.path.join(self.base, f"{number:02d}-{name}")
         print(f"\n=== trial {number}: {name}", flush=True)
         record = {"command": None, "overrides": self.variants.overrides(values)}
@@ -91,6 +104,7 @@ class _Trials:
             epochs=trial_epochs,
             mixed_precision=self.variants.mixed_precision,
             record=record,
+            resume=trials.resumable(folder),
             **self.options,
         )
         self.rows.append(trials.row(values, metrics, folder))
@@ -153,7 +167,7 @@ def _hp_name(path: str) -> str:
     return path.replace("/", "_")
 
 
-def _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, objective):
+def _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, objective):
     from ..spec.search import space_kind
 
     hp = keras_tuner.HyperParameters()
@@ -165,7 +179,7 @@ def _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, objec
             hp.Int(_hp_name(path), *value["int"], step=value.get("step", 1), sampling=value.get("sampling", "linear"))
         else:
             hp.Float(_hp_name(path), *value["float"], step=value.get("step"), sampling=value.get("sampling", "linear"))
-    common = dict(objective=objective, hyperparameters=hp, allow_new_entries=False, tune_new_entries=False, seed=seed)
+    common = dict(objective=objective, hyperparameters=hp, allow_new_entries=False, tune_new_entries=False, seed=SEED)
     if algorithm == "random":
         return keras_tuner.oracles.RandomSearchOracle(max_trials=trials_count, **common)
     if algorithm == "bayesian":
@@ -177,11 +191,23 @@ def _oracle(keras_tuner, algorithm, space, trials_count, max_epochs, seed, objec
     raise FlagError(f"--algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
 
 
-def _tuner(keras_tuner, oracle, run_trial, base):
+def _finished_rows(base, space) -> list:
+    """The rows of the trials a stopped search finished (NN-... folders with their metrics)."""
+    rows = []
+    for entry in sorted(os.listdir(base)):
+        folder = os.path.join(base, entry)
+        metrics = trials.finished(folder) if entry[:2].isdigit() and os.path.isdir(folder) else None
+        if metrics is not None:
+            overrides = data_module.saved_record(os.path.join(folder, folder_module.MODEL)).get("overrides") or {}
+            rows.append(trials.row({p: overrides.get(p) for p in space}, metrics, folder))
+    return rows
+
+
+def _tuner(keras_tuner, oracle, run_trial, base, resume=False):
     class SpecTuner(keras_tuner.Tuner):
         """A tuner whose trial is a training run of the spec with the trial's values."""
 
         def run_trial(self, trial, *args, **kwargs):
             return run_trial(trial)
 
-    return SpecTuner(oracle=oracle, directory=os.path.join(base, ".keras_tuner"), project_name="search", overwrite=True)
+    return SpecTuner(oracle=oracle, directory=os.path.join(base, TUNER), project_name="search", overwrite=not resume)

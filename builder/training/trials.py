@@ -3,14 +3,20 @@ it tried, and the table that compares the trials, best first and marked."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from ..errors import RunFolderError
+from ..files import read_bounded
 from ..spec.overrides import Value, read_values
+from .interrupt import TrainingStopped
 
 ALGORITHMS = ("random", "bayesian", "hyperband")  # search's KerasTuner oracles
 
@@ -66,6 +72,40 @@ def folder_name(variant: dict, digits: int = FEWEST_DIGITS) -> str:
     name = ",".join(f"{path}={text(value, digits)}" for path, value in variant.items())
     name = re.sub(r"[^A-Za-z0-9_.,=+\-]", "_", name)
     return name[:200] if not name.startswith(".") else "_" + name[:199]
+
+
+def finished(folder) -> dict | None:
+    """The metrics of a trial that finished in `folder` (its metrics.json, written last), or None."""
+    from . import folder as folder_module  # not at the top: the command line's parser reads ALGORITHMS here
+
+    path = os.path.join(folder, folder_module.METRICS)
+    if not os.path.isfile(os.path.join(folder, folder_module.RECORD)) or not os.path.isfile(path):
+        return None
+    try:
+        metrics = json.loads(read_bounded(path, 1 << 20))
+    except (OSError, ValueError):
+        metrics = None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("epochs"), int):
+        raise RunFolderError(f"{path} is not a finished trial's metrics; move {folder} away to train that trial again")
+    return metrics
+
+
+def resumable(folder) -> bool:
+    """Whether a trial stopped in `folder` after an epoch (its checkpoint's state is there)."""
+    from . import checkpoints
+    from . import folder as folder_module
+
+    return os.path.isfile(os.path.join(folder, folder_module.CHECKPOINT, checkpoints.STATE))
+
+
+@contextlib.contextmanager
+def stopped_in(base):
+    """A trial stopped (Ctrl-C, a full disk) is resumed by resuming its sweep or search in `base`."""
+    try:
+        yield
+    except TrainingStopped as err:
+        err.out, err.resumable = base, True
+        raise
 
 
 def objective(metrics: dict) -> tuple[str, str]:
