@@ -185,3 +185,18 @@ def test_a_saved_model_is_loaded_from_its_own_file_whatever_its_config_asks(tmp_
     loaded = load_trained(str(tmp_path / "asks.keras"))
     x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_hub_preset_offline_is_one_line_at_once(cli, tmp_path, monkeypatch):
+    """Offline, KerasHub's client retried for half a minute, a line per try; now the Hub is asked once, briefly."""
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")                   # nothing listens there
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    (tmp_path / "hub.yaml").write_text(
+        "name: hub\ninputs:\n  token_ids: {shape: [null], dtype: int32}\n  padding_mask: {shape: [null], dtype: int32}\n"
+        "layers:\n  - keras_hub: {preset: 'hf://someone/tiny_bert', output: pooled_output,\n"
+        "               inputs: {token_ids: token_ids, padding_mask: padding_mask}}\noutput: {units: 2}\n")
+    code, out, err = cli("build", tmp_path / "hub.yaml")
+    assert (code, out) == (1, "")
+    assert err == (f"{tmp_path / 'hub.yaml'}:6:5: error: layers[0].keras_hub: keras_hub could not be made: cannot "
+                   "reach 127.0.0.1 to download hf://someone/tiny_bert (Connection refused; no network?); one "
+                   "downloaded before loads offline with HF_HUB_OFFLINE=1\n")

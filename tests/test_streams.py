@@ -207,8 +207,15 @@ def test_streamed_sources_name_what_is_wrong(tmp_path, monkeypatch):
     with pytest.raises(data_module.DataError, match=r"no column 'label' \(columns: pixels, target\); name the label "
                                                     r"column with --label"):
         load(f"hf:{tmp_path / 'a'}", shape=(2,))
-    with pytest.raises(data_module.DataError, match=r"cannot load it \(Couldn't find any data file at /nowhere/at/all\.\)"):
+    with pytest.raises(data_module.DataError, match=r"no such folder: /nowhere/at/all \(a data set written by "
+                                                    r"save_to_disk, or a name on the Hub\)"):
         load("hf:/nowhere/at/all", shape=(2,))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")          # nothing listens: offline, at once
+    with pytest.raises(data_module.DataError, match=r"^cannot reach 127\.0\.0\.1 to download "
+                                                    r"the data set \(Connection refused; no network\?\); one "
+                                                    r"downloaded before loads offline with HF_HUB_OFFLINE=1, or give a "
+                                                    r"folder written by save_to_disk$"):
+        load("hf:someone/digits", shape=(2,))
     monkeypatch.setitem(sys.modules, "datasets", None)
     with pytest.raises(builder.DependencyError, match=r"needs Hugging Face datasets, which is not installed: pip install "
                                                 r"datasets \(or the project's `hf` extra\)"):

@@ -4,6 +4,8 @@ only) and registered for serialization, so saved models reload in safe mode."""
 import keras
 from keras import ops
 
+from .. import network
+
 
 @keras.saving.register_keras_serializable(package="builder")
 class LocalResponseNormalization(keras.layers.Layer):
@@ -632,6 +634,9 @@ class KerasHubBackbone(keras.layers.Layer):
         if self.backbone_config is not None:
             self.network = keras.saving.deserialize_keras_object(self.backbone_config)
         else:
+            unreachable = network.hub_unreachable(self.preset) if self.preset.startswith("hf://") else None
+            if unreachable:
+                raise ValueError(unreachable)
             self.network = keras_hub.models.Backbone.from_preset(
                 self.preset, load_weights=self.load_weights, **self.arguments
             )

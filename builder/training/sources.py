@@ -84,8 +84,9 @@ SOURCES = (
             (
                 "`hf:NAME` or `hf:FOLDER`",
                 'a Hugging Face dataset (`pip install "keras-spec-builder[hf]"`): a folder written by `save_to_disk`, '
-                "or a data set on the Hub; its `image` (or `text`, or only other) column and `label` column "
-                "(`--label`), its own splits; streamed",
+                "or a data set on the Hub (offline: one line at once; HF_HUB_OFFLINE=1 reads one downloaded "
+                "before); its `image` (or `text`, or only other) column and `label` column (`--label`), its own "
+                "splits; streamed",
             ),
         ),
     ),

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from .. import network
 from ..backend import tensorflow as _tensorflow
 from ..errors import DataError, DependencyError, first_line
 from .checks import named_labels
@@ -429,6 +430,11 @@ def hf_sources(name, shape, label=None) -> dict:
             "pip install datasets (or the project's `hf` extra)"
         ) from None
     source = f"hf:{name}"
+    if not os.path.isdir(name) and (os.path.isabs(name) or name.startswith((".", "~"))):
+        raise DataError(source, f"no such folder: {name} (a data set written by save_to_disk, or a name on the Hub)")
+    unreachable = None if os.path.isdir(name) else network.hub_unreachable("the data set")
+    if unreachable:
+        raise DataError(source, f"{unreachable}, or give a folder written by save_to_disk")
     try:
         loaded = datasets.load_from_disk(name) if os.path.isdir(name) else datasets.load_dataset(name)
     except Exception as err:  # noqa: BLE001 - unknown names, failed downloads: the user's input
