@@ -208,7 +208,7 @@ def test_a_full_disk_stops_with_a_resumable_run(tmp_path):
                             env={**os.environ, "PYTHONPATH": ROOT})
     assert result.returncode == 1
     line = one_line(result.stderr)
-    assert line.startswith("error: the disk is full (No space left on device writing ")
+    assert line.startswith("error: the disk is full (No space left on device, writing ")
     assert line.endswith("Stopped at epoch 2; resume with: python cli.py train "
                          f"{spec_path('lenet5')} --data digits --epochs 5 --out run --resume")
     state = json.load(open(tmp_path / "run" / "checkpoint" / "state.json"))
@@ -283,3 +283,20 @@ def test_a_small_file_is_read_within_a_small_memory_limit(tmp_path):
     with pytest.raises(ValueError, match="the file is larger than 1,000 bytes"):
         read_bounded(tmp_path / "big.csv", 1000)
     assert read_bounded(tmp_path / "big.csv", 1001) == b"x" * 1001
+
+
+@pytest.mark.slow
+def test_a_file_size_limit_names_itself_and_leaves_no_staged_checkpoint(tmp_path):
+    """`ulimit -f` (EFBIG, not a full disk) once said only `error: File too large` and left
+    checkpoint/.best.staged.keras, the best model Keras had begun to write."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300 * 1024, 300 * 1024))
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), "train", spec_path("lenet5"), "--data",
+                             "digits", "--epochs", "2", "--out", "run", "--quiet"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300, preexec_fn=limit)
+    assert (result.returncode, one_line(result.stderr)) == (
+        1, "error: a file reached the size limit (File too large, writing into run); raise it (ulimit -f). Stopped at "
+           "epoch 1; no epoch was completed: train again without --resume")
+    assert not list(tmp_path.rglob(".best.staged.keras"))

@@ -7,6 +7,7 @@ any moment leaves a whole one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -31,6 +32,13 @@ def callbacks(directory, monitor, mode, state, identity, say=print) -> list:
         staged, monitor=monitor, mode=mode, save_best_only=True, initial_value_threshold=state["best"]
     )
     return [best, EpochCheckpoint(directory, monitor, state, best, identity, say)]
+
+
+def discard_staged(directory) -> None:
+    """Remove the best model Keras's ModelCheckpoint staged in an epoch that
+    failed before it completed (a full disk, a file size limit, Ctrl-C)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(directory, _STAGED_BEST))
 
 
 def read_state(directory) -> dict:

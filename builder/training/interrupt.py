@@ -9,7 +9,7 @@ import errno
 from ..errors import BuilderError
 from ..files import target_of
 
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # EFBIG: a file size limit (ulimit -f) was reached
 
 
 class TrainingStopped(BuilderError):
@@ -29,8 +29,12 @@ def stopped(err: BaseException, epoch: int, out: str) -> TrainingStopped | None:
     if isinstance(err, KeyboardInterrupt):
         return TrainingStopped("interrupted", epoch, out, 130)
     if isinstance(err, OSError) and err.errno in DISK_FULL:
-        where = f" writing {target_of(err.filename)}" if err.filename else ""
-        return TrainingStopped(f"the disk is full ({err.strerror}{where}); free some space. Stopped", epoch, out, 1)
+        where = f"writing {target_of(err.filename)}" if err.filename else f"writing into {out}"
+        if err.errno == errno.EFBIG:  # the process's file size limit (ulimit -f), not the disk
+            return TrainingStopped(
+                f"a file reached the size limit ({err.strerror}, {where}); raise it (ulimit -f). Stopped", epoch, out, 1
+            )
+        return TrainingStopped(f"the disk is full ({err.strerror}, {where}); free some space. Stopped", epoch, out, 1)
     if "No space left on device" in str(err):  # TensorFlow's own writers (a disk cache, logs)
         return TrainingStopped("the disk is full (No space left on device); free some space. Stopped", epoch, out, 1)
     return None

@@ -139,6 +139,7 @@ def fit(model, spec, data, settings: RunSettings, folder: RunFolder, strategy, e
             if model.stop_training:
                 break
     except (KeyboardInterrupt, Exception) as err:  # noqa: BLE001 - TensorFlow's own write errors too
+        checkpoints.discard_staged(folder.checkpoints)  # a best model judged in an epoch that never completed
         stop = stopped(err, _done(state) + 1, folder.path)
         if stop is None:
             raise
