@@ -134,6 +134,20 @@ def test_broken_run_files_are_named_not_raised(tmp_path, name, content, problem)
     assert [p.split(" (")[0] for p in run["problems"]] == [problem]
 
 
+def test_symbolic_links_in_a_run_folder_are_not_followed(tmp_path):
+    """A run folder's spec.yaml or run.json linking outside the folder (/etc/passwd, a private file) was served."""
+    secret = tmp_path / "private.txt"
+    secret.write_text("not for the page")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "history.json").write_text('[{"epoch": 1, "loss": 0.5}]')
+    os.symlink(secret, tmp_path / "run" / "spec.yaml")
+    os.symlink(secret, tmp_path / "run" / "run.json")
+    run = runs.read_run(str(tmp_path / "run"))
+    assert (run["spec"], run["record"]) == ("", {})
+    assert run["problems"] == ["run.json: a symbolic link, not read", "spec.yaml: a symbolic link, not read"]
+    assert run["history"] == [{"epoch": 1, "loss": 0.5}]
+
+
 def test_nan_in_a_history_plots_as_a_gap(tmp_path):
     (tmp_path / "history.json").write_text('[{"epoch": 1, "loss": NaN}, {"epoch": 2, "loss": Infinity}]')
     assert runs.read_run(str(tmp_path))["history"] == [{"epoch": 1, "loss": None}, {"epoch": 2, "loss": None}]

@@ -65,6 +65,9 @@ def read_run(folder: str) -> dict:
 
 def _read(folder, name, problems) -> str | None:
     path = os.path.join(folder, name)
+    if os.path.islink(path):  # it could point anywhere: the page serves only what lies in the folder
+        problems.append(f"{name}: a symbolic link, not read")
+        return None
     if not os.path.isfile(path):
         return None
     try:
