@@ -1,6 +1,7 @@
 """Every registered layer type builds from a minimal example derived from the
 registry itself, and the checked-in signatures match the installed Keras."""
 
+import contextlib
 import re
 
 import pytest
@@ -213,3 +214,33 @@ def test_argument_checks_agree_with_the_schema_models():
             compared += 1
             failed += expected is not None
     assert compared > 10_000 and 0.3 < failed / compared < 0.95     # the probes exercise both outcomes
+
+
+SAMPLES = {"int": 3, "number": 0.5, "bool": True}
+
+
+def test_the_kinds_of_training_arguments_are_values_keras_takes():
+    """Each optimizer's and schedule's argument whose docstring gives a kind (signatures.json's `kind`, which
+    `validate` checks) takes a value of that kind in Keras: the check never refuses what Keras would take."""
+    from builder.backend import keras
+    from builder.catalogue import signatures
+    keras = keras()
+    table = signatures.table()["training"]
+    checked = 0
+    for name, args in table["optimizers"].items():
+        for arg, info in args.items():
+            if info.get("kind") in SAMPLES:
+                with contextlib.suppress(ValueError):     # a range Keras checks (a value of the right kind)
+                    keras.optimizers.get({"class_name": name, "config": {arg: SAMPLES[info["kind"]]}})
+                checked += 1
+    required = {"initial_learning_rate": 0.1, "decay_steps": 10, "first_decay_steps": 10, "decay_rate": 0.5,
+                "boundaries": [5], "values": [0.1, 0.01]}
+    for name, args in table["schedules"].items():
+        cls = getattr(keras.optimizers.schedules, "".join(p.title() for p in name.split("_")), None) or next(
+            c for n, c in vars(keras.optimizers.schedules).items() if signatures.snake_case(n) == name)
+        for arg, info in args.items():
+            if info.get("kind") in SAMPLES:
+                given = {a: required[a] for a, i in args.items() if i.get("required")}
+                cls(**{**given, arg: SAMPLES[info["kind"]]})(1)
+                checked += 1
+    assert checked > 60

@@ -260,8 +260,8 @@ def test_optimizer_schedule_and_callbacks(tmp_path):
      "<spec>:10:3: error: training.optimizer: optimizer 'adam': Only one of `clipnorm`, `clipvalue` and "
      "`global_clipnorm` can be set. Received: clipnorm=1, clipvalue=1, global_clipnorm=None"),
     ("  optimizer:\n    adam:\n      learning_rate: {cosine_decay: {initial_learning_rate: 0.01, decay_steps: x}}\n",
-     "<spec>:12:7: error: training.optimizer.adam.learning_rate: learning-rate schedule cosine_decay: '<=' not "
-     "supported between instances of 'str' and 'int'"),
+     "<spec>:12:67: error: training.optimizer.adam.learning_rate.cosine_decay.decay_steps: expected an integer, "
+     "got 'x' (a string)"),                       # now at validate: its docstring says `a python int`
     ("  callbacks:\n    - learning_rate_scheduler: {schedule: {cosine_decay: {initial_learning_rate: 0.1, "
      "decay_steps: 0}}}\n",
      "<spec>:11:33: error: training.callbacks[0].learning_rate_scheduler.schedule: learning-rate schedule "

@@ -46,7 +46,7 @@ def signature_table() -> dict:
                    and name not in {"get", "serialize", "deserialize"} and _usable_by_name(value))
     return {"keras_version": keras().__version__, "activations": names + list(registry.EXTRA_ACTIVATIONS),
             "layers": dict(sorted(layers.items())), "training": training_table(),
-            "applications": application_table(), "hub_presets": hub_presets()}
+            "applications": application_table(), "hub_presets": hub_presets(), "keras_objects": keras_object_table()}
 
 
 def _accepted_names(module, getter, names) -> list:
@@ -63,7 +63,35 @@ def _accepted_names(module, getter, names) -> list:
 
 
 def _init_args(cls) -> dict:
-    return {arg: {k: v for k, v in info.items() if k != "doc"} for arg, info in signatures.read_arguments(cls).items()}
+    """A training object's arguments, each with the kind of value its docstring says it takes (argtypes.kind_of)."""
+    from builder.spec import argtypes
+    table = {}
+    for arg, info in signatures.read_arguments(cls).items():
+        kind = argtypes.kind_of(arg, info)
+        table[arg] = {**{k: v for k, v in info.items() if k != "doc"}, **({"kind": kind} if kind else {})}
+    return table
+
+
+def keras_object_table() -> dict:
+    """The names `initializer:`, `regularizer:` and `constraint:` arguments take, as Keras resolves them."""
+    import keras
+    public = lambda module: [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]  # noqa: E731
+    def known(module, name) -> bool:   # by name alone, or as {name: {arguments}} (Constant needs its value)
+        try:
+            module.get({"class_name": name, "config": {}})
+        except Exception as err:  # noqa: BLE001 - Keras knows the name when only the arguments are wrong
+            return "Could not interpret" not in str(err) and "Unknown" not in str(err)
+        return True
+
+    table = {}
+    for kind, module, base in (("initializers", keras.initializers, "Initializer"),
+                               ("regularizers", keras.regularizers, "Regularizer"),
+                               ("constraints", keras.constraints, "Constraint")):
+        names = set(_accepted_names(module, module.get, public(module)))
+        names |= {signatures.snake_case(n) for n in public(module) if known(module, signatures.snake_case(n))}
+        names -= {base, signatures.snake_case(base), "get", "serialize", "deserialize"}
+        table[kind] = sorted(names)
+    return table
 
 
 SHORT_NAMES = ("mae", "mse", "mape", "msle")  # Keras's own short names of metrics (and losses), as `compile` takes them

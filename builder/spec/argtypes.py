@@ -16,7 +16,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from ..catalogue import applications
+from ..catalogue import applications, signatures
+from ..errors import unknown
 from .validation import spec_check
 
 SIZE_LIMIT = 2**31 - 1
@@ -38,6 +39,26 @@ def _an_application(name: str) -> str:
 def _a_preset(preset: str) -> str:
     applications.check_preset_name(preset)
     return preset
+
+
+def _keras_object(kind: str):
+    """A check that an initializer's, regularizer's or constraint's name (alone,
+    or the key of {name: {arguments}}) is one Keras resolves (signatures.json),
+    so `kernel_regularizer: he_normal` is found at `validate`, not at build."""
+
+    @spec_check
+    def check(value):
+        known = signatures.table().get("keras_objects", {}).get(f"{kind}s")
+        name = value if isinstance(value, str) else next(iter(value)) if isinstance(value, dict) else None
+        if known and name is not None and name not in known:
+            raise unknown(kind, name, [k for k in known if k == signatures.snake_case(k)])
+        return value
+
+    return check
+
+
+def _keras_object_type(kind: str):
+    return Annotated[KerasObject, AfterValidator(_keras_object(kind))]
 
 
 # type key -> (annotation, what the message says was expected)
@@ -73,6 +94,18 @@ TYPES: dict[str, tuple] = {
         "a dtype name such as 'float32'",
     ),
     "keras_object": (KerasObject, "a name such as 'he_normal', or a one-key mapping {name: {arguments}}"),
+    "initializer": (
+        _keras_object_type("initializer"),
+        "an initializer name such as 'he_normal', or a one-key mapping {name: {arguments}}",
+    ),
+    "regularizer": (
+        _keras_object_type("regularizer"),
+        "a regularizer such as {l2: 0.0005}, a name, or a one-key mapping {name: {arguments}}",
+    ),
+    "constraint": (
+        _keras_object_type("constraint"),
+        "a constraint name such as 'max_norm', or a one-key mapping {name: {arguments}}",
+    ),
     "activation": (Union[StrictStr, None], "an activation name"),
     "entry": (
         Union[StrictStr, Annotated[dict[StrictStr, JsonValue], Field(min_length=1, max_length=1)], None],
@@ -179,7 +212,7 @@ BY_NAME: dict[str, str] = {
     "vocabulary_size": "positive_int",
     "embedding_dim": "positive_int",
     "max_wavelength": "positive_number",
-    "initializer": "keras_object",
+    "initializer": "initializer",
     "index": "int",
     "mask_value": "number",
     "dropout": "rate",
@@ -237,7 +270,7 @@ for _prefix in (
     "recurrent",
 ):
     for _suffix in ("initializer", "regularizer", "constraint"):
-        BY_NAME[f"{_prefix}_{_suffix}"] = "keras_object"
+        BY_NAME[f"{_prefix}_{_suffix}"] = _suffix
 
 
 # The plain YAML kinds of value each type accepts, to tell whether a name's
@@ -260,6 +293,9 @@ _ACCEPTS: dict[str, set] = {
     "name": {str, None},
     "dtype": {str, None},
     "keras_object": {str, dict, None},
+    "initializer": {str, dict, None},
+    "regularizer": {str, dict, None},
+    "constraint": {str, dict, None},
     "activation": {str, None},
     "entry": {str, dict, None},
     "merge_mode": {str, None},
@@ -290,6 +326,47 @@ _DOC_WORDS = (
     (r"\bstr(ing)?\b", str),
     (r"\b(tuple|list)\b", list),
 )
+
+
+# The kinds of a training object's arguments (optimizers, schedules, callbacks)
+# whose docstrings name no type: by the name's meaning across Keras's callbacks.
+TRAINING_KINDS = {
+    "patience": "int",
+    "cooldown": "int",
+    "start_from_epoch": "int",
+    "verbose": "int",
+    "min_delta": "number",
+    "baseline": "number",
+    "factor": "number",
+    "min_lr": "number",
+    "monitor": "string",
+    "mode": "string",
+    "restore_best_weights": "bool",
+}
+_KIND_KEYS = {bool: "bool", float: "number", int: "int", str: "string"}
+
+
+def kind_of(arg: str, info: dict) -> str | None:
+    """The TYPES key of a training object's argument (`info`: its signature
+    entry, with `doc`), from the type words its Keras docstring gives it ('a
+    float', 'integer', 'boolean'; tools/regenerate.py stores it in
+    signatures.json), else its name's kind — kept only where it accepts the
+    default (save_freq: 'epoch' or an int); None: unchecked here (Keras checks
+    it). `learning_rate` and a scheduler's `schedule` also take a schedule:
+    the training section checks them."""
+    if arg in ("learning_rate", "schedule"):
+        return None
+    words = {kind for pattern, kind in _DOC_WORDS if re.search(pattern, info.get("doc", "").lower())}
+    if words == {int, float}:
+        kind: str | None = "number"
+    elif len(words) == 1 and next(iter(words)) in _KIND_KEYS:
+        kind = _KIND_KEYS[next(iter(words))]
+    else:
+        kind = TRAINING_KINDS.get(arg)
+    default = info.get("default")
+    if kind is not None and default is not None and type(default) not in _ACCEPTS[kind]:
+        return None  # the docstring's words say less than the argument takes
+    return kind
 
 
 def arg_type(layer_type, arg: str) -> str:

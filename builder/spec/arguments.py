@@ -62,6 +62,17 @@ def _adapter(type_key: str) -> TypeAdapter:
     return TypeAdapter(argtypes.TYPES[type_key][0], config=ConfigDict(strict=True))
 
 
+def check_value(type_key: str, value, path: tuple) -> None:
+    """Raise the SpecError (at `path`) unless `value` is of the type `type_key` (argtypes.TYPES)."""
+    try:
+        _adapter(type_key).validate_python(value)
+    except ValidationError as err:
+        errors = err.errors()
+        raise mismatch(
+            next((e for e in errors if e["type"] == "spec"), errors[0]), argtypes.TYPES[type_key][1], value, path
+        ) from None
+
+
 def check_args(layer_type: registry.LayerType, args: dict) -> None:
     """Raise a SpecError (path: the offending argument) unless `args` fit:
     what validating them with args_model(layer_type) says, found one argument

@@ -10,6 +10,7 @@ from pydantic import Field, JsonValue, StrictBool, StrictInt, StrictStr, field_v
 from ..catalogue import signatures
 from ..errors import SpecError, suggest, unknown
 from .argtypes import Number
+from .arguments import check_value
 from .validation import SpecModel, spec_check
 
 # {name: {arguments}} or a bare name: optimizers, schedules, callbacks, augmentations
@@ -122,6 +123,10 @@ def _check_arguments(kind, name, args, known: dict):
     missing = [arg for arg, info in known.items() if info.get("required") and arg not in args]
     if missing:
         raise SpecError(f"{kind} {name} needs {', '.join(repr(m) for m in missing)}")
+    for arg, value in args.items():  # each of the kind its Keras docstring gives it (signatures.json)
+        info = known[arg]
+        if info.get("kind") and not (value is None and "default" in info and info["default"] is None):
+            check_value(info["kind"], value, (arg,))
 
 
 def _check_named(value, kind, table_key):
