@@ -258,3 +258,34 @@ def test_staging_left_by_a_killed_process_is_removed_by_the_next_write(cli, tmp_
     code, _, err = cli("build", spec_path("lenet5"), "-o", tmp_path / "m.keras")
     assert code == 0, err
     assert sorted(os.listdir(tmp_path)) == [".m.keras.notes", "m.keras"]
+
+
+def _pipe(path):
+    os.mkfifo(path)
+    return "a FIFO (named pipe)"
+
+
+def _zero(path):
+    os.symlink("/dev/zero", path)
+    return "a character device"
+
+
+@pytest.mark.parametrize("make", [_pipe, _zero])
+@pytest.mark.parametrize("layout", ["flat", "segmentation"])
+def test_predict_refuses_an_image_that_is_no_regular_file(saved_models, cli, tmp_path, make, layout):
+    from PIL import Image
+
+    import builder
+    if layout == "flat":
+        model, folder = saved_models / "ten.keras", tmp_path / "images"
+    else:
+        model, folder = tmp_path / "masks.keras", tmp_path / "data" / "images"
+        builder.build(text="name: masks\ninput: [8, 8, 1]\nlayers: [{conv2d: {filters: 4, kernel_size: 3, "
+                           "padding: same}}]\noutput: {units: 3, pool: none}\n").save(model)
+    folder.mkdir(parents=True)
+    Image.new("L", (8, 8)).save(folder / "a.png")
+    what = make(folder / "b.png")
+    code, out, err = cli("predict", model, "--data", folder.parent if layout != "flat" else folder,
+                         "--out", tmp_path / "p.csv")
+    assert (code, out, err) == (1, "", f"{folder / 'b.png'}: error: it is {what}, not an image file\n")
+    assert not (tmp_path / "p.csv").exists()

@@ -82,6 +82,40 @@ def test_unreadable_weights_are_one_line(cli, tmp_path, make, expected):
     assert (code, err) == (1, f"error: {path}: {expected}\n")
 
 
+def _layout(fill):
+    def make(path):
+        import h5py
+        with h5py.File(path, "w") as handle:
+            fill(handle)
+    return make
+
+
+def _nested(handle):
+    handle.create_group("layers/" + "/".join(["g"] * 3000))
+
+
+def _renamed(handle):
+    handle["layers/conv2d/vars/a"], handle["layers/conv2d/vars/b"] = [1.0], [2.0]
+
+
+@pytest.mark.parametrize("fill, expected", [
+    (_renamed, "layers/conv2d/vars holds 'a', 'b'; Keras names a layer's variables 0, 1, ..."),
+    (lambda h: h.create_dataset("layers/conv2d", data=[1.0]), "layers/conv2d is a dataset; Keras stores a layer as "
+                                                              "a group"),
+    (lambda h: h.create_dataset("layers/conv2d/vars", data=[1.0]), "layers/conv2d/vars is a dataset; Keras stores "
+                                                                   "a layer's variables in a group"),
+    (lambda h: h.create_group("layers/conv2d/vars/0"), "layers/conv2d/vars/0 is a group; Keras stores a variable as "
+                                                       "a dataset"),
+    (_nested, "groups nested deeper than 16 under layers/g"),
+    (lambda h: h.create_dataset("layers", data=[1.0]), "no 'layers' group"),
+])
+def test_a_weights_file_laid_out_otherwise_than_keras_does_is_one_line(cli, tmp_path, fill, expected):
+    path = tmp_path / "w.weights.h5"
+    _layout(fill)(path)
+    code, out, err = cli("build", spec_path("lenet5"), "--weights", path)
+    assert (code, out, err) == (1, "", f"error: {path}: not a Keras .weights.h5 file ({expected})\n")
+
+
 def test_training_starts_from_the_weights(saved, tmp_path, cli):
     """With a learning rate of 0, the trained model is the weights file's."""
     folder, model, x = saved

@@ -122,24 +122,53 @@ def _read_h5(path) -> list[tuple[str, list]]:
     try:
         with h5py.File(path, "r") as handle:
             layers = handle.get("layers")
-            if layers is None:
-                raise WeightsError(f"{path}: not a Keras .weights.h5 file (no 'layers' group)")
-            found = [(key, _arrays(layers[key])) for key in _natural(layers)]
+            if not isinstance(layers, h5py.Group):
+                raise LayoutError("no 'layers' group")
+            found = [(key, _arrays(layers[key], f"layers/{key}")) for key in _natural(layers)]
             return [(key, arrays) for key, arrays in found if arrays]
     except OSError as err:
         raise WeightsError(f"{path}: cannot read the weights: {err}") from None
+    except LayoutError as err:
+        raise WeightsError(f"{path}: not a Keras .weights.h5 file ({err})") from None
 
 
-def _arrays(group) -> list:
+class LayoutError(Exception):
+    """What in a .weights.h5 file is not where or what Keras puts it."""
+
+
+MAX_DEPTH = 16  # Keras nests a layer's sublayers a few groups deep (bidirectional/forward_layer/cell)
+
+
+def _arrays(group, where: str, depth: int = 0) -> list:
     """A layer's variables in the order Keras stores them (vars/0, vars/1, ...; nested layers after)."""
+    import h5py
+
+    if not isinstance(group, h5py.Group):
+        raise LayoutError(f"{where} is a dataset; Keras stores a layer as a group")
+    if depth > MAX_DEPTH:
+        raise LayoutError(f"groups nested deeper than {MAX_DEPTH} under {where.split('/')[0]}/{where.split('/')[1]}")
     found = []
     variables = group.get("vars")
     if variables is not None:
-        found += [variables[str(i)][()] for i in range(len(variables))]
+        if not isinstance(variables, h5py.Group):
+            raise LayoutError(f"{where}/vars is a dataset; Keras stores a layer's variables in a group")
+        names = [str(i) for i in range(len(variables))]
+        if sorted(variables) != sorted(names):
+            raise LayoutError(f"{where}/vars holds {_listed(variables)}; Keras names a layer's variables 0, 1, ...")
+        for name in names:
+            if not isinstance(variables[name], h5py.Dataset):
+                raise LayoutError(f"{where}/vars/{name} is a group; Keras stores a variable as a dataset")
+            found.append(variables[name][()])
     for key in _natural(group):
-        if key != "vars" and hasattr(group[key], "keys"):
-            found += _arrays(group[key])
+        if key != "vars" and isinstance(group[key], h5py.Group):
+            found += _arrays(group[key], f"{where}/{key}", depth + 1)
     return found
+
+
+def _listed(variables) -> str:
+    names = sorted(variables)
+    shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+    return shown or "nothing"
 
 
 def _natural(group) -> list:

@@ -468,10 +468,18 @@ def _read_text(file) -> str:
         ) from None
 
 
+def check_regular(file, expected: str) -> None:
+    """A DataError naming `file` when it is a FIFO, a device or a folder: opening it could block forever."""
+    what = not_regular(file)
+    if what:
+        raise DataError(file, f"it is {what}, not {expected}")
+
+
 def _check_image(file, channels):
     """Decode one image now, so a broken file is named before training, not met mid-epoch."""
     from .batching import decode_image_file
 
+    check_regular(file, "an image file")
     try:
         decode_image_file(file, channels)
     except Exception as err:  # noqa: BLE001 - any decoder's complaint means the same here

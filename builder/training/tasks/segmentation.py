@@ -240,6 +240,7 @@ def _files(folder) -> list[str]:
 def read_image(path, channels):
     """An image file as a PIL image of 1 (L) or 3 (RGB) channels; a file that will not decode is one line."""
     Image = _pil()
+    data_module.check_regular(path, "an image file")
     try:
         with Image.open(path) as opened:
             return opened.convert("L" if channels == 1 else "RGB")
@@ -259,6 +260,7 @@ def resized_image(picture, size) -> np.ndarray:
 def _read_mask(path) -> np.ndarray:
     """A mask's class ids: a one-channel PNG (grey values or a palette's indices)."""
     Image = _pil()
+    data_module.check_regular(path, "an image file")
     try:
         with Image.open(path) as opened:
             if opened.mode not in ("L", "P", "I", "I;16", "1"):
