@@ -146,3 +146,107 @@ def test_every_benchmark_starts(script):
                             text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr[-1000:]
     assert result.stdout.startswith("usage: ")
+
+
+def doc_commands(shown_output=False):
+    """(doc, command line) of every `python cli.py ...` in the README's and docs' console blocks; with
+    `shown_output`, (doc, command line, the line the doc shows after it or "")."""
+    found = []
+    for doc in DOCS:
+        for block in re.findall(r"```console\n(.*?)```", open(os.path.join(ROOT, doc), encoding="utf-8").read(), re.S):
+            lines = block.splitlines()
+            for i, line in enumerate(lines):
+                line = re.sub(r"^\$ ", "", line.split("  #")[0].strip()).split(" | ")[0]
+                after = lines[i + 1] if i + 1 < len(lines) else ""
+                for command in line.split(" && "):
+                    if command.startswith("python cli.py "):
+                        found.append((doc, command, after) if shown_output else (doc, command))
+    return found
+
+
+def doc_files() -> dict:
+    """The files the docs show whole: a YAML block whose first line names it (`# tune.yaml`)."""
+    shown = {}
+    for doc in DOCS:
+        text = open(os.path.join(ROOT, doc), encoding="utf-8").read()
+        shown.update({m.group(1): body for body in re.findall(r"```yaml(?: excerpt)?\n(.*?)```", text, re.S)
+                      if (m := re.match(r"# (\S+\.yaml)\n", body))})
+    return shown
+
+
+@pytest.mark.parametrize("doc, command", doc_commands(), ids=lambda x: x if x.endswith(".md") else x[14:50])
+def test_every_documented_command_is_one_the_cli_takes(doc, command, tmp_path, monkeypatch):
+    """Each command in the README and docs/ parses as written, and its spec — shipped, shown whole in a doc
+    (`# tune.yaml`), or written by an earlier command of the doc (`-o FILE`) — validates with the command's
+    --set and --scale; a search's spec has a `search:` section. (docs/search.md once searched
+    specs/lenet5.yaml, which has none.)"""
+    import shlex
+
+    from builder import cli
+    args = cli._parser().parse_args(shlex.split(command)[2:])
+    spec = getattr(args, "spec", None) or getattr(args, "source", None)
+    if args.command not in ("build", "validate", "train", "sweep", "search", "export", "plot") or spec is None:
+        return
+    if not spec.endswith(".yaml"):                  # a saved model (export MODEL.keras), not a spec
+        return
+    shown = doc_files()
+    written = {shlex.split(c)[shlex.split(c).index("-o") + 1] for d, c in doc_commands() if d == doc and " -o " in c}
+    if spec in written and spec not in shown:
+        return                                      # made by an earlier command (import -o mobilenet_v2.yaml)
+    if not os.path.exists(os.path.join(ROOT, spec)):
+        assert spec in shown, f"{doc}: `{command}` names {spec}, which is neither shipped nor shown in the doc"
+        os.symlink(os.path.join(ROOT, "specs"), tmp_path / "specs")
+        (tmp_path / spec).write_text(shown[spec])
+        monkeypatch.chdir(tmp_path)
+    else:
+        monkeypatch.chdir(ROOT)
+    overrides = {"scale": args.scale} if getattr(args, "scale", None) else {}
+    if args.command == "sweep":
+        for item in args.overrides:
+            path, value = item.split("=", 1)
+            overrides[path] = value.split(",")[0]
+    else:
+        overrides.update(dict(item.split("=", 1) for item in getattr(args, "overrides", [])))
+    import builder
+    loaded = builder.load_spec(spec, overrides=overrides)
+    builder.validate(spec, overrides=overrides)
+    if args.command == "search":
+        assert loaded.search, f"{doc}: `{command}`: {spec} has no search: section"
+
+
+def _runnable(command, here) -> bool:
+    """Whether this checkout holds what `command` reads: its spec or model, and its data (digits, or a file)."""
+    import shlex
+
+    from builder import cli
+    args = cli._parser().parse_args(shlex.split(command)[2:])
+    if args.command == "serve" or getattr(args, "distribute", None) == "multi-worker":
+        return False                                # runs until stopped; needs other hosts
+    reads = [getattr(args, name, None) for name in ("spec", "source", "model", "data")]
+    return all(path is None or path == "digits" or "*" in path or os.path.exists(here / path) for path in reads)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", [d for d in DOCS if any(c[0] == d for c in doc_commands())])
+def test_documented_commands_run_as_written(doc, tmp_path):
+    """Every documented command whose spec, model and data a checkout holds (shipped specs, files the docs
+    show whole, digits, what an earlier command of the doc wrote) runs as written, in the doc's order: exit 0,
+    or where the doc shows an error after it, that very line."""
+    import subprocess
+    os.symlink(os.path.join(ROOT, "specs"), tmp_path / "specs")
+    os.symlink(os.path.join(ROOT, "cli.py"), tmp_path / "cli.py")
+    for name, text in doc_files().items():
+        if not os.path.exists(os.path.join(ROOT, name)):
+            (tmp_path / name).write_text(text)
+    ran = 0
+    for _, command, after in (c for c in doc_commands(shown_output=True) if c[0] == doc):
+        if not _runnable(command, tmp_path):
+            continue
+        result = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+        if ": error: " in after:
+            assert (result.returncode, result.stderr.strip()) == (1, after.strip()), command
+        else:
+            assert result.returncode == 0, f"{command}: {result.stderr[-2000:]}"
+        ran += 1
+    if not ran:
+        pytest.skip(f"{doc}: its commands read data a checkout does not hold")

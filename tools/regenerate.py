@@ -87,7 +87,7 @@ def keras_object_table() -> dict:
     for kind, module, base in (("initializers", keras.initializers, "Initializer"),
                                ("regularizers", keras.regularizers, "Regularizer"),
                                ("constraints", keras.constraints, "Constraint")):
-        names = set(_accepted_names(module, module.get, public(module)))
+        names = set(_accepted_names(module, module.get, public(module) + [n.lower() for n in public(module)]))
         names |= {signatures.snake_case(n) for n in public(module) if known(module, signatures.snake_case(n))}
         names -= {base, signatures.snake_case(base), "get", "serialize", "deserialize"}
         table[kind] = sorted(names)
