@@ -22,7 +22,7 @@ def keras() -> Any:
     """Import and return keras (quietly, on a backend that is installed).
     builder's own layers are registered by the package builder.keras."""
     if "keras" not in sys.modules:
-        _quietly(_import_keras)
+        quietly(_import_keras)
     return sys.modules["keras"]
 
 
@@ -54,7 +54,7 @@ def tensorflow_problem():
         if importlib.util.find_spec("tensorflow") is None:
             return _NOT_INSTALLED
         try:
-            _quietly(_import_tensorflow)
+            quietly(_import_tensorflow)
         except Exception as err:  # noqa: BLE001 - a broken install fails in many ways (protobuf, CUDA, ABI)
             if _not_found(err):
                 return _NOT_INSTALLED
@@ -158,24 +158,28 @@ def _import_tensorflow():
         module.config.list_physical_devices()  # device discovery logs too (cuInit on GPU-less hosts)
 
 
-def _quietly(function):
-    """Run `function` with file descriptor 2 sent to a temporary file; if it
-    fails, replay what it printed."""
+def quietly(function, descriptors=(2,)):
+    """Run `function` with file descriptor 2 (and any other `descriptors`) sent
+    to a temporary file; if it fails, replay what it printed on stderr."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryFile() as captured:
         try:
-            saved = os.dup(2)
+            saved = [os.dup(fd) for fd in descriptors]
         except OSError:  # no real stderr (embedded interpreters): nothing to hide
             return function()
+        sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(captured.fileno(), 2)
+        for fd in descriptors:
+            os.dup2(captured.fileno(), fd)
         try:
             return function()
         except BaseException:
-            os.dup2(saved, 2)
+            for fd, copy in zip(descriptors, saved, strict=True):
+                os.dup2(copy, fd)
             captured.seek(0)
             sys.stderr.write(captured.read().decode("utf-8", "replace"))
             raise
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            for fd, copy in zip(descriptors, saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)

@@ -42,12 +42,17 @@ def main(argv=None, prog=None) -> int:
     args.prog = prog
     if args.backend:  # before Keras is first imported (commands import it lazily)
         os.environ["KERAS_BACKEND"] = args.backend
+    args.backend_note = None
     for category in (FutureWarning, DeprecationWarning, UserWarning):  # library internals, not the user's business
         warnings.filterwarnings("ignore", category=category, module=r"(keras|tf2onnx|tensorflow|jax)(\.|$)")
     if not (args.debug or getattr(args, "verbose", False)):
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
+        if args.command == "train" and args.distribute == "data-parallel":  # keras.distribution runs on JAX
+            from .training import distribution
+
+            args.backend_note = distribution.use_jax(args.backend)
         with warnings.catch_warnings():
             shown = warnings.showwarning
 
@@ -213,6 +218,7 @@ def cmd_layers(args) -> int:
 
 
 def cmd_train(args) -> int:
+    where = _cluster(args)
     from .training import devices, run
     from .training.folder import RunFolder, default_out
     from .training.settings import RunSettings
@@ -220,6 +226,10 @@ def cmd_train(args) -> int:
     devices.configure_devices(args.device, args.cpu_devices)
     spec = run.load_for_training(args.spec, _overrides(args), args.mixed_precision, limits=_limits(args))
     out = args.out or default_out(spec.name, args.resume)
+    if where.launches:  # every process trains into the same --out
+        from .training import distribution
+
+        return distribution.launch(args.prog, [*args.argv, *(() if args.out else ("--out", out))], where.processes)
     record = {
         "command": shlex.join([*_command(args.prog), *args.argv]),
         "overrides": overrides_module.read_values(_overrides(args)),
@@ -235,15 +245,34 @@ def cmd_train(args) -> int:
         vocabulary=args.vocabulary,
         record=record,
         verbose=verbose,
+        cluster=where,
         **_run_flags(args),
     )
     metrics = run.train_run(spec, settings).metrics
     print("\n".join(run.results_table(metrics)))
-    if args.distribute != "multi-worker" or devices.is_chief():
+    if where.chief:
         print(f"wrote {out}/: {', '.join(RunFolder.listed_in(out))}")
     if args.json:
         print(json.dumps(metrics))
     return 0
+
+
+def _cluster(args):
+    """The processes that train (--distribute data-parallel), with JAX made the backend before Keras starts;
+    processes other than 0 keep their output off the terminal."""
+    from .training import distribution
+
+    flags = (args.processes, args.coordinator, args.process_id)
+    if args.distribute != "data-parallel":
+        if any(flag is not None for flag in flags):
+            raise FlagError("--processes, --coordinator and --process-id go with --distribute data-parallel")
+        return distribution.Cluster(None)
+    where = distribution.cluster(args.coordinator, args.processes, args.process_id)
+    if args.backend_note and where.chief:
+        print(args.backend_note, flush=True)
+    if not where.chief:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    return where
 
 
 def _run_flags(args) -> dict:
@@ -251,9 +280,15 @@ def _run_flags(args) -> dict:
     return {"epochs": args.epochs, "batch_size": args.batch_size, "distribute": args.distribute, "label": args.label}
 
 
+def _one_process(args) -> None:
+    if args.distribute == "data-parallel":
+        raise FlagError(f"--distribute data-parallel: {args.command} trains its trials one at a time; train does it")
+
+
 def cmd_sweep(args) -> int:
     from .training import devices, sweep, trials
 
+    _one_process(args)
     devices.configure_devices(args.device, args.cpu_devices)
     fixed, swept = {}, {}
     for item in args.overrides:
@@ -273,6 +308,7 @@ def cmd_sweep(args) -> int:
 def cmd_search(args) -> int:
     from .training import devices, search, trials
 
+    _one_process(args)
     devices.configure_devices(args.device, args.cpu_devices)
     variants = trials.Variants(args.spec, _overrides(args), args.mixed_precision, _limits(args))
     rows, best = search.search(
@@ -566,7 +602,8 @@ def _training_flags(parser):
         "--distribute",
         choices=DISTRIBUTE,
         default="none",
-        help="mirrored: all local GPUs (or CPU devices); multi-worker: the cluster in TF_CONFIG",
+        help="data-parallel: keras.distribution on JAX, one process or several (--processes); "
+        "mirrored: tf.distribute over this host's GPUs (or CPU devices)",
     )
     parser.add_argument(
         "--cpu-devices",
@@ -620,6 +657,7 @@ def _train_flags(parser):
         "instead of one learned from the training split",
     )
     _resume_flag(parser, "continue the run in --out from its last completed epoch")
+    _cluster_flags(parser)
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--quiet", action="store_true", help="no per-epoch output, only the results")
     shown.add_argument(
@@ -629,6 +667,28 @@ def _train_flags(parser):
         "not a terminal (default: a progress bar on a terminal, one plain line per epoch otherwise)",
     )
     parser.add_argument("--json", action="store_true", help="end with the results as one JSON line (metrics.json)")
+
+
+def _cluster_flags(parser):
+    """Several processes for --distribute data-parallel (else Keras's KERAS_DISTRIBUTION_* variables)."""
+    parser.add_argument(
+        "--processes",
+        type=_positive,
+        metavar="N",
+        help="data-parallel: train as N processes; alone, starts them on this host (127.0.0.1)",
+    )
+    parser.add_argument(
+        "--coordinator", metavar="HOST:PORT", help="data-parallel on several hosts: process 0's address"
+    )
+    parser.add_argument(
+        "--process-id", type=_natural, metavar="I", help="data-parallel on several hosts: this process, 0 to N-1"
+    )
+
+
+def _natural(text) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
 
 
 def _predict_flags(parser):

@@ -220,7 +220,7 @@ def _runnable(command, here) -> bool:
 
     from builder import cli
     args = cli._parser().parse_args(shlex.split(command)[2:])
-    if args.command == "serve" or getattr(args, "distribute", None) == "multi-worker":
+    if args.command == "serve" or getattr(args, "coordinator", None) or "KERAS_DISTRIBUTION" in command:
         return False                                # runs until stopped; needs other hosts
     reads = [getattr(args, name, None) for name in ("spec", "source", "model", "data")]
     return all(path is None or path == "digits" or "*" in path or os.path.exists(here / path) for path in reads)

@@ -4,7 +4,6 @@ every data format, distribution over two logical CPUs and over two workers."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -404,37 +403,6 @@ def test_mirrored_on_two_logical_cpus(tmp_path):
     assert "Training with MirroredStrategy on 2 replicas: /job:localhost/replica:0/task:0/device:CPU:0, " \
            "/job:localhost/replica:0/task:0/device:CPU:1" in result.stdout
     assert json.load(open(tmp_path / "run" / "metrics.json"))["epochs"] == 1
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-@pytest.mark.slow
-def test_multi_worker_on_loopback(tmp_path):
-    ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    workers = []
-    for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        workers.append(subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "cli.py"), "train", spec_path("lenet5"), "--data", "digits",
-             "--epochs", "2", "--out", str(tmp_path / "run"), "--distribute", "multi-worker", "--device", "cpu",
-             "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT))
-    outputs = [w.communicate(timeout=600) for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
-    assert "Training with MultiWorkerMirroredStrategy on 2 workers, 2 replicas in all" in outputs[0][0]
-    metrics = [json.loads(line) for out, _ in outputs for line in out.splitlines() if line.startswith("{")]
-    assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"]    # one model, trained together
-    assert sorted(os.listdir(tmp_path / "run")) == ["checkpoint", "classes.json", "history.csv", "history.json",
-                                                    "logs", "metrics.json", "model.keras", "run.json", "spec.yaml"]
 
 
 @pytest.mark.slow

@@ -114,10 +114,11 @@ class Pipeline:
         )
 
 
-def dataset(split, data, steps: Pipeline, *, training, shuffle=True, cache_file=None):
+def dataset(split, data, steps: Pipeline, *, training, shuffle=True, cache_file=None, shard=None):
     """A batched dataset of (x, y) for `split`, made as `steps` says. The data
     source's own scaling (`data.rescale`: 1/255 for images) applies unless
-    `preprocessing.rescale` says otherwise."""
+    `preprocessing.rescale` says otherwise. `shard` (data-parallel's
+    distribution.Shard): this process's slice of every batch."""
     preprocessing, shape = steps.preprocessing, steps.shape
     rescale = preprocessing.rescale if preprocessing.rescale is not None else data.rescale
     strings = getattr(split.x, "dtype", None) == object  # noqa: E721 - a NumPy dtype, not a type
@@ -132,10 +133,13 @@ def dataset(split, data, steps: Pipeline, *, training, shuffle=True, cache_file=
         # evaluate and predict (no cache file) read each file once anyway
         mode = cache_mode(split, data, shape, steps.cache, cache_file and os.path.dirname(cache_file))
         ds = _tf_dataset(split, data, steps, training and shuffle, (rescale, augment), (mode, cache_file))
+        if shard is not None:
+            ds = _sharded(ds, shard)
         if steps.prefetch == "auto":
             return ds.prefetch(_tensorflow().data.AUTOTUNE)
         return ds.prefetch(steps.prefetch) if steps.prefetch else ds
     batches = ArrayBatches(split, data, steps, training and shuffle, rescale, augment)
+    batches.shard = shard
     if steps.num_parallel_calls != "auto":
         batches.workers = steps.num_parallel_calls
     if steps.prefetch != "auto":
@@ -194,6 +198,33 @@ def _tf_dataset(split, data, steps: Pipeline, shuffle, scaling, cache=("none", N
     return ds.with_options(options)
 
 
+def skip_epochs(batches, count: int) -> None:
+    """Advance the training batches' shuffling past `count` epochs, so that a
+    resumed run sees the very batches of the run it continues (tf.data draws
+    each epoch's order when an iterator is made; ArrayBatches at each epoch's end)."""
+    for _ in range(count):
+        if isinstance(batches, ArrayBatches):
+            batches.on_epoch_end()
+        else:
+            iter(batches)
+
+
+def _sharded(ds, shard):
+    """Every batch cut to this process's slice of it (each process reads the same batches); a last
+    batch too small to split over the devices is left out."""
+    tf = _tensorflow()
+
+    def size(*batch):
+        return tf.shape(tf.nest.flatten(batch)[0])[0]
+
+    def part(*batch):
+        start, length = shard.bounds(size(*batch))
+        return tf.nest.map_structure(lambda t: t[start : start + length], batch)
+
+    options = ds.options()
+    return ds.filter(lambda *batch: shard.bounds(size(*batch))[1] > 0).map(part).with_options(options)
+
+
 def take(x, chosen):
     """The examples `chosen` (indices or a slice) of `x`: an array, or a dict of arrays (a model's named inputs)."""
     return {name: values[chosen] for name, values in x.items()} if isinstance(x, dict) else x[chosen]
@@ -232,11 +263,18 @@ class ArrayBatches(keras.utils.PyDataset):
         self.order = np.arange(len(split))
         self.on_epoch_end()
 
+    shard = None  # data-parallel: this process's slice of every batch (distribution.Shard)
+
     def __len__(self):
-        return math.ceil(len(self.order) / self.batch_size)
+        batches = math.ceil(len(self.order) / self.batch_size)
+        last = len(self.order) - (batches - 1) * self.batch_size
+        return batches - (self.shard is not None and batches > 0 and self.shard.bounds(last)[1] == 0)
 
     def __getitem__(self, index):
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        if self.shard is not None:
+            start, length = self.shard.bounds(len(chosen))
+            chosen = chosen[start : start + length]
         batch = (take(self.x, chosen), take(self.y, chosen), *(() if self.weights is None else (self.weights[chosen],)))
         if self.augment:
             batch = tuple(np.asarray(part) for part in augmented(self.augment, batch, self.masks))

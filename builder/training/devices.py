@@ -5,7 +5,6 @@ here beyond hiding GPUs)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 
 from ..backend import keras as _keras
@@ -13,7 +12,7 @@ from ..backend import tensorflow as _tensorflow
 from ..errors import DeviceError
 
 DEVICES = ("auto", "cpu", "gpu")
-DISTRIBUTE = ("none", "mirrored", "multi-worker")
+DISTRIBUTE = ("none", "mirrored", "data-parallel", "multi-worker")  # multi-worker: refused, naming data-parallel
 
 
 def configure_devices(device="auto", cpu_devices=None):
@@ -41,19 +40,22 @@ def configure_devices(device="auto", cpu_devices=None):
         raise DeviceError("--device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)")
 
 
-def device_line(strategy) -> str:
-    """'Training on ...': which devices train."""
+def device_line(strategy, distributed=None) -> str:
+    """'Training on ...': which devices train; `distributed`: data-parallel's (devices, processes)."""
     keras = _keras()
+    if distributed is not None:
+        count, processes = distributed
+        platform = keras.distribution.list_devices()[0].split(":")[0]
+        return (
+            f"Training data-parallel with keras.distribution on {count} {platform} device{'s' if count > 1 else ''}"
+            f" in {processes} process{'es' if processes > 1 else ''} (JAX)"
+        )
     if keras.backend.backend() != "tensorflow":
         return f"Training on {keras.backend.backend()} backend devices"
     tf = _tensorflow()
     gpus = tf.config.list_logical_devices("GPU")
     if strategy is not None:
         replicas = strategy.num_replicas_in_sync
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
-            workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-            return f"Training with MultiWorkerMirroredStrategy on {workers} workers, {replicas} replicas in all"
         devices = strategy.extended.worker_devices
         return f"Training with {type(strategy).__name__} on {replicas} replicas: {', '.join(devices)}"
     if gpus:
@@ -64,32 +66,20 @@ def device_line(strategy) -> str:
 def make_strategy(distribute):
     if distribute not in DISTRIBUTE:
         raise DeviceError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {distribute!r}")
-    if distribute == "none":
+    if distribute == "multi-worker":
+        raise DeviceError(
+            "--distribute multi-worker is gone (its own training loop left out regularizers and loss scaling): "
+            "--distribute data-parallel trains on several processes and hosts with fit (docs/training.md)"
+        )
+    if distribute in ("none", "data-parallel"):  # data-parallel: keras.distribution (distribution.py)
         return None
     if _keras().backend.backend() != "tensorflow":
         raise DeviceError("--distribute uses tf.distribute and needs the TensorFlow backend")
     tf = _tensorflow()
-    if distribute == "mirrored":
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
-            d.name for d in tf.config.list_logical_devices("CPU")
-        ]
-        return tf.distribute.MirroredStrategy(devices)
-    if "TF_CONFIG" not in os.environ:
-        raise DeviceError(
-            "--distribute multi-worker reads the cluster from the TF_CONFIG environment "
-            "variable, which is not set (docs/training.md shows one)"
-        )
-    return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-def is_chief() -> bool:
-    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    task = config.get("task", {})
-    return task.get("type", "worker") == "chief" or (
-        task.get("type", "worker") == "worker"
-        and task.get("index", 0) == 0
-        and "chief" not in config.get("cluster", {})
-    )
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+        d.name for d in tf.config.list_logical_devices("CPU")
+    ]
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def strategy_scope(strategy):

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
 from typing import Any
 
@@ -25,25 +26,30 @@ from ..keras.assemble import build_model
 from ..spec import graph
 from ..spec.load import load_spec
 from ..spec.resolved import resolved_yaml
-from . import batching, checkpoints, phases, tasks, tracking
+from . import batching, checkpoints, distribution, phases, tasks, tracking
 from . import data as data_module
 from . import folder as folder_module
 from . import threads as op_threads
 from .compile import callback_options, compile_model, make_callbacks, steps_per_execution
-from .devices import device_line, is_chief, keep_float32, make_strategy, precision_policy, strategy_scope
+from .devices import device_line, keep_float32, make_strategy, precision_policy, strategy_scope
 from .folder import RunFolder
 from .interrupt import stopped
-from .multiworker import MultiWorkerLoop
 from .settings import RunSettings
 from .timing import StepTime
 
 
 def run_folder(settings: RunSettings, run_identity) -> RunFolder:
-    """Step 1: the run folder (a worker's own, on workers other than the chief)."""
-    out = settings.out
-    chief = is_chief() if settings.distribute == "multi-worker" else True
-    run_dir = out if chief else os.path.join(out, f".worker-{json.loads(os.environ['TF_CONFIG'])['task']['index']}")
-    return RunFolder(out, run_dir, chief, run_identity, {"epoch": 0, "history": [], "best": None})
+    """Step 1: the run folder; a process other than data-parallel's first
+    writes into a private folder of its own instead (removed at the end),
+    with a copy of the run's checkpoints to resume."""
+    out, state = settings.out, {"epoch": 0, "history": [], "best": None}
+    if settings.cluster is None or settings.cluster.chief:
+        return RunFolder(out, out, True, run_identity, state)
+    private = tempfile.mkdtemp(prefix=f"builder-process-{settings.cluster.process_id}-")
+    shared = os.path.join(out, folder_module.CHECKPOINT)
+    if settings.resume and os.path.isdir(shared):
+        shutil.copytree(shared, os.path.join(private, folder_module.CHECKPOINT))
+    return RunFolder(out, private, False, run_identity, state)
 
 
 def load_data(job: tasks.Task, expanded, settings: RunSettings, folder: RunFolder):
@@ -121,11 +127,22 @@ def fit(model, spec, data, settings: RunSettings, folder: RunFolder, strategy, e
     shutil.rmtree(cache_dir, ignore_errors=True)  # a killed run's partial cache would be refused
     if config.cache in ("disk", "auto"):
         os.makedirs(cache_dir)
+    shard = settings.shard
     train_ds = batching.dataset(
-        data.train, data, steps, training=True, shuffle=config.shuffle, cache_file=os.path.join(cache_dir, "train")
+        data.train,
+        data,
+        steps,
+        training=True,
+        shuffle=config.shuffle,
+        cache_file=os.path.join(cache_dir, "train"),
+        shard=shard,
     )
+    if config.shuffle:
+        batching.skip_epochs(train_ds, _done(state))  # a resumed run: the orders of the epochs it continues
     val_ds = (
-        batching.dataset(data.validation, data, steps, training=False, cache_file=os.path.join(cache_dir, "validation"))
+        batching.dataset(
+            data.validation, data, steps, training=False, cache_file=os.path.join(cache_dir, "validation"), shard=shard
+        )
         if data.validation
         else None
     )
@@ -140,6 +157,9 @@ def fit(model, spec, data, settings: RunSettings, folder: RunFolder, strategy, e
                 break
     except (KeyboardInterrupt, Exception) as err:  # noqa: BLE001 - TensorFlow's own write errors too
         checkpoints.discard_staged(folder.checkpoints)  # a best model judged in an epoch that never completed
+        lost = shard and distribution.peer_lost(err, shard.processes)
+        if lost:
+            raise lost from None
         stop = stopped(err, _done(state) + 1, folder.path)
         if stop is None:
             raise
@@ -183,19 +203,15 @@ def _fit_phase(model, spec, phase, folder: RunFolder, fitting: _Fitting):
             f"{'all layers' if phase.trainable == 'all' else ', '.join(phase.trainable)}",
             flush=True,
         )
-    if fitting.settings.distribute == "multi-worker":
-        loop = MultiWorkerLoop(model, spec, fitting.strategy)
-        loop.fit(fitting.train, fitting.validation, phase.end, done, fitting.callbacks)
-    else:
-        model.fit(
-            fitting.train,
-            validation_data=fitting.validation,
-            epochs=phase.end,
-            initial_epoch=done,
-            callbacks=fitting.callbacks,
-            verbose=fitting.settings.verbose,
-            shuffle=False,
-        )  # the pipeline shuffles
+    model.fit(
+        fitting.train,
+        validation_data=fitting.validation,
+        epochs=phase.end,
+        initial_epoch=done,
+        callbacks=fitting.callbacks,
+        verbose=fitting.settings.verbose,
+        shuffle=False,
+    )  # the pipeline shuffles
     if phase.number < len(spec.training.phases or ()):
         with atomic_path(os.path.join(folder.checkpoints, f"phase-{phase.number}.keras"), suffix=".keras") as path:
             model.save(path)
@@ -215,17 +231,14 @@ def report(model, spec, data, fitted: Fitted, settings: RunSettings, folder: Run
         "step_samples_per_second": fitted.steps.samples_per_second(len(data.train)),
         "params": int(model.count_params()),
     }
-    multi_worker = settings.distribute == "multi-worker"
-    if folder.chief and not multi_worker:
-        metrics.update(use_tested_weights(model, spec, folder, completed))
+    metrics.update(use_tested_weights(model, spec, folder, completed))  # in every process: they train as one
     if data.test is not None:
-        test_ds = batching.dataset(data.test, data, batching.Pipeline.of(spec, settings.batch_size), training=False)
-        results = (
-            MultiWorkerLoop(model, spec, strategy).evaluate(test_ds)
-            if multi_worker
-            else model.evaluate(test_ds, return_dict=True, verbose=0)
-        )
+        pipeline = batching.Pipeline.of(spec, settings.batch_size)
+        test_ds = batching.dataset(data.test, data, pipeline, training=False, shard=settings.shard)
+        results = model.evaluate(test_ds, return_dict=True, verbose=0)
         metrics.update({f"test_{name}": float(value) for name, value in results.items()})
+        if settings.shard is not None:
+            metrics["test_examples"] = settings.shard.used(len(data.test), settings.batch_size)
     if history:
         tested = metrics.get("tested_epoch", completed)
         row = next((h for h in history if h["epoch"] == tested), history[-1])
@@ -238,7 +251,8 @@ def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metric
     and metrics.json in the run folder (a worker other than the chief removes
     its own folder instead). `facts`: what run.json records of how the run
     trained, besides its settings (threads, device)."""
-    if not folder.chief:
+    if not folder.chief:  # saving gathers the variables from every process: this one saves too, then cleans up
+        model.save(folder.file(folder_module.MODEL))
         shutil.rmtree(folder.dir, ignore_errors=True)
         return
     log_results(folder, spec, settings, metrics)
@@ -266,6 +280,7 @@ def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, fact
         "task": facts["task"],
         **{key: facts[key] for key in ("sequence_length", "text_pairs", "outputs", "loss_weights") if key in facts},
         **settings.record,
+        **_distribution_record(settings),
         "data": data_arg if isinstance(data_arg, str) else data_module.describe_source(data_arg),
         "data_fingerprint": folder.identity["data"],
         "seed": config.seed,
@@ -287,6 +302,18 @@ def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, fact
         "device": facts["device"],
         "versions": versions(),
     }
+
+
+def _distribution_record(settings: RunSettings) -> dict:
+    """How the run was spread over devices and processes."""
+    record: dict = {"distribute": settings.distribute}
+    if settings.shard is not None:
+        record.update(
+            engine="keras.distribution.DataParallel",
+            processes=settings.shard.processes,
+            devices=settings.shard.devices,
+        )
+    return record
 
 
 def _float32_layers(model) -> list:
@@ -472,8 +499,10 @@ def train_run(spec, settings: RunSettings) -> Run:
     `settings.out`, and return the finished Run."""
     op_threads.check_backend(spec)
     strategy = make_strategy(settings.distribute)
+    if settings.distribute == "data-parallel":
+        settings = _data_parallel(settings)
     folder = run_folder(settings, folder_module.identity(spec, settings.data))
-    created = folder_module.first_new(settings.out)  # runs/, where the run makes it too
+    created = folder_module.first_new(settings.out) if folder.chief else None  # runs/, where the run makes it too
     try:
         with folder_module.locked(folder):
             folder_module.check_run_folder(folder, settings.resume)
@@ -482,6 +511,28 @@ def train_run(spec, settings: RunSettings) -> Run:
         if created:  # failed before writing anything: leave no empty run folder (nor runs/) behind
             folder_module.remove_empty(created)
         raise
+    finally:
+        if settings.shard is not None:
+            distribution.stop()
+        if not folder.chief:
+            shutil.rmtree(folder.dir, ignore_errors=True)
+
+
+def _data_parallel(settings: RunSettings) -> RunSettings:
+    """Join the processes that train (one without a cluster) and shard every batch over them."""
+    where = settings.cluster or distribution.Cluster(None)
+    if _keras().backend.backend() != "jax":
+        raise FlagError(
+            "--distribute data-parallel runs on Keras's JAX backend; this process runs "
+            f"{_keras().backend.backend()} (set KERAS_BACKEND=jax)"
+        )
+    _, shard = distribution.start(where)
+    try:
+        shard.check(settings.batch_size)
+    except FlagError:
+        distribution.stop()
+        raise
+    return dataclasses.replace(settings, cluster=where, shard=shard)
 
 
 def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
@@ -493,7 +544,11 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         expanded = graph.expand(spec)
         threads = op_threads.choose(spec, expanded, settings.batch_size)  # first: its probe clears Keras's session
         _keras().mixed_precision.set_global_policy(policy)
-        facts: dict = {"intra_op_threads": threads.intra_op, "device": device_line(strategy)}
+        shard = settings.shard
+        facts: dict = {
+            "intra_op_threads": threads.intra_op,
+            "device": device_line(strategy, shard and (shard.devices, shard.processes)),
+        }
         facts["scales_its_input"] = expanded.scales_its_input
         seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
         keep_float32(expanded, _keras().mixed_precision.global_policy().name)
@@ -536,8 +591,24 @@ def _data_line(spec, settings: RunSettings, folder: RunFolder, data) -> str:
     return (
         f"Data: {data_module.describe_source(settings.data)}: {len(data.train)} training, "
         f"{len(data.validation) if data.validation else 0} validation, "
-        f"{len(data.test) if data.test else 0} test examples" + split_by + _cache_note(data, cached)
+        f"{len(data.test) if data.test else 0} test examples"
+        + split_by
+        + _cache_note(data, cached)
+        + _shard_note(settings, len(data.train))
     )
+
+
+def _shard_note(settings: RunSettings, examples: int) -> str:
+    """Data-parallel: what each process reads, and any examples a last batch leaves out."""
+    shard, notes = settings.shard, []
+    if shard is None:
+        return ""
+    if shard.processes > 1:
+        notes.append(f"each of {shard.processes} processes trains on its slice of every batch of {settings.batch_size}")
+    left = examples - shard.used(examples, settings.batch_size)
+    if left:
+        notes.append(f"{left} of a last batch left out each epoch (batches split evenly over {shard.devices} devices)")
+    return "".join(f"; {note}" for note in notes)
 
 
 def _cache_note(data, mode) -> str:

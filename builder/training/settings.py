@@ -24,7 +24,9 @@ class RunSettings:
     epochs: int  # the epoch the run ends after (a resumed run continues to it)
     batch_size: int
     resume: bool = False
-    distribute: str = "none"  # none, mirrored or multi-worker
+    distribute: str = "none"  # none, mirrored or data-parallel
+    cluster: Any = None  # data-parallel: the processes that train (distribution.Cluster), one where None
+    shard: Any = None  # data-parallel, once started: this process's slice of every batch (distribution.Shard)
     mixed_precision: bool = False
     verbose: int = 2  # Keras's fit verbosity: 0 silent, 1 a progress bar, 2 a line per epoch
     label: str | None = None  # the label column or feature, where the data has several
