@@ -130,7 +130,10 @@ def serve(target: str, host: str = "127.0.0.1", port: int = 8000, out=sys.stdout
         file=out,
         flush=True,
     )
-    stopping_server(config, site).run(sockets=[listening])
+    server = stopping_server(config, site)
+    server.run(sockets=[listening])
+    if server.stopped_by is not None:  # Uvicorn re-raises the signal on some paths and returns on others
+        raise KeyboardInterrupt
 
 
 def stopping_server(config, site):
@@ -139,7 +142,10 @@ def stopping_server(config, site):
     import uvicorn
 
     class Server(uvicorn.Server):
+        stopped_by = None  # the signal that stopped it (Ctrl-C), if one did
+
         def handle_exit(self, sig, frame):
+            self.stopped_by = sig
             super().handle_exit(sig, frame)
             site.stop_soon()
 
