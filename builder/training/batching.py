@@ -221,8 +221,7 @@ def _sharded(ds, shard):
         start, length = shard.bounds(size(*batch))
         return tf.nest.map_structure(lambda t: t[start : start + length], batch)
 
-    options = ds.options()
-    return ds.filter(lambda *batch: shard.bounds(size(*batch))[1] > 0).map(part).with_options(options)
+    return ds.filter(lambda *batch: shard.bounds(size(*batch))[1] > 0).map(part)
 
 
 def take(x, chosen):

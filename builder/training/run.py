@@ -251,9 +251,8 @@ def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metric
     and metrics.json in the run folder (a worker other than the chief removes
     its own folder instead). `facts`: what run.json records of how the run
     trained, besides its settings (threads, device)."""
-    if not folder.chief:  # saving gathers the variables from every process: this one saves too, then cleans up
+    if not folder.chief:  # saving gathers the variables from every process: this one saves too (train_run cleans up)
         model.save(folder.file(folder_module.MODEL))
-        shutil.rmtree(folder.dir, ignore_errors=True)
         return
     log_results(folder, spec, settings, metrics)
     shutil.rmtree(folder.file(folder_module.CACHE), ignore_errors=True)  # the run's own decoded copies
