@@ -127,11 +127,18 @@ def _start(where: Cluster):
     return len(devices), Shard(where.process_id, where.processes, len(devices))
 
 
-def stop() -> None:
-    """This process trains on its own again (the Python API may train next without a distribution)."""
+def stop(shard: Shard, together: bool) -> None:
+    """This process trains on its own again (the Python API may train next
+    without a distribution). `together`, after a finished run of several
+    processes: leave the cluster now, all at once (JAX's shutdown barrier),
+    rather than at the interpreter's exit, after whatever else the exit runs."""
+    import jax
+
     from ..backend import keras as _keras
 
     _keras().distribution.set_distribution(None)
+    if together and shard.processes > 1:
+        jax.distributed.shutdown()
 
 
 PEER_LOST = "another of the "  # how a process says that a peer has gone, which the launcher replaces

@@ -502,17 +502,20 @@ def train_run(spec, settings: RunSettings) -> Run:
         settings = _data_parallel(settings)
     folder = run_folder(settings, folder_module.identity(spec, settings.data))
     created = folder_module.first_new(settings.out) if folder.chief else None  # runs/, where the run makes it too
+    finished = False
     try:
         with folder_module.locked(folder):
             folder_module.check_run_folder(folder, settings.resume)
-            return _train(spec, settings, folder, strategy)
+            trained = _train(spec, settings, folder, strategy)
+            finished = True
+            return trained
     except BaseException:
         if created:  # failed before writing anything: leave no empty run folder (nor runs/) behind
             folder_module.remove_empty(created)
         raise
     finally:
-        if settings.shard is not None:
-            distribution.stop()
+        if settings.shard is not None:  # after a failure, a peer may be gone: no waiting for it
+            distribution.stop(settings.shard, together=finished)
         if not folder.chief:
             shutil.rmtree(folder.dir, ignore_errors=True)
 
@@ -529,7 +532,7 @@ def _data_parallel(settings: RunSettings) -> RunSettings:
     try:
         shard.check(settings.batch_size)
     except FlagError:
-        distribution.stop()
+        distribution.stop(shard, together=False)
         raise
     return dataclasses.replace(settings, cluster=where, shard=shard)
 
