@@ -49,10 +49,10 @@ def main(argv=None, prog=None) -> int:
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
-        if args.command == "train" and args.distribute == "data-parallel":  # keras.distribution runs on JAX
+        if args.command == "train" and args.distribute in ("data-parallel", "model-parallel"):  # on JAX
             from .training import distribution
 
-            args.backend_note = distribution.use_jax(args.backend)
+            args.backend_note = distribution.use_jax(args.backend, args.distribute)
         with warnings.catch_warnings():
             shown = warnings.showwarning
 
@@ -266,6 +266,8 @@ def _cluster(args):
     if args.distribute != "data-parallel":
         if any(flag is not None for flag in flags):
             raise FlagError("--processes, --coordinator and --process-id go with --distribute data-parallel")
+        if args.backend_note:
+            print(args.backend_note, flush=True)
         return distribution.Cluster(None)
     where = distribution.cluster(args.coordinator, args.processes, args.process_id)
     if args.backend_note and where.chief:
@@ -281,8 +283,10 @@ def _run_flags(args) -> dict:
 
 
 def _one_process(args) -> None:
-    if args.distribute == "data-parallel":
-        raise FlagError(f"--distribute data-parallel: {args.command} trains its trials one at a time; train does it")
+    if args.distribute in ("data-parallel", "model-parallel"):
+        raise FlagError(
+            f"--distribute {args.distribute}: {args.command} trains its trials one at a time; train does it"
+        )
 
 
 def cmd_sweep(args) -> int:
@@ -602,7 +606,8 @@ def _training_flags(parser):
         "--distribute",
         choices=DISTRIBUTE,
         default="none",
-        help="data-parallel: keras.distribution on JAX, one process or several (--processes); "
+        help="data-parallel: keras.distribution on JAX, one process or several (--processes); model-parallel: "
+        "the weights split over this process's devices as training.distribution says; "
         "mirrored: tf.distribute over this host's GPUs (or CPU devices)",
     )
     parser.add_argument(

@@ -120,10 +120,10 @@ def test_sweep_and_search_leave_data_parallel_to_train(cli, command, tmp_path):
 # --- processes on 127.0.0.1 ------------------------------------------------------------------------------
 
 
-def train(folder, out, *args, kill_at=None, timeout=600):
+def train(folder, out, *args, kill_at=None, timeout=600, env=None):
     """`cli.py train reg.yaml --data digits --out OUT ARGS` in `folder`, with its own temporary folder;
     with `kill_at`, SIGKILL to every process once that epoch is checkpointed."""
-    env = {**os.environ, "TMPDIR": str(folder / "tmp"), "PYTHONPATH": ROOT}
+    env = {**(env or os.environ), "TMPDIR": str(folder / "tmp"), "PYTHONPATH": ROOT}
     (folder / "tmp").mkdir(exist_ok=True)
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, "cli.py"), "train", "reg.yaml", "--data",
                                 "digits", "--out", out, *args], cwd=folder, env=env, stdout=subprocess.PIPE,
@@ -207,3 +207,79 @@ def test_a_process_that_dies_ends_the_others_in_one_line(tmp_path):
     _, err = launcher.communicate(timeout=120)
     assert time.time() - killed < 60
     assert (launcher.returncode, err) == (1, "error: process 1 of 2 was killed by signal 9\n")
+
+
+# --- model-parallel on 4 virtual CPU devices --------------------------------------------------------------
+
+ENCODER = """\
+name: enc
+input: [8, 8, 1]
+layers:
+  - reshape: [8, 8]
+  - dense: 32
+  - transformer_encoder: {num_heads: 2, intermediate_dim: 64}
+  - flatten
+output: {units: 10}
+training:
+  epochs: 2
+  distribution:
+    mesh: {batch: 2, model: 2}
+"""
+
+LAYOUT = """\
+name: lay
+input: [8, 8, 1]
+layers:
+  - flatten
+  - dense: {units: 30, name: hidden}
+output: {units: 10}
+training:
+  epochs: 1
+  distribution:
+    mesh: {batch: 1, model: 4}
+    layout:
+      "PATTERN": [null, model]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.needs("jax")
+def test_model_parallel_on_four_devices_trains_what_one_device_trains(tmp_path):
+    """A transformer encoder laid out as KerasHub lays out its own (heads and feed-forward units over `model`),
+    on a mesh of 2 x 2 virtual CPU devices: the same training losses as one device, the same test accuracy."""
+    (tmp_path / "reg.yaml").write_text(ENCODER)
+    four = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    code, out, err = train(tmp_path, "mp", "--distribute", "model-parallel", env=four)
+    assert code == 0, err[-2000:]
+    assert "Training model-parallel with keras.distribution on a mesh {batch: 2, model: 2} of 4 cpu devices (JAX)\n" \
+        in out
+    code, _, err = train(tmp_path, "one", "--backend", "jax")
+    assert code == 0, err[-2000:]
+    for a, b in zip(history(tmp_path, "one"), history(tmp_path, "mp"), strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    one, mp = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("one", "mp"))
+    assert mp["test_accuracy"] == pytest.approx(one["test_accuracy"], abs=0.004)        # one image of 270
+    record = json.loads((tmp_path / "mp" / "run.json").read_text())
+    assert (record["engine"], record["mesh"]) == ("keras.distribution.ModelParallel", {"batch": 2, "model": 2})
+
+
+@pytest.mark.slow
+@pytest.mark.needs("jax")
+def test_a_layout_that_does_not_fit_the_model_or_the_devices_is_one_line_at_its_spec_line(tmp_path):
+    four = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    cases = [
+        ("hidden/kernel", four, "reg.yaml:12:7: error: training.distribution.layout.hidden/kernel: dimension 1 of "
+                                "'hidden/kernel' (64, 30) is 30, which does not split over the 4 devices of 'model'"),
+        ("hiden/kernel", four, "reg.yaml:12:7: error: training.distribution.layout.hiden/kernel: 'hiden/kernel' "
+                               "matches no weight of the model (its weights are named like hidden/kernel, "
+                               "hidden/bias, predictions/kernel, ...)"),
+        ("hidden/kernel", os.environ, "error: the mesh {'batch': 1, 'model': 4} needs 4 devices; this process has 1 "
+                                      "(on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=4 makes that "
+                                      "many)"),
+    ]
+    for pattern, env, error in cases:
+        (tmp_path / "reg.yaml").write_text(LAYOUT.replace("PATTERN", pattern))
+        code, _, err = train(tmp_path, "run", "--distribute", "model-parallel", env={**env, "XLA_FLAGS": ""}
+                             if env is os.environ else env)
+        assert (code, err) == (1, error + "\n")
+        assert not (tmp_path / "run").exists()

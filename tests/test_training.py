@@ -235,10 +235,10 @@ def test_training_section_is_validated():
         builder.load_spec(text=TINY + "  optimiser: sgd\n")
     assert info.value.render() == (
         "<spec>:10:3: error: training.optimiser: unknown training setting 'optimiser'. Did you mean "
-        "'optimizer'? Known: batch_size, cache, callbacks, epochs, ignore_index, intra_op_threads, jit_compile, "
-        "loss, metrics, mode, monitor, num_parallel_calls, optimizer, phases, precision, prefetch, preprocessing, "
-        "seed, sequence_length, shuffle, steps_per_execution, task, test_on, test_split, tfrecord, track, "
-        "validation_split.")
+        "'optimizer'? Known: batch_size, cache, callbacks, distribution, epochs, ignore_index, intra_op_threads, "
+        "jit_compile, loss, metrics, mode, monitor, num_parallel_calls, optimizer, phases, precision, prefetch, "
+        "preprocessing, seed, sequence_length, shuffle, steps_per_execution, task, test_on, test_split, tfrecord, "
+        "track, validation_split.")
 
 
 def test_optimizer_schedule_and_callbacks(tmp_path):

@@ -10,7 +10,7 @@ import re
 
 from ..backend import keras as _keras
 from ..catalogue import registry
-from ..errors import first_line, is_out_of_memory
+from ..errors import SpecError, first_line, is_out_of_memory
 from ..spec import argtypes
 from ..spec import graph as graph_module
 from ..spec.language import Spec
@@ -130,6 +130,8 @@ def _apply(keras, node, inputs, input_names, layers=None):
         return _call(layer, node, inputs)
     except Exception as err:  # noqa: BLE001
         if is_out_of_memory(err):  # the model is too large, not wrongly shaped
+            raise
+        if isinstance(err, SpecError) and err.path[:1] == ("training",):  # the layout of its weights, not the layer
             raise
         raise node.error(_failure(node, inputs, input_names, err)) from None
 

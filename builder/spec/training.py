@@ -3,6 +3,7 @@ builder/training/ turns it into an optimizer, loss, callbacks and a fit."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, JsonValue, StrictBool, StrictInt, StrictStr, field_validator, model_validator
@@ -258,6 +259,43 @@ class TFRecordSettings(SpecModel):
         return self.input or next(f for f in self.features if f != self.label)
 
 
+class Distribution(SpecModel):
+    """How `--distribute model-parallel` spreads the model: a mesh of the
+    devices, its first axis the batch's, and where each weight's dimensions go."""
+
+    UNKNOWN: ClassVar[str] = "distribution setting"
+    MISSING: ClassVar[dict] = {
+        "mesh": "the device mesh, e.g. `mesh: {batch: 2, model: 2}` (the first axis splits batches)"
+    }
+
+    mesh: Annotated[dict[StrictStr, Annotated[StrictInt, Field(gt=0, le=65536)]], Field(min_length=1)] = Field(
+        description="axis name -> devices along it, the first axis the batch's; the sizes multiply to the devices used"
+    )
+    layout: dict[StrictStr, list[StrictStr | None]] | None = Field(
+        None,
+        description="a regular expression matched against whole weight paths (`.*/query/kernel`) -> one mesh axis "
+        "or null per dimension of the weights it matches (default: attention and feed-forward kernels and the "
+        "token embedding split over `model`, as KerasHub lays out its transformers)",
+    )
+
+    @model_validator(mode="after")
+    @spec_check
+    def _known_axes(self):
+        for pattern, axes in (self.layout or {}).items():
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise SpecError(f"'{pattern}' is not a regular expression ({err})", path=("layout", pattern)) from None
+            for i, axis in enumerate(axes):
+                if axis is not None and axis not in self.mesh:
+                    raise SpecError(
+                        f"'{axis}' is not an axis of the mesh ({', '.join(self.mesh)}); "
+                        f"each dimension takes a mesh axis or null.{suggest(axis, self.mesh)}",
+                        path=("layout", pattern, i),
+                    )
+        return self
+
+
 def known_loss(value):
     """A Keras loss name (or None), as the installed Keras knows them."""
     if value is not None and value not in _keras_names("losses"):
@@ -406,6 +444,9 @@ class Training(LossAndMetrics):
     )
     tfrecord: TFRecordSettings | None = Field(
         None, description="how TFRecord files given as --data are read: their feature description"
+    )
+    distribution: Distribution | None = Field(
+        None, description="--distribute model-parallel: the device mesh and the layout of the weights over it"
     )
     test_on: Literal["best", "final"] = Field(
         "best",

@@ -12,7 +12,13 @@ from ..backend import tensorflow as _tensorflow
 from ..errors import DeviceError
 
 DEVICES = ("auto", "cpu", "gpu")
-DISTRIBUTE = ("none", "mirrored", "data-parallel", "multi-worker")  # multi-worker: refused, naming data-parallel
+DISTRIBUTE = (
+    "none",
+    "mirrored",
+    "data-parallel",
+    "model-parallel",
+    "multi-worker",
+)  # multi-worker: refused, naming data-parallel
 
 
 def configure_devices(device="auto", cpu_devices=None):
@@ -71,7 +77,7 @@ def make_strategy(distribute):
             "--distribute multi-worker is gone (its own training loop left out regularizers and loss scaling): "
             "--distribute data-parallel trains on several processes and hosts with fit (docs/training.md)"
         )
-    if distribute in ("none", "data-parallel"):  # data-parallel: keras.distribution (distribution.py)
+    if distribute in ("none", "data-parallel", "model-parallel"):  # keras.distribution (distribution.py)
         return None
     if _keras().backend.backend() != "tensorflow":
         raise DeviceError("--distribute uses tf.distribute and needs the TensorFlow backend")

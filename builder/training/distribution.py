@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -82,23 +83,23 @@ def _whole(text, name) -> int:
     return int(text)
 
 
-def use_jax(asked: str | None) -> str | None:
+def use_jax(asked: str | None, mode: str = "data-parallel") -> str | None:
     """Before Keras is imported: make JAX the backend. Returns the note to print
     where another backend was asked for (or was the default)."""
     if importlib.util.find_spec("jax") is None:
         raise DeviceError(
-            "--distribute data-parallel runs on Keras's JAX backend, which is not installed: pip install -e '.[jax]'"
+            f"--distribute {mode} runs on Keras's JAX backend, which is not installed: pip install -e '.[jax]'"
         )
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != "jax":
         raise DeviceError(
-            "--distribute data-parallel runs on Keras's JAX backend, but Keras was started on "
+            f"--distribute {mode} runs on Keras's JAX backend, but Keras was started on "
             f"{sys.modules['keras'].backend.backend()}: set KERAS_BACKEND=jax before importing it"
         )
     previous = asked or os.environ.get("KERAS_BACKEND") or "tensorflow"
     os.environ["KERAS_BACKEND"] = "jax"
     if previous == "jax":
         return None
-    return f"Note: --distribute data-parallel trains on Keras's JAX backend (keras.distribution), not {previous}"
+    return f"Note: --distribute {mode} trains on Keras's JAX backend (keras.distribution), not {previous}"
 
 
 def start(where: Cluster):
@@ -125,6 +126,118 @@ def _start(where: Cluster):
     devices = keras.distribution.list_devices()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
     return len(devices), Shard(where.process_id, where.processes, len(devices))
+
+
+# --distribute model-parallel without a layout: KerasHub's transformers split as KerasHub's get_layout_map
+# splits them over `model` (attention heads, the feed-forward's hidden units, the token embedding's width)
+TRANSFORMER_LAYOUT = {
+    ".*/(query|key|value)/kernel": [None, "model", None],
+    ".*/attention_output/kernel": ["model", None, None],
+    ".*feedforward_intermediate_dense/kernel": [None, "model"],
+    ".*feedforward_output_dense/kernel": ["model", None],
+    "token_embedding/embeddings": [None, "model"],
+}
+
+
+def start_model_parallel(config):
+    """Model-parallel in this process, on the spec's mesh (`training.distribution`).
+    Returns (the distribution, whose `used` says which patterns matched, this process's Shard)."""
+    from .. import backend
+
+    backend.has_tensorflow()
+    return backend.quietly(lambda: _start_model_parallel(config))
+
+
+def _start_model_parallel(config):
+    from ..backend import keras as _keras
+    from ..errors import SpecError
+
+    keras = _keras()
+    if config is None:
+        raise SpecError(
+            "--distribute model-parallel needs the device mesh: `training.distribution: {mesh: {batch: 1, model: 2}}`"
+        )
+    devices = keras.distribution.list_devices()
+    wanted = 1
+    for size in config.mesh.values():
+        wanted *= size
+    if wanted > len(devices):
+        raise DeviceError(
+            f"the mesh {dict(config.mesh)} needs {wanted} devices; this process has {len(devices)} "
+            f"(on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count={wanted} makes that many)"
+        )
+    axes = list(config.mesh)
+    mesh = keras.distribution.DeviceMesh(tuple(config.mesh.values()), axes, devices[:wanted])
+    layout = config.layout if config.layout is not None else _default_layout(config.mesh)
+    distribution = _checked_model_parallel(keras)(mesh, layout, config.layout is not None, axes[0])
+    platform = devices[0].split(":")[0]
+    shown = ", ".join(f"{axis}: {size}" for axis, size in config.mesh.items())
+    distribution.line = (
+        f"Training model-parallel with keras.distribution on a mesh {{{shown}}} of {wanted} {platform} devices (JAX)"
+    )
+    distribution.mesh_sizes = dict(config.mesh)
+    keras.distribution.set_distribution(distribution)
+    return distribution, Shard(0, 1, config.mesh[axes[0]])
+
+
+def _default_layout(mesh) -> dict:
+    if "model" not in mesh:
+        return {}
+    return TRANSFORMER_LAYOUT
+
+
+def _checked_model_parallel(keras):
+    """keras.distribution.ModelParallel that checks each weight against the pattern that lays it out
+    (dimensions, divisibility) as the weight is made, naming the pattern's line in the spec."""
+    from ..errors import SpecError
+
+    class CheckedModelParallel(keras.distribution.ModelParallel):
+        def __init__(self, mesh, layout, given, batch_axis):
+            layout_map = keras.distribution.LayoutMap(mesh)
+            for pattern, axes in layout.items():
+                layout_map[pattern] = tuple(axes)
+            super().__init__(layout_map=layout_map, batch_dim_name=batch_axis, auto_shard_dataset=False)
+            self.layout, self.given, self.sizes, self.used = (
+                layout,
+                given,
+                dict(zip(mesh.axis_names, mesh.shape)),
+                set(),
+            )
+
+        def get_variable_layout(self, variable):
+            matched = [p for p in self.layout if re.fullmatch(p, variable.path)]
+            path = ("training", "distribution", "layout")
+            if len(matched) > 1:
+                raise SpecError(f"'{variable.path}' matches {len(matched)} patterns: {', '.join(matched)}", path=path)
+            if matched:
+                pattern, axes, shape = matched[0], self.layout[matched[0]], tuple(variable.shape)
+                self.used.add(pattern)
+                where = (*path, pattern) if self.given else ("training", "distribution")
+                if len(axes) != len(shape):
+                    raise SpecError(
+                        f"'{variable.path}' has {len(shape)} dimensions {shape}; the layout gives {len(axes)}",
+                        path=where,
+                    )
+                for dimension, (axis, size) in enumerate(zip(axes, shape, strict=True)):
+                    if axis is not None and size % self.sizes[axis]:
+                        raise SpecError(
+                            f"dimension {dimension} of '{variable.path}' {shape} is {size}, which does not split "
+                            f"over the {self.sizes[axis]} devices of '{axis}'",
+                            path=where,
+                        )
+            return super().get_variable_layout(variable)
+
+        def check_used(self, model):
+            """Every pattern the spec gives lays out some weight."""
+            for pattern in self.layout if self.given else ():
+                if pattern not in self.used:
+                    names = ", ".join(v.path for v in model.weights[:3])
+                    raise SpecError(
+                        f"'{pattern}' matches no weight of the model (its weights are named like {names}, ...)",
+                        path=("training", "distribution", "layout", pattern),
+                    )
+
+    return CheckedModelParallel
 
 
 def stop(shard: Shard, together: bool) -> None:

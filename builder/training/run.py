@@ -306,7 +306,9 @@ def run_record(model, spec, data, settings: RunSettings, folder: RunFolder, fact
 def _distribution_record(settings: RunSettings) -> dict:
     """How the run was spread over devices and processes."""
     record: dict = {"distribute": settings.distribute}
-    if settings.shard is not None:
+    if settings.layout is not None:
+        record.update(engine="keras.distribution.ModelParallel", processes=1, mesh=settings.layout.mesh_sizes)
+    elif settings.shard is not None:
         record.update(
             engine="keras.distribution.DataParallel",
             processes=settings.shard.processes,
@@ -500,6 +502,8 @@ def train_run(spec, settings: RunSettings) -> Run:
     strategy = make_strategy(settings.distribute)
     if settings.distribute == "data-parallel":
         settings = _data_parallel(settings)
+    elif settings.distribute == "model-parallel":
+        settings = _model_parallel(spec, settings)
     folder = run_folder(settings, folder_module.identity(spec, settings.data))
     created = folder_module.first_new(settings.out) if folder.chief else None  # runs/, where the run makes it too
     finished = False
@@ -520,14 +524,30 @@ def train_run(spec, settings: RunSettings) -> Run:
             shutil.rmtree(folder.dir, ignore_errors=True)
 
 
+def _model_parallel(spec, settings: RunSettings) -> RunSettings:
+    """Spread the model's weights over this process's devices as the spec's `training.distribution` says."""
+    _need_jax("model-parallel")
+    layout, shard = distribution.start_model_parallel(spec.training.distribution)
+    try:
+        shard.check(settings.batch_size)
+    except FlagError:
+        distribution.stop(shard, together=False)
+        raise
+    return dataclasses.replace(settings, shard=shard, layout=layout)
+
+
+def _need_jax(mode: str) -> None:
+    if _keras().backend.backend() != "jax":
+        raise FlagError(
+            f"--distribute {mode} runs on Keras's JAX backend; this process runs "
+            f"{_keras().backend.backend()} (set KERAS_BACKEND=jax)"
+        )
+
+
 def _data_parallel(settings: RunSettings) -> RunSettings:
     """Join the processes that train (one without a cluster) and shard every batch over them."""
     where = settings.cluster or distribution.Cluster(None)
-    if _keras().backend.backend() != "jax":
-        raise FlagError(
-            "--distribute data-parallel runs on Keras's JAX backend; this process runs "
-            f"{_keras().backend.backend()} (set KERAS_BACKEND=jax)"
-        )
+    _need_jax("data-parallel")
     _, shard = distribution.start(where)
     try:
         shard.check(settings.batch_size)
@@ -549,12 +569,16 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         shard = settings.shard
         facts: dict = {
             "intra_op_threads": threads.intra_op,
-            "device": device_line(strategy, shard and (shard.devices, shard.processes)),
+            "device": settings.layout.line
+            if settings.layout is not None
+            else device_line(strategy, shard and (shard.devices, shard.processes)),
         }
         facts["scales_its_input"] = expanded.scales_its_input
         seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
         keep_float32(expanded, _keras().mixed_precision.global_policy().name)
         model, resumed = make_model(spec, expanded, settings, folder, strategy)
+        if settings.layout is not None:
+            settings.layout.check_used(model)
         job = tasks.of(spec, model)
         data = load_data(job, expanded, settings, folder)
         if not resumed:  # a resumed model is compiled, its optimizer's state in it

@@ -26,7 +26,8 @@ class RunSettings:
     resume: bool = False
     distribute: str = "none"  # none, mirrored or data-parallel
     cluster: Any = None  # data-parallel: the processes that train (distribution.Cluster), one where None
-    shard: Any = None  # data-parallel, once started: this process's slice of every batch (distribution.Shard)
+    shard: Any = None  # data- or model-parallel, once started: this process's slice of every batch (distribution.Shard)
+    layout: Any = None  # model-parallel, once started: the distribution laying out the weights
     mixed_precision: bool = False
     verbose: int = 2  # Keras's fit verbosity: 0 silent, 1 a progress bar, 2 a line per epoch
     label: str | None = None  # the label column or feature, where the data has several
