@@ -104,7 +104,7 @@ def use_jax(asked: str | None, mode: str = "data-parallel") -> str | None:
 
 def start(where: Cluster):
     """Join the cluster (before JAX computes anything) and train data-parallel
-    on every device of every process. Returns (devices in all, this process's Shard)."""
+    on every device of every process. Returns this process's Shard."""
     from .. import backend
 
     backend.has_tensorflow()  # tf.data's, imported quietly now rather than by Keras later
@@ -125,7 +125,7 @@ def _start(where: Cluster):
             raise DeviceError(f"cannot join the cluster at {where.coordinator}: {str(err).splitlines()[0]}") from None
     devices = keras.distribution.list_devices()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
-    return len(devices), Shard(where.process_id, where.processes, len(devices))
+    return Shard(where.process_id, where.processes, len(devices))
 
 
 # --distribute model-parallel without a layout: KerasHub's transformers split as KerasHub's get_layout_map

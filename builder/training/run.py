@@ -500,10 +500,8 @@ def train_run(spec, settings: RunSettings) -> Run:
     `settings.out`, and return the finished Run."""
     op_threads.check_backend(spec)
     strategy = make_strategy(settings.distribute)
-    if settings.distribute == "data-parallel":
-        settings = _data_parallel(settings)
-    elif settings.distribute == "model-parallel":
-        settings = _model_parallel(spec, settings)
+    if settings.distribute in ("data-parallel", "model-parallel"):
+        settings = _distributed(spec, settings)
     folder = run_folder(settings, folder_module.identity(spec, settings.data))
     created = folder_module.first_new(settings.out) if folder.chief else None  # runs/, where the run makes it too
     finished = False
@@ -524,37 +522,28 @@ def train_run(spec, settings: RunSettings) -> Run:
             shutil.rmtree(folder.dir, ignore_errors=True)
 
 
-def _model_parallel(spec, settings: RunSettings) -> RunSettings:
-    """Spread the model's weights over this process's devices as the spec's `training.distribution` says."""
-    _need_jax("model-parallel")
-    layout, shard = distribution.start_model_parallel(spec.training.distribution)
-    try:
-        shard.check(settings.batch_size)
-    except FlagError:
-        distribution.stop(shard, together=False)
-        raise
-    return dataclasses.replace(settings, shard=shard, layout=layout)
-
-
-def _need_jax(mode: str) -> None:
+def _distributed(spec, settings: RunSettings) -> RunSettings:
+    """keras.distribution on JAX. data-parallel: join the processes that train (one without a cluster) and
+    shard every batch over them; model-parallel: spread the weights over this process's devices as the
+    spec's `training.distribution` says."""
     if _keras().backend.backend() != "jax":
         raise FlagError(
-            f"--distribute {mode} runs on Keras's JAX backend; this process runs "
+            f"--distribute {settings.distribute} runs on Keras's JAX backend; this process runs "
             f"{_keras().backend.backend()} (set KERAS_BACKEND=jax)"
         )
-
-
-def _data_parallel(settings: RunSettings) -> RunSettings:
-    """Join the processes that train (one without a cluster) and shard every batch over them."""
-    where = settings.cluster or distribution.Cluster(None)
-    _need_jax("data-parallel")
-    _, shard = distribution.start(where)
+    if settings.distribute == "model-parallel":
+        layout, shard = distribution.start_model_parallel(spec.training.distribution)
+        started = {"layout": layout}
+    else:
+        where = settings.cluster or distribution.Cluster(None)
+        shard = distribution.start(where)
+        started = {"cluster": where}
     try:
         shard.check(settings.batch_size)
     except FlagError:
         distribution.stop(shard, together=False)
         raise
-    return dataclasses.replace(settings, cluster=where, shard=shard)
+    return dataclasses.replace(settings, shard=shard, **started)
 
 
 def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
