@@ -46,6 +46,15 @@ def run(spec, extra, flags, epochs, folder) -> dict:
         return json.load(handle)
 
 
+def median(rows, key):
+    return statistics.median(row[key] for row in rows)
+
+
+def ratio(ones, twos, key):
+    """The median over rounds of the 2-process / 1-process ratio."""
+    return statistics.median(b[key] / a[key] for a, b in zip(ones, twos, strict=True))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -64,16 +73,10 @@ def main():
                 for key in order:
                     figures[key].append(run(spec, extra, CONTENDERS[key], args.epochs, folder))
             one, two = figures["1 process"], figures["2 processes"]
-
-            def median(rows, key):
-                return statistics.median(row[key] for row in rows)
-
-            def ratio(key):
-                return statistics.median(b[key] / a[key] for a, b in zip(one, two, strict=True))
-
             steps, whole = "step_samples_per_second", "samples_per_second"
             print(f"| {name} | {median(one, steps):,.0f} / {median(one, whole):,.0f} | "
-                  f"{median(two, steps):,.0f} / {median(two, whole):,.0f} | {ratio(steps):.3f} | {ratio(whole):.3f} |")
+                  f"{median(two, steps):,.0f} / {median(two, whole):,.0f} | {ratio(one, two, steps):.3f} | "
+                  f"{ratio(one, two, whole):.3f} |")
 
 
 if __name__ == "__main__":
