@@ -46,16 +46,9 @@ def configure_devices(device="auto", cpu_devices=None):
         raise DeviceError("--device gpu: no GPU is visible to TensorFlow (try --device auto or cpu)")
 
 
-def device_line(strategy, distributed=None) -> str:
-    """'Training on ...': which devices train; `distributed`: data-parallel's (devices, processes)."""
+def device_line(strategy) -> str:
+    """'Training on ...': which devices train."""
     keras = _keras()
-    if distributed is not None:
-        count, processes = distributed
-        platform = keras.distribution.list_devices()[0].split(":")[0]
-        return (
-            f"Training data-parallel with keras.distribution on {count} {platform} device{'s' if count > 1 else ''}"
-            f" in {processes} process{'es' if processes > 1 else ''} (JAX)"
-        )
     if keras.backend.backend() != "tensorflow":
         return f"Training on {keras.backend.backend()} backend devices"
     tf = _tensorflow()

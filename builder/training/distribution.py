@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import os
 import re
 import socket
@@ -125,7 +126,17 @@ def _start(where: Cluster):
             raise DeviceError(f"cannot join the cluster at {where.coordinator}: {str(err).splitlines()[0]}") from None
     devices = keras.distribution.list_devices()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
-    return Shard(where.process_id, where.processes, len(devices))
+    count, processes = len(devices), where.processes
+    line = (
+        f"Training data-parallel with keras.distribution on {count} {_platform(devices)} "
+        f"device{'s' if count > 1 else ''} in {processes} process{'es' if processes > 1 else ''} (JAX)"
+    )
+    return Shard(where.process_id, processes, count, line)
+
+
+def _platform(devices) -> str:
+    """cpu, gpu or tpu: what keras.distribution's device names ('cpu:0') say."""
+    return devices[0].split(":")[0]
 
 
 # --distribute model-parallel without a layout: KerasHub's transformers split as KerasHub's get_layout_map
@@ -158,9 +169,7 @@ def _start_model_parallel(config):
             "--distribute model-parallel needs the device mesh: `training.distribution: {mesh: {batch: 1, model: 2}}`"
         )
     devices = keras.distribution.list_devices()
-    wanted = 1
-    for size in config.mesh.values():
-        wanted *= size
+    wanted = math.prod(config.mesh.values())
     if wanted > len(devices):
         raise DeviceError(
             f"the mesh {dict(config.mesh)} needs {wanted} devices; this process has {len(devices)} "
@@ -170,14 +179,13 @@ def _start_model_parallel(config):
     mesh = keras.distribution.DeviceMesh(tuple(config.mesh.values()), axes, devices[:wanted])
     layout = config.layout if config.layout is not None else _default_layout(config.mesh)
     distribution = _checked_model_parallel(keras)(mesh, layout, config.layout is not None, axes[0])
-    platform = devices[0].split(":")[0]
     shown = ", ".join(f"{axis}: {size}" for axis, size in config.mesh.items())
-    distribution.line = (
-        f"Training model-parallel with keras.distribution on a mesh {{{shown}}} of {wanted} {platform} devices (JAX)"
+    line = (
+        f"Training model-parallel with keras.distribution on a mesh {{{shown}}} of {wanted} "
+        f"{_platform(devices)} devices (JAX)"
     )
-    distribution.mesh_sizes = dict(config.mesh)
     keras.distribution.set_distribution(distribution)
-    return distribution, Shard(0, 1, config.mesh[axes[0]])
+    return distribution, Shard(0, 1, config.mesh[axes[0]], line)
 
 
 def _default_layout(mesh) -> dict:
@@ -278,7 +286,8 @@ class Shard:
 
     index: int
     processes: int
-    devices: int
+    devices: int  # along the batch: all of them for data-parallel, the mesh's first axis for model-parallel
+    line: str = ""  # what trains, for the run's device line
 
     def bounds(self, size):
         """(start, length) of this process's slice of a batch of `size` (ints, or TensorFlow's scalars)."""

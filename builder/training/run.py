@@ -307,7 +307,7 @@ def _distribution_record(settings: RunSettings) -> dict:
     """How the run was spread over devices and processes."""
     record: dict = {"distribute": settings.distribute}
     if settings.layout is not None:
-        record.update(engine="keras.distribution.ModelParallel", processes=1, mesh=settings.layout.mesh_sizes)
+        record.update(engine="keras.distribution.ModelParallel", processes=1, mesh=settings.layout.sizes)
     elif settings.shard is not None:
         record.update(
             engine="keras.distribution.DataParallel",
@@ -555,13 +555,8 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         expanded = graph.expand(spec)
         threads = op_threads.choose(spec, expanded, settings.batch_size)  # first: its probe clears Keras's session
         _keras().mixed_precision.set_global_policy(policy)
-        shard = settings.shard
-        facts: dict = {
-            "intra_op_threads": threads.intra_op,
-            "device": settings.layout.line
-            if settings.layout is not None
-            else device_line(strategy, shard and (shard.devices, shard.processes)),
-        }
+        device = settings.shard.line if settings.shard is not None else device_line(strategy)
+        facts: dict = {"intra_op_threads": threads.intra_op, "device": device}
         facts["scales_its_input"] = expanded.scales_its_input
         seed_everything(spec.training.seed, deterministic=spec.training.jit_compile is not True)
         keep_float32(expanded, _keras().mixed_precision.global_policy().name)
