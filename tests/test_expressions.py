@@ -151,3 +151,58 @@ layers: [b]
 output: {units: 2}
 """
     assert [n.args["units"] for n in builder.validate(text=spec).nodes] == [5, 6]
+
+
+def test_arithmetic_on_numbers_alone_is_a_formula_too():
+    """YAML reads `88 / 24` as a string; in a layer's arguments, a spec's or a block's params it is worked out."""
+    spec = """name: t
+input: [4]
+params: {width: 2 ** 4}
+blocks:
+  b:
+    params: {expand: 88 // 22}
+    layers: [dense: {units: $expand * 2, name: one}]
+layers:
+  - dense: {units: 88 // 8, name: a}
+  - dense: {units: $width, name: w}
+  - dropout: {rate: 1 / 4, name: drop}
+  - b: {name: blk}
+  - dense: {units: make_divisible(88 * 0.75), name: m}
+  - dense: {units: 3, name: s, activation: "relu"}
+output: none
+"""
+    made = {node.name: node for node in builder.validate(text=spec).nodes}
+    assert made["a"].args["units"] == 11 and made["w"].args["units"] == 16
+    assert made["drop"].args["rate"] == 0.25 and made["blk_one"].args["units"] == 8
+    assert made["m"].args["units"] == 64
+
+
+@pytest.mark.parametrize("change, column, message", [
+    (("when: $strides == 2", "when: $strides = 2"), 38,
+     "blocks.inverted.layers[1].zero_padding2d.when: cannot read the expression '$strides = 2': invalid syntax "
+     "(a comparison is written ==, e.g. $strides == 2)"),
+    (("rate: 0.2 * $index / $count", "rate: $dropp"), 15,
+     "layers[3].dropout.rate: unknown parameter (the spec's `params:`) 'dropp'. Did you mean 'drop'? Known: drop."),
+])
+def test_equals_and_a_misspelled_spec_parameter_say_what_is_meant(change, column, message):
+    text = INVERTED_RESIDUAL.replace(*change).replace("layers:\n  - inverted: {out: 3", "params: {drop: 0.1}\n"
+                                                      "layers:\n  - inverted: {out: 3")
+    with pytest.raises(builder.SpecError) as caught:
+        builder.validate(text=text)
+    assert f"{caught.value.path_text()}: {caught.value.message}" == message
+    assert caught.value.render().split(": error")[0].endswith(f":{column}"), caught.value.render()
+
+
+def test_the_specs_params_are_seen_inside_blocks_and_a_block_parameter_wins():
+    spec = """name: t
+input: [4]
+params: {hidden: 12, rate: 0.3}
+blocks:
+  b:
+    params: {rate: 0.1}
+    layers: [dense: {units: $hidden * 2, name: d}, dropout: {rate: $rate, name: drop}]
+layers: [b]
+output: none
+"""
+    made = {node.name: node for node in builder.validate(text=spec).nodes}
+    assert made["b_d"].args["units"] == 24 and made["b_drop"].args["rate"] == 0.1

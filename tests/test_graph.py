@@ -137,8 +137,8 @@ GRAPH_MISTAKES = {
         "unique in the model"),
     "parameter outside a block": (
         "name: x\ninput: [8]\nlayers:\n  - dense: {units: $n}\noutput: none\n",
-        "<spec>:4:13: error: layers[0].dense.units: '$n' refers to a block parameter, but this entry is not "
-        "inside a block"),
+        "<spec>:4:13: error: layers[0].dense.units: '$n' names a parameter, but the spec has no `params:` and "
+        "this entry is not inside a block"),
     "bad repeat": (
         "name: x\ninput: [8]\nlayers:\n  - dense: {units: 4, repeat: 0}\noutput: none\n",
         "<spec>:4:23: error: layers[0].dense.repeat: expected a whole number of repetitions from 1 to 1000, "
@@ -242,14 +242,45 @@ def test_repetitions_are_numbered_or_lettered():
     assert [n.name for n in graph.nodes] == ["da", "db", "dc", "ea", "f1", "f2", "g"]   # lettered even when alone
 
 
-@pytest.mark.parametrize("option, message", [
-    ("numbering: roman", "layers[0].dense.numbering: expected numbers or letters, got 'roman' (a string)"),
-    ("numbering: letters, repeat: 27", "layers[0].dense.numbering: letters name at most 26 repetitions; this entry "
-                                       "has 27"),
+@pytest.mark.parametrize("option, column, message", [
+    ("numbering: roman", 32, "layers[0].dense.numbering: expected numbers or letters, or a mapping of style, "
+                             "start, always, continue, got 'roman' (a string)"),
+    ("numbering: letters, repeat: 27", 32, "layers[0].dense.numbering: letters name at most 26 repetitions; this "
+                                           "entry comes to 27"),
+    ("numbering: {start: 2}", 44, "layers[0].dense.numbering.start: expected 0 or 1, got 2 (an integer)"),
+    ("numbering: {always: yes please}", 44, "layers[0].dense.numbering.always: expected true or false, got 'yes "
+                                            "please' (a string)"),
+    ("numbering: {begin: 0}", 44, "layers[0].dense.numbering.begin: unknown numbering setting 'begin'. Known: "
+                                  "always, continue, start, style."),
 ])
-def test_numbering_mistakes_are_located(option, message):
+def test_numbering_mistakes_are_located(option, column, message):
     assert validate_error(f"name: n\ninput: [4]\nlayers:\n  - dense: {{units: 3, name: d, {option}}}\n"
-                          "output: none\n") == f"<spec>:4:32: error: {message}"
+                          "output: none\n") == f"<spec>:4:{column}: error: {message}"
+
+
+def test_numbering_starts_at_zero_keeps_a_lone_number_and_continues_across_entries():
+    """KerasHub's and ConvNeXt's names: `start: 0`; a `repeat` that comes to 1 keeps its number (`always`);
+    two entries of one name count on (`continue`); the spec's `defaults` sets it for every entry."""
+    graph = builder.validate(text="name: n\ninput: [4]\nparams: {depth: 1}\n"
+                        "defaults: {numbering: {start: 0, always: true}}\nlayers:\n"
+                        "  - dense: {units: 3, name: stage_0_block_, repeat: $depth}\n"
+                        "  - dense: {units: 3, name: layer_, repeat: 2, numbering: {continue: true}}\n"
+                        "  - dropout: {rate: 0.1, name: drop}\n"
+                        "  - dense: {units: 3, name: layer_, repeat: 2, numbering: {continue: true}}\n"
+                        "  - dense: {units: 3, name: head}\n"
+                        "  - dense: {units: 3, name: block, repeat: 2, numbering: {start: 1, style: letters}}\n"
+                        "output: none\n")
+    assert [n.name for n in graph.nodes] == ["stage_0_block_0", "layer_0", "layer_1", "drop", "layer_2", "layer_3",
+                                             "head", "blocka", "blockb"]
+
+
+def test_an_override_under_vary_is_located_at_its_key():
+    assert validate_error("name: n\ninput: [4]\nlayers:\n"
+                          "  - dense: {units: 3, repeat: 2, vary: {first: {unitz: 2}}}\noutput: none\n") == (
+        "<spec>:4:49: error: layers[0].dense.vary.first.unitz: unknown argument 'unitz' for dense. Did you mean "
+        "'units'? It takes: activation, activity_regularizer, bias_constraint, bias_initializer, bias_regularizer, "
+        "dtype, kernel_constraint, kernel_initializer, kernel_regularizer, lora_alpha, lora_rank, name, "
+        "quantization_config, trainable, units, use_bias.")
 
 
 LENET_EDITED = """extends: lenet5.yaml

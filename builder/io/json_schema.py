@@ -79,7 +79,21 @@ def _entry_keys() -> dict:
         "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": entries.MAX_REPEAT}, PARAMETER]},
         "vary": {"type": "object", "additionalProperties": {"type": "object"}},
         "when": {"anyOf": [{"type": "boolean"}, PARAMETER]},
-        "numbering": {"enum": list(language.NUMBERINGS)},
+        "numbering": {
+            "anyOf": [
+                {"enum": list(language.NUMBERINGS)},
+                {
+                    "type": "object",
+                    "properties": {
+                        "style": {"enum": list(language.NUMBERINGS)},
+                        "start": {"enum": [0, 1]},
+                        "always": {"type": "boolean"},
+                        "continue": {"type": "boolean"},
+                    },
+                    "additionalProperties": False,
+                },
+            ]
+        },
     }
     return {key: {**forms[key], "description": text} for key, text in language.ENTRY_KEYS.items()}
 

@@ -27,8 +27,57 @@ class Entry:
     path: tuple  # the entry's path in its source
 
 
-def check_settings(when, repeat, numbering):
-    """An entry's `when`, `repeat` and `numbering`, once their expressions are evaluated."""
+@dataclasses.dataclass(frozen=True)
+class Numbering:
+    """How an entry's repetitions are named (`numbering:`, or `defaults: {numbering: ...}`)."""
+
+    style: str = "numbers"  # numbers (conv2_block1) or letters (block2a)
+    start: int = 1  # the first number: 1 as in the papers and Keras's ResNet, 0 as in KerasHub and ConvNeXt
+    always: bool = False  # number an entry whose `repeat` is written even when it comes to 1
+    carry: bool = False  # `continue: true`: an entry of the same name goes on counting where the last stopped
+
+    def name(self, name, k: int, repeat: int, written: bool):
+        """Repetition `k` (counted from 0 across the entries it continues) of an entry named `name`:
+        NAME1, NAME2, ... (one alone: NAME, unless `always`), or NAMEa, NAMEb, ...(Keras's EfficientNet)."""
+        if name is None or (repeat == 1 and self.style == "numbers" and not (self.always and written)):
+            return name
+        return f"{name}{k + self.start if self.style == 'numbers' else chr(ord('a') + k)}"
+
+
+NUMBERING_KEYS = {
+    "style": "numbers or letters",
+    "start": "0 or 1",
+    "always": "true or false",
+    "continue": "true or false",
+}
+
+
+def parse_numbering(value, base: Numbering = Numbering()) -> Numbering:
+    """`numbering: letters` or `numbering: {start: 0, always: true, continue: true}` -> `base`
+    (the spec's default numbering) with what the value sets."""
+    if isinstance(value, str) and value in NUMBERINGS:
+        return dataclasses.replace(base, style=value)
+    if not isinstance(value, dict):
+        raise SpecError(
+            f"expected {' or '.join(NUMBERINGS)}, or a mapping of {', '.join(NUMBERING_KEYS)}, got {describe(value)}"
+        )
+    for key, setting in value.items():
+        with at(key):
+            if key not in NUMBERING_KEYS:
+                raise unknown("numbering setting", key, NUMBERING_KEYS)
+            valid = {
+                "style": setting in NUMBERINGS,
+                "start": setting in (0, 1) and not isinstance(setting, bool),
+            }.get(key, isinstance(setting, bool))
+            if not valid:
+                raise SpecError(f"expected {NUMBERING_KEYS[key]}, got {describe(setting)}")
+    fields = {"carry" if key == "continue" else key: setting for key, setting in value.items()}
+    return dataclasses.replace(base, **fields)
+
+
+def check_settings(when, repeat, numbering: Numbering, first: int = 0):
+    """An entry's `when`, `repeat` and `numbering`, once their expressions are evaluated
+    (`first`: the repetitions its name has had before it, where it continues their count)."""
     with at("when"):
         if not isinstance(when, bool):
             raise SpecError(f"expected true or false (often a block parameter such as $shortcut), got {describe(when)}")
@@ -36,18 +85,8 @@ def check_settings(when, repeat, numbering):
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
             raise SpecError(f"expected a whole number of repetitions from 1 to {MAX_REPEAT}, got {describe(repeat)}")
     with at("numbering"):
-        if numbering not in NUMBERINGS:
-            raise SpecError(f"expected {' or '.join(NUMBERINGS)}, got {describe(numbering)}")
-        if numbering == "letters" and repeat > 26:
-            raise SpecError(f"letters name at most 26 repetitions; this entry has {repeat}")
-
-
-def repetition_name(name, k: int, repeat: int, numbering: str):
-    """Repetition `k` (from 1) of an entry named `name`: NAME1, NAME2, ... (one
-    alone: NAME), or NAMEa, NAMEb, ... (Keras's EfficientNet)."""
-    if name is None or (repeat == 1 and numbering == "numbers"):
-        return name
-    return f"{name}{k if numbering == 'numbers' else chr(ord('a') + k - 1)}"
+        if numbering.style == "letters" and first + repeat > 26:
+            raise SpecError(f"letters name at most 26 repetitions; this entry comes to {first + repeat}")
 
 
 def parse_entry(entry, blocks):
@@ -83,8 +122,10 @@ def parse_entry(entry, blocks):
     return type_name, {layer_type.short: args}
 
 
-def vary_overrides(vary, repeat) -> dict:
-    """`vary: {first: {...}, 3: {...}, last: {...}}` -> {repetition number: overrides}."""
+def vary_overrides(vary, repeat) -> tuple[dict, dict]:
+    """`vary: {first: {...}, 3: {...}, last: {...}}` -> ({repetition number: overrides},
+    {repetition number: {argument: the key it was written under}}) — `first` and `last` are
+    numbers once read, but an error in an override points at the key it was written under."""
     with at("vary"):
         if not isinstance(vary, dict):
             raise SpecError(
@@ -92,6 +133,7 @@ def vary_overrides(vary, repeat) -> dict:
                 f"argument overrides, got {describe(vary)}"
             )
         result: dict = {}
+        written: dict = {}
         for key, overrides in vary.items():
             index = {"first": 1, "last": repeat}.get(key, key)
             with at(key):
@@ -102,4 +144,5 @@ def vary_overrides(vary, repeat) -> dict:
                 if set(overrides) & set(RESERVED):
                     raise SpecError("vary changes arguments only, not name, inputs, repeat, vary or when")
             result[index] = {**result.get(index, {}), **overrides}
-        return result
+            written[index] = {**written.get(index, {}), **dict.fromkeys(overrides, key)}
+        return result, written

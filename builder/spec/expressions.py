@@ -74,8 +74,35 @@ _CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "none"
 
 
 def is_expression(value) -> bool:
-    """A string with a `$name` in it that is not just `$name` (a plain reference keeps its value's type)."""
-    return isinstance(value, str) and "$" in value and NAME.fullmatch(value.strip()) is None
+    """A string with a `$name` in it that is not just `$name` (a plain reference keeps its value's
+    type), or arithmetic on numbers alone (`88 / 24`, `2 ** 10`, `make_divisible(88 * 0.75)`)."""
+    if not isinstance(value, str):
+        return False
+    if "$" in value:
+        return NAME.fullmatch(value.strip()) is None
+    return is_constant_arithmetic(value)
+
+
+_ARITHMETIC_NODES = (ast.BinOp, ast.UnaryOp, ast.Constant, ast.Call, ast.Name, ast.operator, ast.unaryop, ast.Load)
+
+
+def is_constant_arithmetic(text: str) -> bool:
+    """Whether `text` is arithmetic (an operator or one of the functions) on numbers alone: YAML
+    reads `88 / 24` as a string, and a string there is never what was meant."""
+    if len(text) > MAX_LENGTH or not any(c.isdigit() for c in text):
+        return False
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return False
+    nodes = list(ast.walk(tree.body))
+    calls = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    return any(isinstance(n, (ast.BinOp, ast.Call)) for n in nodes) and all(
+        isinstance(n, _ARITHMETIC_NODES)
+        and not (isinstance(n, ast.Constant) and not isinstance(n.value, (int, float)))
+        and not (isinstance(n, ast.Name) and (id(n) not in calls or n.id not in FUNCTIONS))
+        for n in nodes
+    )
 
 
 def names_in(text: str) -> set[str]:
@@ -97,9 +124,12 @@ def evaluate(text: str, names: dict):
     try:
         tree = ast.parse(NAME.sub(lambda m: _PREFIX + m.group(1), text.strip()), mode="eval")
     except SyntaxError as err:
-        raise SpecError(
-            f"cannot read the expression {text!r}: {err.msg} (write arithmetic over $names, e.g. $in_channels * 6)"
-        ) from None
+        hint = (
+            "a comparison is written ==, e.g. $strides == 2"
+            if re.search(r"(?<![=!<>])=(?!=)", text)
+            else "write arithmetic over $names, e.g. $in_channels * 6"
+        )
+        raise SpecError(f"cannot read the expression {text!r}: {err.msg} ({hint})") from None
     try:
         return _Evaluator(text, names).value(tree.body)
     except ZeroDivisionError:

@@ -7,6 +7,7 @@ it; graph building then only turns nodes into Keras layers.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import importlib.util
@@ -17,7 +18,7 @@ from typing import Any
 from ..catalogue import registry, signatures
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from . import budget, expressions
-from .entries import Entry, check_settings, parse_entry, repetition_name, vary_overrides
+from .entries import Entry, Numbering, check_settings, parse_entry, parse_numbering, vary_overrides
 from .language import ENTRY_NAME, REQUIRED, BlockDef, NamedOutput, Spec
 from .layer_args import LayerArguments, activation_type
 
@@ -191,6 +192,8 @@ class _Expander:
             item.name: item.shape[-1] if item.shape else None for item in spec.inputs
         }
         self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
+        self.spec_params: dict | None = None  # the spec's `params:`, seen in its blocks too
+        self.counts: dict[tuple, int] = {}  # (scope, entry name) -> repetitions named so far, for `continue`
 
     # --- entries -------------------------------------------------------------------
 
@@ -218,10 +221,12 @@ class _Expander:
             sources, keys = scope.resolve_inputs(inputs)
             names = self.known(scope, sources)
             when = _resolved(args.pop("when", True), names, "when")
+            written = "repeat" in args
             repeat = _resolved(args.pop("repeat", 1), names, "repeat")
-            numbering = args.pop("numbering", "numbers")
-            check_settings(when, repeat, numbering)
-            vary = vary_overrides(vary, repeat)
+            numbering = self.numbering(args, origins)
+            first = self.counts.get((id(scope), name), 0) if numbering.carry else 0
+            check_settings(when, repeat, numbering, first)
+            vary, vary_keys = vary_overrides(vary, repeat)
             if not when:  # a switched-off entry passes its (first) input through
                 merge = type_name in registry.LAYERS and registry.LAYERS[type_name].kind == "merge"
                 if len(sources) != 1 and not merge and type_name not in self.spec.blocks:
@@ -232,16 +237,35 @@ class _Expander:
                 if name is not None:
                     scope.names[name] = sources[0]
                 return sources[0]
+        if numbering.carry:
+            self.counts[(id(scope), name)] = first + repeat
+        naming = (numbering, first, written)
         output = self.repeated(
-            scope, Entry(type_name, args, origins, name, sources, keys, path), vary, repeat, numbering
+            scope, Entry(type_name, args, origins, name, sources, keys, path), (vary, vary_keys), repeat, naming
         )
         if name is not None:
             scope.names[name] = output
         return output
 
-    def repeated(self, scope, entry: Entry, vary: dict, repeat: int, numbering="numbers") -> str:
+    def numbering(self, args: dict, origins: dict) -> Numbering:
+        """The entry's `numbering:` over the spec's `defaults: {numbering: ...}`, each read where it was written."""
+        numbering = Numbering()
+        if "numbering" in self.spec.defaults:
+            with in_source(self.spec.source), at("defaults", "numbering"):
+                numbering = parse_numbering(self.spec.defaults["numbering"])
+        if "numbering" not in args:
+            return numbering
+        value = args.pop("numbering")
+        source, where = origins.get("numbering", (None, ("numbering",)))
+        with in_source(source) if source is not None else contextlib.nullcontext(), at(*where):
+            return parse_numbering(value, numbering)
+
+    def repeated(self, scope, entry: Entry, vary: tuple, repeat: int, naming=(Numbering(), 0, False)) -> str:
         """The entry made `repeat` times, each repetition taking the last one's output
-        (named as entries.repetition_name says), with `vary`'s overrides per repetition."""
+        (named as its Numbering says), with `vary`'s overrides per repetition
+        (`vary`: the overrides and the keys they were written under)."""
+        vary, vary_keys = vary
+        numbering, first, written = naming
         block = self.spec.blocks.get(entry.type_name)
         outer, sources = scope.frames, entry.sources
         if repeat > 1:
@@ -249,13 +273,16 @@ class _Expander:
             place = f"{outer[-1].id if outer else ''}/{format_path(entry.path)}"
             scope.frames = (*outer, Frame(place, label, scope.source, entry.path, count=repeat))
         for k in range(1, repeat + 1):
-            varied = {key: (scope.source, entry.path + (entry.type_name, "vary", key)) for key in vary.get(k, {})}
+            varied = {
+                key: (scope.source, entry.path + (entry.type_name, "vary", written_under, key))
+                for key, written_under in vary_keys.get(k, {}).items()
+            }
             with at(entry.type_name):
                 names = self.known(scope, sources)
                 if repeat > 1:  # a repeated entry's own repetition; else its block instance's
                     names.update(index=k - 1, count=repeat)
                 args = {key: _resolved(value, names, key) for key, value in {**entry.args, **vary.get(k, {})}.items()}
-                name = repetition_name(entry.name, k, repeat, numbering)
+                name = numbering.name(entry.name, first + k - 1, repeat, written)
                 made = dataclasses.replace(
                     entry, args=args, origins={**entry.origins, **varied}, name=name, sources=sources
                 )
@@ -337,7 +364,8 @@ class _Expander:
             chain = " -> ".join((*scope.stack, block.name))
             raise SpecError(f"block cycle: {chain}")
         in_channels = self.channels_of(entry.sources[0]) if entry.sources else None
-        params = _instance_params(scope, block, entry, position, in_channels)
+        # the spec's own `params:` are seen inside blocks too; a block parameter of the same name wins
+        params = {**(self.spec_params or {}), **_instance_params(scope, block, entry, position, in_channels)}
         sources, path = entry.sources, entry.path
         if len(sources) != len(block.inputs):
             raise SpecError(
@@ -396,6 +424,9 @@ def _instance_params(scope, block: BlockDef, entry: Entry, position, in_channels
         if key not in params:
             if default == REQUIRED:
                 raise SpecError(f"block '{block.name}' needs the argument '{key}'")
+            if isinstance(default, str) and expressions.is_constant_arithmetic(default):  # `expand: 88 / 24`
+                with in_source(block.source), at(*block.path, "params", key):
+                    default = expressions.evaluate(default, {})
             params[key] = (default, block.source, block.path + ("params", key))
     params["index"] = (position[0], scope.source, entry.path)
     params["count"] = (position[1], scope.source, entry.path)
@@ -427,9 +458,12 @@ def _substitute(scope, args) -> tuple[dict, dict]:
         if isinstance(value, str) and value.startswith("$"):
             param = value[1:]
             if scope.params is None:
-                raise SpecError(f"'{value}' refers to a block parameter, but this entry is not inside a block").at(key)
+                raise SpecError(
+                    f"'{value}' names a parameter, but the spec has no `params:` and this entry is not inside a block"
+                ).at(key)
             if param not in scope.params:
-                raise unknown("block parameter", param, scope.params).at(key)
+                kind = "block parameter" if scope.stack else "parameter (the spec's `params:`)"
+                raise unknown(kind, param, [p for p in scope.params if p not in expressions.GIVEN]).at(key)
             found, source, where = scope.params[param]
             origins.setdefault(key, (source, where))
             return copy.deepcopy(found)
@@ -499,7 +533,8 @@ def expand(spec: Spec) -> Graph:
     for i in spec.inputs:
         expander.names.taken[i.name] = (spec.source.file, spec.source.position(i.path)[0])
     later = _later_names(spec.layers, ("layers",))
-    scope = _Scope(spec.source, "", names, _spec_params(spec), [], (), later)
+    expander.spec_params = _spec_params(spec)
+    scope = _Scope(spec.source, "", names, expander.spec_params, [], (), later)
     output = expander.entries(scope, spec.layers, ("layers",))
     _return_sequences(expander.nodes)
     heads, tie = [], None

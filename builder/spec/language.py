@@ -40,7 +40,8 @@ ENTRY_KEYS = {
     "repeat": "chain the entry this many times",
     "vary": "argument changes for some repetitions: first, last or a number",
     "when": "false: pass the input through",
-    "numbering": "how repetitions are named: numbers (conv2_block1, ...) or letters (block2a, ...)",
+    "numbering": "how repetitions are named: numbers (conv2_block1, ...) or letters (block2a, ...), "
+    "or a mapping of style, start (0 or 1), always and continue",
 }
 RESERVED = tuple(ENTRY_KEYS)
 NUMBERINGS = ("numbers", "letters")
@@ -354,7 +355,7 @@ class Document(_WithBlocks):
     @classmethod
     @spec_check
     def _defaults_some_layer_takes(cls, defaults):
-        accepted = registry.default_args()
+        accepted = registry.default_args() | {"numbering"}  # numbering: how every repeated entry is named
         for key in defaults:
             if key not in accepted:
                 raise unknown("default (no layer type takes it)", key, accepted).at(key)
