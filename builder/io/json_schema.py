@@ -142,6 +142,18 @@ def _entry_defs() -> dict:
                 "description": f"the {name} activation",
             },
         )
+    entry_properties[language.SHARE] = {
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "properties": {"layer": {"type": "string"}, **_entry_keys()},
+                "required": ["layer"],
+                "additionalProperties": False,
+            },
+        ],
+        "description": "an earlier layer (or named block instance) called again with the same weights",
+    }
     defs["entry"] = {
         "anyOf": [
             {"type": "string", "description": "a layer type, activation or block without arguments"},

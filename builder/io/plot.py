@@ -71,6 +71,7 @@ def _collapsed(graph, model):
         box_of[node.name] = box
         last_of[box] = node.name
     nodes = list(graph.nodes) + list(graph.heads)
+    layer_of = {node.name: node.layer for node in nodes}  # a shared layer's later call draws the layer it calls
     for head in graph.heads:
         box_of[head.name] = last_of[head.name] = head.name
     drawn, edges = set(), set()
@@ -79,7 +80,8 @@ def _collapsed(graph, model):
         if box not in drawn:
             drawn.add(box)
             label = box.replace("\n", "\\n") if node.group else f"{node.name}\\n({node.type.cls_name})"
-            dot.add_node(pydot.Node(_id(box), label=f"{label}\\n{_shape(model.get_layer(last_of[box]))}"))
+            layer = model.get_layer(layer_of[last_of[box]])
+            dot.add_node(pydot.Node(_id(box), label=f"{label}\\n{_shape(layer)}"))
         for reference in node.inputs:
             source = box_of[reference.partition(".")[0]]
             if source != box and (source, box) not in edges:

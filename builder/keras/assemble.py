@@ -123,7 +123,10 @@ def _call(layer, node, inputs):
 
 
 def _apply(keras, node, inputs, input_names, layers=None):
-    layer = make_layer(keras, node)
+    if node.shares is not None and layers is not None:
+        layer = layers[node.shares]  # `- share:`: the same layer, the same weights, called again
+    else:
+        layer = make_layer(keras, node)
     if layers is not None:
         layers[node.name] = layer
     try:

@@ -9,7 +9,7 @@ import dataclasses
 
 from ..catalogue import registry
 from ..errors import SpecError, at, describe, unknown
-from .language import NUMBERINGS, RESERVED
+from .language import NUMBERINGS, RESERVED, SHARE
 
 MAX_REPEAT = 1000
 
@@ -104,11 +104,13 @@ def parse_entry(entry, blocks):
         )
     else:
         raise SpecError(f"expected an entry such as `- dense: 64` or `- flatten`, got {describe(entry)}")
-    known = [*registry.LAYERS, *registry.activation_names(), *blocks]
+    known = [*registry.LAYERS, *registry.activation_names(), *blocks, SHARE]
     if type_name not in known:
         raise unknown("layer type", type_name, known).at(type_name)
     if args is None:
         return type_name, {}
+    if type_name == SHARE and not isinstance(args, dict):
+        return type_name, {"layer": args}  # `- share: encoder`
     layer_type = registry.LAYERS.get(type_name)
     if isinstance(args, dict):
         if layer_type is not None and layer_type.wraps and len(args) == 1 and next(iter(args)) in known:

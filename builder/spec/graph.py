@@ -19,7 +19,7 @@ from ..catalogue import registry, signatures
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from . import budget, expressions
 from .entries import Entry, Numbering, check_settings, parse_entry, parse_numbering, vary_overrides
-from .language import ENTRY_NAME, REQUIRED, BlockDef, NamedOutput, Spec
+from .language import ENTRY_NAME, REQUIRED, SHARE, BlockDef, NamedOutput, Spec
 from .layer_args import LayerArguments, activation_type
 
 MAX_NODES = 100_000
@@ -38,6 +38,12 @@ class Node:
     explicit: frozenset = frozenset()  # arguments the spec set itself (not from defaults)
     frames: tuple = ()  # the block instances and repeated entries it was made in, outermost first
     origins: dict = dataclasses.field(default_factory=dict)  # argument -> (source, path) it was written at
+    shares: str | None = None  # `- share:`: the node whose layer (and weights) this node calls again
+
+    @property
+    def layer(self) -> str:
+        """The name of the Keras layer this node calls: its own, or the one it shares."""
+        return self.shares or self.name
 
     @property
     def group(self) -> str | None:
@@ -70,6 +76,16 @@ class Frame:
     count: int = 1
 
 
+@dataclasses.dataclass(frozen=True)
+class _Instance:
+    """A block instance as `- share:` calls it again: its nodes, the names it took and the one it returned."""
+
+    name: str  # the instance's full name, the prefix of its layers' names
+    nodes: list
+    sources: list
+    output: str
+
+
 @dataclasses.dataclass
 class Graph:
     spec: Spec
@@ -98,6 +114,7 @@ class _Scope:
         self.via = via
         self.stack = stack  # block names being expanded, for cycles
         self.last = next(iter(self.names.values()), None)
+        self.instances: dict[str, _Instance] = {}  # a named block instance's entry name -> it, for `- share:`
         self.later = later  # name -> path of the entries below, to tell 'defined later' from 'unknown'
         self.frames = ()  # Frames of the nodes made here, for diagrams
 
@@ -193,7 +210,9 @@ class _Expander:
         }
         self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
         self.spec_params: dict | None = None  # the spec's `params:`, seen in its blocks too
-        self.counts: dict[tuple, int] = {}  # (scope, entry name) -> repetitions named so far, for `continue`
+        self.counts: dict[tuple, int] = {}
+        self.by_name: dict[str, Node] = {}
+        self.instance: _Instance | None = None  # the block instance made last  # (scope, entry name) -> repetitions named so far, for `continue`
 
     # --- entries -------------------------------------------------------------------
 
@@ -245,6 +264,8 @@ class _Expander:
         )
         if name is not None:
             scope.names[name] = output
+            if type_name in self.spec.blocks and repeat == 1:
+                scope.instances[name] = self.instance
         return output
 
     def numbering(self, args: dict, origins: dict) -> Numbering:
@@ -286,7 +307,9 @@ class _Expander:
                 made = dataclasses.replace(
                     entry, args=args, origins={**entry.origins, **varied}, name=name, sources=sources
                 )
-                if block is not None:
+                if entry.type_name == SHARE:
+                    output = self.share(scope, made)
+                elif block is not None:
                     if entry.keys is not None:
                         raise SpecError("a block takes its inputs as a name or a list").at("inputs")
                     output = self.block(scope, block, made, (k - 1, repeat))
@@ -348,10 +371,62 @@ class _Expander:
             output = self.add(dataclasses.replace(made, frames=scope.frames, origins=origins))
         return output
 
+    # --- shared layers -----------------------------------------------------------------
+
+    def share(self, scope, entry: Entry) -> str:
+        """`- share: {layer: NAME, inputs: ...}`: the layer NAME (or every layer of the block
+        instance NAME) called again on new inputs, with the same weights."""
+        args = dict(entry.args)
+        target = args.pop("layer", None)
+        if args:
+            raise SpecError(f"share takes layer, name, inputs, repeat and when; got {', '.join(args)}").at(
+                next(iter(args))
+            )
+        with at("layer"):
+            if not isinstance(target, str):
+                raise SpecError(f"expected the name of an entry above to call again, got {describe(target)}")
+            instance = scope.instances.get(target)
+            original = None if instance else self.by_name.get(scope.reference(target))
+            if instance is None and original is None:
+                raise SpecError(f"'{target}' is an input; share calls a layer (or a block instance) again")
+        if instance is not None:
+            with at("inputs"):
+                return self.share_instance(scope, entry, instance)
+        original = self.by_name.get(original.shares or "", original)
+        _check_input_count(original.type, entry.sources, entry.keys)
+        name = scope.full_name(entry.name) if entry.name else self.names.auto(scope, f"{original.name}_shared")
+        return self.shared_node(scope, entry, original, name, list(entry.sources))
+
+    def share_instance(self, scope, entry: Entry, instance: _Instance) -> str:
+        """Every layer of a block instance called again, its inputs the entry's in the instance's place."""
+        if len(entry.sources) != len(instance.sources):
+            raise SpecError(
+                f"'{instance.name}' took {len(instance.sources)} input(s); this call gives {len(entry.sources)}"
+            )
+        prefix = scope.full_name(entry.name) if entry.name else self.names.auto(scope, f"{instance.name}_shared")
+        renamed = dict(zip(instance.sources, entry.sources))
+        for node in instance.nodes:
+            original = self.by_name.get(node.shares or "", node)
+            inputs = [_renamed(reference, renamed) for reference in node.inputs]
+            renamed[node.name] = self.shared_node(
+                scope, entry, original, prefix + node.name[len(instance.name) :], inputs, node.input_keys
+            )
+        return _renamed(instance.output, renamed)
+
+    def shared_node(self, scope, entry: Entry, original: Node, name: str, inputs: list, keys=None) -> str:
+        path = entry.path + (SHARE,)
+        self.names.claim(name, scope, path)
+        made = Node(
+            name, original.type, original.args, inputs, scope.source, path, scope.via,
+            entry.keys if keys is None else keys, original.explicit, scope.frames, shares=original.name,
+        )  # fmt: skip
+        return self.add(made)
+
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the model would have more than {MAX_NODES:,} layers")
         self.nodes.append(node)
+        self.by_name[node.name] = node
         self.kinds[node.name] = node.type.name
         inputs = [None if "." in reference else self.channels.get(reference) for reference in node.inputs]
         self.channels[node.name] = registry.channels(node.type, node.args, inputs)
@@ -386,6 +461,7 @@ class _Expander:
             _later_names(block.layers, inner_path),
         )
         inner.frames = (*scope.frames, Frame(instance, instance, scope.source, path, block=block.name))
+        first = len(self.nodes)
         try:
             output = self.entries(inner, block.layers, inner_path)
             if block.output is not None:
@@ -403,7 +479,14 @@ class _Expander:
             if err.located and not at_instance:
                 err.via.insert(len(scope.via), (format_path(path), scope.source.file, line))
             raise
+        self.instance = _Instance(instance, self.nodes[first:], list(sources), output)
         return output
+
+
+def _renamed(reference: str, renamed: dict) -> str:
+    """A reference (`name` or `name.K`) with its node replaced where `renamed` says."""
+    base, dot, index = reference.partition(".")
+    return f"{renamed.get(base, base)}{dot}{index}"
 
 
 def _instance_params(scope, block: BlockDef, entry: Entry, position, in_channels) -> dict:

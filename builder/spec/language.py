@@ -44,6 +44,7 @@ ENTRY_KEYS = {
     "or a mapping of style, start (0 or 1), always and continue",
 }
 RESERVED = tuple(ENTRY_KEYS)
+SHARE = "share"  # the entry that calls an earlier layer (or block instance) again: `- share: {layer: NAME, ...}`
 NUMBERINGS = ("numbers", "letters")
 HEAD_POOLS = tuple(registry.HEAD_POOLS)
 
@@ -509,7 +510,7 @@ def library_blocks(source: Source, includes, library: _WithBlocks | None = None)
             with at("blocks", name):
                 if name in blocks:
                     raise SpecError(f"block '{name}' is already imported from {blocks[name].source.file}")
-                if name in registry.LAYERS or name in registry.activation_names():
+                if name in registry.LAYERS or name in registry.activation_names() or name == SHARE:
                     raise SpecError(f"block name '{name}' is already a layer type; choose another name")
                 blocks[name] = BlockDef(
                     name, dict(block.params), list(block.inputs), block.layers, block.output, source, ("blocks", name)

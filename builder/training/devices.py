@@ -133,7 +133,11 @@ def keep_float32(graph, policy: str) -> list:
     faster, docs/benchmarks.md)."""
     if not policy.startswith("mixed"):
         return []
-    kept = [node for node in graph.nodes if node.type.float32_when_mixed and node.args.get("dtype") is None]
+    kept = [
+        node
+        for node in graph.nodes
+        if node.type.float32_when_mixed and node.args.get("dtype") is None and node.shares is None
+    ]
     for node in kept:
         node.args["dtype"] = "float32"
     return [node.name for node in kept]

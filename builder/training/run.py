@@ -445,7 +445,7 @@ def adapt_layers(model, expanded, data, spec, batch_size):
         return batching.dataset(data.train, data, batching.Pipeline.of(spec, batch_size, seed=0), training=False)
 
     for node in expanded.nodes:
-        if node.type.adapts and node.args.get("adapt"):
+        if node.type.adapts and node.args.get("adapt") and node.shares is None:
             layer = model.get_layer(node.name)
             if not any(layer.input is tensor for tensor in model.inputs):
                 values = keras.Model(model.inputs, layer.input).predict(training_inputs(), verbose=0)

@@ -162,7 +162,10 @@ def _layer_nodes(graph, model, macs, spans) -> list:
             *[spans.of(f.source, f.path) for f in node.frames],
             *[spans.of(source, where) for source, where in node.origins.values()],
         ]
-        records.append(_record(model.get_layer(node.name), node.type.name, node.inputs, node.frames, lines, macs))
+        record = _record(model.get_layer(node.layer), node.type.name, node.inputs, node.frames, lines, macs)
+        if node.shares is not None:  # a call of a shared layer: its own box, the weights counted at the first
+            record.update(id=node.name, type=f"share of {node.shares}", params=0, macs=0)
+        records.append(record)
     from ..keras.assemble import head_pooling_name
 
     for head in graph.heads:
