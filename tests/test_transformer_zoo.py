@@ -115,3 +115,42 @@ def test_full_size_counts_are_keras_hubs():
                                        hidden_dim=768, mlp_dim=3072)
     built = builder.build(spec_path("vit_b16"), overrides={"output": "none"})
     assert built.count_params() == vit.count_params() == 85_798_656
+
+
+def small_llama():
+    import keras_hub
+    reference = keras_hub.models.LlamaBackbone(vocabulary_size=1000, num_layers=2, num_query_heads=4,
+                                               num_key_value_heads=2, hidden_dim=64, intermediate_dim=128,
+                                               layer_norm_epsilon=1e-5)
+    built = builder.build(spec_path("llama"), scale="tiny")
+    assert built.count_params() == reference.count_params() == 202_048
+    copy_by_path(reference, built, [(r"(attention|feedforward)_layernorm/", r"\1_layer_norm/")])
+    return reference, built
+
+
+def test_llama_tiny_computes_what_keras_hub_llama_backbone_computes():
+    """RMS normalization, grouped-query attention (4 query heads share 2 key-value heads), rotary
+    positions on queries and keys, a SwiGLU feed-forward and no biases: every weight copied by name."""
+    reference, built = small_llama()
+    inputs = gpt2_inputs()
+    expected = reference.predict(inputs, verbose=0)
+    actual = built.predict(inputs, verbose=0)
+    np.testing.assert_allclose(actual[0], expected[0], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(actual[1, :9], expected[1, :9], atol=1e-4, rtol=0)   # padded steps aside
+    assert np.abs(expected).mean() > 0.1
+    later = dict(inputs, token_ids=inputs["token_ids"].copy())
+    later["token_ids"][:, 6:] = 7                                                  # causal: earlier steps stay
+    np.testing.assert_allclose(built.predict(later, verbose=0)[:, :6], actual[:, :6], atol=1e-5, rtol=0)
+
+
+def test_llama2_7b_is_counted_without_allocating_its_weights():
+    """The full-size scale, built under Keras's StatelessScope (shapes, no values), has
+    keras_hub's LlamaBackbone's parameters for LLaMA 2 7B's published configuration."""
+    import keras
+    import keras_hub
+    with keras.StatelessScope():
+        built = builder.build(spec_path("llama"), scale="7b")
+        reference = keras_hub.models.LlamaBackbone(vocabulary_size=32000, num_layers=32, num_query_heads=32,
+                                                   num_key_value_heads=32, hidden_dim=4096, intermediate_dim=11008,
+                                                   layer_norm_epsilon=1e-5)
+        assert built.count_params() == reference.count_params() == 6_738_415_616

@@ -278,6 +278,121 @@ def _keys_mask(padding_mask):
     return None if padding_mask is None else ops.expand_dims(ops.cast(padding_mask, "bool"), axis=1)
 
 
+FEED_FORWARDS = {"dense": None, "swiglu": "silu", "geglu": "gelu"}  # a gated feed-forward's gate activation
+NORMS = ("layer", "rms")
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class HeadsAttention(keras.layers.Layer):
+    """Multi-head attention with what the transformer blocks of the last years
+    add to it: grouped-query heads (`num_key_value_heads` key and value heads,
+    each shared by num_heads / num_key_value_heads query heads: LLaMA, Mistral),
+    rotary positions on queries and keys (`rotary: {max_wavelength,
+    scaling_factor}`: RoFormer, LLaMA) and projections without biases. Its
+    weights are laid out as Keras's MultiHeadAttention's and KerasHub's
+    LlamaAttention's: query, key and value kernels (features, heads, head_dim),
+    the output's (heads, head_dim, features). Scores are softmaxed in float32."""
+
+    def __init__(
+        self,
+        num_heads,
+        head_dim,
+        num_key_value_heads=None,
+        rotary=None,
+        use_bias=True,
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.num_key_value_heads = num_key_value_heads or num_heads
+        if num_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"{num_heads} query heads do not divide into groups of {self.num_key_value_heads} key-value heads"
+            )
+        self.rotary = dict(rotary) if rotary else None
+        self.use_bias = use_bias
+        self.dropout = dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _projection(self, name, heads, shape):
+        dense = keras.layers.EinsumDense(
+            "abc,cde->abde",
+            output_shape=(None, heads, self.head_dim),
+            bias_axes="de" if self.use_bias else None,
+            kernel_initializer=keras.initializers.get(keras.initializers.serialize(self.kernel_initializer)),
+            bias_initializer=keras.initializers.get(keras.initializers.serialize(self.bias_initializer)),
+            name=name,
+            dtype=self.dtype_policy,
+        )
+        dense.build(shape)
+        return dense
+
+    def build(self, query_shape, value_shape=None):
+        value_shape = query_shape if value_shape is None else value_shape
+        self.query_dense = self._projection("query", self.num_heads, query_shape)
+        self.key_dense = self._projection("key", self.num_key_value_heads, value_shape)
+        self.value_dense = self._projection("value", self.num_key_value_heads, value_shape)
+        self.output_dense = keras.layers.EinsumDense(
+            "abcd,cde->abe",
+            output_shape=(None, query_shape[-1]),
+            bias_axes="e" if self.use_bias else None,
+            kernel_initializer=keras.initializers.get(keras.initializers.serialize(self.kernel_initializer)),
+            bias_initializer=keras.initializers.get(keras.initializers.serialize(self.bias_initializer)),
+            name="attention_output",
+            dtype=self.dtype_policy,
+        )
+        self.output_dense.build((None, None, self.num_heads, self.head_dim))
+        self.rotary_embedding = RotaryEmbedding(**self.rotary, dtype=self.dtype_policy) if self.rotary else None
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def call(self, query, value=None, attention_mask=None, use_causal_mask=False, training=None):
+        value = query if value is None else value
+        q, k, v = self.query_dense(query), self.key_dense(value), self.value_dense(value)
+        if self.rotary_embedding is not None:
+            q, k = self.rotary_embedding(q), self.rotary_embedding(k)
+        groups = self.num_heads // self.num_key_value_heads
+        if groups > 1:
+            k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
+        scores = ops.einsum("bquh,bkuh->buqk", ops.cast(q, "float32"), ops.cast(k, "float32"))
+        scores = scores / ops.sqrt(ops.cast(self.head_dim, "float32"))
+        mask = _attention_mask(attention_mask, use_causal_mask, ops.shape(q)[1], ops.shape(k)[1])
+        if mask is not None:
+            scores = ops.where(mask[:, None, :, :], scores, ops.full_like(scores, -1e9))
+        weights = self.dropout_layer(ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype), training=training)
+        return self.output_dense(ops.einsum("buqk,bkuh->bquh", weights, v))
+
+    def compute_output_shape(self, query_shape, value_shape=None):
+        return query_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "head_dim": self.head_dim,
+            "num_key_value_heads": self.num_key_value_heads,
+            "rotary": self.rotary,
+            "use_bias": self.use_bias,
+            "dropout": self.dropout,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
+
+
+def _attention_mask(attention_mask, causal, queries, keys):
+    """(batch or 1, queries, keys) booleans, True where a query may attend: the given mask, and
+    each query's own and earlier positions where `causal`; None when neither restricts."""
+    mask = None if attention_mask is None else ops.cast(attention_mask, "bool")
+    if causal:
+        lower = ops.arange(queries)[:, None] + (keys - queries) >= ops.arange(keys)[None, :]
+        mask = lower[None] if mask is None else ops.logical_and(mask, lower[None])
+    return mask
+
+
 @keras.saving.register_keras_serializable(package="builder")
 class TransformerEncoder(keras.layers.Layer):
     """A transformer encoder layer (Vaswani et al., 2017): self-attention and a
@@ -300,9 +415,23 @@ class TransformerEncoder(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         use_causal_mask=False,
+        num_key_value_heads=None,
+        rotary=None,
+        feed_forward="dense",
+        norm="layer",
+        use_bias=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if feed_forward not in FEED_FORWARDS:
+            raise ValueError(f"feed_forward is one of {', '.join(FEED_FORWARDS)}, got {feed_forward!r}")
+        if norm not in NORMS:
+            raise ValueError(f"norm is one of {', '.join(NORMS)}, got {norm!r}")
+        self.num_key_value_heads = num_key_value_heads
+        self.rotary = dict(rotary) if rotary else None
+        self.feed_forward = feed_forward
+        self.norm = norm
+        self.use_bias = use_bias
         self.use_causal_mask = use_causal_mask
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
@@ -331,11 +460,30 @@ class TransformerEncoder(keras.layers.Layer):
         self.intermediate, self.output_dense = self._feedforward(input_shape)
         self.feedforward_dropout = keras.layers.Dropout(self.dropout, name="feedforward_dropout")
 
+    @property
+    def _opened(self) -> bool:
+        """Whether the attention needs what Keras's MultiHeadAttention has not (HeadsAttention)."""
+        return bool(self.rotary) or self.num_key_value_heads is not None or not self.use_bias
+
     def _attention(self, name, query_shape, value_shape):
         """Multi-head attention, built: the key size is the query's features divided by the heads."""
         hidden = query_shape[-1]
         if hidden % self.num_heads:
             raise ValueError(f"the input's {hidden} features do not divide into {self.num_heads} heads")
+        if self._opened:
+            opened = HeadsAttention(
+                self.num_heads,
+                hidden // self.num_heads,
+                num_key_value_heads=self.num_key_value_heads,
+                rotary=self.rotary,
+                use_bias=self.use_bias,
+                dropout=self.dropout,
+                name=name,
+                dtype=self.dtype_policy,
+                **self._initializers(),
+            )
+            opened.build(query_shape, value_shape)
+            return opened
         attention = keras.layers.MultiHeadAttention(
             self.num_heads,
             hidden // self.num_heads,
@@ -348,25 +496,39 @@ class TransformerEncoder(keras.layers.Layer):
         return attention
 
     def _norm(self, name, shape):
-        norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy)
+        kind = keras.layers.RMSNormalization if self.norm == "rms" else keras.layers.LayerNormalization
+        norm = kind(epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy)
         norm.build(shape)
         return norm
 
-    def _feedforward(self, shape):
-        """The feed-forward network's two dense layers, built."""
-        intermediate = keras.layers.Dense(
-            self.intermediate_dim,
-            activation=self.activation,
-            name="feedforward_intermediate_dense",
+    def _dense(self, name, units, shape, activation=None):
+        dense = keras.layers.Dense(
+            units,
+            activation=activation,
+            use_bias=self.use_bias,
+            name=name,
             dtype=self.dtype_policy,
             **self._initializers(),
         )
-        intermediate.build(shape)
-        output = keras.layers.Dense(
-            shape[-1], name="feedforward_output_dense", dtype=self.dtype_policy, **self._initializers()
+        dense.build(shape)
+        return dense
+
+    def _feedforward(self, shape):
+        """The feed-forward network's dense layers, built: intermediate and output, and for a
+        gated one (swiglu, geglu) the gate, whose activation multiplies the intermediate's output."""
+        gated = FEED_FORWARDS[self.feed_forward] is not None
+        intermediate = self._dense(
+            "feedforward_intermediate_dense", self.intermediate_dim, shape, None if gated else self.activation
         )
-        output.build((*shape[:-1], self.intermediate_dim))
+        self.gate = self._dense("feedforward_gate_dense", self.intermediate_dim, shape) if gated else None
+        output = self._dense("feedforward_output_dense", shape[-1], (*shape[:-1], self.intermediate_dim))
         return intermediate, output
+
+    def _feedforward_of(self, h):
+        if self.gate is None:
+            return self.output_dense(self.intermediate(h))
+        gate = keras.activations.get(FEED_FORWARDS[self.feed_forward])(ops.cast(self.gate(h), "float32"))
+        return self.output_dense(self.intermediate(h) * ops.cast(gate, self.compute_dtype))
 
     def call(self, inputs, padding_mask=None, mask=None, training=None):
         keys = _keys_mask(padding_mask if padding_mask is not None else mask)
@@ -381,7 +543,7 @@ class TransformerEncoder(keras.layers.Layer):
         )
         return self._sublayer(
             x,
-            lambda h: self.output_dense(self.intermediate(h)),
+            self._feedforward_of,
             self.feedforward_norm,
             self.feedforward_dropout,
             training,
@@ -408,6 +570,11 @@ class TransformerEncoder(keras.layers.Layer):
             "use_causal_mask": self.use_causal_mask,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "num_key_value_heads": self.num_key_value_heads,
+            "rotary": self.rotary,
+            "feed_forward": self.feed_forward,
+            "norm": self.norm,
+            "use_bias": self.use_bias,
         }
 
 
@@ -435,6 +602,11 @@ class TransformerDecoder(TransformerEncoder):
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         use_causal_mask=True,
+        num_key_value_heads=None,
+        rotary=None,
+        feed_forward="dense",
+        norm="layer",
+        use_bias=True,
         **kwargs,
     ):
         super().__init__(
@@ -447,6 +619,11 @@ class TransformerDecoder(TransformerEncoder):
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
             use_causal_mask=use_causal_mask,
+            num_key_value_heads=num_key_value_heads,
+            rotary=rotary,
+            feed_forward=feed_forward,
+            norm=norm,
+            use_bias=use_bias,
             **kwargs,
         )
 
@@ -497,7 +674,7 @@ class TransformerDecoder(TransformerEncoder):
             )
         return self._sublayer(
             x,
-            lambda h: self.output_dense(self.intermediate(h)),
+            self._feedforward_of,
             self.feedforward_norm,
             self.feedforward_dropout,
             training,

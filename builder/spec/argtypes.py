@@ -14,7 +14,9 @@ import functools
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
+from typing_extensions import TypedDict
+
+from pydantic import AfterValidator, ConfigDict, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..catalogue import applications, signatures
 from ..errors import unknown
@@ -62,6 +64,14 @@ def _keras_object_type(kind: str):
 
 
 # type key -> (annotation, what the message says was expected)
+class Rotary(TypedDict, total=False):
+    """`rotary: {max_wavelength: 10000, scaling_factor: 1.0}`: rotary positions inside attention."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    max_wavelength: Annotated[Number, Field(gt=0)]
+    scaling_factor: Annotated[Number, Field(gt=0)]
+
+
 TYPES: dict[str, tuple] = {
     "positive_int": (PositiveInt, "a positive integer"),
     "optional_positive_int": (Union[PositiveInt, None], "a positive integer or null"),
@@ -156,6 +166,9 @@ TYPES: dict[str, tuple] = {
         "a list of entries such as [{lstm_cell: 8}, {gru_cell: 8}]",
     ),
     "mapping": (Union[dict[StrictStr, JsonValue], None], "a mapping of names to values, or null"),
+    "rotary": (Union[Rotary, None], "a mapping of max_wavelength and scaling_factor (positive numbers), or null"),
+    "feed_forward": (Literal["dense", "swiglu", "geglu"], "one of 'dense', 'swiglu', 'geglu'"),
+    "norm": (Literal["layer", "rms"], "one of 'layer', 'rms'"),
     "hub_preset": (
         Annotated[StrictStr, AfterValidator(_a_preset)],
         "a KerasHub preset name such as 'bert_tiny_en_uncased', a kaggle:// or hf:// handle, or a local preset folder",
@@ -233,6 +246,9 @@ BY_NAME: dict[str, str] = {
     "head_dim": "positive_int",
     "num_query_heads": "positive_int",
     "num_key_value_heads": "positive_int",
+    "rotary": "rotary",
+    "feed_forward": "feed_forward",
+    "norm": "norm",
     "recurrent_activation": "activation",
     # preprocessing and augmentation
     "value_range": "value_range",
@@ -310,6 +326,9 @@ _ACCEPTS: dict[str, set] = {
     "string": {str},
     "optional_string": {str, None},
     "mapping": {dict, None},
+    "rotary": {dict, None},
+    "feed_forward": {str},
+    "norm": {str},
     "hub_preset": {str},
     "entries": {list, None},
     "output_shape": {int, list},
