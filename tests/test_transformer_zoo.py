@@ -1,6 +1,6 @@
-"""GPT-2 and ViT-B/16, small configurations of the shipped specs, compute
-what keras_hub's GPT2Backbone and ViTBackbone compute after their weights are
-copied; GPT-2 is causal."""
+"""GPT-2, ViT-B/16, LLaMA and BART, small configurations of the shipped specs,
+compute what keras_hub's GPT2Backbone, ViTBackbone, LlamaBackbone and
+BartBackbone compute after their weights are copied; GPT-2 and LLaMA are causal."""
 
 import re
 
@@ -143,9 +143,10 @@ def test_llama_tiny_computes_what_keras_hub_llama_backbone_computes():
     np.testing.assert_allclose(built.predict(later, verbose=0)[:, :6], actual[:, :6], atol=1e-5, rtol=0)
 
 
-def test_llama2_7b_is_counted_without_allocating_its_weights():
-    """The full-size scale, built under Keras's StatelessScope (shapes, no values), has
-    keras_hub's LlamaBackbone's parameters for LLaMA 2 7B's published configuration."""
+def test_llama2_7b_and_bart_base_are_counted_without_allocating_their_weights():
+    """The full-size scales, built under Keras's StatelessScope (shapes, no values), have
+    keras_hub's LlamaBackbone's parameters for LLaMA 2 7B's published configuration, and BartBackbone's
+    for BART base."""
     import keras
     import keras_hub
     with keras.StatelessScope():
@@ -154,3 +155,33 @@ def test_llama2_7b_is_counted_without_allocating_its_weights():
                                                    num_key_value_heads=32, hidden_dim=4096, intermediate_dim=11008,
                                                    layer_norm_epsilon=1e-5)
         assert built.count_params() == reference.count_params() == 6_738_415_616
+        built = builder.build(spec_path("bart"), scale="base")
+        reference = keras_hub.models.BartBackbone(vocabulary_size=50265, num_layers=6, num_heads=12, hidden_dim=768,
+                                                  intermediate_dim=3072, max_sequence_length=1024)
+        assert built.count_params() == reference.count_params() == 139_417_344
+
+
+def test_bart_tiny_computes_what_keras_hub_bart_backbone_computes():
+    """One token embedding shared by the encoder and the decoder (`- share:`), any lengths: every
+    weight has the reference's path; both sequences equal the reference's, padded steps aside."""
+    import keras
+    import keras_hub
+    reference = keras_hub.models.BartBackbone(vocabulary_size=1000, num_layers=2, num_heads=4, hidden_dim=64,
+                                              intermediate_dim=128, max_sequence_length=32)
+    built = builder.build(spec_path("bart"), scale="tiny")
+    assert built.count_params() == reference.count_params() == 235_776
+    assert sorted(w.path for w in built.weights) == sorted(w.path for w in reference.weights)
+    copy_by_path(reference, built, [])
+    encoder, decoder = gpt2_inputs(10), gpt2_inputs(7)
+    decoder["padding_mask"][1, 5:] = 0
+    inputs = {"encoder_token_ids": encoder["token_ids"], "encoder_padding_mask": encoder["padding_mask"],
+              "decoder_token_ids": decoder["token_ids"] * decoder["padding_mask"],
+              "decoder_padding_mask": decoder["padding_mask"]}
+    expected = reference.predict(inputs, verbose=0)
+    both = keras.Model(built.inputs, [built.get_layer("transformer_encoder_layer_1").output, built.output])
+    encoded, decoded = both.predict(inputs, verbose=0)
+    np.testing.assert_allclose(encoded[0], expected["encoder_sequence_output"][0], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(encoded[1, :9], expected["encoder_sequence_output"][1, :9], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(decoded[0], expected["decoder_sequence_output"][0], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(decoded[1, :5], expected["decoder_sequence_output"][1, :5], atol=1e-4, rtol=0)
+    assert np.abs(expected["decoder_sequence_output"]).mean() > 0.1
