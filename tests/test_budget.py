@@ -32,6 +32,20 @@ def test_absurd_sizes_are_refused_at_validate(text, expected):
     assert info.value.render() == expected
 
 
+def test_a_transformer_stack_is_counted_from_its_width():
+    """LLaMA 2 7B's decoder layers hold 202,375,168 weights each, known from the embedding's width
+    before any is made: refused at validate, not a 27 GB allocation."""
+    with pytest.raises(builder.SpecError) as info:
+        builder.validate(spec_path("llama"), scale="7b")
+    assert info.value.render().endswith(
+        "error: layers[1].transformer_decoder: the model has at least 1,142,947,840 weights up to "
+        "'transformer_layer_4' (202,375,168 of them there), more than the limit of 1,000,000,000; "
+        "--max-params N raises it")
+    graph = builder.validate(spec_path("llama"), scale="7b", limits={"max_params": 10_000_000_000})
+    least = sum(budget.node_weights(graph, node) for node in graph.nodes)
+    assert least == 6_738_415_616 - 65 * 4096 - 32000 * 4096   # all but the norms' scales and the untied reverse
+
+
 def test_the_limits_can_be_raised():
     text = "name: t\ninput: [4]\nlayers: [dense: 8, dense: 1200000000]\noutput: none\n"
     with pytest.raises(builder.SpecError, match="--max-params N raises it"):
@@ -50,7 +64,7 @@ def test_validate_refuses_with_the_line_and_the_cli_flag_raises_it(cli, write_sp
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=pytest.mark.slow if n in ("vit_b16", "gpt2", "transformer_seq2seq", "resnet101", "densenet",
                                                     "inception_v3") else ())
-    for n in shipped_specs() if n not in ("vgg16", "bert_base", "resnet152")])
+    for n in shipped_specs() if n not in ("vgg16", "bert_base", "resnet152", "llama", "bart")])
 def test_the_bound_never_exceeds_a_real_model(name):
     graph = builder.validate(spec_path(name))
     least = sum(budget.node_weights(graph, node) for node in [*graph.nodes, *graph.heads])

@@ -867,3 +867,27 @@ def test_seq2seq_pairs_need_a_source_and_a_target(tmp_path, cli):
                        "--out", tmp_path / "run")
     assert (code, err) == (1, f"{data}:1: error: no `source` column (columns: text, target)\n")
     assert run_folder_absent(tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_llama_tiny_trains_as_a_language_model_and_bart_tiny_as_seq2seq(tmp_path, cli):
+    """The zoo's LLaMA (rotary positions: windows from training.sequence_length) and BART (one token
+    embedding shared by encoder and decoder, the head its reverse) train on their own tasks; both
+    saved models reload to evaluate to their runs' test metrics and to generate."""
+    corpus = task_data.corpus(str(tmp_path / "corpus.txt"), sentences=600)
+    code, _, err = cli("train", spec_path("llama"), "--data", corpus, "--epochs", "3", "--out", tmp_path / "llama")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "llama" / "metrics.json").read_text())
+    assert metrics["params"] == 202_048 and metrics["test_perplexity"] < 60      # 1,000 tokens: chance is 1,000
+    code, out, err = cli("evaluate", tmp_path / "llama" / "model.keras", "--data", corpus)
+    assert json.loads(out)["test_perplexity"] == pytest.approx(metrics["test_perplexity"], rel=1e-4)
+    code, out, err = cli("generate", tmp_path / "llama" / "model.keras", "--prompt", "the cat", "--max-length", "8")
+    assert code == 0 and out.split()[:2] == ["the", "cat"] and set(out.split()) <= set(open(corpus).read().split())
+    pairs = task_data.translations(str(tmp_path / "pairs.csv"), count=400)
+    code, _, err = cli("train", spec_path("bart"), "--scale", "tiny", "--data", pairs, "--epochs", "5",
+                       "--out", tmp_path / "bart")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "bart" / "metrics.json").read_text())
+    assert metrics["params"] == 235_776 and metrics["test_perplexity"] < 30
+    code, out, err = cli("evaluate", tmp_path / "bart" / "model.keras", "--data", pairs)
+    assert json.loads(out)["test_perplexity"] == pytest.approx(metrics["test_perplexity"], rel=1e-4)

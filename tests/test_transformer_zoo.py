@@ -131,16 +131,20 @@ def small_llama():
 def test_llama_tiny_computes_what_keras_hub_llama_backbone_computes():
     """RMS normalization, grouped-query attention (4 query heads share 2 key-value heads), rotary
     positions on queries and keys, a SwiGLU feed-forward and no biases: every weight copied by name."""
+    import keras
     reference, built = small_llama()
     inputs = gpt2_inputs()
     expected = reference.predict(inputs, verbose=0)
-    actual = built.predict(inputs, verbose=0)
+    backbone = keras.Model(built.inputs, built.get_layer("sequence_output_layernorm").output)
+    actual = backbone.predict(inputs, verbose=0)
     np.testing.assert_allclose(actual[0], expected[0], atol=1e-4, rtol=0)
     np.testing.assert_allclose(actual[1, :9], expected[1, :9], atol=1e-4, rtol=0)   # padded steps aside
     assert np.abs(expected).mean() > 0.1
     later = dict(inputs, token_ids=inputs["token_ids"].copy())
     later["token_ids"][:, 6:] = 7                                                  # causal: earlier steps stay
-    np.testing.assert_allclose(built.predict(later, verbose=0)[:, :6], actual[:, :6], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(backbone.predict(later, verbose=0)[:, :6], actual[:, :6], atol=1e-5, rtol=0)
+    head = reference.token_embedding(expected, reverse=True)          # LlamaCausalLM's logits
+    np.testing.assert_allclose(built.predict(inputs, verbose=0), keras.ops.softmax(head), atol=1e-5, rtol=0)
 
 
 def test_llama2_7b_and_bart_base_are_counted_without_allocating_their_weights():
@@ -150,7 +154,7 @@ def test_llama2_7b_and_bart_base_are_counted_without_allocating_their_weights():
     import keras
     import keras_hub
     with keras.StatelessScope():
-        built = builder.build(spec_path("llama"), scale="7b")
+        built = builder.build(spec_path("llama"), scale="7b", limits={"max_params": 7_000_000_000})
         reference = keras_hub.models.LlamaBackbone(vocabulary_size=32000, num_layers=32, num_query_heads=32,
                                                    num_key_value_heads=32, hidden_dim=4096, intermediate_dim=11008,
                                                    layer_norm_epsilon=1e-5)
@@ -179,7 +183,8 @@ def test_bart_tiny_computes_what_keras_hub_bart_backbone_computes():
               "decoder_token_ids": decoder["token_ids"] * decoder["padding_mask"],
               "decoder_padding_mask": decoder["padding_mask"]}
     expected = reference.predict(inputs, verbose=0)
-    both = keras.Model(built.inputs, [built.get_layer("transformer_encoder_layer_1").output, built.output])
+    both = keras.Model(built.inputs, [built.get_layer("transformer_encoder_layer_1").output,
+                                      built.get_layer("transformer_decoder_layer_1").output])
     encoded, decoded = both.predict(inputs, verbose=0)
     np.testing.assert_allclose(encoded[0], expected["encoder_sequence_output"][0], atol=1e-4, rtol=0)
     np.testing.assert_allclose(encoded[1, :9], expected["encoder_sequence_output"][1, :9], atol=1e-4, rtol=0)

@@ -218,6 +218,15 @@ def least_transformer(args, least_of):
     return 2 * args["intermediate_dim"]
 
 
+def transformer_weights(args, features: int) -> int:
+    """A transformer block's kernels on `features` input features: query and output projections,
+    key and value projections for its key-value heads, and the feed-forward's two matrices (three gated)."""
+    heads = args["num_heads"]
+    key_value = features * (args.get("num_key_value_heads") or heads) // heads
+    matrices = 2 if args.get("feed_forward", "dense") == "dense" else 3
+    return 2 * features * features + 2 * features * key_value + matrices * features * args["intermediate_dim"]
+
+
 def least_wrapped(args, least_of, *, copies):
     return copies * least_of(args["layer"])
 

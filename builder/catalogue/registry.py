@@ -65,6 +65,8 @@ class LayerType:
     macs: object = None  # costs formula: (layer, inputs, outputs, macs_of) -> MACs; None: not counted
     min_weights: object = None  # (args) -> a number of weights it has at least, whatever its input
     #                                 (the size budget at `validate`; costs.py); None: no bound
+    weights_by_features: object = None  # (args, features) -> weights at least, where its input's features
+    #                                      are known before building (transformer blocks; costs.py)
     check: object = None  # (args) -> None, raising SpecError: rules across arguments
     reverses: bool = False  # an embedding that also runs in reverse (`output: {tie: NAME}` reuses it)
     adapts: bool = False  # takes `adapt: true`: its state is learned from the training data before fitting
@@ -427,6 +429,7 @@ _builtin(
     takes_sequence=True,
     macs=costs.transformer_encoder,
     min_weights=costs.least_transformer,
+    weights_by_features=costs.transformer_weights,
 )
 _builtin(
     "transformer_decoder",
@@ -435,6 +438,7 @@ _builtin(
     takes_sequence=True,
     macs=costs.transformer_decoder,
     min_weights=costs.least_transformer,
+    weights_by_features=costs.transformer_weights,
 )
 _builtin("rotary_embedding", "RotaryEmbedding", module=_CUSTOM, takes_sequence=True)
 
@@ -746,6 +750,13 @@ KEEPS_CHANNELS = frozenset(
         "masking",
         "rescaling",
         "normalization",
+        "rms_normalization",
+        "transformer_encoder",
+        "transformer_decoder",
+        "rotary_embedding",
+        "position_embedding",
+        "sine_position_encoding",
+        "class_token",
     ]
 )
 
@@ -756,6 +767,9 @@ def channels(layer_type: LayerType, args: dict, inputs: list) -> int | None:
     first = inputs[0] if inputs else None
     if layer_type.width:
         value = args.get(layer_type.width)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if layer_type.vocabulary:  # an embedding: a vector of output_dim (embedding_dim) per token
+        value = args.get("output_dim", args.get("embedding_dim"))
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     if layer_type.widens:  # maxout: one output per `pieces` inputs
         pieces = args.get(layer_type.widens, layer_type.args[layer_type.widens]["default"])

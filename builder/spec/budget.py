@@ -55,6 +55,8 @@ def node_weights(graph, node) -> int:
     features = graph.channels.get(node.inputs[0]) if node.inputs else None
     if isinstance(units, int) and isinstance(features, int):
         least = max(least, units * features)
+    if node.type.weights_by_features is not None and isinstance(features, int):
+        least = max(least, node.type.weights_by_features(node.args, features))
     return least
 
 
