@@ -191,3 +191,37 @@ def test_efficientnet_b0_matches_keras_applications():
     expected = reference.predict(x, verbose=0)
     assert expected.std() > 0.1
     np.testing.assert_allclose(built.predict(x, verbose=0), expected, atol=1e-4 * np.abs(expected).max(), rtol=0)
+
+
+def flat_layers(model) -> list:
+    """A model's layers, those of nested models (keras.applications' Sequential stems) in their place."""
+    import keras
+    return [inner for layer in model.layers
+            for inner in (flat_layers(layer) if isinstance(layer, keras.Model) else [layer])]
+
+
+def assert_same_logits(reference, built, input_shape, scale=255.0):
+    """Random weights in the reference (batch-norm statistics included), copied layer for layer in
+    build order (nested models flattened); logits compared on raw pixels."""
+    randomize(reference)
+    sources = [l for l in flat_layers(reference) if l.weights]
+    targets = [l for l in built.layers if l.weights]
+    assert [type(l).__name__ for l in targets] == [type(l).__name__ for l in sources]
+    for source, target in zip(sources, targets):
+        target.set_weights(source.get_weights())
+    x = np.random.default_rng(1).uniform(0, scale, (2, *input_shape)).astype("float32")
+    expected = reference.predict(x, verbose=0)
+    assert expected.std() > 0.1
+    np.testing.assert_allclose(built.predict(x, verbose=0), expected, atol=1e-4 * np.abs(expected).max(), rtol=0)
+
+
+def test_convnext_tiny_matches_keras_applications():
+    """Layer scale, grouped 7x7 convolutions, channels-last layer norms: ConvNeXtTiny's logits."""
+    import keras
+
+    import builder
+    reference = keras.applications.ConvNeXtTiny(weights=None, classifier_activation=None)
+    built = builder.build(spec_path("convnext"), overrides={"output.activation": "linear"})
+    assert built.name == reference.name == "convnext_tiny"
+    assert built.count_params() == reference.count_params() == 28_589_128
+    assert_same_logits(reference, built, (224, 224, 3))

@@ -414,6 +414,7 @@ _builtin("attention", "Attention", kind="attention", macs=costs.dot_attention)
 _builtin("additive_attention", "AdditiveAttention", kind="attention", macs=costs.dot_attention)
 _builtin("position_embedding", "PositionEmbedding", module=_CUSTOM, short="sequence_length")
 _builtin("class_token", "ClassToken", module=_CUSTOM, takes_sequence=True)
+_builtin("layer_scale", "LayerScale", module=_CUSTOM, short="init_values")
 _builtin("sine_position_encoding", "SinePositionEncoding", module=_CUSTOM)
 _builtin(
     "token_and_position_embedding",
@@ -757,6 +758,7 @@ KEEPS_CHANNELS = frozenset(
         "position_embedding",
         "sine_position_encoding",
         "class_token",
+        "layer_scale",
     ]
 )
 

@@ -162,6 +162,32 @@ class PositionEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="builder")
+class LayerScale(keras.layers.Layer):
+    """Multiplies each feature (the last axis) by a learned scale that starts at `init_values`
+    (CaiT: Touvron et al., 2021): ConvNeXt's and CaiT's residual branches start near zero. Its
+    weights are one scale per feature, as keras.applications' ConvNeXt LayerScale."""
+
+    def __init__(self, init_values=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.init_values = init_values
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(
+            name="gamma", shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init_values)
+        )
+
+    def call(self, inputs):
+        return inputs * ops.cast(self.gamma, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "init_values": self.init_values}
+
+
+@keras.saving.register_keras_serializable(package="builder")
 class ClassToken(keras.layers.Layer):
     """A learned class token (BERT's [CLS]; ViT, Dosovitskiy et al., 2021): one
     vector, learned, put before the sequence's first step, which the model

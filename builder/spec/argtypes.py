@@ -196,6 +196,7 @@ BY_NAME: dict[str, str] = {
     "renorm": "bool",
     "synchronized": "bool",
     "epsilon": "positive_number",
+    "init_values": "number",
     "momentum": "number",
     "alpha": "number",
     "beta": "number",
