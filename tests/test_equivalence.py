@@ -200,15 +200,17 @@ def flat_layers(model) -> list:
             for inner in (flat_layers(layer) if isinstance(layer, keras.Model) else [layer])]
 
 
-def assert_same_logits(reference, built, input_shape, scale=255.0):
+def assert_same_logits(reference, built, input_shape, scale=255.0, head=("Conv2D", "Dense")):
     """Random weights in the reference (batch-norm statistics included), copied layer for layer in
-    build order (nested models flattened); logits compared on raw pixels."""
+    build order (nested models flattened); logits compared on raw pixels. A reference whose
+    classifier is a 1x1 convolution on a 1x1 map (`head`) gives its kernel to the spec's Dense head."""
     randomize(reference)
     sources = [l for l in flat_layers(reference) if l.weights]
     targets = [l for l in built.layers if l.weights]
-    assert [type(l).__name__ for l in targets] == [type(l).__name__ for l in sources]
+    kinds = [type(l).__name__ for l in sources]
+    assert [type(l).__name__ for l in targets] == kinds[:-1] + [head[1] if kinds[-1] == head[0] else kinds[-1]]
     for source, target in zip(sources, targets):
-        target.set_weights(source.get_weights())
+        target.set_weights([np.reshape(w, t.shape) for w, t in zip(source.get_weights(), target.weights)])
     x = np.random.default_rng(1).uniform(0, scale, (2, *input_shape)).astype("float32")
     expected = reference.predict(x, verbose=0)
     assert expected.std() > 0.1
@@ -224,4 +226,20 @@ def test_convnext_tiny_matches_keras_applications():
     built = builder.build(spec_path("convnext"), overrides={"output.activation": "linear"})
     assert built.name == reference.name == "convnext_tiny"
     assert built.count_params() == reference.count_params() == 28_589_128
+    assert_same_logits(reference, built, (224, 224, 3))
+
+
+@pytest.mark.parametrize("scale, reference_name, count", [
+    ("small", "MobileNetV3Small", 2_554_968),
+    pytest.param("large", "MobileNetV3Large", 5_507_432, marks=pytest.mark.slow)])
+def test_mobilenet_v3_scales_match_keras_applications(scale, reference_name, count):
+    """Small and Large from one file: the paper's table as rows, squeeze-and-excitation and hard swish;
+    Keras's 1x1-convolution classifier is the spec's Dense head (its kernel reshaped)."""
+    import keras
+
+    import builder
+    reference = getattr(keras.applications, reference_name)(weights=None, classifier_activation=None)
+    built = builder.build(spec_path("mobilenet_v3"), scale=scale, overrides={"output.activation": "linear"})
+    assert built.name == reference.name == reference_name
+    assert built.count_params() == reference.count_params() == count
     assert_same_logits(reference, built, (224, 224, 3))
