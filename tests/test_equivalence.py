@@ -243,3 +243,26 @@ def test_mobilenet_v3_scales_match_keras_applications(scale, reference_name, cou
     assert built.name == reference.name == reference_name
     assert built.count_params() == reference.count_params() == count
     assert_same_logits(reference, built, (224, 224, 3))
+
+
+EFFICIENTNET_V2S = {"b0": 7_200_312, "b1": 8_212_124, "b2": 10_178_374, "b3": 14_467_622, "s": 21_612_360,
+                    "m": 54_431_388, "l": 119_027_848}
+
+
+@pytest.mark.parametrize("scale", [s if s == "b0" else pytest.param(s, marks=pytest.mark.slow)
+                                   for s in EFFICIENTNET_V2S])
+def test_efficientnet_v2_scales_match_keras_applications(scale):
+    """One 60-line file, seven networks: Fused-MBConv and MBConv stages from the tables of B0-B3 (compound
+    scaling), S, M and L; every layer name Keras's; B0's logits equal after weight copy."""
+    import keras
+
+    import builder
+    keras.backend.clear_session()        # Keras numbers the names it makes (rescaling_1) across models
+    reference = getattr(keras.applications, f"EfficientNetV2{scale.upper()}")(weights=None, classifier_activation=None)
+    keras.backend.clear_session()
+    built = builder.build(spec_path("efficientnet_v2"), scale=scale, overrides={"output.activation": "linear"})
+    assert built.name == reference.name == f"efficientnetv2-{scale}"
+    assert built.count_params() == reference.count_params() == EFFICIENTNET_V2S[scale]
+    assert [l.name for l in built.layers[1:]] == [l.name for l in reference.layers[1:]]
+    if scale == "b0":
+        assert_same_logits(reference, built, (224, 224, 3))

@@ -44,6 +44,14 @@ def test_values(text, names, expected):
     assert evaluate(text, names) == expected
 
 
+def test_round_to_is_efficientnet_v2s_rounding():
+    """keras.applications' EfficientNetV2 round_filters: the nearest multiple, no 10% guard."""
+    from builder.spec.expressions import round_to
+    assert [round_to(v) for v in (16 * 1.2, 32 * 1.1, 3.0, 1280 * 1.2)] == [16, 32, 8, 1536]
+    assert make_divisible(16 * 1.2) == 24                      # make_divisible steps up where that is 10% short
+    assert evaluate("round_to($x * 1.2, 8)", {"x": 16}) == 16
+
+
 def test_make_divisible_is_keras_applications_rounding():
     from keras.src.applications.mobilenet_v2 import _make_divisible
     for value in [v / 4 for v in range(1, 4000)]:

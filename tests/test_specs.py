@@ -51,6 +51,11 @@ PARAMS = {
     # keras_hub LlamaBackbone at the spec's `tiny` scale (its LLaMA 2 7B: test_transformer_zoo.py)
     "llama": 202_048,
     "bart": 139_417_344,          # keras_hub BartBackbone (BART base); its tiny scale: test_transformer_zoo.py
+    # keras.applications MobileNetV3Small, ConvNeXtTiny and EfficientNetV2B0 (their other scales:
+    # test_equivalence.py)
+    "mobilenet_v3": 2_554_968,
+    "convnext": 28_589_128,
+    "efficientnet_v2": 7_200_312,
 }
 # Specs whose written size does not fit a test machine: built at this scale here
 AT_SCALE = {"llama": "tiny"}
@@ -58,7 +63,7 @@ AT_SCALE = {"llama": "tiny"}
 # running statistics: that is our trainable count.
 TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
 HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3", "unet", "gpt2", "vit_b16",
-         "transformer_seq2seq", "bart"}
+         "transformer_seq2seq", "bart", "convnext"}
 OUTPUTS = {"lenet5": [None, 10], "small_cnn_augmented": [None, 10], "bert_base": [None, 2], "bert_tiny": [None, 2], "lstm_text": [None, 2],
            "gru_timeseries": [None, 1], "stacked_lstm": [None, 5], "unet": [None, 388, 388, 2],
            "gpt2": [None, None, 50257], "bert_tiny_mlm": [None, None, 30522], "bilstm_tagger": [None, None, 9],

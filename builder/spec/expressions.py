@@ -42,6 +42,13 @@ def make_divisible(value, divisor=8, min_value=None):
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
+def round_to(value, divisor=8, min_value=None):
+    """The nearest multiple of `divisor`, at least `min_value` (default the divisor): EfficientNetV2's
+    round_filters, make_divisible without its 10% guard."""
+    min_value = divisor if min_value is None else min_value
+    return max(min_value, int(value + divisor / 2) // divisor * divisor)
+
+
 FUNCTIONS = {
     "round": lambda x, digits=None: math.floor(x + 0.5) if digits is None else round(x, digits),  # half up
     "ceil": math.ceil,
@@ -52,6 +59,7 @@ FUNCTIONS = {
     "max": max,
     "abs": abs,
     "make_divisible": make_divisible,
+    "round_to": round_to,
 }
 _BINARY = {
     ast.Add: operator.add,
