@@ -53,3 +53,22 @@ def test_recurrent_and_attention_counts():
 def test_newer_layers_count_their_work(entry, shape, expected):
     model = builder.build(text=f"name: m\ninput: {shape}\nlayers:\n  - {entry}\noutput: none\n")
     assert describe.facts(model)["macs"] == expected
+
+
+def test_attention_along_some_axes_counts_the_positions_it_meets():
+    """Windowed attention (Swin's, written as attention over axes): each of the 4x4 windows' 49 queries
+    meets its own window's 49 keys, not all 784 of the map."""
+    model = builder.build(text="name: w\ninput: [16, 49, 8]\nlayers:\n"
+                               "  - multi_head_attention: {num_heads: 2, key_dim: 4, attention_axes: [2], name: a}\n"
+                               "output: none\n")
+    positions = 16 * 49
+    # q, k, v projections 3 x 784*8*2*4; scores and weighted sum 2 heads x 784 x 49 x (4+4); output 784*2*4*8
+    assert describe.facts(model)["macs"] == 3 * positions * 8 * 8 + 2 * positions * 49 * 8 + positions * 8 * 8
+
+
+def test_an_opened_transformer_block_counts_its_grouped_heads_and_gate():
+    """LLaMA's layer: the key and value projections for 2 of 4 heads, three feed-forward matrices."""
+    model = builder.build(text="name: t\ninput: [6, 16]\nlayers:\n"
+                               "  - transformer_decoder: {num_heads: 4, num_key_value_heads: 2, intermediate_dim: 32,"
+                               " feed_forward: swiglu, norm: rms, use_bias: false}\noutput: none\n")
+    assert describe.facts(model)["macs"] == (2 * 6 * 16 * 16 + 2 * 6 * 16 * 8 + 2 * 6 * 6 * 16) + 3 * 6 * 16 * 32

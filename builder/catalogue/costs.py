@@ -136,8 +136,18 @@ def multi_head_attention(layer, inputs, outputs, macs_of):
     value_dim = config["value_dim"] or key_dim
     t, s = _prod(query[:-1]), _prod(value[:-1])
     projections = t * query[-1] * heads * key_dim + s * key[-1] * heads * key_dim + s * value[-1] * heads * value_dim
-    attention = heads * t * s * (key_dim + value_dim)
+    attention = heads * t * _attended(value, config["attention_axes"]) * (key_dim + value_dim)
     return projections + attention + t * heads * value_dim * query[-1]
+
+
+def _attended(value, axes) -> int:
+    """How many positions each query attends to: all of the value's, or those along `attention_axes`
+    (a window's 49 of a Swin stage's 3,136: each query meets its own window only)."""
+    if axes is None:
+        return _prod(value[:-1])
+    rank = len(value) + 1  # the batch axis first
+    axes = [axes] if isinstance(axes, int) else axes
+    return _prod(value[(axis % rank) - 1] for axis in axes)
 
 
 def grouped_query_attention(layer, inputs, outputs, macs_of):
@@ -157,9 +167,14 @@ def dot_attention(layer, inputs, outputs, macs_of):
 
 
 def transformer_encoder(layer, inputs, outputs, macs_of):
+    """Query and output projections, key and value projections for the key-value heads, the scores
+    and their weighted sum, and the feed-forward's two matrices (three when gated)."""
     steps, hidden = _prod(_shape(inputs[0])[:-1]), _shape(inputs[0])[-1]
-    attention = 4 * steps * hidden * hidden + 2 * steps * steps * hidden
-    return attention + 2 * steps * hidden * _arguments(layer)["intermediate_dim"]
+    config = _arguments(layer)
+    key_value = hidden * (config["num_key_value_heads"] or config["num_heads"]) // config["num_heads"]
+    attention = 2 * steps * hidden * hidden + 2 * steps * hidden * key_value + 2 * steps * steps * hidden
+    matrices = 2 if config["feed_forward"] == "dense" else 3
+    return attention + matrices * steps * hidden * config["intermediate_dim"]
 
 
 def reversible_embedding(layer, inputs, outputs, macs_of):
