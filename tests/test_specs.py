@@ -56,6 +56,7 @@ PARAMS = {
     "mobilenet_v3": 2_554_968,
     "convnext": 28_589_128,
     "efficientnet_v2": 7_200_312,
+    "swin": 27_519_354,           # keras_hub SwinTransformerBackbone (Swin-T)
 }
 # Specs whose written size does not fit a test machine: built at this scale here
 AT_SCALE = {"llama": "tiny"}
@@ -63,11 +64,12 @@ AT_SCALE = {"llama": "tiny"}
 # running statistics: that is our trainable count.
 TRAINABLE = {"resnet18": 11_689_512, "resnet34": 21_797_672}
 HEAVY = {"resnet101", "resnet152", "vgg16", "bert_base", "densenet", "inception_v3", "unet", "gpt2", "vit_b16",
-         "transformer_seq2seq", "bart", "convnext"}
+         "transformer_seq2seq", "bart", "convnext", "swin"}
 OUTPUTS = {"lenet5": [None, 10], "small_cnn_augmented": [None, 10], "bert_base": [None, 2], "bert_tiny": [None, 2], "lstm_text": [None, 2],
            "gru_timeseries": [None, 1], "stacked_lstm": [None, 5], "unet": [None, 388, 388, 2],
            "gpt2": [None, None, 50257], "bert_tiny_mlm": [None, None, 30522], "bilstm_tagger": [None, None, 9],
-           "transformer_seq2seq": [None, None, 37000], "llama": [None, None, 1000], "bart": [None, None, 50265]}
+           "transformer_seq2seq": [None, None, 37000], "llama": [None, None, 1000], "bart": [None, None, 50265],
+           "swin": [None, 49, 768]}
 
 
 def test_every_shipped_spec_has_an_expected_count():

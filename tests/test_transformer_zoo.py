@@ -191,3 +191,25 @@ def test_bart_tiny_computes_what_keras_hub_bart_backbone_computes():
     np.testing.assert_allclose(decoded[0], expected["decoder_sequence_output"][0], atol=1e-4, rtol=0)
     np.testing.assert_allclose(decoded[1, :5], expected["decoder_sequence_output"][1, :5], atol=1e-4, rtol=0)
     assert np.abs(expected["decoder_sequence_output"]).mean() > 0.1
+
+
+SWIN_PATHS = [(r"^patch_embedding/conv_projection/", "patch_embedding/"), (r"^patch_embedding/norm/", "patch_norm/"),
+              (r"^stage_(\d)/blocks_(\d)/mlp/", r"stage_\1_block_\2_"), (r"^stage_(\d)/blocks_(\d)/", r"stage_\1_block_\2_"),
+              (r"^stage_(\d)/downsample/", r"stage_\1_downsample_")]
+
+
+def test_swin_tiny_computes_what_keras_hub_swin_transformer_backbone_computes():
+    """Windowed attention with a relative-position bias table per block, every second block's windows
+    shifted (masked where they wrap around), patch merging: Swin-T's 27,519,354 weights copied by
+    name, the same 49 x 768 sequence out."""
+    import keras_hub
+    reference = keras_hub.models.SwinTransformerBackbone(image_shape=(224, 224, 3), embed_dim=96,
+                                                         depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=7)
+    built = builder.build(spec_path("swin"))
+    assert built.count_params() == reference.count_params() == 27_519_354
+    copy_by_path(reference, built, SWIN_PATHS)
+    images = np.random.default_rng(3).uniform(0, 1, (2, 224, 224, 3)).astype("float32")
+    expected = reference.predict(images, verbose=0)
+    np.testing.assert_allclose(built.predict(images, verbose=0), expected, atol=1e-4, rtol=0)
+    assert np.abs(expected).mean() > 0.1
+    assert builder.describe(built)["macs"] == pytest.approx(4.5e9, rel=0.01)     # not 8.78 G: windows, not the map

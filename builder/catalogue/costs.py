@@ -161,6 +161,15 @@ def grouped_query_attention(layer, inputs, outputs, macs_of):
     return projections + 2 * q_heads * t * s * dim + t * q_heads * dim * query[-1]
 
 
+def window_attention(layer, inputs, outputs, macs_of):
+    """Query, key and value projections and the output projection at every position, and the scores
+    and their weighted sum within each window (window_size^2 positions a query meets)."""
+    shape = _shape(inputs[0])
+    positions, features = _prod(shape[:-1]), shape[-1]
+    window = _arguments(layer)["window_size"] ** 2
+    return 4 * positions * features * features + 2 * positions * window * features
+
+
 def dot_attention(layer, inputs, outputs, macs_of):
     query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
     return 2 * _prod(query[:-1]) * _prod(value[:-1]) * query[-1]

@@ -415,6 +415,7 @@ _builtin("additive_attention", "AdditiveAttention", kind="attention", macs=costs
 _builtin("position_embedding", "PositionEmbedding", module=_CUSTOM, short="sequence_length")
 _builtin("class_token", "ClassToken", module=_CUSTOM, takes_sequence=True)
 _builtin("layer_scale", "LayerScale", module=_CUSTOM, short="init_values")
+_builtin("window_attention", "WindowAttention", module=_CUSTOM, macs=costs.window_attention)
 _builtin("sine_position_encoding", "SinePositionEncoding", module=_CUSTOM)
 _builtin(
     "token_and_position_embedding",
@@ -759,6 +760,7 @@ KEEPS_CHANNELS = frozenset(
         "sine_position_encoding",
         "class_token",
         "layer_scale",
+        "window_attention",
     ]
 )
 

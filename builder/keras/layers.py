@@ -409,6 +409,118 @@ class HeadsAttention(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="builder")
+class WindowAttention(keras.layers.Layer):
+    """Self-attention inside windows of a map (Swin: Liu et al., 2021): the (batch, height, width,
+    features) map is cut into `window_size` x `window_size` windows and each position attends to its
+    own window's only, with a learned bias for every relative position and head (a table of
+    (2w - 1)^2 rows). With `shift` > 0 the windows are shifted by that many positions first (and
+    back after), so that they straddle the last layer's borders; positions that the shift brought
+    from opposite edges do not attend to each other. Its weights are KerasHub's WindowAttention's:
+    one query-key-value projection, the output projection, the bias table."""
+
+    def __init__(self, num_heads, window_size=7, shift=0, use_bias=True, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.shift = shift
+        self.use_bias = use_bias
+        self.dropout = dropout
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        height, width, features = input_shape[1:]
+        window = self.window_size
+        if height is None or width is None or height % window or width % window:
+            raise ValueError(f"a {height}x{width} map does not divide into windows of {window}x{window}")
+        if not 0 <= self.shift < window:
+            raise ValueError(f"the shift is from 0 to {window - 1} (less than a window), got {self.shift}")
+        if features % self.num_heads:
+            raise ValueError(f"the input's {features} features do not divide into {self.num_heads} heads")
+        self.qkv = keras.layers.Dense(3 * features, use_bias=self.use_bias, name="attention_qkv", dtype=self.dtype_policy)
+        self.qkv.build((None, window * window, features))
+        self.proj = keras.layers.Dense(features, name="attention_projection", dtype=self.dtype_policy)
+        self.proj.build((None, window * window, features))
+        self.relative_position_bias_table = self.add_weight(
+            name="relative_position_bias_table",
+            shape=((2 * window - 1) ** 2, self.num_heads),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self._index = _relative_position_index(window)
+        self._shift_mask = _shift_mask(height, width, window, self.shift) if self.shift else None
+
+    def _windows(self, x, height, width, features):
+        """(batch, height, width, features) -> (batch * windows, window positions, features)."""
+        w = self.window_size
+        x = ops.reshape(x, (-1, height // w, w, width // w, w, features))
+        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, w * w, features))
+
+    def _map(self, windows, height, width, features):
+        w = self.window_size
+        x = ops.reshape(windows, (-1, height // w, width // w, w, w, features))
+        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, height, width, features))
+
+    def call(self, inputs, training=None):
+        height, width, features = inputs.shape[1:]
+        heads, positions = self.num_heads, self.window_size**2
+        x = ops.roll(inputs, shift=(-self.shift, -self.shift), axis=(1, 2)) if self.shift else inputs
+        x = self._windows(x, height, width, features)
+        qkv = ops.transpose(ops.reshape(self.qkv(x), (-1, positions, 3, heads, features // heads)), (2, 0, 3, 1, 4))
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        query = query * ops.cast((features // heads) ** -0.5, query.dtype)
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
+        bias = ops.take(self.relative_position_bias_table, self._index, axis=0)  # (positions, positions, heads)
+        scores = scores + ops.cast(ops.transpose(bias, (2, 0, 1)), scores.dtype)
+        if self._shift_mask is not None:
+            windows = self._shift_mask.shape[0]
+            scores = ops.reshape(scores, (-1, windows, heads, positions, positions))
+            scores = scores + ops.cast(self._shift_mask[None, :, None], scores.dtype)
+            scores = ops.reshape(scores, (-1, heads, positions, positions))
+        weights = self.dropout_layer(ops.softmax(scores, axis=-1), training=training)
+        out = ops.reshape(ops.transpose(ops.matmul(weights, value), (0, 2, 1, 3)), (-1, positions, features))
+        out = self._map(self.proj(out), height, width, features)
+        return ops.roll(out, shift=(self.shift, self.shift), axis=(1, 2)) if self.shift else out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "window_size": self.window_size,
+            "shift": self.shift,
+            "use_bias": self.use_bias,
+            "dropout": self.dropout,
+        }
+
+
+def _relative_position_index(window):
+    """(positions, positions): the row of the bias table for each pair of a window's positions."""
+    import numpy as np
+
+    rows, columns = np.meshgrid(np.arange(window), np.arange(window), indexing="ij")
+    coordinates = np.stack([rows.ravel(), columns.ravel()])  # (2, positions)
+    relative = coordinates[:, :, None] - coordinates[:, None, :] + window - 1
+    return (relative[0] * (2 * window - 1) + relative[1]).astype("int32")
+
+
+def _shift_mask(height, width, window, shift):
+    """(windows, positions, positions): -100 between positions of a shifted window that came from
+    different regions of the map (its last rows and columns wrapped around), 0 elsewhere — Swin's."""
+    import numpy as np
+
+    regions = np.zeros((height, width), "int32")
+    edges = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for i, rows in enumerate(edges):
+        for j, columns in enumerate(edges):
+            regions[rows, columns] = 3 * i + j
+    windows = regions.reshape(height // window, window, width // window, window).transpose(0, 2, 1, 3)
+    windows = windows.reshape(-1, window * window)
+    return ((windows[:, None, :] != windows[:, :, None]) * -100.0).astype("float32")
+
+
 def _attention_mask(attention_mask, causal, queries, keys):
     """(batch or 1, queries, keys) booleans, True where a query may attend: the given mask, and
     each query's own and earlier positions where `causal`; None when neither restricts."""

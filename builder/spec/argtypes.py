@@ -197,6 +197,8 @@ BY_NAME: dict[str, str] = {
     "synchronized": "bool",
     "epsilon": "positive_number",
     "init_values": "number",
+    "window_size": "positive_int",
+    "shift": "int",
     "momentum": "number",
     "alpha": "number",
     "beta": "number",
