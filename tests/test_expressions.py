@@ -214,3 +214,47 @@ output: none
 """
     made = {node.name: node for node in builder.validate(text=spec).nodes}
     assert made["b_d"].args["units"] == 24 and made["b_drop"].args["rate"] == 0.1
+
+
+JOIN = """name: t
+inputs:
+  a: {shape: [8, 8, 16]}
+  b: {shape: [8, 8, 24]}
+blocks:
+  join:                       # NASNet's cells adjust their second input to the first's channels where they differ
+    inputs: [x, skip]
+    layers:
+      - conv2d: {filters: $in_channels, kernel_size: 1, name: adjust, inputs: skip,
+                 when: "$inputs[1].channels != $in_channels"}   # quoted: [ ] inside { } is YAML's
+      - add: {inputs: [x, adjust], name: add}
+layers:
+  - join: {inputs: [a, b], name: j}
+  - join: {inputs: [j, a], name: k}
+  - dense: {units: "$inputs[0].channels * 2", name: d}
+output: none
+"""
+
+
+def test_every_input_of_a_block_or_an_entry_is_seen_by_its_channels():
+    graph = builder.validate(text=JOIN)
+    made = {node.name: node for node in graph.nodes}
+    assert made["j_adjust"].args["filters"] == 16 and made["j_adjust"].inputs == ["b"]
+    assert "k_adjust" not in made and made["k_add"].inputs == ["j_add", "a"]
+    assert made["d"].args["units"] == 32
+
+
+@pytest.mark.parametrize("change, message", [
+    ("$inputs[0].channels * 2", None),
+    ("$inputs[1].channels * 2", "the expression '$inputs[1].channels * 2' asks for input 1; this entry has 1 "
+                                "(numbered from 0)"),
+    ("$inputs[0].shape", "the expression '$inputs[0].shape' holds a Attribute (an input has .channels: "
+                         "$inputs[1].channels)"),
+])
+def test_inputs_mistakes_are_located(change, message):
+    text = JOIN.replace("$inputs[0].channels * 2", change)
+    if message is None:
+        builder.validate(text=text)
+        return
+    with pytest.raises(builder.SpecError) as caught:
+        builder.validate(text=text)
+    assert caught.value.line == 15 and caught.value.message.startswith(message), caught.value.render()

@@ -24,7 +24,7 @@ MAX_LENGTH = 500
 _PREFIX = "_spec_"  # `$x` is parsed as the Python name _spec_x
 
 
-GIVEN = ("index", "count", "in_channels")  # names every entry's expressions have, besides block parameters
+GIVEN = ("index", "count", "in_channels", "inputs")  # names every entry's expressions have, besides parameters
 
 
 class Unknown:
@@ -32,6 +32,15 @@ class Unknown:
 
     def __init__(self, reason: str):
         self.reason = reason
+
+
+class Input:
+    """One input of an entry (or of a block instance) as `$inputs[K]` names it: `.channels`."""
+
+    ATTRIBUTES = ("channels",)
+
+    def __init__(self, channels):
+        self.channels = channels  # an int, or an Unknown that says why not
 
 
 def make_divisible(value, divisor=8, min_value=None):
@@ -195,6 +204,24 @@ class _Evaluator:
                 result = result and _COMPARE[type(op)](left, right)
                 left = right
             return result
+        if kind is ast.Subscript:
+            sequence, index = self.value(node.value), self.value(node.slice)
+            if not isinstance(sequence, list):
+                raise self.refuse("a Subscript (only $inputs is indexed: $inputs[1].channels)")
+            if not isinstance(index, int) or isinstance(index, bool) or not -len(sequence) <= index < len(sequence):
+                raise SpecError(
+                    f"the expression {self.text!r} asks for input {index!r}; this entry has {len(sequence)} "
+                    f"(numbered from 0)"
+                )
+            return sequence[index]
+        if kind is ast.Attribute:
+            owner = self.value(node.value)
+            if not isinstance(owner, Input) or node.attr not in Input.ATTRIBUTES:
+                raise self.refuse("a Attribute (an input has .channels: $inputs[1].channels)")
+            found = getattr(owner, node.attr)
+            if isinstance(found, Unknown):
+                raise SpecError(f"cannot evaluate {self.text!r}: {found.reason}")
+            return found
         if kind is ast.IfExp:
             return self.value(node.body) if self.value(node.test) else self.value(node.orelse)
         if kind is ast.Call and type(node.func) is ast.Name and node.func.id in FUNCTIONS and not node.keywords:

@@ -330,6 +330,8 @@ class _Expander:
             names["in_channels"] = (
                 self.channels_of(sources[0]) if sources else expressions.Unknown("$in_channels needs an input")
             )
+        if "inputs" not in names:
+            names["inputs"] = [expressions.Input(self.channels_of(source)) for source in sources]
         return names
 
     def channels_of(self, reference):
@@ -438,9 +440,9 @@ class _Expander:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack, block.name))
             raise SpecError(f"block cycle: {chain}")
-        in_channels = self.channels_of(entry.sources[0]) if entry.sources else None
+        inputs = [expressions.Input(self.channels_of(source)) for source in entry.sources]
         # the spec's own `params:` are seen inside blocks too; a block parameter of the same name wins
-        params = {**(self.spec_params or {}), **_instance_params(scope, block, entry, position, in_channels)}
+        params = {**(self.spec_params or {}), **_instance_params(scope, block, entry, position, inputs)}
         sources, path = entry.sources, entry.path
         if len(sources) != len(block.inputs):
             raise SpecError(
@@ -489,9 +491,10 @@ def _renamed(reference: str, renamed: dict) -> str:
     return f"{renamed.get(base, base)}{dot}{index}"
 
 
-def _instance_params(scope, block: BlockDef, entry: Entry, position, in_channels) -> dict:
-    """A block instance's parameters: its arguments, the block's defaults, and
-    the $index, $count and $in_channels (of its first input) it is given, each with where it was written."""
+def _instance_params(scope, block: BlockDef, entry: Entry, position, inputs) -> dict:
+    """A block instance's parameters: its arguments, the block's defaults, and the $index, $count,
+    $in_channels (of its first input) and $inputs it is given, each with where it was written."""
+    in_channels = inputs[0].channels if inputs else None
     params = {}
     for key, value in entry.args.items():
         if key not in block.params:
@@ -514,6 +517,7 @@ def _instance_params(scope, block: BlockDef, entry: Entry, position, in_channels
     params["index"] = (position[0], scope.source, entry.path)
     params["count"] = (position[1], scope.source, entry.path)
     params["in_channels"] = (in_channels, scope.source, entry.path)
+    params["inputs"] = (inputs, scope.source, entry.path)
     return params
 
 
