@@ -437,7 +437,9 @@ class WindowAttention(keras.layers.Layer):
             raise ValueError(f"the shift is from 0 to {window - 1} (less than a window), got {self.shift}")
         if features % self.num_heads:
             raise ValueError(f"the input's {features} features do not divide into {self.num_heads} heads")
-        self.qkv = keras.layers.Dense(3 * features, use_bias=self.use_bias, name="attention_qkv", dtype=self.dtype_policy)
+        self.qkv = keras.layers.Dense(
+            3 * features, use_bias=self.use_bias, name="attention_qkv", dtype=self.dtype_policy
+        )
         self.qkv.build((None, window * window, features))
         self.proj = keras.layers.Dense(features, name="attention_projection", dtype=self.dtype_policy)
         self.proj.build((None, window * window, features))

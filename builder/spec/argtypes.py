@@ -14,9 +14,8 @@ import functools
 import re
 from typing import Annotated, Literal, Union
 
-from typing_extensions import TypedDict
-
 from pydantic import AfterValidator, ConfigDict, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
+from typing_extensions import TypedDict
 
 from ..catalogue import applications, signatures
 from ..errors import unknown

@@ -204,24 +204,8 @@ class _Evaluator:
                 result = result and _COMPARE[type(op)](left, right)
                 left = right
             return result
-        if kind is ast.Subscript:
-            sequence, index = self.value(node.value), self.value(node.slice)
-            if not isinstance(sequence, list):
-                raise self.refuse("a Subscript (only $inputs is indexed: $inputs[1].channels)")
-            if not isinstance(index, int) or isinstance(index, bool) or not -len(sequence) <= index < len(sequence):
-                raise SpecError(
-                    f"the expression {self.text!r} asks for input {index!r}; this entry has {len(sequence)} "
-                    f"(numbered from 0)"
-                )
-            return sequence[index]
-        if kind is ast.Attribute:
-            owner = self.value(node.value)
-            if not isinstance(owner, Input) or node.attr not in Input.ATTRIBUTES:
-                raise self.refuse("a Attribute (an input has .channels: $inputs[1].channels)")
-            found = getattr(owner, node.attr)
-            if isinstance(found, Unknown):
-                raise SpecError(f"cannot evaluate {self.text!r}: {found.reason}")
-            return found
+        if kind in (ast.Subscript, ast.Attribute):
+            return self.lookup(node)
         if kind is ast.IfExp:
             return self.value(node.body) if self.value(node.test) else self.value(node.orelse)
         if kind is ast.Call and type(node.func) is ast.Name and node.func.id in FUNCTIONS and not node.keywords:
@@ -233,6 +217,26 @@ class _Evaluator:
                 f"{', '.join(FUNCTIONS)}.{suggest(name, FUNCTIONS)}"
             )
         raise self.refuse(f"a {kind.__name__}")
+
+    def lookup(self, node):
+        """`$inputs[K]` and `.channels`: the one subscript and the one attribute expressions take."""
+        if type(node) is ast.Subscript:
+            sequence, index = self.value(node.value), self.value(node.slice)
+            if not isinstance(sequence, list):
+                raise self.refuse("a Subscript (only $inputs is indexed: $inputs[1].channels)")
+            if not isinstance(index, int) or isinstance(index, bool) or not -len(sequence) <= index < len(sequence):
+                raise SpecError(
+                    f"the expression {self.text!r} asks for input {index!r}; this entry has {len(sequence)} "
+                    f"(numbered from 0)"
+                )
+            return sequence[index]
+        owner = self.value(node.value)
+        if not isinstance(owner, Input) or node.attr not in Input.ATTRIBUTES:
+            raise self.refuse("a Attribute (an input has .channels: $inputs[1].channels)")
+        found = getattr(owner, node.attr)
+        if isinstance(found, Unknown):
+            raise SpecError(f"cannot evaluate {self.text!r}: {found.reason}")
+        return found
 
     def checked(self, value):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:

@@ -195,6 +195,45 @@ class _LayerNames:
         self.taken[name] = (scope.source.file, scope.source.position(path)[0])
 
 
+class _Made:
+    """The nodes made so far: in build order, by name, and the channels of each (and of the
+    spec's inputs) where the arguments alone tell."""
+
+    def __init__(self, spec: Spec):
+        self.nodes: list[Node] = []
+        self.by_name: dict[str, Node] = {}
+        self.channels: dict[str, int | None] = {
+            item.name: item.shape[-1] if item.shape else None for item in spec.inputs
+        }
+        self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
+
+    def add(self, node: Node) -> str:
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"the model would have more than {MAX_NODES:,} layers")
+        self.nodes.append(node)
+        self.by_name[node.name] = node
+        self.kinds[node.name] = node.type.name
+        inputs = [None if "." in reference else self.channels.get(reference) for reference in node.inputs]
+        self.channels[node.name] = registry.channels(node.type, node.args, inputs)
+        return node.name
+
+    def channels_of(self, reference):
+        """The channels (last dimension) of a node's output where arguments alone tell, else an Unknown."""
+        base, dot, _ = reference.partition(".")
+        found = None if dot else self.channels.get(base)
+        if found is None:
+            kind = self.kinds.get(base)
+            what = f"a {kind} layer" if kind else "an input without a fixed last dimension"
+            return expressions.Unknown(
+                f"the channels of '{base}' ({what}) are not known before the model is built; write the number"
+            )
+        return found
+
+    def inputs(self, sources) -> list:
+        """`$inputs`: each of an entry's (or a block instance's) inputs, by its channels."""
+        return [expressions.Input(self.channels_of(source)) for source in sources]
+
+
 class _Expander:
     """Makes one spec's nodes: entries, their repetitions, layers and block
     instances, each named uniquely; the arguments are LayerArguments' part."""
@@ -202,17 +241,13 @@ class _Expander:
     def __init__(self, spec: Spec):
         self.spec = spec
         self.arguments = LayerArguments(spec)
-        self.nodes: list[Node] = []
+        self.made = _Made(spec)
         self.names = _LayerNames()
         self.notes: list[SpecNote] = []
-        self.channels: dict[str, int | None] = {  # a node's output channels where arguments alone tell
-            item.name: item.shape[-1] if item.shape else None for item in spec.inputs
-        }
-        self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
         self.spec_params: dict | None = None  # the spec's `params:`, seen in its blocks too
-        self.counts: dict[tuple, int] = {}
-        self.by_name: dict[str, Node] = {}
-        self.instance: _Instance | None = None  # the block instance made last  # (scope, entry name) -> repetitions named so far, for `continue`
+        self.counts: dict[tuple, int] = {}  # (scope, entry name) -> repetitions named so far, for `continue`
+        self.instance: _Instance | None = None  # the block instance made last
+        self.sharing = _Sharing(self)
 
     # --- entries -------------------------------------------------------------------
 
@@ -242,7 +277,7 @@ class _Expander:
             when = _resolved(args.pop("when", True), names, "when")
             written = "repeat" in args
             repeat = _resolved(args.pop("repeat", 1), names, "repeat")
-            numbering = self.numbering(args, origins)
+            numbering = _numbering(self.spec, args, origins)
             first = self.counts.get((id(scope), name), 0) if numbering.carry else 0
             check_settings(when, repeat, numbering, first)
             vary, vary_keys = vary_overrides(vary, repeat)
@@ -268,24 +303,11 @@ class _Expander:
                 scope.instances[name] = self.instance
         return output
 
-    def numbering(self, args: dict, origins: dict) -> Numbering:
-        """The entry's `numbering:` over the spec's `defaults: {numbering: ...}`, each read where it was written."""
-        numbering = Numbering()
-        if "numbering" in self.spec.defaults:
-            with in_source(self.spec.source), at("defaults", "numbering"):
-                numbering = parse_numbering(self.spec.defaults["numbering"])
-        if "numbering" not in args:
-            return numbering
-        value = args.pop("numbering")
-        source, where = origins.get("numbering", (None, ("numbering",)))
-        with in_source(source) if source is not None else contextlib.nullcontext(), at(*where):
-            return parse_numbering(value, numbering)
-
-    def repeated(self, scope, entry: Entry, vary: tuple, repeat: int, naming=(Numbering(), 0, False)) -> str:
+    def repeated(self, scope, entry: Entry, varied: tuple[dict, dict], repeat: int, naming: tuple) -> str:
         """The entry made `repeat` times, each repetition taking the last one's output
-        (named as its Numbering says), with `vary`'s overrides per repetition
-        (`vary`: the overrides and the keys they were written under)."""
-        vary, vary_keys = vary
+        (named as `naming`'s Numbering says, counting on from its `first`), with `varied`'s
+        overrides per repetition (the overrides, and the keys they were written under)."""
+        vary, vary_keys = varied
         numbering, first, written = naming
         block = self.spec.blocks.get(entry.type_name)
         outer, sources = scope.frames, entry.sources
@@ -294,7 +316,7 @@ class _Expander:
             place = f"{outer[-1].id if outer else ''}/{format_path(entry.path)}"
             scope.frames = (*outer, Frame(place, label, scope.source, entry.path, count=repeat))
         for k in range(1, repeat + 1):
-            varied = {
+            where = {
                 key: (scope.source, entry.path + (entry.type_name, "vary", written_under, key))
                 for key, written_under in vary_keys.get(k, {}).items()
             }
@@ -305,10 +327,10 @@ class _Expander:
                 args = {key: _resolved(value, names, key) for key, value in {**entry.args, **vary.get(k, {})}.items()}
                 name = numbering.name(entry.name, first + k - 1, repeat, written)
                 made = dataclasses.replace(
-                    entry, args=args, origins={**entry.origins, **varied}, name=name, sources=sources
+                    entry, args=args, origins={**entry.origins, **where}, name=name, sources=sources
                 )
                 if entry.type_name == SHARE:
-                    output = self.share(scope, made)
+                    output = self.sharing.share(scope, made)
                 elif block is not None:
                     if entry.keys is not None:
                         raise SpecError("a block takes its inputs as a name or a list").at("inputs")
@@ -328,23 +350,11 @@ class _Expander:
         names.setdefault("count", 1)
         if "in_channels" not in names:
             names["in_channels"] = (
-                self.channels_of(sources[0]) if sources else expressions.Unknown("$in_channels needs an input")
+                self.made.channels_of(sources[0]) if sources else expressions.Unknown("$in_channels needs an input")
             )
         if "inputs" not in names:
-            names["inputs"] = [expressions.Input(self.channels_of(source)) for source in sources]
+            names["inputs"] = self.made.inputs(sources)
         return names
-
-    def channels_of(self, reference):
-        """The channels (last dimension) of a node's output where arguments alone tell, else an Unknown."""
-        base, dot, _ = reference.partition(".")
-        found = None if dot else self.channels.get(base)
-        if found is None:
-            kind = self.kinds.get(base)
-            what = f"a {kind} layer" if kind else "an input without a fixed last dimension"
-            return expressions.Unknown(
-                f"the channels of '{base}' ({what}) are not known before the model is built; write the number"
-            )
-        return found
 
     # --- layers --------------------------------------------------------------------
 
@@ -364,75 +374,14 @@ class _Expander:
         full = scope.full_name(entry.name) if entry.name else self.names.auto(scope, type_name)
         self.names.claim(full, scope, path)
         made = Node(full, layer_type, args, list(entry.sources), scope.source, path, scope.via, entry.keys, explicit)
-        output = self.add(dataclasses.replace(made, frames=scope.frames, origins=origins))
+        output = self.made.add(dataclasses.replace(made, frames=scope.frames, origins=origins))
         if activation_entry is not None:
             act_type, act_args = activation_entry
             act_name = f"{full}_{act_type.name}"
             self.names.claim(act_name, scope, path)
             made = Node(act_name, act_type, act_args, [output], scope.source, path, scope.via)
-            output = self.add(dataclasses.replace(made, frames=scope.frames, origins=origins))
+            output = self.made.add(dataclasses.replace(made, frames=scope.frames, origins=origins))
         return output
-
-    # --- shared layers -----------------------------------------------------------------
-
-    def share(self, scope, entry: Entry) -> str:
-        """`- share: {layer: NAME, inputs: ...}`: the layer NAME (or every layer of the block
-        instance NAME) called again on new inputs, with the same weights."""
-        args = dict(entry.args)
-        target = args.pop("layer", None)
-        if args:
-            raise SpecError(f"share takes layer, name, inputs, repeat and when; got {', '.join(args)}").at(
-                next(iter(args))
-            )
-        with at("layer"):
-            if not isinstance(target, str):
-                raise SpecError(f"expected the name of an entry above to call again, got {describe(target)}")
-            instance = scope.instances.get(target)
-            original = None if instance else self.by_name.get(scope.reference(target))
-            if instance is None and original is None:
-                raise SpecError(f"'{target}' is an input; share calls a layer (or a block instance) again")
-        if instance is not None:
-            with at("inputs"):
-                return self.share_instance(scope, entry, instance)
-        original = self.by_name.get(original.shares or "", original)
-        _check_input_count(original.type, entry.sources, entry.keys)
-        name = scope.full_name(entry.name) if entry.name else self.names.auto(scope, f"{original.name}_shared")
-        return self.shared_node(scope, entry, original, name, list(entry.sources))
-
-    def share_instance(self, scope, entry: Entry, instance: _Instance) -> str:
-        """Every layer of a block instance called again, its inputs the entry's in the instance's place."""
-        if len(entry.sources) != len(instance.sources):
-            raise SpecError(
-                f"'{instance.name}' took {len(instance.sources)} input(s); this call gives {len(entry.sources)}"
-            )
-        prefix = scope.full_name(entry.name) if entry.name else self.names.auto(scope, f"{instance.name}_shared")
-        renamed = dict(zip(instance.sources, entry.sources))
-        for node in instance.nodes:
-            original = self.by_name.get(node.shares or "", node)
-            inputs = [_renamed(reference, renamed) for reference in node.inputs]
-            renamed[node.name] = self.shared_node(
-                scope, entry, original, prefix + node.name[len(instance.name) :], inputs, node.input_keys
-            )
-        return _renamed(instance.output, renamed)
-
-    def shared_node(self, scope, entry: Entry, original: Node, name: str, inputs: list, keys=None) -> str:
-        path = entry.path + (SHARE,)
-        self.names.claim(name, scope, path)
-        made = Node(
-            name, original.type, original.args, inputs, scope.source, path, scope.via,
-            entry.keys if keys is None else keys, original.explicit, scope.frames, shares=original.name,
-        )  # fmt: skip
-        return self.add(made)
-
-    def add(self, node: Node) -> str:
-        if len(self.nodes) >= MAX_NODES:
-            raise SpecError(f"the model would have more than {MAX_NODES:,} layers")
-        self.nodes.append(node)
-        self.by_name[node.name] = node
-        self.kinds[node.name] = node.type.name
-        inputs = [None if "." in reference else self.channels.get(reference) for reference in node.inputs]
-        self.channels[node.name] = registry.channels(node.type, node.args, inputs)
-        return node.name
 
     # --- blocks --------------------------------------------------------------------
 
@@ -440,7 +389,7 @@ class _Expander:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack, block.name))
             raise SpecError(f"block cycle: {chain}")
-        inputs = [expressions.Input(self.channels_of(source)) for source in entry.sources]
+        inputs = self.made.inputs(entry.sources)
         # the spec's own `params:` are seen inside blocks too; a block parameter of the same name wins
         params = {**(self.spec_params or {}), **_instance_params(scope, block, entry, position, inputs)}
         sources, path = entry.sources, entry.path
@@ -463,7 +412,7 @@ class _Expander:
             _later_names(block.layers, inner_path),
         )
         inner.frames = (*scope.frames, Frame(instance, instance, scope.source, path, block=block.name))
-        first = len(self.nodes)
+        first = len(self.made.nodes)
         try:
             output = self.entries(inner, block.layers, inner_path)
             if block.output is not None:
@@ -481,8 +430,81 @@ class _Expander:
             if err.located and not at_instance:
                 err.via.insert(len(scope.via), (format_path(path), scope.source.file, line))
             raise
-        self.instance = _Instance(instance, self.nodes[first:], list(sources), output)
+        self.instance = _Instance(instance, self.made.nodes[first:], list(sources), output)
         return output
+
+
+class _Sharing:
+    """`- share:` entries: an earlier layer, or every layer of a named block instance, called
+    again on new inputs with the same weights (nodes that name the layer they share)."""
+
+    def __init__(self, expander):
+        self.made = expander.made
+        self.names = expander.names
+
+    def share(self, scope, entry: Entry) -> str:
+        """`- share: {layer: NAME, inputs: ...}`: the layer NAME (or every layer of the block
+        instance NAME) called again on new inputs, with the same weights."""
+        args = dict(entry.args)
+        target = args.pop("layer", None)
+        if args:
+            raise SpecError(f"share takes layer, name, inputs, repeat and when; got {', '.join(args)}").at(
+                next(iter(args))
+            )
+        with at("layer"):
+            if not isinstance(target, str):
+                raise SpecError(f"expected the name of an entry above to call again, got {describe(target)}")
+            instance = scope.instances.get(target)
+            found = None if instance else self.made.by_name.get(scope.reference(target))
+            if instance is None and found is None:
+                raise SpecError(f"'{target}' is an input; share calls a layer (or a block instance) again")
+        if instance is not None:
+            with at("inputs"):
+                return self.share_instance(scope, entry, instance)
+        assert found is not None
+        original = self.made.by_name.get(found.shares or "", found)
+        _check_input_count(original.type, entry.sources, entry.keys)
+        name = scope.full_name(entry.name) if entry.name else self.names.auto(scope, f"{original.name}_shared")
+        return self.shared_node(scope, entry, original, name, list(entry.sources))
+
+    def share_instance(self, scope, entry: Entry, instance: _Instance) -> str:
+        """Every layer of a block instance called again, its inputs the entry's in the instance's place."""
+        if len(entry.sources) != len(instance.sources):
+            raise SpecError(
+                f"'{instance.name}' took {len(instance.sources)} input(s); this call gives {len(entry.sources)}"
+            )
+        prefix = scope.full_name(entry.name) if entry.name else self.names.auto(scope, f"{instance.name}_shared")
+        renamed = dict(zip(instance.sources, entry.sources))
+        for node in instance.nodes:
+            original = self.made.by_name.get(node.shares or "", node)
+            inputs = [_renamed(reference, renamed) for reference in node.inputs]
+            renamed[node.name] = self.shared_node(
+                scope, entry, original, prefix + node.name[len(instance.name) :], inputs, node.input_keys
+            )
+        return _renamed(instance.output, renamed)
+
+    def shared_node(self, scope, entry: Entry, original: Node, name: str, inputs: list, keys=None) -> str:
+        path = entry.path + (SHARE,)
+        self.names.claim(name, scope, path)
+        made = Node(
+            name, original.type, original.args, inputs, scope.source, path, scope.via,
+            entry.keys if keys is None else keys, original.explicit, scope.frames, shares=original.name,
+        )  # fmt: skip
+        return self.made.add(made)
+
+
+def _numbering(spec, args: dict, origins: dict) -> Numbering:
+    """The entry's `numbering:` over the spec's `defaults: {numbering: ...}`, each read where it was written."""
+    numbering = Numbering()
+    if "numbering" in spec.defaults:
+        with in_source(spec.source), at("defaults", "numbering"):
+            numbering = parse_numbering(spec.defaults["numbering"])
+    if "numbering" not in args:
+        return numbering
+    value = args.pop("numbering")
+    source, where = origins.get("numbering", (None, ("numbering",)))
+    with in_source(source) if source is not None else contextlib.nullcontext(), at(*where):
+        return parse_numbering(value, numbering)
 
 
 def _renamed(reference: str, renamed: dict) -> str:
@@ -623,7 +645,7 @@ def expand(spec: Spec) -> Graph:
     expander.spec_params = _spec_params(spec)
     scope = _Scope(spec.source, "", names, expander.spec_params, [], (), later)
     output = expander.entries(scope, spec.layers, ("layers",))
-    _return_sequences(expander.nodes)
+    _return_sequences(expander.made.nodes)
     heads, tie = [], None
     if spec.output is not None and spec.output.get("tie") is not None:
         head, tie = _tied_head(expander, spec, scope, output)
@@ -635,7 +657,7 @@ def expand(spec: Spec) -> Graph:
             body = scope.reference(settings["input"]) if settings["input"] is not None else output
         heads.append(_head(expander, (name, settings), scope, body, ("outputs", name)))
     pools = {head.name: settings["pool"] for head, settings in zip(heads, _head_settings(spec))}
-    graph = Graph(spec, expander.nodes, output, heads, expander.notes, tie, pools, expander.channels)
+    graph = Graph(spec, expander.made.nodes, output, heads, expander.notes, tie, pools, expander.made.channels)
     budget.check(graph, **spec.limits)
     for note in graph.notes:
         warnings.warn(note.render(), SpecWarning, stacklevel=2)
@@ -675,7 +697,7 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
             raise SpecError(f"expected true or false, got {describe(spec.output['use_bias'])}").at("use_bias")
         with at("tie"):
             target = scope.reference(tie)
-        node = next((n for n in expander.nodes if n.name == target), None)
+        node = expander.made.by_name.get(target)
         if node is None or not node.type.reverses:
             kind = f"a {node.type.name} layer" if node else "an input"
             raise SpecError(
