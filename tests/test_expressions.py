@@ -231,6 +231,7 @@ layers:
   - join: {inputs: [a, b], name: j}
   - join: {inputs: [j, a], name: k}
   - dense: {units: "$inputs[0].channels * 2", name: d}
+  - dense: {units: "$in_shape[1] * $inputs[0].shape[2]", name: e}
 output: none
 """
 
@@ -241,17 +242,21 @@ def test_every_input_of_a_block_or_an_entry_is_seen_by_its_channels():
     assert made["j_adjust"].args["filters"] == 16 and made["j_adjust"].inputs == ["b"]
     assert "k_adjust" not in made and made["k_add"].inputs == ["j_add", "a"]
     assert made["d"].args["units"] == 32
+    assert made["e"].args["units"] == 64                     # the 8x8 map's height and width
 
 
 @pytest.mark.parametrize("change, message", [
     ("$inputs[0].channels * 2", None),
-    ("$inputs[1].channels * 2", "the expression '$inputs[1].channels * 2' asks for input 1; this entry has 1 "
-                                "(numbered from 0)"),
-    ("$inputs[0].shape", "the expression '$inputs[0].shape' holds a Attribute (an input has .channels: "
-                         "$inputs[1].channels)"),
+    ("$inputs[1].channels * 2", "the expression '$inputs[1].channels * 2' asks for input 1; there is 1 input, "
+                                "from 0"),
+    ("$inputs[0].size", "the expression '$inputs[0].size' holds a Attribute (an input has .channels and .shape: "
+                        "$inputs[1].channels)"),
+    ("$in_shape[0]", "cannot evaluate '$in_shape[0]': axis 0 of the shape (None, 8, 8, 16) varies (the batch axis, "
+                     "or a size left null)"),
+    ("$in_shape[4]", "the expression '$in_shape[4]' asks for axis 4; there are 4 axes, from 0"),
 ])
 def test_inputs_mistakes_are_located(change, message):
-    text = JOIN.replace("$inputs[0].channels * 2", change)
+    text = JOIN.replace('"$inputs[0].channels * 2"', f'"{change}"')
     if message is None:
         builder.validate(text=text)
         return

@@ -415,7 +415,13 @@ _builtin("additive_attention", "AdditiveAttention", kind="attention", macs=costs
 _builtin("position_embedding", "PositionEmbedding", module=_CUSTOM, short="sequence_length")
 _builtin("class_token", "ClassToken", module=_CUSTOM, takes_sequence=True)
 _builtin("layer_scale", "LayerScale", module=_CUSTOM, short="init_values")
-_builtin("window_attention", "WindowAttention", module=_CUSTOM, macs=costs.window_attention)
+_builtin(
+    "window_attention",
+    "WindowAttention",
+    module=_CUSTOM,
+    macs=costs.window_attention,
+    example={"input": [8, 8, 4], "args": {"num_heads": 2, "window_size": 4, "shift": 2}},
+)
 _builtin("sine_position_encoding", "SinePositionEncoding", module=_CUSTOM)
 _builtin(
     "token_and_position_embedding",

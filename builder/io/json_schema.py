@@ -18,16 +18,35 @@ import os
 from typing import Any
 
 from ..catalogue import registry
-from ..spec import argtypes, arguments, entries, language
+from ..spec import argtypes, arguments, entries, expressions, language
 
 TARGET = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "specs", "spec.schema.json"
 )
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_NUMBERING: dict[str, Any] = {
+    "anyOf": [
+        {"enum": list(language.NUMBERINGS)},
+        {
+            "type": "object",
+            "properties": {
+                "style": {"enum": list(language.NUMBERINGS)},
+                "start": {"enum": [0, 1]},
+                "always": {"type": "boolean"},
+                "continue": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+
+_ARITHMETIC = r"[\d\s.()+\-*/%,]"
 PARAMETER: dict[str, Any] = {
     "type": "string",
-    "pattern": r"\$[A-Za-z0-9_]+",
-    "description": "a parameter ($name), or an expression over $names (docs/spec.md#expressions)",
+    # a $name, arithmetic on numbers alone (88 / 24), or one of the expressions' functions
+    "pattern": rf"\$[A-Za-z0-9_]+|^[-+(\s]*\d{_ARITHMETIC}*[-+*/%]{_ARITHMETIC}*$"
+    rf"|^({'|'.join(expressions.FUNCTIONS)})\(",
+    "description": "a parameter ($name), or an expression over $names or numbers (docs/spec.md#expressions)",
 }
 
 
@@ -79,21 +98,7 @@ def _entry_keys() -> dict:
         "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": entries.MAX_REPEAT}, PARAMETER]},
         "vary": {"type": "object", "additionalProperties": {"type": "object"}},
         "when": {"anyOf": [{"type": "boolean"}, PARAMETER]},
-        "numbering": {
-            "anyOf": [
-                {"enum": list(language.NUMBERINGS)},
-                {
-                    "type": "object",
-                    "properties": {
-                        "style": {"enum": list(language.NUMBERINGS)},
-                        "start": {"enum": [0, 1]},
-                        "always": {"type": "boolean"},
-                        "continue": {"type": "boolean"},
-                    },
-                    "additionalProperties": False,
-                },
-            ]
-        },
+        "numbering": _NUMBERING,
     }
     return {key: {**forms[key], "description": text} for key, text in language.ENTRY_KEYS.items()}
 
@@ -205,8 +210,8 @@ def _document(defs: dict, document: dict) -> dict:
     properties = document["properties"]
     properties["defaults"] = {
         **properties["defaults"],
-        "propertyNames": {"enum": sorted(registry.default_args())},
-        "properties": {"activation": _ref("activation")},
+        "propertyNames": {"enum": sorted(registry.default_args() | {"numbering"})},
+        "properties": {"activation": _ref("activation"), "numbering": _NUMBERING},
     }
     # No section is required: a spec with `extends` may take any of them from its base.
     return {

@@ -14,11 +14,10 @@ import functools
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, ConfigDict, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
-from typing_extensions import TypedDict
+from pydantic import AfterValidator, Field, JsonValue, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..catalogue import applications, signatures
-from ..errors import unknown
+from ..errors import SpecError, describe, unknown
 from .validation import spec_check
 
 SIZE_LIMIT = 2**31 - 1
@@ -63,12 +62,18 @@ def _keras_object_type(kind: str):
 
 
 # type key -> (annotation, what the message says was expected)
-class Rotary(TypedDict, total=False):
-    """`rotary: {max_wavelength: 10000, scaling_factor: 1.0}`: rotary positions inside attention."""
+ROTARY = ("max_wavelength", "scaling_factor")  # `rotary: {max_wavelength: 10000, scaling_factor: 1.0}`
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
-    max_wavelength: Annotated[Number, Field(gt=0)]
-    scaling_factor: Annotated[Number, Field(gt=0)]
+
+@spec_check
+def _rotary(value: dict) -> dict:
+    """Rotary positions' settings: known keys, positive numbers."""
+    for key, setting in value.items():
+        if key not in ROTARY:
+            raise unknown("rotary setting", key, ROTARY).at(key)
+        if isinstance(setting, bool) or not isinstance(setting, (int, float)) or setting <= 0:
+            raise SpecError(f"expected a positive number, got {describe(setting)}", path=(key,))
+    return value
 
 
 TYPES: dict[str, tuple] = {
@@ -165,7 +170,10 @@ TYPES: dict[str, tuple] = {
         "a list of entries such as [{lstm_cell: 8}, {gru_cell: 8}]",
     ),
     "mapping": (Union[dict[StrictStr, JsonValue], None], "a mapping of names to values, or null"),
-    "rotary": (Union[Rotary, None], "a mapping of max_wavelength and scaling_factor (positive numbers), or null"),
+    "rotary": (
+        Union[Annotated[dict[StrictStr, JsonValue], AfterValidator(_rotary)], None],
+        "a mapping of max_wavelength and scaling_factor (positive numbers), or null",
+    ),
     "feed_forward": (Literal["dense", "swiglu", "geglu"], "one of 'dense', 'swiglu', 'geglu'"),
     "norm": (Literal["layer", "rms"], "one of 'layer', 'rms'"),
     "hub_preset": (

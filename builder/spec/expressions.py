@@ -24,7 +24,7 @@ MAX_LENGTH = 500
 _PREFIX = "_spec_"  # `$x` is parsed as the Python name _spec_x
 
 
-GIVEN = ("index", "count", "in_channels", "inputs")  # names every entry's expressions have, besides parameters
+GIVEN = ("index", "count", "in_channels", "in_shape", "inputs")  # names every entry's expressions have
 
 
 class Unknown:
@@ -35,12 +35,13 @@ class Unknown:
 
 
 class Input:
-    """One input of an entry (or of a block instance) as `$inputs[K]` names it: `.channels`."""
+    """One input of an entry (or of a block instance) as `$inputs[K]` names it: `.channels`, `.shape`."""
 
-    ATTRIBUTES = ("channels",)
+    ATTRIBUTES = ("channels", "shape")
 
-    def __init__(self, channels):
+    def __init__(self, channels, shape):
         self.channels = channels  # an int, or an Unknown that says why not
+        self.shape = shape  # a list, the batch axis first (None), or an Unknown
 
 
 def make_divisible(value, divisor=8, min_value=None):
@@ -155,6 +156,10 @@ def evaluate(text: str, names: dict):
         raise SpecError(f"cannot evaluate {text!r} (with {_shown(text, names)}): {err}") from None
 
 
+def _shape(sizes) -> str:
+    return "(" + ", ".join("None" if size is None else str(size) for size in sizes) + ")"
+
+
 def _shown(text, names) -> str:
     return ", ".join(f"${n} = {names[n]!r}" for n in sorted(names_in(text))) or "no $names"
 
@@ -225,14 +230,19 @@ class _Evaluator:
             if not isinstance(sequence, list):
                 raise self.refuse("a Subscript (only $inputs is indexed: $inputs[1].channels)")
             if not isinstance(index, int) or isinstance(index, bool) or not -len(sequence) <= index < len(sequence):
+                what = "input" if sequence and isinstance(sequence[0], Input) else "axis"
+                plural = {"input": "inputs", "axis": "axes"}[what]
+                count = f"is 1 {what}" if len(sequence) == 1 else f"are {len(sequence)} {plural}"
+                raise SpecError(f"the expression {self.text!r} asks for {what} {index!r}; there {count}, from 0")
+            if sequence[index] is None:
                 raise SpecError(
-                    f"the expression {self.text!r} asks for input {index!r}; this entry has {len(sequence)} "
-                    f"(numbered from 0)"
+                    f"cannot evaluate {self.text!r}: axis {index} of the shape {_shape(sequence)} varies "
+                    "(the batch axis, or a size left null)"
                 )
             return sequence[index]
         owner = self.value(node.value)
         if not isinstance(owner, Input) or node.attr not in Input.ATTRIBUTES:
-            raise self.refuse("a Attribute (an input has .channels: $inputs[1].channels)")
+            raise self.refuse("a Attribute (an input has .channels and .shape: $inputs[1].channels)")
         found = getattr(owner, node.attr)
         if isinstance(found, Unknown):
             raise SpecError(f"cannot evaluate {self.text!r}: {found.reason}")

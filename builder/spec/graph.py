@@ -15,7 +15,7 @@ import re
 import warnings
 from typing import Any
 
-from ..catalogue import registry, signatures
+from ..catalogue import registry, shapes, signatures
 from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
 from . import budget, expressions
 from .entries import Entry, Numbering, check_settings, parse_entry, parse_numbering, vary_overrides
@@ -206,6 +206,9 @@ class _Made:
             item.name: item.shape[-1] if item.shape else None for item in spec.inputs
         }
         self.kinds: dict[str, str] = {}  # node name -> its layer type, for messages
+        self.shapes: dict[str, tuple | None] = {  # a node's output shape, batch first, where arguments tell
+            item.name: (None, *item.shape) if item.shape else None for item in spec.inputs
+        }
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
@@ -215,6 +218,8 @@ class _Made:
         self.kinds[node.name] = node.type.name
         inputs = [None if "." in reference else self.channels.get(reference) for reference in node.inputs]
         self.channels[node.name] = registry.channels(node.type, node.args, inputs)
+        shapes_in = [None if "." in reference else self.shapes.get(reference) for reference in node.inputs]
+        self.shapes[node.name] = shapes.output_shape(node.type, node.args, shapes_in, self.channels[node.name])
         return node.name
 
     def channels_of(self, reference):
@@ -229,9 +234,21 @@ class _Made:
             )
         return found
 
+    def shape_of(self, reference):
+        """The output shape of a node (or input), batch first, where arguments alone tell, else an Unknown."""
+        base, dot, _ = reference.partition(".")
+        found = None if dot else self.shapes.get(base)
+        if found is None:
+            kind = self.kinds.get(base)
+            what = f"a {kind} layer" if kind else "an input"
+            return expressions.Unknown(
+                f"the shape of '{base}' ({what}) is not known before the model is built; write the number"
+            )
+        return list(found)
+
     def inputs(self, sources) -> list:
-        """`$inputs`: each of an entry's (or a block instance's) inputs, by its channels."""
-        return [expressions.Input(self.channels_of(source)) for source in sources]
+        """`$inputs`: each of an entry's (or a block instance's) inputs, by its channels and shape."""
+        return [expressions.Input(self.channels_of(source), self.shape_of(source)) for source in sources]
 
 
 class _Expander:
@@ -354,6 +371,10 @@ class _Expander:
             )
         if "inputs" not in names:
             names["inputs"] = self.made.inputs(sources)
+        if "in_shape" not in names:
+            names["in_shape"] = (
+                self.made.shape_of(sources[0]) if sources else expressions.Unknown("$in_shape needs an input")
+            )
         return names
 
     # --- layers --------------------------------------------------------------------
@@ -540,6 +561,7 @@ def _instance_params(scope, block: BlockDef, entry: Entry, position, inputs) -> 
     params["count"] = (position[1], scope.source, entry.path)
     params["in_channels"] = (in_channels, scope.source, entry.path)
     params["inputs"] = (inputs, scope.source, entry.path)
+    params["in_shape"] = (inputs[0].shape if inputs else None, scope.source, entry.path)
     return params
 
 
