@@ -290,7 +290,7 @@ class _Expander:
                     if not isinstance(name, str) or not re.fullmatch(ENTRY_NAME, name):
                         raise SpecError(f"expected a name of letters, digits and _, got {describe(name)}")
             sources, keys = scope.resolve_inputs(inputs)
-            names = self.known(scope, sources)
+            names = _known(self.made, scope, sources)
             when = _resolved(args.pop("when", True), names, "when")
             written = "repeat" in args
             repeat = _resolved(args.pop("repeat", 1), names, "repeat")
@@ -338,7 +338,7 @@ class _Expander:
                 for key, written_under in vary_keys.get(k, {}).items()
             }
             with at(entry.type_name):
-                names = self.known(scope, sources)
+                names = _known(self.made, scope, sources)
                 if repeat > 1:  # a repeated entry's own repetition; else its block instance's
                     names.update(index=k - 1, count=repeat)
                 args = {key: _resolved(value, names, key) for key, value in {**entry.args, **vary.get(k, {})}.items()}
@@ -357,25 +357,6 @@ class _Expander:
             sources = [output, *sources[1:]]  # repetitions chain the first input; others stay
         scope.frames = outer
         return output
-
-    def known(self, scope, sources) -> dict:
-        """What an expression in an entry may name: the block's parameters, with the
-        instance's $index, $count and $in_channels (the channels of the block's input);
-        outside blocks $in_channels is the channels of the entry's own input."""
-        names = {key: value for key, (value, _, _) in (scope.params or {}).items()}
-        names.setdefault("index", 0)
-        names.setdefault("count", 1)
-        if "in_channels" not in names:
-            names["in_channels"] = (
-                self.made.channels_of(sources[0]) if sources else expressions.Unknown("$in_channels needs an input")
-            )
-        if "inputs" not in names:
-            names["inputs"] = self.made.inputs(sources)
-        if "in_shape" not in names:
-            names["in_shape"] = (
-                self.made.shape_of(sources[0]) if sources else expressions.Unknown("$in_shape needs an input")
-            )
-        return names
 
     # --- layers --------------------------------------------------------------------
 
@@ -512,6 +493,24 @@ class _Sharing:
             entry.keys if keys is None else keys, original.explicit, scope.frames, shares=original.name,
         )  # fmt: skip
         return self.made.add(made)
+
+
+def _known(made: _Made, scope, sources) -> dict:
+    """What an expression in an entry may name: the block's parameters (and the spec's), with the
+    instance's $index, $count, $in_channels, $in_shape and $inputs (of the block's inputs); outside
+    blocks, the spec's parameters, and $in_channels, $in_shape and $inputs of the entry's own inputs."""
+    names = {key: value for key, (value, _, _) in (scope.params or {}).items()}
+    names.setdefault("index", 0)
+    names.setdefault("count", 1)
+    if "in_channels" not in names:
+        names["in_channels"] = (
+            made.channels_of(sources[0]) if sources else expressions.Unknown("$in_channels needs an input")
+        )
+    if "inputs" not in names:
+        names["inputs"] = made.inputs(sources)
+    if "in_shape" not in names:
+        names["in_shape"] = made.shape_of(sources[0]) if sources else expressions.Unknown("$in_shape needs an input")
+    return names
 
 
 def _numbering(spec, args: dict, origins: dict) -> Numbering:
