@@ -6,8 +6,8 @@ left unknown, and `$in_shape` there asks for the number)."""
 import pytest
 
 import builder
-from conftest import spec_path
 from builder.spec import graph as graph_module
+from conftest import spec_path
 
 SPECS = [("lenet5", None), ("alexnet", None), ("googlenet", None), ("mobilenet_v2", None), ("mobilenet_v3", "large"),
          ("efficientnet_v2", "b0"), ("swin", None), ("unet", "small"), ("small_cnn_augmented", None),

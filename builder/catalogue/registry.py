@@ -728,22 +728,9 @@ HEAD_POOLS = {
 }
 
 # Types whose output has their input's channels (last dimension): what `$in_channels` sees through.
-KEEPS_CHANNELS = frozenset(
+# Layer types whose output has their first input's shape (catalogue/shapes.py), and so its channels
+KEEPS_SHAPE = frozenset(
     [
-        f"{kind}{d}"
-        for kind in (
-            "max_pooling",
-            "average_pooling",
-            "global_max_pooling",
-            "global_average_pooling",
-            "zero_padding",
-            "cropping",
-            "spatial_dropout",
-            "up_sampling",
-        )
-        for d in ("1d", "2d", "3d")
-    ]
-    + [
         "dropout",
         "batch_normalization",
         "layer_normalization",
@@ -764,10 +751,30 @@ KEEPS_CHANNELS = frozenset(
         "rotary_embedding",
         "position_embedding",
         "sine_position_encoding",
-        "class_token",
         "layer_scale",
         "window_attention",
     ]
+)
+# ... and those that change the spatial sizes (or the steps) but keep the channels
+KEEPS_CHANNELS = (
+    frozenset(
+        [
+            f"{kind}{d}"
+            for kind in (
+                "max_pooling",
+                "average_pooling",
+                "global_max_pooling",
+                "global_average_pooling",
+                "zero_padding",
+                "cropping",
+                "spatial_dropout",
+                "up_sampling",
+            )
+            for d in ("1d", "2d", "3d")
+        ]
+        + ["class_token"]  # one step more, the same features
+    )
+    | KEEPS_SHAPE
 )
 
 

@@ -9,30 +9,7 @@ from __future__ import annotations
 
 import math
 
-_SAME_SHAPE = (
-    "dropout",
-    "batch_normalization",
-    "layer_normalization",
-    "group_normalization",
-    "unit_normalization",
-    "rms_normalization",
-    "lrn",
-    "gaussian_noise",
-    "gaussian_dropout",
-    "alpha_dropout",
-    "activity_regularization",
-    "identity",
-    "masking",
-    "rescaling",
-    "normalization",
-    "layer_scale",
-    "window_attention",
-    "transformer_encoder",
-    "transformer_decoder",
-    "rotary_embedding",
-    "position_embedding",
-    "sine_position_encoding",
-)
+from . import registry
 
 
 def _sizes(value, rank: int) -> tuple:
@@ -139,6 +116,6 @@ def output_shape(layer_type, args: dict, inputs: list, channels) -> tuple | None
         return (None, *(first[d] for d in args["dims"]))
     if name in ("dense", "embedding", "reversible_embedding") or layer_type.vocabulary:
         return (*first[: -1 if name == "dense" else len(first)], channels)
-    if layer_type.kind in ("merge", "activation") or name in _SAME_SHAPE:
+    if layer_type.kind in ("merge", "activation") or name in registry.KEEPS_SHAPE:
         return (*first[:-1], channels if channels is not None else first[-1])
     return None

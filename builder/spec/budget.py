@@ -38,7 +38,7 @@ def check(graph, max_params=None, max_activation=None) -> None:
                 f"'{node.name}' makes at least {width:,} values per example, more than the limit of "
                 f"{max_activation:,}; --max-activation N raises it"
             )
-        least = node_weights(graph, node) if getattr(node, "shares", None) is None else 0  # counted once
+        least = node_weights(graph, node) if node.shares is None else 0  # a shared layer's weights count once
         total += least
         if total > max_params:
             raise node.error(

@@ -224,27 +224,24 @@ class _Made:
 
     def channels_of(self, reference):
         """The channels (last dimension) of a node's output where arguments alone tell, else an Unknown."""
-        base, dot, _ = reference.partition(".")
-        found = None if dot else self.channels.get(base)
-        if found is None:
-            kind = self.kinds.get(base)
-            what = f"a {kind} layer" if kind else "an input without a fixed last dimension"
-            return expressions.Unknown(
-                f"the channels of '{base}' ({what}) are not known before the model is built; write the number"
-            )
-        return found
+        return self._known(reference, self.channels, "channels are", "an input without a fixed last dimension")
 
     def shape_of(self, reference):
         """The output shape of a node (or input), batch first, where arguments alone tell, else an Unknown."""
+        found = self._known(reference, self.shapes, "shape is", "an input")
+        return found if isinstance(found, expressions.Unknown) else list(found)
+
+    def _known(self, reference, table: dict, what: str, an_input: str):
+        """`table`'s entry for a node (or input), or an Unknown that says why not (`what`: 'shape is')."""
         base, dot, _ = reference.partition(".")
-        found = None if dot else self.shapes.get(base)
+        found = None if dot else table.get(base)
         if found is None:
             kind = self.kinds.get(base)
-            what = f"a {kind} layer" if kind else "an input"
             return expressions.Unknown(
-                f"the shape of '{base}' ({what}) is not known before the model is built; write the number"
+                f"the {what.split()[0]} of '{base}' ({f'a {kind} layer' if kind else an_input}) {what.split()[1]} "
+                "not known before the model is built; write the number"
             )
-        return list(found)
+        return found
 
     def inputs(self, sources) -> list:
         """`$inputs`: each of an entry's (or a block instance's) inputs, by its channels and shape."""
@@ -262,7 +259,7 @@ class _Expander:
         self.names = _LayerNames()
         self.notes: list[SpecNote] = []
         self.spec_params: dict | None = None  # the spec's `params:`, seen in its blocks too
-        self.counts: dict[tuple, int] = {}  # (scope, entry name) -> repetitions named so far, for `continue`
+        self.counts: dict[tuple, int] = {}  # (instance, entry name) -> repetitions named so far (`continue`)
         self.instance: _Instance | None = None  # the block instance made last
         self.sharing = _Sharing(self)
 
@@ -295,7 +292,7 @@ class _Expander:
             written = "repeat" in args
             repeat = _resolved(args.pop("repeat", 1), names, "repeat")
             numbering = _numbering(self.spec, args, origins)
-            first = self.counts.get((id(scope), name), 0) if numbering.carry else 0
+            first = self.counts.get((scope.prefix, name), 0) if numbering.carry else 0
             check_settings(when, repeat, numbering, first)
             vary, vary_keys = vary_overrides(vary, repeat)
             if not when:  # a switched-off entry passes its (first) input through
@@ -309,7 +306,7 @@ class _Expander:
                     scope.names[name] = sources[0]
                 return sources[0]
         if numbering.carry:
-            self.counts[(id(scope), name)] = first + repeat
+            self.counts[(scope.prefix, name)] = first + repeat
         naming = (numbering, first, written)
         output = self.repeated(
             scope, Entry(type_name, args, origins, name, sources, keys, path), (vary, vary_keys), repeat, naming
