@@ -161,6 +161,17 @@ def grouped_query_attention(layer, inputs, outputs, macs_of):
     return projections + 2 * q_heads * t * s * dim + t * q_heads * dim * query[-1]
 
 
+def heads_attention(layer, inputs, outputs, macs_of):
+    """Query and output projections for every head, key and value projections for the key-value heads,
+    the scores and their weighted sum."""
+    config = _arguments(layer)
+    query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
+    heads, kv_heads, dim = config["num_heads"], config["num_key_value_heads"], config["head_dim"]
+    t, s = _prod(query[:-1]), _prod(value[:-1])
+    projections = t * query[-1] * heads * dim + 2 * s * value[-1] * kv_heads * dim
+    return projections + 2 * heads * t * s * dim + t * heads * dim * query[-1]
+
+
 def window_attention(layer, inputs, outputs, macs_of):
     """Query, key and value projections and the output projection at every position, and the scores
     and their weighted sum within each window (window_size^2 positions a query meets)."""

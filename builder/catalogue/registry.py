@@ -68,6 +68,8 @@ class LayerType:
     weights_by_features: object = None  # (args, features) -> weights at least, where its input's features
     #                                      are known before building (transformer blocks; costs.py)
     check: object = None  # (args) -> None, raising SpecError: rules across arguments
+    rotary: dict | None = None  # takes `rotary:`, and is then made as builder's HeadsAttention (Keras's class
+    #                             has no rotary positions): its argument -> HeadsAttention's
     reverses: bool = False  # an embedding that also runs in reverse (`output: {tie: NAME}` reuses it)
     adapts: bool = False  # takes `adapt: true`: its state is learned from the training data before fitting
     rescales: bool = False  # scales raw input itself: the data pipeline then leaves values as they are
@@ -103,7 +105,8 @@ class LayerType:
     @property
     def builder_options(self) -> dict:
         """Arguments builder handles itself, not passed to the Keras class."""
-        return {"adapt": {"default": False}} if self.adapts else {}
+        options = {"adapt": {"default": False}} if self.adapts else {}
+        return {**options, "rotary": {"default": None}} if self.rotary else options
 
     @property
     def call_tensors(self) -> list:
@@ -402,6 +405,29 @@ _builtin(
 )
 
 # Attention and transformers
+_OPENED = ("use_bias", "dropout", "kernel_initializer", "bias_initializer", "name", "dtype", "trainable", "rotary")
+
+
+def _rotary_check(renamed: dict):
+    """With `rotary:` set, an attention type is made as HeadsAttention, which takes these of its arguments."""
+
+    def check(args):
+        if args.get("rotary") is None:
+            return
+        taken = (*renamed, *_OPENED, "use_causal_mask", "training")
+        extra = [arg for arg, value in args.items() if arg not in taken and value is not None]
+        if extra:
+            raise SpecError(
+                f"with rotary positions this attention takes {', '.join(a for a in (*renamed, *_OPENED[:4]))}; "
+                f"leave out {', '.join(extra)}",
+                path=(extra[0],),
+            )
+
+    return check
+
+
+_MHA_ROTARY = {"num_heads": "num_heads", "key_dim": "head_dim"}
+_GQA_ROTARY = {"num_query_heads": "num_heads", "num_key_value_heads": "num_key_value_heads", "head_dim": "head_dim"}
 _builtin(
     "multi_head_attention",
     "MultiHeadAttention",
@@ -409,6 +435,20 @@ _builtin(
     takes_sequence=True,
     macs=costs.multi_head_attention,
     min_weights=costs.least_attention,
+    rotary=_MHA_ROTARY,
+    check=_rotary_check(_MHA_ROTARY),
+)
+_builtin(
+    "heads_attention",
+    "HeadsAttention",
+    module=_CUSTOM,
+    call="query_value",
+    takes_sequence=True,
+    macs=costs.heads_attention,
+    example={
+        "input": [5, 8],
+        "args": {"num_heads": 4, "head_dim": 2, "num_key_value_heads": 2, "rotary": {"max_wavelength": 100}},
+    },
 )
 _builtin("attention", "Attention", kind="attention", macs=costs.dot_attention)
 _builtin("additive_attention", "AdditiveAttention", kind="attention", macs=costs.dot_attention)
@@ -540,6 +580,8 @@ _builtin(
     call="query_value",
     takes_sequence=True,
     macs=costs.grouped_query_attention,
+    rotary=_GQA_ROTARY,
+    check=_rotary_check(_GQA_ROTARY),
     example={"input": [5, 8], "args": {"head_dim": 4, "num_query_heads": 2, "num_key_value_heads": 1}},
 )
 

@@ -339,7 +339,7 @@ class HeadsAttention(keras.layers.Layer):
             raise ValueError(
                 f"{num_heads} query heads do not divide into groups of {self.num_key_value_heads} key-value heads"
             )
-        self.rotary = dict(rotary) if rotary else None
+        self.rotary = dict(rotary) if rotary is not None else None
         self.use_bias = use_bias
         self.dropout = dropout
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -373,7 +373,9 @@ class HeadsAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
         )
         self.output_dense.build((None, None, self.num_heads, self.head_dim))
-        self.rotary_embedding = RotaryEmbedding(**self.rotary, dtype=self.dtype_policy) if self.rotary else None
+        self.rotary_embedding = (
+            RotaryEmbedding(**self.rotary, dtype=self.dtype_policy) if self.rotary is not None else None
+        )
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, query, value=None, attention_mask=None, use_causal_mask=False, training=None):
@@ -568,7 +570,7 @@ class TransformerEncoder(keras.layers.Layer):
         if norm not in NORMS:
             raise ValueError(f"norm is one of {', '.join(NORMS)}, got {norm!r}")
         self.num_key_value_heads = num_key_value_heads
-        self.rotary = dict(rotary) if rotary else None
+        self.rotary = dict(rotary) if rotary is not None else None
         self.feed_forward = feed_forward
         self.norm = norm
         self.use_bias = use_bias
@@ -603,7 +605,7 @@ class TransformerEncoder(keras.layers.Layer):
     @property
     def _opened(self) -> bool:
         """Whether the attention needs what Keras's MultiHeadAttention has not (HeadsAttention)."""
-        return bool(self.rotary) or self.num_key_value_heads is not None or not self.use_bias
+        return self.rotary is not None or self.num_key_value_heads is not None or not self.use_bias
 
     def _attention(self, name, query_shape, value_shape):
         """Multi-head attention, built: the key size is the query's features divided by the heads."""

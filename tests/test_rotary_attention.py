@@ -1,0 +1,73 @@
+"""Rotary positions inside the attention layers themselves: `rotary:` on
+grouped_query_attention is KerasHub's LlamaAttention (weights copied); on
+multi_head_attention, with angles that come to nothing, it is Keras's own
+layer; the opened layer saves and reloads; arguments it cannot honour are refused."""
+
+import numpy as np
+import pytest
+
+import builder
+from builder import SpecError
+
+ROTARY_GQA = """name: r
+input: [7, 64]
+layers:
+  - grouped_query_attention: {head_dim: 16, num_query_heads: 4, num_key_value_heads: 2, use_bias: false,
+                              rotary: {max_wavelength: 10000}, use_causal_mask: true, name: attention}
+output: none
+"""
+
+
+def test_grouped_query_attention_with_rotary_positions_is_llama_attention():
+    import keras
+    from keras_hub.src.models.llama.llama_attention import LlamaAttention
+
+    model = builder.build(text=ROTARY_GQA)
+    layer = model.get_layer("attention")
+    reference = LlamaAttention(num_query_heads=4, num_key_value_heads=2)
+    x = np.random.default_rng(0).standard_normal((2, 7, 64)).astype("float32")
+    reference(x)
+    rng = np.random.default_rng(1)
+    for ours, theirs in zip(layer.weights, reference.weights):        # query, key, value, output kernels
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        value = rng.normal(0, 0.2, ours.shape).astype("float32")
+        ours.assign(value)
+        theirs.assign(value)
+    causal = np.tril(np.ones((7, 7), "bool"))[None].repeat(2, axis=0)
+    expected = keras.ops.convert_to_numpy(reference(x, attention_mask=causal))
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
+    later = x.copy()
+    later[:, 4:] = 0.0                                                   # causal: earlier steps stay
+    np.testing.assert_allclose(model.predict(later, verbose=0)[:, :4], expected[:, :4], atol=1e-5, rtol=0)
+
+
+def test_multi_head_attention_with_rotary_angles_of_nothing_is_keras_multi_head_attention(tmp_path):
+    import keras
+
+    spec = ("name: m\ninput: [5, 12]\nlayers:\n  - multi_head_attention: {num_heads: 3, key_dim: 4, name: a, "
+            "rotary: {scaling_factor: 1.0e+12}}\noutput: none\n")
+    model = builder.build(text=spec)
+    plain = builder.build(text=spec.replace(", rotary: {scaling_factor: 1.0e+12}", ""))
+    assert model.count_params() == plain.count_params() == 4 * (12 * 12 + 12)
+    for ours, theirs in zip(model.get_layer("a").weights, plain.get_layer("a").weights):
+        assert tuple(ours.shape) == tuple(theirs.shape)                   # Keras's weight layout
+        theirs.assign(ours)
+    x = np.random.default_rng(2).standard_normal((2, 5, 12)).astype("float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0), atol=1e-5, rtol=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    rotated = builder.build(text=spec.replace("scaling_factor: 1.0e+12", "max_wavelength: 100"))
+    for ours, theirs in zip(rotated.get_layer("a").weights, plain.get_layer("a").weights):
+        ours.assign(theirs)
+    assert np.abs(rotated.predict(x, verbose=0) - plain.predict(x, verbose=0)).max() > 1e-3   # positions matter
+
+
+def test_arguments_rotary_attention_cannot_honour_are_refused():
+    with pytest.raises(SpecError) as caught:
+        builder.validate(text="name: m\ninput: [5, 12]\nlayers:\n  - multi_head_attention: {num_heads: 3, key_dim: 4, "
+                              "value_dim: 8, rotary: {}}\noutput: none\n")
+    assert caught.value.render() == (
+        "<spec>:4:54: error: layers[0].multi_head_attention.value_dim: with rotary positions this attention takes "
+        "num_heads, key_dim, use_bias, dropout, kernel_initializer, bias_initializer; leave out value_dim")
