@@ -71,3 +71,39 @@ def test_arguments_rotary_attention_cannot_honour_are_refused():
     assert caught.value.render() == (
         "<spec>:4:54: error: layers[0].multi_head_attention.value_dim: with rotary positions this attention takes "
         "num_heads, key_dim, use_bias, dropout, kernel_initializer, bias_initializer; leave out value_dim")
+
+
+BIASED = """name: b
+inputs:
+  x: {shape: [5, 8]}
+  bias: {shape: [5, 5]}
+layers:
+  - heads_attention: {num_heads: 2, head_dim: 4, name: a, inputs: {query: x, attention_bias: bias}}
+output: none
+"""
+
+
+def test_an_additive_bias_input_is_added_to_every_heads_scores():
+    """A bias of nothing changes nothing; a bias of -1e9 on some keys is a mask of those keys."""
+    import keras
+
+    model = builder.build(text=BIASED)
+    layer = model.get_layer("a")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 8)).astype("float32")
+    plain = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(model.predict({"x": x, "bias": np.zeros((2, 5, 5), "float32")}, verbose=0), plain,
+                               atol=1e-6)
+    hidden = np.zeros((2, 5, 5), "float32")
+    hidden[:, :, 3:] = -1e9                                               # keys 3 and 4 out of sight
+    mask = np.ones((2, 5, 5), "bool")
+    mask[:, :, 3:] = False
+    masked = keras.ops.convert_to_numpy(layer(x, attention_mask=mask))
+    np.testing.assert_allclose(model.predict({"x": x, "bias": hidden}, verbose=0), masked, atol=1e-5)
+    assert np.abs(masked - plain).max() > 1e-3
+
+
+def test_a_bias_input_is_not_counted_as_the_value():
+    """MACs: 5 positions x 8 features, 2 heads of 4: projections 4 x 5*8*8, scores and sum 2 x 2*5*5*4."""
+    model = builder.build(text=BIASED)
+    assert builder.describe(model)["macs"] == 4 * 5 * 8 * 8 + 2 * 2 * 5 * 5 * 4

@@ -165,7 +165,11 @@ def heads_attention(layer, inputs, outputs, macs_of):
     """Query and output projections for every head, key and value projections for the key-value heads,
     the scores and their weighted sum."""
     config = _arguments(layer)
-    query, value = _shape(inputs[0]), _shape(inputs[1] if len(inputs) > 1 else inputs[0])
+    # the query and the value by their features (a bias or a mask input has others; inputs given by name
+    # come in the order of their names)
+    queries = [t for t in inputs if t.shape[-1] == layer.query_dense.kernel.shape[0]] or inputs
+    values = [t for t in inputs if t.shape[-1] == layer.key_dense.kernel.shape[0] and t is not queries[0]]
+    query, value = _shape(queries[0]), _shape(values[0] if values else queries[0])
     heads, kv_heads, dim = config["num_heads"], config["num_key_value_heads"], config["head_dim"]
     t, s = _prod(query[:-1]), _prod(value[:-1])
     projections = t * query[-1] * heads * dim + 2 * s * value[-1] * kv_heads * dim

@@ -314,7 +314,8 @@ class HeadsAttention(keras.layers.Layer):
     add to it: grouped-query heads (`num_key_value_heads` key and value heads,
     each shared by num_heads / num_key_value_heads query heads: LLaMA, Mistral),
     rotary positions on queries and keys (`rotary: {max_wavelength,
-    scaling_factor}`: RoFormer, LLaMA) and projections without biases. Its
+    scaling_factor}`: RoFormer, LLaMA), projections without biases, and an
+    additive bias on the scores given as an input (`attention_bias`). Its
     weights are laid out as Keras's MultiHeadAttention's and KerasHub's
     LlamaAttention's: query, key and value kernels (features, heads, head_dim),
     the output's (heads, head_dim, features). Scores are softmaxed in float32."""
@@ -378,7 +379,9 @@ class HeadsAttention(keras.layers.Layer):
         )
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
-    def call(self, query, value=None, attention_mask=None, use_causal_mask=False, training=None):
+    def call(self, query, value=None, attention_mask=None, attention_bias=None, use_causal_mask=False, training=None):
+        """`attention_bias`: added to the scores before the softmax — (batch, queries, keys), or with a
+        heads axis after the batch's (T5's relative positions, ALiBi, a soft mask)."""
         value = query if value is None else value
         q, k, v = self.query_dense(query), self.key_dense(value), self.value_dense(value)
         if self.rotary_embedding is not None:
@@ -388,6 +391,9 @@ class HeadsAttention(keras.layers.Layer):
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
         scores = ops.einsum("bquh,bkuh->buqk", ops.cast(q, "float32"), ops.cast(k, "float32"))
         scores = scores / ops.sqrt(ops.cast(self.head_dim, "float32"))
+        if attention_bias is not None:
+            bias = ops.cast(attention_bias, "float32")
+            scores = scores + (bias[:, None] if len(bias.shape) == 3 else bias)
         mask = _attention_mask(attention_mask, use_causal_mask, ops.shape(q)[1], ops.shape(k)[1])
         if mask is not None:
             scores = ops.where(mask[:, None, :, :], scores, ops.full_like(scores, -1e9))
