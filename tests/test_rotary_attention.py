@@ -45,7 +45,7 @@ def test_multi_head_attention_with_rotary_angles_of_nothing_is_keras_multi_head_
     import keras
 
     spec = ("name: m\ninput: [5, 12]\nlayers:\n  - multi_head_attention: {num_heads: 3, key_dim: 4, name: a, "
-            "rotary: {scaling_factor: 1.0e+12}}\noutput: none\n")
+            "kernel_initializer: {random_normal: {stddev: 0.5}}, rotary: {scaling_factor: 1.0e+12}}\noutput: none\n")
     model = builder.build(text=spec)
     plain = builder.build(text=spec.replace(", rotary: {scaling_factor: 1.0e+12}", ""))
     assert model.count_params() == plain.count_params() == 4 * (12 * 12 + 12)

@@ -70,8 +70,11 @@ def _tensor(tensors, reference):
 def _construct(keras, layer_type, args, name):
     """The Keras layer for validated spec arguments (call options left out)."""
     if layer_type.rotary and args.get("rotary") is not None:  # Keras's attention has no rotary positions: builder's has
-        opened = {layer_type.rotary.get(key, key): value for key, value in args.items() if key not in ("rotary",)}
-        opened = {key: value for key, value in opened.items() if key not in layer_type.call_options}
+        opened = {
+            layer_type.rotary.get(key, key): _keras_object(keras, key, value)
+            for key, value in args.items()
+            if key != "rotary" and key not in layer_type.call_options
+        }
         return custom_layers().HeadsAttention(rotary=args["rotary"], name=name, **opened)
     kwargs = {}
     for key, value in args.items():
