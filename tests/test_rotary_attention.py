@@ -107,3 +107,38 @@ def test_a_bias_input_is_not_counted_as_the_value():
     """MACs: 5 positions x 8 features, 2 heads of 4: projections 4 x 5*8*8, scores and sum 2 x 2*5*5*4."""
     model = builder.build(text=BIASED)
     assert builder.describe(model)["macs"] == 4 * 5 * 8 * 8 + 2 * 2 * 5 * 5 * 4
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_relative_position_bias_is_t5s(bidirectional):
+    """The bucketed table of KerasHub's T5 attention, for an encoder (both ways) and a decoder (keys
+    before the query), over 160 positions: past max_distance (128) every distance shares a bucket."""
+    from keras import ops
+    from keras_hub.src.models.t5.t5_multi_head_attention import T5MultiHeadAttention
+
+    spec = ("name: t\ninput: [160, 8]\nlayers:\n  - relative_position_bias: {num_heads: 2, name: bias, "
+            f"bidirectional: {str(bidirectional).lower()}}}\noutput: none\n")
+    model = builder.build(text=spec)
+    reference = T5MultiHeadAttention(is_decoder=not bidirectional, hidden_dim=8, key_value_dim=4, num_heads=2,
+                                     dropout=0.0, use_relative_attention_bias=True)
+    reference.build((None, 160, 8))
+    table = np.random.default_rng(4).standard_normal((32, 2)).astype("float32")
+    reference.relative_attention_bias.assign(table)
+    model.get_layer("bias").set_weights([table])
+    x = np.zeros((1, 160, 8), "float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), ops.convert_to_numpy(reference.compute_bias(160, 160)))
+
+
+def test_a_t5_bias_feeds_attention_as_its_additive_bias():
+    spec = """name: t5ish
+input: [6, 16]
+layers:
+  - relative_position_bias: {num_heads: 2, name: bias}
+  - heads_attention: {num_heads: 2, head_dim: 8, use_bias: false, name: attention,
+                      inputs: {query: input, attention_bias: bias}}
+output: none
+"""
+    model = builder.build(text=spec)
+    assert model.count_params() == 32 * 2 + 4 * 16 * 16
+    x = np.random.default_rng(5).standard_normal((3, 6, 16)).astype("float32")
+    assert model.predict(x, verbose=0).shape == (3, 6, 16)

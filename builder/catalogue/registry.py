@@ -456,6 +456,13 @@ _builtin("position_embedding", "PositionEmbedding", module=_CUSTOM, short="seque
 _builtin("class_token", "ClassToken", module=_CUSTOM, takes_sequence=True)
 _builtin("layer_scale", "LayerScale", module=_CUSTOM, short="init_values")
 _builtin(
+    "relative_position_bias",
+    "RelativePositionBias",
+    module=_CUSTOM,
+    takes_sequence=True,
+    example={"input": [6, 8], "args": {"num_heads": 2, "num_buckets": 8, "max_distance": 16}},
+)
+_builtin(
     "window_attention",
     "WindowAttention",
     module=_CUSTOM,

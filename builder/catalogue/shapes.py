@@ -81,6 +81,24 @@ def _reshaped(target, first: tuple):
     return (None, *target)
 
 
+def _merges_directions(layer_type) -> bool:
+    """A wrapper that runs its recurrent layer both ways and merges them (bidirectional)."""
+    return layer_type.kind == "wrapper" and "merge_mode" in layer_type.args
+
+
+def _recurrent(layer_type, args: dict, first: tuple):
+    """A recurrent layer's (or a bidirectional one's) first output: every step's, or the last step's."""
+    inner = args
+    if _merges_directions(layer_type):
+        ((_, inner),) = args["layer"].items()
+    units = inner.get("units") if isinstance(inner, dict) else None
+    if not isinstance(units, int) or isinstance(units, bool) or len(first) != 3 or "return_sequences" not in inner:
+        return None  # unwritten, return_sequences is decided after the entries are read (by what follows)
+    if _merges_directions(layer_type) and args.get("merge_mode", "concat") == "concat":
+        units *= 2
+    return (None, first[1], units) if inner.get("return_sequences") else (None, units)
+
+
 def output_shape(layer_type, args: dict, inputs: list, channels) -> tuple | None:
     """The layer's output shape (batch first) from its arguments and its inputs' shapes (None where
     unknown); `channels` is what registry.channels found for its last axis."""
@@ -114,6 +132,8 @@ def output_shape(layer_type, args: dict, inputs: list, channels) -> tuple | None
         return _reshaped(args["target_shape"], first)
     if name == "permute" and isinstance(args.get("dims"), (list, tuple)):
         return (None, *(first[d] for d in args["dims"]))
+    if layer_type.kind == "recurrent" or (_merges_directions(layer_type) and isinstance(args.get("layer"), dict)):
+        return _recurrent(layer_type, args, first)
     if name in ("dense", "embedding", "reversible_embedding") or layer_type.vocabulary:
         return (*first[: -1 if name == "dense" else len(first)], channels)
     if layer_type.kind in ("merge", "activation") or name in registry.KEEPS_SHAPE:

@@ -1,6 +1,8 @@
 """Layers the field uses that Keras doesn't ship. Backend-neutral (keras.ops
 only) and registered for serialization, so saved models reload in safe mode."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -503,6 +505,63 @@ class WindowAttention(keras.layers.Layer):
             "shift": self.shift,
             "use_bias": self.use_bias,
             "dropout": self.dropout,
+        }
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class RelativePositionBias(keras.layers.Layer):
+    """T5's relative-position bias (Raffel et al., 2020): a learned value per head for each bucket of
+    the distance between a query's and a key's positions — exact distances up to num_buckets / 4 (or
+    / 2 one way), logarithmic buckets beyond, one bucket from max_distance on. It reads only its
+    input's length and returns the bias (1, heads, length, length), to give an attention layer as its
+    `attention_bias`. `bidirectional: false` (a decoder's) buckets only keys before the query.
+    Its weight is KerasHub's T5 attention's table: (num_buckets, num_heads)."""
+
+    def __init__(self, num_heads, num_buckets=32, max_distance=128, bidirectional=True, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.num_buckets = num_buckets
+        self.max_distance = max_distance
+        self.bidirectional = bidirectional
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            name="embeddings",
+            shape=(self.num_buckets, self.num_heads),
+            initializer=keras.initializers.RandomNormal(stddev=0.05),
+        )
+
+    def _buckets(self, relative):
+        """Mesh TensorFlow's bucketing of `relative` (key position - query position)."""
+        buckets, count = 0, self.num_buckets
+        if self.bidirectional:
+            count //= 2
+            buckets = ops.cast(ops.greater(relative, 0), "int32") * count
+            relative = ops.abs(relative)
+        else:
+            relative = -ops.minimum(relative, 0)
+        exact = count // 2
+        scale = (count - exact) / math.log(self.max_distance / exact)
+        distant = exact + ops.cast(ops.log(ops.cast(ops.maximum(relative, 1), "float32") / exact) * scale, "int32")
+        return buckets + ops.where(relative < exact, relative, ops.minimum(distant, count - 1))
+
+    def call(self, inputs):
+        length = ops.shape(inputs)[1]
+        positions = ops.arange(length)
+        relative = positions[None, :] - positions[:, None]  # (queries, keys): key position - query position
+        values = ops.take(self.embeddings, self._buckets(relative), axis=0)  # (queries, keys, heads)
+        return ops.expand_dims(ops.transpose(values, (2, 0, 1)), 0)
+
+    def compute_output_shape(self, input_shape):
+        return (1, self.num_heads, input_shape[1], input_shape[1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "num_buckets": self.num_buckets,
+            "max_distance": self.max_distance,
+            "bidirectional": self.bidirectional,
         }
 
 
