@@ -353,8 +353,7 @@ class HeadsAttention(keras.layers.Layer):
             "abc,cde->abde",
             output_shape=(None, heads, self.head_dim),
             bias_axes="de" if self.use_bias else None,
-            kernel_initializer=keras.initializers.get(keras.initializers.serialize(self.kernel_initializer)),
-            bias_initializer=keras.initializers.get(keras.initializers.serialize(self.bias_initializer)),
+            **_cloned_initializers(self),
             name=name,
             dtype=self.dtype_policy,
         )
@@ -370,8 +369,7 @@ class HeadsAttention(keras.layers.Layer):
             "abcd,cde->abe",
             output_shape=(None, query_shape[-1]),
             bias_axes="e" if self.use_bias else None,
-            kernel_initializer=keras.initializers.get(keras.initializers.serialize(self.kernel_initializer)),
-            bias_initializer=keras.initializers.get(keras.initializers.serialize(self.bias_initializer)),
+            **_cloned_initializers(self),
             name="attention_output",
             dtype=self.dtype_policy,
         )
@@ -590,6 +588,16 @@ def _shift_mask(height, width, window, shift):
     return ((windows[:, None, :] != windows[:, :, None]) * -100.0).astype("float32")
 
 
+def _cloned_initializers(layer) -> dict:
+    """A sublayer's own copies of `layer`'s kernel and bias initializers (a shared seeded one would
+    give every sublayer the same values)."""
+    clone = keras.initializers.get
+    return {
+        "kernel_initializer": clone(keras.initializers.serialize(layer.kernel_initializer)),
+        "bias_initializer": clone(keras.initializers.serialize(layer.bias_initializer)),
+    }
+
+
 def _attention_mask(attention_mask, causal, queries, keys):
     """(batch or 1, queries, keys) booleans, True where a query may attend: the given mask, and
     each query's own and earlier positions where `causal`; None when neither restricts."""
@@ -651,11 +659,7 @@ class TransformerEncoder(keras.layers.Layer):
         self.supports_masking = True
 
     def _initializers(self):
-        clone = keras.initializers.get
-        return {
-            "kernel_initializer": clone(keras.initializers.serialize(self.kernel_initializer)),
-            "bias_initializer": clone(keras.initializers.serialize(self.bias_initializer)),
-        }
+        return _cloned_initializers(self)
 
     def build(self, input_shape):
         # Sublayers are made in the same order as keras_hub's TransformerEncoder,
