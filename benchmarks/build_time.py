@@ -128,9 +128,13 @@ def main(argv=None):
     print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     for label, spec_file, reference, reference_name, overrides in cases:
         path = os.path.join(SPECS, spec_file)
-        medians, params = compare(args.rounds, lambda: builder.build(path, overrides=overrides), reference)
-        checking = statistics.median(_seconds(lambda: builder.validate(path, overrides=overrides))
-                                     for _ in range(args.rounds))
+        medians, params = compare(
+            args.rounds, lambda path=path, overrides=overrides: builder.build(path, overrides=overrides), reference
+        )
+        def check(path=path, overrides=overrides):
+            return builder.validate(path, overrides=overrides)
+
+        checking = statistics.median(_seconds(check) for _ in range(args.rounds))
         print(f"| {label} | {reference_name} | {medians['spec']:.3f} | {medians['reference']:.3f} | "
               f"{medians['spec'] / medians['reference']:.3f} | {checking:.4f} | "
               f"{params['spec'] == params['reference']} |", flush=True)

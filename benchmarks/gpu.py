@@ -33,9 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 
 import builder  # noqa: E402
-from builder.training.compile import steps_per_execution  # noqa: E402
 from builder.keras.assemble import build_model  # noqa: E402
 from builder.spec import graph  # noqa: E402
+from builder.training.compile import steps_per_execution  # noqa: E402
 from builder.training.devices import keep_float32, precision_policy  # noqa: E402
 
 SPECS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")

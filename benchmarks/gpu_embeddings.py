@@ -15,10 +15,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import gpu  # noqa: E402
 import keras  # noqa: E402
 
 import builder  # noqa: E402
-import gpu  # noqa: E402
 
 
 def main():
@@ -35,7 +35,9 @@ def main():
         "spec, float32 embeddings": lambda: builder.build(case["spec"], overrides={**overrides, **float32}),
         "hand, truncated-normal head": lambda: gpu.hand_written_bert(seq),
         "hand, glorot head": lambda: gpu.hand_written_bert(seq, head_initializer="glorot_uniform"),
-        "hand, truncated-normal head, float32 embeddings": lambda: gpu.hand_written_bert(seq, embedding_dtype="float32"),
+        "hand, truncated-normal head, float32 embeddings": lambda: gpu.hand_written_bert(
+            seq, embedding_dtype="float32"
+        ),
     }
     print(gpu.device_name(), f"Keras {keras.__version__}, backend {keras.backend.backend()}", flush=True)
 

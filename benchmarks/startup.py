@@ -101,7 +101,7 @@ def main(argv=None):
     compileall.compile_dir(os.path.join(ROOT, "builder"), quiet=1)     # the bytecode pip writes at install
     rows = []
     for backend in backends:
-        measured = rounds(commands, args.rounds, lambda command: run_once(command, backend))
+        measured = rounds(commands, args.rounds, lambda command, backend=backend: run_once(command, backend))
         if any(summary < 0 for values in measured.values() for summary, _, _ in values):
             raise SystemExit(f"a process printed no summary under {backend}")
         column = {name: list(zip(*values)) for name, values in measured.items()}     # (summaries, exits, MiBs)
@@ -116,7 +116,8 @@ def main(argv=None):
               "| by hand, the builder's garbage collection (s) | ratio |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for row in rows:
-            print(f"| {row['backend']} | {row[f'spec {i}']:.2f} | {row[f'hand {i}']:.2f} | {row[f'ratio hand {i}']:.3f} "
+            print(f"| {row['backend']} | {row[f'spec {i}']:.2f} | {row[f'hand {i}']:.2f} | "
+                  f"{row[f'ratio hand {i}']:.3f} "
                   f"| <= 1.05 | {row[f'same_gc {i}']:.2f} | {row[f'ratio same_gc {i}']:.3f} |")
         print()
     print("| backend | peak MiB: build | by hand | by hand, the builder's garbage collection |")

@@ -136,7 +136,8 @@ def hand_written_resnet18(keras, shape, classes):
 
 
 def resnet18_rows(keras, args) -> list:
-    """ResNet-18 on synthetic 64x64 images: `train`'s settings against a script with Keras's defaults and with the best."""
+    """ResNet-18 on synthetic 64x64 images: `train`'s settings against a script with Keras's defaults
+    and with the best."""
     shape, classes, count = (64, 64, 3), 10, 512
     rng = np.random.default_rng(0)
     x, y = rng.random((count,) + shape, dtype="float32"), rng.integers(0, classes, count)
@@ -254,7 +255,8 @@ def main(argv=None):
     print(f"| LeNet-5: spec-built with `train`'s settings vs a script with the best settings (the same tf.data "
           f"pipeline, steps_per_execution 32) | {median['train']:,.0f} | {median['hand_best']:,.0f} | "
           f"{ratio('train', 'hand_best'):.3f} | >= 0.98 |")
-    print(f"| LeNet-5: spec-built vs hand-written, both Keras's defaults on the same pipeline | {median['spec']:,.0f} | "
+    print(f"| LeNet-5: spec-built vs hand-written, both Keras's defaults on the same pipeline | "
+          f"{median['spec']:,.0f} | "
           f"{median['hand_pipeline']:,.0f} | {ratio('spec', 'hand_pipeline'):.3f} | >= 0.98 |")
     for label, value, baseline, paired, goal in resnet:
         print(f"| {label} | {value:,.0f} | {baseline:,.0f} | {paired:.3f} | {goal} |")

@@ -160,7 +160,8 @@ def _import_tensorflow():
 
 def quietly(function, descriptors=(2,)):
     """Run `function` with file descriptor 2 (and any other `descriptors`) sent
-    to a temporary file; if it fails, replay what it printed on stderr."""
+    to a temporary file; if it fails, replay what it printed on stderr (not
+    where it fails with one of builder's own errors, a line that says it all)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryFile() as captured:
         try:
@@ -173,11 +174,14 @@ def quietly(function, descriptors=(2,)):
             os.dup2(captured.fileno(), fd)
         try:
             return function()
-        except BaseException:
+        except BaseException as err:
             for fd, copy in zip(descriptors, saved, strict=True):
                 os.dup2(copy, fd)
             captured.seek(0)
-            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            from .errors import BuilderError
+
+            if not isinstance(err, BuilderError):
+                sys.stderr.write(captured.read().decode("utf-8", "replace"))
             raise
         finally:
             for fd, copy in zip(descriptors, saved, strict=True):

@@ -145,6 +145,10 @@ def cmd_validate(args) -> int:
     for path in args.specs:
         try:
             checked = check_file(path, overrides=_overrides(args), limits=_limits(args))
+            if not isinstance(checked, dict) and checked.spec.training.distribution is not None:
+                from .keras.assemble import check_layout
+
+                check_layout(checked)  # against the model's weights: built, without their values
         except SpecError as err:
             print(err.render(), file=sys.stderr)
             failed += 1
@@ -258,14 +262,16 @@ def cmd_train(args) -> int:
 
 
 def _cluster(args):
-    """The processes that train (--distribute data-parallel), with JAX made the backend before Keras starts;
+    """The processes that train (--distribute data- or model-parallel), with JAX made the backend before Keras starts;
     processes other than 0 keep their output off the terminal."""
     from .training import distribution
 
     flags = (args.processes, args.coordinator, args.process_id)
-    if args.distribute != "data-parallel":
+    if args.distribute not in ("data-parallel", "model-parallel"):
         if any(flag is not None for flag in flags):
-            raise FlagError("--processes, --coordinator and --process-id go with --distribute data-parallel")
+            raise FlagError(
+                "--processes, --coordinator and --process-id go with --distribute data-parallel or model-parallel"
+            )
         if args.backend_note:
             print(args.backend_note, flush=True)
         return distribution.Cluster(None)
@@ -607,7 +613,7 @@ def _training_flags(parser):
         choices=DISTRIBUTE,
         default="none",
         help="data-parallel: keras.distribution on JAX, one process or several (--processes); model-parallel: "
-        "the weights split over this process's devices as training.distribution says; "
+        "the weights split over the devices of one process or several as training.distribution says; "
         "mirrored: tf.distribute over this host's GPUs (or CPU devices)",
     )
     parser.add_argument(
@@ -675,19 +681,15 @@ def _train_flags(parser):
 
 
 def _cluster_flags(parser):
-    """Several processes for --distribute data-parallel (else Keras's KERAS_DISTRIBUTION_* variables)."""
+    """Several processes for --distribute data- or model-parallel (else Keras's KERAS_DISTRIBUTION_* variables)."""
     parser.add_argument(
         "--processes",
         type=_positive,
         metavar="N",
-        help="data-parallel: train as N processes; alone, starts them on this host (127.0.0.1)",
+        help="data- or model-parallel: train as N processes; alone, starts them on this host (127.0.0.1)",
     )
-    parser.add_argument(
-        "--coordinator", metavar="HOST:PORT", help="data-parallel on several hosts: process 0's address"
-    )
-    parser.add_argument(
-        "--process-id", type=_natural, metavar="I", help="data-parallel on several hosts: this process, 0 to N-1"
-    )
+    parser.add_argument("--coordinator", metavar="HOST:PORT", help="several hosts: process 0's address")
+    parser.add_argument("--process-id", type=_natural, metavar="I", help="several hosts: this process, 0 to N-1")
 
 
 def _natural(text) -> int:

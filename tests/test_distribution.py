@@ -78,6 +78,30 @@ def test_every_process_takes_an_equal_slice_and_together_they_take_each_batch_on
         two[0].check(30)
 
 
+@pytest.mark.parametrize("owners, rows", [
+    ([{0}, {1}], [(0, 1), (1, 1)]),                     # {batch: 2, model: 2} on 2 processes of 2 devices
+    ([{0, 1}], [(0, 1), (0, 1)]),                       # {batch: 1, model: 4}: the weights split across processes
+    ([{0}, {0}, {1}, {1}], [(0, 2), (2, 2)]),           # {batch: 4, model: 1}: data-parallel's equal shares
+    ([{0, 1}, {2, 3}], [(0, 1), (0, 1), (1, 1), (1, 1)]),  # 4 processes of 1 device on a 2 x 2 mesh
+])
+def test_each_process_feeds_the_places_of_the_batch_axis_its_devices_hold(owners, rows):
+    assert [distribution.batch_rows(owners, p) for p in range(len(rows))] == rows
+    shards = [Shard(p, len(rows), len(owners), rows=r) for p, r in enumerate(rows)]
+    per = 32 // len(owners)
+    assert [s.bounds(32) for s in shards] == [(first * per, count * per) for first, count in rows]
+
+
+@pytest.mark.parametrize("owners, error", [
+    ([{0}, {0}], "process 1 holds no device of the mesh: make the mesh use every process's devices"),
+    ([{1}, {0}, {1}], "process 1 holds places [0, 2] of the batch axis, which are not next to each other"),
+])
+def test_a_mesh_a_process_cannot_feed_is_one_line(owners, error):
+    from builder.errors import DeviceError
+    with pytest.raises(DeviceError) as raised:
+        distribution.batch_rows(owners, 1)
+    assert str(raised.value) == error
+
+
 def test_a_sharded_pipeline_gives_each_process_its_slice_of_the_same_shuffled_batches(tmp_path):
     import builder
     from builder.training import batching, data
@@ -96,7 +120,8 @@ def test_a_sharded_pipeline_gives_each_process_its_slice_of_the_same_shuffled_ba
 
 
 @pytest.mark.parametrize("args, error", [
-    (["--processes", "2"], "error: --processes, --coordinator and --process-id go with --distribute data-parallel"),
+    (["--processes", "2"], "error: --processes, --coordinator and --process-id go with --distribute data-parallel "
+                           "or model-parallel"),
     (["--distribute", "multi-worker"], "error: --distribute multi-worker is gone (its own training loop left out "
                                        "regularizers and loss scaling): --distribute data-parallel trains on several "
                                        "processes and hosts with fit (docs/training.md)"),
@@ -251,7 +276,7 @@ def test_model_parallel_on_four_devices_trains_what_one_device_trains(tmp_path):
     four = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     code, out, err = train(tmp_path, "mp", "--distribute", "model-parallel", env=four)
     assert code == 0, err[-2000:]
-    assert "Training model-parallel with keras.distribution on a mesh {batch: 2, model: 2} of 4 cpu devices (JAX)\n" \
+    assert "Training model-parallel with keras.distribution on a mesh {batch: 2, model: 2} of 4 cpu devices in 1 process (JAX)\n" \
         in out
     code, _, err = train(tmp_path, "one", "--backend", "jax")
     assert code == 0, err[-2000:]
@@ -283,3 +308,111 @@ def test_a_layout_that_does_not_fit_the_model_or_the_devices_is_one_line_at_its_
                              if env is os.environ else env)
         assert (code, err) == (1, error + "\n")
         assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("pattern, axes, error", [
+    ("hiden/kernel", "[null, model]", "'hiden/kernel' matches no weight of the model (its weights are named like "
+                                      "hidden/kernel, hidden/bias, predictions/kernel, ...)"),
+    ("hidden/kernel", "[null, model]", "dimension 1 of 'hidden/kernel' (64, 30) is 30, which does not split over "
+                                       "the 4 devices of 'model'"),
+    ("hidden/kernel", "[model]", "'hidden/kernel' has 2 dimensions (64, 30); the layout gives 1"),
+    ("hidden/kernel", "[model, null]", None),                                   # 64 rows over 4 devices
+])
+def test_validate_holds_a_layout_to_the_weights_the_spec_makes(cli, tmp_path, pattern, axes, error):
+    (tmp_path / "lay.yaml").write_text(LAYOUT.replace('"PATTERN": [null, model]', f'"{pattern}": {axes}'))
+    code, out, err = cli("validate", tmp_path / "lay.yaml")
+    if error is None:
+        assert (code, out, err) == (0, f"{tmp_path / 'lay.yaml'}: ok\n", "")
+    else:
+        assert (code, err) == (1, f"{tmp_path / 'lay.yaml'}:12:7: error: training.distribution.layout.{pattern}: "
+                                  f"{error}\n")
+
+
+def test_validate_holds_the_default_layout_to_the_transformer_blocks(cli, tmp_path):
+    """Without a layout, transformer blocks split their heads over `model`: 3 heads do not split over 2."""
+    (tmp_path / "enc.yaml").write_text(ENCODER.replace("num_heads: 2", "num_heads: 3").replace("dense: 32", "dense: 30"))
+    code, _, err = cli("validate", tmp_path / "enc.yaml")
+    assert (code, err) == (1, f"{tmp_path / 'enc.yaml'}:11:3: error: training.distribution: dimension 1 of "
+                              "'transformer_encoder/self_attention_layer/query/kernel' (30, 3, 10) is 3, which does not "
+                              "split over the 2 devices of 'model'\n")
+    (tmp_path / "enc.yaml").write_text(ENCODER)
+    assert cli("validate", tmp_path / "enc.yaml")[0] == 0
+
+
+def test_the_page_shows_a_layout_that_does_not_fit_at_its_line(tmp_path):
+    from builder.errors import SpecError
+    from builder.view.diagram import diagram
+    (tmp_path / "lay.yaml").write_text(LAYOUT.replace("PATTERN", "hiden/kernel"))
+    with pytest.raises(SpecError) as raised:
+        diagram(str(tmp_path / "lay.yaml"))
+    assert raised.value.render().startswith(f"{tmp_path / 'lay.yaml'}:12:7: error: training.distribution.layout."
+                                            "hiden/kernel: 'hiden/kernel' matches no weight of the model")
+
+
+# --- model-parallel over several processes -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.needs("jax")
+def test_weights_split_across_two_processes_train_save_and_resume_as_one_device(tmp_path):
+    """{batch: 1, model: 2} on two processes of one device each: every weight laid out over `model` is
+    half in each process. Both feed the whole batch; the run's losses are one device's; model.keras
+    holds the whole weights (evaluate gives the run's test metrics); a run stopped after one epoch and
+    resumed on two processes reaches the uninterrupted run's weights."""
+    import builder.keras.layers  # noqa: F401 - TransformerEncoder, for loading the saved models here
+    from builder.backend import keras
+    (tmp_path / "reg.yaml").write_text(ENCODER.replace("{batch: 2, model: 2}", "{batch: 1, model: 2}"))
+    flags = ("--distribute", "model-parallel", "--processes", "2")
+    code, out, err = train(tmp_path, "mp", *flags)
+    assert code == 0, err[-2000:]
+    assert "Training model-parallel with keras.distribution on a mesh {batch: 1, model: 2} of 2 cpu devices in 2 " \
+           "processes (JAX)\n" in out
+    assert "; each of 2 processes feeds all of every batch of 32\n" in out
+    code, _, err = train(tmp_path, "one", "--backend", "jax")
+    assert code == 0, err[-2000:]
+    for a, b in zip(history(tmp_path, "one"), history(tmp_path, "mp"), strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    record = json.loads((tmp_path / "mp" / "run.json").read_text())
+    assert (record["engine"], record["processes"], record["mesh"]) == \
+        ("keras.distribution.ModelParallel", 2, {"batch": 1, "model": 2})
+    assert sorted(os.listdir(tmp_path / "mp")) == sorted(os.listdir(tmp_path / "one"))
+    metrics = json.loads((tmp_path / "mp" / "metrics.json").read_text())
+    evaluated = subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), "evaluate", "mp/model.keras", "--data",
+                                "digits"], cwd=tmp_path, capture_output=True, text=True)
+    assert json.loads(evaluated.stdout.splitlines()[-1])["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    code, _, err = train(tmp_path, "cut", *flags, "--epochs", "1")
+    assert code == 0, err[-2000:]
+    code, _, err = train(tmp_path, "cut", *flags, "--resume")
+    assert code == 0, err[-2000:]
+    assert [h["epoch"] for h in history(tmp_path, "cut")] == [1, 2]
+    whole, cut = (keras().saving.load_model(tmp_path / name / "model.keras") for name in ("mp", "cut"))
+    for a, b in zip(whole.get_weights(), cut.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.needs("jax")
+def test_two_processes_of_two_devices_each_split_the_batch_and_the_model_as_one_device_trains(tmp_path):
+    """{batch: 2, model: 2} on two processes of two virtual CPU devices: each process feeds its half of
+    every batch to its two devices, which split the weights."""
+    (tmp_path / "reg.yaml").write_text(ENCODER)
+    two = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    code, out, err = train(tmp_path, "mp", "--distribute", "model-parallel", "--processes", "2", env=two)
+    assert code == 0, err[-2000:]
+    assert "of 4 cpu devices in 2 processes (JAX)\n" in out
+    assert "; each of 2 processes trains on its slice of every batch of 32\n" in out
+    code, _, err = train(tmp_path, "one", "--backend", "jax")
+    assert code == 0, err[-2000:]
+    for a, b in zip(history(tmp_path, "one"), history(tmp_path, "mp"), strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.needs("jax")
+def test_a_mesh_larger_than_the_processes_devices_is_one_line(tmp_path):
+    (tmp_path / "reg.yaml").write_text(ENCODER)
+    code, _, err = train(tmp_path, "run", "--distribute", "model-parallel", "--processes", "2",
+                         env={**os.environ, "XLA_FLAGS": ""})
+    assert (code, err) == (1, "error: the mesh {'batch': 2, 'model': 2} needs 4 devices; the 2 processes have 2 (on "
+                              "a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=2 makes that many in each)\n")
+    assert not (tmp_path / "run").exists()

@@ -19,8 +19,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from builder.files import write_atomic  # noqa: E402
 from builder.catalogue import registry, signatures  # noqa: E402
+from builder.files import write_atomic  # noqa: E402
 
 
 def _usable_by_name(function) -> bool:
@@ -118,7 +118,8 @@ def training_table() -> dict:
     return {"optimizers": dict(sorted(optimizers.items())), "schedules": dict(sorted(schedules.items())),
             "losses": [n for n in _accepted_names(keras.losses, keras.losses.get, [*public(keras.losses), *SHORT_NAMES])
                        if n not in bases],
-            "metrics": sorted(set(_accepted_names(keras.metrics, keras.metrics.get, [*public(keras.metrics), *SHORT_NAMES]))
+            "metrics": sorted(set(_accepted_names(keras.metrics, keras.metrics.get,
+                                                  [*public(keras.metrics), *SHORT_NAMES]))
                               - bases | {"accuracy", "acc", "crossentropy", "ce"}),
             "callbacks": callbacks}
 
@@ -126,7 +127,8 @@ def training_table() -> dict:
 def application_table() -> dict:
     """keras.applications network name -> its keyword arguments."""
     import keras
-    return {name: signatures.read_function_arguments(function) for name, function in sorted(vars(keras.applications).items())
+    return {name: signatures.read_function_arguments(function)
+            for name, function in sorted(vars(keras.applications).items())
             if callable(function) and name[:1].isupper()}
 
 

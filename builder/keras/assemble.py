@@ -5,13 +5,14 @@ entry that made the layer."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
 from ..backend import keras as _keras
-from ..catalogue import registry
+from ..catalogue import applications, registry
 from ..errors import SpecError, first_line, is_out_of_memory
-from ..spec import argtypes
+from ..spec import argtypes, layout
 from ..spec import graph as graph_module
 from ..spec.language import Spec
 from ..spec.load import load_spec
@@ -53,6 +54,42 @@ def build_model(spec_or_graph):
         outputs=outputs[0] if len(outputs) == 1 else outputs,
         name=spec.name,
     )
+
+
+def build_shapes_only(graph):
+    """The model of `graph` with its weights' values left uninitialized (Keras's StatelessScope) and
+    its pretrained entries made without their weights: the names, shapes and counts the page and
+    `validate` need, quick for large models and never a download. A layer that must read its weights
+    while being built gets the plain build, which also raises whatever the spec's error is."""
+    keras = _keras()
+    nodes = [
+        dataclasses.replace(node, args=applications.without_weights(node.type.name, node.args))
+        if node.type.pretrained
+        else node
+        for node in graph.nodes
+    ]
+    graph = dataclasses.replace(graph, nodes=nodes)
+    keras.backend.clear_session()  # the page builds spec after spec; hold one model at a time
+    try:
+        with keras.StatelessScope():
+            return build_model(graph)
+    except Exception:  # noqa: BLE001 - the plain build below says what is wrong
+        keras.backend.clear_session()
+        return build_model(graph)
+
+
+def check_layout(graph, model=None) -> None:
+    """A model-parallel layout (`training.distribution`) held to the weights the spec makes (`model`,
+    else built without their values), as `validate` and the page check it: every pattern lays out
+    some weight, with as many dimensions as the weight has, each split one dividing by its mesh axis."""
+    distribution = graph.spec.training.distribution
+    if distribution is None:
+        return
+    model = model or build_shapes_only(graph)
+    try:
+        layout.check(distribution, [(weight.path, tuple(weight.shape)) for weight in model.weights])
+    except SpecError as err:
+        raise graph.spec.source.locate(err) from None
 
 
 def _tensor(tensors, reference):

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..backend import keras as _keras
 from ..files import atomic_path, write_atomic
+from . import distribution
 
 keras: Any = _keras()
 
@@ -28,7 +29,7 @@ def callbacks(directory, monitor, mode, state, identity, say=print) -> list:
     staged = os.path.join(directory, _STAGED_BEST)
     if os.path.exists(staged):
         os.remove(staged)  # judged in an epoch that never completed
-    best = keras.callbacks.ModelCheckpoint(
+    best = _BestCheckpoint(
         staged, monitor=monitor, mode=mode, save_best_only=True, initial_value_threshold=state["best"]
     )
     return [best, EpochCheckpoint(directory, monitor, state, best, identity, say)]
@@ -44,6 +45,14 @@ def discard_staged(directory) -> None:
 def read_state(directory) -> dict:
     with open(os.path.join(directory, STATE), encoding="utf-8") as handle:
         return json.load(handle)
+
+
+class _BestCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keras's ModelCheckpoint, saving weights split over several processes whole."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        with distribution.whole(self.model):
+            super().on_epoch_end(epoch, logs)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -64,7 +73,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         staged = os.path.join(self.directory, _STAGED_BEST)
         try:
-            with atomic_path(os.path.join(self.directory, "last.keras"), suffix=".keras") as temporary:
+            last = os.path.join(self.directory, "last.keras")
+            with atomic_path(last, suffix=".keras") as temporary, distribution.whole(self.model):
                 self.model.save(temporary)
             improved = os.path.exists(staged)
             if improved:

@@ -13,11 +13,11 @@ takes part in every save (saving gathers the variables from all of them).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import math
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -26,6 +26,7 @@ import threading
 import time
 
 from ..errors import DeviceError, FlagError
+from ..spec.layout import Placement
 
 # Keras's own variables for keras.distribution.initialize: a job script sets them on every host
 ENVIRONMENT = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
@@ -112,7 +113,8 @@ def start(where: Cluster):
     return backend.quietly(lambda: _start(where), (1, 2))  # JAX's and Gloo's start-up lines (cuInit, peers) kept off
 
 
-def _start(where: Cluster):
+def _join(where: Cluster):
+    """This process in the cluster (where there is one); Keras's module, and the devices of every process."""
     import jax
 
     from ..backend import keras as _keras
@@ -124,14 +126,22 @@ def _start(where: Cluster):
             keras.distribution.initialize(where.coordinator, where.processes, where.process_id)
         except Exception as err:  # noqa: BLE001 - JAX's own errors name the address and what failed
             raise DeviceError(f"cannot join the cluster at {where.coordinator}: {str(err).splitlines()[0]}") from None
-    devices = keras.distribution.list_devices()
+    return keras, keras.distribution.list_devices()
+
+
+def _start(where: Cluster):
+    keras, devices = _join(where)
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
     count, processes = len(devices), where.processes
     line = (
         f"Training data-parallel with keras.distribution on {count} {_platform(devices)} "
-        f"device{'s' if count > 1 else ''} in {processes} process{'es' if processes > 1 else ''} (JAX)"
+        f"device{'s' if count > 1 else ''} in {_processes(processes)} (JAX)"
     )
     return Shard(where.process_id, processes, count, line)
+
+
+def _processes(count: int) -> str:
+    return f"{count} process{'es' if count > 1 else ''}"
 
 
 def _platform(devices) -> str:
@@ -139,113 +149,133 @@ def _platform(devices) -> str:
     return devices[0].split(":")[0]
 
 
-# --distribute model-parallel without a layout: KerasHub's transformers split as KerasHub's get_layout_map
-# splits them over `model` (attention heads, the feed-forward's hidden units, the token embedding's width)
-TRANSFORMER_LAYOUT = {
-    ".*/(query|key|value)/kernel": [None, "model", None],
-    ".*/attention_output/kernel": ["model", None, None],
-    ".*feedforward_intermediate_dense/kernel": [None, "model"],
-    ".*feedforward_output_dense/kernel": ["model", None],
-    "token_embedding/embeddings": [None, "model"],
-}
-
-
-def start_model_parallel(config):
-    """Model-parallel in this process, on the spec's mesh (`training.distribution`).
-    Returns (the distribution, whose `used` says which patterns matched, this process's Shard)."""
+def start_model_parallel(config, where: Cluster):
+    """Model-parallel on the spec's mesh (`training.distribution`) of the devices of every process
+    of the cluster. Returns (the distribution, whose `check_used` says whether every pattern
+    matched, this process's Shard)."""
     from .. import backend
 
     backend.has_tensorflow()
-    return backend.quietly(lambda: _start_model_parallel(config))
+    return backend.quietly(lambda: _start_model_parallel(config, where), (1, 2))
 
 
-def _start_model_parallel(config):
-    from ..backend import keras as _keras
+def _start_model_parallel(config, where: Cluster):
     from ..errors import SpecError
 
-    keras = _keras()
     if config is None:
         raise SpecError(
             "--distribute model-parallel needs the device mesh: `training.distribution: {mesh: {batch: 1, model: 2}}`"
         )
-    devices = keras.distribution.list_devices()
     wanted = math.prod(config.mesh.values())
+    keras, devices = _join(where)
     if wanted > len(devices):
+        if where.processes > 1:  # leave the cluster together now, while start-up's lines are kept off the terminal
+            import jax
+
+            jax.distributed.shutdown()
+        each = -(-wanted // where.processes)
+        have = f"the {_processes(where.processes)} have" if where.processes > 1 else "this process has"
         raise DeviceError(
-            f"the mesh {dict(config.mesh)} needs {wanted} devices; this process has {len(devices)} "
-            f"(on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count={wanted} makes that many)"
+            f"the mesh {dict(config.mesh)} needs {wanted} devices; {have} {len(devices)} "
+            f"(on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count={each} makes that many"
+            f"{' in each' if where.processes > 1 else ''})"
         )
     axes = list(config.mesh)
     mesh = keras.distribution.DeviceMesh(tuple(config.mesh.values()), axes, devices[:wanted])
-    layout = config.layout if config.layout is not None else _default_layout(config.mesh)
-    distribution = _checked_model_parallel(keras)(mesh, layout, config.layout is not None, axes[0])
+    distribution = _checked_model_parallel(keras)(mesh, Placement(config), axes[0])
     shown = ", ".join(f"{axis}: {size}" for axis, size in config.mesh.items())
     line = (
         f"Training model-parallel with keras.distribution on a mesh {{{shown}}} of {wanted} "
-        f"{_platform(devices)} devices (JAX)"
+        f"{_platform(devices)} devices in {_processes(where.processes)} (JAX)"
     )
     keras.distribution.set_distribution(distribution)
-    return distribution, Shard(0, 1, config.mesh[axes[0]], line)
+    rows = batch_rows(_owners(mesh), where.process_id)
+    return distribution, Shard(where.process_id, where.processes, config.mesh[axes[0]], line, rows)
 
 
-def _default_layout(mesh) -> dict:
-    if "model" not in mesh:
-        return {}
-    return TRANSFORMER_LAYOUT
+def _owners(mesh) -> list:
+    """For each place along the mesh's first axis, the processes whose devices it holds."""
+    import jax
+    import numpy as np
+
+    process_of = {f"{d.platform}:{d.id}": d.process_index for d in jax.devices()}
+    grid = np.asarray(mesh.devices)
+    return [{process_of[str(name)] for name in np.ravel(row)} for row in grid]
+
+
+def batch_rows(owners: list, process: int) -> tuple[int, int]:
+    """(first, count): the places along the batch axis this process feeds,
+    from `owners` (the processes of each place). A process feeds every place
+    one of its devices holds (the same examples as any other process there)."""
+    mine = [row for row, held in enumerate(owners) if process in held]
+    if not mine:
+        raise DeviceError(f"process {process} holds no device of the mesh: make the mesh use every process's devices")
+    if mine != list(range(mine[0], mine[-1] + 1)):
+        raise DeviceError(f"process {process} holds places {mine} of the batch axis, which are not next to each other")
+    return mine[0], len(mine)
 
 
 def _checked_model_parallel(keras):
     """keras.distribution.ModelParallel that checks each weight against the pattern that lays it out
     (dimensions, divisibility) as the weight is made, naming the pattern's line in the spec."""
-    from ..errors import SpecError
 
     class CheckedModelParallel(keras.distribution.ModelParallel):
-        def __init__(self, mesh, layout, given, batch_axis):
+        def __init__(self, mesh, placement, batch_axis):
             layout_map = keras.distribution.LayoutMap(mesh)
-            for pattern, axes in layout.items():
+            for pattern, axes in placement.layout.items():
                 layout_map[pattern] = tuple(axes)
             super().__init__(layout_map=layout_map, batch_dim_name=batch_axis, auto_shard_dataset=False)
-            self.layout, self.given, self.sizes, self.used = (
-                layout,
-                given,
-                dict(zip(mesh.axis_names, mesh.shape)),
-                set(),
-            )
+            self.placement = placement
+            self.sizes = placement.sizes
 
         def get_variable_layout(self, variable):
-            matched = [p for p in self.layout if re.fullmatch(p, variable.path)]
-            path = ("training", "distribution", "layout")
-            if len(matched) > 1:
-                raise SpecError(f"'{variable.path}' matches {len(matched)} patterns: {', '.join(matched)}", path=path)
-            if matched:
-                pattern, axes, shape = matched[0], self.layout[matched[0]], tuple(variable.shape)
-                self.used.add(pattern)
-                where = (*path, pattern) if self.given else ("training", "distribution")
-                if len(axes) != len(shape):
-                    raise SpecError(
-                        f"'{variable.path}' has {len(shape)} dimensions {shape}; the layout gives {len(axes)}",
-                        path=where,
-                    )
-                for dimension, (axis, size) in enumerate(zip(axes, shape, strict=True)):
-                    if axis is not None and size % self.sizes[axis]:
-                        raise SpecError(
-                            f"dimension {dimension} of '{variable.path}' {shape} is {size}, which does not split "
-                            f"over the {self.sizes[axis]} devices of '{axis}'",
-                            path=where,
-                        )
+            self.placement.axes(variable.path, variable.shape)
             return super().get_variable_layout(variable)
 
         def check_used(self, model):
-            """Every pattern the spec gives lays out some weight."""
-            for pattern in self.layout if self.given else ():
-                if pattern not in self.used:
-                    names = ", ".join(v.path for v in model.weights[:3])
-                    raise SpecError(
-                        f"'{pattern}' matches no weight of the model (its weights are named like {names}, ...)",
-                        path=("training", "distribution", "layout", pattern),
-                    )
+            self.placement.check_used([v.path for v in model.weights])
 
     return CheckedModelParallel
+
+
+@contextlib.contextmanager
+def whole(model):
+    """While `model` is saved: its weights (and optimizer state) that are split
+    over the devices of several processes are held whole on every device, since
+    saving reads each as one array and no process can read another's part.
+    Every process must enter it (the arrays are gathered from all of them).
+    Elsewhere a no-op."""
+    spread = _spread(model)
+    if not spread:
+        yield
+        return
+    import jax
+
+    kept = [variable.value for variable in spread]
+    for variable, value in zip(spread, kept, strict=True):
+        whole_on_all = jax.sharding.NamedSharding(value.sharding.mesh, jax.sharding.PartitionSpec())
+        # Keras's JAX variable holds its array in `_value`; assign() would lay it out again as the mesh says
+        variable._value = jax.device_put(value, whole_on_all)
+    try:
+        yield
+    finally:
+        for variable, value in zip(spread, kept, strict=True):
+            variable._value = value
+
+
+def _spread(model) -> list:
+    """The variables of `model` and its optimizer that no single process holds whole."""
+    from ..backend import keras as _keras
+
+    if _keras().backend.backend() != "jax":
+        return []
+    import jax
+
+    if jax.process_count() == 1:
+        return []
+    optimizer = getattr(model, "optimizer", None)
+    variables = [*model.weights, *(optimizer.variables if optimizer is not None else ())]
+    return [v for v in variables if not v.value.is_fully_addressable and not v.value.is_fully_replicated]
 
 
 def stop(shard: Shard, together: bool) -> None:
@@ -288,11 +318,14 @@ class Shard:
     processes: int
     devices: int  # along the batch: all of them for data-parallel, the mesh's first axis for model-parallel
     line: str = ""  # what trains, for the run's device line
+    rows: tuple[int, int] | None = None  # (first, count) of the places along the batch it feeds; else an equal share
 
     def bounds(self, size):
         """(start, length) of this process's slice of a batch of `size` (ints, or TensorFlow's scalars)."""
-        length = (size // self.devices) * (self.devices // self.processes)
-        return self.index * length, length
+        share = self.devices // self.processes
+        first, count = self.rows or (self.index * share, share)
+        per = size // self.devices
+        return first * per, count * per
 
     def check(self, batch_size: int) -> None:
         if batch_size % self.devices:

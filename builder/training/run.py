@@ -213,7 +213,8 @@ def _fit_phase(model, spec, phase, folder: RunFolder, fitting: _Fitting):
         shuffle=False,
     )  # the pipeline shuffles
     if phase.number < len(spec.training.phases or ()):
-        with atomic_path(os.path.join(folder.checkpoints, f"phase-{phase.number}.keras"), suffix=".keras") as path:
+        phase_file = os.path.join(folder.checkpoints, f"phase-{phase.number}.keras")
+        with atomic_path(phase_file, suffix=".keras") as path, distribution.whole(model):
             model.save(path)
 
 
@@ -252,11 +253,12 @@ def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metric
     its own folder instead). `facts`: what run.json records of how the run
     trained, besides its settings (threads, device)."""
     if not folder.chief:  # saving gathers the variables from every process: this one saves too (train_run cleans up)
-        model.save(folder.file(folder_module.MODEL))
+        with distribution.whole(model):
+            model.save(folder.file(folder_module.MODEL))
         return
     log_results(folder, spec, settings, metrics)
     shutil.rmtree(folder.file(folder_module.CACHE), ignore_errors=True)  # the run's own decoded copies
-    with atomic_path(folder.file(folder_module.MODEL), suffix=".keras") as temporary:
+    with atomic_path(folder.file(folder_module.MODEL), suffix=".keras") as temporary, distribution.whole(model):
         model.save(temporary)
     history = folder.state["history"]  # one dict of logs per epoch, the resumed run's earlier epochs included
     write_atomic(folder.file(folder_module.HISTORY), json.dumps(history, indent=1).encode())
@@ -307,7 +309,9 @@ def _distribution_record(settings: RunSettings) -> dict:
     """How the run was spread over devices and processes."""
     record: dict = {"distribute": settings.distribute}
     if settings.layout is not None:
-        record.update(engine="keras.distribution.ModelParallel", processes=1, mesh=settings.layout.sizes)
+        record.update(
+            engine="keras.distribution.ModelParallel", processes=settings.shard.processes, mesh=settings.layout.sizes
+        )
     elif settings.shard is not None:
         record.update(
             engine="keras.distribution.DataParallel",
@@ -523,19 +527,19 @@ def train_run(spec, settings: RunSettings) -> Run:
 
 
 def _distributed(spec, settings: RunSettings) -> RunSettings:
-    """keras.distribution on JAX. data-parallel: join the processes that train (one without a cluster) and
-    shard every batch over them; model-parallel: spread the weights over this process's devices as the
+    """keras.distribution on JAX: join the processes that train (one without a cluster); data-parallel:
+    shard every batch over their devices; model-parallel: spread the weights over their devices as the
     spec's `training.distribution` says."""
     if _keras().backend.backend() != "jax":
         raise FlagError(
             f"--distribute {settings.distribute} runs on Keras's JAX backend; this process runs "
             f"{_keras().backend.backend()} (set KERAS_BACKEND=jax)"
         )
+    where = settings.cluster or distribution.Cluster(None)
     if settings.distribute == "model-parallel":
-        layout, shard = distribution.start_model_parallel(spec.training.distribution)
-        started = {"layout": layout}
+        layout, shard = distribution.start_model_parallel(spec.training.distribution, where)
+        started = {"layout": layout, "cluster": where}
     else:
-        where = settings.cluster or distribution.Cluster(None)
         shard = distribution.start(where)
         started = {"cluster": where}
     try:
@@ -609,12 +613,14 @@ def _data_line(spec, settings: RunSettings, folder: RunFolder, data) -> str:
 
 
 def _shard_note(settings: RunSettings, examples: int) -> str:
-    """Data-parallel: what each process reads, and any examples a last batch leaves out."""
+    """Data- or model-parallel: what each process reads, and any examples a last batch leaves out."""
     shard, notes = settings.shard, []
     if shard is None:
         return ""
+    whole = shard.bounds(settings.batch_size)[1] == settings.batch_size
     if shard.processes > 1:
-        notes.append(f"each of {shard.processes} processes trains on its slice of every batch of {settings.batch_size}")
+        part = "feeds all of every batch" if whole else "trains on its slice of every batch"
+        notes.append(f"each of {shard.processes} processes {part} of {settings.batch_size}")
     left = examples - shard.used(examples, settings.batch_size)
     if left:
         notes.append(f"{left} of a last batch left out each epoch (batches split evenly over {shard.devices} devices)")

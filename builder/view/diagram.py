@@ -6,9 +6,6 @@ located, with the text of the file it is in."""
 
 from __future__ import annotations
 
-import dataclasses
-
-from ..catalogue import applications
 from ..errors import SpecError
 from ..files import read_bounded
 from ..spec import graph as graph_module
@@ -20,11 +17,11 @@ def diagram(path: str) -> dict:
     """The page's view of the spec at `path`; raises what loading and building raise."""
     spec = load_spec(path)
     graph = graph_module.expand(spec)
-    from ..backend import keras
-    from ..keras.assemble import build_model
+    from ..keras.assemble import build_shapes_only, check_layout
     from ..keras.describe import facts, layer_macs
 
-    model = _shapes_only(keras(), build_model, _without_weights(graph))
+    model = build_shapes_only(graph)
+    check_layout(graph, model)
     macs = {name: m for name, _, m in layer_macs(model)}
     spans = _Spans()
     nodes = [_input_node(item, spec.source, model, spans) for item in spec.inputs]
@@ -80,31 +77,6 @@ def failed(err: BaseException, message: str) -> dict:
         view["files"] = [err.file]
         view["texts"] = {err.file: _text(err.file)}
     return view
-
-
-def _without_weights(graph):
-    """The graph with its pretrained entries made without their weights: a
-    backbone's shapes need none, and the page never waits on a download."""
-    nodes = [
-        dataclasses.replace(node, args=applications.without_weights(node.type.name, node.args))
-        if node.type.pretrained
-        else node
-        for node in graph.nodes
-    ]
-    return dataclasses.replace(graph, nodes=nodes)
-
-
-def _shapes_only(keras, build_model, graph):
-    """The model with its weights' values left uninitialized (Keras's StatelessScope), which is
-    all a diagram needs and far quicker for large models; a layer that must read its weights
-    while being built gets the plain build, which also raises whatever the spec's error is."""
-    keras.backend.clear_session()  # the server builds spec after spec; hold one model at a time
-    try:
-        with keras.StatelessScope():
-            return build_model(graph)
-    except Exception:  # noqa: BLE001 - the plain build below says what is wrong
-        keras.backend.clear_session()
-        return build_model(graph)
 
 
 class _Spans:
