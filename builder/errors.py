@@ -187,6 +187,19 @@ def suggest(name, known) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+# names said letter by letter that begin with a vowel sound (an LSTM, an RMS norm), and words that begin with a "you"
+_SAID_WITH_AN = ("lstm", "rms", "mlp", "hf", "fnet", "llm", "nlp", "sdpa", "rnn", "mha", "swiglu")
+_SAID_WITH_A = ("uni", "unet", "use", "usu", "one")
+
+
+def article(word) -> str:
+    """`word` with its indefinite article, as it is said: an embedding, an lstm, a unet, a dense."""
+    text = str(word)
+    first = text.lower().split("_")[0]
+    vowel = first[:1] in ("a", "e", "i", "o", "u") and not first.startswith(_SAID_WITH_A)
+    return f"{'an' if vowel or first in _SAID_WITH_AN else 'a'} {text}"
+
+
 def unknown(kind: str, name, known, of: str = "") -> SpecError:
     """The standard error for a name that isn't one of `known` (`of`: ' for conv2d')."""
     known = sorted(set(map(str, known)))

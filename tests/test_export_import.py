@@ -77,7 +77,7 @@ def exported_outputs(fmt, path, x) -> np.ndarray:
 def test_export_format_and_suffix_must_agree(cli, tmp_path):
     code, _, err = cli("export", spec_path("lenet5"), "--format", "onnx", "-o", tmp_path / "m.tflite")
     assert code == 1
-    assert err == f"error: a onnx export is written to a .onnx file, got '{tmp_path / 'm.tflite'}'\n"
+    assert err == f"error: an onnx export is written to a .onnx file, got '{tmp_path / 'm.tflite'}'\n"
 
 
 def round_trip(cli, tmp_path, model, atol=1e-4, *flags, same_names=True):

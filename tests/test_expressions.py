@@ -60,7 +60,7 @@ def test_make_divisible_is_keras_applications_rounding():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("$x.__class__", "holds a Attribute"),
+    ("$x.__class__", "holds an Attribute"),
     ("$x[0]", "holds a Subscript"),
     ("__import__('os') and $x", "calls '__import__', which is not one of its functions"),
     ("(lambda: 1)() + $x", "calls '?'"),
@@ -249,7 +249,7 @@ def test_every_input_of_a_block_or_an_entry_is_seen_by_its_channels():
     ("$inputs[0].channels * 2", None),
     ("$inputs[1].channels * 2", "the expression '$inputs[1].channels * 2' asks for input 1; there is 1 input, "
                                 "from 0"),
-    ("$inputs[0].size", "the expression '$inputs[0].size' holds a Attribute (an input has .channels and .shape: "
+    ("$inputs[0].size", "the expression '$inputs[0].size' holds an Attribute (an input has .channels and .shape: "
                         "$inputs[1].channels)"),
     ("$in_shape[0]", "cannot evaluate '$in_shape[0]': axis 0 of the shape (None, 8, 8, 16) varies (the batch axis, "
                      "or a size left null)"),

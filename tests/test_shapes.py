@@ -54,5 +54,5 @@ output: none
 def test_recurrent_shapes_are_known_where_return_sequences_is_written():
     made = {node.name: node for node in builder.validate(text=RECURRENT).nodes}
     assert made["d"].args["units"] == 12 * 12                      # 12 steps, 2 x 6 features
-    with pytest.raises(builder.SpecError, match=r"the shape of 'c' \(a lstm layer\) is not known"):
+    with pytest.raises(builder.SpecError, match=r"the shape of 'c' \(an lstm layer\) is not known"):
         builder.validate(text=RECURRENT.replace("output: none", '  - dense: {units: "$in_shape[1]"}\noutput: none'))

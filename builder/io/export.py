@@ -4,7 +4,7 @@ and TensorFlow's own exporters. Every output appears atomically."""
 from __future__ import annotations
 
 from .. import backend
-from ..errors import BuilderError, DependencyError, FlagError, first_line
+from ..errors import BuilderError, DependencyError, FlagError, article, first_line
 from ..files import check_output, publish
 
 FORMATS = {"keras": ".keras", "savedmodel": "", "onnx": ".onnx", "tflite": ".tflite"}
@@ -46,7 +46,7 @@ def export(model, fmt: str, path: str, *, overwrite=False) -> str:
         raise FlagError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     suffix = FORMATS[fmt]
     if suffix and not path.endswith(suffix):
-        raise FlagError(f"a {fmt} export is written to a {suffix} file, got {path!r}")
+        raise FlagError(f"{article(fmt)} export is written to a {suffix} file, got {path!r}")
     check_output(path, overwrite)
     if fmt != "keras" and not backend.has_tensorflow():
         raise DependencyError(

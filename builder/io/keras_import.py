@@ -17,7 +17,7 @@ import yaml
 from ..backend import keras as _keras
 from ..catalogue import registry
 from ..catalogue.signatures import snake_case
-from ..errors import ModelError
+from ..errors import ModelError, article
 from ..spec import argtypes
 from ..spec.language import as_entry_name, as_model_name
 from .compact import compact as compact_spec
@@ -36,7 +36,7 @@ def _args(layer_type, config):
         if argtypes.arg_type(layer_type, key) == "entry" and isinstance(value, dict):
             inner = registry.for_config(value["class_name"], value.get("module"))
             if inner is None:
-                raise ModelError(f"{layer_type.name} wraps a {value['class_name']}, which has no spec type")
+                raise ModelError(f"{layer_type.name} wraps {article(value['class_name'])}, which has no spec type")
             args[key] = {inner.name: _args(inner, value["config"])}
             continue
         simplified = simplify(layer_type, key, value)
@@ -215,7 +215,7 @@ def _flat_spec(model, name=None) -> tuple[dict, dict]:
         layer_type = registry.for_config(item["class_name"], item.get("module"))
         if layer_type is None:
             raise ModelError(
-                f"layer '{item['name']}' is a {item['class_name']}, which has no spec type; "
+                f"layer '{item['name']}' is {article(item['class_name'])}, which has no spec type; "
                 "register it with builder.register_layer(...)"
             )
         if len(item["inbound_nodes"]) != 1:
@@ -331,8 +331,8 @@ def _named_heads(model, entries, original, names) -> dict:
         layer = model.get_layer(original.get(name, name))
         if type_name != registry.HEAD or len(layer.input.shape) != 2 or not isinstance(reads[index][1], str):
             raise ModelError(
-                f"the model's output '{name}' is a {type(layer).__name__} on {list(layer.input.shape)}; a spec's "
-                "named outputs are Dense layers on (batch, features)"
+                f"the model's output '{name}' is {article(type(layer).__name__)} on {list(layer.input.shape)}; "
+                "a spec's named outputs are Dense layers on (batch, features)"
             )
         if any(name == refs or (isinstance(refs, list) and name in refs) for _, refs in reads):
             raise ModelError(f"the model's output '{name}' also feeds other layers; a spec's outputs end the model")

@@ -15,7 +15,7 @@ import math
 import operator
 import re
 
-from ..errors import SpecError, suggest
+from ..errors import SpecError, article, suggest
 
 NAME = re.compile(r"\$([A-Za-z0-9_]+)")  # block parameters may start with a digit (3x3_filters)
 MAX_EXPONENT = 64
@@ -221,7 +221,7 @@ class _Evaluator:
                 f"the expression {self.text!r} calls '{name}', which is not one of its functions: "
                 f"{', '.join(FUNCTIONS)}.{suggest(name, FUNCTIONS)}"
             )
-        raise self.refuse(f"a {kind.__name__}")
+        raise self.refuse(article(kind.__name__))
 
     def lookup(self, node):
         """`$inputs[K]` and `.channels`: the one subscript and the one attribute expressions take."""
@@ -242,7 +242,7 @@ class _Evaluator:
             return sequence[index]
         owner = self.value(node.value)
         if not isinstance(owner, Input) or node.attr not in Input.ATTRIBUTES:
-            raise self.refuse("a Attribute (an input has .channels and .shape: $inputs[1].channels)")
+            raise self.refuse("an Attribute (an input has .channels and .shape: $inputs[1].channels)")
         found = getattr(owner, node.attr)
         if isinstance(found, Unknown):
             raise SpecError(f"cannot evaluate {self.text!r}: {found.reason}")

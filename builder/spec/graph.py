@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from ..catalogue import registry, shapes, signatures
-from ..errors import SpecError, SpecNote, SpecWarning, at, describe, format_path, in_source, suggest, unknown
+from ..errors import SpecError, SpecNote, SpecWarning, article, at, describe, format_path, in_source, suggest, unknown
 from . import budget, expressions
 from .entries import Entry, Numbering, check_settings, parse_entry, parse_numbering, vary_overrides
 from .language import ENTRY_NAME, REQUIRED, SHARE, BlockDef, NamedOutput, Spec
@@ -237,8 +237,9 @@ class _Made:
         found = None if dot else table.get(base)
         if found is None:
             kind = self.kinds.get(base)
+            named = f"{article(kind)} layer" if kind else an_input
             return expressions.Unknown(
-                f"the {what.split()[0]} of '{base}' ({f'a {kind} layer' if kind else an_input}) {what.split()[1]} "
+                f"the {what.split()[0]} of '{base}' ({named}) {what.split()[1]} "
                 "not known before the model is built; write the number"
             )
         return found
@@ -717,7 +718,7 @@ def _tied_head(expander, spec, scope, output) -> tuple[Node, str]:
             target = scope.reference(tie)
         node = expander.made.by_name.get(target)
         if node is None or not node.type.reverses:
-            kind = f"a {node.type.name} layer" if node else "an input"
+            kind = f"{article(node.type.name)} layer" if node else "an input"
             raise SpecError(
                 f"'{tie}' is {kind}; a tied output runs an embedding in reverse: make '{tie}' a reversible_embedding"
             ).at("tie")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 
 from ..catalogue import registry
-from ..errors import SpecError, at
+from ..errors import SpecError, article, at
 from . import activations, argtypes, arguments
 from .entries import parse_entry
 
@@ -142,5 +142,5 @@ def activation_type() -> str:
 def _cannot_wrap(wrapper, inner_name) -> str:
     if len(wrapper.wraps) == 1:
         kind = wrapper.wraps[0]
-        return f"{wrapper.name} wraps a {kind} layer ({', '.join(registry.of_kind(kind))}), not {inner_name}"
+        return f"{wrapper.name} wraps {article(kind)} layer ({', '.join(registry.of_kind(kind))}), not {inner_name}"
     return f"{wrapper.name} cannot wrap {inner_name}"
