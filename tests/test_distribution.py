@@ -216,7 +216,8 @@ def test_two_processes_killed_at_epoch_two_resume_to_the_weights_of_a_run_never_
 @pytest.mark.needs("jax")
 def test_a_process_that_dies_ends_the_others_in_one_line(tmp_path):
     (tmp_path / "reg.yaml").write_text(REG)
-    env = {**os.environ, "PYTHONPATH": ROOT}
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(tmp_path / "tmp")}
     launcher = subprocess.Popen([sys.executable, os.path.join(ROOT, "cli.py"), "train", "reg.yaml", "--data",
                                  "digits", "--epochs", "200", "--out", "run", "--distribute", "data-parallel",
                                  "--processes", "2"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
@@ -232,6 +233,7 @@ def test_a_process_that_dies_ends_the_others_in_one_line(tmp_path):
     _, err = launcher.communicate(timeout=120)
     assert time.time() - killed < 60
     assert (launcher.returncode, err) == (1, "error: process 1 of 2 was killed by signal 9\n")
+    assert os.listdir(tmp_path / "tmp") == []                       # nor the killed process's private folder
 
 
 # --- model-parallel on 4 virtual CPU devices --------------------------------------------------------------

@@ -18,6 +18,7 @@ import dataclasses
 import importlib.util
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -354,10 +355,11 @@ def launch(prog: str, argv: list[str], processes: int) -> int:
     address = f"127.0.0.1:{free_port()}"
     start_one = f"import sys; from builder.cli import console; sys.exit(console({prog!r}))"
     children, logs = [], []
+    scratch = tempfile.mkdtemp(prefix="builder-processes-")  # their temporary files, removed even if one is killed
     try:
         for index in range(processes):
             env = {**os.environ, ENVIRONMENT[0]: address, ENVIRONMENT[1]: str(processes), ENVIRONMENT[2]: str(index)}
-            env["KERAS_BACKEND"] = "jax"
+            env.update(KERAS_BACKEND="jax", TMPDIR=scratch)
             log = tempfile.TemporaryFile("w+") if index else None  # noqa: SIM115 - closed below
             logs.append(log)
             children.append(
@@ -379,6 +381,7 @@ def launch(prog: str, argv: list[str], processes: int) -> int:
         for log in logs:
             if log is not None:
                 log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class _Relay(threading.Thread):
