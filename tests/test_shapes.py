@@ -6,6 +6,7 @@ for the number)."""
 import pytest
 
 import builder
+from builder.catalogue import registry, shapes
 from builder.spec import graph as graph_module
 from conftest import spec_path
 
@@ -56,3 +57,33 @@ def test_recurrent_shapes_are_known_where_return_sequences_is_written():
     assert made["d"].args["units"] == 12 * 12                      # 12 steps, 2 x 6 features
     with pytest.raises(builder.SpecError, match=r"the shape of 'c' \(an lstm layer\) is not known"):
         builder.validate(text=RECURRENT.replace("output: none", '  - dense: {units: "$in_shape[1]"}\noutput: none'))
+
+
+def made_shapes(monkeypatch) -> dict:
+    """Node name -> (node, the shape worked out before building), recorded as specs expand."""
+    made = {}
+    original = graph_module._Made.add
+
+    def recording(self, node):
+        result = original(self, node)
+        made[node.name] = (node, self.shapes[node.name])
+        return result
+
+    monkeypatch.setattr(graph_module._Made, "add", recording)
+    return made
+
+
+@pytest.mark.parametrize("name", sorted(n for n, t in registry.LAYERS.items() if t.shape is not None or t.vocabulary
+                                        or t.kind in ("merge", "activation", "recurrent")))
+def test_every_layer_types_shape_worked_out_before_building_is_the_built_layers(name, monkeypatch):
+    """Over the registry: each type's shape formula (or its kind's) on the type's minimal example gives
+    the built layer's output shape, or says it does not know (None)."""
+    from test_registry import minimal_example
+    layer_type = registry.LAYERS[name]
+    made = made_shapes(monkeypatch)
+    model = builder.build(data=minimal_example(layer_type))
+    node, shape = made[name]
+    if shape is None:
+        assert layer_type.shape is shapes.not_known or layer_type.kind == "recurrent" or name == "bidirectional"
+    else:
+        assert tuple(shape) == tuple(model.get_layer(name).output.shape)

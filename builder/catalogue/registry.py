@@ -15,7 +15,7 @@ import functools
 import importlib
 
 from ..errors import SpecError, unknown
-from . import applications, costs, signatures
+from . import applications, costs, shapes, signatures
 
 # Arguments every Keras layer takes through **kwargs.
 BASE_ARGS = {"name": {"default": None}, "dtype": {"default": None}, "trainable": {"default": True}}
@@ -63,6 +63,8 @@ class LayerType:
     applies_activation: bool = False  # `- activation: NAME`: a layer activation (prelu) becomes that layer
     vocabulary: str | None = None  # the argument that holds a vocabulary size (embeddings)
     macs: object = None  # costs formula: (layer, inputs, outputs, macs_of) -> MACs; None: not counted
+    shape: object = None  # shapes formula: (args, first input's shape, channels) -> output shape, before
+    #                        building (`$in_shape`); None: what its kind tells (shapes.py), else not known
     min_weights: object = None  # (args) -> a number of weights it has at least, whatever its input
     #                                 (the size budget at `validate`; costs.py); None: no bound
     weights_by_features: object = None  # (args, features) -> weights at least, where its input's features
@@ -227,7 +229,7 @@ _CUSTOM = "builder.keras.layers"
 
 for _d in ("1d", "2d", "3d"):
     D = _d.upper()
-    _seq = _d == "1d"
+    _seq, _rank = _d == "1d", int(_d[0])
     _builtin(
         f"conv{_d}",
         f"Conv{D}",
@@ -236,6 +238,7 @@ for _d in ("1d", "2d", "3d"):
         takes_sequence=_seq,
         macs=costs.conv,
         min_weights=costs.least_conv,
+        shape=functools.partial(shapes.convolved, rank=_rank),
     )
     _builtin(
         f"conv{_d}_transpose",
@@ -245,11 +248,13 @@ for _d in ("1d", "2d", "3d"):
         takes_sequence=_seq,
         macs=costs.conv_transpose,
         min_weights=costs.least_conv,
+        shape=functools.partial(shapes.convolved_transpose, rank=_rank),
     )
-    _builtin(f"max_pooling{_d}", f"MaxPooling{D}", short="pool_size", takes_sequence=_seq)
-    _builtin(f"average_pooling{_d}", f"AveragePooling{D}", short="pool_size", takes_sequence=_seq)
-    _builtin(f"global_max_pooling{_d}", f"GlobalMaxPooling{D}", takes_sequence=_seq)
-    _builtin(f"global_average_pooling{_d}", f"GlobalAveragePooling{D}", takes_sequence=_seq)
+    _pooled = functools.partial(shapes.pooled, rank=_rank)
+    _builtin(f"max_pooling{_d}", f"MaxPooling{D}", short="pool_size", takes_sequence=_seq, shape=_pooled)
+    _builtin(f"average_pooling{_d}", f"AveragePooling{D}", short="pool_size", takes_sequence=_seq, shape=_pooled)
+    _builtin(f"global_max_pooling{_d}", f"GlobalMaxPooling{D}", takes_sequence=_seq, shape=shapes.global_pooled)
+    _builtin(f"global_average_pooling{_d}", f"GlobalAveragePooling{D}", takes_sequence=_seq, shape=shapes.global_pooled)
     _builtin(
         f"zero_padding{_d}",
         f"ZeroPadding{D}",
@@ -257,12 +262,19 @@ for _d in ("1d", "2d", "3d"):
         no_defaults=frozenset({"padding"}),
         arg_types=(("padding", "padding_amount"),),
         takes_sequence=_seq,
+        shape=functools.partial(shapes.padded, rank=_rank),
     )
-    _builtin(f"spatial_dropout{_d}", f"SpatialDropout{D}", short="rate", takes_sequence=_seq)
-    _builtin(f"up_sampling{_d}", f"UpSampling{D}", short="size", takes_sequence=_seq)
+    _builtin(f"spatial_dropout{_d}", f"SpatialDropout{D}", short="rate", takes_sequence=_seq, shape=shapes.kept)
+    _builtin(
+        f"up_sampling{_d}",
+        f"UpSampling{D}",
+        short="size",
+        takes_sequence=_seq,
+        shape=functools.partial(shapes.up_sampled, rank=_rank),
+    )
 for _d in ("1d", "2d"):
     D = _d.upper()
-    _seq = _d == "1d"
+    _seq, _rank = _d == "1d", int(_d[0])
     _builtin(
         f"depthwise_conv{_d}",
         f"DepthwiseConv{D}",
@@ -270,6 +282,7 @@ for _d in ("1d", "2d"):
         takes_sequence=_seq,
         macs=costs.depthwise_conv,
         min_weights=costs.least_conv,
+        shape=functools.partial(shapes.convolved, rank=_rank),
     )
     _builtin(
         f"separable_conv{_d}",
@@ -279,12 +292,21 @@ for _d in ("1d", "2d"):
         takes_sequence=_seq,
         macs=costs.separable_conv,
         min_weights=costs.least_conv,
+        shape=functools.partial(shapes.convolved, rank=_rank),
     )
 
-_builtin("dense", "Dense", short="units", width="units", macs=costs.dense, min_weights=costs.least_dense)
+_builtin(
+    "dense",
+    "Dense",
+    short="units",
+    width="units",
+    macs=costs.dense,
+    min_weights=costs.least_dense,
+    shape=shapes.last_axis,
+)
 _builtin("dropout", "Dropout", short="rate")
-_builtin("flatten", "Flatten")
-_builtin("reshape", "Reshape", short="target_shape")
+_builtin("flatten", "Flatten", shape=shapes.flattened)
+_builtin("reshape", "Reshape", short="target_shape", shape=shapes.reshaped)
 _builtin("batch_normalization", "BatchNormalization")
 _builtin("layer_normalization", "LayerNormalization")
 
@@ -325,6 +347,7 @@ _builtin(
     arg_types=(("layer", "entry"), ("backward_layer", "entry")),
     macs=costs.bidirectional,
     min_weights=functools.partial(costs.least_wrapped, copies=2),
+    shape=shapes.bidirectional,
 )
 _builtin(
     "time_distributed",
@@ -351,8 +374,10 @@ _builtin(
 # Preprocessing inside the model, so saved and exported models take raw input
 _builtin("rescaling", "Rescaling", short="scale", rescales=True)
 _builtin("normalization", "Normalization", adapts=True)
-_builtin("resizing", "Resizing")
-_builtin("center_crop", "CenterCrop")
+_builtin("resizing", "Resizing", shape=shapes.resized, example={"input": [8, 8, 3], "args": {"height": 4, "width": 6}})
+_builtin(
+    "center_crop", "CenterCrop", shape=shapes.resized, example={"input": [8, 8, 3], "args": {"height": 4, "width": 6}}
+)
 _builtin(
     "text_vectorization",
     "TextVectorization",
@@ -515,6 +540,7 @@ for _d in ("1d", "2d", "3d"):
         arg_types=(("cropping", "padding_amount"),),
         takes_sequence=_seq,
         example={"args": {"cropping": 1}},
+        shape=functools.partial(shapes.padded, rank=int(_d[0]), sign=-1),
     )
     for _kind in ("average", "max"):
         _builtin(
@@ -540,6 +566,7 @@ _builtin(
     short="dims",
     arg_types=(("dims", "axis"),),
     example={"input": [4, 6], "args": {"dims": [2, 1]}},
+    shape=shapes.permuted,
 )
 _builtin(
     "repeat_vector",
@@ -580,7 +607,15 @@ _builtin(
     macs=costs.reversible_embedding,
     example={"input": {"shape": [5], "dtype": "int32"}, "args": {"input_dim": 10, "output_dim": 4}},
 )
-_builtin("dot", "Dot", short="axes", kind="merge", arg_types=(("axes", "axis"),), example={"args": {"axes": 1}})
+_builtin(
+    "dot",
+    "Dot",
+    short="axes",
+    kind="merge",
+    shape=shapes.not_known,
+    arg_types=(("axes", "axis"),),
+    example={"args": {"axes": 1}},
+)
 _builtin(
     "grouped_query_attention",
     "GroupQueryAttention",
@@ -693,8 +728,9 @@ for _name, _cls, _args in (
     ("contrast_limited_adaptive_histogram_equalization", "ContrastLimitedAdaptiveHistogramEqualization", _PIXELS),
     ("cut_mix", "CutMix", {}),
     ("mix_up", "MixUp", {}),
-):
-    _builtin(_name, _cls, example={"input": _IMAGE, "args": _args})
+):  # the same shape out, but a random crop's
+    _shape = shapes.resized if _name == "random_crop" else shapes.kept
+    _builtin(_name, _cls, example={"input": _IMAGE, "args": _args}, shape=_shape)
 
 # KerasHub's modeling layers, where keras_hub is installed (`pip install keras-hub`)
 _HUB = "keras_hub.layers"
@@ -804,6 +840,8 @@ KEEPS_SHAPE = frozenset(
         "window_attention",
     ]
 )
+for _name in KEEPS_SHAPE & set(LAYERS):  # KerasHub's are registered where it is installed
+    LAYERS[_name] = dataclasses.replace(LAYERS[_name], shape=shapes.kept)
 # ... and those that change the spatial sizes (or the steps) but keep the channels
 KEEPS_CHANNELS = (
     frozenset(
