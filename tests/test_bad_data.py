@@ -289,3 +289,17 @@ def test_predict_refuses_an_image_that_is_no_regular_file(saved_models, cli, tmp
                          "--out", tmp_path / "p.csv")
     assert (code, out, err) == (1, "", f"{folder / 'b.png'}: error: it is {what}, not an image file\n")
     assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("make", [_pipe, _zero])
+def test_a_class_folder_file_that_is_no_regular_file_is_refused(make, cli, tmp_path):
+    from PIL import Image
+    for name in ("day", "night"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(tmp_path / "data" / name / "a.png")
+    what = make(tmp_path / "data" / "night" / "b.png")
+    (tmp_path / "spec.yaml").write_text(SPECS["img"])
+    code, _, err = cli("train", tmp_path / "spec.yaml", "--data", tmp_path / "data", "--out", tmp_path / "run")
+    assert (code, err) == (1, f"{tmp_path / 'data' / 'night' / 'b.png'}: error: it is {what}, not an image or "
+                              ".txt file (what a class folder holds)\n")
+    assert not (tmp_path / "run").exists()

@@ -448,9 +448,7 @@ def _class_files(path, known=None):
         if not found:
             raise DataError(folder, f"the class folder '{name}' is empty; every class needs examples")
         for file in found:
-            what = not_regular(os.path.join(folder, file))
-            if what:
-                raise DataError(os.path.join(folder, file), f"it is {what}; a class folder holds image or .txt files")
+            check_regular(os.path.join(folder, file), "an image or .txt file (what a class folder holds)")
             files.append(os.path.join(folder, file))
             labels.append(index)
     return (known or classes), files, np.array(labels, dtype="int64")
