@@ -278,7 +278,8 @@ def test_model_parallel_on_four_devices_trains_what_one_device_trains(tmp_path):
     four = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     code, out, err = train(tmp_path, "mp", "--distribute", "model-parallel", env=four)
     assert code == 0, err[-2000:]
-    assert "Training model-parallel with keras.distribution on a mesh {batch: 2, model: 2} of 4 cpu devices in 1 process (JAX)\n" \
+    assert "Training model-parallel with keras.distribution on a mesh {batch: 2, model: 2} of 4 cpu devices in 1 " \
+           "process (JAX); 6 of 20 weights split, the others replicated\n" \
         in out
     code, _, err = train(tmp_path, "one", "--backend", "jax")
     assert code == 0, err[-2000:]
@@ -368,7 +369,7 @@ def test_weights_split_across_two_processes_train_save_and_resume_as_one_device(
     code, out, err = train(tmp_path, "mp", *flags)
     assert code == 0, err[-2000:]
     assert "Training model-parallel with keras.distribution on a mesh {batch: 1, model: 2} of 2 cpu devices in 2 " \
-           "processes (JAX)\n" in out
+           "processes (JAX); 6 of 20 weights split, the others replicated\n" in out
     assert "; each of 2 processes feeds all of every batch of 32\n" in out
     code, _, err = train(tmp_path, "one", "--backend", "jax")
     assert code == 0, err[-2000:]
@@ -401,7 +402,7 @@ def test_two_processes_of_two_devices_each_split_the_batch_and_the_model_as_one_
     two = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     code, out, err = train(tmp_path, "mp", "--distribute", "model-parallel", "--processes", "2", env=two)
     assert code == 0, err[-2000:]
-    assert "of 4 cpu devices in 2 processes (JAX)\n" in out
+    assert "of 4 cpu devices in 2 processes (JAX); 6 of 20 weights split, the others replicated\n" in out
     assert "; each of 2 processes trains on its slice of every batch of 32\n" in out
     code, _, err = train(tmp_path, "one", "--backend", "jax")
     assert code == 0, err[-2000:]

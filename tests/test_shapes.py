@@ -19,8 +19,8 @@ SPECS = [("lenet5", None), ("alexnet", None), ("googlenet", None), ("mobilenet_v
 CONVOLUTIONAL = {name for name, _ in SPECS[:13]}
 
 
-@pytest.mark.parametrize("name, scale", SPECS)
-def test_known_shapes_are_the_built_models(name, scale, monkeypatch):
+def made_shapes(monkeypatch) -> dict:
+    """Node name -> (node, the shape worked out before building), recorded as specs expand."""
     made = {}
     original = graph_module._Made.add
 
@@ -30,6 +30,12 @@ def test_known_shapes_are_the_built_models(name, scale, monkeypatch):
         return result
 
     monkeypatch.setattr(graph_module._Made, "add", recording)
+    return made
+
+
+@pytest.mark.parametrize("name, scale", SPECS)
+def test_known_shapes_are_the_built_models(name, scale, monkeypatch):
+    made = made_shapes(monkeypatch)
     model = builder.build(spec_path(name), scale=scale)
     known = 0
     for node, shape in made.values():
@@ -57,20 +63,6 @@ def test_recurrent_shapes_are_known_where_return_sequences_is_written():
     assert made["d"].args["units"] == 12 * 12                      # 12 steps, 2 x 6 features
     with pytest.raises(builder.SpecError, match=r"the shape of 'c' \(an lstm layer\) is not known"):
         builder.validate(text=RECURRENT.replace("output: none", '  - dense: {units: "$in_shape[1]"}\noutput: none'))
-
-
-def made_shapes(monkeypatch) -> dict:
-    """Node name -> (node, the shape worked out before building), recorded as specs expand."""
-    made = {}
-    original = graph_module._Made.add
-
-    def recording(self, node):
-        result = original(self, node)
-        made[node.name] = (node, self.shapes[node.name])
-        return result
-
-    monkeypatch.setattr(graph_module._Made, "add", recording)
-    return made
 
 
 @pytest.mark.parametrize("name", sorted(n for n, t in registry.LAYERS.items() if t.shape is not None or t.vocabulary

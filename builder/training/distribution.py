@@ -233,8 +233,12 @@ def _checked_model_parallel(keras):
             self.placement.axes(variable.path, variable.shape)
             return super().get_variable_layout(variable)
 
-        def check_used(self, model):
+        def check_used(self, model) -> str:
+            """Every pattern the spec gives lays out some weight; returns how many weights are split
+            (held in parts over the devices, as JAX placed them)."""
             self.placement.check_used([v.path for v in model.weights])
+            split = sum(1 for v in model.weights if not v.value.is_fully_replicated)
+            return f"{split} of {len(model.weights)} weights split, the others replicated"
 
     return CheckedModelParallel
 

@@ -566,7 +566,7 @@ def _train(spec, settings: RunSettings, folder: RunFolder, strategy) -> Run:
         keep_float32(expanded, _keras().mixed_precision.global_policy().name)
         model, resumed = make_model(spec, expanded, settings, folder, strategy)
         if settings.layout is not None:
-            settings.layout.check_used(model)
+            facts["device"] += f"; {settings.layout.check_used(model)}"
         job = tasks.of(spec, model)
         data = load_data(job, expanded, settings, folder)
         if not resumed:  # a resumed model is compiled, its optimizer's state in it
