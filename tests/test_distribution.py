@@ -412,10 +412,16 @@ def test_two_processes_of_two_devices_each_split_the_batch_and_the_model_as_one_
 
 @pytest.mark.slow
 @pytest.mark.needs("jax")
-def test_a_mesh_larger_than_the_processes_devices_is_one_line(tmp_path):
+def test_a_mesh_the_processes_devices_do_not_fill_is_one_line(tmp_path):
     (tmp_path / "reg.yaml").write_text(ENCODER)
     code, _, err = train(tmp_path, "run", "--distribute", "model-parallel", "--processes", "2",
                          env={**os.environ, "XLA_FLAGS": ""})
     assert (code, err) == (1, "error: the mesh {'batch': 2, 'model': 2} needs 4 devices; the 2 processes have 2 (on "
                               "a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=2 makes that many in each)\n")
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "reg.yaml").write_text(ENCODER.replace("{batch: 2, model: 2}", "{batch: 1, model: 2}"))
+    code, _, err = train(tmp_path, "run", "--distribute", "model-parallel", "--processes", "2",
+                         env={**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert (code, err) == (1, "error: process 1 holds no device of the mesh: make the mesh use every process's "
+                              "devices\n")                        # process 0's two devices make the whole mesh
     assert not (tmp_path / "run").exists()

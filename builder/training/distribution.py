@@ -170,12 +170,9 @@ def _start_model_parallel(config, where: Cluster):
     wanted = math.prod(config.mesh.values())
     keras, devices = _join(where)
     if wanted > len(devices):
-        if where.processes > 1:  # leave the cluster together now, while start-up's lines are kept off the terminal
-            import jax
-
-            jax.distributed.shutdown()
         each = -(-wanted // where.processes)
         have = f"the {_processes(where.processes)} have" if where.processes > 1 else "this process has"
+        _leave(where)
         raise DeviceError(
             f"the mesh {dict(config.mesh)} needs {wanted} devices; {have} {len(devices)} "
             f"(on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count={each} makes that many"
@@ -183,6 +180,11 @@ def _start_model_parallel(config, where: Cluster):
         )
     axes = list(config.mesh)
     mesh = keras.distribution.DeviceMesh(tuple(config.mesh.values()), axes, devices[:wanted])
+    try:  # every process checks every process's place, so that all of them stop together
+        rows = [batch_rows(_owners(mesh), process) for process in range(where.processes)][where.process_id]
+    except DeviceError:
+        _leave(where)
+        raise
     distribution = _checked_model_parallel(keras)(mesh, Placement(config), axes[0])
     shown = ", ".join(f"{axis}: {size}" for axis, size in config.mesh.items())
     line = (
@@ -190,8 +192,16 @@ def _start_model_parallel(config, where: Cluster):
         f"{_platform(devices)} devices in {_processes(where.processes)} (JAX)"
     )
     keras.distribution.set_distribution(distribution)
-    rows = batch_rows(_owners(mesh), where.process_id)
     return distribution, Shard(where.process_id, where.processes, config.mesh[axes[0]], line, rows)
+
+
+def _leave(where: Cluster) -> None:
+    """Before every process stops on the same mistake: leave the cluster together, now, while
+    start-up's lines are kept off the terminal."""
+    if where.processes > 1:
+        import jax
+
+        jax.distributed.shutdown()
 
 
 def _owners(mesh) -> list:
