@@ -85,7 +85,7 @@ def check_layout(graph, model=None) -> None:
     distribution = graph.spec.training.distribution
     if distribution is None:
         return
-    model = model or build_shapes_only(graph)
+    model = build_shapes_only(graph) if model is None else model
     try:
         layout.check(distribution, [(weight.path, tuple(weight.shape)) for weight in model.weights])
     except SpecError as err:

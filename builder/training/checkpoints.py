@@ -42,6 +42,13 @@ def discard_staged(directory) -> None:
         os.remove(os.path.join(directory, _STAGED_BEST))
 
 
+def save(model, path) -> None:
+    """`model` saved to `path` atomically, its weights whole (gathered where they are split over
+    several processes; every process calls this)."""
+    with atomic_path(path, suffix=".keras") as temporary, distribution.whole(model):
+        model.save(temporary)
+
+
 def read_state(directory) -> dict:
     with open(os.path.join(directory, STATE), encoding="utf-8") as handle:
         return json.load(handle)
@@ -73,9 +80,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         staged = os.path.join(self.directory, _STAGED_BEST)
         try:
-            last = os.path.join(self.directory, "last.keras")
-            with atomic_path(last, suffix=".keras") as temporary, distribution.whole(self.model):
-                self.model.save(temporary)
+            save(self.model, os.path.join(self.directory, "last.keras"))
             improved = os.path.exists(staged)
             if improved:
                 os.replace(staged, os.path.join(self.directory, "best.keras"))

@@ -20,7 +20,7 @@ from typing import Any
 from ..backend import keras as _keras
 from ..backend import tensorflow as _tensorflow
 from ..errors import FlagError, SpecError
-from ..files import atomic_path, write_atomic
+from ..files import write_atomic
 from ..keras import weights as starting_weights
 from ..keras.assemble import build_model
 from ..spec import graph
@@ -213,9 +213,7 @@ def _fit_phase(model, spec, phase, folder: RunFolder, fitting: _Fitting):
         shuffle=False,
     )  # the pipeline shuffles
     if phase.number < len(spec.training.phases or ()):
-        phase_file = os.path.join(folder.checkpoints, f"phase-{phase.number}.keras")
-        with atomic_path(phase_file, suffix=".keras") as path, distribution.whole(model):
-            model.save(path)
+        checkpoints.save(model, os.path.join(folder.checkpoints, f"phase-{phase.number}.keras"))
 
 
 def report(model, spec, data, fitted: Fitted, settings: RunSettings, folder: RunFolder, strategy) -> dict:
@@ -253,13 +251,11 @@ def save_run(model, spec, data, settings: RunSettings, folder: RunFolder, metric
     its own folder instead). `facts`: what run.json records of how the run
     trained, besides its settings (threads, device)."""
     if not folder.chief:  # saving gathers the variables from every process: this one saves too (train_run cleans up)
-        with distribution.whole(model):
-            model.save(folder.file(folder_module.MODEL))
+        checkpoints.save(model, folder.file(folder_module.MODEL))
         return
     log_results(folder, spec, settings, metrics)
     shutil.rmtree(folder.file(folder_module.CACHE), ignore_errors=True)  # the run's own decoded copies
-    with atomic_path(folder.file(folder_module.MODEL), suffix=".keras") as temporary, distribution.whole(model):
-        model.save(temporary)
+    checkpoints.save(model, folder.file(folder_module.MODEL))
     history = folder.state["history"]  # one dict of logs per epoch, the resumed run's earlier epochs included
     write_atomic(folder.file(folder_module.HISTORY), json.dumps(history, indent=1).encode())
     if data.class_names:  # predict names its classes with them
