@@ -7,6 +7,7 @@ everything after it."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 
@@ -30,62 +31,61 @@ def _strided(size, kernel, stride, padding, dilation=1):
     return (size - 1) // stride + 1  # same, causal
 
 
-def _channels(sizes: tuple, channels) -> tuple:
-    return (None, *sizes, channels)
+def _over_space(sizes_of):
+    """A spatial layer's shape formula from `sizes_of(args, spatial sizes, rank, ...)` -> the new
+    spatial sizes: the batch axis first, the layer's channels last, None for an input of another rank."""
+
+    @functools.wraps(sizes_of)
+    def formula(args: dict, first: tuple, channels, rank: int, **options):
+        spatial = first[1:-1]
+        if len(spatial) != rank:
+            return None
+        sizes = sizes_of(args, spatial, rank, **options)
+        return None if sizes is None else (None, *sizes, channels)
+
+    return formula
 
 
-def convolved(args: dict, first: tuple, channels, rank: int):
+@_over_space
+def convolved(args: dict, spatial: tuple, rank: int):
     """A convolution's (conv, depthwise, separable) output: strided spatial sizes."""
-    spatial = first[1:-1]
-    if len(spatial) != rank:
-        return None
     kernel = _sizes(args.get("kernel_size", 1), rank)
     strides = _sizes(args.get("strides", 1), rank)
     dilation = _sizes(args.get("dilation_rate", 1), rank)
     padding = args.get("padding", "valid")
-    sizes = tuple(_strided(n, k, s, padding, d) for n, k, s, d in zip(spatial, kernel, strides, dilation))
-    return _channels(sizes, channels)
+    return tuple(_strided(n, k, s, padding, d) for n, k, s, d in zip(spatial, kernel, strides, dilation))
 
 
-def convolved_transpose(args: dict, first: tuple, channels, rank: int):
-    spatial = first[1:-1]
-    if len(spatial) != rank or args.get("output_padding") is not None:
+@_over_space
+def convolved_transpose(args: dict, spatial: tuple, rank: int):
+    if args.get("output_padding") is not None:
         return None
     kernel = _sizes(args.get("kernel_size", 1), rank)
     strides = _sizes(args.get("strides", 1), rank)
     valid = args.get("padding", "valid") == "valid"
-    sizes = tuple(
+    return tuple(
         None if n is None else n * s + (max(k - s, 0) if valid else 0) for n, k, s in zip(spatial, kernel, strides)
     )
-    return _channels(sizes, channels)
 
 
-def pooled(args: dict, first: tuple, channels, rank: int):
-    spatial = first[1:-1]
-    if len(spatial) != rank:
-        return None
+@_over_space
+def pooled(args: dict, spatial: tuple, rank: int):
     pool = _sizes(args.get("pool_size", 2), rank)
     strides = _sizes(args.get("strides") or pool, rank)
-    sizes = tuple(_strided(n, k, s, args.get("padding", "valid")) for n, k, s in zip(spatial, pool, strides))
-    return _channels(sizes, channels)
+    return tuple(_strided(n, k, s, args.get("padding", "valid")) for n, k, s in zip(spatial, pool, strides))
 
 
-def padded(args: dict, first: tuple, channels, rank: int, sign: int = 1):
+@_over_space
+def padded(args: dict, spatial: tuple, rank: int, sign: int = 1):
     """Zero padding (`sign` 1) or cropping (-1): each spatial size grows or shrinks by its two amounts."""
-    spatial = first[1:-1]
-    if len(spatial) != rank:
-        return None
     amounts = _pairs(args.get("padding", 1) if sign == 1 else args.get("cropping", 0), rank)
-    sizes = tuple(None if n is None else n + sign * (a + b) for n, (a, b) in zip(spatial, amounts))
-    return _channels(sizes, channels)
+    return tuple(None if n is None else n + sign * (a + b) for n, (a, b) in zip(spatial, amounts))
 
 
-def up_sampled(args: dict, first: tuple, channels, rank: int):
-    spatial = first[1:-1]
-    if len(spatial) != rank:
-        return None
+@_over_space
+def up_sampled(args: dict, spatial: tuple, rank: int):
     factors = _sizes(args.get("size", 2), rank)
-    return _channels(tuple(None if n is None else n * f for n, f in zip(spatial, factors)), channels)
+    return tuple(None if n is None else n * f for n, f in zip(spatial, factors))
 
 
 def resized(args: dict, first: tuple, channels):

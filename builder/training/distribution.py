@@ -181,7 +181,8 @@ def _start_model_parallel(config, where: Cluster):
     axes = list(config.mesh)
     mesh = keras.distribution.DeviceMesh(tuple(config.mesh.values()), axes, devices[:wanted])
     try:  # every process checks every process's place, so that all of them stop together
-        rows = [batch_rows(_owners(mesh), process) for process in range(where.processes)][where.process_id]
+        owners = _owners(mesh)
+        rows = [batch_rows(owners, process) for process in range(where.processes)][where.process_id]
     except DeviceError:
         _leave(where)
         raise
